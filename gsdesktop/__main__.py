@@ -1,0 +1,3 @@
+from gsdesktop.cli.main import main
+
+raise SystemExit(main())

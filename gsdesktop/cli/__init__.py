@@ -1,0 +1,1 @@
+"""The `gsdesktop` command line."""

