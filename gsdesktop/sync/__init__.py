@@ -1,0 +1,36 @@
+"""Two-way sync between a local folder and a Data Manager folder (plain Python, no Qt)."""
+
+from gsdesktop.sync.engine import SyncConfig, SyncEngine, SyncMode, SyncReport
+from gsdesktop.sync.events import (
+    ActionDone,
+    ActionKind,
+    ConflictDetected,
+    CycleDone,
+    Direction,
+    FileProgress,
+    ProblemChanged,
+    ProblemKind,
+    StateChanged,
+    SyncEvent,
+    SyncProblem,
+    SyncState,
+)
+
+__all__ = [
+    "ActionDone",
+    "ActionKind",
+    "ConflictDetected",
+    "CycleDone",
+    "Direction",
+    "FileProgress",
+    "ProblemChanged",
+    "ProblemKind",
+    "StateChanged",
+    "SyncConfig",
+    "SyncEngine",
+    "SyncEvent",
+    "SyncMode",
+    "SyncProblem",
+    "SyncReport",
+    "SyncState",
+]

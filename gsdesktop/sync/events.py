@@ -1,0 +1,125 @@
+"""Typed sync events and state, shared by the engine, the CLI and the GUI.
+
+Everything here is plain data (frozen dataclasses and Enums, no display strings as state) so a
+subscriber on any thread can keep or forward events safely. Callbacks registered with
+:meth:`gsdesktop.sync.engine.SyncEngine.subscribe` receive one :data:`SyncEvent` at a time, called from
+engine threads; GUI code must marshal them to its own thread.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+class SyncState(Enum):
+    """Overall state of one sync pair."""
+
+    IDLE = "idle"
+    SCANNING = "scanning"
+    SYNCING = "syncing"
+    PAUSED = "paused"
+    OFFLINE = "offline"
+    ERROR = "error"
+
+
+class ActionKind(Enum):
+    """What the engine did to one path."""
+
+    UPLOADED = "uploaded"
+    DOWNLOADED = "downloaded"
+    DELETED_LOCAL_TO_TRASH = "deleted_local_to_trash"
+    DELETED_REMOTE = "deleted_remote"
+    CONFLICT_COPY = "conflict_copy"
+    MKDIR_LOCAL = "mkdir_local"
+    MKDIR_REMOTE = "mkdir_remote"
+    RMDIR_LOCAL = "rmdir_local"
+    RMDIR_REMOTE = "rmdir_remote"
+    MOVED_REMOTE = "moved_remote"
+    RECORDED = "recorded"  # identical on both sides; only the base was updated
+
+
+class Direction(Enum):
+    UP = "up"
+    DOWN = "down"
+
+
+class ProblemKind(Enum):
+    """Why a path (or the whole pair, path ``""``) needs attention."""
+
+    FILE_ERROR = "file_error"  # a transfer / local I/O failed; retried with backoff
+    CHANGING = "changing"  # file still being written; retried later
+    SYMLINK = "symlink"  # symlinks are not followed
+    NAME_COLLISION = "name_collision"  # names clash on a case-insensitive / normalizing FS
+    IGNORED_REMOTE = "ignored_remote"  # a remote name that cannot exist locally
+    MASS_DELETE = "mass_delete"  # deletions held back; call approve_deletions()
+    ROOT_MISSING = "root_missing"  # local root missing/unmounted or marker gone
+    WATCHER = "watcher"  # file watcher unavailable; periodic scans instead
+    AUTH = "auth"  # credentials rejected
+    OFFLINE = "offline"  # server unreachable; retried automatically
+    FATAL = "fatal"  # unexpected engine error
+
+
+@dataclass(frozen=True, slots=True)
+class SyncProblem:
+    """One current problem. ``path`` is relative to the sync root (``""`` for the pair)."""
+
+    path: str
+    message: str
+    retry_at: float | None = None  # epoch seconds of the next automatic retry, None = none planned
+    attempts: int = 0
+    kind: ProblemKind = ProblemKind.FILE_ERROR
+
+
+@dataclass(frozen=True, slots=True)
+class StateChanged:
+    state: SyncState
+    previous: SyncState
+    reason: ProblemKind | None = None  # set for OFFLINE / ERROR / PAUSED-by-guard
+    time: float = field(default_factory=time.time)
+
+
+@dataclass(frozen=True, slots=True)
+class FileProgress:
+    path: str
+    direction: Direction
+    done: int
+    total: int
+    time: float = field(default_factory=time.time)
+
+
+@dataclass(frozen=True, slots=True)
+class ActionDone:
+    kind: ActionKind
+    path: str
+    size: int | None = None
+    time: float = field(default_factory=time.time)
+
+
+@dataclass(frozen=True, slots=True)
+class ConflictDetected:
+    """Both sides changed ``path``; the local version was kept as ``conflict_copy``."""
+
+    path: str
+    conflict_copy: str
+    time: float = field(default_factory=time.time)
+
+
+@dataclass(frozen=True, slots=True)
+class ProblemChanged:
+    """The full list of current problems (replaces the previous list)."""
+
+    problems: tuple[SyncProblem, ...]
+    time: float = field(default_factory=time.time)
+
+
+@dataclass(frozen=True, slots=True)
+class CycleDone:
+    """A sync cycle finished; ``report`` is a :class:`gsdesktop.sync.engine.SyncReport`."""
+
+    report: object
+    time: float = field(default_factory=time.time)
+
+
+SyncEvent = StateChanged | FileProgress | ActionDone | ConflictDetected | ProblemChanged | CycleDone
