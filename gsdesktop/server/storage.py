@@ -1,0 +1,281 @@
+"""The S3 store behind the Data Manager server (boto3, path-style addressing, SigV4).
+
+:class:`S3Store` is a thin wrapper: the boto3 client is ``.s3`` and the bucket ``.bucket``; helpers
+cover the few operations the server needs (head, small reads/writes, paged listing, server-side copy,
+streaming reads) and presigned URLs. Presigned URLs are made with a second client pointed at
+``public_endpoint`` when that is set, so clients outside a private network reach the store.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from gsdesktop.server.seaweed import S3Config
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+log = logging.getLogger(__name__)
+
+NOT_FOUND_CODES = frozenset({"404", "NoSuchKey", "NotFound", "NoSuchBucket"})
+
+
+def error_code(exc: ClientError) -> str:
+    """The S3 error code of a boto3 ``ClientError`` (``"NoSuchKey"``, ``"404"``...)."""
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def is_not_found(exc: ClientError) -> bool:
+    return error_code(exc) in NOT_FOUND_CODES
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectInfo:
+    """One listed or HEAD-ed object."""
+
+    key: str
+    size: int
+    etag: str
+    last_modified: Any  # datetime from boto3
+    content_type: str | None = None
+    metadata: dict[str, str] | None = None
+
+    @property
+    def is_multipart_etag(self) -> bool:
+        return "-" in self.etag
+
+    @property
+    def md5(self) -> str | None:
+        """The object's MD5 (hex): the single-part ETag, else ``x-amz-meta-md5-hash`` when known."""
+        if self.etag and not self.is_multipart_etag:
+            return self.etag.lower()
+        if self.metadata:
+            value = self.metadata.get("md5-hash")
+            if value:
+                return value.lower()
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class ListPage:
+    """One page of a ``ListObjectsV2`` call."""
+
+    objects: list[ObjectInfo]
+    prefixes: list[str]
+    next_token: str | None
+
+
+def _client(cfg: S3Config, endpoint: str | None, pool: int) -> S3Client:
+    config = Config(
+        signature_version="s3v4",
+        s3={"addressing_style": "path"},
+        retries={"max_attempts": 3, "mode": "standard"},
+        max_pool_connections=pool,
+        connect_timeout=10,
+        read_timeout=120,
+        # SeaweedFS and MinIO do not need the newer checksum headers; avoid surprising them
+        request_checksum_calculation="when_required",
+        response_checksum_validation="when_required",
+    )
+    kwargs: dict[str, Any] = {"region_name": cfg.region, "config": config}
+    if endpoint:
+        kwargs["endpoint_url"] = endpoint
+    if cfg.access_key and cfg.secret_key:
+        kwargs["aws_access_key_id"] = cfg.access_key
+        kwargs["aws_secret_access_key"] = cfg.secret_key
+    return boto3.client("s3", **kwargs)  # type: ignore[no-any-return]
+
+
+class S3Store:
+    """The bucket holding user files (``users/``), server state (``.gsdm/``) and refget data."""
+
+    def __init__(self, cfg: S3Config, *, create_bucket: bool = True, pool_size: int = 32) -> None:
+        self.cfg = cfg
+        self.bucket = cfg.bucket
+        self.s3: S3Client = _client(cfg, cfg.endpoint, pool_size)
+        if cfg.public_endpoint and cfg.public_endpoint != cfg.endpoint:
+            self.presigner: S3Client = _client(cfg, cfg.public_endpoint, 4)
+        else:
+            self.presigner = self.s3
+        if create_bucket:
+            self.ensure_bucket()
+
+    # -- bucket -------------------------------------------------------------------------------------------
+    def ensure_bucket(self) -> None:
+        """Create the bucket when it does not exist (SeaweedFS needs names of >= 3 characters)."""
+        if len(self.bucket) < 3:
+            raise ValueError(f"S3 bucket name {self.bucket!r} is too short (at least 3 characters)")
+        try:
+            self.s3.head_bucket(Bucket=self.bucket)
+            return
+        except ClientError as exc:
+            if not is_not_found(exc) and error_code(exc) not in ("403", "AccessDenied"):
+                raise
+        try:
+            if self.cfg.region and self.cfg.region != "us-east-1" and not self.cfg.endpoint:
+                self.s3.create_bucket(
+                    Bucket=self.bucket,
+                    CreateBucketConfiguration={"LocationConstraint": self.cfg.region},  # type: ignore[typeddict-item]
+                )
+            else:
+                self.s3.create_bucket(Bucket=self.bucket)
+            log.info("created bucket %s", self.bucket)
+        except ClientError as exc:
+            if error_code(exc) not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+                raise
+
+    # -- objects ------------------------------------------------------------------------------------------
+    def head(self, key: str) -> ObjectInfo | None:
+        """HEAD an object; ``None`` when absent."""
+        try:
+            r = self.s3.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if is_not_found(exc):
+                return None
+            raise
+        return ObjectInfo(
+            key=key,
+            size=int(r.get("ContentLength", 0)),
+            etag=str(r.get("ETag", "")).strip('"'),
+            last_modified=r.get("LastModified"),
+            content_type=r.get("ContentType"),
+            metadata=dict(r.get("Metadata") or {}),
+        )
+
+    def get_bytes(self, key: str) -> bytes | None:
+        """A small object's bytes, or ``None`` when absent."""
+        try:
+            r = self.s3.get_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if is_not_found(exc):
+                return None
+            raise
+        return r["Body"].read()
+
+    def put_bytes(
+        self,
+        key: str,
+        data: bytes,
+        *,
+        content_type: str = "application/octet-stream",
+        metadata: dict[str, str] | None = None,
+        if_none_match: bool = False,
+    ) -> bool:
+        """Write a small object. With ``if_none_match`` only when absent; returns False if it existed."""
+        kwargs: dict[str, Any] = {"Bucket": self.bucket, "Key": key, "Body": data, "ContentType": content_type}
+        if metadata:
+            kwargs["Metadata"] = metadata
+        if if_none_match:
+            kwargs["IfNoneMatch"] = "*"
+        try:
+            self.s3.put_object(**kwargs)
+        except ClientError as exc:
+            if if_none_match and error_code(exc) in ("PreconditionFailed", "412", "ConditionalRequestConflict"):
+                return False
+            raise
+        return True
+
+    def delete(self, key: str) -> None:
+        self.s3.delete_object(Bucket=self.bucket, Key=key)
+
+    def delete_many(self, keys: list[str]) -> None:
+        for i in range(0, len(keys), 1000):
+            chunk = keys[i : i + 1000]
+            self.s3.delete_objects(
+                Bucket=self.bucket, Delete={"Objects": [{"Key": k} for k in chunk], "Quiet": True}
+            )
+
+    def copy(self, src: str, dst: str, size: int | None = None) -> None:
+        """Server-side copy keeping metadata (multipart copy for objects over 5 GB)."""
+        if size is not None and size > 5 * 1024**3:
+            self.s3.copy({"Bucket": self.bucket, "Key": src}, self.bucket, dst)
+            return
+        self.s3.copy_object(
+            Bucket=self.bucket, Key=dst, CopySource={"Bucket": self.bucket, "Key": src}, MetadataDirective="COPY"
+        )
+
+    def stream(self, key: str, chunk_size: int = 64 * 1024) -> Iterator[bytes]:
+        """The object's bytes in chunks, never loaded whole. Raises ``ClientError`` when absent."""
+        body = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"]
+        try:
+            yield from body.iter_chunks(chunk_size)
+        finally:
+            body.close()
+
+    # -- listing ------------------------------------------------------------------------------------------
+    def list_page(
+        self, prefix: str, *, delimiter: str | None = "/", token: str | None = None, max_keys: int = 1000
+    ) -> ListPage:
+        kwargs: dict[str, Any] = {"Bucket": self.bucket, "Prefix": prefix, "MaxKeys": max_keys}
+        if delimiter:
+            kwargs["Delimiter"] = delimiter
+        if token:
+            kwargs["ContinuationToken"] = token
+        r = self.s3.list_objects_v2(**kwargs)
+        objects = [
+            ObjectInfo(
+                key=o["Key"],
+                size=int(o.get("Size", 0)),
+                etag=str(o.get("ETag", "")).strip('"'),
+                last_modified=o.get("LastModified"),
+            )
+            for o in r.get("Contents", [])
+        ]
+        prefixes = [p["Prefix"] for p in r.get("CommonPrefixes", [])]
+        nxt = r.get("NextContinuationToken") if r.get("IsTruncated") else None
+        return ListPage(objects, prefixes, nxt)
+
+    def list_all(self, prefix: str, *, delimiter: str | None = "/") -> tuple[list[ObjectInfo], list[str]]:
+        """Every object and common prefix under ``prefix`` (all pages)."""
+        objects: list[ObjectInfo] = []
+        prefixes: list[str] = []
+        token: str | None = None
+        while True:
+            page = self.list_page(prefix, delimiter=delimiter, token=token)
+            objects.extend(page.objects)
+            prefixes.extend(page.prefixes)
+            token = page.next_token
+            if not token:
+                return objects, prefixes
+
+    def any_under(self, prefix: str) -> bool:
+        """True when at least one object has a key starting with ``prefix``."""
+        return bool(self.list_page(prefix, delimiter=None, max_keys=1).objects)
+
+    # -- presigned URLs -----------------------------------------------------------------------------------
+    def presign_get(self, key: str, expires: int = 300, *, filename: str | None = None) -> str:
+        params: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
+        if filename is not None:
+            from urllib.parse import quote
+
+            params["ResponseContentDisposition"] = f"attachment; filename*=UTF-8''{quote(filename, safe='')}"
+        return self.presigner.generate_presigned_url("get_object", Params=params, ExpiresIn=expires)
+
+    def presign_put(
+        self,
+        key: str,
+        *,
+        content_length: int,
+        content_md5: str,
+        content_type: str,
+        md5_hex: str | None,
+        expires: int = 3600,
+    ) -> str:
+        """A PUT URL whose signature binds length, Content-MD5, Content-Type and ``x-amz-meta-md5-hash``."""
+        params: dict[str, Any] = {
+            "Bucket": self.bucket,
+            "Key": key,
+            "ContentLength": content_length,
+            "ContentMD5": content_md5,
+            "ContentType": content_type,
+        }
+        if md5_hex:
+            params["Metadata"] = {"md5-hash": md5_hex}
+        return self.presigner.generate_presigned_url("put_object", Params=params, ExpiresIn=expires)
