@@ -28,7 +28,8 @@ def validate_username(name: str) -> str:
     """Return ``name`` if it is a valid account name, else raise :class:`PathError`."""
     if not USERNAME_RE.match(name or ""):
         raise PathError(
-            f"invalid user name {name!r}: use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+            f"invalid user name {name!r}: use 1-64 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit"
         )
     return name
 
@@ -43,7 +44,9 @@ def validate_name(name: str) -> str:
         raise PathError("name contains a NUL character, which is not allowed")
     for ch in name:
         if unicodedata.category(ch) == "Cc":
-            raise PathError(f"name {name!r} contains a control character (U+{ord(ch):04X}), which is not allowed")
+            raise PathError(
+                f"name {name!r} contains a control character (U+{ord(ch):04X}), which is not allowed"
+            )
     if len(name.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:
         raise PathError(f"name {name[:40]!r}... is longer than {MAX_NAME_BYTES} bytes")
     try:
@@ -134,7 +137,9 @@ def parse_path(raw: str) -> ParsedPath:
         raise PathError("a path must start with /users/<user> or /Home/<user>")
     root = ROOTS.get(segments[0].lower())
     if root is None or segments[0] not in ("users", "Home", "home"):
-        raise PathError(f"unknown root folder {segments[0]!r}: paths start with /users/<user> or /Home/<user>")
+        raise PathError(
+            f"unknown root folder {segments[0]!r}: paths start with /users/<user> or /Home/<user>"
+        )
     if len(segments) == 1:
         return ParsedPath(root, None)
     user = segments[1]

@@ -172,7 +172,7 @@ class EmbeddedSeaweed:
             stdout=log_file,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            preexec_fn=_set_pdeathsig,  # noqa: PLW1509
+            preexec_fn=_set_pdeathsig,
             cwd=self.state,
         )
         log_file.close()

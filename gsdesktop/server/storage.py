@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import boto3
 from botocore.config import Config
@@ -19,11 +19,11 @@ from botocore.exceptions import ClientError
 
 from gsdesktop.server.seaweed import S3Config
 
-if TYPE_CHECKING:
-    from mypy_boto3_s3 import S3Client
+S3Client = Any  # boto3's S3 client (typed stubs are optional)
 
 log = logging.getLogger(__name__)
 
+PRECONDITION_CODES = frozenset({"PreconditionFailed", "412", "ConditionalRequestConflict"})
 NOT_FOUND_CODES = frozenset({"404", "NoSuchKey", "NotFound", "NoSuchBucket"})
 
 
@@ -90,7 +90,7 @@ def _client(cfg: S3Config, endpoint: str | None, pool: int) -> S3Client:
     if cfg.access_key and cfg.secret_key:
         kwargs["aws_access_key_id"] = cfg.access_key
         kwargs["aws_secret_access_key"] = cfg.secret_key
-    return boto3.client("s3", **kwargs)  # type: ignore[no-any-return]
+    return boto3.client("s3", **kwargs)
 
 
 class S3Store:
@@ -157,7 +157,7 @@ class S3Store:
             if is_not_found(exc):
                 return None
             raise
-        return r["Body"].read()
+        return bytes(r["Body"].read())
 
     def put_bytes(
         self,
@@ -169,7 +169,8 @@ class S3Store:
         if_none_match: bool = False,
     ) -> bool:
         """Write a small object. With ``if_none_match`` only when absent; returns False if it existed."""
-        kwargs: dict[str, Any] = {"Bucket": self.bucket, "Key": key, "Body": data, "ContentType": content_type}
+        kwargs: dict[str, Any] = {"Bucket": self.bucket, "Key": key, "Body": data}
+        kwargs["ContentType"] = content_type
         if metadata:
             kwargs["Metadata"] = metadata
         if if_none_match:
@@ -177,7 +178,7 @@ class S3Store:
         try:
             self.s3.put_object(**kwargs)
         except ClientError as exc:
-            if if_none_match and error_code(exc) in ("PreconditionFailed", "412", "ConditionalRequestConflict"):
+            if if_none_match and error_code(exc) in PRECONDITION_CODES:
                 return False
             raise
         return True
@@ -198,7 +199,10 @@ class S3Store:
             self.s3.copy({"Bucket": self.bucket, "Key": src}, self.bucket, dst)
             return
         self.s3.copy_object(
-            Bucket=self.bucket, Key=dst, CopySource={"Bucket": self.bucket, "Key": src}, MetadataDirective="COPY"
+            Bucket=self.bucket,
+            Key=dst,
+            CopySource={"Bucket": self.bucket, "Key": src},
+            MetadataDirective="COPY",
         )
 
     def stream(self, key: str, chunk_size: int = 64 * 1024) -> Iterator[bytes]:
@@ -256,7 +260,7 @@ class S3Store:
             from urllib.parse import quote
 
             params["ResponseContentDisposition"] = f"attachment; filename*=UTF-8''{quote(filename, safe='')}"
-        return self.presigner.generate_presigned_url("get_object", Params=params, ExpiresIn=expires)
+        return str(self.presigner.generate_presigned_url("get_object", Params=params, ExpiresIn=expires))
 
     def presign_put(
         self,
@@ -278,4 +282,4 @@ class S3Store:
         }
         if md5_hex:
             params["Metadata"] = {"md5-hash": md5_hex}
-        return self.presigner.generate_presigned_url("put_object", Params=params, ExpiresIn=expires)
+        return str(self.presigner.generate_presigned_url("put_object", Params=params, ExpiresIn=expires))

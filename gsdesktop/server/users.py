@@ -35,6 +35,7 @@ SECRET_KEY = ".gsdm/secret"
 DEFAULT_TOKEN_TTL = 24 * 3600
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 MAX_PASSWORD_BYTES = 1024
+MAXMEM = 64 * 1024 * 1024
 
 
 class UserError(ValueError):
@@ -52,7 +53,7 @@ class TokenInfo:
 def _hash_password(password: str, salt: bytes | None = None) -> dict[str, Any]:
     salt = salt or secrets.token_bytes(16)
     digest = hashlib.scrypt(
-        password.encode("utf-8"), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, maxmem=64 * 1024 * 1024, dklen=32
+        password.encode("utf-8"), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, maxmem=MAXMEM, dklen=32
     )
     return {
         "alg": "scrypt",
@@ -74,7 +75,7 @@ def _check_password(password: str, rec: dict[str, Any]) -> bool:
             n=int(rec["n"]),
             r=int(rec["r"]),
             p=int(rec["p"]),
-            maxmem=64 * 1024 * 1024,
+            maxmem=MAXMEM,
             dklen=len(expected),
         )
     except (KeyError, ValueError, TypeError):
