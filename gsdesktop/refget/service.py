@@ -1,0 +1,436 @@
+"""refget v1.0.1 service (v2 ids accepted) and the authenticated load endpoints, as one APIRouter.
+
+Public, read-only (refget clients carry no credentials), CORS open:
+``GET /sequence/service-info`` (also ``/service-info``), ``GET /sequence/{id}``,
+``GET /sequence/{id}/metadata``. Ids: MD5, TRUNC512, ``SQ.…``, ``ga4gh:SQ.…``, ``md5:…``,
+``trunc512:…`` and FASTA names (``insdc:NAME`` looks up ``NAME``); an ambiguous name answers 409.
+
+Signed-in users only: ``POST /refget/load`` (the request body is a FASTA, ``.gz`` accepted) and
+``POST /refget/index?path=/users/<me>/x.fa`` (a FASTA already in the user's Data Manager tree, read
+from S3 inside the server). Both take repeated ``circular=NAME`` and answer the load report as JSON.
+
+Every request is validated before the store is touched; sub-sequences are one ranged S3 GET (two
+for a circular wrap), never a whole-sequence read.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterator
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from gsdesktop.refget.digests import IdKind, ParsedId, parse_id
+from gsdesktop.refget.fasta import FastaFormatError
+from gsdesktop.refget.loader import LoadReport, LoadSession, load_chunks
+from gsdesktop.refget.store import RefgetStore, SequenceInfo
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(tags=["refget"])
+
+SEQ_V1 = "text/vnd.ga4gh.refget.v1.0.0+plain"
+SEQ_V2 = "text/vnd.ga4gh.refget.v2.0.0+plain"
+JSON_V1 = "application/vnd.ga4gh.refget.v1.0.0+json"
+JSON_V2 = "application/vnd.ga4gh.refget.v2.0.0+json"
+_SEQ_ACCEPT = {SEQ_V1: SEQ_V1, SEQ_V2: SEQ_V2, "text/plain": "text/plain", "text/*": SEQ_V1, "*/*": SEQ_V1}
+_JSON_ACCEPT = {
+    JSON_V1: JSON_V1, JSON_V2: JSON_V2, "application/json": JSON_V1, "application/*": JSON_V1, "*/*": JSON_V1,
+}  # fmt: skip
+_UINT = re.compile(r"^[0-9]+$")
+_RANGE = re.compile(r"^bytes=([0-9]+)-([0-9]+)$")
+_UINT32_MAX = 2**32 - 1
+_SMALL = 1 << 20  # slices up to this size are read in one go, larger ones are streamed
+CORS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Expose-Headers": "Content-Length, Content-Range, Accept-Ranges, Content-Type",
+}
+
+SERVICE_INFO: dict[str, Any] = {
+    # GA4GH service-info (refget v2) ...
+    "id": "org.genomespace.desktop.refget",
+    "name": "GenomeSpace Desktop refget",
+    "type": {"group": "org.ga4gh", "artifact": "refget", "version": "2.0.0"},
+    "organization": {"name": "GenomeSpace Desktop", "url": "https://github.com/genomespace"},
+    "version": "1.0.1",
+    # ... the refget v2 object ...
+    "refget": {
+        "circular_supported": True,
+        "algorithms": ["md5", "trunc512", "ga4gh"],
+        "identifier_types": [],
+        "subsequence_limit": None,
+    },
+    # ... and the refget v1 object, so v1 and v2 clients both find theirs.
+    "service": {
+        "circular_supported": True,
+        "algorithms": ["md5", "trunc512", "ga4gh"],
+        "subsequence_limit": None,
+        "supported_api_versions": ["1.0", "2.0"],
+    },
+}
+
+
+class RefgetHTTPError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def _error(status: int, message: str) -> Response:
+    return JSONResponse({"status_code": status, "error": message}, status_code=status, headers=CORS)
+
+
+# -- content negotiation ---------------------------------------------------------------------------
+def negotiate(accept: str | None, table: dict[str, str]) -> str | None:
+    """The media type to answer with for an ``Accept`` header (``None`` = 406).
+
+    Handles comma-separated lists, parameters (``; charset=us-ascii``) and q-values; a missing or
+    empty header means the default (``*/*``).
+    """
+    if accept is None or not accept.strip():
+        return table["*/*"]
+    best: tuple[float, int, str] | None = None
+    for i, part in enumerate(accept.split(",")):
+        media, *params = (p.strip() for p in part.split(";"))
+        q = 1.0
+        for param in params:
+            key, _, value = param.partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        found = table.get(media.lower())
+        if found is None or q <= 0:
+            continue
+        if best is None or q > best[0]:
+            best = (q, i, found)
+    return best[2] if best else None
+
+
+def _content_type(media: str) -> str:
+    return media + "; charset=us-ascii" if media.startswith("text/") else media
+
+
+# -- per-app state (store + small caches) ------------------------------------------------------------
+class _TTLCache:
+    def __init__(self, ttl: float, size: int) -> None:
+        self.ttl, self.size = ttl, size
+        self._data: OrderedDict[str, tuple[float, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> Any:
+        with self._lock:
+            hit = self._data.get(key)
+            if hit is None or (self.ttl and hit[0] < time.monotonic()):
+                return None
+            self._data.move_to_end(key)
+            return hit[1]
+
+    def put(self, key: str, value: Any) -> None:
+        with self._lock:
+            self._data[key] = (time.monotonic() + self.ttl, value)
+            self._data.move_to_end(key)
+            while len(self._data) > self.size:
+                self._data.popitem(last=False)
+
+    def drop(self, key: str) -> None:
+        with self._lock:
+            self._data.pop(key, None)
+
+
+class RefgetState:
+    """The refget store of one app with caches (MD5 -> primary is immutable; the rest expires)."""
+
+    def __init__(self, store: RefgetStore) -> None:
+        self.store = store
+        self.md5 = _TTLCache(0, 100_000)
+        self.info = _TTLCache(30.0, 20_000)
+        self.alias = _TTLCache(10.0, 20_000)
+
+    def resolve(self, pid: ParsedId) -> list[str]:
+        if pid.kind is IdKind.TRUNC512:
+            return [pid.value]
+        cache = self.md5 if pid.kind is IdKind.MD5 else self.alias
+        hit = cache.get(pid.value)
+        if hit is not None:
+            return list(hit)
+        found = self.store.resolve(pid)
+        if not found and pid.kind is IdKind.ALIAS and pid.namespace:
+            found = self.store.aliases(f"{pid.namespace}:{pid.value}")
+        if found:
+            cache.put(pid.value, tuple(found))
+        return found
+
+    def lookup(self, raw_id: str) -> SequenceInfo:
+        """The sequence an id names; raises 404 (unknown) or 409 (ambiguous name)."""
+        pid = parse_id(raw_id)
+        primaries = self.resolve(pid)
+        if len(primaries) > 1:
+            raise RefgetHTTPError(409, f"{raw_id!r} names {len(primaries)} sequences; use a checksum id")
+        if not primaries:
+            raise RefgetHTTPError(404, f"no sequence with id {raw_id!r}")
+        primary = primaries[0]
+        info: SequenceInfo | None = self.info.get(primary)
+        if info is None:
+            info = self.store.info(primary)
+            if info is None:
+                raise RefgetHTTPError(404, f"no sequence with id {raw_id!r}")
+            self.info.put(primary, info)
+        return info
+
+    def loaded(self, report: LoadReport) -> None:
+        for seq in report.sequences:
+            self.info.drop(seq.trunc512)
+            self.alias.drop(seq.name)
+
+
+_state_lock = threading.Lock()
+
+
+def refget_state(request: Request) -> RefgetState:
+    """The app's :class:`RefgetState`, created on first use from ``app.state.store``."""
+    app_state = request.app.state
+    state: RefgetState | None = getattr(app_state, "refget", None)
+    if state is None:
+        with _state_lock:
+            state = getattr(app_state, "refget", None)
+            if state is None:
+                s3store = app_state.store
+                state = RefgetState(RefgetStore(s3store.s3, s3store.bucket))
+                app_state.refget = state
+    return state
+
+
+# -- read endpoints -----------------------------------------------------------------------------------
+@router.options("/sequence/{rest:path}", include_in_schema=False)
+@router.options("/service-info", include_in_schema=False)
+def preflight() -> Response:
+    """CORS preflight for browsers sending ``Accept``/``Range`` headers."""
+    return Response(
+        status_code=204,
+        headers={
+            **CORS,
+            "Access-Control-Allow-Methods": "GET, HEAD, OPTIONS",
+            "Access-Control-Allow-Headers": "Accept, Range, Content-Type",
+            "Access-Control-Max-Age": "86400",
+        },
+    )
+
+
+@router.get("/sequence/service-info")
+@router.get("/service-info")
+def service_info(request: Request) -> Response:
+    media = negotiate(request.headers.get("accept"), _JSON_ACCEPT)
+    if media is None:
+        return _error(406, "service-info is available as application/vnd.ga4gh.refget.v1.0.0+json")
+    return JSONResponse(SERVICE_INFO, media_type=media, headers=CORS)
+
+
+@router.get("/sequence/{seq_id}/metadata")
+def sequence_metadata(seq_id: str, request: Request) -> Response:
+    media = negotiate(request.headers.get("accept"), _JSON_ACCEPT)
+    if media is None:
+        return _error(406, "metadata is available as application/vnd.ga4gh.refget.v1.0.0+json")
+    try:
+        info = refget_state(request).lookup(seq_id)
+    except RefgetHTTPError as exc:
+        return _error(exc.status, exc.message)
+    return JSONResponse(info.metadata, media_type=media, headers=CORS)
+
+
+def _uint(name: str, raw: str | None) -> int | None:
+    if raw is None:
+        return None
+    if not _UINT.match(raw) or int(raw) > _UINT32_MAX:
+        raise RefgetHTTPError(400, f"{name} must be an unsigned 32-bit integer, got {raw!r}")
+    return int(raw)
+
+
+@router.get("/sequence/{seq_id}")
+def sequence(seq_id: str, request: Request) -> Response:
+    media = negotiate(request.headers.get("accept"), _SEQ_ACCEPT)
+    if media is None:
+        return _error(406, "sequences are available as text/vnd.ga4gh.refget.v1.0.0+plain or text/plain")
+    try:
+        return _sequence(seq_id, request, media)
+    except RefgetHTTPError as exc:
+        return _error(exc.status, exc.message)
+
+
+def _sequence(seq_id: str, request: Request, media: str) -> Response:
+    q = request.query_params
+    start, end = _uint("start", q.get("start")), _uint("end", q.get("end"))
+    rng = request.headers.get("range")
+    if rng is not None and (start is not None or end is not None):
+        raise RefgetHTTPError(400, "use either start/end or a Range header, not both")
+    first = last = None
+    if rng is not None:
+        m = _RANGE.match(rng.strip())
+        if m is None:
+            raise RefgetHTTPError(400, "only a single byte range 'bytes=<first>-<last>' is supported")
+        first, last = int(m.group(1)), int(m.group(2))
+    state = refget_state(request)
+    info = state.lookup(seq_id)
+    length = info.length
+    headers = {**CORS, "Content-Type": _content_type(media)}
+    if first is not None and last is not None:
+        if first > last or first >= length:
+            raise RefgetHTTPError(416, f"range {first}-{last} is outside the sequence (length {length})")
+        last = min(last, length - 1)
+        headers["Content-Range"] = f"bytes {first}-{last}/{length}"
+        headers["Accept-Ranges"] = "bytes"
+        return _body(state, info, [(first, last + 1)], headers, 206)
+    if start is None and end is None:
+        headers["Accept-Ranges"] = "bytes"
+        return _body(state, info, [(0, length)], headers, 200)
+    s = 0 if start is None else start
+    e = length if end is None else end
+    if s >= length:
+        raise RefgetHTTPError(416, f"start {s} is outside the sequence (length {length})")
+    if e > length:
+        raise RefgetHTTPError(416, f"end {e} is outside the sequence (length {length})")
+    headers["Accept-Ranges"] = "none"
+    if s > e:
+        if not info.circular:
+            raise RefgetHTTPError(416, f"start {s} > end {e} and the sequence is not circular")
+        return _body(state, info, [(s, length), (0, e)], headers, 200)
+    return _body(state, info, [(s, e)], headers, 200)
+
+
+def _body(
+    state: RefgetState, info: SequenceInfo, spans: list[tuple[int, int]], headers: dict[str, str], status: int
+) -> Response:
+    spans = [(a, b) for a, b in spans if b > a]
+    total = sum(b - a for a, b in spans)
+    headers["Content-Length"] = str(total)
+    media = headers.pop("Content-Type")
+    if total <= _SMALL:
+        data = b"".join(state.store.read(info.trunc512, a, b) for a, b in spans)
+        return Response(data, status_code=status, headers=headers, media_type=media)
+
+    def gen() -> Iterator[bytes]:
+        for a, b in spans:
+            yield from state.store.stream(info.trunc512, a, b)
+
+    return StreamingResponse(gen(), status_code=status, headers=headers, media_type=media)
+
+
+# -- authenticated load endpoints ---------------------------------------------------------------------
+def _signed_in_user(request: Request) -> str | None:
+    """The signed-in user of a request (``gs-token`` cookie/header or HTTP Basic), else ``None``."""
+    app_state = request.app.state
+    users = getattr(app_state, "users", None)
+    if users is None:
+        users = getattr(app_state, "refget_users", None)
+        if users is None:
+            from gsdesktop.server.users import UserStore
+
+            users = UserStore(app_state.store)
+            app_state.refget_users = users
+    token = request.cookies.get("gs-token") or request.headers.get("gs-token")
+    if token:
+        info = users.check_token(token)
+        if info is not None:
+            return str(info.name if hasattr(info, "name") else info[0])
+    auth = request.headers.get("authorization", "")
+    if auth.lower().startswith("basic "):
+        import base64
+        import binascii
+
+        try:
+            name, _, pw = base64.b64decode(auth[6:].strip()).decode("utf-8").partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        if name and users.verify(name, pw):
+            return name
+    return None
+
+
+def _unauthorized() -> Response:
+    return JSONResponse(
+        {"status_code": 401, "error": "sign in to load sequences into refget"},
+        status_code=401,
+        headers={"WWW-Authenticate": 'Basic realm="GenomeSpace"'},
+    )
+
+
+def _report_response(state: RefgetState, report: LoadReport) -> Response:
+    state.loaded(report)
+    return JSONResponse(report.as_dict())
+
+
+@router.post("/refget/load")
+async def load_fasta(request: Request) -> Response:
+    """Load the FASTA in the request body (streamed; ``.gz`` accepted)."""
+    user = await run_in_threadpool(_signed_in_user, request)
+    if user is None:
+        return _unauthorized()
+    state = refget_state(request)
+    source = request.query_params.get("name") or "upload.fa"
+    circular = request.query_params.getlist("circular")
+    session = LoadSession(state.store, source, circular)
+    try:
+        buf = bytearray()
+        async for chunk in request.stream():
+            buf += chunk
+            if len(buf) >= _SMALL:
+                await run_in_threadpool(session.feed, bytes(buf))
+                buf.clear()
+        await run_in_threadpool(session.feed, bytes(buf))
+        report = await run_in_threadpool(session.finish)
+    except FastaFormatError as exc:
+        return JSONResponse({"status_code": 400, "error": str(exc)}, status_code=400)
+    finally:
+        await run_in_threadpool(session.close)
+    log.info("refget: %s loaded %s", user, source)
+    return _report_response(state, report)
+
+
+@router.post("/refget/index")
+def index_fasta(request: Request) -> Response:
+    """Load a FASTA the signed-in user already has in the Data Manager (``?path=/users/<me>/x.fa``)."""
+    from botocore.exceptions import ClientError
+
+    from gsdesktop.server.paths import PathError, parse_user_path
+
+    user = _signed_in_user(request)
+    if user is None:
+        return _unauthorized()
+    raw = request.query_params.get("path", "")
+    try:
+        path = parse_user_path(raw)
+    except PathError as exc:
+        return JSONResponse({"status_code": 400, "error": str(exc)}, status_code=400)
+    if path.user != user:
+        return JSONResponse({"status_code": 403, "error": f"{raw} is not in your folder"}, status_code=403)
+    if not path.rel:
+        return JSONResponse({"status_code": 400, "error": "path must name a FASTA file"}, status_code=400)
+    state = refget_state(request)
+    try:
+        obj = state.store.s3.get_object(Bucket=state.store.bucket, Key=path.key)
+    except ClientError as exc:
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        if code in ("404", "NoSuchKey", "NotFound"):
+            return JSONResponse({"status_code": 404, "error": f"no such file: {raw}"}, status_code=404)
+        raise
+    body = obj["Body"]
+    try:
+        report = load_chunks(
+            state.store, body.iter_chunks(_SMALL), path.name, request.query_params.getlist("circular")
+        )
+    except FastaFormatError as exc:
+        return JSONResponse({"status_code": 400, "error": str(exc)}, status_code=400)
+    finally:
+        body.close()
+    log.info("refget: %s indexed %s", user, raw)
+    report.source = raw
+    return _report_response(state, report)

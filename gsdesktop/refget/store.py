@@ -1,0 +1,274 @@
+"""refget objects in the S3 store (the layout of the refget-on-S3 seed document, under ``refget/``).
+
+Layout (``<t>`` = TRUNC512, the primary id; ``<m>`` = MD5; ``<g>`` = ``SQ.…``)::
+
+    refget/sequence/<t>            the normalised sequence, one line, text/vnd.ga4gh.refget.v1.0.0+plain
+    refget/metadata/<t>.json       {"metadata": {...}}, application/vnd.ga4gh.refget.v1.0.0+json;
+                                   user metadata ``circular: "1"`` for circular sequences
+    refget/sequence/<m>, /<g>      empty secondaries: user metadata ``refget-primary: <t>`` and (where
+    refget/metadata/<m>.json, …    the store accepts it) ``Website-Redirect-Location`` to the primary
+    refget/alias/<quoted name>/<t> empty: the FASTA name ``name`` refers to ``<t>``
+
+The service resolves ids itself (S3 website redirects only work on AWS website endpoints). Writes go
+sequence -> metadata -> secondaries -> aliases, so a sequence becomes reachable by MD5 or name only
+once its bytes and metadata are complete; a re-run finishes an interrupted load.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, unquote
+
+from gsdesktop.refget.digests import Digests, IdKind, ParsedId
+
+log = logging.getLogger(__name__)
+
+SEQUENCE_TYPE = "text/vnd.ga4gh.refget.v1.0.0+plain"
+METADATA_TYPE = "application/vnd.ga4gh.refget.v1.0.0+json"
+PRIMARY_META = "refget-primary"
+CIRCULAR_META = "circular"
+PREFIX = "refget/"
+
+
+@dataclass(frozen=True, slots=True)
+class SequenceInfo:
+    """What the service needs to answer for one sequence."""
+
+    trunc512: str
+    md5: str
+    length: int
+    circular: bool
+    metadata: dict[str, Any]
+
+
+@dataclass(slots=True)
+class CommitResult:
+    """Outcome of storing one sequence: its digests and how many objects were written."""
+
+    digests: Digests
+    names: list[str]
+    circular: bool
+    objects_written: int = 0
+    sequence_uploaded: bool = False
+    written_keys: list[str] = field(default_factory=list)
+
+
+def guess_authority(name: str) -> str:
+    """A naming authority for a FASTA name (lower-case, refget v2 style)."""
+    import re
+
+    if re.fullmatch(r"[ANXWY][CGTWMRPZ]_\d+(\.\d+)?", name):
+        return "refseq"
+    if re.fullmatch(r"([A-Z]{1,2}\d{5,6}|[A-Z]{4}\d{8,10})\.\d+", name):
+        return "insdc"
+    if name.lower().startswith("chr"):
+        return "ucsc"
+    if re.fullmatch(r"ENS[A-Z]*\d+(\.\d+)?", name):
+        return "ensembl"
+    return "fasta"
+
+
+def _is_missing(exc: Exception) -> bool:
+    code = str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
+    return code in ("404", "NoSuchKey", "NotFound")
+
+
+class RefgetStore:
+    """Read and write refget objects through a boto3 S3 client.
+
+    Args:
+        s3: a boto3 S3 client.
+        bucket: the bucket holding everything.
+        prefix: key prefix for refget objects.
+    """
+
+    def __init__(self, s3: Any, bucket: str, prefix: str = PREFIX) -> None:
+        self.s3 = s3
+        self.bucket = bucket
+        self.prefix = prefix
+        self._redirects_ok: bool | None = None
+        self._lock = threading.Lock()
+
+    # -- keys ----------------------------------------------------------------------------------
+    def seq_key(self, ident: str) -> str:
+        return f"{self.prefix}sequence/{ident}"
+
+    def meta_key(self, ident: str) -> str:
+        return f"{self.prefix}metadata/{ident}.json"
+
+    def alias_prefix(self, name: str) -> str:
+        return f"{self.prefix}alias/{quote(name, safe='')}/"
+
+    # -- low level -----------------------------------------------------------------------------
+    def _head(self, key: str) -> dict[str, Any] | None:
+        from botocore.exceptions import ClientError
+
+        try:
+            return dict(self.s3.head_object(Bucket=self.bucket, Key=key))
+        except ClientError as exc:
+            if _is_missing(exc):
+                return None
+            raise
+
+    def _put_pointer(self, key: str, target_key: str, primary: str, content_type: str) -> None:
+        """An empty object naming the primary (and redirecting to it where the store supports it)."""
+        from botocore.exceptions import ClientError
+
+        args: dict[str, Any] = {
+            "Bucket": self.bucket,
+            "Key": key,
+            "Body": b"",
+            "ContentType": content_type,
+            "Metadata": {PRIMARY_META: primary},
+        }
+        if self._redirects_ok is not False:
+            try:
+                self.s3.put_object(**args, WebsiteRedirectLocation="/" + target_key)
+                self._redirects_ok = True
+                return
+            except ClientError as exc:
+                if self._redirects_ok:
+                    raise
+                log.info("store rejects Website-Redirect-Location (%s); pointers carry metadata only", exc)
+                self._redirects_ok = False
+        self.s3.put_object(**args)
+
+    # -- write side ----------------------------------------------------------------------------
+    def commit(
+        self, seq_file: Path, digests: Digests, names: list[str], circular: bool = False
+    ) -> CommitResult:
+        """Store one normalised sequence file; idempotent (an identical re-run writes nothing).
+
+        Args:
+            seq_file: the sequence, already normalised (upper-case ``A-Z``, no newline).
+            digests: its digests (from the parser).
+            names: FASTA names to record as aliases.
+            circular: mark the sequence circular (sticky: never cleared by a later load).
+        """
+        res = CommitResult(digests=digests, names=list(names), circular=circular)
+        primary = digests.trunc512
+        skey = self.seq_key(primary)
+        head = self._head(skey)
+        if head is None or int(head.get("ContentLength", -1)) != digests.length:
+            from boto3.s3.transfer import TransferConfig
+
+            cfg = TransferConfig(multipart_threshold=64 << 20, multipart_chunksize=32 << 20, max_concurrency=4)
+            self.s3.upload_file(
+                str(seq_file), self.bucket, skey, ExtraArgs={"ContentType": SEQUENCE_TYPE}, Config=cfg
+            )
+            res.sequence_uploaded = True
+            self._wrote(res, skey)
+        # metadata (merged with what is there: aliases accumulate, circular is sticky)
+        mkey = self.meta_key(primary)
+        old = self._get_metadata(primary)
+        aliases: list[dict[str, str]] = list(old[0]["metadata"].get("aliases", [])) if old else []
+        known = {a.get("alias") for a in aliases}
+        for name in names:
+            if name not in known:
+                aliases.append({"alias": name, "naming_authority": guess_authority(name)})
+                known.add(name)
+        is_circular = circular or bool(old and old[1])
+        res.circular = is_circular
+        doc = {
+            "metadata": {
+                "id": primary,
+                "md5": digests.md5,
+                "trunc512": primary,
+                "ga4gh": digests.ga4gh,
+                "length": digests.length,
+                "aliases": aliases,
+            }
+        }
+        if old is None or old[0] != doc or old[1] != is_circular:
+            body = json.dumps(doc, separators=(",", ":")).encode()
+            meta = {CIRCULAR_META: "1"} if is_circular else {}
+            self.s3.put_object(Bucket=self.bucket, Key=mkey, Body=body, ContentType=METADATA_TYPE, Metadata=meta)
+            self._wrote(res, mkey)
+        # secondaries
+        for sid in (digests.md5, digests.ga4gh):
+            for key, target, ctype in (
+                (self.seq_key(sid), skey, SEQUENCE_TYPE),
+                (self.meta_key(sid), mkey, METADATA_TYPE),
+            ):
+                h = self._head(key)
+                if h is None or h.get("Metadata", {}).get(PRIMARY_META) != primary:
+                    self._put_pointer(key, target, primary, ctype)
+                    self._wrote(res, key)
+        # name aliases
+        for name in names:
+            key = self.alias_prefix(name) + primary
+            if self._head(key) is None:
+                self.s3.put_object(Bucket=self.bucket, Key=key, Body=b"", Metadata={PRIMARY_META: primary})
+                self._wrote(res, key)
+        return res
+
+    @staticmethod
+    def _wrote(res: CommitResult, key: str) -> None:
+        res.objects_written += 1
+        res.written_keys.append(key)
+
+    # -- read side -----------------------------------------------------------------------------
+    def _get_metadata(self, primary: str) -> tuple[dict[str, Any], bool] | None:
+        from botocore.exceptions import ClientError
+
+        try:
+            obj = self.s3.get_object(Bucket=self.bucket, Key=self.meta_key(primary))
+        except ClientError as exc:
+            if _is_missing(exc):
+                return None
+            raise
+        body = obj["Body"].read()
+        if not body:  # a secondary pointer, not a primary
+            return None
+        doc = json.loads(body)
+        return doc, obj.get("Metadata", {}).get(CIRCULAR_META) == "1"
+
+    def info(self, primary: str) -> SequenceInfo | None:
+        """The sequence stored under ``primary`` (TRUNC512), or ``None``."""
+        got = self._get_metadata(primary)
+        if got is None:
+            return None
+        doc, circular = got
+        m = doc["metadata"]
+        return SequenceInfo(
+            trunc512=primary, md5=str(m["md5"]), length=int(m["length"]), circular=circular, metadata=doc
+        )
+
+    def resolve(self, pid: ParsedId) -> list[str]:
+        """Primary ids (TRUNC512) an id may refer to: ``[]`` unknown, several = ambiguous alias."""
+        if pid.kind is IdKind.TRUNC512:
+            return [pid.value]
+        if pid.kind is IdKind.MD5:
+            head = self._head(self.seq_key(pid.value))
+            primary = (head or {}).get("Metadata", {}).get(PRIMARY_META)
+            return [str(primary)] if primary else []
+        return self.aliases(pid.value)
+
+    def aliases(self, name: str) -> list[str]:
+        """Primaries recorded for a FASTA name."""
+        prefix = self.alias_prefix(name)
+        resp = self.s3.list_objects_v2(Bucket=self.bucket, Prefix=prefix, MaxKeys=10)
+        return [unquote(o["Key"][len(prefix) :]) for o in resp.get("Contents", [])]
+
+    def read(self, primary: str, start: int, end: int) -> bytes:
+        """Bytes ``[start, end)`` of a sequence with one ranged GET (``start < end``)."""
+        obj = self.s3.get_object(Bucket=self.bucket, Key=self.seq_key(primary), Range=f"bytes={start}-{end - 1}")
+        data: bytes = obj["Body"].read()
+        if len(data) != end - start:
+            raise OSError(f"store returned {len(data)} bytes for a {end - start}-byte range of {primary}")
+        return data
+
+    def stream(self, primary: str, start: int, end: int, chunk: int = 1 << 20) -> Iterator[bytes]:
+        """Stream bytes ``[start, end)`` with one ranged GET (``start < end``)."""
+        obj = self.s3.get_object(Bucket=self.bucket, Key=self.seq_key(primary), Range=f"bytes={start}-{end - 1}")
+        body = obj["Body"]
+        try:
+            yield from body.iter_chunks(chunk)
+        finally:
+            body.close()
