@@ -1,0 +1,862 @@
+"""``DataManagerClient``: every Data Manager operation over one pooled, retrying HTTP session.
+
+Remote paths are beta-2.0 style (``/users/<user>/a/b``); ``/Home/<user>/...`` is accepted too. A v1.0
+server is detected on first use and spoken to in its own URL layout. All failures are
+:class:`~gsdesktop.datamanager.errors.GSError` subclasses.
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import importlib
+import logging
+import mimetypes
+import os
+import secrets
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import urljoin
+
+import requests
+import urllib3
+from urllib3.exceptions import MaxRetryError
+
+from gsdesktop.datamanager import paths as P
+from gsdesktop.datamanager.errors import (
+    AuthenticationError,
+    CredentialsUnavailableError,
+    GSError,
+    IntegrityError,
+    InvalidRequestError,
+    LocalFileError,
+    NotFoundError,
+    ServerError,
+    TransferError,
+    UnsupportedError,
+)
+from gsdesktop.datamanager.http import (
+    DEFAULT_RETRIES,
+    DEFAULT_TIMEOUT,
+    error_for_exception,
+    error_for_status,
+    make_session,
+    transfer_retry,
+)
+from gsdesktop.datamanager.models import GSDataFormat, GSDirectoryListing, GSFileMetadata
+from gsdesktop.datamanager.paths import Dialect
+from gsdesktop.datamanager.transfer import (
+    CHUNK,
+    CancelToken,
+    FileBody,
+    HashPipe,
+    ProgressCallback,
+    ThrottledProgress,
+    fsync_dir,
+    md5_file,
+)
+
+log = logging.getLogger(__name__)
+
+_ROUTES: dict[Dialect, dict[str, str]] = {
+    Dialect.BETA2: {
+        "files": "/datamanager/files",
+        "meta": "/datamanager/filemetadata",
+        "upload": "/datamanager/uploadurls",
+        "download": "/datamanager/downloadurls",
+        "default": "/datamanager/defaultdirectory",
+        "formats": "/datamanager/dataformat/list",
+        "format_param": "dataFormat",
+    },
+    Dialect.V1: {
+        "files": "/datamanager/v1.0/file",
+        "meta": "/datamanager/v1.0/filemetadata",
+        "upload": "/datamanager/v1.0/uploadurl",
+        "download": "/datamanager/v1.0/downloadurl",
+        "default": "/datamanager/v1.0/defaultdirectory",
+        "formats": "/datamanager/v1.0/dataformat/list",
+        "format_param": "dataformat",
+    },
+}
+
+
+class MultipartUpload(Protocol):
+    """Signature of ``gsdesktop.datamanager.multipart.multipart_upload`` (optional module)."""
+
+    def __call__(
+        self,
+        client: DataManagerClient,
+        local: Path,
+        remote: str,
+        *,
+        progress: ProgressCallback | None,
+        cancel: CancelToken | None,
+        content_type: str | None,
+    ) -> GSFileMetadata: ...
+
+
+def _multipart_impl() -> MultipartUpload | None:
+    try:
+        module = importlib.import_module("gsdesktop.datamanager.multipart")
+    except ImportError:
+        return None
+    impl = getattr(module, "multipart_upload", None)
+    return impl if callable(impl) else None
+
+
+class DataManagerClient:
+    """A signed-in connection to one Data Manager account.
+
+    Args:
+        server_url: Base URL, e.g. ``http://127.0.0.1:8080``.
+        username: Account name.
+        password: Used to log in (and to log in again when the token expires).
+        token: An existing ``gs-token`` (e.g. from ``~/.gs/.gstoken``); used until it expires.
+        pool_size: Connections kept per host; size it for the parallel transfers you run.
+        timeout: ``(connect, read)`` seconds for every request.
+        retries: How many times transient failures are retried (with backoff and jitter).
+        dialect: Force a URL layout instead of detecting it.
+        on_token: Called with every new token (to persist it for single sign-on).
+    """
+
+    #: Files at least this large go through ``multipart_upload`` when that module exists.
+    multipart_threshold: int = 256 * 1024 * 1024
+
+    def __init__(
+        self,
+        server_url: str,
+        username: str,
+        password: str | None = None,
+        *,
+        token: str | None = None,
+        pool_size: int = 16,
+        timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+        retries: int = DEFAULT_RETRIES,
+        dialect: Dialect | None = None,
+        on_token: Callable[[str], None] | None = None,
+    ) -> None:
+        url = server_url.strip().rstrip("/")
+        if not url.startswith(("http://", "https://")):
+            raise InvalidRequestError(f"Server URL must start with http:// or https://: {server_url!r}")
+        if not username:
+            raise InvalidRequestError("A user name is required")
+        self.server_url = url
+        self.username = username
+        self._password = password
+        self._token = token
+        self.timeout = timeout
+        self.retries = retries
+        self.pool_size = pool_size
+        self._dialect = dialect
+        self._on_token = on_token
+        self._login_lock = threading.Lock()
+        self._session = make_session(url, pool_size, retries)
+        self._recursive_listing: bool | None = None
+
+    # --- session ------------------------------------------------------------------------------------
+
+    @property
+    def home(self) -> str:
+        return f"/users/{self.username}"
+
+    @property
+    def token(self) -> str | None:
+        return self._token
+
+    @property
+    def dialect(self) -> Dialect:
+        if self._dialect is None:
+            self._dialect = self._detect_dialect()
+        return self._dialect
+
+    def close(self) -> None:
+        self._session.close()
+
+    def __enter__(self) -> DataManagerClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def login(self) -> str:
+        """Basic-auth login at ``/identityServer/basic``; returns (and keeps) the ``gs-token``.
+
+        Raises:
+            AuthenticationError: wrong user name or password.
+            CredentialsUnavailableError: no password to log in with.
+        """
+        if not self._password:
+            raise CredentialsUnavailableError(
+                "Your session has expired or you are not signed in, and no password is available. "
+                "Run 'gsdesktop login' or set GSDESKTOP_PASSWORD.",
+                paths=[self.server_url],
+            )
+        url = self.server_url + "/identityServer/basic"
+        try:
+            resp = self._session.get(url, auth=(self.username, self._password), timeout=self.timeout)
+        except requests.RequestException as exc:
+            raise error_for_exception(exc, url) from exc
+        if resp.status_code in (401, 403):
+            raise AuthenticationError(f"Wrong user name or password for {self.username} at {self.server_url}")
+        if not resp.ok:
+            raise error_for_status(resp, action="Sign-in failed")
+        token = resp.cookies.get("gs-token") or resp.text.strip()
+        if not token or len(token) > 4096 or any(c.isspace() for c in token):
+            raise ServerError("The server did not return a session token", paths=[self.server_url])
+        self._token = token
+        if self._on_token is not None:
+            self._on_token(token)
+        return token
+
+    def _relogin(self, stale: str | None) -> None:
+        with self._login_lock:
+            if self._token is not None and self._token != stale:
+                return  # another thread already renewed it
+            self.login()
+
+    def request(
+        self,
+        method: str,
+        route: str,
+        *,
+        paths: Iterable[str] = (),
+        action: str = "",
+        ok: Iterable[int] = (),
+        **kwargs: Any,
+    ) -> requests.Response:
+        """Authenticated request to ``server_url + route``; one transparent re-login on 401.
+
+        Non-2xx answers (other than those listed in ``ok``) raise the mapped :class:`GSError`.
+        Redirects are not followed unless ``allow_redirects=True`` is passed.
+        """
+        path_list = list(paths)
+        url = route if route.startswith(("http://", "https://")) else self.server_url + route
+        kwargs.setdefault("timeout", self.timeout)
+        kwargs.setdefault("allow_redirects", False)
+        if self._token is None:
+            self._relogin(None)
+        for attempt in range(2):
+            token = self._token
+            try:
+                resp = self._session.request(method, url, cookies={"gs-token": token or ""}, **kwargs)
+            except requests.RequestException as exc:
+                raise error_for_exception(exc, url, path_list) from exc
+            if resp.status_code == 401 and attempt == 0:
+                resp.close()
+                self._relogin(token)
+                continue
+            if resp.ok or resp.status_code in ok or 300 <= resp.status_code < 400:
+                return resp
+            err = error_for_status(resp, path_list, action)
+            resp.close()
+            raise err
+        raise AuthenticationError("The server rejected a fresh session token", paths=path_list)
+
+    def _detect_dialect(self) -> Dialect:
+        resp = self.request("GET", _ROUTES[Dialect.BETA2]["default"], ok=(404, 405), stream=True)
+        resp.close()
+        location = resp.headers.get("Location", "")
+        if resp.status_code < 400:
+            return Dialect.V1 if "/v1.0/" in location else Dialect.BETA2
+        resp = self.request("GET", _ROUTES[Dialect.V1]["default"], ok=(404, 405), stream=True)
+        resp.close()
+        return Dialect.V1 if resp.status_code < 400 else Dialect.BETA2
+
+    def _route(self, kind: str, path: str) -> str:
+        dialect = self.dialect
+        return _ROUTES[dialect][kind] + P.encode(P.to_dialect(path, dialect))
+
+    @staticmethod
+    def _json(resp: requests.Response, paths: Iterable[str] = ()) -> Any:
+        try:
+            return resp.json()
+        except ValueError as exc:
+            raise ServerError("The server sent an answer that is not valid JSON", paths=list(paths)) from exc
+
+    @staticmethod
+    def _fix(meta: GSFileMetadata) -> GSFileMetadata:
+        """Report paths in the beta form whatever the server dialect."""
+        from dataclasses import replace
+
+        fixed = P.from_dialect(meta.path)
+        return meta if fixed == meta.path else replace(meta, path=fixed)
+
+    # --- metadata and listings ---------------------------------------------------------------------
+
+    def default_directory(self) -> GSDirectoryListing:
+        """The user's default directory listing (follows the server's redirect)."""
+        resp = self.request("GET", _ROUTES[self.dialect]["default"])
+        hops = 0
+        while resp.is_redirect and hops < 5:
+            location = urljoin(resp.url, resp.headers["Location"])
+            resp.close()
+            resp = self.request("GET", location)
+            hops += 1
+        return self._listing(self._json(resp))
+
+    def _listing(self, data: Any) -> GSDirectoryListing:
+        if not isinstance(data, dict):
+            raise ServerError("Unexpected folder listing from the server")
+        listing = GSDirectoryListing.from_json(data)
+        return GSDirectoryListing(self._fix(listing.directory), tuple(self._fix(m) for m in listing.contents))
+
+    def list(self, path: str) -> GSDirectoryListing:
+        """The folder's own metadata and its direct children."""
+        path = P.canonical(path)
+        resp = self.request("GET", self._route("files", path), paths=[path], action="Cannot list")
+        if resp.is_redirect:
+            resp.close()
+            raise InvalidRequestError("Not a folder", paths=[path])
+        return self._listing(self._json(resp, [path]))
+
+    def list_recursive(self, path: str) -> builtins.list[GSFileMetadata]:
+        """Every file and folder below ``path`` (not ``path`` itself), parents before children.
+
+        Uses the server's paged ``?recursive=true`` listing when it offers one, otherwise lists each
+        folder in parallel.
+        """
+        path = P.canonical(path)
+        out: builtins.list[GSFileMetadata] = []
+        if self._recursive_listing is not False:
+            out = self._list_paged(path)
+            nested = any(P.parent_of(m.path) != path for m in out)
+            subdirs = [m for m in out if m.is_directory]
+            if nested:
+                self._recursive_listing = True
+            if self._recursive_listing or not subdirs:
+                return sorted(out, key=lambda m: m.path.split("/"))
+            self._recursive_listing = False  # server ignored recursive=true
+        return self._list_walk(path)
+
+    def _list_paged(self, path: str) -> builtins.list[GSFileMetadata]:
+        out: builtins.list[GSFileMetadata] = []
+        params: dict[str, str] = {"recursive": "true"}
+        for _ in range(100000):
+            resp = self.request("GET", self._route("files", path), params=params, paths=[path])
+            if resp.is_redirect:
+                resp.close()
+                raise InvalidRequestError("Not a folder", paths=[path])
+            data = self._json(resp, [path])
+            out.extend(self._listing(data).contents)
+            token = data.get("nextPageToken") if isinstance(data, dict) else None
+            if not token:
+                break
+            params = {"recursive": "true", "pageToken": str(token)}
+        return [m for m in out if m.path != path]
+
+    def _list_walk(self, path: str) -> builtins.list[GSFileMetadata]:
+        out: builtins.list[GSFileMetadata] = []
+        frontier = [path]
+        with ThreadPoolExecutor(max_workers=min(8, self.pool_size)) as pool:
+            while frontier:
+                listings = list(pool.map(self.list, frontier))
+                frontier = []
+                for listing in listings:
+                    out.extend(listing.contents)
+                    frontier.extend(m.path for m in listing.contents if m.is_directory)
+        return sorted(out, key=lambda m: m.path.split("/"))
+
+    def metadata(self, path: str) -> GSFileMetadata:
+        path = P.canonical(path)
+        resp = self.request("GET", self._route("meta", path), paths=[path])
+        data = self._json(resp, [path])
+        if not isinstance(data, dict):
+            raise ServerError("Unexpected metadata from the server", paths=[path])
+        return self._fix(GSFileMetadata.from_json(data))
+
+    def exists(self, path: str) -> bool:
+        try:
+            self.metadata(path)
+        except NotFoundError:
+            return False
+        return True
+
+    def data_formats(self) -> builtins.list[GSDataFormat]:
+        """Every data format the server knows."""
+        resp = self.request("GET", _ROUTES[self.dialect]["formats"], action="Cannot list data formats")
+        data = self._json(resp)
+        if isinstance(data, dict):
+            data = data.get("dataFormats") or data.get("formats") or []
+        return [GSDataFormat.from_json(d) for d in data if isinstance(d, dict)]
+
+    # --- changes -------------------------------------------------------------------------------------
+
+    def mkdir(self, path: str, parents: bool = False) -> GSFileMetadata:
+        """Create a folder (its parent must exist unless ``parents``); existing folders are fine."""
+        path = P.canonical(path)
+        if parents:
+            segments = path.split("/")[1:]
+            meta: GSFileMetadata | None = None
+            for i in range(3, len(segments) + 1):  # /users/<u> always exists
+                meta = self._mkdir_one("/" + "/".join(segments[:i]))
+            return meta or self.metadata(path)
+        return self._mkdir_one(path)
+
+    def _mkdir_one(self, path: str) -> GSFileMetadata:
+        resp = self.request(
+            "PUT",
+            self._route("files", path),
+            json={"isDirectory": True},
+            paths=[path],
+            action="Cannot create folder",
+        )
+        try:
+            data = resp.json()
+        except ValueError:
+            return self.metadata(path)
+        if isinstance(data, dict) and data.get("path"):
+            return self._fix(GSFileMetadata.from_json(data))
+        return self.metadata(path)
+
+    def delete(self, path: str, recursive: bool = False) -> None:
+        """Delete a file or an empty folder; with ``recursive``, a folder and everything in it."""
+        path = P.canonical(path)
+        if recursive:
+            meta = self.metadata(path)
+            if meta.is_directory:
+                entries = self.list_recursive(path)
+                files = [m.path for m in entries if not m.is_directory]
+                with ThreadPoolExecutor(max_workers=min(8, self.pool_size)) as pool:
+                    list(pool.map(self._delete_quiet, files))
+                dirs = sorted((m.path for m in entries if m.is_directory), key=lambda p: -p.count("/"))
+                for d in dirs:
+                    self._delete_quiet(d)
+        resp = self.request("DELETE", self._route("files", path), paths=[path], action="Cannot delete")
+        resp.close()
+
+    def _delete_quiet(self, path: str) -> None:
+        """Delete; a 404 (already gone, e.g. a retried DELETE) is success."""
+        resp = self.request(
+            "DELETE", self._route("files", path), paths=[path], ok=(404,), action="Cannot delete"
+        )
+        resp.close()
+
+    def copy(self, src: str, dst: str) -> GSFileMetadata:
+        """Server-side copy of a file or folder to the new path ``dst``."""
+        src, dst = P.canonical(src), P.canonical(dst)
+        if dst == src or dst.startswith(src + "/"):
+            raise InvalidRequestError("Cannot copy a folder into itself", paths=[src, dst])
+        header = P.encode(P.to_dialect(src, self.dialect))
+        resp = self.request(
+            "PUT",
+            self._route("files", dst),
+            headers={"x-gs-copy-source": header},
+            paths=[src, dst],
+            action="Cannot copy",
+        )
+        try:
+            data = resp.json()
+        except ValueError:
+            data = None
+        if isinstance(data, dict) and data.get("path"):
+            return self._fix(GSFileMetadata.from_json(data))
+        return self.metadata(dst)
+
+    def move(self, src: str, dst: str) -> GSFileMetadata:
+        """Move or rename: the server's move when it has one, else copy then delete."""
+        src, dst = P.canonical(src), P.canonical(dst)
+        if dst == src or dst.startswith(src + "/"):
+            raise InvalidRequestError("Cannot move a folder into itself", paths=[src, dst])
+        resp = self.request(
+            "POST",
+            self._route("files", src),
+            json={"path": P.to_dialect(dst, self.dialect)},
+            paths=[src, dst],
+            ok=(404, 405, 501),
+            action="Cannot move",
+        )
+        status = resp.status_code
+        resp.close()
+        if status < 300:
+            return self.metadata(dst)
+        if status == 404:
+            self.metadata(src)  # raises NotFoundError when the source really is missing
+        meta = self.copy(src, dst)
+        self.delete(src, recursive=meta.is_directory)
+        return meta
+
+    def download_url(self, path: str) -> str:
+        """A time-limited signed URL that downloads the file without signing in."""
+        path = P.canonical(path)
+        resp = self.request("GET", self._route("download", path), paths=[path], ok=(404, 405))
+        if resp.ok and not resp.is_redirect:
+            text = resp.text.strip()
+            if text.startswith("{"):
+                data = self._json(resp, [path])
+                text = str(data.get("url", "")) if isinstance(data, dict) else ""
+            if text.startswith(("http://", "https://")):
+                return text
+        resp.close()
+        self.metadata(path)  # a clear NotFoundError for a missing file
+        resp = self.request("GET", self._route("files", path), paths=[path], stream=True)
+        resp.close()
+        if resp.is_redirect:
+            return urljoin(resp.url, resp.headers["Location"])
+        raise UnsupportedError("This server does not hand out download URLs", paths=[path])
+
+    # --- upload --------------------------------------------------------------------------------------
+
+    def upload(
+        self,
+        local: Path,
+        remote: str,
+        *,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+        content_type: str | None = None,
+    ) -> GSFileMetadata:
+        """Upload one file to the remote path ``remote`` (its folder must exist); returns its metadata.
+
+        Files of at least :attr:`multipart_threshold` bytes use ``multipart.multipart_upload`` when
+        that module is installed and the server supports it; otherwise one signed PUT.
+        """
+        local = Path(local)
+        remote = P.canonical(remote)
+        try:
+            st = local.stat()
+        except OSError as exc:
+            raise LocalFileError(
+                f"Cannot read local file: {exc.strerror or exc}", paths=[str(local)]
+            ) from exc
+        if not local.is_file():
+            raise LocalFileError("Not a regular file", paths=[str(local)])
+        impl = _multipart_impl()
+        if impl is not None and st.st_size >= self.multipart_threshold:
+            try:
+                return impl(self, local, remote, progress=progress, cancel=cancel, content_type=content_type)
+            except UnsupportedError:
+                log.info("multipart upload unsupported by the server; using a single PUT")
+        return self._upload_single(local, remote, progress=progress, cancel=cancel, content_type=content_type)
+
+    def upload_url(self, remote: str, size: int, md5_b64: str, content_type: str) -> str:
+        """Ask the Data Manager for a signed PUT URL for ``remote``."""
+        params = {"Content-Length": str(size), "Content-MD5": md5_b64, "Content-Type": content_type}
+        resp = self.request(
+            "GET", self._route("upload", remote), params=params, paths=[remote], action="Cannot upload"
+        )
+        text = resp.text.strip()
+        if text.startswith("{"):
+            data = self._json(resp, [remote])
+            text = str(data.get("url", "")) if isinstance(data, dict) else ""
+        if not text.startswith(("http://", "https://")):
+            raise ServerError("The server did not return an upload URL", paths=[remote])
+        return text
+
+    def _upload_single(
+        self,
+        local: Path,
+        remote: str,
+        *,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+        content_type: str | None = None,
+    ) -> GSFileMetadata:
+        ctype = content_type or mimetypes.guess_type(local.name)[0] or "application/octet-stream"
+        md5_hex, md5_b64, size = md5_file(local, cancel)
+        tracker = ThrottledProgress(progress, size)
+        policy = transfer_retry(self.retries)
+        url: str | None = None
+        headers = {
+            "Content-Length": str(size),
+            "Content-MD5": md5_b64,
+            "Content-Type": ctype,
+            "x-amz-meta-md5-hash": md5_hex,
+        }
+        while True:
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+            if url is None:
+                url = self.upload_url(remote, size, md5_b64, ctype)
+            tracker.set(0)
+            failure: GSError
+            try:
+                with open(local, "rb") as fh:
+                    if os.fstat(fh.fileno()).st_size != size:
+                        raise LocalFileError(
+                            "The file changed while it was being uploaded", paths=[str(local)]
+                        )
+                    body = FileBody(fh, size, tracker, cancel)
+                    resp = self._session.put(url, data=body, headers=headers, timeout=self.timeout)
+            except GSError:
+                raise
+            except requests.RequestException as exc:
+                failure = error_for_exception(exc, url, [remote])
+            except OSError as exc:
+                raise LocalFileError(
+                    f"Cannot read local file: {exc.strerror or exc}", paths=[str(local)]
+                ) from exc
+            else:
+                if resp.ok:
+                    resp.close()
+                    break
+                failure = error_for_status(resp, [remote], "Storage rejected the upload")
+                body_text = resp.text
+                resp.close()
+                if resp.status_code == 400 and "Digest" in body_text:
+                    raise IntegrityError(
+                        "The file changed while it was being uploaded (checksum mismatch)", paths=[str(local)]
+                    )
+                if resp.status_code == 403:
+                    url = None  # expired or invalid signature: ask for a fresh URL
+                elif not failure.retryable:
+                    raise failure
+            policy = self._next_attempt(policy, "PUT", url or "", failure, cancel)
+        tracker.finish()
+        meta = self.metadata(remote)
+        if meta.md5 and meta.md5 != md5_hex:
+            raise IntegrityError("The server reports a different checksum after upload", paths=[remote])
+        return meta
+
+    @staticmethod
+    def _next_attempt(
+        policy: urllib3.util.Retry, method: str, url: str, failure: GSError, cancel: CancelToken | None
+    ) -> urllib3.util.Retry:
+        """Count one failed attempt against ``policy`` and back off; re-raise ``failure`` when spent."""
+        try:
+            policy = policy.increment(method=method, url=url, error=failure)
+        except MaxRetryError:
+            raise failure from None
+        log.info("retrying after: %s", failure)
+        backoff = policy.get_backoff_time()
+        if cancel is not None and cancel.wait(backoff):
+            cancel.raise_if_cancelled()
+        elif cancel is None:
+            policy.sleep()
+        return policy
+
+    # --- download ------------------------------------------------------------------------------------
+
+    def _format_url(self, meta: GSFileMetadata, data_format: str | GSDataFormat | None) -> str | None:
+        if data_format is None:
+            return None
+        if isinstance(data_format, GSDataFormat):
+            return data_format.url
+        if "://" in data_format:
+            return data_format
+        for fmt in meta.available_data_formats:
+            if fmt.name.lower() == data_format.lower():
+                return fmt.url
+        names = ", ".join(f.name for f in meta.available_data_formats) or "none"
+        raise InvalidRequestError(
+            f"Format {data_format!r} is not available (available: {names})", paths=[meta.path]
+        )
+
+    def _open_stream(
+        self, remote: str, fmt_url: str | None, offset: int, cached: builtins.list[str]
+    ) -> requests.Response:
+        """GET the file (from the storage URL in ``cached`` if still valid) starting at ``offset``."""
+        headers = {"Range": f"bytes={offset}-"} if offset else {}
+        if cached:
+            try:
+                resp = self._session.get(cached[0], headers=headers, stream=True, timeout=self.timeout)
+            except requests.RequestException as exc:
+                raise error_for_exception(exc, cached[0], [remote]) from exc
+            if resp.status_code not in (400, 401, 403):
+                return resp
+            resp.close()
+            cached.clear()  # expired signed URL: ask the Data Manager again
+        params = {_ROUTES[self.dialect]["format_param"]: fmt_url} if fmt_url else None
+        resp = self.request(
+            "GET", self._route("files", remote), params=params, headers=headers, stream=True, paths=[remote]
+        )
+        for _ in range(5):
+            if not resp.is_redirect:
+                return resp
+            location = urljoin(resp.url, resp.headers["Location"])
+            resp.close()
+            if location.startswith(self.server_url + "/datamanager/"):
+                resp = self.request("GET", location, headers=headers, stream=True, paths=[remote])
+                continue
+            cached[:] = [location]
+            try:
+                return self._session.get(location, headers=headers, stream=True, timeout=self.timeout)
+            except requests.RequestException as exc:
+                raise error_for_exception(exc, location, [remote]) from exc
+        raise ServerError("Too many redirects while downloading", paths=[remote])
+
+    def download(
+        self,
+        remote: str,
+        local: Path,
+        *,
+        data_format: str | GSDataFormat | None = None,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> Path:
+        """Download ``remote`` to ``local`` (a file path, or an existing folder to download into).
+
+        Streams to a temporary file beside the target, verifies size and MD5, fsyncs and atomically
+        renames it over the target. A failure never leaves a partial file at ``local`` and never
+        touches an existing file there. A broken connection resumes with ``Range``.
+        """
+        remote = P.canonical(remote)
+        local = Path(local)
+        if local.is_dir():
+            local = local / P.basename(remote)
+        meta = self.metadata(remote)
+        if meta.is_directory:
+            raise InvalidRequestError(
+                "This is a folder; download its files one by one (get -r)", paths=[remote]
+            )
+        fmt_url = self._format_url(meta, data_format)
+        folder = local.parent if str(local.parent) else Path(".")
+        if not folder.is_dir():
+            raise LocalFileError("The destination folder does not exist", paths=[str(folder)])
+        tmp = folder / f".gsdownload-{secrets.token_hex(6)}.part"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except OSError as exc:
+            raise LocalFileError(
+                f"Cannot write to the destination folder: {exc.strerror}", paths=[str(folder)]
+            ) from exc
+        ok = False
+        try:
+            digest, etag, written = self._stream_to(fd, remote, meta, fmt_url, progress, cancel, tmp)
+            expected_size = None if fmt_url else meta.size
+            if expected_size is not None and written != expected_size:
+                raise IntegrityError(
+                    f"Downloaded {written} bytes but the file has {expected_size}; {local} was not changed",
+                    paths=[remote],
+                )
+            expected = None if fmt_url else (meta.md5 or _single_part_etag(etag))
+            if expected and expected != digest:
+                raise IntegrityError(
+                    f"Downloaded data does not match its checksum (expected {expected}, got {digest}); "
+                    f"{local} was not changed",
+                    paths=[remote],
+                )
+            try:
+                os.fsync(fd)
+            except OSError as exc:
+                raise LocalFileError(f"Cannot write the file: {exc.strerror}", paths=[str(local)]) from exc
+            os.close(fd)
+            fd = -1
+            try:
+                os.replace(tmp, local)
+            except OSError as exc:
+                raise LocalFileError(f"Cannot replace the file: {exc.strerror}", paths=[str(local)]) from exc
+            fsync_dir(folder)
+            ok = True
+        finally:
+            if fd >= 0:
+                os.close(fd)
+            if not ok:
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
+        return local
+
+    def _stream_to(
+        self,
+        fd: int,
+        remote: str,
+        meta: GSFileMetadata,
+        fmt_url: str | None,
+        progress: ProgressCallback | None,
+        cancel: CancelToken | None,
+        tmp: Path,
+    ) -> tuple[str, str | None, int]:
+        """Fill ``fd`` with the file; returns (hex MD5, storage ETag, bytes written)."""
+        tracker = ThrottledProgress(progress, meta.size or 0)
+        policy = transfer_retry(self.retries)
+        cached: builtins.list[str] = []
+        pipe = HashPipe()
+        written = 0
+        etag: str | None = None
+        try:
+            while True:
+                if cancel is not None:
+                    cancel.raise_if_cancelled()
+                failure: GSError | None = None
+                try:
+                    resp = self._open_stream(remote, fmt_url, written, cached)
+                except (NotFoundError, AuthenticationError, InvalidRequestError):
+                    raise
+                except GSError as exc:
+                    if not exc.retryable:
+                        raise
+                    failure = exc
+                else:
+                    if resp.status_code == 416 and meta.size is not None and written == meta.size:
+                        resp.close()
+                        break
+                    if not resp.ok:
+                        err = error_for_status(resp, [remote], "Download failed")
+                        resp.close()
+                        if not err.retryable:
+                            raise err
+                        failure = err
+                    else:
+                        if resp.status_code != 206 and written:
+                            # the server ignored Range: start over
+                            os.lseek(fd, 0, os.SEEK_SET)
+                            os.ftruncate(fd, 0)
+                            pipe.close()
+                            pipe = HashPipe()
+                            written = 0
+                            tracker.set(0)
+                        etag = resp.headers.get("ETag") or etag
+                        if meta.size is None and resp.headers.get("Content-Length", "").isdigit():
+                            tracker.total = int(resp.headers["Content-Length"]) + written
+                        try:
+                            written = self._copy_body(resp, fd, pipe, tracker, cancel, written, tmp)
+                            break
+                        except TransferError as exc:
+                            failure = exc
+                        finally:
+                            resp.close()
+                assert failure is not None
+                policy = self._next_attempt(policy, "GET", remote, failure, cancel)
+            digest = pipe.hexdigest()
+        finally:
+            pipe.close()
+        tracker.finish()
+        return digest, etag, written
+
+    @staticmethod
+    def _copy_body(
+        resp: requests.Response,
+        fd: int,
+        pipe: HashPipe,
+        tracker: ThrottledProgress,
+        cancel: CancelToken | None,
+        written: int,
+        tmp: Path,
+    ) -> int:
+        raw = resp.raw
+        while True:
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+            try:
+                chunk = raw.read(CHUNK, decode_content=False)
+            except (urllib3.exceptions.HTTPError, requests.RequestException, OSError) as exc:
+                raise TransferError("The connection broke during the download") from exc
+            if not chunk:
+                return written
+            view = memoryview(chunk)
+            try:
+                while view:
+                    n = os.write(fd, view)
+                    view = view[n:]
+            except OSError as exc:
+                reason = "the disk is full" if exc.errno in (28, 27, 122) else (exc.strerror or str(exc))
+                raise LocalFileError(
+                    f"Cannot write the downloaded file: {reason}", paths=[str(tmp.parent)]
+                ) from exc
+            pipe.feed(chunk)
+            written += len(chunk)
+            tracker.add(len(chunk))
+
+
+def _single_part_etag(etag: str | None) -> str | None:
+    """The MD5 an S3 ETag stands for, or None for multipart/unknown ETags."""
+    if not etag:
+        return None
+    value = etag.strip().strip('"').lower()
+    if value.startswith("w/"):
+        return None
+    if len(value) == 32 and all(c in "0123456789abcdef" for c in value):
+        return value
+    return None

@@ -1,0 +1,204 @@
+"""HTTP plumbing: the pooled session, retry policies and mapping failures into :mod:`.errors`.
+
+Two adapters share one ``requests.Session``: Data Manager calls (``/datamanager/``, ``/identityServer/``)
+retry idempotent verbs on connection errors, 5xx and 429 with exponential backoff and jitter;
+everything else (signed storage URLs) only retries connection failures, because an upload body stream
+cannot be replayed by urllib3 - :mod:`.client` reopens the file and retries with :func:`transfer_retry`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from http.cookiejar import DefaultCookiePolicy
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from gsdesktop.datamanager.errors import (
+    AuthenticationError,
+    ConflictError,
+    GSError,
+    InvalidRequestError,
+    NetworkError,
+    NotFoundError,
+    PermissionDeniedError,
+    ServerError,
+    TransferError,
+)
+from gsdesktop.datamanager.transfer import CHUNK
+
+log = logging.getLogger(__name__)
+
+ACCEPT = "application/json,text/plain"
+USER_AGENT = "gsdesktop"
+RETRY_STATUSES = (429, 500, 502, 503, 504)
+IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+DEFAULT_TIMEOUT: tuple[float, float] = (10.0, 120.0)  # (connect, read) seconds
+DEFAULT_RETRIES = 6
+
+
+def api_retry(retries: int = DEFAULT_RETRIES) -> Retry:
+    """Policy for Data Manager requests (idempotent verbs only; never POST)."""
+    return Retry(
+        total=retries + 2,
+        connect=retries,
+        read=min(retries, 3),
+        status=retries,
+        other=0,
+        allowed_methods=IDEMPOTENT,
+        status_forcelist=RETRY_STATUSES,
+        backoff_factor=0.3,
+        backoff_max=8.0,
+        backoff_jitter=0.3,
+        raise_on_status=False,
+        respect_retry_after_header=True,
+    )
+
+
+def storage_retry() -> Retry:
+    """Policy on signed storage URLs: only failures before a byte of the body was sent."""
+    return Retry(total=2, connect=2, read=0, status=0, other=0, redirect=0, raise_on_status=False)
+
+
+def transfer_retry(retries: int = DEFAULT_RETRIES) -> Retry:
+    """Policy for whole-transfer attempts driven by the client (any verb, any error); used with
+    ``policy = policy.increment(...)`` / ``policy.sleep()``."""
+    return Retry(
+        total=max(retries, 1),
+        allowed_methods=None,
+        backoff_factor=0.3,
+        backoff_max=8.0,
+        backoff_jitter=0.3,
+        raise_on_status=False,
+    )
+
+
+class PooledAdapter(HTTPAdapter):
+    """An adapter with a connection pool large enough for parallel transfers and 1 MiB socket blocks."""
+
+    def __init__(self, pool_size: int, retry: Retry) -> None:
+        super().__init__(pool_connections=8, pool_maxsize=pool_size, max_retries=retry, pool_block=False)
+
+    def init_poolmanager(
+        self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any
+    ) -> None:
+        pool_kwargs.setdefault("blocksize", CHUNK)
+        super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
+
+
+class _BlockAllCookies(DefaultCookiePolicy):
+    """The token cookie is attached explicitly to Data Manager calls; nothing leaks to storage URLs."""
+
+    def set_ok(self, cookie: Any, request: Any) -> bool:
+        return False
+
+    def return_ok(self, cookie: Any, request: Any) -> bool:
+        return False
+
+
+def make_session(server_url: str, pool_size: int = 16, retries: int = DEFAULT_RETRIES) -> requests.Session:
+    """One pooled session for an account: retrying API adapter + storage adapter."""
+    session = requests.Session()
+    session.headers["Accept"] = ACCEPT
+    session.headers["User-Agent"] = USER_AGENT
+    session.cookies.set_policy(_BlockAllCookies())
+    session.trust_env = False  # loopback servers must not go through a system proxy
+    storage = PooledAdapter(pool_size, storage_retry())
+    session.mount("http://", storage)
+    session.mount("https://", storage)
+    api = PooledAdapter(pool_size, api_retry(retries))
+    base = server_url.rstrip("/")
+    session.mount(base + "/datamanager/", api)
+    session.mount(base + "/identityServer/", api)
+    return session
+
+
+def server_message(resp: requests.Response) -> str:
+    """The human-readable part of an error body (JSON ``message``/``detail``/``error`` or text)."""
+    text = ""
+    try:
+        text = resp.text or ""
+    except Exception:
+        return ""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        data = None
+    if isinstance(data, dict):
+        for key in ("message", "detail", "error", "Message"):
+            value = data.get(key)
+            if isinstance(value, str) and value:
+                return value
+            if isinstance(value, list) and value:  # FastAPI validation errors
+                return "; ".join(str(v.get("msg", v)) if isinstance(v, dict) else str(v) for v in value)
+    text = text.strip()
+    if text.startswith("<"):  # HTML or S3 XML: take the <Message> if present
+        start, end = text.find("<Message>"), text.find("</Message>")
+        if 0 <= start < end:
+            return text[start + 9 : end]
+        return ""
+    return text.splitlines()[0][:300] if text else ""
+
+
+def error_for_status(
+    resp: requests.Response, paths: tuple[str, ...] | list[str] = (), action: str = ""
+) -> GSError:
+    """Map an unsuccessful HTTP response to the error hierarchy."""
+    status = resp.status_code
+    detail = server_message(resp)
+    prefix = f"{action}: " if action else ""
+    cls: type[GSError]
+    if status == 401:
+        cls, text = AuthenticationError, "Not signed in or session expired"
+    elif status == 403:
+        cls, text = PermissionDeniedError, "Permission denied"
+    elif status == 404:
+        cls, text = NotFoundError, "No such file or folder"
+    elif status == 409 or status == 412:
+        cls, text = ConflictError, "Conflict"
+    elif status in RETRY_STATUSES or status >= 500:
+        cls, text = ServerError, f"Server error (HTTP {status})"
+    elif 400 <= status < 500:
+        cls, text = InvalidRequestError, f"Request rejected (HTTP {status})"
+    else:
+        cls, text = ServerError, f"Unexpected answer (HTTP {status})"
+    if detail and detail.lower() not in text.lower():
+        text = f"{text}: {detail}"
+    return cls(prefix + text, paths=paths, status=status)
+
+
+def error_for_exception(
+    exc: BaseException, url: str = "", paths: tuple[str, ...] | list[str] = ()
+) -> GSError:
+    """Map a ``requests``/``urllib3``/socket exception to the error hierarchy."""
+    if isinstance(exc, GSError):
+        return exc
+    host = urlsplit(url).netloc if url else "the server"
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return NetworkError(f"Timed out connecting to {host}", paths=paths)
+    if isinstance(exc, requests.exceptions.SSLError):
+        return NetworkError(
+            f"Secure connection to {host} failed: {_short(exc)}", paths=paths, retryable=False
+        )
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError | requests.exceptions.ContentDecodingError):
+        return TransferError(f"Connection to {host} broke during the transfer", paths=paths)
+    if isinstance(exc, requests.exceptions.ReadTimeout):
+        return NetworkError(f"{host} did not answer in time", paths=paths)
+    if isinstance(exc, requests.exceptions.RetryError):
+        return ServerError(f"{host} kept failing; gave up after several retries", paths=paths)
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        return NetworkError(f"Cannot connect to {host} (is the server running?)", paths=paths)
+    if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.MissingSchema):
+        return InvalidRequestError(f"Invalid URL: {url}", paths=paths)
+    if isinstance(exc, requests.exceptions.RequestException | OSError):
+        return NetworkError(f"Network problem talking to {host}: {_short(exc)}", paths=paths)
+    return GSError(f"Unexpected error talking to {host}: {_short(exc)}", paths=paths)
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return text if len(text) <= 200 else text[:197] + "..."

@@ -1,0 +1,238 @@
+"""Transfer plumbing: cancellation, throttled/aggregated progress, streamed hashing, upload bodies.
+
+``ProgressCallback`` is ``Callable[[int, int], None]`` called with (bytes done, total bytes).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import BinaryIO
+
+from gsdesktop.datamanager.errors import CancelledError, LocalFileError
+
+ProgressCallback = Callable[[int, int], None]
+
+CHUNK = 1024 * 1024  # 1 MiB: read/write/hash unit for every transfer
+
+
+class CancelToken:
+    """A thread-safe cancellation flag shared by a caller and the transfers it started."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+    def raise_if_cancelled(self) -> None:
+        """Raise :class:`CancelledError` once :meth:`cancel` was called."""
+        if self._event.is_set():
+            raise CancelledError("Transfer cancelled")
+
+    def wait(self, timeout: float) -> bool:
+        """Sleep up to ``timeout`` seconds; returns True (early) if cancelled meanwhile."""
+        return self._event.wait(timeout)
+
+
+class ThrottledProgress:
+    """Forward (done, total) to ``callback`` at most every ``interval`` seconds, plus the final call."""
+
+    def __init__(self, callback: ProgressCallback | None, total: int, interval: float = 0.1) -> None:
+        self._callback = callback
+        self.total = total
+        self.done = 0
+        self._interval = interval
+        self._last = 0.0
+        self._lock = threading.Lock()
+
+    def add(self, n: int) -> None:
+        with self._lock:
+            self.done += n
+            self._emit(force=self.done >= self.total)
+
+    def set(self, done: int) -> None:
+        with self._lock:
+            self.done = done
+            self._emit(force=done >= self.total)
+
+    def finish(self) -> None:
+        with self._lock:
+            self.done = max(self.done, self.total)
+            self._emit(force=True)
+
+    def _emit(self, force: bool) -> None:
+        if self._callback is None:
+            return
+        now = time.monotonic()
+        if force or now - self._last >= self._interval:
+            self._last = now
+            self._callback(self.done, self.total)
+
+
+class ProgressAggregator:
+    """Sum the progress of many concurrent transfers into one throttled callback.
+
+    Each transfer gets its own :meth:`child` callback; the aggregator turns their (done, total) calls
+    into increments, so a retried transfer that restarts from zero is not counted twice.
+    """
+
+    def __init__(self, callback: ProgressCallback | None, total: int, interval: float = 0.1) -> None:
+        self._throttle = ThrottledProgress(callback, total, interval)
+        self._lock = threading.Lock()
+
+    @property
+    def done(self) -> int:
+        return self._throttle.done
+
+    @property
+    def total(self) -> int:
+        return self._throttle.total
+
+    def child(self) -> ProgressCallback:
+        last = [0]
+
+        def report(done: int, _total: int) -> None:
+            with self._lock:
+                delta = done - last[0]
+                last[0] = done
+            if delta:
+                self._throttle.add(delta)
+
+        return report
+
+    def finish(self) -> None:
+        self._throttle.finish()
+
+
+def md5_file(path: Path, cancel: CancelToken | None = None) -> tuple[str, str, int]:
+    """One streamed pass over ``path``: (hex MD5, base64 MD5, size in bytes).
+
+    Raises:
+        LocalFileError: the file cannot be read.
+        CancelledError: ``cancel`` was triggered.
+    """
+    digest = hashlib.md5()
+    size = 0
+    try:
+        with open(path, "rb", buffering=0) as fh:
+            buf = bytearray(CHUNK)
+            view = memoryview(buf)
+            while True:
+                if cancel is not None:
+                    cancel.raise_if_cancelled()
+                n = fh.readinto(buf)
+                if not n:
+                    break
+                digest.update(view[:n])
+                size += n
+    except OSError as exc:
+        raise LocalFileError(f"Cannot read local file: {exc.strerror or exc}", paths=[str(path)]) from exc
+    return digest.hexdigest(), base64.b64encode(digest.digest()).decode("ascii"), size
+
+
+class FileBody:
+    """A sized, readable upload body over an open file that reports progress and honours cancel.
+
+    ``requests`` reads ``len()`` for Content-Length and then calls :meth:`read` in blocks.
+    """
+
+    def __init__(
+        self,
+        fh: BinaryIO,
+        size: int,
+        progress: ThrottledProgress | None = None,
+        cancel: CancelToken | None = None,
+    ) -> None:
+        self._fh = fh
+        self._size = size
+        self._sent = 0
+        self._progress = progress
+        self._cancel = cancel
+
+    def __len__(self) -> int:
+        return self._size
+
+    def read(self, amt: int = -1) -> bytes:
+        if self._cancel is not None:
+            self._cancel.raise_if_cancelled()
+        remaining = self._size - self._sent
+        if remaining <= 0:
+            return b""
+        want = remaining if amt is None or amt < 0 else min(amt, remaining)
+        data = self._fh.read(max(want, 1))
+        self._sent += len(data)
+        if self._progress is not None and data:
+            self._progress.add(len(data))
+        return data
+
+
+class HashPipe:
+    """MD5 computed in a helper thread so hashing overlaps network reads and disk writes.
+
+    ``hashlib`` releases the GIL on large buffers, so on two cores this hides the hash cost.
+    """
+
+    _STOP = b""
+
+    def __init__(self) -> None:
+        self._digest = hashlib.md5()
+        self._queue: queue.Queue[bytes] = queue.Queue(maxsize=32)
+        self._thread = threading.Thread(target=self._run, name="gs-md5", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            data = self._queue.get()
+            if not data:
+                return
+            self._digest.update(data)
+
+    def feed(self, data: bytes) -> None:
+        if data:
+            self._queue.put(data)
+
+    def hexdigest(self) -> str:
+        self.close()
+        return self._digest.hexdigest()
+
+    def close(self) -> None:
+        if self._thread.is_alive():
+            self._queue.put(self._STOP)
+            self._thread.join()
+
+
+def hash_prefix(path: Path, length: int, pipe: HashPipe) -> None:
+    """Feed the first ``length`` bytes of an existing partial file into ``pipe`` (resume)."""
+    with open(path, "rb") as fh:
+        left = length
+        while left > 0:
+            data = fh.read(min(CHUNK, left))
+            if not data:
+                break
+            pipe.feed(data)
+            left -= len(data)
+
+
+def fsync_dir(folder: Path) -> None:
+    """Make a rename inside ``folder`` durable (best effort; not every platform allows it)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
