@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# Build the Linux one-folder bundle with PyInstaller into dist/gsdesktop/ and smoke-test it.
+#
+#   packaging/build_bundle.sh [--skip-build] [--no-server] [--archive]
+#
+#   --skip-build  only smoke-test an existing dist/gsdesktop/
+#   --no-server   build without the server stack and SeaweedFS (GSD_BUNDLE_SERVER=0); the smoke test
+#                 then expects `server` to be absent or to fail with a clear one-line message
+#   --archive     also write dist/gsdesktop-<version>-linux-<arch>.tar.gz
+#
+# Environment: PYTHON (interpreter with PyInstaller and the app's dependencies; default .venv/bin/python,
+# then /work/venv/bin/python, then python3), GSD_DIST / GSD_BUILD (output and work folders; default
+# dist/ and build/pyinstaller/), GSD_SMOKE_TIMEOUT (seconds for the GUI to come up, 60).
+# The smoke test runs the executables from dist/ in an empty working directory with a throw-away HOME:
+#   1. gsdesktop --version prints the version of gsdesktop/__init__.py
+#   2. gsdesktop server --help exits 0
+#   3. the GUI (gsdesktop-gui, QT_QPA_PLATFORM=offscreen) starts, stays up, and exits with status 0
+#      within 20 s of SIGTERM without a traceback
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$ROOT"
+
+SKIP_BUILD=0 WITH_SERVER=1 ARCHIVE=0
+for arg in "$@"; do
+  case "$arg" in
+    --skip-build) SKIP_BUILD=1 ;;
+    --no-server) WITH_SERVER=0 ;;
+    --archive) ARCHIVE=1 ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    *) echo "build_bundle.sh: unknown option $arg" >&2; exit 2 ;;
+  esac
+done
+
+if [ -z "${PYTHON:-}" ]; then
+  for cand in "$ROOT/.venv/bin/python" /work/venv/bin/python python3; do
+    if command -v "$cand" >/dev/null 2>&1; then PYTHON="$cand"; break; fi
+  done
+fi
+VERSION="$(sed -n 's/^__version__ = "\(.*\)"$/\1/p' gsdesktop/__init__.py)"
+[ -n "$VERSION" ] || { echo "build_bundle.sh: no __version__ in gsdesktop/__init__.py" >&2; exit 2; }
+DIST="${GSD_DIST:-$ROOT/dist}"
+WORKPATH="${GSD_BUILD:-$ROOT/build/pyinstaller}"
+BUNDLE="$DIST/gsdesktop"
+
+log() { printf '[build_bundle] %s\n' "$*"; }
+fail() { printf '[build_bundle] FAIL: %s\n' "$*" >&2; exit 1; }
+
+if [ "$SKIP_BUILD" = 0 ]; then
+  "$PYTHON" -c "import PyInstaller" 2>/dev/null \
+    || fail "PyInstaller is not installed for $PYTHON (pip install 'pyinstaller>=6.5')"
+  log "building gsdesktop $VERSION with $("$PYTHON" -m PyInstaller --version) (server: $WITH_SERVER)"
+  start=$(date +%s)
+  GSD_BUNDLE_SERVER="$WITH_SERVER" "$PYTHON" -m PyInstaller --noconfirm --clean --log-level WARN \
+    --distpath "$DIST" --workpath "$WORKPATH" packaging/gsdesktop.spec
+  log "build time: $(( $(date +%s) - start )) s"
+fi
+[ -x "$BUNDLE/gsdesktop" ] && [ -x "$BUNDLE/gsdesktop-gui" ] || fail "no executables in $BUNDLE"
+log "bundle: $BUNDLE ($(du -sh "$BUNDLE" | cut -f1), $(find "$BUNDLE" -type f | wc -l) files)"
+
+# --- smoke test ---------------------------------------------------------------------------------------
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/gsd-smoke.XXXXXX")"
+GUI_PID=""
+cleanup() {
+  if [ -n "$GUI_PID" ] && kill -0 "$GUI_PID" 2>/dev/null; then kill -KILL "$GUI_PID" 2>/dev/null || true; fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+mkdir -p "$WORK/home" "$WORK/cwd"
+# A clean environment: nothing from the source tree or the build venv can leak into the frozen app.
+run_env=(env -i "PATH=/usr/bin:/bin" "HOME=$WORK/home" "LANG=C.UTF-8" "TMPDIR=$WORK"
+  "XDG_CONFIG_HOME=$WORK/home/.config" "XDG_DATA_HOME=$WORK/home/.local/share"
+  "XDG_CACHE_HOME=$WORK/home/.cache" "XDG_STATE_HOME=$WORK/home/.local/state"
+  "XDG_RUNTIME_DIR=$WORK/runtime" "QT_QPA_PLATFORM=offscreen")
+mkdir -m 700 "$WORK/runtime"
+
+out="$(cd "$WORK/cwd" && "${run_env[@]}" "$BUNDLE/gsdesktop" --version 2>&1)" || fail "--version exited non-zero: $out"
+[ "$out" = "gsdesktop $VERSION" ] || fail "--version printed '$out', expected 'gsdesktop $VERSION'"
+log "ok: gsdesktop --version -> $out"
+
+if out="$(cd "$WORK/cwd" && "${run_env[@]}" "$BUNDLE/gsdesktop" server --help 2>&1)"; then
+  grep -q "usage: gsdesktop server" <<<"$out" || fail "server --help printed no usage: $out"
+  log "ok: gsdesktop server --help"
+elif [ "$WITH_SERVER" = 0 ]; then
+  grep -q Traceback <<<"$out" && fail "server --help crashed: $out"
+  log "ok: gsdesktop server --help refused without the server stack: $(head -1 <<<"$out")"
+else
+  fail "server --help exited non-zero: $out"
+fi
+
+if [ "$WITH_SERVER" = 1 ]; then
+  [ -x "$BUNDLE/_internal/bin/weed" ] || fail "SeaweedFS binary missing from the bundle"
+  "$BUNDLE/_internal/bin/weed" version >/dev/null 2>&1 || fail "bundled weed does not run"
+  log "ok: bundled SeaweedFS runs ($("$BUNDLE/_internal/bin/weed" version 2>&1 | head -1))"
+fi
+
+# GUI: offscreen, wait until Qt has loaded its platform plugin, let it settle, then SIGTERM.
+timeout="${GSD_SMOKE_TIMEOUT:-60}"
+(cd "$WORK/cwd" && exec "${run_env[@]}" "$BUNDLE/gsdesktop-gui" >"$WORK/gui.out" 2>"$WORK/gui.err") &
+GUI_PID=$!
+up=0
+for _ in $(seq 1 $((timeout * 4))); do
+  kill -0 "$GUI_PID" 2>/dev/null || break
+  if grep -q libqoffscreen "/proc/$GUI_PID/maps" 2>/dev/null; then up=1; break; fi
+  sleep 0.25
+done
+if [ "$up" = 0 ]; then
+  if kill -0 "$GUI_PID" 2>/dev/null; then
+    fail "GUI did not load the Qt platform plugin within $timeout s; stderr: $(tail -20 "$WORK/gui.err")"
+  fi
+  wait "$GUI_PID" && rc=0 || rc=$?
+  GUI_PID=""
+  fail "GUI exited with status $rc before it was up; stderr: $(tail -20 "$WORK/gui.err")"
+fi
+sleep 3  # let the event loop start (tray, windows, first timers)
+kill -0 "$GUI_PID" 2>/dev/null || {
+  wait "$GUI_PID" && rc=0 || rc=$?
+  GUI_PID=""
+  fail "GUI died during startup (status $rc); stderr: $(tail -20 "$WORK/gui.err")"
+}
+log "GUI is up (pid $GUI_PID); sending SIGTERM"
+kill -TERM "$GUI_PID"
+rc=""
+for _ in $(seq 1 80); do
+  if ! kill -0 "$GUI_PID" 2>/dev/null; then wait "$GUI_PID" && rc=0 || rc=$?; break; fi
+  sleep 0.25
+done
+[ -n "$rc" ] || fail "GUI still running 20 s after SIGTERM; stderr: $(tail -20 "$WORK/gui.err")"
+GUI_PID=""
+[ "$rc" = 0 ] || fail "GUI exited with status $rc on SIGTERM (expected 0); stderr: $(tail -20 "$WORK/gui.err")"
+if grep -qE "Traceback|Fatal Python error|Segmentation fault|Could not load the Qt platform plugin" "$WORK/gui.err"; then
+  fail "GUI printed an error: $(tail -20 "$WORK/gui.err")"
+fi
+log "ok: GUI started offscreen and exited with status 0 on SIGTERM"
+
+if [ "$ARCHIVE" = 1 ]; then
+  tarball="$DIST/gsdesktop-$VERSION-linux-$(uname -m).tar.gz"
+  tar -C "$DIST" -czf "$tarball" gsdesktop
+  log "archive: $tarball ($(du -h "$tarball" | cut -f1))"
+fi
+log "all smoke tests passed"
