@@ -1,0 +1,927 @@
+"""Large files: resumable multipart uploads and resumable parallel ranged downloads.
+
+Uploads use the server's multipart extension (``/datamanager/multipart``): the file is read once to
+compute its whole-file MD5 and every part's MD5, then parts go to storage in parallel through
+presigned URLs that bind each part's Content-MD5, streamed from disk in 1 MiB blocks (memory stays
+bounded whatever the part size). The upload id and every finished part are recorded in the transfer
+journal (:mod:`.journal`), so after a crash, ``kill -9``, reboot or network loss only the missing parts
+are sent. A local file that changed meanwhile is never stitched from two versions: the old upload is
+aborted and the file is uploaded again.
+
+Downloads of large files fetch ranges in parallel into a stable temporary file beside the target; the
+finished ranges are journaled, so an interrupted download continues where it stopped, and the whole
+file is checked against its MD5 before it replaces the target.
+
+``DataManagerClient.upload`` calls :func:`multipart_upload` for files of at least its
+``multipart_threshold``; :func:`multipart_upload` raises :class:`UnsupportedError` (the client then
+falls back to one PUT) when the server lacks the extension, except for files over the single-PUT
+limit, which fail at once with a clear message before any byte is sent.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import json
+import logging
+import math
+import mimetypes
+import os
+import queue
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import requests
+
+from gsdesktop.datamanager import paths as P
+from gsdesktop.datamanager.errors import (
+    CancelledError,
+    GSError,
+    IntegrityError,
+    InvalidRequestError,
+    LocalFileError,
+    ServerError,
+    TransferError,
+    UnsupportedError,
+)
+from gsdesktop.datamanager.http import error_for_exception, error_for_status
+from gsdesktop.datamanager.journal import (
+    DownloadRecord,
+    FileIdentity,
+    TransferJournal,
+    UploadRecord,
+    shared_journal,
+    upload_key,
+)
+from gsdesktop.datamanager.models import GSFileMetadata
+from gsdesktop.datamanager.transfer import CHUNK, CancelToken, ProgressCallback, ThrottledProgress, fsync_dir
+
+if TYPE_CHECKING:
+    from gsdesktop.datamanager.client import DataManagerClient
+
+log = logging.getLogger(__name__)
+
+MIB = 1024 * 1024
+SINGLE_PUT_LIMIT = 5 * 1024**3  # the largest object one S3 PUT may create
+MIN_PART_SIZE = 5 * MIB
+MAX_PARTS = 10_000
+DEFAULT_PART_SIZE = 16 * MIB
+DEFAULT_WORKERS = 4
+URL_BATCH = 64
+PART_ATTEMPTS = 6
+DOWNLOAD_CHUNK = 16 * MIB
+API = "/datamanager/multipart"
+
+
+class FileChangedError(LocalFileError):
+    """The local file changed while (or since) it was uploaded."""
+
+
+@dataclass(frozen=True, slots=True)
+class MultipartOffer:
+    """The server's multipart limits (from ``GET /datamanager/multipart``)."""
+
+    min_part_size: int = MIN_PART_SIZE
+    default_part_size: int = DEFAULT_PART_SIZE
+    max_parts: int = MAX_PARTS
+    max_size: int = 5 * 1024**4
+    max_url_batch: int = 1000
+
+
+@dataclass
+class UploadStats:
+    """What one :meth:`MultipartUploader.upload` call did (for progress displays and tests)."""
+
+    parts_total: int = 0
+    parts_sent: int = 0
+    parts_skipped: int = 0
+    bytes_sent: int = 0
+    resumed: bool = False
+    restarted_because_changed: bool = False
+    retries: int = 0
+    url_batches: int = 0
+
+
+def server_offer(client: DataManagerClient) -> MultipartOffer | None:
+    """The server's multipart limits, or ``None`` when it does not offer the extension (cached)."""
+    cached = getattr(client, "_gs_multipart_offer", None)
+    if cached is not None:
+        return cached if isinstance(cached, MultipartOffer) else None
+    resp = client.request("GET", API, ok=(404, 405, 501))
+    offer: MultipartOffer | bool = False
+    if resp.ok and not resp.is_redirect:
+        try:
+            data = resp.json()
+            offer = MultipartOffer(
+                min_part_size=max(MIN_PART_SIZE, int(data.get("minPartSize", MIN_PART_SIZE))),
+                default_part_size=int(data.get("defaultPartSize", DEFAULT_PART_SIZE)),
+                max_parts=int(data.get("maxParts", MAX_PARTS)),
+                max_size=int(data.get("maxSize", 5 * 1024**4)),
+                max_url_batch=int(data.get("maxUrlBatch", 1000)),
+            )
+        except (ValueError, TypeError, AttributeError):
+            offer = False
+    resp.close()
+    client._gs_multipart_offer = offer  # type: ignore[attr-defined]
+    return offer if isinstance(offer, MultipartOffer) else None
+
+
+def choose_part_size(size: int, offer: MultipartOffer, preferred: int | None = None) -> int:
+    """The same rule as the server: >= the minimum, whole MiB, at most ``max_parts`` parts."""
+    part = max(offer.min_part_size, int(preferred or offer.default_part_size))
+    needed = math.ceil(size / offer.max_parts)
+    if part < needed:
+        part = math.ceil(needed / MIB) * MIB
+    return part
+
+
+def part_span(size: int, part_size: int, number: int) -> tuple[int, int]:
+    """(offset, length) of part ``number`` (1-based)."""
+    offset = (number - 1) * part_size
+    return offset, min(part_size, size - offset)
+
+
+def hash_parts(path: Path, part_size: int, cancel: CancelToken | None = None) -> tuple[str, list[str], int]:
+    """One read pass: (whole-file MD5, every part's MD5, size). Two hash threads share the reads."""
+    whole = hashlib.md5()
+    part_md5s: list[str] = []
+    feed: queue.Queue[memoryview | None] = queue.Queue(maxsize=8)
+    size = 0
+
+    def whole_worker() -> None:
+        while (item := feed.get()) is not None:
+            whole.update(item)
+
+    thread = threading.Thread(target=whole_worker, name="gs-md5-whole", daemon=True)
+    thread.start()
+    try:
+        with open(path, "rb", buffering=0) as fh:
+            current = hashlib.md5()
+            in_part = 0
+            while True:
+                if cancel is not None:
+                    cancel.raise_if_cancelled()
+                want = min(CHUNK * 4, part_size - in_part)
+                buf = fh.read(want)
+                if not buf:
+                    break
+                view = memoryview(buf)
+                feed.put(view)
+                current.update(view)
+                in_part += len(buf)
+                size += len(buf)
+                if in_part == part_size:
+                    part_md5s.append(current.hexdigest())
+                    current, in_part = hashlib.md5(), 0
+            if in_part or not part_md5s:
+                part_md5s.append(current.hexdigest())
+    except OSError as exc:
+        raise LocalFileError(f"Cannot read local file: {exc.strerror or exc}", paths=[str(path)]) from exc
+    finally:
+        feed.put(None)
+        thread.join()
+    return whole.hexdigest(), part_md5s, size
+
+
+def md5_range(path: Path, offset: int, length: int) -> str:
+    digest = hashlib.md5()
+    with open(path, "rb") as fh:
+        fh.seek(offset)
+        left = length
+        while left > 0:
+            data = fh.read(min(CHUNK, left))
+            if not data:
+                break
+            digest.update(data)
+            left -= len(data)
+    return digest.hexdigest()
+
+
+class PartBody:
+    """A sized upload body for ``length`` bytes of a file at ``offset``; read in blocks, never whole."""
+
+    def __init__(
+        self,
+        fh: Any,
+        length: int,
+        on_bytes: Callable[[int], None],
+        cancel: CancelToken | None,
+    ) -> None:
+        self._fh = fh
+        self._left = length
+        self._length = length
+        self._on_bytes = on_bytes
+        self._cancel = cancel
+
+    def __len__(self) -> int:
+        return self._length
+
+    def read(self, amt: int = -1) -> bytes:
+        if self._cancel is not None:
+            self._cancel.raise_if_cancelled()
+        if self._left <= 0:
+            return b""
+        want = self._left if amt is None or amt < 0 else min(amt, self._left)
+        data: bytes = self._fh.read(max(want, 1))
+        if not data:
+            raise FileChangedError("The file became shorter while it was being uploaded")
+        self._left -= len(data)
+        self._on_bytes(len(data))
+        return data
+
+
+@dataclass
+class _UrlCache:
+    urls: dict[int, tuple[str, float]] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class MultipartUploader:
+    """Resumable parallel multipart upload of one file through the server extension.
+
+    Args:
+        client: A signed-in :class:`DataManagerClient`.
+        journal: Where progress is persisted (default: the shared journal in the state directory).
+        workers: Parts in flight at once.
+        part_size: Preferred part size (the server may raise it; never below 5 MiB).
+        url_expires: Lifetime asked for part URLs, in seconds (``None``: the server's default).
+    """
+
+    def __init__(
+        self,
+        client: DataManagerClient,
+        *,
+        journal: TransferJournal | None = None,
+        workers: int = DEFAULT_WORKERS,
+        part_size: int | None = None,
+        url_expires: int | None = None,
+    ) -> None:
+        self.client = client
+        self.journal = journal if journal is not None else shared_journal()
+        self.workers = max(1, workers)
+        self.part_size = part_size
+        self.url_expires = url_expires
+        self.stats = UploadStats()
+
+    # -- API calls ----------------------------------------------------------------------------------------
+    def _call(self, method: str, route: str, remote: str, body: Any = None, ok: tuple[int, ...] = ()) -> Any:
+        """An API call; POSTs are retried here on network failures (they are idempotent by design)."""
+        delay = 0.3
+        for attempt in range(self.client.retries + 1):
+            try:
+                resp = self.client.request(method, API + route, json=body, paths=[remote], ok=ok)
+            except GSError as exc:
+                if not exc.retryable or attempt >= self.client.retries:
+                    raise
+                time.sleep(delay + random.random() * 0.2)
+                delay = min(delay * 2, 8.0)
+                continue
+            try:
+                if resp.status_code in ok or resp.status_code == 204:
+                    return resp.status_code
+                try:
+                    return resp.json()
+                except ValueError as exc:
+                    raise ServerError("The server sent an answer that is not JSON", paths=[remote]) from exc
+            finally:
+                resp.close()
+        raise ServerError("unreachable")  # pragma: no cover
+
+    def abort(self, upload_id: str, remote: str) -> None:
+        """Abort an upload on the server (a missing upload is fine)."""
+        self._call("DELETE", f"/uploads/{upload_id}", remote, ok=(404,))
+
+    # -- the upload ---------------------------------------------------------------------------------------
+    def upload(
+        self,
+        local: Path,
+        remote: str,
+        *,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+        content_type: str | None = None,
+    ) -> GSFileMetadata:
+        """Upload ``local`` to ``remote``, resuming a journaled upload of the same file version."""
+        local = Path(local).absolute()
+        remote = P.canonical(remote)
+        offer = server_offer(self.client)
+        if offer is None:
+            raise UnsupportedError("This server does not offer multipart uploads", paths=[remote])
+        ctype = content_type or mimetypes.guess_type(local.name)[0] or "application/octet-stream"
+        for _round in range(3):
+            try:
+                return self._upload_once(local, remote, offer, ctype, progress, cancel)
+            except FileChangedError as exc:
+                log.info("%s changed during the upload; starting again: %s", local, exc)
+                self.stats.restarted_because_changed = True
+                if cancel is not None:
+                    cancel.raise_if_cancelled()
+        raise LocalFileError(
+            "The file keeps changing while it is uploaded; try again when it is complete", paths=[str(local)]
+        )
+
+    def _identity(self, local: Path) -> FileIdentity:
+        try:
+            return FileIdentity.of(local)
+        except OSError as exc:
+            raise LocalFileError(
+                f"Cannot read local file: {exc.strerror or exc}", paths=[str(local)]
+            ) from exc
+
+    def _upload_once(
+        self,
+        local: Path,
+        remote: str,
+        offer: MultipartOffer,
+        ctype: str,
+        progress: ProgressCallback | None,
+        cancel: CancelToken | None,
+    ) -> GSFileMetadata:
+        key = upload_key(self.client.server_url, self.client.username, remote)
+        ident = self._identity(local)
+        rec = self.journal.get_upload(key)
+        state: dict[str, Any] | None = None
+        if rec is not None and (rec.local != str(local) or rec.identity != ident):
+            if rec.upload_id:
+                log.info("local file changed since the interrupted upload; aborting it")
+                self.abort(rec.upload_id, remote)
+                self.stats.restarted_because_changed = True
+            self.journal.drop_upload(key)
+            rec = None
+        if rec is not None and rec.upload_id:
+            got = self._call("GET", f"/uploads/{rec.upload_id}", remote, ok=(404,))
+            if isinstance(got, dict) and got.get("md5") == rec.md5 and got.get("size") == ident.size:
+                state = got
+                self.stats.resumed = True
+            else:
+                if isinstance(got, dict):
+                    self.abort(rec.upload_id, remote)
+                self.journal.set_upload_id(key, None)
+        if rec is None:
+            part_size = choose_part_size(ident.size, offer, self.part_size)
+            md5, part_md5s, size = hash_parts(local, part_size, cancel)
+            if size != ident.size or self._identity(local) != ident:
+                raise FileChangedError("The file changed while its checksum was computed", paths=[str(local)])
+            rec = UploadRecord(key, str(local), ident, md5, part_size, part_md5s, None)
+            self.journal.put_upload(rec)
+        if state is None:
+            state = self._call(
+                "POST",
+                "/uploads",
+                remote,
+                {
+                    "path": remote,
+                    "size": ident.size,
+                    "md5": rec.md5,
+                    "contentType": ctype,
+                    "partSize": rec.part_size,
+                },
+            )
+            assert isinstance(state, dict)
+            if int(state.get("partSize", 0)) != rec.part_size:
+                # the server chose another part size: hash again with its size
+                self.abort(str(state["uploadId"]), remote)
+                self.journal.drop_upload(key)
+                self.part_size = int(state["partSize"])
+                raise FileChangedError("part size renegotiated")
+            self.journal.set_upload_id(key, str(state["uploadId"]))
+        upload_id = str(state["uploadId"])
+        count = len(rec.part_md5s)
+        stored = {
+            int(p["partNumber"])
+            for p in state.get("parts", [])
+            if str(p.get("etag", "")).lower() == rec.part_md5s[int(p["partNumber"]) - 1]
+            and int(p.get("size", -1)) == part_span(ident.size, rec.part_size, int(p["partNumber"]))[1]
+        }
+        pending = [n for n in range(1, count + 1) if n not in stored]
+        self.stats.parts_total = count
+        self.stats.parts_skipped = len(stored)
+        tracker = ThrottledProgress(progress, ident.size)
+        tracker.set(sum(part_span(ident.size, rec.part_size, n)[1] for n in stored))
+        self._send_parts(local, remote, upload_id, rec, ident, pending, tracker, cancel)
+        if self._identity(local) != ident:
+            self.abort(upload_id, remote)
+            self.journal.drop_upload(key)
+            raise FileChangedError("The file changed while it was being uploaded", paths=[str(local)])
+        parts = [{"partNumber": n, "etag": rec.part_md5s[n - 1]} for n in range(1, count + 1)]
+        result = self._call("POST", f"/uploads/{upload_id}/complete", remote, {"parts": parts}, ok=(404,))
+        if result == 404:
+            # a retried complete whose first attempt succeeded: accept only the same content
+            meta = self.client.metadata(remote)
+            if meta.md5 != rec.md5 or meta.size != ident.size:
+                self.journal.drop_upload(key)
+                raise TransferError(
+                    "The upload expired on the server before it was completed", paths=[remote]
+                )
+        else:
+            assert isinstance(result, dict)
+            meta = GSFileMetadata.from_json(result["metadata"]) if "metadata" in result else None
+            if meta is None:
+                meta = self.client.metadata(remote)
+        self.journal.drop_upload(key)
+        tracker.finish()
+        if meta.md5 and meta.md5 != rec.md5:
+            raise IntegrityError("The server reports a different checksum after upload", paths=[remote])
+        from dataclasses import replace
+
+        return replace(meta, path=P.from_dialect(meta.path))
+
+    # -- parts --------------------------------------------------------------------------------------------
+    def _url_for(
+        self,
+        cache: _UrlCache,
+        upload_id: str,
+        remote: str,
+        rec: UploadRecord,
+        number: int,
+        pending: list[int],
+    ) -> str:
+        margin = 30.0 if not self.url_expires else min(30.0, self.url_expires / 4)
+        with cache.lock:
+            hit = cache.urls.get(number)
+            if hit is not None and hit[1] - margin > time.time():
+                return hit[0]
+            batch = [number]
+            for n in pending:
+                if len(batch) >= URL_BATCH:
+                    break
+                cached = cache.urls.get(n)
+                if n != number and (cached is None or cached[1] - margin <= time.time()):
+                    batch.append(n)
+            body: dict[str, Any] = {"parts": [{"partNumber": n, "md5": rec.part_md5s[n - 1]} for n in batch]}
+            if self.url_expires:
+                body["expiresIn"] = int(self.url_expires)
+            got = self._call("POST", f"/uploads/{upload_id}/urls", remote, body)
+            self.stats.url_batches += 1
+            for item in got.get("urls", []):
+                cache.urls[int(item["partNumber"])] = (str(item["url"]), float(item.get("expiresAt", 0)))
+            return cache.urls[number][0]
+
+    def _send_parts(
+        self,
+        local: Path,
+        remote: str,
+        upload_id: str,
+        rec: UploadRecord,
+        ident: FileIdentity,
+        pending: list[int],
+        tracker: ThrottledProgress,
+        cancel: CancelToken | None,
+    ) -> None:
+        if not pending:
+            return
+        cache = _UrlCache()
+        stop = threading.Event()
+        inner_cancel = CancelToken()
+
+        def watch() -> None:
+            while not stop.is_set():
+                if cancel is not None and cancel.cancelled:
+                    inner_cancel.cancel()
+                    return
+                stop.wait(0.1)
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        work: queue.Queue[int] = queue.Queue()
+        for n in pending:
+            work.put(n)
+        remaining = list(pending)
+        lock = threading.Lock()
+
+        def worker() -> None:
+            while not inner_cancel.cancelled:
+                try:
+                    number = work.get_nowait()
+                except queue.Empty:
+                    return
+                with lock:
+                    ahead = list(remaining)
+                self._send_one(
+                    local, remote, upload_id, rec, ident, number, ahead, cache, tracker, inner_cancel
+                )
+                with lock:
+                    remaining.remove(number)
+
+        try:
+            with ThreadPoolExecutor(self.workers, thread_name_prefix="gs-part") as pool:
+                futures: list[Future[None]] = [pool.submit(worker) for _ in range(self.workers)]
+                done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+                failed = [f for f in done if f.exception() is not None]
+                if failed:
+                    inner_cancel.cancel()
+                    wait(futures)
+                    exc = failed[0].exception()
+                    assert exc is not None
+                    if isinstance(exc, CancelledError) and cancel is not None and cancel.cancelled:
+                        raise CancelledError("Transfer cancelled", paths=[remote])
+                    raise exc
+        finally:
+            stop.set()
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+
+    def _part_body(self, fh: Any, length: int, on_bytes: Callable[[int], None], cancel: CancelToken) -> Any:
+        """The body sent for one part (a hook for fault-injection tests)."""
+        return PartBody(fh, length, on_bytes, cancel)
+
+    def _send_one(
+        self,
+        local: Path,
+        remote: str,
+        upload_id: str,
+        rec: UploadRecord,
+        ident: FileIdentity,
+        number: int,
+        ahead: list[int],
+        cache: _UrlCache,
+        tracker: ThrottledProgress,
+        cancel: CancelToken,
+    ) -> None:
+        offset, length = part_span(ident.size, rec.part_size, number)
+        md5_hex = rec.part_md5s[number - 1]
+        headers = {
+            "Content-MD5": base64.b64encode(bytes.fromhex(md5_hex)).decode("ascii"),
+            "Content-Length": str(length),
+            "Content-Type": "application/octet-stream",
+        }
+        delay = 0.3
+        failure: GSError | None = None
+        for _attempt in range(PART_ATTEMPTS):
+            cancel.raise_if_cancelled()
+            url = self._url_for(cache, upload_id, remote, rec, number, ahead)
+            sent = [0]
+
+            def on_bytes(n: int, sent: list[int] = sent) -> None:
+                sent[0] += n
+                tracker.add(n)
+
+            try:
+                with open(local, "rb") as fh:
+                    fh.seek(offset)
+                    body = self._part_body(fh, length, on_bytes, cancel)
+                    resp = self.client._session.put(
+                        url, data=body, headers=headers, timeout=self.client.timeout
+                    )
+            except GSError:
+                tracker.add(-sent[0])
+                raise
+            except requests.RequestException as exc:
+                tracker.add(-sent[0])
+                failure = error_for_exception(exc, url, [remote])
+            except OSError as exc:
+                raise LocalFileError(
+                    f"Cannot read local file: {exc.strerror or exc}", paths=[str(local)]
+                ) from exc
+            else:
+                text = "" if resp.ok else resp.text
+                status = resp.status_code
+                etag = str(resp.headers.get("ETag", "")).strip('"').lower()
+                resp.close()
+                if resp.ok:
+                    if etag and etag != md5_hex:
+                        raise IntegrityError(f"Storage stored part {number} with a different checksum")
+                    self.journal.part_done(rec.key, number, md5_hex)
+                    self.stats.parts_sent += 1
+                    self.stats.bytes_sent += length
+                    return
+                tracker.add(-sent[0])
+                failure = error_for_status(resp, [remote], f"Storage rejected part {number}")
+                if status == 400 and "BadDigest" in text:
+                    # corrupted on the way, or the file changed: which one?
+                    if md5_range(local, offset, length) != md5_hex:
+                        raise FileChangedError(
+                            "The file changed while it was being uploaded", paths=[str(local)]
+                        )
+                    log.info("part %d was corrupted in transit; sending it again", number)
+                elif status == 403:
+                    with cache.lock:
+                        cache.urls.pop(number, None)  # expired or refused signature: get a fresh URL
+                elif not failure.retryable:
+                    raise failure
+            self.stats.retries += 1
+            if cancel.wait(delay + random.random() * 0.2):
+                cancel.raise_if_cancelled()
+            delay = min(delay * 2, 8.0)
+        assert failure is not None
+        raise failure
+
+
+def multipart_upload(
+    client: DataManagerClient,
+    local: Path,
+    remote: str,
+    *,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+    content_type: str | None = None,
+) -> GSFileMetadata:
+    """The hook :meth:`DataManagerClient.upload` calls for large files.
+
+    Raises:
+        UnsupportedError: the server lacks the extension and the file fits in one PUT (fall back).
+        InvalidRequestError: the server lacks the extension and the file is over 5 GiB.
+    """
+    size = Path(local).stat().st_size
+    if server_offer(client) is None:
+        if size > SINGLE_PUT_LIMIT:
+            raise InvalidRequestError(
+                f"{Path(local).name} is {size / 1024**3:.1f} GiB; this server accepts at most 5 GiB in "
+                "one upload and does not offer multipart uploads, so the file cannot be uploaded there",
+                paths=[str(local)],
+            )
+        raise UnsupportedError("This server does not offer multipart uploads", paths=[remote])
+    workers = int(os.environ.get("GSDESKTOP_UPLOAD_WORKERS", DEFAULT_WORKERS))
+    return MultipartUploader(client, workers=workers).upload(
+        local, remote, progress=progress, cancel=cancel, content_type=content_type
+    )
+
+
+# -- downloads ----------------------------------------------------------------------------------------------
+@dataclass
+class DownloadStats:
+    chunks_total: int = 0
+    chunks_fetched: int = 0
+    chunks_skipped: int = 0
+    resumed: bool = False
+
+
+class ParallelDownloader:
+    """Resumable download of one file in parallel ranges (journaled), verified by MD5 at the end."""
+
+    def __init__(
+        self,
+        client: DataManagerClient,
+        *,
+        journal: TransferJournal | None = None,
+        workers: int = DEFAULT_WORKERS,
+        chunk_size: int = DOWNLOAD_CHUNK,
+    ) -> None:
+        self.client = client
+        self.journal = journal if journal is not None else shared_journal()
+        self.workers = max(1, workers)
+        self.chunk_size = max(MIB, chunk_size)
+        self.stats = DownloadStats()
+
+    def download(
+        self,
+        remote: str,
+        local: Path,
+        *,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+        meta: GSFileMetadata | None = None,
+    ) -> Path:
+        remote = P.canonical(remote)
+        local = Path(local).absolute()
+        if local.is_dir():
+            local = local / P.basename(remote)
+        meta = meta or self.client.metadata(remote)
+        if meta.is_directory or meta.size is None:
+            raise InvalidRequestError("Only files of known size can be downloaded in ranges", paths=[remote])
+        size = meta.size
+        version = json.dumps([meta.md5, size, meta.last_modified.isoformat() if meta.last_modified else None])
+        key = json.dumps([self.client.server_url, self.client.username, remote, str(local)])
+        temp = local.parent / f".{local.name}.gsdownload"
+        if not local.parent.is_dir():
+            raise LocalFileError("The destination folder does not exist", paths=[str(local.parent)])
+        rec = self.journal.get_download(key)
+        chunks = max(1, math.ceil(size / self.chunk_size))
+        done: set[int] = set()
+        if rec is not None and rec.etag == version and rec.size == size and rec.chunk == self.chunk_size:
+            with contextlib.suppress(OSError):
+                if temp.stat().st_size == size:
+                    done = self.journal.done_chunks(key)
+                    self.stats.resumed = bool(done)
+        if not done:
+            self.journal.put_download(DownloadRecord(key, str(temp), size, version, self.chunk_size))
+        try:
+            fd = os.open(temp, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise LocalFileError(f"Cannot write the file: {exc.strerror}", paths=[str(temp)]) from exc
+        try:
+            if not done:
+                os.ftruncate(fd, 0)
+            os.ftruncate(fd, size)
+            self.stats.chunks_total = chunks
+            self.stats.chunks_skipped = len(done)
+            tracker = ThrottledProgress(progress, size)
+            tracker.set(sum(min(self.chunk_size, size - c * self.chunk_size) for c in done))
+            hasher = _OrderedHasher(fd, size, self.chunk_size, done)
+            try:
+                self._fetch(
+                    remote,
+                    fd,
+                    size,
+                    key,
+                    [c for c in range(chunks) if c not in done],
+                    tracker,
+                    hasher,
+                    cancel,
+                )
+                digest = hasher.result()
+            finally:
+                hasher.close()
+            if meta.md5 and digest != meta.md5:
+                self.journal.drop_download(key)
+                with contextlib.suppress(OSError):
+                    temp.unlink()
+                raise IntegrityError(
+                    f"Downloaded data does not match its checksum (expected {meta.md5}, got {digest}); "
+                    f"{local} was not changed",
+                    paths=[remote],
+                )
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        try:
+            os.replace(temp, local)
+        except OSError as exc:
+            raise LocalFileError(f"Cannot replace the file: {exc.strerror}", paths=[str(local)]) from exc
+        fsync_dir(local.parent)
+        self.journal.drop_download(key)
+        tracker.finish()
+        return local
+
+    def _fetch(
+        self,
+        remote: str,
+        fd: int,
+        size: int,
+        key: str,
+        todo: list[int],
+        tracker: ThrottledProgress,
+        hasher: _OrderedHasher,
+        cancel: CancelToken | None,
+    ) -> None:
+        url_lock = threading.Lock()
+        url: list[str] = []
+
+        def signed(stale: str | None) -> str:
+            with url_lock:
+                if not url or url[0] == stale:
+                    url[:] = [self.client.download_url(remote)]
+                return url[0]
+
+        def fetch(chunk: int) -> None:
+            start = chunk * self.chunk_size
+            end = min(size, start + self.chunk_size) - 1
+            delay = 0.3
+            current: str | None = None
+            for _attempt in range(PART_ATTEMPTS):
+                if cancel is not None:
+                    cancel.raise_if_cancelled()
+                current = signed(current if current else None)
+                got = 0
+                try:
+                    with self.client._session.get(
+                        current,
+                        headers={"Range": f"bytes={start}-{end}"},
+                        stream=True,
+                        timeout=self.client.timeout,
+                    ) as resp:
+                        if resp.status_code in (400, 401, 403):
+                            continue  # expired URL: a fresh one next time round
+                        if resp.status_code != 206:
+                            raise error_for_status(resp, [remote], "Download failed")
+                        pos = start
+                        for block in resp.iter_content(CHUNK):
+                            if cancel is not None:
+                                cancel.raise_if_cancelled()
+                            os.pwrite(fd, block, pos)
+                            pos += len(block)
+                            got += len(block)
+                            tracker.add(len(block))
+                        if pos != end + 1:
+                            raise TransferError("The connection broke during the download", paths=[remote])
+                    self.journal.chunk_done(key, chunk)
+                    self.stats.chunks_fetched += 1
+                    hasher.mark(chunk)
+                    return
+                except (requests.RequestException, TransferError) as exc:
+                    tracker.add(-got)
+                    log.info("range %d-%d failed (%s); retrying", start, end, exc)
+                except OSError as exc:
+                    raise LocalFileError(
+                        f"Cannot write the file: {exc.strerror}", paths=[str(remote)]
+                    ) from exc
+                time.sleep(delay + random.random() * 0.2)
+                delay = min(delay * 2, 8.0)
+            raise TransferError(
+                f"Could not download bytes {start}-{end} after several attempts", paths=[remote]
+            )
+
+        with ThreadPoolExecutor(self.workers, thread_name_prefix="gs-range") as pool:
+            futures = [pool.submit(fetch, c) for c in todo]
+            done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+            for f in done:
+                exc = f.exception()
+                if exc is not None:
+                    for other in futures:
+                        other.cancel()
+                    raise exc
+
+
+class _OrderedHasher:
+    """MD5 of a file being filled out of order: hashes the finished prefix as it grows (own thread)."""
+
+    def __init__(self, fd: int, size: int, chunk_size: int, done: set[int]) -> None:
+        self._fd = fd
+        self._size = size
+        self._chunk = chunk_size
+        self._done = set(done)
+        self._cond = threading.Condition()
+        self._digest = hashlib.md5()
+        self._next = 0
+        self._chunks = max(1, math.ceil(size / chunk_size))
+        self._closed = False
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="gs-md5-ordered", daemon=True)
+        self._thread.start()
+
+    def mark(self, chunk: int) -> None:
+        with self._cond:
+            self._done.add(chunk)
+            self._cond.notify()
+
+    def _run(self) -> None:
+        try:
+            while True:
+                with self._cond:
+                    while self._next not in self._done and not self._closed:
+                        self._cond.wait()
+                    if self._closed and self._next not in self._done:
+                        return
+                    chunk = self._next
+                start = chunk * self._chunk
+                for block in _pread_blocks(self._fd, start, min(self._chunk, self._size - start)):
+                    self._digest.update(block)
+                with self._cond:
+                    self._next += 1
+                    self._cond.notify_all()
+                    if self._next >= self._chunks:
+                        return
+        except BaseException as exc:
+            self._error = exc
+
+    def result(self) -> str:
+        self._thread.join()
+        if self._error is not None:
+            raise LocalFileError(f"Cannot read back the downloaded file: {self._error}")
+        if self._next < self._chunks:
+            raise TransferError("The download did not finish")
+        if self._size == 0:
+            return hashlib.md5().hexdigest()
+        return self._digest.hexdigest()
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        self._thread.join(timeout=60)
+
+
+def _pread_blocks(fd: int, offset: int, length: int) -> Iterator[bytes]:
+    while length > 0:
+        data = os.pread(fd, min(CHUNK * 4, length), offset)
+        if not data:
+            raise OSError("the file is shorter than expected")
+        yield data
+        offset += len(data)
+        length -= len(data)
+
+
+def parallel_download(
+    client: DataManagerClient,
+    remote: str,
+    local: Path,
+    *,
+    meta: GSFileMetadata | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> Path:
+    """The hook :meth:`DataManagerClient.download` may call for large files (no format conversion)."""
+    workers = int(os.environ.get("GSDESKTOP_DOWNLOAD_WORKERS", DEFAULT_WORKERS))
+    return ParallelDownloader(client, workers=workers).download(
+        remote, local, progress=progress, cancel=cancel, meta=meta
+    )
+
+
+__all__ = [
+    "FileChangedError",
+    "MultipartOffer",
+    "MultipartUploader",
+    "ParallelDownloader",
+    "UploadStats",
+    "hash_parts",
+    "multipart_upload",
+    "parallel_download",
+    "server_offer",
+]
