@@ -65,9 +65,7 @@ class SequenceDigester:
         self.length += len(seq)
 
     def digests(self) -> Digests:
-        return Digests(
-            md5=self._md5.hexdigest(), trunc512=self._sha.digest()[:24].hex(), length=self.length
-        )
+        return Digests(md5=self._md5.hexdigest(), trunc512=self._sha.digest()[:24].hex(), length=self.length)
 
 
 def compute(seq: bytes, *, normalised: bool = False) -> Digests:

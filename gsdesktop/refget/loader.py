@@ -63,7 +63,9 @@ class LoadReport:
 class LoadSession:
     """One FASTA being loaded: ``feed`` chunks, then ``finish()``; use as a context manager."""
 
-    def __init__(self, store: RefgetStore, source: str, circular: Iterable[str] = (), tmp_root: Path | None = None):
+    def __init__(
+        self, store: RefgetStore, source: str, circular: Iterable[str] = (), tmp_root: Path | None = None
+    ):
         self.store = store
         self.source = source
         self.circular = set(circular)
@@ -132,7 +134,9 @@ def load_chunks(
         return session.finish()
 
 
-def load_file(store: RefgetStore, path: Path, circular: Iterable[str] = (), chunk_size: int = 1 << 20) -> LoadReport:
+def load_file(
+    store: RefgetStore, path: Path, circular: Iterable[str] = (), chunk_size: int = 1 << 20
+) -> LoadReport:
     """Load a local FASTA file (``.gz`` accepted)."""
 
     def chunks() -> Iterable[bytes]:

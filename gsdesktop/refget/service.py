@@ -325,41 +325,20 @@ def _body(
 
 
 # -- authenticated load endpoints ---------------------------------------------------------------------
-def _signed_in_user(request: Request) -> str | None:
-    """The signed-in user of a request (``gs-token`` cookie/header or HTTP Basic), else ``None``."""
-    app_state = request.app.state
-    users = getattr(app_state, "users", None)
-    if users is None:
-        users = getattr(app_state, "refget_users", None)
-        if users is None:
-            from gsdesktop.server.users import UserStore
+def _signed_in_user(request: Request) -> str | Response:
+    """The signed-in user (the server's ``require_user``: gs-token cookie/header or Basic), else a
+    JSON error response (401 with a Basic challenge)."""
+    from gsdesktop.server.common import APIError, require_user
 
-            users = UserStore(app_state.store)
-            app_state.refget_users = users
-    token = request.cookies.get("gs-token") or request.headers.get("gs-token")
-    if token:
-        info = users.check_token(token)
-        if info is not None:
-            return str(info.name if hasattr(info, "name") else info[0])
-    auth = request.headers.get("authorization", "")
-    if auth.lower().startswith("basic "):
-        import base64
-        import binascii
-
-        try:
-            name, _, pw = base64.b64decode(auth[6:].strip()).decode("utf-8").partition(":")
-        except (binascii.Error, UnicodeDecodeError):
-            return None
-        if name and users.verify(name, pw):
-            return name
-    return None
+    try:
+        return require_user(request)
+    except APIError as exc:
+        return _api_error(exc.status, exc.message, exc.headers)
 
 
-def _unauthorized() -> Response:
+def _api_error(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
     return JSONResponse(
-        {"status_code": 401, "error": "sign in to load sequences into refget"},
-        status_code=401,
-        headers={"WWW-Authenticate": 'Basic realm="GenomeSpace"'},
+        {"status": status, "error": message, "message": message}, status_code=status, headers=headers
     )
 
 
@@ -372,8 +351,8 @@ def _report_response(state: RefgetState, report: LoadReport) -> Response:
 async def load_fasta(request: Request) -> Response:
     """Load the FASTA in the request body (streamed; ``.gz`` accepted)."""
     user = await run_in_threadpool(_signed_in_user, request)
-    if user is None:
-        return _unauthorized()
+    if isinstance(user, Response):
+        return user
     state = refget_state(request)
     source = request.query_params.get("name") or "upload.fa"
     circular = request.query_params.getlist("circular")
@@ -388,11 +367,20 @@ async def load_fasta(request: Request) -> Response:
         await run_in_threadpool(session.feed, bytes(buf))
         report = await run_in_threadpool(session.finish)
     except FastaFormatError as exc:
-        return JSONResponse({"status_code": 400, "error": str(exc)}, status_code=400)
+        return _api_error(400, str(exc))
     finally:
         await run_in_threadpool(session.close)
     log.info("refget: %s loaded %s", user, source)
     return _report_response(state, report)
+
+
+@router.get("/refget/whoami")
+def whoami(request: Request) -> Response:
+    """The signed-in user (lets a client renew its session before streaming a large body)."""
+    user = _signed_in_user(request)
+    if isinstance(user, Response):
+        return user
+    return JSONResponse({"user": user})
 
 
 @router.post("/refget/index")
@@ -400,27 +388,25 @@ def index_fasta(request: Request) -> Response:
     """Load a FASTA the signed-in user already has in the Data Manager (``?path=/users/<me>/x.fa``)."""
     from botocore.exceptions import ClientError
 
-    from gsdesktop.server.paths import PathError, parse_user_path
+    from gsdesktop.server.common import APIError, own_path
 
     user = _signed_in_user(request)
-    if user is None:
-        return _unauthorized()
+    if isinstance(user, Response):
+        return user
     raw = request.query_params.get("path", "")
     try:
-        path = parse_user_path(raw)
-    except PathError as exc:
-        return JSONResponse({"status_code": 400, "error": str(exc)}, status_code=400)
-    if path.user != user:
-        return JSONResponse({"status_code": 403, "error": f"{raw} is not in your folder"}, status_code=403)
-    if not path.rel:
-        return JSONResponse({"status_code": 400, "error": "path must name a FASTA file"}, status_code=400)
+        path = own_path(raw, user)
+    except APIError as exc:
+        return _api_error(exc.status, exc.message, exc.headers)
+    if path is None or not path.rel:
+        return _api_error(400, "path must name a FASTA file below /users/<you>")
     state = refget_state(request)
     try:
         obj = state.store.s3.get_object(Bucket=state.store.bucket, Key=path.key)
     except ClientError as exc:
         code = str(exc.response.get("Error", {}).get("Code", ""))
         if code in ("404", "NoSuchKey", "NotFound"):
-            return JSONResponse({"status_code": 404, "error": f"no such file: {raw}"}, status_code=404)
+            return _api_error(404, f"no such file: {raw}")
         raise
     body = obj["Body"]
     try:
@@ -428,7 +414,7 @@ def index_fasta(request: Request) -> Response:
             state.store, body.iter_chunks(_SMALL), path.name, request.query_params.getlist("circular")
         )
     except FastaFormatError as exc:
-        return JSONResponse({"status_code": 400, "error": str(exc)}, status_code=400)
+        return _api_error(400, str(exc))
     finally:
         body.close()
     log.info("refget: %s indexed %s", user, raw)

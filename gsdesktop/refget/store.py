@@ -158,7 +158,9 @@ class RefgetStore:
         if head is None or int(head.get("ContentLength", -1)) != digests.length:
             from boto3.s3.transfer import TransferConfig
 
-            cfg = TransferConfig(multipart_threshold=64 << 20, multipart_chunksize=32 << 20, max_concurrency=4)
+            cfg = TransferConfig(
+                multipart_threshold=64 << 20, multipart_chunksize=32 << 20, max_concurrency=4
+            )
             self.s3.upload_file(
                 str(seq_file), self.bucket, skey, ExtraArgs={"ContentType": SEQUENCE_TYPE}, Config=cfg
             )
@@ -188,7 +190,9 @@ class RefgetStore:
         if old is None or old[0] != doc or old[1] != is_circular:
             body = json.dumps(doc, separators=(",", ":")).encode()
             meta = {CIRCULAR_META: "1"} if is_circular else {}
-            self.s3.put_object(Bucket=self.bucket, Key=mkey, Body=body, ContentType=METADATA_TYPE, Metadata=meta)
+            self.s3.put_object(
+                Bucket=self.bucket, Key=mkey, Body=body, ContentType=METADATA_TYPE, Metadata=meta
+            )
             self._wrote(res, mkey)
         # secondaries
         for sid in (digests.md5, digests.ga4gh):
@@ -258,7 +262,9 @@ class RefgetStore:
 
     def read(self, primary: str, start: int, end: int) -> bytes:
         """Bytes ``[start, end)`` of a sequence with one ranged GET (``start < end``)."""
-        obj = self.s3.get_object(Bucket=self.bucket, Key=self.seq_key(primary), Range=f"bytes={start}-{end - 1}")
+        obj = self.s3.get_object(
+            Bucket=self.bucket, Key=self.seq_key(primary), Range=f"bytes={start}-{end - 1}"
+        )
         data: bytes = obj["Body"].read()
         if len(data) != end - start:
             raise OSError(f"store returned {len(data)} bytes for a {end - start}-byte range of {primary}")
@@ -266,7 +272,9 @@ class RefgetStore:
 
     def stream(self, primary: str, start: int, end: int, chunk: int = 1 << 20) -> Iterator[bytes]:
         """Stream bytes ``[start, end)`` with one ranged GET (``start < end``)."""
-        obj = self.s3.get_object(Bucket=self.bucket, Key=self.seq_key(primary), Range=f"bytes={start}-{end - 1}")
+        obj = self.s3.get_object(
+            Bucket=self.bucket, Key=self.seq_key(primary), Range=f"bytes={start}-{end - 1}"
+        )
         body = obj["Body"]
         try:
             yield from body.iter_chunks(chunk)

@@ -45,8 +45,11 @@ def store(s3store: S3Store) -> RefgetStore:
 
 @pytest.fixture(scope="module")
 def client(s3store: S3Store) -> Iterator[TestClient]:
+    from gsdesktop.server.users import UserStore
+
     app = FastAPI()
     app.state.store = s3store
+    app.state.users = UserStore(s3store)
     app.include_router(router)
     with TestClient(app) as c:
         yield c
@@ -85,8 +88,9 @@ def test_whole_sequence_headers_and_cors(client: TestClient, loaded: dict[str, A
     assert r.headers["content-length"] == "5000"
     assert r.headers["content-type"] == SEQ_V1 + "; charset=us-ascii"
     assert r.headers["access-control-allow-origin"] == "*"
-    pre = client.options(f"/sequence/{loaded['dl'].md5}", headers={
-        "Origin": "http://x", "Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": "range"})  # fmt: skip
+    preflight = {"Origin": "http://x", "Access-Control-Request-Method": "GET",
+                 "Access-Control-Request-Headers": "range"}  # fmt: skip
+    pre = client.options(f"/sequence/{loaded['dl'].md5}", headers=preflight)
     assert pre.status_code == 204
     assert "Range" in pre.headers["access-control-allow-headers"]
 
@@ -177,7 +181,12 @@ def test_slices_are_ranged_gets(client: TestClient, s3store: S3Store, loaded: di
     finally:
         s3store.s3.meta.events.unregister("provide-client-params.s3.GetObject", spy)
     seq_gets = [p for p in seen if p["Key"] == f"refget/sequence/{dc.trunc512}"]
-    assert [p.get("Range") for p in seq_gets] == ["bytes=100-199", "bytes=2999-2999", "bytes=0-0", "bytes=7-9"]
+    assert [p.get("Range") for p in seq_gets] == [
+        "bytes=100-199",
+        "bytes=2999-2999",
+        "bytes=0-0",
+        "bytes=7-9",
+    ]
 
 
 def test_ambiguous_alias_is_409(client: TestClient, store: RefgetStore) -> None:
@@ -211,7 +220,9 @@ def test_malformed_fasta_loads_nothing(store: RefgetStore, s3store: S3Store) -> 
     data = b">fine\n" + good + b"\n>broken\nACGT\nAC#GT\n"
     with pytest.raises(FastaFormatError, match=r"bad\.fa: line 5: invalid character '#'"):
         load_chunks(store, [data], "bad.fa")
-    resp = s3store.s3.list_objects_v2(Bucket=s3store.bucket, Prefix=f"refget/sequence/{compute(good).trunc512}")
+    resp = s3store.s3.list_objects_v2(
+        Bucket=s3store.bucket, Prefix=f"refget/sequence/{compute(good).trunc512}"
+    )
     assert resp.get("KeyCount", 0) == 0
 
 
@@ -223,7 +234,9 @@ def test_http_load_requires_sign_in(client: TestClient, s3store: S3Store, tmp_pa
     seq = _random_seq(1000)
     body = b">httpload\n" + seq + b"\n"
     assert client.post("/refget/load", content=body).status_code == 401
+    assert client.get("/refget/whoami", headers={"gs-token": "forged"}).status_code == 401
     auth = {"Authorization": "Basic " + base64.b64encode(f"{name}:{pw}".encode()).decode()}
+    assert client.get("/refget/whoami", headers=auth).json() == {"user": name}
     bad = client.post("/refget/load?name=x.fa", content=b">a\nAC!\n", headers=auth)
     assert bad.status_code == 400
     assert "x.fa: line 2" in bad.json()["error"]
