@@ -267,7 +267,7 @@ class S3Store:
         key: str,
         *,
         content_length: int,
-        content_md5: str,
+        content_md5: str | None,
         content_type: str,
         md5_hex: str | None,
         expires: int = 3600,
@@ -277,9 +277,10 @@ class S3Store:
             "Bucket": self.bucket,
             "Key": key,
             "ContentLength": content_length,
-            "ContentMD5": content_md5,
             "ContentType": content_type,
         }
+        if content_md5:
+            params["ContentMD5"] = content_md5
         if md5_hex:
             params["Metadata"] = {"md5-hash": md5_hex}
         return str(self.presigner.generate_presigned_url("put_object", Params=params, ExpiresIn=expires))

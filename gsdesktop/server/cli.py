@@ -1,0 +1,241 @@
+"""``gsdesktop server run | add-user | remove-user | passwd | list-users``.
+
+Heavy imports (FastAPI, uvicorn, boto3) happen inside the handlers so ``gsdesktop --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import socket
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def _add_store_options(p: argparse.ArgumentParser, *, data_dir_required: bool) -> None:
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        required=data_dir_required,
+        help="server data directory (the embedded SeaweedFS keeps its data here)",
+    )
+    p.add_argument("--s3-endpoint", metavar="URL", help="use this S3 store instead of the embedded SeaweedFS")
+    p.add_argument("--s3-bucket", metavar="NAME", help="bucket on --s3-endpoint (created if missing)")
+    p.add_argument(
+        "--s3-region", metavar="REGION", default=None, help="S3 region (default: AWS config or us-east-1)"
+    )
+
+
+def register(sub: Any) -> None:
+    server = sub.add_parser("server", help="run and administer the self-hosted Data Manager server")
+    ssub = server.add_subparsers(dest="server_command", metavar="SUBCOMMAND")
+    server.set_defaults(handler=lambda args: _help(server))
+
+    run = ssub.add_parser("run", help="run the Data Manager API (embedded SeaweedFS unless --s3-endpoint)")
+    _add_store_options(run, data_dir_required=True)
+    run.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    run.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080)")
+    run.add_argument(
+        "--s3-public-endpoint", metavar="URL", help="S3 endpoint put into signed URLs for clients"
+    )
+    run.add_argument(
+        "--public-url", metavar="URL", help="base URL of this API as clients see it (load balancer)"
+    )
+    run.add_argument(
+        "--token-ttl", type=int, default=None, metavar="SECONDS", help="token lifetime (default 86400)"
+    )
+    run.add_argument(
+        "--demo-user", metavar="NAME", help="create this account if missing (password printed once)"
+    )
+    run.add_argument("--access-log", action="store_true", help="log every request")
+    run.set_defaults(handler=cmd_run)
+
+    for name, helptext, func in (
+        ("add-user", "create an account", cmd_add_user),
+        ("passwd", "change an account's password (its old tokens stop working)", cmd_passwd),
+        ("remove-user", "remove an account (files stay in the store)", cmd_remove_user),
+    ):
+        p = ssub.add_parser(name, help=helptext)
+        p.add_argument("name", metavar="NAME")
+        _add_store_options(p, data_dir_required=False)
+        if name != "remove-user":
+            p.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+        p.set_defaults(handler=func)
+    lu = ssub.add_parser("list-users", help="list the accounts")
+    _add_store_options(lu, data_dir_required=False)
+    lu.set_defaults(handler=cmd_list_users)
+
+
+def _help(parser: argparse.ArgumentParser) -> int:
+    parser.print_help()
+    return 2
+
+
+def _s3_config(args: argparse.Namespace) -> Any:
+    """An explicit S3Config from the options, or ``None`` (embedded store)."""
+    from gsdesktop.server.seaweed import S3Config
+
+    endpoint: str | None = getattr(args, "s3_endpoint", None)
+    bucket: str | None = getattr(args, "s3_bucket", None)
+    if bool(endpoint) != bool(bucket):
+        raise SystemExit("gsdesktop: error: --s3-endpoint and --s3-bucket go together")
+    if not endpoint or not bucket:
+        return None
+    if len(bucket) < 3:
+        raise SystemExit("gsdesktop: error: --s3-bucket must have at least 3 characters")
+    region = (
+        args.s3_region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    )
+    return S3Config(
+        endpoint=endpoint,
+        bucket=bucket,
+        region=region,
+        public_endpoint=getattr(args, "s3_public_endpoint", None),
+    )
+
+
+def _open(args: argparse.Namespace) -> Any:
+    from gsdesktop.server.embedded import open_store
+
+    cfg = _s3_config(args)
+    if cfg is None and args.data_dir is None:
+        raise SystemExit(
+            "gsdesktop: error: give --data-dir DIR (embedded store) or --s3-endpoint and --s3-bucket"
+        )
+    return open_store(args.data_dir, cfg)
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    if getattr(args, "password_stdin", False):
+        line = sys.stdin.readline()
+        password = line.rstrip("\r\n")
+        if not password:
+            raise SystemExit("gsdesktop: error: no password on stdin")
+        return password
+    first = getpass.getpass(f"Password for {args.name}: ")
+    second = getpass.getpass("Repeat the password: ")
+    if first != second:
+        raise SystemExit("gsdesktop: error: the passwords do not match")
+    if not first:
+        raise SystemExit("gsdesktop: error: the password must not be empty")
+    return first
+
+
+def _users(handle: Any) -> Any:
+    from gsdesktop.server.storage import S3Store
+    from gsdesktop.server.users import UserStore
+
+    return UserStore(S3Store(handle.config))
+
+
+def _user_op(args: argparse.Namespace, op: str) -> int:
+    from gsdesktop.server.users import UserError
+
+    password = _read_password(args) if op != "remove" else ""
+    handle = _open(args)
+    try:
+        users = _users(handle)
+        try:
+            if op == "add":
+                users.add(args.name, password)
+                print(f"added user {args.name}")
+            elif op == "passwd":
+                users.set_password(args.name, password)
+                print(f"changed the password of {args.name}")
+            else:
+                users.remove(args.name)
+                print(f"removed user {args.name} (their files stay in the store)")
+        except UserError as exc:
+            print(f"gsdesktop: error: {exc}", file=sys.stderr)
+            return 1
+    finally:
+        handle.stop()
+    return 0
+
+
+def cmd_add_user(args: argparse.Namespace) -> int:
+    return _user_op(args, "add")
+
+
+def cmd_passwd(args: argparse.Namespace) -> int:
+    return _user_op(args, "passwd")
+
+
+def cmd_remove_user(args: argparse.Namespace) -> int:
+    return _user_op(args, "remove")
+
+
+def cmd_list_users(args: argparse.Namespace) -> int:
+    handle = _open(args)
+    try:
+        for name in _users(handle).list_users():
+            print(name)
+    finally:
+        handle.stop()
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    import logging
+    import secrets
+
+    import uvicorn
+
+    from gsdesktop.server.app import ServerSettings, create_app
+    from gsdesktop.server.embedded import QuietExitServer, open_store
+    from gsdesktop.server.users import DEFAULT_TOKEN_TTL, UserError, UserStore
+
+    logging.getLogger("gsdesktop").setLevel(logging.INFO)
+    if args.token_ttl is not None and args.token_ttl <= 0:
+        raise SystemExit("gsdesktop: error: --token-ttl must be a positive number of seconds")
+    # fail on a busy port before starting SeaweedFS
+    family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((args.host, args.port))
+    except OSError as exc:
+        sock.close()
+        raise SystemExit(
+            f"gsdesktop: error: cannot listen on {args.host}:{args.port}: {exc.strerror}"
+        ) from None
+    cfg = _s3_config(args)
+    handle = open_store(args.data_dir, cfg)
+    try:
+        settings = ServerSettings(
+            s3=handle.config,
+            token_ttl=args.token_ttl or DEFAULT_TOKEN_TTL,
+            public_url=args.public_url,
+        )
+        app = create_app(settings)
+        if args.demo_user:
+            users = UserStore(app.state.store)
+            if not users.exists(args.demo_user):
+                password = os.environ.get("GSDESKTOP_DEMO_PASSWORD") or secrets.token_urlsafe(9)
+                try:
+                    users.add(args.demo_user, password)
+                    if not os.environ.get("GSDESKTOP_DEMO_PASSWORD"):
+                        print(f"demo account: {args.demo_user} / {password}", flush=True)
+                except UserError as exc:
+                    print(f"gsdesktop: warning: {exc}", file=sys.stderr)
+        config = uvicorn.Config(
+            app,
+            log_level="info",
+            access_log=args.access_log,
+            lifespan="off",
+            proxy_headers=True,
+            server_header=False,
+        )
+        server = QuietExitServer(config)
+        host = f"[{args.host}]" if ":" in args.host else args.host
+        print(
+            f"GenomeSpace Data Manager on http://{host}:{args.port} (store: {handle.config.endpoint})",
+            flush=True,
+        )
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
+        handle.stop()
+    return 0
