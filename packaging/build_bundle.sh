@@ -52,6 +52,8 @@ if [ "$SKIP_BUILD" = 0 ]; then
   start=$(date +%s)
   GSD_BUNDLE_SERVER="$WITH_SERVER" "$PYTHON" -m PyInstaller --noconfirm --clean --log-level WARN \
     --distpath "$DIST" --workpath "$WORKPATH" packaging/gsdesktop.spec
+  # the menu-entry installer belongs at the bundle's top level, next to the executables
+  install -m 755 packaging/linux/install-desktop-entry.sh "$BUNDLE/install-desktop-entry.sh"
   log "build time: $(( $(date +%s) - start )) s"
 fi
 [ -x "$BUNDLE/gsdesktop" ] && [ -x "$BUNDLE/gsdesktop-gui" ] || fail "no executables in $BUNDLE"
@@ -92,6 +94,13 @@ if [ "$WITH_SERVER" = 1 ]; then
   "$BUNDLE/_internal/bin/weed" version >/dev/null 2>&1 || fail "bundled weed does not run"
   log "ok: bundled SeaweedFS runs ($("$BUNDLE/_internal/bin/weed" version 2>&1 | head -1))"
 fi
+
+out="$("${run_env[@]}" "$BUNDLE/install-desktop-entry.sh" --prefix "$WORK/share" 2>&1)" \
+  || fail "install-desktop-entry.sh failed: $out"
+grep -qx "Exec=$BUNDLE/gsdesktop-gui" "$WORK/share/applications/org.genomespace.Desktop.desktop" \
+  || fail "installed .desktop entry does not point at $BUNDLE/gsdesktop-gui"
+[ -f "$WORK/share/icons/hicolor/256x256/apps/org.genomespace.Desktop.png" ] || fail "hicolor icon not installed"
+log "ok: install-desktop-entry.sh from the bundle"
 
 # GUI: offscreen, wait until Qt has loaded its platform plugin, let it settle, then SIGTERM.
 timeout="${GSD_SMOKE_TIMEOUT:-60}"
