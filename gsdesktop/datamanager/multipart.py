@@ -252,6 +252,7 @@ class MultipartUploader:
         workers: Parts in flight at once.
         part_size: Preferred part size (the server may raise it; never below 5 MiB).
         url_expires: Lifetime asked for part URLs, in seconds (``None``: the server's default).
+        url_margin: Seconds before its expiry a cached part URL is renewed (``None``: automatic).
     """
 
     def __init__(
@@ -262,8 +263,10 @@ class MultipartUploader:
         workers: int = DEFAULT_WORKERS,
         part_size: int | None = None,
         url_expires: int | None = None,
+        url_margin: float | None = None,
     ) -> None:
         self.client = client
+        self.url_margin = url_margin
         self.journal = journal if journal is not None else shared_journal()
         self.workers = max(1, workers)
         self.part_size = part_size
@@ -422,8 +425,9 @@ class MultipartUploader:
                 )
         else:
             assert isinstance(result, dict)
-            meta = GSFileMetadata.from_json(result["metadata"]) if "metadata" in result else None
-            if meta is None:
+            if isinstance(result.get("metadata"), dict):
+                meta = GSFileMetadata.from_json(result["metadata"])
+            else:
                 meta = self.client.metadata(remote)
         self.journal.drop_upload(key)
         tracker.finish()
@@ -444,6 +448,8 @@ class MultipartUploader:
         pending: list[int],
     ) -> str:
         margin = 30.0 if not self.url_expires else min(30.0, self.url_expires / 4)
+        if self.url_margin is not None:
+            margin = self.url_margin
         with cache.lock:
             hit = cache.urls.get(number)
             if hit is not None and hit[1] - margin > time.time():

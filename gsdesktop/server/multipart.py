@@ -468,7 +468,20 @@ def _store(request: Request) -> S3Store:
     return request.app.state.store  # type: ignore[no-any-return]
 
 
-current_user = require_user
+def enabled(request: Request) -> bool:
+    """``settings.multipart_enabled`` or ``GSDM_MULTIPART`` (``off`` disables the extension)."""
+    settings = getattr(request.app.state, "settings", None)
+    value = getattr(settings, "multipart_enabled", None)
+    if value is None:
+        return os.environ.get("GSDM_MULTIPART", "on").strip().lower() not in ("off", "0", "false", "no")
+    return bool(value)
+
+
+def current_user(request: Request) -> str:
+    """The authenticated caller; 404 for everything when the extension is switched off."""
+    if not enabled(request):
+        raise APIError(404, "this server does not offer multipart uploads")
+    return require_user(request)
 
 
 JsonBody = Annotated[dict[str, Any], Body()]
@@ -558,3 +571,11 @@ def abort(upload_id: str, request: Request, user: str = Depends(current_user)) -
     except APIError as exc:
         return _error(exc)
     return Response(status_code=204)
+
+
+@router.get("/datamanager/v1.0/uploadinfo/{path:path}", tags=["datamanager v1.0"])
+def uploadinfo(path: str, request: Request, user: str = Depends(require_user)) -> Response:
+    """Temporary S3 credentials that can write only this one file (501 when the store cannot scope)."""
+    from gsdesktop.server.uploadinfo import upload_info
+
+    return JSONResponse(upload_info(request, path, user))

@@ -28,6 +28,9 @@ import requests
 log = logging.getLogger(__name__)
 
 DEFAULT_BUCKET = "genomespace"
+# The IAM role the embedded store lets the server assume (STS AssumeRole + a session policy naming one
+# object) to hand out v1.0 ``uploadinfo`` credentials that can write only that object.
+UPLOAD_ROLE_ARN = "arn:aws:iam::000000000000:role/GenomeSpaceUpload"
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +111,58 @@ def _load_or_create_credentials(state: Path) -> tuple[str, str]:
     return access, secret
 
 
+def _sts_config(state: Path, bucket: str) -> dict[str, object]:
+    """SeaweedFS advanced-IAM settings: STS plus one role that may only write below ``users/``."""
+    key_file = state / "sts.json"
+    if key_file.exists():
+        signing_key = str(json.loads(key_file.read_text())["signingKey"])
+    else:
+        import base64
+
+        signing_key = base64.b64encode(secrets.token_bytes(32)).decode("ascii")
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump({"signingKey": signing_key}, fh)
+    return {
+        "sts": {
+            "tokenDuration": "1h",
+            "maxSessionLength": "12h",
+            "issuer": "gsdm-sts",
+            "signingKey": signing_key,
+        },
+        "roles": [
+            {
+                "roleName": UPLOAD_ROLE_ARN.rsplit("/", 1)[-1],
+                "roleArn": UPLOAD_ROLE_ARN,
+                "trustPolicy": {
+                    "Version": "2012-10-17",
+                    "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "sts:AssumeRole"}],
+                },
+                "attachedPolicies": ["GenomeSpaceUserWrite"],
+            }
+        ],
+        "policies": [
+            {
+                "name": "GenomeSpaceUserWrite",
+                "document": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Action": [
+                                "s3:PutObject",
+                                "s3:AbortMultipartUpload",
+                                "s3:ListMultipartUploadParts",
+                            ],
+                            "Resource": [f"arn:aws:s3:::{bucket}/users/*"],
+                        }
+                    ],
+                },
+            }
+        ],
+    }
+
+
 def running_store(data_dir: Path) -> S3Config | None:
     """The S3 config of a live embedded SeaweedFS for ``data_dir``, or ``None``."""
     runtime = Path(data_dir) / "seaweedfs" / "runtime.json"
@@ -135,7 +190,7 @@ class EmbeddedSeaweed:
         self.state.mkdir(parents=True, exist_ok=True)
         os.chmod(self.state, 0o700)
         access, secret = _load_or_create_credentials(self.state)
-        identities = {
+        identities: dict[str, object] = {
             "identities": [
                 {
                     "name": "gsdm",
@@ -144,6 +199,7 @@ class EmbeddedSeaweed:
                 }
             ]
         }
+        identities.update(_sts_config(self.state, self.bucket))
         s3_json = self.state / "s3.json"
         fd = os.open(s3_json, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as fh:
@@ -159,6 +215,7 @@ class EmbeddedSeaweed:
             "-ip=127.0.0.1",
             "-ip.bind=127.0.0.1",
             f"-s3.config={s3_json}",
+            f"-s3.iam.config={s3_json}",
             "-admin.ui=false",
             f"-master.port={ports[0]}",
             f"-volume.port={ports[1]}",
