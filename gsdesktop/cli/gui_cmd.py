@@ -1,0 +1,56 @@
+"""`gsdesktop gui` (the desktop app) and `gsdesktop demo` (app + embedded server, no network).
+
+Qt and the server packages are imported only inside the handlers.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from gsdesktop.cli.common import add_server_options
+
+
+def cmd_gui(args: argparse.Namespace) -> int:
+    from gsdesktop.ui.launch import launch_gui
+
+    return launch_gui(args)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from gsdesktop.ui.launch import launch_demo
+
+    return launch_demo(args)
+
+
+def register(subparsers: Any) -> None:
+    p: argparse.ArgumentParser = subparsers.add_parser(
+        "gui",
+        help="open the desktop app (tray icon, remote browser, sync)",
+        description=(
+            "Open the desktop app. With --folder (and optionally --remote) it starts syncing at once, "
+            "with credentials from GSDESKTOP_SERVER/GSDESKTOP_USERNAME/GSDESKTOP_PASSWORD or the keyring "
+            "(no dialog: for provisioning by lab IT). Without --folder the saved settings are used, or "
+            "the first-run wizard is shown."
+        ),
+    )
+    add_server_options(p)
+    p.add_argument("--folder", metavar="DIR", help="local folder to keep in sync")
+    p.add_argument("--remote", metavar="PATH", help="remote folder (default: your home folder)")
+    p.add_argument("--poll-interval", type=float, metavar="SECONDS", help="seconds between remote checks")
+    p.set_defaults(handler=cmd_gui)
+
+    d: argparse.ArgumentParser = subparsers.add_parser(
+        "demo",
+        help="run a local demo server with sample data and open the app (no network, no account)",
+        description=(
+            "Start an embedded Data Manager (SeaweedFS + API on 127.0.0.1) with a demo account, put a "
+            "small FASTA, GCT and BED file into it, and open the desktop app signed in and syncing a "
+            "demo folder."
+        ),
+    )
+    d.add_argument("--data-dir", metavar="DIR", help="server data (default: the user data directory)")
+    d.add_argument("--folder", metavar="DIR", help="local demo folder (default: <data dir>/GenomeSpace)")
+    d.add_argument("--port", type=int, default=0, help="API port (default: a free port)")
+    d.add_argument("--poll-interval", type=float, default=5.0, metavar="SECONDS")
+    d.set_defaults(handler=cmd_demo)

@@ -1,0 +1,250 @@
+"""Recent sync activity and the current problems (with Retry), fed by engine events."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QCoreApplication,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    Qt,
+    QUrl,
+    Signal,
+)
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QPushButton,
+    QTableView,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from gsdesktop.sync.events import ActionDone, ActionKind, ConflictDetected, SyncProblem
+
+Index = QModelIndex | QPersistentModelIndex
+MAX_ACTIVITY = 500
+
+
+def tr(text: str) -> str:
+    return QCoreApplication.translate("Activity", text)
+
+
+def action_label(kind: ActionKind) -> str:
+    labels = {
+        ActionKind.UPLOADED: tr("Uploaded"),
+        ActionKind.DOWNLOADED: tr("Downloaded"),
+        ActionKind.DELETED_LOCAL_TO_TRASH: tr("Moved to trash"),
+        ActionKind.DELETED_REMOTE: tr("Deleted on server"),
+        ActionKind.CONFLICT_COPY: tr("Conflict copy made"),
+        ActionKind.MKDIR_LOCAL: tr("Folder created"),
+        ActionKind.MKDIR_REMOTE: tr("Folder created on server"),
+        ActionKind.RMDIR_LOCAL: tr("Folder removed"),
+        ActionKind.RMDIR_REMOTE: tr("Folder removed on server"),
+        ActionKind.MOVED_REMOTE: tr("Moved on server"),
+        ActionKind.RECORDED: tr("Already in sync"),
+    }
+    return labels.get(kind, kind.value)
+
+
+class ActivityModel(QAbstractTableModel):
+    """Newest first; ActionDone and ConflictDetected events. GUI thread only."""
+
+    COLUMNS = ("Time", "Action", "Path")
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._rows: list[tuple[float, str, str]] = []
+
+    def add_event(self, ev: object) -> None:
+        if isinstance(ev, ActionDone):
+            if ev.kind is ActionKind.RECORDED:
+                return
+            row = (ev.time, action_label(ev.kind), ev.path)
+        elif isinstance(ev, ConflictDetected):
+            row = (ev.time, tr("Conflict: local version kept as"), f"{ev.path} → {ev.conflict_copy}")
+        else:
+            return
+        self.beginInsertRows(QModelIndex(), 0, 0)
+        self._rows.insert(0, row)
+        self.endInsertRows()
+        if len(self._rows) > MAX_ACTIVITY:
+            self.beginRemoveRows(QModelIndex(), MAX_ACTIVITY, len(self._rows) - 1)
+            del self._rows[MAX_ACTIVITY:]
+            self.endRemoveRows()
+
+    def path_at(self, row: int) -> str:
+        return self._rows[row][2].split(" → ")[-1] if 0 <= row < len(self._rows) else ""
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self.COLUMNS)
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        horizontal = orientation == Qt.Orientation.Horizontal
+        if horizontal and role == Qt.ItemDataRole.DisplayRole and 0 <= section < len(self.COLUMNS):
+            return tr(self.COLUMNS[section])
+        return None
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+            return None
+        when, action, path = self._rows[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            if index.column() == 0:
+                return time.strftime("%H:%M:%S", time.localtime(when))
+            return action if index.column() == 1 else path
+        return None
+
+
+class ProblemsModel(QAbstractTableModel):
+    """The engine's current problem list (replaced as a whole on each ProblemChanged)."""
+
+    COLUMNS = ("Path", "Problem", "Next retry")
+    count_changed = Signal(int)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._rows: list[SyncProblem] = []
+
+    @property
+    def problems(self) -> list[SyncProblem]:
+        return list(self._rows)
+
+    def set_problems(self, problems: tuple[SyncProblem, ...] | list[SyncProblem]) -> None:
+        self.beginResetModel()
+        self._rows = list(problems)
+        self.endResetModel()
+        self.count_changed.emit(len(self._rows))
+
+    def problem(self, row: int) -> SyncProblem | None:
+        return self._rows[row] if 0 <= row < len(self._rows) else None
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self.COLUMNS)
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        horizontal = orientation == Qt.Orientation.Horizontal
+        if horizontal and role == Qt.ItemDataRole.DisplayRole and 0 <= section < len(self.COLUMNS):
+            return tr(self.COLUMNS[section])
+        return None
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        p = self.problem(index.row()) if index.isValid() else None
+        if p is None:
+            return None
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
+            if index.column() == 0:
+                return p.path or tr("(whole folder)")
+            if index.column() == 1:
+                return p.message
+            if index.column() == 2:
+                if p.retry_at is None:
+                    return tr("needs action")
+                return time.strftime("%H:%M:%S", time.localtime(p.retry_at))
+        return None
+
+
+def _open_local(path: Path) -> None:
+    QDesktopServices.openUrl(QUrl.fromLocalFile(str(path)))
+
+
+class ActivityWindow(QWidget):
+    """Tabs: Recent activity, Problems (with Retry, Open, Show in folder)."""
+
+    def __init__(
+        self,
+        activity: ActivityModel,
+        problems: ProblemsModel,
+        local_root: Path,
+        retry: Callable[[], None],
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(self.tr("GenomeSpace — Activity"))
+        self.resize(720, 420)
+        self.local_root = local_root
+        self.open_url: Callable[[Path], None] = _open_local
+        self.tabs = QTabWidget(self)
+        self.activity_view = self._table(activity)
+        self.problems_view = self._table(problems)
+        self.problems = problems
+        self.activity = activity
+        act_page = QWidget(self)
+        act_layout = QVBoxLayout(act_page)
+        act_layout.addWidget(self.activity_view)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        self.open_button = QPushButton(self.tr("&Open file"), act_page)
+        self.show_button = QPushButton(self.tr("&Show in folder"), act_page)
+        self.open_button.clicked.connect(lambda: self._open_selected(folder=False))
+        self.show_button.clicked.connect(lambda: self._open_selected(folder=True))
+        row.addWidget(self.open_button)
+        row.addWidget(self.show_button)
+        act_layout.addLayout(row)
+        prob_page = QWidget(self)
+        prob_layout = QVBoxLayout(prob_page)
+        prob_layout.addWidget(self.problems_view)
+        row2 = QHBoxLayout()
+        row2.addStretch(1)
+        self.retry_button = QPushButton(self.tr("&Retry now"), prob_page)
+        self.retry_button.clicked.connect(retry)
+        self.show_problem_button = QPushButton(self.tr("Show in &folder"), prob_page)
+        self.show_problem_button.clicked.connect(self._show_problem)
+        row2.addWidget(self.show_problem_button)
+        row2.addWidget(self.retry_button)
+        prob_layout.addLayout(row2)
+        self.tabs.addTab(act_page, self.tr("Recent activity"))
+        self.tabs.addTab(prob_page, self.tr("Problems"))
+        problems.count_changed.connect(self._update_problem_tab)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.tabs)
+        self._update_problem_tab(problems.rowCount())
+
+    def _table(self, model: QAbstractTableModel) -> QTableView:
+        view = QTableView(self)
+        view.setModel(model)
+        view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        view.verticalHeader().hide()
+        view.horizontalHeader().setStretchLastSection(True)
+        view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        return view
+
+    def _update_problem_tab(self, n: int) -> None:
+        self.tabs.setTabText(1, self.tr("Problems ({0})").format(n) if n else self.tr("Problems"))
+
+    def show_problems(self) -> None:
+        self.tabs.setCurrentIndex(1)
+
+    def show_activity(self) -> None:
+        self.tabs.setCurrentIndex(0)
+
+    def _open_selected(self, folder: bool) -> None:
+        rows = self.activity_view.selectionModel().selectedRows()
+        if rows:
+            path = self.local_root / self.activity.path_at(rows[0].row())
+            self.open_url(path.parent if folder else path)
+
+    def _show_problem(self) -> None:
+        rows = self.problems_view.selectionModel().selectedRows()
+        p = self.problems.problem(rows[0].row()) if rows else None
+        if p is not None:
+            self.open_url((self.local_root / p.path).parent)

@@ -1,0 +1,462 @@
+"""The desktop app controller: tray icon (or a small status window), menus, notifications, windows.
+
+:class:`DesktopApp` owns the task runners, the engine bridge, the transfer manager and the models; the
+windows are created on first use. All methods run on the GUI thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QCoreApplication, QObject, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication, QIcon
+from PySide6.QtWidgets import (
+    QApplication,
+    QGridLayout,
+    QLabel,
+    QMenu,
+    QSizePolicy,
+    QSystemTrayIcon,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from gsdesktop.sync.events import (
+    ActionDone,
+    ConflictDetected,
+    CycleDone,
+    FileProgress,
+    ProblemChanged,
+    ProblemKind,
+    StateChanged,
+    SyncProblem,
+    SyncState,
+)
+from gsdesktop.ui.activity import ActivityModel, ActivityWindow, ProblemsModel
+from gsdesktop.ui.bridge import EngineBridge, TaskRunner
+from gsdesktop.ui.prefs import Prefs
+from gsdesktop.ui.transfers import TransferManager
+
+log = logging.getLogger(__name__)
+
+ICON_STATES = ("idle", "syncing", "paused", "offline", "error", "conflict")
+QUIET_PROBLEMS = (ProblemKind.CHANGING, ProblemKind.OFFLINE, ProblemKind.WATCHER)
+
+
+def tr(text: str) -> str:
+    return QCoreApplication.translate("DesktopApp", text)
+
+
+def icons_dir() -> Path:
+    """``resources/icons`` next to the package (source tree, wheel or frozen bundle)."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here.parent / "resources" / "icons", here.parents[1] / "resources" / "icons"):
+        if candidate.is_dir():
+            return candidate
+    return here.parent / "resources" / "icons"
+
+
+def prefers_dark() -> bool:
+    """True when the desktop uses a dark theme (light tray glyphs then)."""
+    hints = QGuiApplication.styleHints()
+    scheme = getattr(hints, "colorScheme", None)
+    if scheme is not None and scheme() == Qt.ColorScheme.Dark:
+        return True
+    return QApplication.palette().window().color().lightness() < 128
+
+
+def state_icon(state: str, dark: bool | None = None) -> QIcon:
+    variant = "dark" if (prefers_dark() if dark is None else dark) else "light"
+    return QIcon(str(icons_dir() / f"tray-{state}-{variant}.svg"))
+
+
+class StatusWindow(QWidget):
+    """Stands in for the tray where the desktop has none: status line plus the tray menu as buttons."""
+
+    def __init__(self, actions: list[QAction], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(tr("GenomeSpace Desktop"))
+        self.icon_label = QLabel(self)
+        self.icon_label.setFixedSize(48, 48)
+        self.status_label = QLabel(self)
+        self.status_label.setWordWrap(True)
+        self.status_label.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        self.note_label = QLabel(self)
+        self.note_label.setWordWrap(True)
+        self.buttons: dict[str, QToolButton] = {}
+        grid = QGridLayout()
+        for i, action in enumerate(actions):
+            button = QToolButton(self)
+            button.setDefaultAction(action)
+            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+            button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+            button.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+            grid.addWidget(button, i // 2, i % 2)
+            self.buttons[action.objectName()] = button
+        top = QGridLayout()
+        top.addWidget(self.icon_label, 0, 0, 2, 1)
+        top.addWidget(self.status_label, 0, 1)
+        top.addWidget(self.note_label, 1, 1)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addLayout(grid)
+
+    def set_status(self, icon: QIcon, text: str) -> None:
+        self.icon_label.setPixmap(icon.pixmap(48, 48))
+        self.status_label.setText(text)
+        self.setWindowIcon(icon)
+
+
+class DesktopApp(QObject):
+    """The running app for one sync pair.
+
+    Args:
+        client: signed-in :class:`~gsdesktop.datamanager.client.DataManagerClient`.
+        engine: the :class:`~gsdesktop.sync.engine.SyncEngine` (watch mode started by :meth:`start`).
+        local_root: the synced local folder.
+        remote_root: the synced remote folder.
+        prefs: preferences (saved by the settings dialog).
+        use_tray: force the tray on/off (default: whether the desktop has one).
+    """
+
+    notified = Signal(str, str)  # title, message
+    display_state_changed = Signal(str)
+    quitting = Signal()
+
+    def __init__(
+        self,
+        client: Any,
+        engine: Any,
+        local_root: Path,
+        remote_root: str,
+        prefs: Prefs,
+        use_tray: bool | None = None,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.client = client
+        self.engine = engine
+        self.local_root = Path(local_root)
+        self.remote_root = remote_root
+        self.prefs = prefs
+        self.prefs_path: Path | None = None
+        self.runner = TaskRunner(4, self)
+        self.transfer_runner = TaskRunner(4, self)
+        self.transfers = TransferManager(client, self.transfer_runner, self)
+        self.activity = ActivityModel(self)
+        self.problems = ProblemsModel(self)
+        self.bridge = EngineBridge(self)
+        self.bridge.event.connect(self.on_event)
+        self.runner.unhandled_error.connect(lambda exc: self.notify(tr("Error"), str(exc), force=True))
+        self.state: SyncState = SyncState.IDLE
+        self.reason: ProblemKind | None = None
+        self.unseen_conflicts = 0
+        self.last_sync: float | None = None
+        self.current_file = ""
+        self.notifications: list[tuple[str, str]] = []
+        self.open_url: Callable[[QUrl], object] = QDesktopServices.openUrl
+        self._quitting = False
+        self.browser: Any = None
+        self.activity_window: ActivityWindow | None = None
+        self.settings_dialog: Any = None
+        self._build_actions()
+        self.menu = QMenu()
+        self._fill_menu()
+        self.tray: QSystemTrayIcon | None = None
+        self.status_window: StatusWindow | None = None
+        if use_tray is None:
+            use_tray = QSystemTrayIcon.isSystemTrayAvailable()
+        if use_tray:
+            self.tray = QSystemTrayIcon(self)
+            self.tray.setContextMenu(self.menu)
+            self.tray.activated.connect(self._on_tray_activated)
+            self.tray.messageClicked.connect(self.show_activity)
+        else:
+            self.status_window = StatusWindow(self.window_actions, None)
+        self.problems.count_changed.connect(lambda _n: self.update_status())
+        self.update_status()
+
+    # ==== actions and menu ====
+
+    def _build_actions(self) -> None:
+        def act(name: str, text: str, slot: Callable[[], object]) -> QAction:
+            action = QAction(text, self)
+            action.setObjectName(name)
+            action.triggered.connect(lambda _checked=False: slot())
+            return action
+
+        self.open_folder_action = act("open_folder", tr("Open folder"), self.open_folder)
+        self.open_browser_action = act("open_browser", tr("Open remote browser"), self.show_browser)
+        self.sync_now_action = act("sync_now", tr("Sync now"), self.sync_now)
+        self.pause_action = act("pause", tr("Pause syncing"), self.toggle_pause)
+        self.activity_action = act("activity", tr("Recent activity"), self.show_activity)
+        self.problems_action = act("problems", tr("Problems"), self.show_problems)
+        self.settings_action = act("settings", tr("Settings…"), self.show_settings)
+        self.quit_action = act("quit", tr("Quit"), self.quit)
+        self.status_action = QAction("", self)
+        self.status_action.setEnabled(False)
+        self.window_actions = [
+            self.open_folder_action,
+            self.open_browser_action,
+            self.sync_now_action,
+            self.pause_action,
+            self.activity_action,
+            self.problems_action,
+            self.settings_action,
+            self.quit_action,
+        ]
+
+    def _fill_menu(self) -> None:
+        self.menu.addAction(self.status_action)
+        self.menu.addSeparator()
+        for a in self.window_actions[:-1]:
+            self.menu.addAction(a)
+            if a is self.pause_action:
+                self.menu.addSeparator()
+        self.menu.addSeparator()
+        self.menu.addAction(self.quit_action)
+
+    def menu_texts(self) -> list[str]:
+        return [a.text() for a in self.menu.actions() if not a.isSeparator()]
+
+    # ==== lifecycle ====
+
+    def start(self) -> None:
+        """Show the tray (or status window) and start watch mode off the GUI thread."""
+        self.bridge.attach(self.engine)
+        if self.tray is not None:
+            self.tray.show()
+        if self.status_window is not None:
+            self.status_window.show()
+        self.runner.run_task(
+            self.engine.start,
+            lambda _r: self._load_initial(),
+            lambda exc: self.notify(tr("Sync could not start"), str(exc), force=True),
+        )
+
+    def _load_initial(self) -> None:
+        self.runner.run_task(self.engine.problems, lambda probs: self.problems.set_problems(list(probs)))
+
+    def quit(self) -> None:
+        """Stop transfers and the engine safely (off the GUI thread), then leave the event loop."""
+        if self._quitting:
+            return
+        self._quitting = True
+        self.quitting.emit()
+        self.transfers.cancel_all()
+        self.update_status()
+
+        def stop() -> None:
+            self.engine.stop()
+            self.transfer_runner.shutdown(10000)
+
+        def done(_r: object = None) -> None:
+            self.bridge.detach()
+            if self.tray is not None:
+                self.tray.hide()
+            QCoreApplication.quit()
+
+        def failed(exc: BaseException) -> None:
+            log.warning("stopping the sync engine failed: %s", exc)
+            done()
+
+        self.runner.run_task(stop, done, failed)
+
+    # ==== engine events ====
+
+    def on_event(self, ev: object) -> None:
+        """Handle one engine event (delivered on the GUI thread by the bridge)."""
+        if isinstance(ev, StateChanged):
+            self.state = ev.state
+            self.reason = ev.reason
+            if ev.state is SyncState.ERROR:
+                self.notify(
+                    tr("Sync stopped"), self._reason_text(ev.reason) or tr("See Problems for details.")
+                )
+        elif isinstance(ev, ActionDone):
+            self.activity.add_event(ev)
+        elif isinstance(ev, ConflictDetected):
+            self.activity.add_event(ev)
+            self.unseen_conflicts += 1
+            self.notify(
+                tr("Conflict"),
+                tr("{0} changed on both sides; your version was kept as {1}").format(
+                    ev.path, ev.conflict_copy
+                ),
+            )
+        elif isinstance(ev, ProblemChanged):
+            before = {(p.path, p.kind) for p in self.problems.problems}
+            self.problems.set_problems(ev.problems)
+            new = [p for p in ev.problems if (p.path, p.kind) not in before and p.kind not in QUIET_PROBLEMS]
+            if new:
+                self._notify_problems(new)
+        elif isinstance(ev, FileProgress):
+            self.current_file = ev.path
+            return  # the status line picks it up on the next state change
+        elif isinstance(ev, CycleDone):
+            self.last_sync = ev.time
+            self.current_file = ""
+        self.update_status()
+
+    def _notify_problems(self, new: list[SyncProblem]) -> None:
+        first = new[0]
+        text = f"{first.path or tr('Sync folder')}: {first.message}"
+        if len(new) > 1:
+            text += tr(" (and {0} more)").format(len(new) - 1)
+        self.notify(tr("Needs your attention"), text)
+
+    @staticmethod
+    def _reason_text(reason: ProblemKind | None) -> str:
+        if reason is None:
+            return ""
+        return {
+            ProblemKind.AUTH: tr("The server rejected your credentials; sign in again in Settings."),
+            ProblemKind.OFFLINE: tr("The server cannot be reached; retrying automatically."),
+            ProblemKind.ROOT_MISSING: tr("The local folder is missing or not mounted."),
+            ProblemKind.MASS_DELETE: tr("Many deletions are held back until you approve them."),
+        }.get(reason, "")
+
+    # ==== status ====
+
+    def display_state(self) -> str:
+        """One of :data:`ICON_STATES`, errors and conflicts first."""
+        if self.state is SyncState.ERROR:
+            return "error"
+        if self.state is SyncState.OFFLINE:
+            return "offline"
+        if self.state is SyncState.PAUSED:
+            return "paused"
+        if self.state in (SyncState.SYNCING, SyncState.SCANNING) or self.transfers.active:
+            return "syncing"
+        if self.unseen_conflicts:
+            return "conflict"
+        if any(p.retry_at is None and p.kind not in QUIET_PROBLEMS for p in self.problems.problems):
+            return "error"
+        return "idle"
+
+    def status_text(self) -> str:
+        state = self.display_state()
+        n = self.problems.rowCount()
+        if self._quitting:
+            return tr("Stopping…")
+        if state == "error":
+            text = self._reason_text(self.reason) or tr("{0} problem(s) need attention").format(n)
+        elif state == "offline":
+            text = tr("Offline — retrying automatically")
+        elif state == "paused":
+            text = tr("Paused")
+        elif state == "syncing":
+            text = tr("Syncing {0}…").format(self.current_file) if self.current_file else tr("Syncing…")
+        elif state == "conflict":
+            text = tr("{0} conflict(s): both versions kept").format(self.unseen_conflicts)
+        else:
+            when = time.strftime("%H:%M", time.localtime(self.last_sync)) if self.last_sync else ""
+            text = tr("Up to date (last sync {0})").format(when) if when else tr("Up to date")
+        return text
+
+    def update_status(self) -> None:
+        state = self.display_state()
+        text = self.status_text()
+        icon = state_icon(state)
+        self.status_action.setText(text)
+        n = self.problems.rowCount()
+        self.problems_action.setText(tr("Problems ({0})").format(n) if n else tr("Problems"))
+        paused = self.state is SyncState.PAUSED
+        self.pause_action.setText(tr("Resume syncing") if paused else tr("Pause syncing"))
+        if self.tray is not None:
+            self.tray.setIcon(icon)
+            self.tray.setToolTip(tr("GenomeSpace: {0}").format(text))
+        if self.status_window is not None:
+            self.status_window.set_status(icon, text)
+        self.display_state_changed.emit(state)
+
+    def notify(self, title: str, message: str, force: bool = False) -> None:
+        """A desktop notification (tray balloon; the status window's note line without a tray)."""
+        self.notifications.append((title, message))
+        self.notified.emit(title, message)
+        if not (self.prefs.notifications or force):
+            return
+        if self.tray is not None and QSystemTrayIcon.supportsMessages():
+            self.tray.showMessage(title, message, QSystemTrayIcon.MessageIcon.Information, 8000)
+        elif self.status_window is not None:
+            self.status_window.note_label.setText(f"<b>{title}</b>: {message}")
+
+    # ==== menu actions ====
+
+    def open_folder(self) -> None:
+        self.open_url(QUrl.fromLocalFile(str(self.local_root)))
+
+    def sync_now(self) -> None:
+        self.runner.run_task(self.engine.sync_now, None, lambda exc: self.notify(tr("Sync now"), str(exc)))
+
+    def toggle_pause(self) -> None:
+        fn = self.engine.resume if self.state is SyncState.PAUSED else self.engine.pause
+        self.runner.run_task(fn, None, lambda exc: self.notify(tr("Pause/Resume"), str(exc)))
+
+    def show_browser(self) -> Any:
+        if self.browser is None:
+            from gsdesktop.ui.browser import RemoteBrowser
+
+            self.browser = RemoteBrowser(self.client, self.runner, self.transfers, self.client.home)
+            self.browser.notify.connect(lambda title, msg: self.notify(title, msg))
+            self.browser.model.fetchMore(self.browser.model.index(-1, -1))
+        self._raise(self.browser)
+        return self.browser
+
+    def _activity_window(self) -> ActivityWindow:
+        if self.activity_window is None:
+            self.activity_window = ActivityWindow(
+                self.activity, self.problems, self.local_root, self.sync_now
+            )
+        return self.activity_window
+
+    def show_activity(self) -> ActivityWindow:
+        window = self._activity_window()
+        window.show_activity()
+        self.unseen_conflicts = 0
+        self.update_status()
+        self._raise(window)
+        return window
+
+    def show_problems(self) -> ActivityWindow:
+        window = self._activity_window()
+        window.show_problems()
+        self._raise(window)
+        return window
+
+    def show_settings(self) -> Any:
+        if self.settings_dialog is None:
+            from gsdesktop.ui.settings import SettingsDialog
+
+            self.settings_dialog = SettingsDialog(self, None)
+        self._raise(self.settings_dialog)
+        return self.settings_dialog
+
+    def raise_main(self) -> None:
+        """Bring the app to the front (a second launch asked for it)."""
+        if self.status_window is not None:
+            self._raise(self.status_window)
+        else:
+            self.show_browser()
+
+    @staticmethod
+    def _raise(window: QWidget) -> None:
+        window.show()
+        window.setWindowState(window.windowState() & ~Qt.WindowState.WindowMinimized)
+        window.raise_()
+        window.activateWindow()
+
+    def _on_tray_activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
+        if reason in (QSystemTrayIcon.ActivationReason.Trigger, QSystemTrayIcon.ActivationReason.DoubleClick):
+            self.show_browser()
+
+    def close_windows(self) -> None:
+        for w in (self.browser, self.activity_window, self.settings_dialog, self.status_window):
+            if w is not None:
+                w.close()
+        QTimer.singleShot(0, lambda: None)

@@ -1,0 +1,112 @@
+"""Start at login: XDG autostart on Linux, a LaunchAgent on macOS, the Run key on Windows."""
+
+from __future__ import annotations
+
+import os
+import plistlib
+import shlex
+import sys
+from pathlib import Path
+
+APP_ID = "org.genomespace.Desktop"
+RUN_KEY = r"Software\Microsoft\Windows\CurrentVersion\Run"
+
+
+def launch_command() -> list[str]:
+    """The command that starts the desktop app (frozen bundle or ``python -m gsdesktop gui``)."""
+    if getattr(sys, "frozen", False):
+        return [sys.executable, "gui"]
+    return [sys.executable, "-m", "gsdesktop", "gui"]
+
+
+def _xdg_path() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "autostart" / f"{APP_ID}.desktop"
+
+
+def _launch_agent_path() -> Path:
+    return Path.home() / "Library" / "LaunchAgents" / f"{APP_ID}.plist"
+
+
+def autostart_path(platform: str | None = None) -> Path | None:
+    """Where the entry lives (``None`` on Windows: it is a registry value)."""
+    platform = platform or sys.platform
+    if platform == "darwin":
+        return _launch_agent_path()
+    if platform.startswith("win"):
+        return None
+    return _xdg_path()
+
+
+def is_enabled(platform: str | None = None) -> bool:
+    platform = platform or sys.platform
+    if platform.startswith("win"):
+        return _win_get() is not None
+    path = autostart_path(platform)
+    return path is not None and path.exists()
+
+
+def set_enabled(enabled: bool, platform: str | None = None) -> None:
+    """Create or remove the login item for the current user.
+
+    Raises:
+        OSError: the file or registry value could not be written.
+    """
+    platform = platform or sys.platform
+    cmd = launch_command()
+    if platform.startswith("win"):
+        _win_set(subprocess_line(cmd) if enabled else None)
+        return
+    path = autostart_path(platform)
+    assert path is not None
+    if not enabled:
+        path.unlink(missing_ok=True)
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if platform == "darwin":
+        data = {"Label": APP_ID, "ProgramArguments": cmd, "RunAtLoad": True, "ProcessType": "Interactive"}
+        path.write_bytes(plistlib.dumps(data))
+    else:
+        path.write_text(
+            "[Desktop Entry]\n"
+            "Type=Application\n"
+            "Name=GenomeSpace Desktop\n"
+            "Comment=Keep a folder in sync with GenomeSpace\n"
+            f"Exec={shlex.join(cmd)}\n"
+            "Icon=gsdesktop\n"
+            "Terminal=false\n"
+            "X-GNOME-Autostart-enabled=true\n",
+            encoding="utf-8",
+        )
+
+
+def subprocess_line(cmd: list[str]) -> str:
+    import subprocess
+
+    return subprocess.list2cmdline(cmd)
+
+
+def _win_get() -> str | None:  # pragma: no cover - Windows only
+    try:
+        import winreg  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        return None
+    try:
+        with winreg.OpenKey(winreg.HKEY_CURRENT_USER, RUN_KEY) as key:
+            value, _ = winreg.QueryValueEx(key, APP_ID)
+            return str(value)
+    except OSError:
+        return None
+
+
+def _win_set(value: str | None) -> None:  # pragma: no cover - Windows only
+    import winreg  # type: ignore[import-not-found,unused-ignore]
+
+    with winreg.OpenKey(winreg.HKEY_CURRENT_USER, RUN_KEY, 0, winreg.KEY_SET_VALUE) as key:
+        if value is None:
+            try:
+                winreg.DeleteValue(key, APP_ID)
+            except FileNotFoundError:
+                pass
+        else:
+            winreg.SetValueEx(key, APP_ID, 0, winreg.REG_SZ, value)

@@ -1,0 +1,582 @@
+"""The remote browser window: a lazy tree of Data Manager folders with file actions and drop-to-upload."""
+
+from __future__ import annotations
+
+import logging
+import posixpath
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt, Signal
+from PySide6.QtGui import QAction, QDragEnterEvent, QDragMoveEvent, QDropEvent, QGuiApplication, QKeySequence
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QDockWidget,
+    QFileDialog,
+    QFormLayout,
+    QInputDialog,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QStyle,
+    QToolBar,
+    QTreeView,
+    QWidget,
+)
+
+from gsdesktop.datamanager.models import GSDataFormat, GSFileMetadata
+from gsdesktop.ui.bridge import TaskRunner
+from gsdesktop.ui.remote_model import KIND_ROLE, RemoteTreeModel, human_size
+from gsdesktop.ui.transfers import TransferManager, TransfersPanel
+
+log = logging.getLogger(__name__)
+Index = QModelIndex | QPersistentModelIndex
+
+
+class FilterProxy(QSortFilterProxyModel):
+    """Filters names in loaded folders; sorting is delegated to the source model (no Python lessThan)."""
+
+    def filterAcceptsRow(self, source_row: int, source_parent: Index) -> bool:
+        text = self.filterRegularExpression().pattern()
+        if not text:
+            return True
+        model = self.sourceModel()
+        index = model.index(source_row, 0, source_parent)
+        if model.data(index, KIND_ROLE) != "entry":
+            return True
+        name = str(model.data(index, Qt.ItemDataRole.DisplayRole) or "")
+        return text.lower() in name.lower()
+
+    def set_filter_text(self, text: str) -> None:
+        self.setFilterFixedString(text)
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        self.sourceModel().sort(column, order)
+
+
+class RemoteTreeView(QTreeView):
+    """Tree view that accepts external file drops as copies only (never a move that deletes files)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setAcceptDrops(True)
+        self.setDragDropMode(QTreeView.DragDropMode.DropOnly)
+        self.setDefaultDropAction(Qt.DropAction.CopyAction)
+        self.setUniformRowHeights(True)
+        self.setSortingEnabled(True)
+        self.setSelectionMode(QTreeView.SelectionMode.ExtendedSelection)
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+
+    @staticmethod
+    def _has_local_files(event: QDragEnterEvent | QDragMoveEvent | QDropEvent) -> bool:
+        mime = event.mimeData()
+        return mime.hasUrls() and any(u.isLocalFile() for u in mime.urls())
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if self._has_local_files(event):
+            event.setDropAction(Qt.DropAction.CopyAction)
+            event.accept()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event: QDragMoveEvent) -> None:
+        if self._has_local_files(event):
+            event.setDropAction(Qt.DropAction.CopyAction)
+            event.accept()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        if not self._has_local_files(event):
+            event.ignore()
+            return
+        proxy_index = self.indexAt(event.position().toPoint())
+        model = self.model()
+        source_model: Any = model.sourceModel() if isinstance(model, QSortFilterProxyModel) else model
+        index = model.mapToSource(proxy_index) if isinstance(model, QSortFilterProxyModel) else proxy_index
+        if index.isValid():
+            index = index.siblingAtColumn(0)
+        source_model.dropMimeData(event.mimeData(), Qt.DropAction.CopyAction, -1, -1, index)
+        event.setDropAction(Qt.DropAction.CopyAction)
+        event.accept()
+
+
+class PropertiesDialog(QDialog):
+    """Full metadata of one remote item, MD5 included."""
+
+    def __init__(self, meta: GSFileMetadata, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(self.tr("Properties of {0}").format(meta.name))
+        form = QFormLayout(self)
+        rows: list[tuple[str, str]] = [
+            (self.tr("Name"), meta.name),
+            (self.tr("Path"), meta.path),
+            (self.tr("Kind"), self.tr("Folder") if meta.is_directory else self.tr("File")),
+            (self.tr("Size"), "" if meta.size is None else f"{human_size(meta.size)} ({meta.size} bytes)"),
+            (
+                self.tr("Modified"),
+                meta.last_modified.astimezone().isoformat(" ") if meta.last_modified else "",
+            ),
+            (self.tr("Owner"), meta.owner),
+            (self.tr("Format"), meta.data_format.name if meta.data_format else ""),
+            (self.tr("Available formats"), ", ".join(f.name for f in meta.available_data_formats)),
+            (self.tr("Content type"), meta.content_type or ""),
+            (self.tr("MD5"), meta.md5 or ""),
+            (self.tr("URL"), meta.url),
+        ]
+        self.values: dict[str, str] = {}
+        for label, value in rows:
+            field = QLabel(value, self)
+            field.setTextInteractionFlags(
+                Qt.TextInteractionFlag.TextSelectableByMouse | Qt.TextInteractionFlag.TextSelectableByKeyboard
+            )
+            form.addRow(label + ":", field)
+            self.values[label] = value
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
+        buttons.rejected.connect(self.reject)
+        form.addRow(buttons)
+
+
+class RemoteBrowser(QMainWindow):
+    """Browse, upload, download and manage remote files.
+
+    Args:
+        client: the Data Manager client (called only on worker threads).
+        runner: general task runner (listings, metadata, small actions).
+        transfers: the transfer manager for uploads/downloads.
+        root: the folder shown first (the user's home).
+    """
+
+    notify = Signal(str, str)  # title, message (drop uploads finished, action failures)
+
+    def __init__(
+        self,
+        client: Any,
+        runner: TaskRunner,
+        transfers: TransferManager,
+        root: str,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.client = client
+        self.runner = runner
+        self.transfers = transfers
+        self.home = root
+        self._history: list[str] = []
+        # Hooks so tests (and scripted use) can answer dialogs without a modal loop.
+        self.confirm: Callable[[str, str], bool] = self._ask_confirm
+        self.ask_text: Callable[[str, str, str], str | None] = self._ask_text
+        self.setWindowTitle(self.tr("GenomeSpace — Remote files"))
+        self.resize(900, 600)
+
+        self.model = RemoteTreeModel(client, runner, root, self)
+        self.proxy = FilterProxy(self)
+        self.proxy.setSourceModel(self.model)
+        self.proxy.setDynamicSortFilter(False)
+        self.view = RemoteTreeView(self)
+        self.view.setModel(self.proxy)
+        self.view.setColumnWidth(0, 360)
+        self.view.sortByColumn(0, Qt.SortOrder.AscendingOrder)
+        self.view.setAccessibleName(self.tr("Remote files"))
+        self.setCentralWidget(self.view)
+        self.view.doubleClicked.connect(self._on_double_click)
+        self.view.customContextMenuRequested.connect(self._context_menu)
+        self.view.selectionModel().selectionChanged.connect(lambda *_: self._update_actions())
+        self.model.files_dropped.connect(self.upload_paths)
+        self.model.load_failed.connect(
+            lambda path, exc: self.statusBar().showMessage(
+                self.tr("Could not list {0}: {1}").format(path, exc), 10000
+            )
+        )
+        self.transfers.batch_finished.connect(self._on_batch_finished)
+
+        self._build_actions()
+        self.transfers_panel = TransfersPanel(transfers, self)
+        dock = QDockWidget(self.tr("Transfers"), self)
+        dock.setObjectName("transfers")
+        dock.setWidget(self.transfers_panel)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
+        self._sync_path_bar()
+        self._update_actions()
+
+    # ==== construction ====
+
+    def _build_actions(self) -> None:
+        style = self.style()
+
+        def act(text: str, slot: Callable[[], Any], shortcut: Any = None, icon: Any = None) -> QAction:
+            action = QAction(text, self)
+            if shortcut is not None:
+                action.setShortcut(QKeySequence(shortcut))
+            if icon is not None:
+                action.setIcon(style.standardIcon(icon))
+            action.triggered.connect(lambda _checked=False: slot())
+            self.addAction(action)
+            return action
+
+        sp = QStyle.StandardPixmap
+        self.back_action = act(self.tr("Back"), self.go_back, QKeySequence.StandardKey.Back, sp.SP_ArrowBack)
+        self.up_action = act(self.tr("Up"), self.go_up, "Alt+Up", sp.SP_ArrowUp)
+        self.refresh_action = act(
+            self.tr("Refresh"), self.refresh, QKeySequence.StandardKey.Refresh, sp.SP_BrowserReload
+        )
+        self.upload_files_action = act(
+            self.tr("Upload files…"), self.upload_files_dialog, "Ctrl+U", sp.SP_ArrowUp
+        )
+        self.upload_folder_action = act(self.tr("Upload folder…"), self.upload_folder_dialog, "Ctrl+Shift+U")
+        self.download_action = act(self.tr("Download…"), self.download_dialog, "Ctrl+D", sp.SP_ArrowDown)
+        self.download_as_menu = QMenu(self.tr("Download as"), self)
+        self.download_as_menu.aboutToShow.connect(self._fill_download_as)
+        self.new_folder_action = act(
+            self.tr("New folder…"), self.new_folder_dialog, "Ctrl+Shift+N", sp.SP_FileDialogNewFolder
+        )
+        self.rename_action = act(self.tr("Rename…"), self.rename_dialog, "F2")
+        self.delete_action = act(
+            self.tr("Delete"), self.delete_selected, QKeySequence.StandardKey.Delete, sp.SP_TrashIcon
+        )
+        self.copy_link_action = act(self.tr("Copy link"), self.copy_link, "Ctrl+Shift+C")
+        self.properties_action = act(
+            self.tr("Properties"), self.show_properties, "Alt+Return", sp.SP_FileDialogInfoView
+        )
+
+        bar = QToolBar(self.tr("Navigation"), self)
+        bar.setObjectName("navigation")
+        bar.addAction(self.back_action)
+        bar.addAction(self.up_action)
+        bar.addAction(self.refresh_action)
+        self.path_bar = QLineEdit(self)
+        self.path_bar.setAccessibleName(self.tr("Remote path"))
+        self.path_bar.returnPressed.connect(lambda: self.navigate(self.path_bar.text()))
+        bar.addWidget(self.path_bar)
+        self.filter_box = QLineEdit(self)
+        self.filter_box.setPlaceholderText(self.tr("Filter names"))
+        self.filter_box.setAccessibleName(self.tr("Filter"))
+        self.filter_box.setClearButtonEnabled(True)
+        self.filter_box.setMaximumWidth(220)
+        self.filter_box.textChanged.connect(self.proxy.set_filter_text)
+        bar.addWidget(self.filter_box)
+        self.addToolBar(bar)
+        tools = QToolBar(self.tr("Actions"), self)
+        tools.setObjectName("actions")
+        tools.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        for a in (
+            self.upload_files_action,
+            self.upload_folder_action,
+            self.download_action,
+            self.new_folder_action,
+            self.delete_action,
+            self.properties_action,
+        ):
+            tools.addAction(a)
+        self.addToolBarBreak()
+        self.addToolBar(tools)
+        focus_path = QAction(self.tr("Edit path"), self)
+        focus_path.setShortcut(QKeySequence("Ctrl+L"))
+        focus_path.triggered.connect(lambda: (self.path_bar.setFocus(), self.path_bar.selectAll()))
+        self.addAction(focus_path)
+        focus_filter = QAction(self.tr("Filter"), self)
+        focus_filter.setShortcut(QKeySequence.StandardKey.Find)
+        focus_filter.triggered.connect(lambda: self.filter_box.setFocus())
+        self.addAction(focus_filter)
+
+    def _context_menu(self, pos: Any) -> None:
+        menu = QMenu(self)
+        for a in (self.upload_files_action, self.upload_folder_action, self.download_action):
+            menu.addAction(a)
+        menu.addMenu(self.download_as_menu)
+        menu.addSeparator()
+        for a in (self.new_folder_action, self.rename_action, self.delete_action):
+            menu.addAction(a)
+        menu.addSeparator()
+        menu.addAction(self.copy_link_action)
+        menu.addAction(self.properties_action)
+        menu.popup(self.view.viewport().mapToGlobal(pos))
+
+    # ==== selection helpers ====
+
+    def selected(self) -> list[GSFileMetadata]:
+        """Metadata of the selected rows (placeholders excluded)."""
+        out = []
+        for proxy_index in self.view.selectionModel().selectedRows(0):
+            meta = self.model.metadata(self.proxy.mapToSource(proxy_index))
+            if meta is not None:
+                out.append(meta)
+        return out
+
+    def target_folder(self) -> str:
+        """The folder new items go to: the selected folder, a selected file's folder, or the root."""
+        sel = self.selected()
+        if len(sel) == 1:
+            return sel[0].path if sel[0].is_directory else posixpath.dirname(sel[0].path)
+        return self.model.root_path
+
+    def _update_actions(self) -> None:
+        sel = self.selected()
+        one = len(sel) == 1
+        self.download_action.setEnabled(bool(sel))
+        self.download_as_menu.setEnabled(one and not sel[0].is_directory)
+        self.rename_action.setEnabled(one)
+        self.delete_action.setEnabled(bool(sel))
+        self.copy_link_action.setEnabled(one and not sel[0].is_directory)
+        self.properties_action.setEnabled(one)
+        self.back_action.setEnabled(bool(self._history))
+        self.up_action.setEnabled(self.model.root_path not in ("/", ""))
+
+    # ==== navigation ====
+
+    def navigate(self, path: str, remember: bool = True) -> None:
+        path = "/" + path.strip().strip("/")
+        if path != self.model.root_path and remember:
+            self._history.append(self.model.root_path)
+        self.model.set_root(path)
+        self._sync_path_bar()
+        self._update_actions()
+        self.model.fetchMore(QModelIndex())
+
+    def go_back(self) -> None:
+        if self._history:
+            self.navigate(self._history.pop(), remember=False)
+
+    def go_up(self) -> None:
+        parent = posixpath.dirname(self.model.root_path.rstrip("/")) or "/"
+        self.navigate(parent)
+
+    def refresh(self) -> None:
+        self.model.refresh(QModelIndex())
+
+    def _sync_path_bar(self) -> None:
+        self.path_bar.setText(self.model.root_path)
+
+    def _on_double_click(self, proxy_index: QModelIndex) -> None:
+        meta = self.model.metadata(self.proxy.mapToSource(proxy_index))
+        if meta is not None and meta.is_directory:
+            self.navigate(meta.path)
+
+    # ==== uploads ====
+
+    def upload_paths(self, paths: list[Path], folder: str) -> int:
+        """Upload local files/folders into remote ``folder`` (drops and dialogs end up here)."""
+        self.statusBar().showMessage(self.tr("Uploading {0} item(s) to {1}…").format(len(paths), folder))
+        return self.transfers.upload_paths(
+            paths, folder, on_error=lambda exc: self._failed(self.tr("Upload failed"), exc)
+        )
+
+    def _on_batch_finished(self, _batch: int, ok: int, failed: int, folder: str) -> None:
+        self.model.refresh_path(folder)
+        if failed:
+            self.notify.emit(
+                self.tr("Upload finished with errors"),
+                self.tr("{0} uploaded, {1} failed to {2}").format(ok, failed, folder),
+            )
+        else:
+            self.notify.emit(
+                self.tr("Upload finished"), self.tr("{0} file(s) uploaded to {1}").format(ok, folder)
+            )
+        self.statusBar().showMessage(self.tr("{0} uploaded, {1} failed").format(ok, failed), 10000)
+
+    def upload_files_dialog(self) -> None:
+        files, _ = QFileDialog.getOpenFileNames(self, self.tr("Upload files"))
+        if files:
+            self.upload_paths([Path(f) for f in files], self.target_folder())
+
+    def upload_folder_dialog(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, self.tr("Upload folder"))
+        if folder:
+            self.upload_paths([Path(folder)], self.target_folder())
+
+    # ==== downloads ====
+
+    def download_to(self, items: list[GSFileMetadata], local_dir: Path) -> None:
+        """Download files (and folders, recursively) into ``local_dir``."""
+        for meta in items:
+            if not meta.is_directory:
+                self.transfers.download(meta.path, local_dir / meta.name, size=meta.size)
+                continue
+            base = meta.path.rstrip("/")
+
+            def plan(
+                base: str = base, name: str = meta.name, client: Any = self.client
+            ) -> list[tuple[str, Path, int | None]]:
+                out = []
+                for entry in client.list_recursive(base):
+                    rel = entry.path[len(base) + 1 :]
+                    target = local_dir / name / rel
+                    if entry.is_directory:
+                        target.mkdir(parents=True, exist_ok=True)
+                    else:
+                        out.append((entry.path, target, entry.size))
+                (local_dir / name).mkdir(parents=True, exist_ok=True)
+                return out
+
+            def enqueue(pairs: list[tuple[str, Path, int | None]]) -> None:
+                for remote, local, size in pairs:
+                    self.transfers.download(remote, local, size=size)
+
+            self.runner.run_task(plan, enqueue, lambda exc: self._failed(self.tr("Download failed"), exc))
+
+    def download_dialog(self) -> None:
+        sel = self.selected()
+        if not sel:
+            return
+        if len(sel) == 1 and not sel[0].is_directory:
+            target, _ = QFileDialog.getSaveFileName(self, self.tr("Download"), str(Path.home() / sel[0].name))
+            if target:
+                self.transfers.download(sel[0].path, Path(target), size=sel[0].size)
+            return
+        folder = QFileDialog.getExistingDirectory(self, self.tr("Download to folder"), str(Path.home()))
+        if folder:
+            self.download_to(sel, Path(folder))
+
+    def _fill_download_as(self) -> None:
+        self.download_as_menu.clear()
+        sel = self.selected()
+        if len(sel) != 1 or sel[0].is_directory:
+            return
+        formats = sel[0].available_data_formats
+        if not formats:
+            self.download_as_menu.addAction(self.tr("(no conversions available)")).setEnabled(False)
+        for fmt in formats:
+            action = self.download_as_menu.addAction(fmt.name)
+            action.triggered.connect(lambda _c=False, f=fmt, m=sel[0]: self.download_as(m, f))
+
+    def download_as(self, meta: GSFileMetadata, fmt: GSDataFormat, target: Path | None = None) -> None:
+        if target is None:
+            stem = meta.name.rsplit(".", 1)[0]
+            ext = f".{fmt.file_extension}" if fmt.file_extension else ""
+            chosen, _ = QFileDialog.getSaveFileName(
+                self, self.tr("Download as {0}").format(fmt.name), str(Path.home() / (stem + ext))
+            )
+            if not chosen:
+                return
+            target = Path(chosen)
+        self.transfers.download(meta.path, target, data_format=fmt)
+
+    # ==== remote actions ====
+
+    def new_folder(self, name: str) -> None:
+        folder = self.target_folder()
+        if not name or "/" in name:
+            self._failed(
+                self.tr("New folder"), ValueError(self.tr("Folder names cannot be empty or contain '/'."))
+            )
+            return
+        self._remote_action(
+            lambda: self.client.mkdir(f"{folder.rstrip('/')}/{name}"),
+            folder,
+            self.tr("Could not create the folder"),
+        )
+
+    def new_folder_dialog(self) -> None:
+        name = self.ask_text(self.tr("New folder"), self.tr("Folder name:"), "")
+        if name:
+            self.new_folder(name.strip())
+
+    def rename(self, meta: GSFileMetadata, new_name: str) -> None:
+        folder = posixpath.dirname(meta.path)
+        if not new_name or "/" in new_name or new_name == meta.name:
+            return
+        self._remote_action(
+            lambda: self.client.move(meta.path, f"{folder}/{new_name}"), folder, self.tr("Could not rename")
+        )
+
+    def rename_dialog(self) -> None:
+        sel = self.selected()
+        if len(sel) == 1:
+            name = self.ask_text(self.tr("Rename"), self.tr("New name:"), sel[0].name)
+            if name:
+                self.rename(sel[0], name.strip())
+
+    def delete_selected(self) -> None:
+        """Delete the selection after a confirmation that spells out what a folder delete means."""
+        sel = self.selected()
+        if not sel:
+            return
+        folders = [m for m in sel if m.is_directory]
+        if folders:
+            text = self.tr(
+                "Delete {0} item(s), including the folder(s) {1} and everything inside them? "
+                "This cannot be undone."
+            ).format(len(sel), ", ".join(f.name for f in folders))
+        else:
+            text = self.tr("Delete {0}? This cannot be undone.").format(", ".join(m.name for m in sel))
+        if not self.confirm(self.tr("Delete"), text):
+            return
+        client = self.client
+        parents = {posixpath.dirname(m.path) for m in sel}
+
+        def work() -> None:
+            for m in sel:
+                client.delete(m.path, recursive=m.is_directory)
+
+        def done(_r: object) -> None:
+            for p in parents:
+                self.model.refresh_path(p)
+
+        self.runner.run_task(
+            work, done, lambda exc: (self._failed(self.tr("Could not delete"), exc), done(None))
+        )
+
+    def copy_link(self) -> None:
+        sel = self.selected()
+        if len(sel) != 1:
+            return
+        path = sel[0].path
+
+        def done(url: str) -> None:
+            QGuiApplication.clipboard().setText(url)
+            self.statusBar().showMessage(self.tr("Link copied (it expires after a while)"), 5000)
+
+        self.runner.run_task(
+            lambda: self.client.download_url(path),
+            done,
+            lambda exc: self._failed(self.tr("Could not create a link"), exc),
+        )
+
+    def show_properties(self, on_shown: Callable[[PropertiesDialog], None] | None = None) -> None:
+        sel = self.selected()
+        if len(sel) != 1:
+            return
+        path = sel[0].path
+
+        def done(meta: GSFileMetadata) -> None:
+            dialog = PropertiesDialog(meta, self)
+            dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            dialog.show()
+            if on_shown is not None:
+                on_shown(dialog)
+
+        self.runner.run_task(
+            lambda: self.client.metadata(path),
+            done,
+            lambda exc: self._failed(self.tr("Could not read properties"), exc),
+        )
+
+    def _remote_action(self, fn: Callable[[], object], refresh: str, failure: str) -> None:
+        self.runner.run_task(
+            fn, lambda _r: self.model.refresh_path(refresh), lambda exc: self._failed(failure, exc)
+        )
+
+    def _failed(self, title: str, exc: BaseException) -> None:
+        message = getattr(exc, "user_message", None) or str(exc) or type(exc).__name__
+        self.statusBar().showMessage(f"{title}: {message}", 15000)
+        self.notify.emit(title, message)
+
+    # ==== dialogs (replaceable hooks) ====
+
+    def _ask_confirm(self, title: str, text: str) -> bool:
+        answer = QMessageBox.question(
+            self,
+            title,
+            text,
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel,
+        )
+        return answer == QMessageBox.StandardButton.Yes
+
+    def _ask_text(self, title: str, label: str, value: str) -> str | None:
+        text, ok = QInputDialog.getText(self, title, label, QLineEdit.EchoMode.Normal, value)
+        return text if ok else None

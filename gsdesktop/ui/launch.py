@@ -1,0 +1,198 @@
+"""Startup paths of ``gsdesktop gui`` and ``gsdesktop demo``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import random
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from gsdesktop.datamanager import credentials as creds
+from gsdesktop.datamanager.errors import CredentialsUnavailableError, GSError
+from gsdesktop.ui.prefs import Prefs
+from gsdesktop.ui.runtime import (
+    SingleInstance,
+    SyncSetup,
+    ensure_qapp,
+    instance_name,
+    resolve_remote,
+    run_app,
+)
+
+log = logging.getLogger(__name__)
+
+DEMO_USER = "demo"
+DEMO_PASSWORD = "demo-password"  # a loopback-only demo server; never used for a real account
+
+
+def _client_for(server: str, username: str, password: str | None = None) -> Any:
+    from gsdesktop.datamanager.client import DataManagerClient
+
+    password = password or creds.find_password(server, username)
+    token = None
+    sso = creds.read_sso()
+    if not password and sso is not None and sso.username == username:
+        token = sso.token
+    if not password and not token:
+        raise CredentialsUnavailableError(
+            f"Not signed in as {username} at {server}: set GSDESKTOP_PASSWORD, run 'gsdesktop login', "
+            "or start 'gsdesktop gui' without --folder to use the setup wizard."
+        )
+    return DataManagerClient(server, username, password, token=token, pool_size=16)
+
+
+def launch_gui(args: argparse.Namespace) -> int:
+    """``gsdesktop gui``: provisioning flags, saved settings, or the first-run wizard."""
+    prefs = Prefs.load()
+    if getattr(args, "poll_interval", None):
+        prefs.poll_interval = float(args.poll_interval)
+    folder = getattr(args, "folder", None)
+    server = getattr(args, "server", None) or os.environ.get(creds.ENV_SERVER) or prefs.server_url
+    username = getattr(args, "username", None) or os.environ.get(creds.ENV_USERNAME) or prefs.username
+    if folder:
+        # Provisioning: no dialog at all. Errors are one clear line (exit 1).
+        if not server or not username:
+            raise CredentialsUnavailableError(
+                f"--folder needs an account: pass --server and --username or set {creds.ENV_SERVER} and "
+                f"{creds.ENV_USERNAME} (and {creds.ENV_PASSWORD} or a keyring entry)"
+            )
+        client = _client_for(server, username)
+        local = Path(folder).expanduser().absolute()
+        if local.exists() and not local.is_dir():
+            raise GSError(f"--folder is not a folder: {local}")
+        remote = resolve_remote(client, getattr(args, "remote", None))
+        prefs.server_url, prefs.username = client.server_url, username
+        prefs.local_folder, prefs.remote_folder = str(local), remote
+        _save_quietly(prefs)
+        return _run_single(SyncSetup(client, local, remote, prefs))
+
+    ensure_qapp()
+    single = SingleInstance()
+    if single.notify_running():
+        print("gsdesktop: the desktop app is already running; it was brought to the front", file=sys.stderr)
+        return 0
+    setup: SyncSetup | None = None
+    if prefs.configured:
+        try:
+            client = _client_for(server or prefs.server_url, username or prefs.username)
+            setup = SyncSetup(client, Path(prefs.local_folder), prefs.remote_folder, prefs)
+        except CredentialsUnavailableError as exc:
+            log.info("saved account needs a password: %s", exc)
+    if setup is None:
+        from gsdesktop.ui.wizard import run_wizard
+
+        setup = run_wizard(prefs)
+        if setup is None:
+            return 0  # cancelled
+    single.listen()
+    return run_app(setup, single=single)
+
+
+def _run_single(setup: SyncSetup, name: str | None = None) -> int:
+    ensure_qapp()
+    single = SingleInstance(name)
+    if single.notify_running():
+        print("gsdesktop: the desktop app is already running; it was brought to the front", file=sys.stderr)
+        return 0
+    single.listen()
+    return run_app(setup, single=single)
+
+
+def _save_quietly(prefs: Prefs) -> None:
+    try:
+        prefs.save()
+    except OSError as exc:
+        log.warning("could not save preferences: %s", exc)
+
+
+# ---- demo ------------------------------------------------------------------------------------------
+
+
+def demo_files(seed: int = 7) -> dict[str, bytes]:
+    """Small, realistic sample files: a FASTA, a GCT expression table and a BED file."""
+    rng = random.Random(seed)
+    seq = "".join(rng.choice("ACGT") for _ in range(1200))
+    fasta = ">chrDemo demo contig\n" + "\n".join(seq[i : i + 60] for i in range(0, len(seq), 60)) + "\n"
+    genes = ["TP53", "BRCA1", "EGFR", "MYC", "KRAS", "PTEN", "GAPDH", "ACTB"]
+    samples = ["tumor_1", "tumor_2", "normal_1", "normal_2"]
+    gct = ["#1.2", f"{len(genes)}\t{len(samples)}", "Name\tDescription\t" + "\t".join(samples)]
+    for g in genes:
+        gct.append(f"{g}\t{g} expression\t" + "\t".join(f"{rng.uniform(1, 500):.2f}" for _ in samples))
+    bed = ['track name=demo description="Demo peaks"']
+    start = 100
+    for i in range(12):
+        start += rng.randint(20, 80)
+        bed.append(
+            f"chrDemo\t{start}\t{start + rng.randint(10, 60)}\tpeak{i + 1}\t{rng.randint(100, 1000)}\t+"
+        )
+    return {
+        "demo-contig.fa": fasta.encode(),
+        "expression.gct": ("\n".join(gct) + "\n").encode(),
+        "peaks.bed": ("\n".join(bed) + "\n").encode(),
+    }
+
+
+def seed_demo(client: Any, folder: str) -> list[str]:
+    """Upload the demo files into ``folder`` unless they are already there; returns uploaded paths."""
+    client.mkdir(folder, parents=True)
+    present = {m.name for m in client.list(folder).contents}
+    uploaded = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, data in demo_files().items():
+            if name in present:
+                continue
+            local = Path(tmp) / name
+            local.write_bytes(data)
+            client.upload(local, f"{folder}/{name}")
+            uploaded.append(f"{folder}/{name}")
+    return uploaded
+
+
+def demo_data_dir() -> Path:
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("gsdesktop", appauthor=False)) / "demo"
+
+
+def launch_demo(args: argparse.Namespace) -> int:
+    """``gsdesktop demo``: embedded server + demo account + sample data + the app, all on loopback."""
+    from gsdesktop.datamanager.client import DataManagerClient
+    from gsdesktop.server.embedded import start_local_server
+
+    data_dir = Path(args.data_dir).expanduser() if getattr(args, "data_dir", None) else demo_data_dir()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    ensure_qapp()
+    single = SingleInstance(instance_name() + "-demo")
+    if single.notify_running():
+        print("gsdesktop: the demo is already running; it was brought to the front", file=sys.stderr)
+        return 0
+    print(f"gsdesktop demo: starting the local server (data in {data_dir})…", file=sys.stderr)
+    server = start_local_server(
+        data_dir / "server", port=int(getattr(args, "port", 0) or 0), users={DEMO_USER: DEMO_PASSWORD}
+    )
+    try:
+        client = DataManagerClient(server.url, DEMO_USER, DEMO_PASSWORD, pool_size=16)
+        seed_demo(client, f"{client.home}/demo-data")
+        local = (
+            Path(args.folder).expanduser().absolute()
+            if getattr(args, "folder", None)
+            else data_dir / "GenomeSpace"
+        )
+        prefs = Prefs(
+            server_url=server.url,
+            username=DEMO_USER,
+            local_folder=str(local),
+            remote_folder=client.home,
+            poll_interval=float(getattr(args, "poll_interval", 5.0) or 5.0),
+        )
+        print(f"gsdesktop demo: server {server.url}, user {DEMO_USER}, syncing {local}", file=sys.stderr)
+        single.listen()
+        return run_app(
+            SyncSetup(client, local, client.home, prefs, prefs_path=data_dir / "desktop.json"), single=single
+        )
+    finally:
+        server.stop()

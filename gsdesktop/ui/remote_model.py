@@ -1,0 +1,529 @@
+"""A lazily loaded tree over the remote Data Manager folders.
+
+``hasChildren`` is true for every folder; ``canFetchMore``/``fetchMore`` only *start* an async listing
+(through :class:`~gsdesktop.ui.bridge.TaskRunner`); a "Loading…" row is shown meanwhile. When the
+listing arrives (already sorted off the GUI thread) the placeholder is removed and the entries are
+inserted with ``beginInsertRows`` in batches, one batch per event-loop turn, so a 10,000-entry folder
+never blocks the GUI thread. Sorting is done by the model itself (``sort``) so no proxy has to compare
+thousands of rows through Python.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from PySide6.QtCore import (
+    QAbstractItemModel,
+    QCoreApplication,
+    QMimeData,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    Qt,
+    QTimer,
+    Signal,
+)
+from PySide6.QtWidgets import QApplication, QStyle
+
+from gsdesktop.datamanager.models import GSDirectoryListing, GSFileMetadata
+from gsdesktop.ui.bridge import TaskRunner
+
+log = logging.getLogger(__name__)
+
+INSERT_BATCH = 1000
+META_ROLE = Qt.ItemDataRole.UserRole + 1  # GSFileMetadata or None
+PATH_ROLE = Qt.ItemDataRole.UserRole + 2  # remote path (str)
+KIND_ROLE = Qt.ItemDataRole.UserRole + 3  # "entry" | "loading" | "error"
+
+Index = QModelIndex | QPersistentModelIndex
+
+
+class Lister(Protocol):
+    def list(self, path: str) -> GSDirectoryListing: ...
+
+
+def tr(text: str) -> str:
+    return QCoreApplication.translate("RemoteTreeModel", text)
+
+
+def human_size(n: int | None) -> str:
+    """``1536`` -> ``"1.5 KB"``; ``None`` -> ``""``."""
+    if n is None:
+        return ""
+    value = float(n)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if value < 1024 or unit == "TB":
+            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{n} B"
+
+
+class LoadState(enum.Enum):
+    UNLOADED = "unloaded"
+    REQUESTED = "requested"
+    LOADING = "loading"
+    LOADED = "loaded"
+    FAILED = "failed"
+
+
+class Node:
+    """One row. ``kind`` is ``entry`` for files/folders, ``loading``/``error`` for placeholders."""
+
+    __slots__ = (
+        "children",
+        "error",
+        "generation",
+        "kind",
+        "meta",
+        "parent",
+        "path",
+        "pending",
+        "row",
+        "state",
+    )
+
+    def __init__(
+        self, path: str, meta: GSFileMetadata | None, parent: Node | None, kind: str = "entry"
+    ) -> None:
+        self.path = path
+        self.meta = meta
+        self.parent = parent
+        self.kind = kind
+        self.children: list[Node] = []
+        self.pending: list[GSFileMetadata] = []
+        self.state = LoadState.UNLOADED
+        self.generation = 0
+        self.error = ""
+        self.row = 0
+
+    @property
+    def is_dir(self) -> bool:
+        return self.kind == "entry" and (self.meta is None or self.meta.is_directory)
+
+    @property
+    def name(self) -> str:
+        if self.meta is not None:
+            return self.meta.name
+        return self.path.rstrip("/").rsplit("/", 1)[-1] or "/"
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _sort_key(column: int) -> Callable[[GSFileMetadata], Any]:
+    if column == 1:
+        return lambda m: (not m.is_directory, m.size or 0, m.name.lower())
+    if column == 2:
+        return lambda m: (not m.is_directory, m.last_modified or _EPOCH, m.name.lower())
+    if column == 3:
+        return lambda m: (not m.is_directory, m.data_format.name if m.data_format else "", m.name.lower())
+    return lambda m: (not m.is_directory, m.name.lower())
+
+
+def sort_entries(entries: Sequence[GSFileMetadata], column: int, order: Qt.SortOrder) -> list[GSFileMetadata]:
+    """Folders first, then by ``column``; pure function (runs on worker threads)."""
+    items = sorted(entries, key=_sort_key(column))
+    if order == Qt.SortOrder.DescendingOrder:
+        dirs = [m for m in items if m.is_directory][::-1]
+        files = [m for m in items if not m.is_directory][::-1]
+        items = dirs + files
+    return items
+
+
+class RemoteTreeModel(QAbstractItemModel):
+    """Lazy remote tree. All methods run on the GUI thread.
+
+    Args:
+        lister: object with ``list(path) -> GSDirectoryListing`` (the client); called on worker threads.
+        runner: the app's task runner.
+        root: remote folder shown at the top level.
+    """
+
+    COLUMNS = ("Name", "Size", "Modified", "Format")
+
+    load_started = Signal(str)
+    load_finished = Signal(str, int)  # path, number of entries
+    load_failed = Signal(str, object)  # path, exception
+    files_dropped = Signal(list, str)  # list[Path], remote folder
+
+    def __init__(
+        self,
+        lister: Lister,
+        runner: TaskRunner,
+        root: str,
+        parent: QObject | None = None,
+        dirs_only: bool = False,
+    ) -> None:
+        super().__init__(parent)
+        self.dirs_only = dirs_only
+        self._lister = lister
+        self._runner = runner
+        self._root = Node(root.rstrip("/") or "/", None, None)
+        self._sort_column = 0
+        self._sort_order = Qt.SortOrder.AscendingOrder
+        self._icons: dict[str, Any] = {}
+
+    # ==== navigation ====
+
+    @property
+    def root_path(self) -> str:
+        return self._root.path
+
+    def set_root(self, path: str) -> None:
+        """Show ``path`` at the top level (drops everything loaded so far)."""
+        self.beginResetModel()
+        self._root = Node(path.rstrip("/") or "/", None, None)
+        self.endResetModel()
+
+    def node(self, index: Index) -> Node:
+        if index.isValid():
+            node = index.internalPointer()
+            assert isinstance(node, Node)
+            return node
+        return self._root
+
+    def metadata(self, index: Index) -> GSFileMetadata | None:
+        return self.node(index).meta if index.isValid() else None
+
+    def index_for_path(self, path: str) -> QModelIndex:
+        """The index of an already loaded ``path`` (invalid for the root or when not loaded)."""
+        path = path.rstrip("/")
+        if path == self._root.path or not path.startswith(self._root.path + "/"):
+            return QModelIndex()
+        node = self._root
+        index = QModelIndex()
+        for part in path[len(self._root.path) + 1 :].split("/"):
+            found = next((c for c in node.children if c.kind == "entry" and c.name == part), None)
+            if found is None:
+                return QModelIndex()
+            node = found
+            index = self.index(found.row, 0, index)
+        return index
+
+    def refresh(self, index: Index = QModelIndex()) -> None:
+        """Reload a folder's children (the root when ``index`` is invalid)."""
+        node = self.node(index)
+        if not node.is_dir:
+            return
+        parent = QModelIndex(index) if index.isValid() else QModelIndex()
+        if node.children:
+            self.beginRemoveRows(parent, 0, len(node.children) - 1)
+            node.children = []
+            self.endRemoveRows()
+        node.pending = []
+        node.state = LoadState.UNLOADED
+        node.generation += 1
+        self._start_listing(node, parent)
+
+    def refresh_path(self, path: str) -> None:
+        """Reload ``path`` if it is loaded (or is the root)."""
+        if path.rstrip("/") == self._root.path:
+            self.refresh(QModelIndex())
+            return
+        index = self.index_for_path(path)
+        if index.isValid() and self.node(index).state != LoadState.UNLOADED:
+            self.refresh(index)
+
+    # ==== Qt model interface ====
+
+    def index(self, row: int, column: int, parent: Index = QModelIndex()) -> QModelIndex:
+        if column < 0 or column >= len(self.COLUMNS) or row < 0:
+            return QModelIndex()
+        node = self.node(parent)
+        if parent.isValid() and parent.column() != 0:
+            return QModelIndex()
+        if row >= len(node.children):
+            return QModelIndex()
+        return self.createIndex(row, column, node.children[row])
+
+    def parent(self, index: Index = QModelIndex()) -> QModelIndex:  # type: ignore[override]
+        if not index.isValid():
+            return QModelIndex()
+        node = self.node(index)
+        parent = node.parent
+        if parent is None or parent is self._root:
+            return QModelIndex()
+        return self.createIndex(parent.row, 0, parent)
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:
+        if parent.isValid() and parent.column() != 0:
+            return 0
+        return len(self.node(parent).children)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:
+        return len(self.COLUMNS)
+
+    def hasChildren(self, parent: Index = QModelIndex()) -> bool:
+        if parent.isValid() and parent.column() != 0:
+            return False
+        node = self.node(parent)
+        if node.children:
+            return True
+        return node.is_dir and node.state in (LoadState.UNLOADED, LoadState.REQUESTED, LoadState.LOADING)
+
+    def canFetchMore(self, parent: Index) -> bool:
+        if parent.isValid() and parent.column() != 0:
+            return False
+        node = self.node(parent)
+        return node.is_dir and node.state == LoadState.UNLOADED
+
+    def fetchMore(self, parent: Index) -> None:
+        """Start loading ``parent``; the "Loading…" row and the listing follow on the next loop turn."""
+        node = self.node(parent)
+        if not node.is_dir or node.state != LoadState.UNLOADED:
+            return
+        node.state = LoadState.REQUESTED
+        node.generation += 1
+        generation = node.generation
+        QTimer.singleShot(0, self, lambda: self._start_if_current(node, generation))
+
+    def _start_if_current(self, node: Node, generation: int) -> None:
+        index = self._node_index(node)
+        if index is not None and node.generation == generation and node.state == LoadState.REQUESTED:
+            self._start_listing(node, index)
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        horizontal = orientation == Qt.Orientation.Horizontal
+        if horizontal and role == Qt.ItemDataRole.DisplayRole and 0 <= section < len(self.COLUMNS):
+            return tr(self.COLUMNS[section])
+        return None
+
+    def flags(self, index: Index) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.ItemIsDropEnabled
+        node = self.node(index)
+        if node.kind != "entry":
+            return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemNeverHasChildren
+        flags = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+        if node.is_dir:
+            flags |= Qt.ItemFlag.ItemIsDropEnabled
+        else:
+            flags |= Qt.ItemFlag.ItemNeverHasChildren
+        return flags
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        node = self.node(index)
+        col = index.column()
+        if role == PATH_ROLE:
+            return node.path
+        if role == META_ROLE:
+            return node.meta
+        if role == KIND_ROLE:
+            return node.kind
+        if node.kind == "loading":
+            if role == Qt.ItemDataRole.DisplayRole and col == 0:
+                return tr("Loading…")
+            if role == Qt.ItemDataRole.ForegroundRole:
+                return QApplication.palette().placeholderText()
+            return None
+        if node.kind == "error":
+            if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole) and col == 0:
+                return tr("Could not load this folder: {0}").format(node.error)
+            if role == Qt.ItemDataRole.DecorationRole and col == 0:
+                return self._icon("error")
+            return None
+        meta = node.meta
+        if meta is None:
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
+            if col == 0:
+                return meta.name
+            if col == 1:
+                return "" if meta.is_directory else human_size(meta.size)
+            if col == 2:
+                return (
+                    meta.last_modified.astimezone().strftime("%Y-%m-%d %H:%M") if meta.last_modified else ""
+                )
+            if col == 3:
+                return meta.data_format.name if meta.data_format else ""
+        elif role == Qt.ItemDataRole.DecorationRole and col == 0:
+            return self._icon("dir" if meta.is_directory else "file")
+        elif role == Qt.ItemDataRole.ToolTipRole and col == 0:
+            return meta.path
+        elif role == Qt.ItemDataRole.TextAlignmentRole and col == 1:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        if column < 0 or column >= len(self.COLUMNS):
+            return
+        self._sort_column, self._sort_order = column, order
+        self.layoutAboutToBeChanged.emit()
+        old = self.persistentIndexList()
+        old_nodes = [(self.node(i), i.column()) for i in old]
+        self._sort_node(self._root)
+        self.changePersistentIndexList(old, [self.createIndex(n.row, c, n) for n, c in old_nodes])
+        self.layoutChanged.emit()
+
+    def _sort_node(self, node: Node) -> None:
+        entries = [c for c in node.children if c.kind == "entry" and c.meta is not None]
+        if len(entries) == len(node.children) and entries:
+            by_meta = {id(c.meta): c for c in entries}
+            ordered = sort_entries([c.meta for c in entries if c.meta], self._sort_column, self._sort_order)
+            node.children = [by_meta[id(m)] for m in ordered]
+            for i, child in enumerate(node.children):
+                child.row = i
+        if node.pending:
+            node.pending = sort_entries(node.pending, self._sort_column, self._sort_order)
+        for child in node.children:
+            if child.children:
+                self._sort_node(child)
+
+    # ==== drag and drop (external file drops = upload) ====
+
+    def mimeTypes(self) -> list[str]:
+        return ["text/uri-list"]
+
+    def supportedDropActions(self) -> Qt.DropAction:
+        return Qt.DropAction.CopyAction
+
+    def drop_target(self, parent: Index) -> str:
+        """The remote folder a drop on ``parent`` goes to (the folder itself, a file's folder, or root)."""
+        if not parent.isValid():
+            return self._root.path
+        node = self.node(parent)
+        if node.is_dir:
+            return node.path
+        return node.parent.path if node.parent is not None else self._root.path
+
+    def canDropMimeData(
+        self, data: QMimeData, action: Qt.DropAction, row: int, column: int, parent: Index
+    ) -> bool:
+        return action == Qt.DropAction.CopyAction and any(u.isLocalFile() for u in data.urls())
+
+    def dropMimeData(
+        self, data: QMimeData, action: Qt.DropAction, row: int, column: int, parent: Index
+    ) -> bool:
+        """Accept local file URLs; the upload itself is started on the next event-loop turn."""
+        if action == Qt.DropAction.IgnoreAction:
+            return True
+        paths = [Path(u.toLocalFile()) for u in data.urls() if u.isLocalFile()]
+        if not paths:
+            return False
+        target = self.drop_target(parent)
+        QTimer.singleShot(0, self, lambda: self.files_dropped.emit(paths, target))
+        # The drop is a copy: returning True with CopyAction never makes the source delete anything.
+        return True
+
+    # ==== loading ====
+
+    def _start_listing(self, node: Node, index: QModelIndex) -> None:
+        if node.state == LoadState.LOADING:
+            return
+        node.state = LoadState.LOADING
+        node.generation += 1
+        generation = node.generation
+        placeholder = Node(node.path + "/\0loading", None, node, kind="loading")
+        self.beginInsertRows(index, 0, 0)
+        node.children = [placeholder]
+        placeholder.row = 0
+        self.endInsertRows()
+        self.load_started.emit(node.path)
+        column, order, lister, path = self._sort_column, self._sort_order, self._lister, node.path
+        dirs_only = self.dirs_only
+
+        def work() -> list[GSFileMetadata]:
+            contents = lister.list(path).contents
+            if dirs_only:
+                contents = tuple(m for m in contents if m.is_directory)
+            return sort_entries(contents, column, order)
+
+        self._runner.run_task(
+            work,
+            lambda entries: self._on_listing(node, generation, entries, column, order),
+            lambda exc: self._on_listing_failed(node, generation, exc),
+        )
+
+    def _node_index(self, node: Node) -> QModelIndex | None:
+        """The index of ``node`` if it is still in the tree (``QModelIndex()`` for the root)."""
+        if node is self._root:
+            return QModelIndex()
+        chain = []
+        cur: Node | None = node
+        while cur is not None and cur is not self._root:
+            parent = cur.parent
+            if parent is None or cur.row >= len(parent.children) or parent.children[cur.row] is not cur:
+                return None
+            chain.append(cur)
+            cur = parent
+        if cur is not self._root:
+            return None
+        return self.createIndex(node.row, 0, node)
+
+    def _remove_placeholder(self, node: Node, index: QModelIndex) -> None:
+        if node.children and node.children[0].kind in ("loading", "error"):
+            self.beginRemoveRows(index, 0, 0)
+            del node.children[0]
+            for i, child in enumerate(node.children):
+                child.row = i
+            self.endRemoveRows()
+
+    def _on_listing(
+        self, node: Node, generation: int, entries: list[GSFileMetadata], column: int, order: Qt.SortOrder
+    ) -> None:
+        index = self._node_index(node)
+        if index is None or generation != node.generation:
+            return  # stale: the folder was refreshed or the model reset meanwhile
+        self._remove_placeholder(node, index)
+        if (column, order) != (self._sort_column, self._sort_order):
+            entries = sort_entries(entries, self._sort_column, self._sort_order)
+        node.state = LoadState.LOADED
+        node.pending = entries
+        self._insert_batch(node, index)
+        self.load_finished.emit(node.path, len(entries))
+
+    def _insert_batch(self, node: Node, index: QModelIndex) -> None:
+        if not node.pending:
+            return
+        batch, node.pending = node.pending[:INSERT_BATCH], node.pending[INSERT_BATCH:]
+        first = len(node.children)
+        self.beginInsertRows(index, first, first + len(batch) - 1)
+        for i, meta in enumerate(batch):
+            child = Node(meta.path, meta, node)
+            child.row = first + i
+            node.children.append(child)
+        self.endInsertRows()
+        if node.pending:
+            generation = node.generation
+            QTimer.singleShot(0, self, lambda: self._continue_insert(node, generation))
+
+    def _continue_insert(self, node: Node, generation: int) -> None:
+        index = self._node_index(node)
+        if index is not None and generation == node.generation:
+            self._insert_batch(node, index)
+
+    def _on_listing_failed(self, node: Node, generation: int, exc: BaseException) -> None:
+        index = self._node_index(node)
+        if index is None or generation != node.generation:
+            return
+        self._remove_placeholder(node, index)
+        node.state = LoadState.FAILED
+        node.error = getattr(exc, "user_message", None) or str(exc) or type(exc).__name__
+        err = Node(node.path + "/\0error", None, node, kind="error")
+        err.error = node.error
+        self.beginInsertRows(index, 0, 0)
+        node.children = [err]
+        self.endInsertRows()
+        self.load_failed.emit(node.path, exc)
+
+    def _icon(self, kind: str) -> Any:
+        icon = self._icons.get(kind)
+        if icon is None:
+            style = QApplication.style()
+            pixmap = {
+                "dir": QStyle.StandardPixmap.SP_DirIcon,
+                "file": QStyle.StandardPixmap.SP_FileIcon,
+                "error": QStyle.StandardPixmap.SP_MessageBoxWarning,
+            }[kind]
+            icon = style.standardIcon(pixmap)
+            self._icons[kind] = icon
+        return icon

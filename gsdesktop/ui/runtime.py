@@ -1,0 +1,199 @@
+"""Process-level plumbing for the desktop app: QApplication, single instance, signals, startup."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import signal
+import socket
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QCoreApplication, QObject, QSocketNotifier, Signal
+from PySide6.QtNetwork import QLocalServer, QLocalSocket
+from PySide6.QtWidgets import QApplication
+
+from gsdesktop.ui.prefs import Prefs, config_dir
+
+log = logging.getLogger(__name__)
+
+
+def ensure_qapp() -> QApplication:
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication(sys.argv[:1])
+    assert isinstance(app, QApplication)
+    app.setApplicationName("GenomeSpace Desktop")
+    app.setOrganizationName("GenomeSpace")
+    app.setDesktopFileName("org.genomespace.Desktop")
+    app.setQuitOnLastWindowClosed(False)
+    return app
+
+
+def instance_name() -> str:
+    """A per-user, per-config-dir socket name (so isolated test homes never collide)."""
+    digest = hashlib.sha1(str(config_dir()).encode()).hexdigest()[:12]
+    return f"gsdesktop-{digest}"
+
+
+class SingleInstance(QObject):
+    """``QLocalServer`` guard: the first process listens; later ones ask it to come to the front.
+
+    Only a fixed one-line command is exchanged (``raise``); nothing is unpickled.
+    """
+
+    raise_requested = Signal()
+
+    def __init__(self, name: str | None = None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.name = name or instance_name()
+        self.server: QLocalServer | None = None
+
+    def notify_running(self, timeout_ms: int = 1000) -> bool:
+        """True if another instance answered (it was asked to raise its window)."""
+        sock = QLocalSocket()
+        sock.connectToServer(self.name)
+        if not sock.waitForConnected(timeout_ms):
+            return False
+        sock.write(b"raise\n")
+        sock.flush()
+        sock.waitForBytesWritten(timeout_ms)
+        sock.disconnectFromServer()
+        return True
+
+    def listen(self) -> bool:
+        server = QLocalServer(self)
+        server.setSocketOptions(QLocalServer.SocketOption.UserAccessOption)
+        if not server.listen(self.name):
+            QLocalServer.removeServer(self.name)  # stale socket of a crashed instance
+            if not server.listen(self.name):
+                log.warning("single-instance socket unavailable: %s", server.errorString())
+                return False
+        server.newConnection.connect(self._on_connection)
+        self.server = server
+        return True
+
+    def _on_connection(self) -> None:
+        assert self.server is not None
+        while (conn := self.server.nextPendingConnection()) is not None:
+            conn.readyRead.connect(lambda c=conn: self._on_ready(c))
+            conn.disconnected.connect(conn.deleteLater)
+
+    def _on_ready(self, conn: QLocalSocket) -> None:
+        data = bytes(conn.readAll().data())
+        if b"raise" in data:
+            self.raise_requested.emit()
+
+    def close(self) -> None:
+        if self.server is not None:
+            self.server.close()
+            self.server = None
+
+
+class SignalWatcher(QObject):
+    """Turns SIGTERM/SIGINT (and SIGHUP) into a Qt signal on the GUI thread, via a wakeup socket."""
+
+    received = Signal(int)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._rsock, self._wsock = socket.socketpair()
+        self._rsock.setblocking(False)
+        self._wsock.setblocking(False)
+        self._old_fd = signal.set_wakeup_fd(self._wsock.fileno())
+        self._old: dict[int, Any] = {}
+        sigs = [signal.SIGTERM, signal.SIGINT]
+        if hasattr(signal, "SIGHUP"):
+            sigs.append(signal.SIGHUP)
+        for sig in sigs:
+            self._old[sig] = signal.signal(sig, lambda *_a: None)  # the wakeup fd carries the number
+        self._notifier = QSocketNotifier(self._rsock.fileno(), QSocketNotifier.Type.Read, self)
+        self._notifier.activated.connect(self._read)
+
+    def _read(self) -> None:
+        try:
+            data = self._rsock.recv(64)
+        except BlockingIOError:
+            return
+        for number in data:
+            self.received.emit(int(number))
+
+    def restore(self) -> None:
+        self._notifier.setEnabled(False)
+        signal.set_wakeup_fd(self._old_fd)
+        for sig, handler in self._old.items():
+            signal.signal(sig, handler)
+        self._rsock.close()
+        self._wsock.close()
+
+
+@dataclass
+class SyncSetup:
+    """Everything needed to start one sync pair."""
+
+    client: Any
+    local_root: Path
+    remote_root: str
+    prefs: Prefs
+    prefs_path: Path | None = None  # None = the user's preferences file
+    cleanup: Callable[[], None] | None = None  # e.g. stop a demo server started by the wizard
+
+
+def make_engine(setup: SyncSetup) -> Any:
+    """The sync engine for ``setup`` (imports the engine lazily)."""
+    from gsdesktop.sync.engine import SyncConfig, SyncEngine
+
+    prefs = setup.prefs
+    config = SyncConfig(
+        poll_interval=max(1.0, float(prefs.poll_interval)),
+        excluded_remote_folders=tuple(prefs.excluded_remote_folders),
+        max_upload_bps=prefs.max_upload_kbps * 1024 or None,
+        max_download_bps=prefs.max_download_kbps * 1024 or None,
+    )
+    return SyncEngine(setup.client, setup.local_root, setup.remote_root, config)
+
+
+def resolve_remote(client: Any, remote: str | None) -> str:
+    """``None`` -> home; a relative path is taken inside the home folder."""
+    if not remote:
+        return str(client.home)
+    if remote.startswith("/"):
+        return "/" + remote.strip("/")
+    return f"{client.home}/{remote.strip('/')}"
+
+
+def run_app(
+    setup: SyncSetup, *, on_exit: Callable[[], None] | None = None, single: SingleInstance | None = None
+) -> int:
+    """Create the desktop app for ``setup`` and run the event loop until Quit or SIGTERM; returns 0."""
+    from gsdesktop.ui.app import DesktopApp
+
+    qapp = ensure_qapp()
+    setup.local_root.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(setup)
+    app = DesktopApp(setup.client, engine, setup.local_root, setup.remote_root, setup.prefs)
+    app.prefs_path = setup.prefs_path
+    watcher = SignalWatcher()
+    watcher.received.connect(lambda _sig: app.quit())
+    if single is not None:
+        single.raise_requested.connect(app.raise_main)
+    app.start()
+    try:
+        qapp.exec()
+    finally:
+        watcher.restore()
+        if single is not None:
+            single.close()
+        app.close_windows()
+        try:
+            engine.close()
+        except Exception as exc:  # already stopped / facade without close
+            log.debug("engine.close: %s", exc)
+        for fn in (on_exit, setup.cleanup):
+            if fn is not None:
+                fn()
+    QCoreApplication.processEvents()
+    return 0

@@ -1,0 +1,314 @@
+"""Settings: account, folders, selective sync, ignore patterns, bandwidth, start at login, notifications."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, QUrl
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPlainTextEdit,
+    QPushButton,
+    QSpinBox,
+    QTabWidget,
+    QTreeView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from gsdesktop.datamanager import credentials as creds
+from gsdesktop.ui import autostart
+from gsdesktop.ui.prefs import log_dir
+from gsdesktop.ui.remote_model import RemoteTreeModel
+
+if TYPE_CHECKING:
+    from gsdesktop.ui.app import DesktopApp
+
+log = logging.getLogger(__name__)
+Index = QModelIndex | QPersistentModelIndex
+IGNORE_FILE = ".gsignore"
+
+
+class SelectiveSyncModel(RemoteTreeModel):
+    """Remote folders only, each with a check box; unchecked folders are excluded from sync.
+
+    ``excluded`` holds paths relative to the sync root (as :class:`SyncConfig` expects).
+    """
+
+    def __init__(self, client: Any, runner: Any, root: str, excluded: list[str], parent: Any = None) -> None:
+        super().__init__(client, runner, root, parent, dirs_only=True)
+        self.excluded: set[str] = {p.strip("/") for p in excluded if p.strip("/")}
+
+    def relative(self, path: str) -> str:
+        return path[len(self.root_path) :].strip("/")
+
+    def _is_excluded(self, rel: str) -> bool:
+        parts = rel.split("/")
+        return any("/".join(parts[: i + 1]) in self.excluded for i in range(len(parts)))
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:
+        return 1
+
+    def flags(self, index: Index) -> Qt.ItemFlag:
+        flags = super().flags(index)
+        if index.isValid() and self.node(index).kind == "entry":
+            flags |= Qt.ItemFlag.ItemIsUserCheckable
+            parent_rel = self.relative(self.node(index).parent.path) if self.node(index).parent else ""
+            if parent_rel and self._is_excluded(parent_rel):
+                flags &= ~Qt.ItemFlag.ItemIsEnabled
+        return flags
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if role == Qt.ItemDataRole.CheckStateRole and index.isValid() and index.column() == 0:
+            node = self.node(index)
+            if node.kind != "entry":
+                return None
+            excluded = self._is_excluded(self.relative(node.path))
+            return Qt.CheckState.Unchecked if excluded else Qt.CheckState.Checked
+        return super().data(index, role)
+
+    def setData(self, index: Index, value: Any, role: int = Qt.ItemDataRole.EditRole) -> bool:
+        if role != Qt.ItemDataRole.CheckStateRole or not index.isValid() or self.node(index).kind != "entry":
+            return False
+        rel = self.relative(self.node(index).path)
+        checked = Qt.CheckState(value) == Qt.CheckState.Checked if not isinstance(value, bool) else value
+        if checked:
+            self.excluded = {e for e in self.excluded if e != rel and not e.startswith(rel + "/")}
+        else:
+            self.excluded = {e for e in self.excluded if not e.startswith(rel + "/")} | {rel}
+        self.dataChanged.emit(index, index, [Qt.ItemDataRole.CheckStateRole])
+        self._children_changed(QModelIndex(index))
+        return True
+
+    def _children_changed(self, index: QModelIndex) -> None:
+        n = self.rowCount(index)
+        if n:
+            self.dataChanged.emit(self.index(0, 0, index), self.index(n - 1, 0, index))
+            for row in range(n):
+                self._children_changed(self.index(row, 0, index))
+
+
+class SettingsDialog(QDialog):
+    """Changes are applied with OK/Apply; folder and selective-sync changes apply on the next start."""
+
+    def __init__(self, app: DesktopApp, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.app = app
+        prefs = app.prefs
+        self.setWindowTitle(self.tr("GenomeSpace Desktop — Settings"))
+        self.resize(620, 480)
+        self.tabs = QTabWidget(self)
+
+        # Account
+        account = QWidget(self)
+        form = QFormLayout(account)
+        self.account_label = QLabel(
+            self.tr("{0} at {1}").format(prefs.username or app.client.username, app.client.server_url),
+            account,
+        )
+        self.sign_out_button = QPushButton(self.tr("&Sign out…"), account)
+        self.sign_out_button.clicked.connect(self.sign_out)
+        form.addRow(self.tr("Signed in as:"), self.account_label)
+        form.addRow(self.sign_out_button)
+        self.tabs.addTab(account, self.tr("Account"))
+
+        # Folders + selective sync
+        folders = QWidget(self)
+        fl = QVBoxLayout(folders)
+        ff = QFormLayout()
+        self.local_edit = QLineEdit(str(app.local_root), folders)
+        self.remote_edit = QLineEdit(app.remote_root, folders)
+        ff.addRow(self.tr("&Local folder:"), self.local_edit)
+        ff.addRow(self.tr("&Remote folder:"), self.remote_edit)
+        fl.addLayout(ff)
+        fl.addWidget(
+            QLabel(self.tr("Sync these remote folders (unchecked folders stay on the server only):"))
+        )
+        self.selective_model = SelectiveSyncModel(
+            app.client, app.runner, app.remote_root, list(prefs.excluded_remote_folders), self
+        )
+        self.selective_view = QTreeView(folders)
+        self.selective_view.setModel(self.selective_model)
+        self.selective_view.setHeaderHidden(True)
+        self.selective_view.setAccessibleName(self.tr("Selective sync"))
+        fl.addWidget(self.selective_view, 1)
+        self.tabs.addTab(folders, self.tr("Folders"))
+
+        # Ignore patterns
+        ignore = QWidget(self)
+        il = QVBoxLayout(ignore)
+        il.addWidget(
+            QLabel(
+                self.tr(
+                    "Files matching these patterns (one per line, like .gitignore) are not "
+                    "synced. Saved in {0}."
+                ).format(IGNORE_FILE)
+            )
+        )
+        self.ignore_edit = QPlainTextEdit(ignore)
+        self.ignore_edit.setTabChangesFocus(True)
+        self.ignore_edit.setAccessibleName(self.tr("Ignore patterns"))
+        il.addWidget(self.ignore_edit)
+        self.tabs.addTab(ignore, self.tr("Ignore patterns"))
+        self._load_ignore()
+
+        # Network
+        network = QWidget(self)
+        nf = QFormLayout(network)
+        self.up_limit = QSpinBox(network)
+        self.down_limit = QSpinBox(network)
+        for box, value in (
+            (self.up_limit, prefs.max_upload_kbps),
+            (self.down_limit, prefs.max_download_kbps),
+        ):
+            box.setRange(0, 10_000_000)
+            box.setSuffix(self.tr(" KB/s"))
+            box.setSpecialValueText(self.tr("Unlimited"))
+            box.setValue(value)
+        self.poll_spin = QSpinBox(network)
+        self.poll_spin.setRange(1, 3600)
+        self.poll_spin.setSuffix(self.tr(" s"))
+        self.poll_spin.setValue(int(prefs.poll_interval))
+        nf.addRow(self.tr("&Upload limit:"), self.up_limit)
+        nf.addRow(self.tr("&Download limit:"), self.down_limit)
+        nf.addRow(self.tr("&Check the server every:"), self.poll_spin)
+        self.tabs.addTab(network, self.tr("Network"))
+
+        # General
+        general = QWidget(self)
+        gl = QVBoxLayout(general)
+        self.autostart_box = QCheckBox(self.tr("Start GenomeSpace Desktop when I &log in"), general)
+        self.autostart_box.setChecked(prefs.start_at_login)
+        self.notify_box = QCheckBox(self.tr("Show desktop &notifications"), general)
+        self.notify_box.setChecked(prefs.notifications)
+        self.log_button = QPushButton(self.tr("Open &log folder"), general)
+        self.log_button.clicked.connect(self.open_log_folder)
+        gl.addWidget(self.autostart_box)
+        gl.addWidget(self.notify_box)
+        gl.addWidget(self.log_button)
+        gl.addStretch(1)
+        self.tabs.addTab(general, self.tr("General"))
+
+        self.status = QLabel(self)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok
+            | QDialogButtonBox.StandardButton.Apply
+            | QDialogButtonBox.StandardButton.Cancel,
+            self,
+        )
+        buttons.accepted.connect(self.accept_and_apply)
+        buttons.rejected.connect(self.reject)
+        buttons.button(QDialogButtonBox.StandardButton.Apply).clicked.connect(self.apply)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.tabs)
+        layout.addWidget(self.status)
+        layout.addWidget(buttons)
+        self.tabs.currentChanged.connect(self._on_tab)
+
+    def _on_tab(self, i: int) -> None:
+        if self.tabs.widget(i) is self.selective_view.parentWidget() and self.selective_model.canFetchMore(
+            QModelIndex()
+        ):
+            self.selective_model.fetchMore(QModelIndex())
+
+    # ---- ignore file (disk I/O on the runner) ----
+
+    def ignore_path(self) -> Path:
+        return self.app.local_root / IGNORE_FILE
+
+    def _load_ignore(self) -> None:
+        path = self.ignore_path()
+
+        def read() -> str:
+            try:
+                return path.read_text(encoding="utf-8")
+            except FileNotFoundError:
+                return ""
+
+        self.ignore_edit.setEnabled(False)
+        self.app.runner.run_task(read, self._ignore_loaded, lambda exc: self.status.setText(str(exc)))
+
+    def _ignore_loaded(self, text: str) -> None:
+        self.ignore_edit.setPlainText(text)
+        self.ignore_edit.setEnabled(True)
+        self._ignore_original = text
+
+    # ---- apply ----
+
+    def apply(self) -> None:
+        """Save preferences, .gsignore and the login item (file work on a worker thread)."""
+        prefs = self.app.prefs
+        prefs.max_upload_kbps = self.up_limit.value()
+        prefs.max_download_kbps = self.down_limit.value()
+        prefs.poll_interval = float(self.poll_spin.value())
+        prefs.notifications = self.notify_box.isChecked()
+        prefs.start_at_login = self.autostart_box.isChecked()
+        prefs.excluded_remote_folders = sorted(self.selective_model.excluded)
+        prefs.local_folder = str(Path(self.local_edit.text()).expanduser())
+        prefs.remote_folder = self.remote_edit.text().strip() or self.app.remote_root
+        ignore_text = self.ignore_edit.toPlainText() if self.ignore_edit.isEnabled() else None
+        ignore_path, prefs_path, autostart_on = self.ignore_path(), self.app.prefs_path, prefs.start_at_login
+
+        original = getattr(self, "_ignore_original", None)
+
+        def save() -> None:
+            prefs.save(prefs_path)
+            changed = ignore_text is not None and ignore_text != original
+            if changed and ignore_text is not None and (ignore_text or ignore_path.exists()):
+                ending = "" if not ignore_text or ignore_text.endswith("\n") else "\n"
+                ignore_path.write_text(ignore_text + ending, encoding="utf-8")
+            if autostart.is_enabled() != autostart_on:
+                autostart.set_enabled(autostart_on)
+
+        self.status.setText(self.tr("Saving…"))
+        self.app.runner.run_task(
+            save,
+            lambda _r: self.status.setText(
+                self.tr(
+                    "Saved. Folder, selective sync and bandwidth changes apply the next time sync starts."
+                )
+            ),
+            lambda exc: self.status.setText(self.tr("Could not save: {0}").format(exc)),
+        )
+
+    def accept_and_apply(self) -> None:
+        self.apply()
+        self.accept()
+
+    def sign_out(self, confirm: bool | None = None) -> None:
+        """Forget the password and token, stop syncing and quit (the next start shows the wizard)."""
+        if confirm is None:
+            confirm = (
+                QMessageBox.question(
+                    self,
+                    self.tr("Sign out"),
+                    self.tr("Sign out, stop syncing and quit? Your local files stay where they are."),
+                )
+                == QMessageBox.StandardButton.Yes
+            )
+        if not confirm:
+            return
+        prefs, client, prefs_path = self.app.prefs, self.app.client, self.app.prefs_path
+
+        def work() -> None:
+            creds.delete_keyring_password(client.server_url, client.username)
+            creds.clear_sso()
+            prefs.username = ""
+            prefs.save(prefs_path)
+
+        self.app.runner.run_task(work, lambda _r: self.app.quit(), lambda exc: self.status.setText(str(exc)))
+
+    def open_log_folder(self) -> None:
+        folder = log_dir()
+        self.app.runner.run_task(
+            lambda: folder.mkdir(parents=True, exist_ok=True),
+            lambda _r: self.app.open_url(QUrl.fromLocalFile(str(folder))),
+        )

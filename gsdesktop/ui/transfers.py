@@ -1,0 +1,449 @@
+"""Uploads and downloads started from the GUI: the queue, its table model and the panel.
+
+Transfers run on their own :class:`TaskRunner` (separate from listings so a long upload queue never
+delays browsing). Workers only write plain counters into :class:`Transfer`; the model repaints the
+running rows on a timer, never once per chunk.
+"""
+
+from __future__ import annotations
+
+import enum
+import itertools
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QCoreApplication,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    Qt,
+    QTimer,
+    Signal,
+)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QPushButton,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionProgressBar,
+    QStyleOptionViewItem,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from gsdesktop.datamanager.errors import CancelledError
+from gsdesktop.datamanager.models import GSDataFormat, GSFileMetadata
+from gsdesktop.datamanager.transfer import CancelToken
+from gsdesktop.ui.bridge import TaskRunner
+from gsdesktop.ui.remote_model import human_size
+
+Index = QModelIndex | QPersistentModelIndex
+REFRESH_MS = 300
+
+
+def tr(text: str) -> str:
+    return QCoreApplication.translate("Transfers", text)
+
+
+class TransferClient(Protocol):
+    def upload(
+        self,
+        local: Path,
+        remote: str,
+        *,
+        progress: Any = None,
+        cancel: Any = None,
+        content_type: str | None = None,
+    ) -> GSFileMetadata: ...
+
+    def download(
+        self, remote: str, local: Path, *, data_format: Any = None, progress: Any = None, cancel: Any = None
+    ) -> Path: ...
+
+    def mkdir(self, path: str, parents: bool = False) -> Any: ...
+
+
+class Kind(enum.Enum):
+    UPLOAD = "upload"
+    DOWNLOAD = "download"
+
+
+class Status(enum.Enum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def finished(self) -> bool:
+        return self in (Status.DONE, Status.FAILED, Status.CANCELLED)
+
+
+@dataclass(eq=False)
+class Transfer:
+    """One transfer. ``done``/``total`` are written by the worker thread (plain ints)."""
+
+    id: int
+    kind: Kind
+    local: Path
+    remote: str
+    data_format: GSDataFormat | None = None
+    batch: int = 0
+    total: int = 0
+    done: int = 0
+    status: Status = Status.QUEUED
+    error: str = ""
+    started: float = 0.0
+    finished_at: float = 0.0
+    cancel: CancelToken = field(default_factory=CancelToken)
+    _samples: list[tuple[float, int]] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.local.name if self.kind is Kind.UPLOAD else self.remote.rsplit("/", 1)[-1]
+
+    def rate(self, now: float | None = None) -> float:
+        """Bytes per second over the last few seconds (0 when unknown)."""
+        now = time.monotonic() if now is None else now
+        self._samples.append((now, self.done))
+        self._samples = [s for s in self._samples if now - s[0] <= 5.0]
+        if self.status is not Status.RUNNING:
+            if self.finished_at > self.started > 0:
+                return self.done / max(self.finished_at - self.started, 1e-3)
+            return 0.0
+        t0, d0 = self._samples[0]
+        if now - t0 < 0.2:
+            return self.done / max(now - self.started, 1e-3) if self.started else 0.0
+        return (self.done - d0) / (now - t0)
+
+    def eta(self, now: float | None = None) -> float | None:
+        rate = self.rate(now)
+        if self.status is not Status.RUNNING or rate <= 0 or self.total <= 0:
+            return None
+        return max(self.total - self.done, 0) / rate
+
+
+def format_eta(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    seconds = int(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60} min"
+
+
+class TransferManager(QObject):
+    """Queue of GUI transfers. Call on the GUI thread.
+
+    Args:
+        client: the Data Manager client (its methods are thread-safe).
+        runner: a runner dedicated to transfers (its pool size = parallel transfers).
+    """
+
+    added = Signal(object)  # Transfer
+    changed = Signal(object)  # Transfer (status change)
+    batch_finished = Signal(int, int, int, str)  # batch id, ok count, failed count, remote folder
+
+    def __init__(self, client: TransferClient, runner: TaskRunner, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.client = client
+        self.runner = runner
+        self.transfers: list[Transfer] = []
+        self._ids = itertools.count(1)
+        self._batches: dict[int, tuple[list[Transfer], str]] = {}
+
+    # ---- starting ----
+
+    def upload(self, local: Path, remote: str, batch: int = 0) -> Transfer:
+        """Queue one file upload to the remote file path ``remote``."""
+        t = Transfer(next(self._ids), Kind.UPLOAD, local, remote, batch=batch)
+        self._start(t)
+        return t
+
+    def download(
+        self, remote: str, local: Path, data_format: GSDataFormat | None = None, size: int | None = None
+    ) -> Transfer:
+        t = Transfer(next(self._ids), Kind.DOWNLOAD, local, remote, data_format=data_format, total=size or 0)
+        self._start(t)
+        return t
+
+    def upload_paths(
+        self, paths: list[Path], remote_folder: str, on_error: Callable[[BaseException], None] | None = None
+    ) -> int:
+        """Upload files and folders (recursively) into ``remote_folder``; returns the batch id.
+
+        Walking folders and creating remote folders happens on a worker thread.
+        """
+        batch = next(self._ids)
+        self._batches[batch] = ([], remote_folder)
+        client = self.client
+        folder = remote_folder.rstrip("/")
+
+        def plan() -> list[tuple[Path, str]]:
+            pairs: list[tuple[Path, str]] = []
+            for path in paths:
+                if path.is_dir():
+                    base = f"{folder}/{path.name}"
+                    client.mkdir(base, parents=True)
+                    for dirpath, dirnames, filenames in os.walk(path):
+                        dirnames.sort()
+                        rel = Path(dirpath).relative_to(path).as_posix()
+                        remote_dir = base if rel == "." else f"{base}/{rel}"
+                        for d in dirnames:
+                            client.mkdir(f"{remote_dir}/{d}", parents=True)
+                        pairs.extend((Path(dirpath) / f, f"{remote_dir}/{f}") for f in sorted(filenames))
+                elif path.is_file():
+                    pairs.append((path, f"{folder}/{path.name}"))
+            return pairs
+
+        def enqueue(pairs: list[tuple[Path, str]]) -> None:
+            if not pairs:
+                self._batches.pop(batch, None)
+                self.batch_finished.emit(batch, 0, 0, remote_folder)
+                return
+            for local, remote in pairs:
+                self._batches[batch][0].append(self.upload(local, remote, batch=batch))
+
+        def failed(exc: BaseException) -> None:
+            self._batches.pop(batch, None)
+            self.batch_finished.emit(batch, 0, len(paths), remote_folder)
+            if on_error is not None:
+                on_error(exc)
+
+        self.runner.run_task(plan, enqueue, failed)
+        return batch
+
+    def _start(self, t: Transfer) -> None:
+        self.transfers.append(t)
+        self.added.emit(t)
+        client = self.client
+
+        def progress(done: int, total: int) -> None:  # worker thread: plain writes only
+            t.done, t.total = done, total
+            if t.status is Status.QUEUED:
+                t.status = Status.RUNNING
+
+        def work() -> object:
+            t.cancel.raise_if_cancelled()
+            t.status = Status.RUNNING
+            t.started = time.monotonic()
+            if t.kind is Kind.UPLOAD:
+                t.total = t.local.stat().st_size
+                return client.upload(t.local, t.remote, progress=progress, cancel=t.cancel)
+            return client.download(
+                t.remote, t.local, data_format=t.data_format, progress=progress, cancel=t.cancel
+            )
+
+        self.runner.run_task(work, lambda _r: self._finish(t, None), lambda exc: self._finish(t, exc))
+
+    def _finish(self, t: Transfer, exc: BaseException | None) -> None:
+        t.finished_at = time.monotonic()
+        if exc is None:
+            t.status = Status.DONE
+            t.done = max(t.done, t.total)
+        elif isinstance(exc, CancelledError) or t.cancel.cancelled:
+            t.status = Status.CANCELLED
+        else:
+            t.status = Status.FAILED
+            t.error = getattr(exc, "user_message", None) or str(exc) or type(exc).__name__
+        self.changed.emit(t)
+        entry = self._batches.get(t.batch)
+        if entry is not None and all(x.status.finished for x in entry[0]):
+            items, folder = self._batches.pop(t.batch)
+            ok = sum(1 for x in items if x.status is Status.DONE)
+            self.batch_finished.emit(t.batch, ok, len(items) - ok, folder)
+
+    # ---- control ----
+
+    def cancel(self, t: Transfer) -> None:
+        if not t.status.finished:
+            t.cancel.cancel()
+            if t.status is Status.QUEUED:
+                t.status = Status.CANCELLED
+                self.changed.emit(t)
+
+    def retry(self, t: Transfer) -> Transfer | None:
+        """Start a failed or cancelled transfer again (as a new row)."""
+        if t.status not in (Status.FAILED, Status.CANCELLED):
+            return None
+        if t.kind is Kind.UPLOAD:
+            return self.upload(t.local, t.remote)
+        return self.download(t.remote, t.local, t.data_format)
+
+    def cancel_all(self) -> None:
+        for t in self.transfers:
+            self.cancel(t)
+
+    @property
+    def active(self) -> int:
+        return sum(1 for t in self.transfers if not t.status.finished)
+
+
+class TransfersModel(QAbstractTableModel):
+    """Table of transfers; running rows are repainted every ``REFRESH_MS``."""
+
+    COLUMNS = ("Name", "Direction", "Progress", "Size", "Rate", "ETA", "Status")
+    PROGRESS_COLUMN = 2
+
+    def __init__(self, manager: TransferManager, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.manager = manager
+        self._rows: list[Transfer] = []
+        self._row_of: dict[int, int] = {}
+        manager.added.connect(self._on_added)
+        manager.changed.connect(self._on_changed)
+        self.timer = QTimer(self)
+        self.timer.setInterval(REFRESH_MS)
+        self.timer.timeout.connect(self._tick)
+        self.timer.start()
+
+    def transfer(self, index: Index) -> Transfer | None:
+        return self._rows[index.row()] if index.isValid() and 0 <= index.row() < len(self._rows) else None
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self.COLUMNS)
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        horizontal = orientation == Qt.Orientation.Horizontal
+        if horizontal and role == Qt.ItemDataRole.DisplayRole and 0 <= section < len(self.COLUMNS):
+            return tr(self.COLUMNS[section])
+        return None
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        t = self.transfer(index)
+        if t is None:
+            return None
+        col = index.column()
+        if role == Qt.ItemDataRole.UserRole:
+            return t
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return t.error or (str(t.local) if t.kind is Kind.UPLOAD else t.remote)
+        if role != Qt.ItemDataRole.DisplayRole:
+            return None
+        if col == 0:
+            return t.name
+        if col == 1:
+            return tr("Upload") if t.kind is Kind.UPLOAD else tr("Download")
+        if col == 2:
+            return int(100 * t.done / t.total) if t.total else (100 if t.status is Status.DONE else 0)
+        if col == 3:
+            return human_size(t.total) if t.total else ""
+        if col == 4:
+            rate = t.rate()
+            return f"{human_size(int(rate))}/s" if rate > 0 and t.status is Status.RUNNING else ""
+        if col == 5:
+            return format_eta(t.eta())
+        if col == 6:
+            labels = {
+                Status.QUEUED: tr("Queued"),
+                Status.RUNNING: tr("Transferring"),
+                Status.DONE: tr("Done"),
+                Status.FAILED: tr("Failed"),
+                Status.CANCELLED: tr("Cancelled"),
+            }
+            text = labels[t.status]
+            return f"{text}: {t.error}" if t.error and t.status is Status.FAILED else text
+        return None
+
+    def _on_added(self, t: Transfer) -> None:
+        row = len(self._rows)
+        self.beginInsertRows(QModelIndex(), row, row)
+        self._rows.append(t)
+        self._row_of[t.id] = row
+        self.endInsertRows()
+
+    def _on_changed(self, t: Transfer) -> None:
+        row = self._row_of.get(t.id)
+        if row is not None:
+            self.dataChanged.emit(self.index(row, 0), self.index(row, len(self.COLUMNS) - 1))
+
+    def _tick(self) -> None:
+        running = [r for r, t in enumerate(self._rows) if t.status is Status.RUNNING]
+        if running:
+            self.dataChanged.emit(self.index(running[0], 0), self.index(running[-1], len(self.COLUMNS) - 1))
+
+    def clear_finished(self) -> None:
+        keep = [t for t in self._rows if not t.status.finished]
+        self.beginResetModel()
+        self._rows = keep
+        self._row_of = {t.id: i for i, t in enumerate(keep)}
+        self.endResetModel()
+
+
+class ProgressDelegate(QStyledItemDelegate):
+    """Draws the Progress column as a progress bar."""
+
+    def paint(self, painter: Any, option: QStyleOptionViewItem, index: Index) -> None:
+        value = index.data(Qt.ItemDataRole.DisplayRole)
+        if not isinstance(value, int):
+            super().paint(painter, option, index)
+            return
+        bar = QStyleOptionProgressBar()
+        bar.rect = option.rect.adjusted(2, 3, -2, -3)  # type: ignore[attr-defined]
+        bar.minimum, bar.maximum, bar.progress = 0, 100, value  # type: ignore[attr-defined]
+        bar.text = f"{value}%"  # type: ignore[attr-defined]
+        bar.textVisible = True  # type: ignore[attr-defined]
+        bar.state = option.state  # type: ignore[attr-defined]
+        style = option.widget.style() if option.widget else None  # type: ignore[attr-defined]
+        if style is not None:
+            style.drawControl(QStyle.ControlElement.CE_ProgressBar, bar, painter)
+
+
+class TransfersPanel(QWidget):
+    """Table of transfers with Cancel / Retry / Clear finished."""
+
+    def __init__(self, manager: TransferManager, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.manager = manager
+        self.model = TransfersModel(manager, self)
+        self.view = QTableView(self)
+        self.view.setModel(self.model)
+        self.view.setItemDelegateForColumn(TransfersModel.PROGRESS_COLUMN, ProgressDelegate(self.view))
+        self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.view.verticalHeader().hide()
+        self.view.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.view.horizontalHeader().setStretchLastSection(True)
+        self.view.setAccessibleName(tr("Transfers"))
+        self.cancel_button = QPushButton(tr("&Cancel"), self)
+        self.retry_button = QPushButton(tr("&Retry"), self)
+        self.clear_button = QPushButton(tr("C&lear finished"), self)
+        self.cancel_button.clicked.connect(self.cancel_selected)
+        self.retry_button.clicked.connect(self.retry_selected)
+        self.clear_button.clicked.connect(self.model.clear_finished)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        for b in (self.cancel_button, self.retry_button, self.clear_button):
+            buttons.addWidget(b)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.view)
+        layout.addLayout(buttons)
+
+    def selected(self) -> list[Transfer]:
+        rows = {i.row() for i in self.view.selectionModel().selectedRows()}
+        return [t for r in sorted(rows) if (t := self.model.transfer(self.model.index(r, 0))) is not None]
+
+    def cancel_selected(self) -> None:
+        for t in self.selected():
+            self.manager.cancel(t)
+
+    def retry_selected(self) -> None:
+        for t in self.selected():
+            self.manager.retry(t)

@@ -1,0 +1,234 @@
+"""First-run wizard: server, account (password to the keyring), local folder, remote folder."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QRadioButton,
+    QVBoxLayout,
+    QWidget,
+    QWizard,
+    QWizardPage,
+)
+
+from gsdesktop.datamanager import credentials as creds
+from gsdesktop.ui.bridge import TaskRunner
+from gsdesktop.ui.prefs import Prefs, default_local_folder
+from gsdesktop.ui.runtime import SyncSetup
+
+log = logging.getLogger(__name__)
+
+
+class ServerPage(QWizardPage):
+    def __init__(self, prefs: Prefs, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setTitle(self.tr("Welcome to GenomeSpace Desktop"))
+        self.setSubTitle(self.tr("Choose the Data Manager server to sync with."))
+        self.demo = QRadioButton(self.tr("A local &demo server on this computer (no account needed)"), self)
+        self.custom = QRadioButton(self.tr("&This server:"), self)
+        self.url = QLineEdit(prefs.server_url or "", self)
+        self.url.setPlaceholderText("https://genomespace.example.org")
+        self.url.setAccessibleName(self.tr("Server URL"))
+        (self.custom if prefs.server_url else self.demo).setChecked(True)
+        self.url.setEnabled(self.custom.isChecked())
+        self.custom.toggled.connect(self.url.setEnabled)
+        self.custom.toggled.connect(lambda _c: self.completeChanged.emit())
+        self.url.textChanged.connect(lambda _t: self.completeChanged.emit())
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.demo)
+        row = QHBoxLayout()
+        row.addWidget(self.custom)
+        row.addWidget(self.url, 1)
+        layout.addLayout(row)
+
+    def isComplete(self) -> bool:
+        return self.demo.isChecked() or self.url.text().strip().startswith(("http://", "https://"))
+
+
+class AccountPage(QWizardPage):
+    """Signs in on a worker thread when Next is pressed; moves on only after the server said yes."""
+
+    def __init__(self, wizard: FirstRunWizard, prefs: Prefs) -> None:
+        super().__init__(wizard)
+        self.wiz = wizard
+        self.setTitle(self.tr("Your account"))
+        self.setSubTitle(self.tr("The password is kept in your system keyring, never in a file."))
+        self.username = QLineEdit(prefs.username, self)
+        self.password = QLineEdit(self)
+        self.password.setEchoMode(QLineEdit.EchoMode.Password)
+        self.remember = QCheckBox(self.tr("&Remember the password in the keyring"), self)
+        self.remember.setChecked(True)
+        self.status = QLabel(self)
+        self.status.setWordWrap(True)
+        form = QFormLayout(self)
+        form.addRow(self.tr("&User name:"), self.username)
+        form.addRow(self.tr("&Password:"), self.password)
+        form.addRow(self.remember)
+        form.addRow(self.status)
+        self.client: Any = None
+        self._verified = False
+        self._busy = False
+
+    def initializePage(self) -> None:
+        if self.wiz.using_demo():
+            from gsdesktop.ui.launch import DEMO_PASSWORD, DEMO_USER
+
+            self.username.setText(DEMO_USER)
+            self.password.setText(DEMO_PASSWORD)
+            self.remember.setChecked(False)
+        self._verified = False
+
+    def validatePage(self) -> bool:
+        if self._verified:
+            return True
+        if self._busy:
+            return False
+        user, password = self.username.text().strip(), self.password.text()
+        if not user or not password:
+            self.status.setText(self.tr("Enter your user name and password."))
+            return False
+        self._busy = True
+        self.status.setText(self.tr("Signing in…"))
+        self.wiz.button(QWizard.WizardButton.NextButton).setEnabled(False)
+        remember = self.remember.isChecked()
+        wiz = self.wiz
+
+        def work() -> Any:
+            from gsdesktop.datamanager.client import DataManagerClient
+
+            url = wiz.server_url()
+            client = DataManagerClient(url, user, password, pool_size=16)
+            client.login()
+            if remember:
+                try:
+                    creds.set_keyring_password(url, user, password)
+                except creds.CredentialsUnavailableError as exc:
+                    log.warning("password not stored: %s", exc)
+            return client
+
+        def done(client: Any) -> None:
+            self._busy = False
+            self.client = client
+            self._verified = True
+            self.status.setText(self.tr("Signed in as {0}.").format(user))
+            self.wiz.button(QWizard.WizardButton.NextButton).setEnabled(True)
+            self.wiz.next()
+
+        def failed(exc: BaseException) -> None:
+            self._busy = False
+            self.status.setText(getattr(exc, "user_message", None) or str(exc))
+            self.wiz.button(QWizard.WizardButton.NextButton).setEnabled(True)
+
+        self.wiz.runner.run_task(work, done, failed)
+        return False
+
+
+class FoldersPage(QWizardPage):
+    def __init__(self, wizard: FirstRunWizard, prefs: Prefs) -> None:
+        super().__init__(wizard)
+        self.wiz = wizard
+        self.setTitle(self.tr("Folders"))
+        self.setSubTitle(
+            self.tr(
+                "If the local folder already has files, nothing is overwritten or deleted: files that differ "
+                "from the server are kept side by side as conflict copies."
+            )
+        )
+        self.local = QLineEdit(prefs.local_folder or str(default_local_folder()), self)
+        browse = QPushButton(self.tr("&Browse…"), self)
+        browse.clicked.connect(self._browse)
+        self.remote = QLineEdit(prefs.remote_folder, self)
+        row = QHBoxLayout()
+        row.addWidget(self.local, 1)
+        row.addWidget(browse)
+        form = QFormLayout(self)
+        form.addRow(self.tr("&Local folder:"), row)
+        form.addRow(self.tr("&Remote folder:"), self.remote)
+
+    def initializePage(self) -> None:
+        client = self.wiz.account.client
+        if client is not None and not self.remote.text():
+            self.remote.setText(client.home)
+
+    def _browse(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, self.tr("Local folder"), self.local.text())
+        if folder:
+            self.local.setText(folder)
+
+    def validatePage(self) -> bool:
+        path = Path(self.local.text()).expanduser()
+        return bool(self.local.text().strip()) and (not path.exists() or path.is_dir())
+
+
+class FirstRunWizard(QWizard):
+    """Collects a :class:`SyncSetup`; ``server_starter`` starts the demo server when chosen."""
+
+    def __init__(self, prefs: Prefs, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(self.tr("GenomeSpace Desktop setup"))
+        self.prefs = prefs
+        self.runner = TaskRunner(2, self)
+        self.demo_server: Any = None
+        self.server = ServerPage(prefs, self)
+        self.account = AccountPage(self, prefs)
+        self.folders = FoldersPage(self, prefs)
+        for page in (self.server, self.account, self.folders):
+            self.addPage(page)
+
+    def using_demo(self) -> bool:
+        return self.server.demo.isChecked()
+
+    def server_url(self) -> str:
+        """The chosen server URL, starting the embedded demo server first if needed (worker thread)."""
+        if not self.using_demo():
+            return self.server.url.text().strip().rstrip("/")
+        if self.demo_server is None:
+            from gsdesktop.server.embedded import start_local_server
+            from gsdesktop.ui.launch import DEMO_PASSWORD, DEMO_USER, demo_data_dir, seed_demo
+
+            self.demo_server = start_local_server(
+                demo_data_dir() / "server", users={DEMO_USER: DEMO_PASSWORD}
+            )
+            from gsdesktop.datamanager.client import DataManagerClient
+
+            seed_demo(
+                DataManagerClient(self.demo_server.url, DEMO_USER, DEMO_PASSWORD), "/users/demo/demo-data"
+            )
+        return str(self.demo_server.url)
+
+    def result_setup(self) -> SyncSetup | None:
+        client = self.account.client
+        if client is None:
+            return None
+        prefs = self.prefs
+        prefs.server_url, prefs.username = client.server_url, client.username
+        prefs.local_folder = str(Path(self.folders.local.text()).expanduser().absolute())
+        prefs.remote_folder = self.folders.remote.text().strip() or client.home
+        if not self.using_demo():
+            try:
+                prefs.save()
+            except OSError as exc:
+                log.warning("could not save preferences: %s", exc)
+        server = self.demo_server
+        cleanup = server.stop if server is not None else None
+        return SyncSetup(client, Path(prefs.local_folder), prefs.remote_folder, prefs, cleanup=cleanup)
+
+
+def run_wizard(prefs: Prefs) -> SyncSetup | None:
+    """Show the wizard modally; ``None`` when cancelled."""
+    wizard = FirstRunWizard(prefs)
+    if wizard.exec() != QWizard.DialogCode.Accepted:
+        if wizard.demo_server is not None:
+            wizard.demo_server.stop()
+        return None
+    return wizard.result_setup()
