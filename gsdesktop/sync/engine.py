@@ -8,21 +8,42 @@ reach subscribers as typed events (:mod:`gsdesktop.sync.events`).
 
 from __future__ import annotations
 
+import logging
+import os
+import socket
+import tempfile
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from gsdesktop.datamanager.errors import (
+    AuthenticationError,
+    CancelledError,
+    NetworkError,
+    NotFoundError,
+    PermissionDeniedError,
+    ServerError,
+)
+from gsdesktop.datamanager.transfer import CancelToken
 from gsdesktop.sync.events import (
     ActionDone,
     ConflictDetected,
+    CycleDone,
+    ProblemChanged,
+    ProblemKind,
     StateChanged,
     SyncEvent,
     SyncProblem,
     SyncState,
 )
+from gsdesktop.sync.executor import AuthFailed, Executor, Offline, Throttle
+from gsdesktop.sync.planner import Action, Entry, Mode, Op, Plan, fold_case, plan
+from gsdesktop.sync.scanner import MARKER, Ignore, remote_tree, scan_local
+from gsdesktop.sync.state import CachedHash, StateDB, default_state_dir, pair_id
 
 if TYPE_CHECKING:
     from gsdesktop.datamanager.client import DataManagerClient
@@ -54,6 +75,9 @@ class SyncConfig:
         use_default_ignores: apply the built-in temp/OS-file patterns.
         transfers: parallel transfers.
         host_name: name used in conflicted-copy names (default: this machine's host name).
+        min_file_age: a local file modified more recently than this is not uploaded yet.
+        retry_base: first retry delay of a failed file (then x5 each time, at most 24 h).
+        fold_names: whether the local file system folds case / Unicode (None = detect).
     """
 
     mode: SyncMode = SyncMode.TWO_WAY
@@ -70,6 +94,9 @@ class SyncConfig:
     use_default_ignores: bool = True
     transfers: int = 8
     host_name: str | None = None
+    min_file_age: float = 0.3
+    retry_base: float = 10.0
+    fold_names: bool | None = None  # None = detect whether the local file system folds case
 
 
 @dataclass
@@ -95,7 +122,7 @@ class SyncReport:
 
     @property
     def converged(self) -> bool:
-        return self.blocked is None and not self.problems
+        return self.blocked is None and not [p for p in self.problems if p.kind not in _INFO_KINDS]
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -115,6 +142,9 @@ class SyncReport:
         }
 
 
+_INFO_KINDS = frozenset({ProblemKind.SYMLINK, ProblemKind.WATCHER})
+
+
 def _problem_json(p: SyncProblem) -> dict[str, object]:
     return {
         "path": p.path,
@@ -126,6 +156,75 @@ def _problem_json(p: SyncProblem) -> dict[str, object]:
 
 
 Subscriber = Callable[[SyncEvent], None]
+log = logging.getLogger(__name__)
+
+MAX_ROUNDS = 8
+MASS_DELETE_MIN_FILES = 10
+
+
+def _host() -> str:
+    return socket.gethostname().split(".")[0] or "host"
+
+
+def _under(rel: str, roots: frozenset[str] | set[str]) -> bool:
+    if not roots:
+        return False
+    if rel in roots:
+        return True
+    return any(rel.startswith(a + "/") for a in ancestors_and_self_prefixes(rel) if a in roots)
+
+
+def ancestors_and_self_prefixes(rel: str) -> list[str]:
+    parts = rel.split("/")
+    return ["/".join(parts[:i]) for i in range(1, len(parts))]
+
+
+def _drop(tree: dict[str, Entry], frozen: set[str]) -> dict[str, Entry]:
+    if not frozen:
+        return tree
+    return {p: e for p, e in tree.items() if not _under(p, frozen)}
+
+
+Trees = tuple[dict[str, Entry], dict[str, Entry], dict[str, Entry]]
+
+
+def _apply(trees: Trees, a: Action, actual: Entry | None) -> None:
+    """Mirror one executed action in the in-memory (base, local, remote) trees."""
+    b, lo, re_ = trees
+    op, p = a.op, a.path
+    if op is Op.UPLOAD or op is Op.MKDIR_REMOTE:
+        if actual is not None:
+            re_[p] = actual
+    elif op is Op.DOWNLOAD or op is Op.MKDIR_LOCAL:
+        if actual is not None:
+            lo[p] = actual
+    elif op is Op.CONFLICT:
+        if a.dest and p in lo:
+            lo[a.dest] = lo[p]
+        if actual is not None:
+            lo[p] = actual
+            re_[p] = actual
+    elif op is Op.DELETE_LOCAL:
+        lo.pop(p, None)
+    elif op is Op.DELETE_REMOTE:
+        re_.pop(p, None)
+    elif op in (Op.MOVE_LOCAL, Op.MOVE_REMOTE, Op.ASIDE_LOCAL, Op.ASIDE_REMOTE):
+        tree = lo if op in (Op.MOVE_LOCAL, Op.ASIDE_LOCAL) else re_
+        assert a.dest is not None
+        for q in [q for q in tree if q == p or q.startswith(p + "/")]:
+            tree[a.dest + q[len(p) :]] = tree.pop(q)
+        if op in (Op.MOVE_LOCAL, Op.MOVE_REMOTE):
+            b.pop(p, None)
+            if a.entry is not None:
+                b[a.dest] = a.entry
+        return
+    if a.record and op is not Op.CONFLICT:
+        if op in (Op.DELETE_LOCAL, Op.DELETE_REMOTE) or actual is None:
+            b.pop(p, None)
+        else:
+            b[p] = actual
+    elif op is Op.CONFLICT and actual is not None:
+        b[p] = actual
 
 
 class SyncEngine:
@@ -149,13 +248,35 @@ class SyncEngine:
         state_dir: Path | str | None = None,
     ) -> None:
         self.client = client
-        self.local_root = Path(local_root).absolute()
+        self.local_root = Path(os.path.abspath(local_root))
         self.remote_root = "/" + remote_root.strip("/")
         self.config = config or SyncConfig()
-        self._state_dir = Path(state_dir) if state_dir is not None else None
+        sdir = Path(state_dir) if state_dir is not None else default_state_dir()
+        server = str(getattr(client, "server_url", ""))
+        user = str(getattr(client, "username", ""))
+        self.pair_id = pair_id(server, user, self.remote_root, self.local_root)
+        self.db = StateDB(sdir / f"{self.pair_id}.sqlite3")
+        for key, value in (("local_root", str(self.local_root)), ("remote_root", self.remote_root),
+                           ("server", server), ("username", user)):  # fmt: skip
+            if self.db.get_meta(key) != value:
+                self.db.set_meta(key, value)
         self._subscribers: list[Subscriber] = []
         self._sub_lock = threading.Lock()
         self._state = SyncState.IDLE
+        self._state_lock = threading.Lock()
+        self._cycle_lock = threading.Lock()
+        self._cancel = CancelToken()
+        self._approved = False
+        self._paused = False
+        self._hashes: dict[str, CachedHash] | None = None
+        self._remote_cache: dict[str, Entry] | None = None
+        self._remote_time = 0.0
+        self._reported: tuple[SyncProblem, ...] = tuple(self.db.problems())
+        self._watch: Any = None  # gsdesktop.sync.watch.WatchLoop while watching
+        self.fold = self._detect_fold()
+        up = Throttle(self.config.max_upload_bps)
+        down = Throttle(self.config.max_download_bps)
+        self._throttles = (up, down)
 
     # -- subscription -------------------------------------------------------------------------
     def subscribe(self, callback: Subscriber) -> Callable[[], None]:
@@ -173,61 +294,347 @@ class SyncEngine:
 
         return unsubscribe
 
-    # -- control ------------------------------------------------------------------------------
-    @property
-    def state(self) -> SyncState:
-        return self._state
-
-    def sync_once(self) -> SyncReport:
-        """Run one full cycle on the calling thread and return its report."""
-        raise NotImplementedError
-
-    def start(self) -> None:
-        """Start watch mode on background threads (returns immediately)."""
-        raise NotImplementedError
-
-    def stop(self, timeout: float = 30.0) -> None:
-        """Stop watch mode; waits for running transfers to finish or be cancelled."""
-        raise NotImplementedError
-
-    def pause(self) -> None:
-        """Pause (watch mode keeps collecting changes but transfers nothing)."""
-        raise NotImplementedError
-
-    def resume(self) -> None:
-        raise NotImplementedError
-
-    def sync_now(self) -> None:
-        """Ask watch mode to run a full cycle as soon as possible (also retries failed files now)."""
-        raise NotImplementedError
-
-    def approve_deletions(self) -> None:
-        """Let the next cycle carry out deletions held back by the mass-delete / root guard."""
-        raise NotImplementedError
-
-    def problems(self) -> list[SyncProblem]:
-        raise NotImplementedError
-
-    def conflicts(self) -> list[ConflictDetected]:
-        raise NotImplementedError
-
-    def recent_activity(self, limit: int = 100) -> list[ActionDone]:
-        raise NotImplementedError
-
-    def close(self) -> None:
-        """Stop and release the state database."""
-        raise NotImplementedError
-
-    def _set_state(self, state: SyncState) -> None:
-        prev, self._state = self._state, state
-        if prev is not state:
-            self._emit(StateChanged(state, prev))
-
     def _emit(self, event: SyncEvent) -> None:
         for cb in self._subscribers:
             try:
                 cb(event)
             except Exception:  # a subscriber bug must never stop the engine
-                import logging
+                log.exception("sync subscriber failed")
 
-                logging.getLogger(__name__).exception("sync subscriber failed")
+    # -- control ------------------------------------------------------------------------------
+    @property
+    def state(self) -> SyncState:
+        return self._state
+
+    def _set_state(self, state: SyncState, reason: ProblemKind | None = None) -> None:
+        with self._state_lock:
+            prev, self._state = self._state, state
+        if prev is not state:
+            self.db.set_meta("state", state.value)
+            self._emit(StateChanged(state, prev, reason))
+
+    def sync_once(self, force_retry: bool = False) -> SyncReport:
+        """Run one full cycle on the calling thread and return its report.
+
+        Args:
+            force_retry: retry failed files now instead of waiting for their backoff.
+        """
+        if force_retry:
+            self.db.reset_backoff()
+        return self._cycle(refresh_remote=True)
+
+    def start(self) -> None:
+        """Start watch mode on background threads (returns immediately)."""
+        from gsdesktop.sync.watch import WatchLoop
+
+        if self._watch is not None:
+            return
+        self._watch = WatchLoop(self)
+        self._watch.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop watch mode; running transfers are cancelled (they are retried on the next start)."""
+        watch, self._watch = self._watch, None
+        if watch is not None:
+            self._cancel.cancel()
+            watch.stop(timeout)
+            self._cancel = CancelToken()
+        if not self._paused:
+            self._set_state(SyncState.IDLE)
+
+    def pause(self) -> None:
+        """Pause: running transfers are cancelled, nothing is transferred until :meth:`resume`."""
+        self._paused = True
+        self._cancel.cancel()
+        self._set_state(SyncState.PAUSED)
+
+    def resume(self) -> None:
+        if not self._paused:
+            return
+        self._paused = False
+        self._cancel = CancelToken()
+        self._set_state(SyncState.IDLE)
+        self.sync_now()
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    def sync_now(self) -> None:
+        """Ask watch mode to run a full cycle as soon as possible (also retries failed files now)."""
+        self.db.reset_backoff()
+        if self._watch is not None:
+            self._watch.request_full()
+
+    def approve_deletions(self) -> None:
+        """Let the next cycle carry out deletions held back by the mass-delete / root guard."""
+        self._approved = True
+        self.sync_now()
+
+    def problems(self) -> list[SyncProblem]:
+        return self.db.problems()
+
+    def conflicts(self) -> list[ConflictDetected]:
+        return self.db.conflicts()
+
+    def recent_activity(self, limit: int = 100) -> list[ActionDone]:
+        return self.db.activity(limit)
+
+    def close(self) -> None:
+        """Stop and release the state database."""
+        self.stop()
+        self.db.close()
+
+    # -- one cycle ----------------------------------------------------------------------------
+    def _detect_fold(self) -> bool:
+        if self.config.fold_names is not None:
+            return self.config.fold_names
+        probe_dir = self.local_root if self.local_root.is_dir() else Path(tempfile.gettempdir())
+        try:
+            with tempfile.NamedTemporaryFile(prefix=".GsCaseProbe", dir=probe_dir) as fh:
+                name = Path(fh.name)
+                return (name.parent / name.name.lower()).exists() and name.name != name.name.lower()
+        except OSError:
+            return False
+
+    def _excluded(self) -> frozenset[str]:
+        return frozenset(f.strip("/") for f in self.config.excluded_remote_folders if f.strip("/"))
+
+    def _check_roots(self, base_files: int) -> SyncProblem | None:
+        root = self.local_root
+        marker = root / MARKER
+        if not root.is_dir():
+            if base_files == 0 or self._approved:
+                root.mkdir(parents=True, exist_ok=True)
+            else:
+                return SyncProblem(
+                    "", f"The local folder {root} is missing (unmounted?); nothing was deleted. "
+                    "Reconnect it, or approve to start over.", None, 0, ProblemKind.ROOT_MISSING)  # fmt: skip
+        if not marker.exists():
+            if base_files and not self._approved:
+                return SyncProblem(
+                    "", f"The local folder {root} lost its sync marker ({MARKER}): it may be an empty "
+                    "mount point or a different folder. Nothing was deleted; approve to continue.",
+                    None, 0, ProblemKind.ROOT_MISSING)  # fmt: skip
+            marker.write_text(f"gsdesktop sync pair {self.pair_id}\n", encoding="utf-8")
+        return None
+
+    def _scan_remote(self, ignore: Ignore, excluded: frozenset[str], base_files: int) -> dict[str, Entry]:
+        try:
+            listing = self.client.list_recursive(self.remote_root)
+        except NotFoundError:
+            if base_files and not self._approved:
+                msg = (
+                    f"The remote folder {self.remote_root} is missing; nothing was deleted locally. "
+                    "Approve to recreate it from the local files."
+                )
+                raise _Blocked(SyncProblem("", msg, None, 0, ProblemKind.ROOT_MISSING)) from None
+            self.client.mkdir(self.remote_root, parents=True)
+            listing = []
+        tree, bad = remote_tree(self.remote_root, list(listing), ignore, lambda r: _under(r, excluded))
+        for rel in bad:
+            self._add_problem(
+                rel, ProblemKind.IGNORED_REMOTE, "This remote name cannot be used locally", None
+            )
+        self._remote_cache = dict(tree)
+        self._remote_time = time.monotonic()
+        return tree
+
+    def _add_problem(self, path: str, kind: ProblemKind, message: str, retry: float | None) -> None:
+        existing = {p.path: p for p in self.db.problems()}
+        old = existing.get(path)
+        if old is not None and retry is None and old.kind is kind and old.message == message:
+            return  # reported once
+        self.db.add_problem(path, kind, message, retry)
+
+    def _publish_problems(self) -> list[SyncProblem]:
+        current = self.db.problems()
+        snapshot = tuple(current)
+        if snapshot != self._reported:
+            self._reported = snapshot
+            self._emit(ProblemChanged(snapshot))
+        return current
+
+    def _cycle(self, refresh_remote: bool = True, verify_remote: bool = False) -> SyncReport:
+        with self._cycle_lock:
+            report = SyncReport()
+            started = time.monotonic()
+            if self._paused:
+                report.blocked = SyncProblem("", "Paused", None, 0, ProblemKind.FATAL)
+                return report
+            try:
+                self._run_cycle(report, refresh_remote, verify_remote)
+                if self.db.clear_problem(""):
+                    pass
+                self._set_state(SyncState.IDLE)
+            except _Blocked as blk:
+                report.blocked = blk.problem
+                self.db.add_problem("", blk.problem.kind, blk.problem.message, None)
+                self._set_state(SyncState.ERROR, blk.problem.kind)
+            except Offline as exc:
+                report.blocked = SyncProblem("", f"Server unreachable: {exc}", None, 0, ProblemKind.OFFLINE)
+                self._set_state(SyncState.OFFLINE, ProblemKind.OFFLINE)
+            except (NetworkError, ServerError) as exc:
+                report.blocked = SyncProblem("", f"Server unreachable: {exc}", None, 0, ProblemKind.OFFLINE)
+                self._set_state(SyncState.OFFLINE, ProblemKind.OFFLINE)
+            except (AuthFailed, AuthenticationError, PermissionDeniedError) as exc:
+                report.blocked = SyncProblem("", f"Sign-in failed: {exc}", None, 0, ProblemKind.AUTH)
+                self.db.add_problem("", ProblemKind.AUTH, report.blocked.message, None)
+                self._set_state(SyncState.ERROR, ProblemKind.AUTH)
+            except CancelledError:
+                report.blocked = SyncProblem("", "Cancelled", None, 0, ProblemKind.FATAL)
+            except Exception as exc:
+                log.exception("sync cycle failed")
+                report.blocked = SyncProblem("", f"Unexpected error: {exc}", None, 0, ProblemKind.FATAL)
+                self._set_state(SyncState.ERROR, ProblemKind.FATAL)
+            finally:
+                if self._paused:
+                    self._set_state(SyncState.PAUSED)
+                report.problems = [p for p in self._publish_problems() if p.path or report.blocked is None]
+                report.problems = [p for p in report.problems if p.path]
+                report.duration = time.monotonic() - started
+                self.db.set_meta_json("last_report", report.to_json())
+                self.db.set_meta("last_cycle", str(time.time()))
+                self._emit(CycleDone(report))
+            return report
+
+    def _run_cycle(self, report: SyncReport, refresh_remote: bool, verify_remote: bool) -> None:
+        cfg = self.config
+        self._set_state(SyncState.SCANNING)
+        excluded = self._excluded()
+        ignore = Ignore(self.local_root, cfg.ignore_patterns, cfg.use_default_ignores)
+        base_all = self.db.load_base()
+        base_all = {
+            p: e for p, e in base_all.items() if not _under(p, excluded) and not ignore.match(p, e.is_dir)
+        }
+        base_files = sum(1 for e in base_all.values() if not e.is_dir)
+        blocked = self._check_roots(len(base_all))
+        if blocked is not None:
+            raise _Blocked(blocked)
+        if refresh_remote or self._remote_cache is None:
+            remote = self._scan_remote(ignore, excluded, len(base_all))
+        else:
+            remote = dict(self._remote_cache)
+        if self._hashes is None:
+            self._hashes = self.db.load_hashes()
+        scan = scan_local(self.local_root, ignore, self._hashes, min_age=cfg.min_file_age,
+                          excluded=lambda r: _under(r, excluded))  # fmt: skip
+        if scan.new_hashes:
+            self.db.put_hashes(scan.new_hashes.items())
+            self._hashes.update(scan.new_hashes)
+        stale = [p for p in self._hashes if p not in scan.ids and p not in scan.busy]
+        if stale and len(stale) > 64:
+            self.db.drop_hashes(stale)
+            for p in stale:
+                self._hashes.pop(p, None)
+        self._note_symlinks(scan.symlinks)
+        for rel, msg in scan.unreadable.items():
+            self._add_problem(rel, ProblemKind.FILE_ERROR, f"Cannot read: {msg}", cfg.retry_base)
+        now = time.time()
+        frozen: set[str] = set(scan.busy) | set(scan.symlinks)
+        for prob in self.db.problems():
+            if prob.path and prob.retry_at is not None and prob.retry_at > now:
+                frozen.add(prob.path)  # failed recently: wait for its backoff
+        trees = (dict(base_all), scan.tree, remote)
+        executor = Executor(
+            self.client, self.local_root, self.remote_root, self.db, self._on_event,
+            transfers=cfg.transfers, min_age=cfg.min_file_age, up=self._throttles[0], down=self._throttles[1],
+            own_write=self._own_write, cancel=self._cancel,
+        )  # fmt: skip
+        executor.retry_base = cfg.retry_base
+        executor.local_ids = dict(scan.ids)
+        executor.verify_remote = verify_remote
+        mode = Mode(cfg.mode.value)
+        host = cfg.host_name or _host()
+        for rnd in range(MAX_ROUNDS):
+            b, lo, re_ = (_drop(t, frozen) for t in trees)
+            todo = plan(b, lo, re_, mode=mode, host=host, fold=fold_case if self.fold else None)
+            for pr in todo.problems:
+                self._add_problem(pr.path, pr.kind, pr.message, None)
+            if rnd == 0:
+                report.planned = len(todo.actions)
+                self._mass_delete_guard(todo, base_files)
+            if not todo.actions:
+                break
+            self._set_state(SyncState.SYNCING)
+            executor.expected_remote = re_
+            try:
+                out = executor.run(todo)
+            finally:
+                self._take_problems(executor)
+            for act in out.done:
+                key = act.dest if act.op in (Op.MOVE_LOCAL, Op.MOVE_REMOTE) and act.dest else act.path
+                _apply(trees, act, out.actual.get(key))
+                self._count(report, act)
+            report.bytes_up += out.bytes_up
+            report.bytes_down += out.bytes_down
+            frozen |= out.failed
+            if self._cancel.cancelled:
+                break
+        self._remote_cache = dict(trees[2])
+        self._approved = False
+        self.db.clear_problems([ProblemKind.MASS_DELETE, ProblemKind.ROOT_MISSING])
+
+    def _count(self, report: SyncReport, a: Action) -> None:
+        op = a.op
+        if op is Op.UPLOAD:
+            report.uploaded += 1
+        elif op is Op.DOWNLOAD:
+            report.downloaded += 1
+        elif op is Op.CONFLICT:
+            report.downloaded += 1
+            report.conflicts += 1
+        elif op in (Op.ASIDE_LOCAL, Op.ASIDE_REMOTE):
+            report.conflicts += 1
+        elif op is Op.DELETE_LOCAL and a.entry is not None and not a.entry.is_dir:
+            report.deleted_local += 1
+        elif op is Op.DELETE_REMOTE and a.entry is not None and not a.entry.is_dir:
+            report.deleted_remote += 1
+        elif op in (Op.MKDIR_LOCAL, Op.MKDIR_REMOTE):
+            report.folders_created += 1
+
+    def _mass_delete_guard(self, p: Plan, base_files: int) -> None:
+        if self.config.allow_mass_delete or self._approved:
+            return
+        cfg = self.config
+        for n, where in zip(p.deleted_files(), ("locally", "on the server"), strict=True):
+            too_many = n > cfg.mass_delete_count or (
+                base_files >= MASS_DELETE_MIN_FILES and n > cfg.mass_delete_fraction * base_files
+            )
+            if too_many:
+                raise _Blocked(SyncProblem(
+                    "", f"This sync would delete {n} of {base_files} files {where}. Nothing was changed; "
+                    "approve the deletions (or run with --allow-mass-delete) if this is intended.",
+                    None, 0, ProblemKind.MASS_DELETE))  # fmt: skip
+
+    def _take_problems(self, executor: Executor) -> None:
+        items, executor.problems = executor.problems, []
+        for path, kind, message, retry in items:
+            if retry is not None and retry < 0:
+                continue  # a cleared marker
+            self.db.add_problem(path, kind, message, retry)
+
+    def _note_symlinks(self, links: set[str]) -> None:
+        known = {p.path for p in self.db.problems() if p.kind is ProblemKind.SYMLINK}
+        for rel in links - known:
+            self.db.add_problem(
+                rel, ProblemKind.SYMLINK, "Symbolic links are not synced (not followed)", None
+            )
+        for rel in known - links:
+            self.db.clear_problem(rel)
+
+    def _on_event(self, event: SyncEvent) -> None:
+        if isinstance(event, ActionDone):
+            self.db.add_activity([event])
+        self._emit(event)
+
+    def _own_write(self, rel: str) -> None:
+        watch = self._watch
+        if watch is not None:
+            watch.own_write(rel)
+
+
+class _Blocked(Exception):
+    def __init__(self, problem: SyncProblem) -> None:
+        super().__init__(problem.message)
+        self.problem = problem

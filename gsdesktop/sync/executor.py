@@ -1,0 +1,519 @@
+"""Carrying out a plan: phases in order, bounded pools, every step verified against the real world.
+
+Each step re-checks its precondition just before acting (the local file still has the identity that
+was scanned, the remote file still has the MD5 the plan expects) and records its result in the base
+only after the side effect is durable. Local deletions and local files replaced by a download go to
+the OS trash. Downloads land in ``.gsdesktop-cache`` first and are renamed into place.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import secrets
+import shutil
+import threading
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gsdesktop.datamanager.errors import (
+    AuthenticationError,
+    ConflictError,
+    GSError,
+    IntegrityError,
+    LocalFileError,
+    NetworkError,
+    NotFoundError,
+)
+from gsdesktop.datamanager.transfer import CancelToken
+from gsdesktop.sync.events import (
+    ActionDone,
+    ActionKind,
+    ConflictDetected,
+    Direction,
+    FileProgress,
+    ProblemKind,
+    SyncEvent,
+)
+from gsdesktop.sync.planner import DIR, Action, Entry, Op, Phase, Plan
+from gsdesktop.sync.scanner import CACHE_DIR, md5_of
+from gsdesktop.sync.state import CachedHash, StateDB
+
+log = logging.getLogger(__name__)
+
+
+class Offline(Exception):
+    """The server is unreachable: stop the cycle, go OFFLINE, retry later."""
+
+
+class AuthFailed(Exception):
+    """Credentials were rejected: stop the cycle."""
+
+
+class Skipped(Exception):
+    """The precondition no longer holds; the next round re-plans this path (not an error)."""
+
+
+class Busy(Exception):
+    """The local file is being written; retry soon."""
+
+
+@dataclass
+class Outcome:
+    """What one executed batch changed (applied to the in-memory trees by the engine)."""
+
+    done: list[Action] = field(default_factory=list)
+    actual: dict[str, Entry | None] = field(default_factory=dict)  # path -> entry actually written
+    failed: set[str] = field(default_factory=set)
+    bytes_up: int = 0
+    bytes_down: int = 0
+
+
+class Throttle:
+    """A shared byte-rate limiter driven from progress callbacks (sleeps the transferring thread)."""
+
+    def __init__(self, rate: int | None) -> None:
+        self.rate = rate
+        self._lock = threading.Lock()
+        self._start = time.monotonic()
+        self._sent = 0
+
+    def progress(self, inner: Callable[[int, int], None] | None) -> Callable[[int, int], None]:
+        last = [0]
+
+        def cb(done: int, total: int) -> None:
+            delta, last[0] = done - last[0], done
+            if inner is not None:
+                inner(done, total)
+            if not self.rate or delta <= 0:
+                return
+            with self._lock:
+                self._sent += delta
+                due = self._start + self._sent / self.rate
+            wait = due - time.monotonic()
+            if wait > 0:
+                time.sleep(min(wait, 5.0))
+
+        return cb
+
+
+class Executor:
+    """Runs plans for one engine. ``emit`` forwards events; ``own_write`` tells the watcher."""
+
+    def __init__(
+        self,
+        client: Any,
+        local_root: Path,
+        remote_root: str,
+        db: StateDB,
+        emit: Callable[[SyncEvent], None],
+        *,
+        transfers: int = 8,
+        min_age: float = 0.5,
+        up: Throttle | None = None,
+        down: Throttle | None = None,
+        own_write: Callable[[str], None] | None = None,
+        cancel: CancelToken | None = None,
+    ) -> None:
+        self.client = client
+        self.root = local_root
+        self.remote_root = remote_root.rstrip("/")
+        self.db = db
+        self.emit = emit
+        self.transfers = max(1, transfers)
+        self.min_age = min_age
+        self.up = up or Throttle(None)
+        self.down = down or Throttle(None)
+        self.own_write = own_write or (lambda _p: None)
+        self.cancel = cancel or CancelToken()
+        self.cache = local_root / CACHE_DIR
+        self.local_ids: dict[str, tuple[int, int, int]] = {}  # scanned identities
+        self.problems: list[tuple[str, ProblemKind, str, float | None]] = []
+        self.retry_base = 10.0
+        self.verify_remote = False  # check the remote before writing (stale remote snapshot)
+        self.expected_remote: Mapping[str, Entry] = {}
+        self._lock = threading.Lock()
+
+    # -- helpers ------------------------------------------------------------------------------
+    def rpath(self, rel: str) -> str:
+        return f"{self.remote_root}/{rel}"
+
+    def lpath(self, rel: str) -> Path:
+        return self.root / rel
+
+    def _ident(self, rel: str) -> tuple[int, int, int] | None:
+        try:
+            st = os.stat(self.lpath(rel), follow_symlinks=False)
+        except FileNotFoundError:
+            return None
+        return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+    def _unchanged(self, rel: str) -> bool:
+        """The local file still has the identity it had when scanned."""
+        return self._ident(rel) == self.local_ids.get(rel)
+
+    def _remember(self, rel: str, md5: str) -> None:
+        p = self.lpath(rel)
+        st = os.stat(p, follow_symlinks=False)
+        ident = (st.st_ino, st.st_size, st.st_mtime_ns)
+        self.local_ids[rel] = ident
+        self.db.put_hashes([(rel, CachedHash(*ident, md5))])
+        self.own_write(rel)
+
+    def _trash(self, p: Path) -> None:
+        from send2trash import send2trash
+
+        send2trash(str(p))
+
+    def _new_tmp(self) -> Path:
+        self.cache.mkdir(exist_ok=True)
+        return self.cache / f"dl-{secrets.token_hex(8)}"
+
+    # -- running ------------------------------------------------------------------------------
+    def run(self, plan: Plan) -> Outcome:
+        out = Outcome()
+        for phase, group in zip(Phase, plan.by_phase(), strict=True):
+            if not group:
+                continue
+            if phase in (Phase.MKDIR, Phase.PRE_DELETE, Phase.DELETE):
+                levels: dict[int, list[Action]] = {}
+                for a in group:
+                    levels.setdefault(a.depth, []).append(a)
+                order = sorted(levels) if phase is Phase.MKDIR else sorted(levels, reverse=True)
+                for d in order:
+                    self._parallel(levels[d], out)
+            else:
+                self._parallel(group, out)
+        return out
+
+    def _parallel(self, actions: list[Action], out: Outcome) -> None:
+        failed_parent = set(out.failed)
+        todo = [a for a in actions if not any(a.path.startswith(f + "/") for f in failed_parent)]
+        for a in actions:
+            if a not in todo:
+                out.failed.add(a.path)
+        if len(todo) == 1 or self.transfers == 1:
+            for a in todo:
+                self._one(a, out)
+            return
+        with ThreadPoolExecutor(
+            max_workers=min(self.transfers, len(todo)), thread_name_prefix="gs-sync"
+        ) as pool:
+            futures = [pool.submit(self._one, a, out) for a in todo]
+            errors: list[BaseException] = []
+            for f in futures:
+                exc = f.exception()
+                if exc is not None:
+                    errors.append(exc)
+        for exc in errors:
+            if isinstance(exc, Offline | AuthFailed):
+                raise exc
+        if errors:
+            raise errors[0]
+
+    def _one(self, a: Action, out: Outcome) -> None:
+        if self.cancel.cancelled:
+            with self._lock:
+                out.failed.add(a.path)
+            return
+        try:
+            actual, nbytes = self._do(a)
+        except Skipped as exc:
+            log.debug("skipped %s %s: %s", a.op.value, a.path, exc)
+            with self._lock:
+                out.failed.add(a.path)
+            return
+        except Busy as exc:
+            self._problem(a.path, ProblemKind.CHANGING, str(exc), 1.0)
+            with self._lock:
+                out.failed.add(a.path)
+            return
+        except AuthenticationError as exc:
+            raise AuthFailed(str(exc)) from exc
+        except NetworkError as exc:
+            raise Offline(str(exc)) from exc
+        except (GSError, OSError) as exc:
+            message = exc.user_message if isinstance(exc, GSError) else (exc.strerror or str(exc))
+            kind = ProblemKind.CHANGING if isinstance(exc, IntegrityError) else ProblemKind.FILE_ERROR
+            retry = 1.0 if kind is ProblemKind.CHANGING else self.retry_base
+            self._problem(a.path, kind, f"{_verb(a.op)} failed: {message}", retry)
+            with self._lock:
+                out.failed.add(a.path)
+            return
+        with self._lock:
+            out.done.append(a)
+            out.actual[a.dest if a.op in (Op.MOVE_LOCAL, Op.MOVE_REMOTE) and a.dest else a.path] = actual
+            if a.op is Op.UPLOAD:
+                out.bytes_up += nbytes
+            elif a.op in (Op.DOWNLOAD, Op.CONFLICT):
+                out.bytes_down += nbytes
+        if self.db.clear_problem(a.path):
+            self.problems.append((a.path, ProblemKind.FILE_ERROR, "", -1.0))  # marker: cleared
+
+    def _problem(self, path: str, kind: ProblemKind, message: str, retry: float | None) -> None:
+        with self._lock:
+            self.problems.append((path, kind, message, retry))
+
+    # -- the steps ----------------------------------------------------------------------------
+    def _do(self, a: Action) -> tuple[Entry | None, int]:
+        op = a.op
+        if op is Op.RECORD:
+            self.db.record(a.path, a.entry)
+            return a.entry, 0
+        if op is Op.UPLOAD:
+            return self._upload(a)
+        if op in (Op.DOWNLOAD, Op.CONFLICT):
+            return self._download(a)
+        if op is Op.MKDIR_LOCAL:
+            p = self.lpath(a.path)
+            try:
+                p.mkdir()
+            except FileExistsError:
+                if not p.is_dir() or p.is_symlink():
+                    raise Skipped("a file appeared where the folder goes") from None
+            self.own_write(a.path)
+            self._finish(a, DIR, ActionKind.MKDIR_LOCAL)
+            return DIR, 0
+        if op is Op.MKDIR_REMOTE:
+            self.client.mkdir(self.rpath(a.path))
+            self._finish(a, DIR, ActionKind.MKDIR_REMOTE)
+            return DIR, 0
+        if op is Op.DELETE_LOCAL:
+            return self._delete_local(a)
+        if op is Op.DELETE_REMOTE:
+            return self._delete_remote(a)
+        if op is Op.MOVE_REMOTE:
+            assert a.dest is not None
+            meta = self.client.metadata(self.rpath(a.path))
+            if a.entry is not None and meta.md5 and meta.md5 != a.entry.md5:
+                raise Skipped("remote source changed")
+            self.client.move(self.rpath(a.path), self.rpath(a.dest))
+            self.db.record_many([(a.path, None), (a.dest, a.entry)])
+            self.emit(ActionDone(ActionKind.MOVED_REMOTE, a.dest, a.entry.size if a.entry else None))
+            return a.entry, 0
+        if op is Op.MOVE_LOCAL:
+            assert a.dest is not None
+            src, dst = self.lpath(a.path), self.lpath(a.dest)
+            if not self._unchanged(a.path) or dst.exists():
+                raise Skipped("local source changed or target exists")
+            os.rename(src, dst)
+            self.local_ids[a.dest] = self.local_ids.pop(a.path, (0, 0, 0))
+            if a.entry is not None and a.entry.md5:
+                self._remember(a.dest, a.entry.md5)
+            self.own_write(a.path)
+            self.db.record_many([(a.path, None), (a.dest, a.entry)])
+            self.emit(ActionDone(ActionKind.RECORDED, a.dest, a.entry.size if a.entry else None))
+            return a.entry, 0
+        if op is Op.ASIDE_LOCAL:
+            assert a.dest is not None
+            dst = self.lpath(a.dest)
+            if dst.exists():
+                raise Skipped("target exists")
+            os.rename(self.lpath(a.path), dst)
+            self.own_write(a.path)
+            self.own_write(a.dest)
+            self._conflict(a.path, a.dest)
+            return None, 0
+        if op is Op.ASIDE_REMOTE:
+            assert a.dest is not None
+            self.client.move(self.rpath(a.path), self.rpath(a.dest))
+            self._conflict(a.path, a.dest)
+            return None, 0
+        raise AssertionError(op)
+
+    def _finish(self, a: Action, entry: Entry | None, kind: ActionKind, size: int | None = None) -> None:
+        if a.record:
+            self.db.record(a.path, entry)
+        self.emit(ActionDone(kind, a.path, size))
+
+    def _conflict(self, path: str, copy: str) -> None:
+        ev = ConflictDetected(path, copy)
+        self.db.add_conflict(ev)
+        self.emit(ev)
+
+    def _upload(self, a: Action) -> tuple[Entry | None, int]:
+        assert a.entry is not None
+        p = self.lpath(a.path)
+        ident = self._ident(a.path)
+        if ident is None:
+            raise Skipped("local file vanished")
+        if ident != self.local_ids.get(a.path):
+            raise Busy("the file changed since it was scanned")
+        if time.time() - ident[2] / 1e9 < self.min_age:
+            raise Busy("the file is still being written")
+        size = ident[1]
+        if self.verify_remote:
+            self._check_remote_unchanged(a.path)
+
+        def prog(done: int, total: int) -> None:
+            self.emit(FileProgress(a.path, Direction.UP, done, total))
+
+        meta = self.client.upload(p, self.rpath(a.path), progress=self.up.progress(prog), cancel=self.cancel)
+        remote = Entry(False, meta.md5 or a.entry.md5, meta.size if meta.size is not None else size)
+        if self._ident(a.path) != ident or (meta.md5 and meta.md5 != a.entry.md5):
+            # the remote now holds whatever was read; the base follows the remote so the newer local
+            # version is uploaded on the next round
+            if a.record:
+                self.db.record(a.path, remote)
+            raise Busy("the file changed during the upload")
+        self._finish(a, remote, ActionKind.UPLOADED, size)
+        return remote, size
+
+    def _check_remote_unchanged(self, rel: str) -> None:
+        """The remote still matches the (possibly stale) snapshot the plan was made from."""
+        expected = self.expected_remote.get(rel)
+        try:
+            meta = self.client.metadata(self.rpath(rel))
+        except NotFoundError:
+            if expected is not None:
+                raise Skipped("remote file vanished") from None
+            return
+        if (
+            expected is None
+            or expected.is_dir != meta.is_directory
+            or (not meta.is_directory and meta.md5 != expected.md5)
+        ):
+            raise Skipped("the remote changed since it was listed")
+
+    def _download(self, a: Action) -> tuple[Entry | None, int]:
+        assert a.entry is not None
+        target = self.lpath(a.path)
+        tmp = self._new_tmp()
+        try:
+
+            def prog(done: int, total: int) -> None:
+                self.emit(FileProgress(a.path, Direction.DOWN, done, total))
+
+            try:
+                self.client.download(
+                    self.rpath(a.path), tmp, progress=self.down.progress(prog), cancel=self.cancel
+                )
+            except NotFoundError:
+                raise Skipped("remote file vanished") from None
+            md5 = md5_of(tmp)
+            size = tmp.stat().st_size
+            entry = Entry(False, md5, size)
+            if a.op is Op.CONFLICT:
+                assert a.dest is not None
+                copy = self.lpath(a.dest)
+                if copy.exists():
+                    raise Skipped("conflict copy name taken")
+                os.rename(target, copy)
+                self.own_write(a.dest)
+                ident = self.local_ids.pop(a.path, None)
+                if ident is not None:
+                    self.local_ids[a.dest] = ident
+                self._conflict(a.path, a.dest)
+            else:
+                cur = self._ident(a.path)
+                if cur != self.local_ids.get(a.path):
+                    # the local file changed (or appeared) since the scan: keep it as a conflict copy
+                    if cur is None:
+                        raise Skipped("local file vanished")
+                    raise Skipped("local file changed since the scan")
+                if cur is not None:
+                    if target.is_dir():
+                        raise Skipped("a folder is where the file goes")
+                    self._trash_replaced(target)
+            os.replace(tmp, target)
+            self._remember(a.path, md5)
+        finally:
+            if tmp.exists():
+                try:
+                    tmp.unlink()
+                except OSError:
+                    pass
+        self._finish(a, entry, ActionKind.DOWNLOADED, size)
+        return entry, size
+
+    def _trash_replaced(self, target: Path) -> None:
+        """Keep the version a download replaces: a hard link into the trash (no copy, no gap)."""
+        keep = self.cache / f"replaced-{secrets.token_hex(6)}-{target.name}"
+        try:
+            os.link(target, keep)
+        except OSError:
+            shutil.copy2(target, keep)
+        self._trash(keep)
+
+    def _delete_local(self, a: Action) -> tuple[Entry | None, int]:
+        p = self.lpath(a.path)
+        if a.entry is not None and a.entry.is_dir:
+            try:
+                os.rmdir(p)
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                    raise
+                if any(self._visible(e) for e in os.scandir(p)):
+                    raise Skipped("folder not empty") from None
+                self._trash(p)  # only ignored files (e.g. .DS_Store) are left
+            self.own_write(a.path)
+            self._finish(a, None, ActionKind.RMDIR_LOCAL)
+            return None, 0
+        ident = self._ident(a.path)
+        if ident is not None:
+            if ident != self.local_ids.get(a.path):
+                raise Skipped("local file changed since the scan")  # an edit beats the delete
+            self._trash(p)
+            self.own_write(a.path)
+        self.db.drop_hashes([a.path])
+        self._finish(a, None, ActionKind.DELETED_LOCAL_TO_TRASH, a.entry.size if a.entry else None)
+        return None, 0
+
+    def _visible(self, de: os.DirEntry[str]) -> bool:
+        import pathspec
+
+        from gsdesktop.sync.scanner import DEFAULT_IGNORES
+
+        spec = pathspec.GitIgnoreSpec.from_lines(DEFAULT_IGNORES)
+        return not spec.match_file(de.name + ("/" if de.is_dir(follow_symlinks=False) else ""))
+
+    def _delete_remote(self, a: Action) -> tuple[Entry | None, int]:
+        r = self.rpath(a.path)
+        if a.entry is not None and a.entry.is_dir:
+            try:
+                self.client.delete(r)
+            except NotFoundError:
+                pass
+            except ConflictError:
+                raise Skipped("remote folder not empty") from None
+            self._finish(a, None, ActionKind.RMDIR_REMOTE)
+            return None, 0
+        try:
+            meta = self.client.metadata(r)
+        except NotFoundError:
+            self._finish(a, None, ActionKind.DELETED_REMOTE)
+            return None, 0
+        if a.entry is not None and meta.md5 and meta.md5 != a.entry.md5:
+            raise Skipped("remote file changed")  # an edit beats the delete
+        try:
+            self.client.delete(r)
+        except NotFoundError:
+            pass
+        self._finish(a, None, ActionKind.DELETED_REMOTE, a.entry.size if a.entry else None)
+        return None, 0
+
+
+def _verb(op: Op) -> str:
+    return {
+        Op.UPLOAD: "Upload",
+        Op.DOWNLOAD: "Download",
+        Op.CONFLICT: "Download",
+        Op.MKDIR_LOCAL: "Creating the folder",
+        Op.MKDIR_REMOTE: "Creating the folder",
+        Op.DELETE_LOCAL: "Deleting",
+        Op.DELETE_REMOTE: "Deleting",
+        Op.MOVE_LOCAL: "Renaming",
+        Op.MOVE_REMOTE: "Renaming",
+        Op.ASIDE_LOCAL: "Renaming",
+        Op.ASIDE_REMOTE: "Renaming",
+    }.get(op, op.value)
+
+
+__all__ = ["AuthFailed", "Busy", "Executor", "LocalFileError", "Offline", "Outcome", "Skipped", "Throttle"]

@@ -1,0 +1,214 @@
+"""Scanning both sides into planner trees: local walk with a hash cache, remote recursive listing.
+
+Local: ``os.scandir`` without following symlinks; MD5 comes from the cache when (inode, size,
+mtime_ns) are unchanged, otherwise the file is hashed (stat read before hashing and re-checked after,
+so a file written meanwhile is reported as busy, never hashed half-written). Files younger than
+``min_age`` are busy too. Busy paths and symlinks are returned separately so the planner leaves them
+alone this round.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat as statmod
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pathspec
+
+from gsdesktop.sync.planner import DIR, Entry
+from gsdesktop.sync.state import CachedHash
+
+MARKER = ".gsdesktop-root"
+CACHE_DIR = ".gsdesktop-cache"
+IGNORE_FILE = ".gsignore"
+
+DEFAULT_IGNORES: tuple[str, ...] = (
+    # our own files
+    f"/{MARKER}",
+    f"/{CACHE_DIR}/",
+    f"/{IGNORE_FILE}",
+    ".gsdownload-*.part",
+    # editors, office suites, partial downloads, OS metadata
+    ".~lock*",
+    "~$*",
+    "*.tmp",
+    "*.temp",
+    "*.part",
+    "*.partial",
+    "*.crdownload",
+    "*.swp",
+    "*.swo",
+    "*.swx",
+    "*~",
+    ".#*",
+    "#*#",
+    ".DS_Store",
+    "._*",
+    "Thumbs.db",
+    "desktop.ini",
+    ".Spotlight-V100/",
+    ".Trashes/",
+    ".fseventsd/",
+    ".TemporaryItems/",
+    ".Trash-*/",
+    ".nfs*",
+)
+
+
+class Ignore:
+    """Default patterns + configured patterns + the root's ``.gsignore`` (gitignore syntax)."""
+
+    def __init__(self, root: Path, extra: tuple[str, ...] = (), defaults: bool = True) -> None:
+        lines = [*(DEFAULT_IGNORES if defaults else (f"/{MARKER}", f"/{CACHE_DIR}/", f"/{IGNORE_FILE}"))]
+        lines += list(extra)
+        self.user_file = root / IGNORE_FILE
+        try:
+            lines += self.user_file.read_text(encoding="utf-8", errors="replace").splitlines()
+            self.mtime_ns = self.user_file.stat().st_mtime_ns
+        except OSError:
+            self.mtime_ns = 0
+        self._spec = pathspec.GitIgnoreSpec.from_lines(lines)
+
+    def stale(self) -> bool:
+        try:
+            return self.user_file.stat().st_mtime_ns != self.mtime_ns
+        except OSError:
+            return self.mtime_ns != 0
+
+    def match(self, rel: str, is_dir: bool) -> bool:
+        return bool(self._spec.match_file(rel + "/" if is_dir else rel))
+
+
+@dataclass(slots=True)
+class LocalScan:
+    tree: dict[str, Entry] = field(default_factory=dict)
+    ids: dict[str, tuple[int, int, int]] = field(default_factory=dict)  # path -> (inode, size, mtime_ns)
+    busy: set[str] = field(default_factory=set)  # being written: leave alone this round
+    symlinks: set[str] = field(default_factory=set)
+    unreadable: dict[str, str] = field(default_factory=dict)  # path -> error message
+    new_hashes: dict[str, CachedHash] = field(default_factory=dict)
+    hashed_bytes: int = 0
+
+
+def md5_of(path: Path | str, chunk: int = 1 << 20) -> str:
+    h = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb", buffering=0) as fh:
+        while True:
+            block = fh.read(chunk)
+            if not block:
+                break
+            h.update(block)
+    return h.hexdigest()
+
+
+def scan_local(
+    root: Path,
+    ignore: Ignore,
+    cache: dict[str, CachedHash],
+    *,
+    min_age: float = 0.0,
+    excluded: Callable[[str], bool] | None = None,
+    now: float | None = None,
+) -> LocalScan:
+    """Walk ``root`` into a tree of :class:`Entry` (paths relative, ``/``-separated)."""
+    out = LocalScan()
+    now = time.time() if now is None else now
+    young_ns = int((now - min_age) * 1e9)
+    stack: list[tuple[str, str]] = [(str(root), "")]
+    while stack:
+        abs_dir, rel_dir = stack.pop()
+        try:
+            it = os.scandir(abs_dir)
+        except OSError as exc:
+            if rel_dir:
+                out.unreadable[rel_dir] = exc.strerror or str(exc)
+                out.busy.add(rel_dir)
+            else:
+                raise
+            continue
+        with it:
+            for de in it:
+                rel = f"{rel_dir}/{de.name}" if rel_dir else de.name
+                try:
+                    st = de.stat(follow_symlinks=False)
+                except OSError:
+                    continue  # vanished meanwhile
+                mode = st.st_mode
+                is_dir = statmod.S_ISDIR(mode)
+                if ignore.match(rel, is_dir) or (excluded is not None and excluded(rel)):
+                    continue
+                if statmod.S_ISLNK(mode):
+                    out.symlinks.add(rel)
+                    continue
+                if is_dir:
+                    out.tree[rel] = DIR
+                    stack.append((de.path, rel))
+                    continue
+                if not statmod.S_ISREG(mode):
+                    continue  # sockets, fifos, devices are not synced
+                ident = (st.st_ino, st.st_size, st.st_mtime_ns)
+                out.ids[rel] = ident
+                cached = cache.get(rel)
+                if cached is not None and (cached.inode, cached.size, cached.mtime_ns) == ident:
+                    out.tree[rel] = Entry(False, cached.md5, st.st_size)
+                    continue
+                if st.st_mtime_ns > young_ns:
+                    out.busy.add(rel)
+                    continue
+                try:
+                    digest = md5_of(de.path)
+                    st2 = os.stat(de.path, follow_symlinks=False)
+                except OSError as exc:
+                    out.unreadable[rel] = exc.strerror or str(exc)
+                    out.busy.add(rel)
+                    continue
+                if (st2.st_ino, st2.st_size, st2.st_mtime_ns) != ident:
+                    out.busy.add(rel)  # changed while hashing
+                    continue
+                out.hashed_bytes += st.st_size
+                out.new_hashes[rel] = CachedHash(st.st_ino, st.st_size, st.st_mtime_ns, digest)
+                out.tree[rel] = Entry(False, digest, st.st_size)
+    return out
+
+
+def remote_tree(
+    root: str,
+    listing: list[object],
+    ignore: Ignore,
+    excluded: Callable[[str], bool] | None = None,
+) -> tuple[dict[str, Entry], list[str]]:
+    """Convert ``list_recursive`` results into a tree; returns (tree, names unusable locally)."""
+    prefix = root.rstrip("/") + "/"
+    tree: dict[str, Entry] = {}
+    bad: list[str] = []
+    for m in listing:
+        path = str(getattr(m, "path", ""))
+        if not path.startswith(prefix):
+            continue
+        rel = path[len(prefix) :].strip("/")
+        if not rel:
+            continue
+        is_dir = bool(getattr(m, "is_directory", False))
+        if any(part in ("", ".", "..") or "\x00" in part for part in rel.split("/")):
+            bad.append(rel)
+            continue
+        if ignore.match(rel, is_dir) or (excluded is not None and excluded(rel)):
+            continue
+        if is_dir:
+            tree[rel] = DIR
+        else:
+            md5 = getattr(m, "md5", None)
+            size = getattr(m, "size", None) or 0
+            if not md5:  # a server without MD5s: compare by size and time (never equal to a local hash)
+                md5 = f"nomd5:{size}:{getattr(m, 'last_modified', '')}"
+            tree[rel] = Entry(False, str(md5), int(size))
+    # drop children of anything that is not a folder (defensive: a malformed listing)
+    for rel in sorted(tree, key=lambda r: r.count("/")):
+        parent = rel.rsplit("/", 1)[0] if "/" in rel else ""
+        if parent and (parent not in tree or not tree[parent].is_dir):
+            del tree[rel]
+    return tree, bad
