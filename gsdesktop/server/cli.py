@@ -49,6 +49,13 @@ def register(sub: Any) -> None:
     run.add_argument(
         "--demo-user", metavar="NAME", help="create this account if missing (password printed once)"
     )
+    run.add_argument(
+        "--url-ttl",
+        type=int,
+        default=None,
+        metavar="SECONDS",
+        help="lifetime of signed S3 URLs (default: uploads 3600, redirects 900, downloadurls 300)",
+    )
     run.add_argument("--access-log", action="store_true", help="log every request")
     run.set_defaults(handler=cmd_run)
 
@@ -178,6 +185,7 @@ def cmd_list_users(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    import dataclasses
     import logging
     import secrets
 
@@ -209,6 +217,12 @@ def cmd_run(args: argparse.Namespace) -> int:
             token_ttl=args.token_ttl or DEFAULT_TOKEN_TTL,
             public_url=args.public_url,
         )
+        if args.url_ttl:
+            if args.url_ttl <= 0:
+                raise SystemExit("gsdesktop: error: --url-ttl must be a positive number of seconds")
+            settings = dataclasses.replace(
+                settings, download_ttl=args.url_ttl, redirect_ttl=args.url_ttl, upload_ttl=args.url_ttl
+            )
         app = create_app(settings)
         if args.demo_user:
             users = UserStore(app.state.store)

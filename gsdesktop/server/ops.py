@@ -194,8 +194,15 @@ def copy(store: S3Store, src: DMPath, dst: DMPath) -> bool:
     if store.head(dst.dir_key) is None:
         store.put_bytes(dst.dir_key, b"", content_type=DIR_CONTENT_TYPE)
     pairs = [p for p in pairs if p[0] != src.dir_key]
+
+    def copy_one(pair: tuple[str, str, int]) -> None:
+        if pair[0].endswith("/"):  # directory marker (SeaweedFS cannot CopyObject a "dir/" key)
+            store.put_bytes(pair[1], b"", content_type=DIR_CONTENT_TYPE)
+        else:
+            store.copy(pair[0], pair[1], pair[2])
+
     with ThreadPoolExecutor(max_workers=COPY_WORKERS) as pool:
-        list(pool.map(lambda p: store.copy(p[0], p[1], p[2]), pairs))
+        list(pool.map(copy_one, pairs))
     return True
 
 
@@ -209,8 +216,15 @@ def move(store: S3Store, src: DMPath, dst: DMPath) -> bool:
         raise APIError(409, f"the destination {dst.display()} exists already")
     is_dir = copy(store, src, dst)
     if is_dir:
-        objects, _ = store.list_all(src.dir_key, delimiter=None)
-        store.delete_many([o.key for o in objects])
+        delete_tree(store, src)
     else:
         store.delete(src.key)
     return is_dir
+
+
+def delete_tree(store: S3Store, path: DMPath) -> None:
+    """Delete every object below a directory: files first, then markers deepest first."""
+    objects, _ = store.list_all(path.dir_key, delimiter=None)
+    store.delete_many([o.key for o in objects if not o.key.endswith("/")])
+    for key in sorted((o.key for o in objects if o.key.endswith("/")), key=len, reverse=True):
+        store.delete(key)
