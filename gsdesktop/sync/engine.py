@@ -273,6 +273,9 @@ class SyncEngine:
         self._remote_time = 0.0
         self._reported: tuple[SyncProblem, ...] = tuple(self.db.problems())
         self._watch: Any = None  # gsdesktop.sync.watch.WatchLoop while watching
+        self.needs_refresh = False  # a step was skipped against a stale remote snapshot
+        self.busy_paths: set[str] = set()  # local files still being written at the last scan
+        self._failed_now: set[str] = set()
         self.fold = self._detect_fold()
         up = Throttle(self.config.max_upload_bps)
         down = Throttle(self.config.max_download_bps)
@@ -373,6 +376,11 @@ class SyncEngine:
 
     def problems(self) -> list[SyncProblem]:
         return self.db.problems()
+
+    def next_retry_due(self) -> float | None:
+        """Epoch time of the earliest scheduled retry of a failed file (None: nothing scheduled)."""
+        due = [p.retry_at for p in self.db.problems() if p.path and p.retry_at is not None]
+        return min(due) if due else None
 
     def conflicts(self) -> list[ConflictDetected]:
         return self.db.conflicts()
@@ -528,13 +536,19 @@ class SyncEngine:
             for p in stale:
                 self._hashes.pop(p, None)
         self._note_symlinks(scan.symlinks)
+        self.busy_paths = set(scan.busy)
+        self.needs_refresh = False
         for rel, msg in scan.unreadable.items():
             self._add_problem(rel, ProblemKind.FILE_ERROR, f"Cannot read: {msg}", cfg.retry_base)
         now = time.time()
         frozen: set[str] = set(scan.busy) | set(scan.symlinks)
+        retrying: set[str] = set()
         for prob in self.db.problems():
             if prob.path and prob.retry_at is not None and prob.retry_at > now:
                 frozen.add(prob.path)  # failed recently: wait for its backoff
+            elif prob.path and prob.kind in (ProblemKind.FILE_ERROR, ProblemKind.CHANGING):
+                retrying.add(prob.path)
+        self._failed_now = set(scan.unreadable)
         trees = (dict(base_all), scan.tree, remote)
         executor = Executor(
             self.client, self.local_root, self.remote_root, self.db, self._on_event,
@@ -569,10 +583,14 @@ class SyncEngine:
             report.bytes_up += out.bytes_up
             report.bytes_down += out.bytes_down
             frozen |= out.failed
+            if out.failed and verify_remote:
+                self.needs_refresh = True
             if self._cancel.cancelled:
                 break
         self._remote_cache = dict(trees[2])
         self._approved = False
+        for path in retrying - self._failed_now - scan.busy:
+            self.db.clear_problem(path)  # resolved (or no longer needed) without failing again
         self.db.clear_problems([ProblemKind.MASS_DELETE, ProblemKind.ROOT_MISSING])
 
     def _count(self, report: SyncReport, a: Action) -> None:
@@ -613,6 +631,7 @@ class SyncEngine:
             if retry is not None and retry < 0:
                 continue  # a cleared marker
             self.db.add_problem(path, kind, message, retry)
+            self._failed_now.add(path)
 
     def _note_symlinks(self, links: set[str]) -> None:
         known = {p.path for p in self.db.problems() if p.kind is ProblemKind.SYMLINK}
