@@ -104,6 +104,9 @@ def upload_info(request: Request, raw_path: str, user: str) -> dict[str, Any]:
     assert path is not None
     if path.is_home:
         raise APIError(400, "uploadinfo needs the path of a file inside your folder")
+    if any(ch in path.key for ch in "*?$"):
+        # these are wildcards / variables in IAM policies: the scope would be wider than one object
+        raise APIError(400, "uploadinfo cannot scope names containing '*', '?' or '$'; use uploadurl")
     ops.require_parent(store, path)
     existing = ops.stat(store, path)
     if existing is not None and existing.is_dir:
