@@ -255,7 +255,7 @@ def _uint(name: str, raw: str | None) -> int | None:
     return int(raw)
 
 
-@router.get("/sequence/{seq_id}")
+@router.api_route("/sequence/{seq_id}", methods=["GET", "HEAD"])
 def sequence(seq_id: str, request: Request) -> Response:
     media = negotiate(request.headers.get("accept"), _SEQ_ACCEPT)
     if media is None:
@@ -282,16 +282,17 @@ def _sequence(seq_id: str, request: Request, media: str) -> Response:
     info = state.lookup(seq_id)
     length = info.length
     headers = {**CORS, "Content-Type": _content_type(media)}
+    head = request.method == "HEAD"
     if first is not None and last is not None:
         if first > last or first >= length:
             raise RefgetHTTPError(416, f"range {first}-{last} is outside the sequence (length {length})")
         last = min(last, length - 1)
         headers["Content-Range"] = f"bytes {first}-{last}/{length}"
         headers["Accept-Ranges"] = "bytes"
-        return _body(state, info, [(first, last + 1)], headers, 206)
+        return _body(state, info, [(first, last + 1)], headers, 206, head)
     if start is None and end is None:
         headers["Accept-Ranges"] = "bytes"
-        return _body(state, info, [(0, length)], headers, 200)
+        return _body(state, info, [(0, length)], headers, 200, head)
     s = 0 if start is None else start
     e = length if end is None else end
     if s >= length:
@@ -302,17 +303,24 @@ def _sequence(seq_id: str, request: Request, media: str) -> Response:
     if s > e:
         if not info.circular:
             raise RefgetHTTPError(416, f"start {s} > end {e} and the sequence is not circular")
-        return _body(state, info, [(s, length), (0, e)], headers, 200)
-    return _body(state, info, [(s, e)], headers, 200)
+        return _body(state, info, [(s, length), (0, e)], headers, 200, head)
+    return _body(state, info, [(s, e)], headers, 200, head)
 
 
 def _body(
-    state: RefgetState, info: SequenceInfo, spans: list[tuple[int, int]], headers: dict[str, str], status: int
+    state: RefgetState,
+    info: SequenceInfo,
+    spans: list[tuple[int, int]],
+    headers: dict[str, str],
+    status: int,
+    head_only: bool = False,
 ) -> Response:
     spans = [(a, b) for a, b in spans if b > a]
     total = sum(b - a for a, b in spans)
     headers["Content-Length"] = str(total)
     media = headers.pop("Content-Type")
+    if head_only:  # HEAD: headers (incl. the real Content-Length), no store read
+        return Response(b"", status_code=status, headers=headers, media_type=media)
     if total <= _SMALL:
         data = b"".join(state.store.read(info.trunc512, a, b) for a, b in spans)
         return Response(data, status_code=status, headers=headers, media_type=media)

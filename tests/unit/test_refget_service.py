@@ -88,6 +88,8 @@ def test_whole_sequence_headers_and_cors(client: TestClient, loaded: dict[str, A
     assert r.headers["content-length"] == "5000"
     assert r.headers["content-type"] == SEQ_V1 + "; charset=us-ascii"
     assert r.headers["access-control-allow-origin"] == "*"
+    head = client.head(f"/sequence/{loaded['dl'].ga4gh}")
+    assert (head.status_code, head.headers["content-length"], head.content) == (200, "5000", b"")
     preflight = {"Origin": "http://x", "Access-Control-Request-Method": "GET",
                  "Access-Control-Request-Headers": "range"}  # fmt: skip
     pre = client.options(f"/sequence/{loaded['dl'].md5}", headers=preflight)
