@@ -8,13 +8,12 @@ server is detected on first use and spoken to in its own URL layout. All failure
 from __future__ import annotations
 
 import builtins
-import contextlib
 import importlib
 import logging
 import mimetypes
 import os
-import secrets
 import threading
+import urllib.parse
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -35,7 +34,6 @@ from gsdesktop.datamanager.errors import (
     LocalFileError,
     NotFoundError,
     ServerError,
-    TransferError,
     UnsupportedError,
 )
 from gsdesktop.datamanager.http import (
@@ -49,13 +47,10 @@ from gsdesktop.datamanager.http import (
 from gsdesktop.datamanager.models import GSDataFormat, GSDirectoryListing, GSFileMetadata
 from gsdesktop.datamanager.paths import Dialect
 from gsdesktop.datamanager.transfer import (
-    CHUNK,
     CancelToken,
     FileBody,
-    HashPipe,
     ProgressCallback,
     ThrottledProgress,
-    fsync_dir,
     md5_file,
 )
 
@@ -460,10 +455,11 @@ class DataManagerClient:
         src, dst = P.canonical(src), P.canonical(dst)
         if dst == src or dst.startswith(src + "/"):
             raise InvalidRequestError("Cannot move a folder into itself", paths=[src, dst])
+        # The move verb (POST {"path": ...}) exists only in the v1.0 layout; try it on any server.
         resp = self.request(
             "POST",
-            self._route("files", src),
-            json={"path": P.to_dialect(dst, self.dialect)},
+            _ROUTES[Dialect.V1]["files"] + P.encode(P.to_dialect(src, Dialect.V1)),
+            json={"path": P.to_dialect(dst, Dialect.V1)},
             paths=[src, dst],
             ok=(404, 405, 501),
             action="Cannot move",
@@ -559,17 +555,17 @@ class DataManagerClient:
         tracker = ThrottledProgress(progress, size)
         policy = transfer_retry(self.retries)
         url: str | None = None
-        headers = {
-            "Content-Length": str(size),
-            "Content-MD5": md5_b64,
-            "Content-Type": ctype,
-            "x-amz-meta-md5-hash": md5_hex,
-        }
+        headers = {"Content-Length": str(size), "Content-MD5": md5_b64, "Content-Type": ctype}
+        renewals = 0
         while True:
             if cancel is not None:
                 cancel.raise_if_cancelled()
             if url is None:
                 url = self.upload_url(remote, size, md5_b64, ctype)
+                if _wants_md5_meta(url, self.dialect):
+                    headers["x-amz-meta-md5-hash"] = md5_hex
+                else:
+                    headers.pop("x-amz-meta-md5-hash", None)
             tracker.set(0)
             failure: GSError
             try:
@@ -597,11 +593,16 @@ class DataManagerClient:
                 resp.close()
                 if resp.status_code == 400 and "Digest" in body_text:
                     raise IntegrityError(
-                        "The file changed while it was being uploaded (checksum mismatch)", paths=[str(local)]
+                        "Storage received bytes that do not match the file's checksum "
+                        "(did the file change while uploading?)",
+                        paths=[str(local)],
                     )
-                if resp.status_code == 403:
-                    url = None  # expired or invalid signature: ask for a fresh URL
-                elif not failure.retryable:
+                if resp.status_code == 403 and "expired" in body_text.lower() and renewals < 3:
+                    renewals += 1
+                    url = None  # the signed URL expired: ask for a fresh one
+                    log.info("upload URL expired; asking for a new one")
+                    continue
+                if not failure.retryable:
                     raise failure
             policy = self._next_attempt(policy, "PUT", url or "", failure, cancel)
         tracker.finish()
@@ -629,54 +630,6 @@ class DataManagerClient:
 
     # --- download ------------------------------------------------------------------------------------
 
-    def _format_url(self, meta: GSFileMetadata, data_format: str | GSDataFormat | None) -> str | None:
-        if data_format is None:
-            return None
-        if isinstance(data_format, GSDataFormat):
-            return data_format.url
-        if "://" in data_format:
-            return data_format
-        for fmt in meta.available_data_formats:
-            if fmt.name.lower() == data_format.lower():
-                return fmt.url
-        names = ", ".join(f.name for f in meta.available_data_formats) or "none"
-        raise InvalidRequestError(
-            f"Format {data_format!r} is not available (available: {names})", paths=[meta.path]
-        )
-
-    def _open_stream(
-        self, remote: str, fmt_url: str | None, offset: int, cached: builtins.list[str]
-    ) -> requests.Response:
-        """GET the file (from the storage URL in ``cached`` if still valid) starting at ``offset``."""
-        headers = {"Range": f"bytes={offset}-"} if offset else {}
-        if cached:
-            try:
-                resp = self._session.get(cached[0], headers=headers, stream=True, timeout=self.timeout)
-            except requests.RequestException as exc:
-                raise error_for_exception(exc, cached[0], [remote]) from exc
-            if resp.status_code not in (400, 401, 403):
-                return resp
-            resp.close()
-            cached.clear()  # expired signed URL: ask the Data Manager again
-        params = {_ROUTES[self.dialect]["format_param"]: fmt_url} if fmt_url else None
-        resp = self.request(
-            "GET", self._route("files", remote), params=params, headers=headers, stream=True, paths=[remote]
-        )
-        for _ in range(5):
-            if not resp.is_redirect:
-                return resp
-            location = urljoin(resp.url, resp.headers["Location"])
-            resp.close()
-            if location.startswith(self.server_url + "/datamanager/"):
-                resp = self.request("GET", location, headers=headers, stream=True, paths=[remote])
-                continue
-            cached[:] = [location]
-            try:
-                return self._session.get(location, headers=headers, stream=True, timeout=self.timeout)
-            except requests.RequestException as exc:
-                raise error_for_exception(exc, location, [remote]) from exc
-        raise ServerError("Too many redirects while downloading", paths=[remote])
-
     def download(
         self,
         remote: str,
@@ -690,173 +643,19 @@ class DataManagerClient:
 
         Streams to a temporary file beside the target, verifies size and MD5, fsyncs and atomically
         renames it over the target. A failure never leaves a partial file at ``local`` and never
-        touches an existing file there. A broken connection resumes with ``Range``.
+        touches an existing file there. A broken connection resumes with ``Range``; large files are
+        fetched in parallel ranged parts. ``data_format`` (name, URL or GSDataFormat) asks the server
+        for a converted copy.
         """
-        remote = P.canonical(remote)
-        local = Path(local)
-        if local.is_dir():
-            local = local / P.basename(remote)
-        meta = self.metadata(remote)
-        if meta.is_directory:
-            raise InvalidRequestError(
-                "This is a folder; download its files one by one (get -r)", paths=[remote]
-            )
-        fmt_url = self._format_url(meta, data_format)
-        folder = local.parent if str(local.parent) else Path(".")
-        if not folder.is_dir():
-            raise LocalFileError("The destination folder does not exist", paths=[str(folder)])
-        tmp = folder / f".gsdownload-{secrets.token_hex(6)}.part"
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        except OSError as exc:
-            raise LocalFileError(
-                f"Cannot write to the destination folder: {exc.strerror}", paths=[str(folder)]
-            ) from exc
-        ok = False
-        try:
-            digest, etag, written = self._stream_to(fd, remote, meta, fmt_url, progress, cancel, tmp)
-            expected_size = None if fmt_url else meta.size
-            if expected_size is not None and written != expected_size:
-                raise IntegrityError(
-                    f"Downloaded {written} bytes but the file has {expected_size}; {local} was not changed",
-                    paths=[remote],
-                )
-            expected = None if fmt_url else (meta.md5 or _single_part_etag(etag))
-            if expected and expected != digest:
-                raise IntegrityError(
-                    f"Downloaded data does not match its checksum (expected {expected}, got {digest}); "
-                    f"{local} was not changed",
-                    paths=[remote],
-                )
-            try:
-                os.fsync(fd)
-            except OSError as exc:
-                raise LocalFileError(f"Cannot write the file: {exc.strerror}", paths=[str(local)]) from exc
-            os.close(fd)
-            fd = -1
-            try:
-                os.replace(tmp, local)
-            except OSError as exc:
-                raise LocalFileError(f"Cannot replace the file: {exc.strerror}", paths=[str(local)]) from exc
-            fsync_dir(folder)
-            ok = True
-        finally:
-            if fd >= 0:
-                os.close(fd)
-            if not ok:
-                with contextlib.suppress(OSError):
-                    tmp.unlink()
-        return local
+        from gsdesktop.datamanager.download import download_file
 
-    def _stream_to(
-        self,
-        fd: int,
-        remote: str,
-        meta: GSFileMetadata,
-        fmt_url: str | None,
-        progress: ProgressCallback | None,
-        cancel: CancelToken | None,
-        tmp: Path,
-    ) -> tuple[str, str | None, int]:
-        """Fill ``fd`` with the file; returns (hex MD5, storage ETag, bytes written)."""
-        tracker = ThrottledProgress(progress, meta.size or 0)
-        policy = transfer_retry(self.retries)
-        cached: builtins.list[str] = []
-        pipe = HashPipe()
-        written = 0
-        etag: str | None = None
-        try:
-            while True:
-                if cancel is not None:
-                    cancel.raise_if_cancelled()
-                failure: GSError | None = None
-                try:
-                    resp = self._open_stream(remote, fmt_url, written, cached)
-                except (NotFoundError, AuthenticationError, InvalidRequestError):
-                    raise
-                except GSError as exc:
-                    if not exc.retryable:
-                        raise
-                    failure = exc
-                else:
-                    if resp.status_code == 416 and meta.size is not None and written == meta.size:
-                        resp.close()
-                        break
-                    if not resp.ok:
-                        err = error_for_status(resp, [remote], "Download failed")
-                        resp.close()
-                        if not err.retryable:
-                            raise err
-                        failure = err
-                    else:
-                        if resp.status_code != 206 and written:
-                            # the server ignored Range: start over
-                            os.lseek(fd, 0, os.SEEK_SET)
-                            os.ftruncate(fd, 0)
-                            pipe.close()
-                            pipe = HashPipe()
-                            written = 0
-                            tracker.set(0)
-                        etag = resp.headers.get("ETag") or etag
-                        if meta.size is None and resp.headers.get("Content-Length", "").isdigit():
-                            tracker.total = int(resp.headers["Content-Length"]) + written
-                        try:
-                            written = self._copy_body(resp, fd, pipe, tracker, cancel, written, tmp)
-                            break
-                        except TransferError as exc:
-                            failure = exc
-                        finally:
-                            resp.close()
-                assert failure is not None
-                policy = self._next_attempt(policy, "GET", remote, failure, cancel)
-            digest = pipe.hexdigest()
-        finally:
-            pipe.close()
-        tracker.finish()
-        return digest, etag, written
-
-    @staticmethod
-    def _copy_body(
-        resp: requests.Response,
-        fd: int,
-        pipe: HashPipe,
-        tracker: ThrottledProgress,
-        cancel: CancelToken | None,
-        written: int,
-        tmp: Path,
-    ) -> int:
-        raw = resp.raw
-        while True:
-            if cancel is not None:
-                cancel.raise_if_cancelled()
-            try:
-                chunk = raw.read(CHUNK, decode_content=False)
-            except (urllib3.exceptions.HTTPError, requests.RequestException, OSError) as exc:
-                raise TransferError("The connection broke during the download") from exc
-            if not chunk:
-                return written
-            view = memoryview(chunk)
-            try:
-                while view:
-                    n = os.write(fd, view)
-                    view = view[n:]
-            except OSError as exc:
-                reason = "the disk is full" if exc.errno in (28, 27, 122) else (exc.strerror or str(exc))
-                raise LocalFileError(
-                    f"Cannot write the downloaded file: {reason}", paths=[str(tmp.parent)]
-                ) from exc
-            pipe.feed(chunk)
-            written += len(chunk)
-            tracker.add(len(chunk))
+        return download_file(self, remote, local, data_format=data_format, progress=progress, cancel=cancel)
 
 
-def _single_part_etag(etag: str | None) -> str | None:
-    """The MD5 an S3 ETag stands for, or None for multipart/unknown ETags."""
-    if not etag:
-        return None
-    value = etag.strip().strip('"').lower()
-    if value.startswith("w/"):
-        return None
-    if len(value) == 32 and all(c in "0123456789abcdef" for c in value):
-        return value
-    return None
+def _wants_md5_meta(url: str, dialect: Dialect) -> bool:
+    """Send ``x-amz-meta-md5-hash`` only when the signature covers it (SigV4) or the beta dialect asks."""
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)
+    signed = query.get("X-Amz-SignedHeaders")
+    if signed:
+        return "x-amz-meta-md5-hash" in signed[0].lower().split(";")
+    return dialect is Dialect.BETA2

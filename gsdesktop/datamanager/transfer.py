@@ -54,6 +54,7 @@ class ThrottledProgress:
         self.done = 0
         self._interval = interval
         self._last = 0.0
+        self._sent = (-1, -1)
         self._lock = threading.Lock()
 
     def add(self, n: int) -> None:
@@ -75,8 +76,9 @@ class ThrottledProgress:
         if self._callback is None:
             return
         now = time.monotonic()
-        if force or now - self._last >= self._interval:
+        if (force and self._sent != (self.done, self.total)) or now - self._last >= self._interval:
             self._last = now
+            self._sent = (self.done, self.total)
             self._callback(self.done, self.total)
 
 

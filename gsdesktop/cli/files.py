@@ -1,0 +1,423 @@
+"""File commands: login, logout, whoami, ls, tree, mkdir, put, get, rm, cp, mv, info, formats, url.
+
+Remote paths are Data Manager paths (``/users/alice/run42/reads.fastq.gz``); a path without a leading
+``/`` is relative to your home folder. Output is plain and parseable unless a terminal is attached
+(progress bar on stderr); ``--json`` gives machine-readable results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from gsdesktop.cli import common
+from gsdesktop.cli.common import EXIT_CODES_HELP, add_server_options, client_from_args, guarded, print_error
+from gsdesktop.datamanager import credentials as creds
+from gsdesktop.datamanager import paths as P
+from gsdesktop.datamanager.client import DataManagerClient
+from gsdesktop.datamanager.errors import (
+    CredentialsUnavailableError,
+    GSError,
+    InvalidRequestError,
+    LocalFileError,
+)
+from gsdesktop.datamanager.models import GSDataFormat, GSFileMetadata
+from gsdesktop.datamanager.transfer import CancelToken, ProgressCallback
+
+
+def remote(client: DataManagerClient, path: str | None) -> str:
+    """Absolute canonical remote path; relative paths are under the home folder."""
+    if not path:
+        return client.home
+    if not path.startswith("/"):
+        path = client.home + "/" + path
+    return P.canonical(path)
+
+
+def meta_json(m: GSFileMetadata) -> dict[str, Any]:
+    return {
+        "name": m.name,
+        "path": m.path,
+        "isDirectory": m.is_directory,
+        "size": m.size,
+        "lastModified": m.last_modified.isoformat() if m.last_modified else None,
+        "md5": m.md5,
+        "owner": m.owner,
+        "dataFormat": m.data_format.name if m.data_format else None,
+        "availableDataFormats": [f.name for f in m.available_data_formats],
+        "url": m.url,
+    }
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def _long_line(m: GSFileMetadata) -> str:
+    kind = "d" if m.is_directory else "-"
+    size = "" if m.is_directory else str(m.size if m.size is not None else "?")
+    when = m.last_modified.strftime("%Y-%m-%d %H:%M") if m.last_modified else "-"
+    name = m.name + ("/" if m.is_directory else "")
+    return f"{kind} {size:>12} {when} {name}"
+
+
+# --- account commands ---------------------------------------------------------------------------------
+
+
+@guarded
+def cmd_login(args: argparse.Namespace) -> int:
+    last = creds.load_last_account()
+    server = args.server or os.environ.get(creds.ENV_SERVER) or (last.server_url if last else None)
+    if not server:
+        raise InvalidRequestError("Give the server URL: gsdesktop login --server URL")
+    server = server.rstrip("/")
+    user = args.username or os.environ.get(creds.ENV_USERNAME) or (last.username if last else None)
+    if not user and sys.stdin.isatty():
+        user = input("GenomeSpace user name: ").strip()
+    if not user:
+        raise InvalidRequestError("Give the user name: gsdesktop login --username NAME")
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = creds.env_password(user) or ""
+        if not password and sys.stdin.isatty():
+            password = getpass.getpass(f"Password for {user} at {server}: ")
+    if not password:
+        raise CredentialsUnavailableError(
+            "No password given: type it at the prompt, pipe it with --password-stdin, "
+            "or set GSDESKTOP_PASSWORD"
+        )
+    client = DataManagerClient(server, user, password, retries=common.retries_from(args))
+    try:
+        token = client.login()
+        client.metadata(client.home)  # proves the token works for the Data Manager too
+    finally:
+        client.close()
+    creds.write_sso(user, token)
+    creds.save_last_account(server, user)
+    stored = False
+    if not args.no_keyring:
+        try:
+            creds.set_keyring_password(server, user, password)
+            stored = True
+        except CredentialsUnavailableError as exc:
+            print(f"gsdesktop: note: password not stored. {exc.message}", file=sys.stderr)
+    if args.json:
+        _print_json({"server": server, "username": user, "passwordStored": stored})
+    else:
+        print(f"Signed in as {user} at {server}")
+    return 0
+
+
+@guarded
+def cmd_logout(args: argparse.Namespace) -> int:
+    try:
+        server, user = common.resolve_account(args)
+    except CredentialsUnavailableError:
+        server, user = "", ""
+    if server and user:
+        creds.delete_keyring_password(server, user)
+    creds.clear_sso()
+    print(f"Signed out{' ' + user if user else ''}")
+    return 0
+
+
+@guarded
+def cmd_whoami(args: argparse.Namespace) -> int:
+    with client_from_args(args) as client:
+        client.metadata(client.home)
+        if args.json:
+            _print_json({"server": client.server_url, "username": client.username, "home": client.home})
+        else:
+            print(f"{client.username} at {client.server_url} (home {client.home})")
+    return 0
+
+
+# --- browsing -----------------------------------------------------------------------------------------
+
+
+@guarded
+def cmd_ls(args: argparse.Namespace) -> int:
+    with client_from_args(args) as client:
+        path = remote(client, args.path)
+        meta = client.metadata(path)
+        entries = list(client.list(path).contents) if meta.is_directory else [meta]
+        if args.json:
+            _print_json([meta_json(m) for m in entries])
+        elif args.long:
+            for m in entries:
+                print(_long_line(m))
+        else:
+            for m in entries:
+                print(m.name + ("/" if m.is_directory else ""))
+    return 0
+
+
+@guarded
+def cmd_tree(args: argparse.Namespace) -> int:
+    with client_from_args(args) as client:
+        path = remote(client, args.path)
+        entries = client.list_recursive(path)
+        if args.json:
+            _print_json([meta_json(m) for m in entries])
+            return 0
+        print(path)
+        base = path.count("/")
+        for m in entries:
+            depth = m.path.count("/") - base
+            suffix = "/" if m.is_directory else f"  ({m.size if m.size is not None else '?'} bytes)"
+            print("    " * (depth - 1) + "└── " + m.name + suffix)
+        n_dirs = sum(m.is_directory for m in entries)
+        print(f"{n_dirs} folders, {len(entries) - n_dirs} files")
+    return 0
+
+
+@guarded
+def cmd_info(args: argparse.Namespace) -> int:
+    with client_from_args(args) as client:
+        meta = client.metadata(remote(client, args.path))
+        if args.json:
+            _print_json(meta_json(meta))
+            return 0
+        for key, value in meta_json(meta).items():
+            if isinstance(value, list):
+                value = ", ".join(value)
+            print(f"{key}: {'' if value is None else value}")
+    return 0
+
+
+@guarded
+def cmd_formats(args: argparse.Namespace) -> int:
+    with client_from_args(args) as client:
+        formats: list[GSDataFormat]
+        if args.path:
+            formats = list(client.metadata(remote(client, args.path)).available_data_formats)
+        else:
+            formats = client.data_formats()
+        if args.json:
+            _print_json([f.to_json() for f in formats])
+        else:
+            for f in formats:
+                print(f"{f.name}\t{f.file_extension or ''}\t{f.url}")
+    return 0
+
+
+@guarded
+def cmd_url(args: argparse.Namespace) -> int:
+    with client_from_args(args) as client:
+        print(client.download_url(remote(client, args.path)))
+    return 0
+
+
+# --- changes ------------------------------------------------------------------------------------------
+
+
+@guarded
+def cmd_mkdir(args: argparse.Namespace) -> int:
+    with client_from_args(args) as client:
+        for p in args.paths:
+            meta = client.mkdir(remote(client, p), parents=args.parents)
+            print(meta.path)
+    return 0
+
+
+@guarded
+def cmd_rm(args: argparse.Namespace) -> int:
+    with client_from_args(args) as client:
+        for p in args.paths:
+            path = remote(client, p)
+            if path.rstrip("/") == client.home:
+                raise InvalidRequestError("Refusing to delete your home folder", paths=[path])
+            client.delete(path, recursive=args.recursive)
+            print(f"deleted\t{path}")
+    return 0
+
+
+@guarded
+def cmd_cp(args: argparse.Namespace) -> int:
+    with client_from_args(args) as client:
+        meta = client.copy(remote(client, args.src), _dest(client, args.src, args.dst))
+        print(meta.path)
+    return 0
+
+
+@guarded
+def cmd_mv(args: argparse.Namespace) -> int:
+    with client_from_args(args) as client:
+        meta = client.move(remote(client, args.src), _dest(client, args.src, args.dst))
+        print(meta.path)
+    return 0
+
+
+def _dest(client: DataManagerClient, src: str, dst: str) -> str:
+    """``cp a folder/`` copies into the folder (like ``cp``)."""
+    target = remote(client, dst)
+    if dst.endswith("/") or (client.exists(target) and client.metadata(target).is_directory):
+        return P.join(target, P.basename(remote(client, src)))
+    return target
+
+
+# --- transfers ----------------------------------------------------------------------------------------
+
+
+def _transfer_report(args: argparse.Namespace, verb: str, outcome: Any, total: int) -> int:
+    if args.json:
+        _print_json(
+            {
+                "transferred": [
+                    {"local": str(j.local), "remote": j.remote, "size": j.size} for j in outcome.done
+                ],
+                "errors": [
+                    {"path": j.remote if j else None, "error": e.user_message} for j, e in outcome.failed
+                ],
+                "bytes": sum(j.size for j in outcome.done),
+                "cancelled": outcome.cancelled,
+            }
+        )
+    elif sys.stderr.isatty() and not args.quiet:
+        print(f"{verb} {len(outcome.done)} files, {sum(j.size for j in outcome.done)} bytes", file=sys.stderr)
+    if outcome.cancelled:
+        print_error("cancelled")
+        return common.EXIT_CANCELLED
+    if outcome.failed:
+        if len(outcome.failed) > 1:
+            print_error(f"{len(outcome.failed)} of {len(outcome.failed) + len(outcome.done)} files failed")
+        codes = {common.exit_code_for(e) for _, e in outcome.failed}
+        return codes.pop() if len(codes) == 1 else common.EXIT_FAILURE
+    return 0
+
+
+def _on_error(job: Any, exc: GSError) -> None:
+    print_error(exc)
+
+
+@guarded
+def cmd_put(args: argparse.Namespace) -> int:
+    from gsdesktop.cli.transfers import plan_put, run_jobs
+
+    if len(args.items) < 2:
+        raise InvalidRequestError("usage: gsdesktop put [-r] LOCAL... REMOTE")
+    sources = [Path(s) for s in args.items[:-1]]
+    with client_from_args(args, pool_size=max(16, args.jobs * 2)) as client:
+        dest = remote(client, args.items[-1])
+        plan = plan_put(client, sources, dest, args.recursive)
+        for d in plan.dirs:
+            client.mkdir(d, parents=True)
+
+        def work(job: Any, progress: ProgressCallback, cancel: CancelToken) -> object:
+            return client.upload(job.local, job.remote, progress=progress, cancel=cancel)
+
+        def done(job: Any) -> None:
+            if not args.json:
+                print(f"{job.remote}", flush=True)
+
+        outcome = run_jobs(
+            plan.jobs, work, label="put", workers=args.jobs, show_progress=not args.quiet and not args.json,
+            on_done=done, on_error=_on_error,
+        )  # fmt: skip
+        return _transfer_report(args, "uploaded", outcome, plan.total_bytes)
+
+
+@guarded
+def cmd_get(args: argparse.Namespace) -> int:
+    from gsdesktop.cli.transfers import plan_get, run_jobs
+
+    with client_from_args(args, pool_size=max(16, args.jobs * 2)) as client:
+        src = remote(client, args.remote)
+        plan = plan_get(client, src, Path(args.local), args.recursive)
+        for d in plan.dirs:
+            try:
+                Path(d).mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise LocalFileError(f"Cannot create folder: {exc.strerror or exc}", paths=[d]) from exc
+        if args.format and len(plan.jobs) != 1:
+            raise InvalidRequestError("--format works on a single file")
+
+        def work(job: Any, progress: ProgressCallback, cancel: CancelToken) -> object:
+            return client.download(
+                job.remote, job.local, data_format=args.format, progress=progress, cancel=cancel
+            )
+
+        def done(job: Any) -> None:
+            if not args.json:
+                print(f"{job.local}", flush=True)
+
+        outcome = run_jobs(
+            plan.jobs, work, label="get", workers=args.jobs, show_progress=not args.quiet and not args.json,
+            on_done=done, on_error=_on_error,
+        )  # fmt: skip
+        return _transfer_report(args, "downloaded", outcome, plan.total_bytes)
+
+
+# --- registration -------------------------------------------------------------------------------------
+
+
+def register(subparsers: Any) -> None:
+    def add(name: str, handler: Any, help_text: str) -> argparse.ArgumentParser:
+        p: argparse.ArgumentParser = subparsers.add_parser(
+            name, help=help_text, description=help_text, epilog=EXIT_CODES_HELP
+        )
+        add_server_options(p)
+        p.set_defaults(handler=handler)
+        return p
+
+    p = add("login", cmd_login, "sign in; stores the password in the keyring and the token in ~/.gs")
+    p.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    p.add_argument("--no-keyring", action="store_true", help="do not store the password (token only)")
+    p.add_argument("--json", action="store_true")
+    add("logout", cmd_logout, "sign out: forget the stored password and the ~/.gs token")
+    p = add("whoami", cmd_whoami, "show the signed-in account (and check it works)")
+    p.add_argument("--json", action="store_true")
+
+    p = add("ls", cmd_ls, "list a folder")
+    p.add_argument("-l", "--long", action="store_true", help="type, size, modification time")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("path", nargs="?", help="remote folder (default: your home folder)")
+    p = add("tree", cmd_tree, "list a folder recursively")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("path", nargs="?")
+    p = add("info", cmd_info, "show a file's or folder's metadata")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("path")
+    p = add("formats", cmd_formats, "data formats known to the server, or those a file can be converted to")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("path", nargs="?")
+    p = add("url", cmd_url, "print a time-limited signed download URL")
+    p.add_argument("path")
+
+    p = add("mkdir", cmd_mkdir, "create folders")
+    p.add_argument("-p", "--parents", action="store_true", help="create missing parent folders")
+    p.add_argument("paths", nargs="+")
+    p = add("rm", cmd_rm, "delete files or (with -r) folders")
+    p.add_argument("-r", "--recursive", action="store_true")
+    p.add_argument("paths", nargs="+")
+    p = add("cp", cmd_cp, "server-side copy")
+    p.add_argument("src")
+    p.add_argument("dst")
+    p = add("mv", cmd_mv, "move or rename")
+    p.add_argument("src")
+    p.add_argument("dst")
+
+    for name, handler, text in (
+        ("put", cmd_put, "upload files (and with -r folders)"),
+        ("get", cmd_get, "download a file (or with -r a folder)"),
+    ):
+        p = add(name, handler, text)
+        p.add_argument("-r", "--recursive", action="store_true")
+        p.add_argument("-j", "--jobs", type=int, default=4, help="parallel transfers (default 4)")
+        p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+        p.add_argument("--json", action="store_true")
+        if name == "put":
+            p.add_argument("items", nargs="+", metavar="LOCAL... REMOTE")
+        else:
+            p.add_argument("--format", help="download converted to this data format (name or URL)")
+            p.add_argument("remote")
+            p.add_argument("local")
+
+
+__all__ = ["register"]

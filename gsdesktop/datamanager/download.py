@@ -1,0 +1,493 @@
+"""Verified, atomic, resumable downloads.
+
+The bytes go to a temporary file beside the target; size and MD5 are checked (against the ``md5``
+metadata, else a single-part S3 ETag), the file is fsynced and renamed over the target. Large files are
+fetched as ranged parts by a few threads while the calling thread hashes the finished prefix from the
+page cache, so the checksum costs no extra wall time. Every part resumes with ``Range`` after a broken
+connection; an expired signed URL is replaced by asking the Data Manager again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import hashlib
+import importlib
+import os
+import secrets
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urljoin
+
+import requests
+import urllib3
+
+from gsdesktop.datamanager import paths as P
+from gsdesktop.datamanager.errors import (
+    AuthenticationError,
+    GSError,
+    IntegrityError,
+    InvalidRequestError,
+    LocalFileError,
+    NotFoundError,
+    ServerError,
+    TransferError,
+)
+from gsdesktop.datamanager.http import error_for_exception, error_for_status, transfer_retry
+from gsdesktop.datamanager.models import GSDataFormat, GSFileMetadata
+from gsdesktop.datamanager.transfer import (
+    CHUNK,
+    CancelToken,
+    HashPipe,
+    ProgressCallback,
+    ThrottledProgress,
+    fsync_dir,
+)
+
+if TYPE_CHECKING:
+    from gsdesktop.datamanager.client import DataManagerClient
+
+PARALLEL_MIN = 64 * CHUNK  # files at least this large are fetched in parallel parts
+PART_SIZE = 16 * CHUNK
+PART_WORKERS = 4
+_DISK_FULL = (28, 27, 122)  # ENOSPC, EFBIG, EDQUOT
+
+
+class _NoRanges(Exception):
+    """The storage ignored ``Range``: fall back to one sequential stream."""
+
+
+def _sync_range_fn() -> Callable[[int, int, int], None]:
+    """``sync_file_range(fd, off, len, SYNC_FILE_RANGE_WRITE)``: start write-back early (Linux only)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        fn = libc.sync_file_range
+    except (OSError, AttributeError):
+        return lambda fd, off, n: None
+    fn.argtypes = [ctypes.c_int, ctypes.c_longlong, ctypes.c_longlong, ctypes.c_uint]
+
+    def start_writeback(fd: int, off: int, n: int) -> None:
+        fn(fd, off, n, 2)
+
+    return start_writeback
+
+
+_start_writeback = _sync_range_fn()
+
+
+def single_part_etag(etag: str | None) -> str | None:
+    """The MD5 an S3 ETag stands for, or None for multipart/unknown ETags."""
+    if not etag:
+        return None
+    value = etag.strip().strip('"').lower()
+    if len(value) == 32 and all(c in "0123456789abcdef" for c in value):
+        return value
+    return None
+
+
+def _local_error(exc: OSError, where: Path) -> LocalFileError:
+    reason = "the disk is full" if exc.errno in _DISK_FULL else (exc.strerror or str(exc))
+    return LocalFileError(f"Cannot write the downloaded file: {reason}", paths=[str(where)])
+
+
+def _pwrite_all(fd: int, data: bytes, offset: int) -> None:
+    view = memoryview(data)
+    while view:
+        n = os.pwrite(fd, view, offset)
+        view = view[n:]
+        offset += n
+
+
+def format_url(meta: GSFileMetadata, data_format: str | GSDataFormat | None) -> str | None:
+    """The format URL for ``data_format`` (a GSDataFormat, a URL or a name the file offers)."""
+    if data_format is None:
+        return None
+    if isinstance(data_format, GSDataFormat):
+        return data_format.url
+    if "://" in data_format:
+        return data_format
+    for fmt in meta.available_data_formats:
+        if fmt.name.lower() == data_format.lower():
+            return fmt.url
+    names = ", ".join(f.name for f in meta.available_data_formats) or "none"
+    raise InvalidRequestError(
+        f"Format {data_format!r} is not available (available: {names})", paths=[meta.path]
+    )
+
+
+class Download:
+    """One download of ``remote`` into ``fd`` (see :func:`download_file`)."""
+
+    def __init__(
+        self,
+        client: DataManagerClient,
+        remote: str,
+        meta: GSFileMetadata,
+        fmt_url: str | None,
+        fd: int,
+        tmp: Path,
+        tracker: ThrottledProgress,
+        cancel: CancelToken | None,
+    ) -> None:
+        self.client = client
+        self.session = client._session
+        self.remote = remote
+        self.meta = meta
+        self.fmt_url = fmt_url
+        self.fd = fd
+        self.tmp = tmp
+        self.tracker = tracker
+        self.cancel = cancel
+        self.etag: str | None = None
+        self._url: str | None = None  # current signed storage URL
+        self._url_lock = threading.Lock()
+        self._resolve_lock = threading.Lock()
+        self._stop = threading.Event()
+
+    # --- locating the bytes ---------------------------------------------------------------------------
+
+    def _dm_get(self, offset: int) -> requests.Response:
+        """GET the file from the Data Manager; follows its redirects to storage (remembering the URL)."""
+        from gsdesktop.datamanager.client import _ROUTES
+
+        c = self.client
+        headers = {"Range": f"bytes={offset}-"} if offset else {}
+        params = {_ROUTES[c.dialect]["format_param"]: self.fmt_url} if self.fmt_url else None
+        resp = c.request(
+            "GET",
+            c._route("files", self.remote),
+            params=params,
+            headers=headers,
+            stream=True,
+            paths=[self.remote],
+        )
+        for _ in range(5):
+            if not resp.is_redirect:
+                return resp
+            location = urljoin(resp.url, resp.headers["Location"])
+            resp.close()
+            if location.startswith(c.server_url + "/datamanager/"):
+                resp = c.request("GET", location, headers=headers, stream=True, paths=[self.remote])
+                continue
+            with self._url_lock:
+                self._url = location
+            return self._storage_get(location, headers)
+        raise ServerError("Too many redirects while downloading", paths=[self.remote])
+
+    def _storage_get(self, url: str, headers: dict[str, str]) -> requests.Response:
+        try:
+            return self.session.get(url, headers=headers, stream=True, timeout=self.client.timeout)
+        except requests.RequestException as exc:
+            raise error_for_exception(exc, url, [self.remote]) from exc
+
+    def _resolve(self) -> bool:
+        """Find the signed storage URL without fetching any bytes; False if the Data Manager serves
+        the bytes itself (e.g. a converted download)."""
+        from gsdesktop.datamanager.client import _ROUTES
+
+        c = self.client
+        with self._resolve_lock:
+            if self._url is not None:
+                return True
+            params = {_ROUTES[c.dialect]["format_param"]: self.fmt_url} if self.fmt_url else None
+            resp = c.request(
+                "GET", c._route("files", self.remote), params=params, stream=True, paths=[self.remote]
+            )
+            for _ in range(5):
+                if not resp.is_redirect:
+                    resp.close()
+                    return False
+                location = urljoin(resp.url, resp.headers["Location"])
+                resp.close()
+                if location.startswith(c.server_url + "/datamanager/"):
+                    resp = c.request("GET", location, stream=True, paths=[self.remote])
+                    continue
+                with self._url_lock:
+                    self._url = location
+                return True
+        raise ServerError("Too many redirects while downloading", paths=[self.remote])
+
+    def _open(self, start: int, end: int | None) -> requests.Response:
+        """A response for bytes ``start``..``end`` (inclusive; None = to the end)."""
+        rng = f"bytes={start}-{'' if end is None else end}"
+        headers = {"Range": rng} if start or end is not None else {}
+        with self._url_lock:
+            url = self._url
+        if url is not None:
+            resp = self._storage_get(url, headers)
+            if resp.status_code not in (400, 401, 403):
+                return resp
+            resp.close()
+            with self._url_lock:
+                if self._url == url:
+                    self._url = None  # expired signed URL: ask the Data Manager again
+        if end is None:
+            return self._dm_get(start)
+        if not self._resolve():
+            raise _NoRanges()
+        with self._url_lock:
+            url = self._url
+        assert url is not None
+        return self._storage_get(url, headers)
+
+    # --- sequential ----------------------------------------------------------------------------------
+
+    def sequential(self) -> tuple[str, int]:
+        """One stream (resumed with Range after breaks), hashed on the fly; returns (md5, bytes)."""
+        c = self.client
+        policy = transfer_retry(c.retries)
+        pipe = HashPipe()
+        written = 0
+        try:
+            os.lseek(self.fd, 0, os.SEEK_SET)
+            os.ftruncate(self.fd, 0)
+            while True:
+                self._check_cancel()
+                failure: GSError
+                try:
+                    resp = self._open(written, None)
+                except (NotFoundError, AuthenticationError, InvalidRequestError):
+                    raise
+                except GSError as exc:
+                    if not exc.retryable:
+                        raise
+                    failure = exc
+                else:
+                    size = self.meta.size
+                    if resp.status_code == 416 and size is not None and written == size:
+                        resp.close()
+                        break
+                    if not resp.ok:
+                        failure = error_for_status(resp, [self.remote], "Download failed")
+                        resp.close()
+                        if not failure.retryable:
+                            raise failure
+                    else:
+                        if resp.status_code != 206 and written:  # Range ignored: start over
+                            os.lseek(self.fd, 0, os.SEEK_SET)
+                            os.ftruncate(self.fd, 0)
+                            pipe.close()
+                            pipe = HashPipe()
+                            written = 0
+                            self.tracker.set(0)
+                        self.etag = resp.headers.get("ETag") or self.etag
+                        try:
+                            written = self._copy(resp, written, pipe)
+                            break
+                        except TransferError as exc:
+                            failure = exc
+                        finally:
+                            resp.close()
+                policy = c._next_attempt(policy, "GET", self.remote, failure, self.cancel)
+            return pipe.hexdigest(), written
+        finally:
+            pipe.close()
+
+    def _copy(self, resp: requests.Response, written: int, pipe: HashPipe | None) -> int:
+        raw = resp.raw
+        while True:
+            self._check_cancel()
+            try:
+                chunk = raw.read(CHUNK, decode_content=False)
+            except (urllib3.exceptions.HTTPError, requests.RequestException, OSError) as exc:
+                raise TransferError("The connection broke during the download", paths=[self.remote]) from exc
+            if not chunk:
+                return written
+            try:
+                _pwrite_all(self.fd, chunk, written)
+            except OSError as exc:
+                raise _local_error(exc, self.tmp.parent) from exc
+            if pipe is not None:
+                pipe.feed(chunk)
+            written += len(chunk)
+            self.tracker.add(len(chunk))
+
+    def _check_cancel(self) -> None:
+        if self.cancel is not None:
+            self.cancel.raise_if_cancelled()
+        if self._stop.is_set():
+            raise TransferError("Stopped because another part of the download failed", paths=[self.remote])
+
+    # --- parallel ------------------------------------------------------------------------------------
+
+    def parallel(self, size: int) -> tuple[str, int]:
+        """Ranged parts on a few threads; this thread hashes finished parts in order."""
+        os.ftruncate(self.fd, size)
+        parts = [(off, min(PART_SIZE, size - off)) for off in range(0, size, PART_SIZE)]
+        digest = hashlib.md5()
+        pool = ThreadPoolExecutor(max_workers=PART_WORKERS, thread_name_prefix="gs-part")
+        try:
+            futures = [pool.submit(self._fetch_part, start, length) for start, length in parts]
+            for (start, length), fut in zip(parts, futures, strict=True):
+                fut.result()
+                pos = start
+                while pos < start + length:
+                    data = os.pread(self.fd, min(4 * CHUNK, start + length - pos), pos)
+                    if not data:
+                        raise LocalFileError(
+                            "The downloaded file shrank while writing", paths=[str(self.tmp)]
+                        )
+                    digest.update(data)
+                    pos += len(data)
+                _start_writeback(self.fd, start, length)
+        except BaseException:
+            self._stop.set()
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+        return digest.hexdigest(), size
+
+    def _fetch_part(self, start: int, length: int) -> None:
+        policy = transfer_retry(self.client.retries)
+        got = 0
+        while got < length:
+            self._check_cancel()
+            failure: GSError
+            try:
+                resp = self._open(start + got, start + length - 1)
+            except (NotFoundError, AuthenticationError, InvalidRequestError):
+                raise
+            except GSError as exc:
+                if not exc.retryable:
+                    raise
+                failure = exc
+            else:
+                if resp.status_code == 200:
+                    resp.close()
+                    raise _NoRanges()
+                if resp.status_code != 206:
+                    failure = error_for_status(resp, [self.remote], "Download failed")
+                    resp.close()
+                    if not failure.retryable:
+                        raise failure
+                elif not resp.headers.get("Content-Range", "").startswith(f"bytes {start + got}-"):
+                    resp.close()
+                    raise _NoRanges()
+                else:
+                    self.etag = resp.headers.get("ETag") or self.etag
+                    try:
+                        end = self._copy_part(resp, start + got, start + length)
+                    except TransferError as exc:
+                        failure = exc
+                        end = None
+                    finally:
+                        resp.close()
+                    if end is not None:
+                        got = end - start
+                        if got >= length:
+                            return
+                        failure = TransferError("The connection closed early", paths=[self.remote])
+            policy = self.client._next_attempt(policy, "GET", self.remote, failure, self.cancel)
+
+    def _copy_part(self, resp: requests.Response, pos: int, end: int) -> int:
+        raw = resp.raw
+        while pos < end:
+            self._check_cancel()
+            try:
+                chunk = raw.read(min(CHUNK, end - pos), decode_content=False)
+            except (urllib3.exceptions.HTTPError, requests.RequestException, OSError) as exc:
+                raise TransferError("The connection broke during the download", paths=[self.remote]) from exc
+            if not chunk:
+                break
+            try:
+                _pwrite_all(self.fd, chunk, pos)
+            except OSError as exc:
+                raise _local_error(exc, self.tmp.parent) from exc
+            pos += len(chunk)
+            self.tracker.add(len(chunk))
+        return pos
+
+    def run(self) -> tuple[str, int]:
+        size = self.meta.size
+        if self.fmt_url is None and size is not None and size >= PARALLEL_MIN and self._resolve():
+            try:
+                return self.parallel(size)
+            except _NoRanges:
+                self._stop.clear()
+                self.tracker.set(0)
+        return self.sequential()
+
+
+def _journaled_impl() -> Callable[..., Path] | None:
+    try:
+        module = importlib.import_module("gsdesktop.datamanager.multipart")
+    except ImportError:
+        return None
+    impl = getattr(module, "parallel_download", None)
+    return impl if callable(impl) else None
+
+
+def download_file(
+    client: DataManagerClient,
+    remote: str,
+    local: Path,
+    *,
+    data_format: str | GSDataFormat | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> Path:
+    """Implementation of :meth:`DataManagerClient.download`."""
+    remote = P.canonical(remote)
+    local = Path(local)
+    if local.is_dir():
+        local = local / P.basename(remote)
+    meta = client.metadata(remote)
+    if meta.is_directory:
+        raise InvalidRequestError("This is a folder; download its files one by one (get -r)", paths=[remote])
+    fmt_url = format_url(meta, data_format)
+    if fmt_url is None and meta.size is not None and meta.size >= client.multipart_threshold:
+        impl = _journaled_impl()
+        if impl is not None:  # resumable across runs (gsdesktop.datamanager.multipart)
+            return impl(client, remote, local, meta=meta, progress=progress, cancel=cancel)
+    folder = local.parent
+    if not folder.is_dir():
+        raise LocalFileError("The destination folder does not exist", paths=[str(folder)])
+    tmp = folder / f".gsdownload-{secrets.token_hex(6)}.part"
+    try:
+        fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+    except OSError as exc:
+        raise LocalFileError(
+            f"Cannot write to the destination folder: {exc.strerror}", paths=[str(folder)]
+        ) from exc
+    ok = False
+    try:
+        job = Download(
+            client, remote, meta, fmt_url, fd, tmp, ThrottledProgress(progress, meta.size or 0), cancel
+        )
+        digest, written = job.run()
+        expected_size = None if fmt_url else meta.size
+        if expected_size is not None and written != expected_size:
+            raise IntegrityError(
+                f"Downloaded {written} bytes but the file has {expected_size}; {local} was not changed",
+                paths=[remote],
+            )
+        expected = None if fmt_url else (meta.md5 or single_part_etag(job.etag))
+        if expected and expected != digest:
+            raise IntegrityError(
+                f"Downloaded data does not match its checksum (expected {expected}, got {digest}); "
+                f"{local} was not changed",
+                paths=[remote],
+            )
+        try:
+            os.fsync(fd)
+        except OSError as exc:
+            raise _local_error(exc, folder) from exc
+        os.close(fd)
+        fd = -1
+        try:
+            os.replace(tmp, local)
+        except OSError as exc:
+            raise LocalFileError(f"Cannot replace the file: {exc.strerror}", paths=[str(local)]) from exc
+        fsync_dir(folder)
+        job.tracker.finish()
+        ok = True
+    finally:
+        if fd >= 0:
+            os.close(fd)
+        if not ok:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+    return local
