@@ -13,7 +13,8 @@
 # dist/ and build/pyinstaller/), GSD_SMOKE_TIMEOUT (seconds for the GUI to come up, 60).
 # The smoke test runs the executables from dist/ in an empty working directory with a throw-away HOME:
 #   1. gsdesktop --version prints the version of gsdesktop/__init__.py
-#   2. gsdesktop server --help exits 0
+#   2. gsdesktop server --help exits 0; with the server stack: the bundled SeaweedFS runs, and
+#      `gsdesktop server run` (embedded SeaweedFS) serves a login, then exits 0 on SIGTERM
 #   3. the GUI (gsdesktop-gui, QT_QPA_PLATFORM=offscreen) starts, stays up, and exits with status 0
 #      within 20 s of SIGTERM without a traceback
 set -euo pipefail
@@ -26,7 +27,7 @@ for arg in "$@"; do
     --skip-build) SKIP_BUILD=1 ;;
     --no-server) WITH_SERVER=0 ;;
     --archive) ARCHIVE=1 ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
     *) echo "build_bundle.sh: unknown option $arg" >&2; exit 2 ;;
   esac
 done
@@ -93,6 +94,48 @@ if [ "$WITH_SERVER" = 1 ]; then
   [ -x "$BUNDLE/_internal/bin/weed" ] || fail "SeaweedFS binary missing from the bundle"
   "$BUNDLE/_internal/bin/weed" version >/dev/null 2>&1 || fail "bundled weed does not run"
   log "ok: bundled SeaweedFS runs ($("$BUNDLE/_internal/bin/weed" version 2>&1 | head -1))"
+
+  # The server from the bundle: embedded SeaweedFS + API, a login over HTTP, clean exit on SIGTERM.
+  port="$("$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+  (cd "$WORK/cwd" && exec "${run_env[@]}" GSDESKTOP_DEMO_PASSWORD=smoke-Passw0rd "$BUNDLE/gsdesktop" server run \
+    --data-dir "$WORK/srv" --port "$port" --demo-user smoke >"$WORK/srv.out" 2>"$WORK/srv.err") &
+  SRV_PID=$!
+  if ! "$PYTHON" - "$port" "$SRV_PID" <<'PYEOF'
+import base64, os, sys, time, urllib.error, urllib.request
+port, pid = int(sys.argv[1]), int(sys.argv[2])
+auth = base64.b64encode(b"smoke:smoke-Passw0rd").decode()
+req = urllib.request.Request(f"http://127.0.0.1:{port}/identityServer/basic", headers={"Authorization": f"Basic {auth}"})
+deadline = time.monotonic() + 90
+while time.monotonic() < deadline:
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        sys.exit("server exited")
+    try:
+        with urllib.request.urlopen(req, timeout=5) as resp:
+            token = resp.read().decode()
+        if resp.status == 200 and len(token) > 10:
+            sys.exit(0)
+    except (urllib.error.URLError, OSError):
+        pass
+    time.sleep(0.5)
+sys.exit("no login within 90 s")
+PYEOF
+  then
+    kill -KILL "$SRV_PID" 2>/dev/null || true
+    fail "bundled server did not serve a login; stderr: $(tail -20 "$WORK/srv.err")"
+  fi
+  kill -TERM "$SRV_PID"
+  rc=""
+  for _ in $(seq 1 120); do
+    if ! kill -0 "$SRV_PID" 2>/dev/null; then wait "$SRV_PID" && rc=0 || rc=$?; break; fi
+    sleep 0.25
+  done
+  [ -n "$rc" ] || { kill -KILL "$SRV_PID"; fail "bundled server still running 30 s after SIGTERM"; }
+  [ "$rc" = 0 ] || fail "bundled server exited with status $rc on SIGTERM; stderr: $(tail -20 "$WORK/srv.err")"
+  sleep 1
+  if pgrep -f "$WORK/srv/seaweedfs" >/dev/null 2>&1; then fail "SeaweedFS outlived the bundled server"; fi
+  log "ok: bundled server (embedded SeaweedFS) served a login and exited with status 0 on SIGTERM"
 fi
 
 out="$("${run_env[@]}" "$BUNDLE/install-desktop-entry.sh" --prefix "$WORK/share" 2>&1)" \
