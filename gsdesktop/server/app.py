@@ -93,6 +93,11 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
+        path = request.scope.get("path", "")
+        if exc.status_code == 404 and any(ch in path for ch in "\n\r"):
+            # route patterns do not match across line breaks: say what is really wrong
+            message = "path contains a control character (line break), which is not allowed"
+            return JSONResponse(_error_body(400, message), 400)
         if exc.status_code == 404:
             message = f"no such endpoint: {request.method} {request.url.path}"
         elif exc.status_code == 405:

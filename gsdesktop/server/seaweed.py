@@ -222,6 +222,9 @@ class EmbeddedSeaweed:
             f"-filer.port={ports[2]}",
             f"-s3.port={s3_port}",
             f"-webdav.port={webdav_port}",
+            # not used by us; disabled so parallel instances never race for their default ports
+            "-s3.port.iceberg=0",
+            "-s3.port.lance=0",
         ]
         log_file = open(self.state / "weed.log", "ab")  # noqa: SIM115 - owned by the child
         self.proc = subprocess.Popen(
