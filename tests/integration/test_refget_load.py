@@ -118,3 +118,22 @@ def test_loading_requires_sign_in(dm_server) -> None:  # type: ignore[no-untyped
     )
     info = requests.get(f"{url}/sequence/service-info", headers={"Origin": "http://x"}, timeout=10)
     assert info.status_code == 200 and info.headers["access-control-allow-origin"] == "*"
+
+
+def test_large_sequence_is_streamed_with_content_length(account: Account, tmp_path: Path) -> None:
+    table = bytes(b"ACGT"[i % 4] for i in range(256))
+    seq = random.Random(105).randbytes(2_500_000).translate(table)
+    fa = tmp_path / "big.fa"
+    fa.write_bytes(_fasta({"bigchr": seq}))
+    with DataManagerClient(account.server_url, account.username, account.password) as client:
+        md5 = load_local(client, fa).sequences[0].md5
+    whole = requests.get(f"{account.server_url}/sequence/{md5}", timeout=30)
+    assert whole.status_code == 200
+    assert whole.headers["content-length"] == str(len(seq))
+    assert "transfer-encoding" not in whole.headers
+    assert whole.content == seq
+    part = requests.get(
+        f"{account.server_url}/sequence/{md5}", headers={"Range": "bytes=100000-2399999"}, timeout=30
+    )
+    assert (part.status_code, part.headers["content-length"]) == (206, "2300000")
+    assert part.content == seq[100000:2400000]
