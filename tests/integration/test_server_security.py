@@ -45,7 +45,7 @@ def _attempts(alice: DM, bob: DM, rel: str) -> list[tuple[str, str, dict[str, An
         ("HEAD", v1.format("file"), {}),
         ("PUT", v1.format("file"), {"json": {"isDirectory": True}}),
         ("POST", v1.format("file"), {"json": {"path": f"/Home/{alice.user}/moved"}}),
-        ("POST", f"{alice.base}/datamanager/v1.0/file/Home/{alice.user}/mine.txt", {"json": {"path": f"/Home/{bob.user}/{rel}"}}),
+        ("POST", alice.url("mine.txt", "v1"), {"json": {"path": f"/Home/{bob.user}/{rel}"}}),
         ("DELETE", v1.format("file"), {}),
         ("GET", v1.format("uploadurl"), {"params": up}),
         ("GET", v1.format("filemetadata"), {}),
