@@ -89,7 +89,7 @@ def cmd_digest(args: argparse.Namespace) -> int:
             try:
                 records = spool_file(path, Path(tmp))
             except FastaFormatError as exc:
-                raise InvalidRequestError(str(exc), paths=[arg]) from None
+                raise InvalidRequestError(str(exc)) from None
             except OSError as exc:
                 raise LocalFileError(f"cannot read {arg}: {exc.strerror or exc}", paths=[arg]) from exc
         ids = RefgetIds(
