@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import logging
 import os
 import sys
 import traceback
@@ -82,6 +83,8 @@ def guarded(fn: Handler) -> Handler:
 
     @functools.wraps(fn)
     def run(args: argparse.Namespace) -> int:
+        if not getattr(args, "debug", False):  # retries are expected; say nothing unless asked
+            logging.getLogger("urllib3").setLevel(logging.ERROR)
         try:
             return fn(args)
         except GSError as exc:
