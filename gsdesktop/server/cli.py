@@ -75,6 +75,13 @@ def register(sub: Any) -> None:
     lu.set_defaults(handler=cmd_list_users)
 
 
+def _error(message: str) -> Exception:
+    """A one-line CLI error (printed as ``gsdesktop: error: message``, exit code 1)."""
+    from gsdesktop.cli.main import CommandError
+
+    return CommandError(message)
+
+
 def _help(parser: argparse.ArgumentParser) -> int:
     parser.print_help()
     return 2
@@ -87,11 +94,11 @@ def _s3_config(args: argparse.Namespace) -> Any:
     endpoint: str | None = getattr(args, "s3_endpoint", None)
     bucket: str | None = getattr(args, "s3_bucket", None)
     if bool(endpoint) != bool(bucket):
-        raise SystemExit("gsdesktop: error: --s3-endpoint and --s3-bucket go together")
+        raise _error("--s3-endpoint and --s3-bucket go together")
     if not endpoint or not bucket:
         return None
     if len(bucket) < 3:
-        raise SystemExit("gsdesktop: error: --s3-bucket must have at least 3 characters")
+        raise _error("--s3-bucket must have at least 3 characters")
     region = (
         args.s3_region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
     )
@@ -108,9 +115,7 @@ def _open(args: argparse.Namespace) -> Any:
 
     cfg = _s3_config(args)
     if cfg is None and args.data_dir is None:
-        raise SystemExit(
-            "gsdesktop: error: give --data-dir DIR (embedded store) or --s3-endpoint and --s3-bucket"
-        )
+        raise _error("give --data-dir DIR (embedded store) or --s3-endpoint and --s3-bucket")
     return open_store(args.data_dir, cfg)
 
 
@@ -119,14 +124,14 @@ def _read_password(args: argparse.Namespace) -> str:
         line = sys.stdin.readline()
         password = line.rstrip("\r\n")
         if not password:
-            raise SystemExit("gsdesktop: error: no password on stdin")
+            raise _error("no password on stdin")
         return password
     first = getpass.getpass(f"Password for {args.name}: ")
     second = getpass.getpass("Repeat the password: ")
     if first != second:
-        raise SystemExit("gsdesktop: error: the passwords do not match")
+        raise _error("the passwords do not match")
     if not first:
-        raise SystemExit("gsdesktop: error: the password must not be empty")
+        raise _error("the password must not be empty")
     return first
 
 
@@ -197,7 +202,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     logging.getLogger("gsdesktop").setLevel(logging.INFO)
     if args.token_ttl is not None and args.token_ttl <= 0:
-        raise SystemExit("gsdesktop: error: --token-ttl must be a positive number of seconds")
+        raise _error("--token-ttl must be a positive number of seconds")
     # fail on a busy port before starting SeaweedFS
     family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
@@ -206,9 +211,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         sock.bind((args.host, args.port))
     except OSError as exc:
         sock.close()
-        raise SystemExit(
-            f"gsdesktop: error: cannot listen on {args.host}:{args.port}: {exc.strerror}"
-        ) from None
+        raise _error(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
     cfg = _s3_config(args)
     handle = open_store(args.data_dir, cfg)
     try:
@@ -219,7 +222,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
         if args.url_ttl:
             if args.url_ttl <= 0:
-                raise SystemExit("gsdesktop: error: --url-ttl must be a positive number of seconds")
+                raise _error("--url-ttl must be a positive number of seconds")
             settings = dataclasses.replace(
                 settings, download_ttl=args.url_ttl, redirect_ttl=args.url_ttl, upload_ttl=args.url_ttl
             )

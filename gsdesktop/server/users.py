@@ -191,7 +191,8 @@ class UserStore:
             validate_username(name)
         except ValueError:
             return False
-        rec = self._load(name)
+        # always fresh: a password check costs an scrypt anyway, and logins must see passwd/remove at once
+        rec = self._load(name, fresh=True)
         if rec is None or not password or len(password.encode("utf-8")) > MAX_PASSWORD_BYTES:
             return False
         return _check_password(password, rec.get("password", {}))
