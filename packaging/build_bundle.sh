@@ -134,7 +134,11 @@ PYEOF
   [ -n "$rc" ] || { kill -KILL "$SRV_PID"; fail "bundled server still running 30 s after SIGTERM"; }
   [ "$rc" = 0 ] || fail "bundled server exited with status $rc on SIGTERM; stderr: $(tail -20 "$WORK/srv.err")"
   sleep 1
-  if pgrep -f "$WORK/srv/seaweedfs" >/dev/null 2>&1; then fail "SeaweedFS outlived the bundled server"; fi
+  for cmdline in /proc/[0-9]*/cmdline; do  # no pgrep: procps is not on minimal systems
+    if tr '\0' ' ' <"$cmdline" 2>/dev/null | grep -qF "$WORK/srv/seaweedfs"; then
+      fail "SeaweedFS outlived the bundled server: $(tr '\0' ' ' <"$cmdline")"
+    fi
+  done
   log "ok: bundled server (embedded SeaweedFS) served a login and exited with status 0 on SIGTERM"
 fi
 
