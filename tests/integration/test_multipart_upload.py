@@ -399,3 +399,18 @@ def test_file_over_5_gib_round_trip(account: Account, tmp_path: Path) -> None:
     client.download(f"{client.home}/over5g.bin", out)
     assert out.stat().st_size == size and md5_of(out) == md5
     json.dumps(up.stats.__dict__)
+
+
+def test_part_size_rule_fits_5_tb_in_10000_parts() -> None:
+    from gsdesktop.datamanager import multipart as client_mp
+    from gsdesktop.server import multipart as server_mp
+
+    offer = client_mp.MultipartOffer()
+    for size in (1, 5 * MIB, 60 * MIB, 5 * 1024**3, 50 * 1024**3, 5 * 1024**4):
+        for preferred in (None, PART, 64 * MIB):
+            part = server_mp.choose_part_size(size, preferred)
+            assert part == client_mp.choose_part_size(size, offer, preferred)  # client and server agree
+            assert part >= 5 * MIB and part % MIB == 0
+            assert server_mp.part_count(size, part) <= 10_000
+    assert server_mp.choose_part_size(60 * MIB, 1024) == 5 * MIB  # never below S3's minimum
+    assert server_mp.expected_part_size(SIZE, PART, 13) == SIZE - 12 * PART
