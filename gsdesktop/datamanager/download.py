@@ -145,6 +145,8 @@ class Download:
         self._url: str | None = None  # current signed storage URL
         self._url_lock = threading.Lock()
         self._resolve_lock = threading.Lock()
+        self._renewals = 0
+        self._pos = 0  # sequential mode: bytes safely written so far
         self._stop = threading.Event()
 
     # --- locating the bytes ---------------------------------------------------------------------------
@@ -263,6 +265,8 @@ class Download:
                     if not resp.ok:
                         failure = error_for_status(resp, [self.remote], "Download failed")
                         resp.close()
+                        if self._renew(resp.status_code):
+                            continue
                         if not failure.retryable:
                             raise failure
                     else:
@@ -274,11 +278,14 @@ class Download:
                             written = 0
                             self.tracker.set(0)
                         self.etag = resp.headers.get("ETag") or self.etag
+                        self._pos = written
                         try:
-                            written = self._copy(resp, written, pipe)
+                            self._copy(resp, pipe)
+                            written = self._pos
                             break
                         except TransferError as exc:
                             failure = exc
+                            written = self._pos  # resume from here with Range
                         finally:
                             resp.close()
                 policy = c._next_attempt(policy, "GET", self.remote, failure, self.cancel)
@@ -286,7 +293,8 @@ class Download:
         finally:
             pipe.close()
 
-    def _copy(self, resp: requests.Response, written: int, pipe: HashPipe | None) -> int:
+    def _copy(self, resp: requests.Response, pipe: HashPipe) -> None:
+        """Append the body at ``self._pos`` (advanced as bytes land, so a break keeps the progress)."""
         raw = resp.raw
         while True:
             self._check_cancel()
@@ -295,15 +303,26 @@ class Download:
             except (urllib3.exceptions.HTTPError, requests.RequestException, OSError) as exc:
                 raise TransferError("The connection broke during the download", paths=[self.remote]) from exc
             if not chunk:
-                return written
+                return
             try:
-                _pwrite_all(self.fd, chunk, written)
+                _pwrite_all(self.fd, chunk, self._pos)
             except OSError as exc:
                 raise _local_error(exc, self.tmp.parent) from exc
-            if pipe is not None:
-                pipe.feed(chunk)
-            written += len(chunk)
+            pipe.feed(chunk)
+            self._pos += len(chunk)
             self.tracker.add(len(chunk))
+
+    def _renew(self, status: int) -> bool:
+        """After storage refused a signed URL (expired): forget it so the next attempt asks the Data
+        Manager for a fresh one. False once a few renewals did not help."""
+        if status not in (400, 401, 403):
+            return False
+        with self._url_lock:
+            if self._renewals >= 3:
+                return False
+            self._renewals += 1
+            self._url = None
+        return True
 
     def _check_cancel(self) -> None:
         if self.cancel is not None:
@@ -361,6 +380,8 @@ class Download:
                 if resp.status_code != 206:
                     failure = error_for_status(resp, [self.remote], "Download failed")
                     resp.close()
+                    if self._renew(resp.status_code):
+                        continue
                     if not failure.retryable:
                         raise failure
                 elif not resp.headers.get("Content-Range", "").startswith(f"bytes {start + got}-"):
@@ -368,37 +389,36 @@ class Download:
                     raise _NoRanges()
                 else:
                     self.etag = resp.headers.get("ETag") or self.etag
+                    pos = [start + got]
                     try:
-                        end = self._copy_part(resp, start + got, start + length)
+                        self._copy_part(resp, pos, start + length)
+                        failure = TransferError("The connection closed early", paths=[self.remote])
                     except TransferError as exc:
                         failure = exc
-                        end = None
                     finally:
                         resp.close()
-                    if end is not None:
-                        got = end - start
-                        if got >= length:
-                            return
-                        failure = TransferError("The connection closed early", paths=[self.remote])
+                        got = pos[0] - start  # resume the part from here with Range
+                    if got >= length:
+                        return
             policy = self.client._next_attempt(policy, "GET", self.remote, failure, self.cancel)
 
-    def _copy_part(self, resp: requests.Response, pos: int, end: int) -> int:
+    def _copy_part(self, resp: requests.Response, pos: list[int], end: int) -> None:
+        """Write the body at ``pos[0]`` onwards (``pos[0]`` advances as bytes land)."""
         raw = resp.raw
-        while pos < end:
+        while pos[0] < end:
             self._check_cancel()
             try:
-                chunk = raw.read(min(CHUNK, end - pos), decode_content=False)
+                chunk = raw.read(min(CHUNK, end - pos[0]), decode_content=False)
             except (urllib3.exceptions.HTTPError, requests.RequestException, OSError) as exc:
                 raise TransferError("The connection broke during the download", paths=[self.remote]) from exc
             if not chunk:
-                break
+                return
             try:
-                _pwrite_all(self.fd, chunk, pos)
+                _pwrite_all(self.fd, chunk, pos[0])
             except OSError as exc:
                 raise _local_error(exc, self.tmp.parent) from exc
-            pos += len(chunk)
+            pos[0] += len(chunk)
             self.tracker.add(len(chunk))
-        return pos
 
     def run(self) -> tuple[str, int]:
         size = self.meta.size

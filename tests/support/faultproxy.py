@@ -8,7 +8,7 @@ byte for byte. Rules decide what to break:
 - ``status``: answer ``status`` without asking upstream (e.g. 503, or 404 to hide an endpoint);
 - ``reset``: reset the connection before answering (after reading the request head);
 - ``reset_upload``: forward ``after_bytes`` of the request body, then reset;
-- ``cut``: forward the answer's head and ``after_bytes`` of its body, then reset;
+- ``cut``: forward the answer's head and ``after_bytes`` of its body, then close early;
 - ``delay``: wait ``delay`` seconds, then forward normally (e.g. to let a signed URL expire).
 """
 
@@ -280,7 +280,10 @@ class FaultProxy:
             if take:
                 _send_all(client, take)
                 body_sent += len(take)
-            if body_sent >= cut:
+            if body_sent >= cut:  # end the connection early (FIN): the client has every byte sent so far
+                with contextlib.suppress(OSError):
+                    client.shutdown(socket.SHUT_WR)
                 time.sleep(0.05)
-                _hard_close(client)
+                with contextlib.suppress(OSError):
+                    client.close()
                 return

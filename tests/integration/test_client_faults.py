@@ -1,0 +1,321 @@
+"""Faults: expired URLs, token expiry, 5xx and resets, server restarts, corruption, disk full, cancel.
+
+One extra server per module sits behind two fault proxies: ``dm`` (in front of the Data Manager) and
+``s3`` (in front of SeaweedFS: the server signs URLs for the proxy via ``--s3-public-endpoint``). Its
+signed URLs live 2 s and its tokens 3 s, so renewals happen for real.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import secrets
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import boto3
+import pytest
+
+from gsdesktop.datamanager import download as dl
+from gsdesktop.datamanager.client import DataManagerClient
+from gsdesktop.datamanager.errors import (
+    CancelledError,
+    CredentialsUnavailableError,
+    IntegrityError,
+    LocalFileError,
+    ServerError,
+)
+from gsdesktop.datamanager.paths import Dialect
+from gsdesktop.datamanager.transfer import CancelToken
+from gsdesktop.server.seaweed import S3Config
+from tests.support.cli import cli_env, run_cli, start_cli
+from tests.support.faultproxy import FaultProxy
+from tests.support.servers import ServerProcess, unique_name
+
+
+@dataclass
+class Stack:
+    server: ServerProcess
+    dm: FaultProxy
+    s3: FaultProxy
+    cfg: S3Config
+
+
+@pytest.fixture(scope="module")
+def stack(seaweed: S3Config, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    assert seaweed.endpoint
+    s3 = FaultProxy(seaweed.endpoint).start()
+    server = ServerProcess(
+        tmp_path_factory.mktemp("faultserver"),
+        seaweed,
+        extra_args=["--s3-public-endpoint", s3.url, "--url-ttl", "2", "--token-ttl", "3"],
+    ).start()
+    dm = FaultProxy(server.url).start()
+    yield Stack(server, dm, s3, seaweed)
+    dm.stop()
+    server.stop()
+    s3.stop()
+
+
+@pytest.fixture
+def user(stack: Stack) -> Iterator[tuple[str, str]]:
+    from gsdesktop.server.storage import S3Store
+    from gsdesktop.server.users import UserStore
+
+    name, password = unique_name("f"), "pw-" + secrets.token_urlsafe(10)
+    UserStore(S3Store(stack.cfg)).add(name, password)
+    stack.dm.clear()
+    stack.s3.clear()
+    yield name, password
+    stack.dm.clear()
+    stack.s3.clear()
+
+
+def _client(
+    stack: Stack, user: tuple[str, str], *, via_proxy: bool = True, **kw: object
+) -> DataManagerClient:
+    url = stack.dm.url if via_proxy else stack.server.url
+    return DataManagerClient(url, user[0], user[1], **kw)  # type: ignore[arg-type]
+
+
+def _file(tmp: Path, name: str, size: int) -> Path:
+    p = tmp / name
+    p.write_bytes(os.urandom(size))
+    return p
+
+
+def _is_put(method: str, target: str) -> bool:
+    return method == "PUT"
+
+
+def _is_get(method: str, target: str) -> bool:
+    return method == "GET"
+
+
+def test_expired_signed_urls_are_renewed(stack: Stack, user: tuple[str, str], tmp_path: Path) -> None:
+    c = _client(stack, user)
+    src = _file(tmp_path, "a.bin", 200_000)
+    stack.s3.add(_is_put, "delay", delay=3.0)  # the first PUT reaches S3 after its URL expired
+    meta = c.upload(src, f"{c.home}/a.bin")
+    assert stack.s3.count("PUT") == 2
+    assert meta.md5 == hashlib.md5(src.read_bytes()).hexdigest()
+
+    stack.s3.add(_is_get, "delay", delay=3.0)  # same for the download redirect
+    out = c.download(f"{c.home}/a.bin", tmp_path / "a.out")
+    assert out.read_bytes() == src.read_bytes()
+    assert stack.s3.count("GET") >= 2
+
+
+def test_token_expiry_mid_run_is_transparent(stack: Stack, user: tuple[str, str], tmp_path: Path) -> None:
+    c = _client(stack, user)
+    deadline = time.monotonic() + 4.0  # tokens live 3 s
+    n = 0
+    while time.monotonic() < deadline:
+        src = _file(tmp_path, f"t{n}.bin", 10_000)
+        assert c.upload(src, f"{c.home}/t{n}.bin").size == 10_000
+        n += 1
+        time.sleep(0.3)
+    assert len(c.list(c.home).contents) == n
+    assert stack.dm.count("GET", "/identityServer/basic") >= 2  # logged in again, silently
+
+    # a token without a password cannot be renewed: a clear, typed error
+    stale = DataManagerClient(stack.dm.url, user[0], token=c.token)
+    time.sleep(4.1)  # the server counts whole seconds: a 3 s token may live almost 4 s
+    with pytest.raises(CredentialsUnavailableError, match="gsdesktop login"):
+        stale.list(stale.home)
+
+
+def test_5xx_and_resets_at_the_data_manager_are_retried(
+    stack: Stack, user: tuple[str, str], tmp_path: Path
+) -> None:
+    c = _client(stack, user)
+    src = _file(tmp_path, "r.bin", 50_000)
+    stack.dm.add(lambda m, t: "/uploadurls/" in t, "reset", times=1)
+    stack.dm.add(lambda m, t: "/filemetadata/" in t, "status", status=503, times=2)
+    stack.dm.add(lambda m, t: m == "PUT" and "/files/" in t, "status", status=502, times=1)
+    c.mkdir(f"{c.home}/d")
+    meta = c.upload(src, f"{c.home}/d/r.bin")
+    assert meta.size == 50_000
+    assert stack.dm.count("GET", "/uploadurls/", fault="reset") == 1
+    assert stack.dm.count("GET", "/filemetadata/", fault="status") == 2
+    assert stack.dm.count("PUT", "/files/", fault="status") == 1
+
+    quick = _client(stack, user, retries=2)
+    stack.dm.add(lambda m, t: "/filemetadata/" in t, "status", status=503, times=-1)
+    with pytest.raises(ServerError, match="503"):
+        quick.metadata(f"{c.home}/d/r.bin")
+
+
+def test_storage_failures_during_upload_reopen_the_file(
+    stack: Stack, user: tuple[str, str], tmp_path: Path
+) -> None:
+    c = _client(stack, user)
+    src = _file(tmp_path, "u.bin", 1_500_000)
+    stack.s3.add(_is_put, "reset_upload", after_bytes=400_000, times=1)  # connection dies mid-body
+    stack.s3.add(_is_put, "status", status=500, times=1)  # then storage has a hiccup
+    meta = c.upload(src, f"{c.home}/u.bin")
+    assert stack.s3.count("PUT") == 3
+    assert meta.md5 == hashlib.md5(src.read_bytes()).hexdigest() and meta.size == 1_500_000
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+def test_broken_downloads_resume_with_range(
+    stack: Stack, user: tuple[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, parallel: bool
+) -> None:
+    if parallel:
+        monkeypatch.setattr(dl, "PARALLEL_MIN", 1 << 20)
+        monkeypatch.setattr(dl, "PART_SIZE", 512 * 1024)
+    c = _client(stack, user)
+    src = _file(tmp_path, "big.bin", 3_000_000)
+    c.upload(src, f"{c.home}/big.bin")
+    stack.s3.clear()
+    stack.s3.add(_is_get, "cut", after_bytes=300_000, times=2)
+    progress: list[tuple[int, int]] = []
+    out = c.download(f"{c.home}/big.bin", tmp_path / "big.out", progress=lambda d, t: progress.append((d, t)))
+    assert out.read_bytes() == src.read_bytes()
+    ranges = [s.headers.get("range", "") for s in stack.s3.seen if s.method == "GET"]
+    assert any(r.startswith("bytes=") and not r.startswith("bytes=0-") for r in ranges), ranges
+    assert progress[-1] == (3_000_000, 3_000_000)
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".gsdownload")] == []
+
+
+def test_corrupted_object_fails_and_target_is_untouched(
+    stack: Stack, user: tuple[str, str], tmp_path: Path
+) -> None:
+    c = _client(stack, user, via_proxy=False)
+    src = _file(tmp_path, "orig.bin", 300_000)
+    good_md5 = hashlib.md5(src.read_bytes()).hexdigest()
+    c.upload(src, f"{c.home}/victim.bin")
+    # bit rot behind the server's back: same size, one byte flipped, the recorded checksum kept
+    data = bytearray(src.read_bytes())
+    data[150_000] ^= 0xFF
+    cfg = stack.cfg
+    s3 = boto3.client(
+        "s3", endpoint_url=cfg.endpoint, aws_access_key_id=cfg.access_key,
+        aws_secret_access_key=cfg.secret_key, region_name=cfg.region,
+    )  # fmt: skip
+    key = f"users/{user[0]}/victim.bin"
+    mpu = s3.create_multipart_upload(Bucket=cfg.bucket, Key=key, Metadata={"md5-hash": good_md5})
+    part = s3.upload_part(
+        Bucket=cfg.bucket, Key=key, PartNumber=1, UploadId=mpu["UploadId"], Body=bytes(data)
+    )
+    s3.complete_multipart_upload(
+        Bucket=cfg.bucket, Key=key, UploadId=mpu["UploadId"],
+        MultipartUpload={"Parts": [{"ETag": part["ETag"], "PartNumber": 1}]},
+    )  # fmt: skip
+    target = tmp_path / "keep" / "victim.bin"
+    target.parent.mkdir()
+    target.write_bytes(b"the good old copy")
+    with pytest.raises(IntegrityError, match="checksum"):
+        c.download(f"{c.home}/victim.bin", target)
+    assert target.read_bytes() == b"the good old copy"
+    assert os.listdir(target.parent) == ["victim.bin"]
+
+    env = cli_env(tmp_path / "home", stack.server.url, user[0], user[1])
+    res = run_cli(["get", f"{c.home}/victim.bin", str(target)], env)
+    res.assert_clean_failure(code=7)
+    assert target.read_bytes() == b"the good old copy"
+
+
+@contextlib.contextmanager
+def _tiny_fs(path: Path, size: str = "1m") -> Iterator[bool]:
+    """A size-limited tmpfs at ``path`` (True) or nothing (False) when mounting is not allowed."""
+    path.mkdir()
+    proc = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True
+    )
+    try:
+        yield proc.returncode == 0
+    finally:
+        if proc.returncode == 0:
+            subprocess.run(["umount", "-l", str(path)], capture_output=True)
+
+
+def test_disk_full_leaves_no_partial_file(stack: Stack, user: tuple[str, str], tmp_path: Path) -> None:
+    c = _client(stack, user, via_proxy=False)
+    src = _file(tmp_path, "large.bin", 3_000_000)
+    c.upload(src, f"{c.home}/large.bin")
+    with _tiny_fs(tmp_path / "tiny") as mounted:
+        target = tmp_path / "tiny" / "large.bin"
+        target.write_bytes(b"precious")
+        if mounted:  # a real 1 MiB file system
+            with pytest.raises(LocalFileError, match="disk is full"):
+                c.download(f"{c.home}/large.bin", target)
+        else:  # no mount permission: a 1 MiB file-size limit on the CLI process instead
+            import resource
+            import signal
+
+            def limit() -> None:
+                signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+                resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))
+
+            env = cli_env(tmp_path / "home", stack.server.url, user[0], user[1])
+            proc = start_cli(["get", f"{c.home}/large.bin", str(target)], env, preexec=limit)
+            _, err = proc.communicate(timeout=120)
+            assert proc.returncode == 8 and "disk is full" in err and "Traceback" not in err
+        assert target.read_bytes() == b"precious"
+        assert os.listdir(target.parent) == ["large.bin"]
+
+
+def test_server_killed_and_restarted_mid_transfer(
+    stack: Stack, user: tuple[str, str], tmp_path: Path
+) -> None:
+    src = tmp_path / "many"
+    src.mkdir()
+    for i in range(24):
+        (src / f"f{i:02d}.bin").write_bytes(os.urandom(100_000 + i))
+    stack.s3.add(_is_put, "delay", delay=0.25, times=-1)  # keep the run going long enough
+    env = cli_env(tmp_path / "home", stack.server.url, user[0], user[1])
+    remote = f"/users/{user[0]}/restarted"
+    proc = start_cli(["put", "-r", "-j", "2", str(src), remote], env)
+    assert proc.stdout is not None
+    done_before = [proc.stdout.readline() for _ in range(4)]
+    stack.server.kill()
+    time.sleep(1.0)
+    stack.server.start()
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert len(done_before) + len(out.splitlines()) == 24
+    c = _client(stack, user, via_proxy=False)
+    listed = {m.name: m.md5 for m in c.list(remote).contents}
+    assert listed == {p.name: hashlib.md5(p.read_bytes()).hexdigest() for p in src.iterdir()}
+
+
+def test_v1_only_server_is_detected(stack: Stack, user: tuple[str, str], tmp_path: Path) -> None:
+    # hide every beta-2.0 route: the proxy now looks like a v1.0-only Data Manager
+    stack.dm.add(lambda m, t: t.startswith("/datamanager/") and not t.startswith("/datamanager/v1.0/"),
+                 "status", status=404, times=-1)  # fmt: skip
+    c = _client(stack, user)
+    assert c.dialect is Dialect.V1
+    src = _file(tmp_path, "v1.txt", 12_345)
+    c.mkdir(f"{c.home}/v1 dir #1")
+    meta = c.upload(src, f"{c.home}/v1 dir #1/v1.txt")
+    assert meta.path == f"{c.home}/v1 dir #1/v1.txt"
+    assert [m.name for m in c.list(f"{c.home}/v1 dir #1").contents] == ["v1.txt"]
+    assert c.download(meta.path, tmp_path / "v1.out").read_bytes() == src.read_bytes()
+    assert stack.dm.count("GET", "/datamanager/v1.0/file/Home/") >= 2
+
+
+def test_cancel_stops_transfers_cleanly(stack: Stack, user: tuple[str, str], tmp_path: Path) -> None:
+    c = _client(stack, user, via_proxy=False)
+    src = _file(tmp_path, "c.bin", 4_000_000)
+    token = CancelToken()
+
+    def stop_soon(done: int, total: int) -> None:
+        if done > 0:
+            token.cancel()
+
+    stack.s3.add(_is_put, "delay", delay=0.2, times=-1)
+    with pytest.raises(CancelledError):
+        c.upload(src, f"{c.home}/c.bin", progress=stop_soon, cancel=token)
+    stack.s3.clear()
+    c.upload(src, f"{c.home}/c.bin")
+    token = CancelToken()
+    with pytest.raises(CancelledError):
+        c.download(f"{c.home}/c.bin", tmp_path / "c.out", progress=stop_soon, cancel=token)
+    assert not (tmp_path / "c.out").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".gsdownload")]
