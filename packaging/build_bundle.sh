@@ -15,8 +15,11 @@
 #   1. gsdesktop --version prints the version of gsdesktop/__init__.py
 #   2. gsdesktop server --help exits 0; with the server stack: the bundled SeaweedFS runs, and
 #      `gsdesktop server run` (embedded SeaweedFS) serves a login, then exits 0 on SIGTERM
-#   3. the GUI (gsdesktop-gui, QT_QPA_PLATFORM=offscreen) starts, stays up, and exits with status 0
-#      within 20 s of SIGTERM without a traceback
+#   3. install-desktop-entry.sh from the bundle writes a valid entry pointing at the bundle
+#   4. the GUI (gsdesktop-gui, QT_QPA_PLATFORM=offscreen, first-run wizard) starts, stays up, and exits
+#      with status 0 within 20 s of SIGTERM without a traceback
+#   5. with the server stack: `gsdesktop demo` (embedded server + app) syncs the sample files into its
+#      folder, then exits 0 on SIGTERM leaving no SeaweedFS behind
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
@@ -27,7 +30,7 @@ for arg in "$@"; do
     --skip-build) SKIP_BUILD=1 ;;
     --no-server) WITH_SERVER=0 ;;
     --archive) ARCHIVE=1 ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
     *) echo "build_bundle.sh: unknown option $arg" >&2; exit 2 ;;
   esac
 done
@@ -149,44 +152,65 @@ grep -qx "Exec=$BUNDLE/gsdesktop-gui" "$WORK/share/applications/org.genomespace.
 [ -f "$WORK/share/icons/hicolor/256x256/apps/org.genomespace.Desktop.png" ] || fail "hicolor icon not installed"
 log "ok: install-desktop-entry.sh from the bundle"
 
-# GUI: offscreen, wait until Qt has loaded its platform plugin, let it settle, then SIGTERM.
+# GUI runs: offscreen, wait until Qt has loaded its platform plugin (and READY_FILE exists, if given),
+# let the event loop settle, SIGTERM, then expect exit status 0 within 20 s and no traceback.
 timeout="${GSD_SMOKE_TIMEOUT:-60}"
-(cd "$WORK/cwd" && exec "${run_env[@]}" "$BUNDLE/gsdesktop-gui" >"$WORK/gui.out" 2>"$WORK/gui.err") &
-GUI_PID=$!
-up=0
-for _ in $(seq 1 $((timeout * 4))); do
-  kill -0 "$GUI_PID" 2>/dev/null || break
-  if grep -q libqoffscreen "/proc/$GUI_PID/maps" 2>/dev/null; then up=1; break; fi
-  sleep 0.25
-done
-if [ "$up" = 0 ]; then
-  if kill -0 "$GUI_PID" 2>/dev/null; then
-    fail "GUI did not load the Qt platform plugin within $timeout s; stderr: $(tail -20 "$WORK/gui.err")"
+gui_smoke() {  # gui_smoke NAME READY_FILE|"" COMMAND...
+  local name="$1" ready_file="$2" rc="" up=0
+  shift 2
+  (cd "$WORK/cwd" && exec "${run_env[@]}" "$@" >"$WORK/$name.out" 2>"$WORK/$name.err") &
+  GUI_PID=$!
+  for _ in $(seq 1 $((timeout * 4))); do
+    kill -0 "$GUI_PID" 2>/dev/null || break
+    if grep -q libqoffscreen "/proc/$GUI_PID/maps" 2>/dev/null && { [ -z "$ready_file" ] || [ -e "$ready_file" ]; }; then
+      up=1
+      break
+    fi
+    sleep 0.25
+  done
+  if [ "$up" = 0 ]; then
+    if kill -0 "$GUI_PID" 2>/dev/null; then
+      fail "$name was not up within $timeout s; stderr: $(tail -20 "$WORK/$name.err")"
+    fi
+    wait "$GUI_PID" && rc=0 || rc=$?
+    GUI_PID=""
+    fail "$name exited with status $rc before it was up; stderr: $(tail -20 "$WORK/$name.err")"
   fi
-  wait "$GUI_PID" && rc=0 || rc=$?
+  sleep 3  # let the event loop start (tray, windows, first timers)
+  if ! kill -0 "$GUI_PID" 2>/dev/null; then
+    wait "$GUI_PID" && rc=0 || rc=$?
+    GUI_PID=""
+    fail "$name died during startup (status $rc); stderr: $(tail -20 "$WORK/$name.err")"
+  fi
+  log "$name is up (pid $GUI_PID); sending SIGTERM"
+  kill -TERM "$GUI_PID"
+  for _ in $(seq 1 80); do
+    if ! kill -0 "$GUI_PID" 2>/dev/null; then wait "$GUI_PID" && rc=0 || rc=$?; break; fi
+    sleep 0.25
+  done
+  [ -n "$rc" ] || fail "$name still running 20 s after SIGTERM; stderr: $(tail -20 "$WORK/$name.err")"
   GUI_PID=""
-  fail "GUI exited with status $rc before it was up; stderr: $(tail -20 "$WORK/gui.err")"
-fi
-sleep 3  # let the event loop start (tray, windows, first timers)
-kill -0 "$GUI_PID" 2>/dev/null || {
-  wait "$GUI_PID" && rc=0 || rc=$?
-  GUI_PID=""
-  fail "GUI died during startup (status $rc); stderr: $(tail -20 "$WORK/gui.err")"
+  [ "$rc" = 0 ] || fail "$name exited with status $rc on SIGTERM (expected 0); stderr: $(tail -20 "$WORK/$name.err")"
+  if grep -qE "Traceback|Fatal Python error|Segmentation fault|Could not load the Qt platform plugin" "$WORK/$name.err"; then
+    fail "$name printed an error: $(tail -20 "$WORK/$name.err")"
+  fi
+  log "ok: $name started offscreen and exited with status 0 on SIGTERM"
 }
-log "GUI is up (pid $GUI_PID); sending SIGTERM"
-kill -TERM "$GUI_PID"
-rc=""
-for _ in $(seq 1 80); do
-  if ! kill -0 "$GUI_PID" 2>/dev/null; then wait "$GUI_PID" && rc=0 || rc=$?; break; fi
-  sleep 0.25
-done
-[ -n "$rc" ] || fail "GUI still running 20 s after SIGTERM; stderr: $(tail -20 "$WORK/gui.err")"
-GUI_PID=""
-[ "$rc" = 0 ] || fail "GUI exited with status $rc on SIGTERM (expected 0); stderr: $(tail -20 "$WORK/gui.err")"
-if grep -qE "Traceback|Fatal Python error|Segmentation fault|Could not load the Qt platform plugin" "$WORK/gui.err"; then
-  fail "GUI printed an error: $(tail -20 "$WORK/gui.err")"
+
+# 1. the app as a new user starts it from the menu (no settings yet: first-run wizard)
+gui_smoke gui "" "$BUNDLE/gsdesktop-gui"
+
+# 2. the demo: embedded server from the bundle + the app syncing the sample files into a local folder
+if [ "$WITH_SERVER" = 1 ]; then
+  gui_smoke demo "$WORK/demo/GenomeSpace/demo-data/peaks.bed" \
+    "$BUNDLE/gsdesktop" demo --data-dir "$WORK/demo" --poll-interval 1
+  for cmdline in /proc/[0-9]*/cmdline; do
+    if tr '\0' ' ' <"$cmdline" 2>/dev/null | grep -qF "$WORK/demo/"; then
+      fail "a process of the demo outlived it: $(tr '\0' ' ' <"$cmdline")"
+    fi
+  done
+  log "ok: demo synced the sample files into its folder and left no process behind"
 fi
-log "ok: GUI started offscreen and exited with status 0 on SIGTERM"
 
 if [ "$ARCHIVE" = 1 ]; then
   tarball="$DIST/gsdesktop-$VERSION-linux-$(uname -m).tar.gz"
