@@ -233,6 +233,12 @@ class Executor:
             with self._lock:
                 out.failed.add(a.path)
             return
+        except NotFoundError as exc:
+            # the remote changed under us (e.g. a folder was moved meanwhile): re-plan next cycle
+            log.info("remote changed under %s %s: %s", a.op.value, a.path, exc)
+            with self._lock:
+                out.failed.add(a.path)
+            return
         except AuthenticationError as exc:
             raise AuthFailed(str(exc)) from exc
         except NetworkError as exc:
