@@ -362,8 +362,7 @@ def _uploadurl(request: Request, raw: str, user: str, dialect: str) -> Response:
             raise APIError(400, "Content-MD5 must be the base64 MD5 digest (24 characters)")
         md5_hex = digest.hex()
     ops.require_parent(store, path)
-    st = ops.stat(store, path)
-    if st is not None and st.is_dir:
+    if ops.dir_exists(store, path):
         raise APIError(409, f"{path.display(dialect)} is a directory")
     url = store.presign_put(
         path.key,

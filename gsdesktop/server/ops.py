@@ -30,18 +30,21 @@ class Stat:
 
 
 def stat(store: S3Store, path: DMPath) -> Stat | None:
-    """File, directory or ``None`` (absent). The home folder always exists."""
-    if path.is_home:
-        return Stat(True, store.head(path.dir_key))
-    info = store.head(path.key)
-    if info is not None:
-        return Stat(False, info)
-    marker = store.head(path.dir_key)
-    if marker is not None:
-        return Stat(True, marker)
-    if store.any_under(path.dir_key):
-        return Stat(True, None)
-    return None
+    """File, directory or ``None`` (absent); at most two store calls. The home folder always exists."""
+    if not path.is_home:
+        info = store.head(path.key)
+        if info is not None:
+            return Stat(False, info)
+    page = store.list_page(path.dir_key, delimiter=None, max_keys=1)
+    if page.objects:
+        first = page.objects[0]
+        return Stat(True, first if first.key == path.dir_key else None)
+    return Stat(True, None) if path.is_home else None
+
+
+def dir_exists(store: S3Store, path: DMPath) -> bool:
+    """True for a directory (marker or anything below it); one store call."""
+    return path.is_home or store.any_under(path.dir_key)
 
 
 def with_md5(store: S3Store, info: ObjectInfo) -> ObjectInfo:
@@ -61,14 +64,15 @@ def require_dir(store: S3Store, path: DMPath, what: str = "directory") -> Stat:
 
 
 def require_parent(store: S3Store, path: DMPath) -> None:
+    """404 unless the parent directory exists (409 if it is a file); usually one store call."""
     parent = path.parent
     if parent is None:
         raise APIError(400, "the home folder itself cannot be replaced")
-    st = stat(store, parent)
-    if st is None:
-        raise not_found(f"parent directory {parent.display()} does not exist (create it first)")
-    if not st.is_dir:
+    if dir_exists(store, parent):
+        return
+    if store.head(parent.key) is not None:
         raise APIError(409, f"parent {parent.display()} is a file, not a directory")
+    raise not_found(f"parent directory {parent.display()} does not exist (create it first)")
 
 
 def metadata(store: S3Store, path: DMPath, base: str, dialect: str) -> dict[str, Any]:
