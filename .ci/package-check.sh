@@ -44,7 +44,15 @@ step "python -m build (sdist + wheel)"
 if ! "$PYTHON" -c "import build, PyInstaller" 2>/dev/null; then
   "$PYTHON" -m pip install -q 'build>=1.2' 'pyinstaller>=6.5'
 fi
-"$PYTHON" -m build --outdir "$WORK/dist" . >"$WORK/build.log" 2>&1 || { tail -40 "$WORK/build.log"; fail "python -m build"; }
+# build from a copy of the tree (tracked + untracked, not ignored) so no egg-info lands in the checkout
+src="$ROOT"
+if git -C "$ROOT" rev-parse --git-dir >/dev/null 2>&1; then
+  src="$WORK/src"
+  mkdir -p "$src"
+  git -C "$ROOT" ls-files -z --cached --others --exclude-standard \
+    | tar -C "$ROOT" --null --no-recursion --ignore-failed-read -T - -cf - 2>/dev/null | tar -xf - -C "$src"
+fi
+"$PYTHON" -m build --outdir "$WORK/dist" "$src" >"$WORK/build.log" 2>&1 || { tail -40 "$WORK/build.log"; fail "python -m build"; }
 wheel="$(ls "$WORK"/dist/gsdesktop-"$VERSION"-*.whl)"
 sdist="$(ls "$WORK"/dist/gsdesktop-"$VERSION".tar.gz)"
 "$PYTHON" - "$wheel" "$sdist" <<'EOF'
