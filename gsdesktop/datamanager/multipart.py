@@ -360,7 +360,12 @@ class MultipartUploader:
             rec = None
         if rec is not None and rec.upload_id:
             got = self._call("GET", f"/uploads/{rec.upload_id}", remote, ok=(404,))
-            if isinstance(got, dict) and got.get("md5") == rec.md5 and got.get("size") == ident.size:
+            if (
+                isinstance(got, dict)
+                and got.get("md5") == rec.md5
+                and got.get("size") == ident.size
+                and got.get("partSize") == rec.part_size
+            ):
                 state = got
                 self.stats.resumed = True
             else:
@@ -709,7 +714,7 @@ class ParallelDownloader:
         if not done:
             self.journal.put_download(DownloadRecord(key, str(temp), size, version, self.chunk_size))
         try:
-            fd = os.open(temp, os.O_RDWR | os.O_CREAT, 0o644)
+            fd = os.open(temp, os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o644)
         except OSError as exc:
             raise LocalFileError(f"Cannot write the file: {exc.strerror}", paths=[str(temp)]) from exc
         try:
@@ -801,7 +806,7 @@ class ParallelDownloader:
                         for block in resp.iter_content(CHUNK):
                             if cancel is not None:
                                 cancel.raise_if_cancelled()
-                            os.pwrite(fd, block, pos)
+                            _pwrite(fd, block, pos)
                             pos += len(block)
                             got += len(block)
                             tracker.add(len(block))
@@ -894,9 +899,34 @@ class _OrderedHasher:
         self._thread.join(timeout=60)
 
 
+_seek_lock = threading.Lock()
+
+
+def _pwrite(fd: int, data: bytes, offset: int) -> None:
+    """Write all of ``data`` at ``offset`` (``os.pwrite``; a locked seek+write where it is missing)."""
+    view = memoryview(data)
+    while view:
+        if hasattr(os, "pwrite"):
+            n = os.pwrite(fd, view, offset)
+        else:  # Windows
+            with _seek_lock:
+                os.lseek(fd, offset, os.SEEK_SET)
+                n = os.write(fd, view)
+        view = view[n:]
+        offset += n
+
+
+def _pread(fd: int, size: int, offset: int) -> bytes:
+    if hasattr(os, "pread"):
+        return os.pread(fd, size, offset)
+    with _seek_lock:  # Windows
+        os.lseek(fd, offset, os.SEEK_SET)
+        return os.read(fd, size)
+
+
 def _pread_blocks(fd: int, offset: int, length: int) -> Iterator[bytes]:
     while length > 0:
-        data = os.pread(fd, min(CHUNK * 4, length), offset)
+        data = _pread(fd, min(CHUNK * 4, length), offset)
         if not data:
             raise OSError("the file is shorter than expected")
         yield data
