@@ -137,7 +137,9 @@ def start_local_server(
         settings = ServerSettings(s3=handle.config, token_ttl=token_ttl or DEFAULT_TOKEN_TTL)
         app = create_app(settings)
         ensure_users(app.state.store, users)
-        sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        # proto=IPPROTO_TCP: asyncio enables TCP_NODELAY only then (otherwise ~40 ms per small reply)
+        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
         real_port = int(sock.getsockname()[1])
