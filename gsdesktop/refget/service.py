@@ -9,8 +9,10 @@ Signed-in users only: ``POST /refget/load`` (the request body is a FASTA, ``.gz`
 ``POST /refget/index?path=/users/<me>/x.fa`` (a FASTA already in the user's Data Manager tree, read
 from S3 inside the server). Both take repeated ``circular=NAME`` and answer the load report as JSON.
 
-Every request is validated before the store is touched; sub-sequences are one ranged S3 GET (two
-for a circular wrap), never a whole-sequence read.
+Every request is validated before the store is touched; sub-sequences are ranged S3 GETs, never a
+whole-sequence read: slices up to 256 KiB go through an LRU of aligned 64 KiB blocks (32 MiB; a miss
+is one ranged GET of the missing blocks; sequences are immutable, so no invalidation), larger ones
+are one exact ranged GET (streamed above 1 MiB); a circular wrap is two.
 """
 
 from __future__ import annotations
@@ -48,6 +50,9 @@ _UINT = re.compile(r"^[0-9]+$")
 _RANGE = re.compile(r"^bytes=([0-9]+)-([0-9]+)$")
 _UINT32_MAX = 2**32 - 1
 _SMALL = 1 << 20  # slices up to this size are read in one go, larger ones are streamed
+BLOCK = 64 << 10  # small slices are served from aligned blocks of this size, kept in an LRU
+CACHED_SLICE_MAX = 256 << 10
+CACHE_BLOCKS = 512  # 32 MiB
 CORS = {
     "Access-Control-Allow-Origin": "*",
     "Access-Control-Expose-Headers": "Content-Length, Content-Range, Accept-Ranges, Content-Type",
@@ -155,6 +160,33 @@ class RefgetState:
         self.md5 = _TTLCache(0, 100_000)
         self.info = _TTLCache(30.0, 20_000)
         self.alias = _TTLCache(10.0, 20_000)
+        self.blocks = _TTLCache(0, CACHE_BLOCKS)  # (primary, block) -> bytes; content-addressed
+
+    def read(self, info: SequenceInfo, start: int, end: int) -> bytes:
+        """Bytes ``[start, end)``: small slices via the block cache (a miss is one ranged GET of the
+        missing aligned blocks), larger ones with one exact ranged GET."""
+        if end - start > CACHED_SLICE_MAX:
+            return self.store.read(info.trunc512, start, end)
+        b0, b1 = start // BLOCK, (end - 1) // BLOCK
+        parts: list[bytes] = []
+        b = b0
+        while b <= b1:
+            hit = self.blocks.get(f"{info.trunc512}:{b}")
+            if hit is not None:
+                parts.append(hit)
+                b += 1
+                continue
+            run_end = b
+            while run_end < b1 and self.blocks.get(f"{info.trunc512}:{run_end + 1}") is None:
+                run_end += 1
+            data = self.store.read(info.trunc512, b * BLOCK, min((run_end + 1) * BLOCK, info.length))
+            for i in range(b, run_end + 1):
+                block = data[(i - b) * BLOCK : (i - b + 1) * BLOCK]
+                self.blocks.put(f"{info.trunc512}:{i}", block)
+                parts.append(block)
+            b = run_end + 1
+        off = start - b0 * BLOCK
+        return b"".join(parts)[off : off + end - start]
 
     def resolve(self, pid: ParsedId) -> list[str]:
         if pid.kind is IdKind.TRUNC512:
@@ -322,7 +354,7 @@ def _body(
     if head_only:  # HEAD: headers (incl. the real Content-Length), no store read
         return Response(b"", status_code=status, headers=headers, media_type=media)
     if total <= _SMALL:
-        data = b"".join(state.store.read(info.trunc512, a, b) for a, b in spans)
+        data = b"".join(state.read(info, a, b) for a, b in spans)
         return Response(data, status_code=status, headers=headers, media_type=media)
 
     def gen() -> Iterator[bytes]:

@@ -168,26 +168,38 @@ def test_range_206_clamped(client: TestClient, loaded: dict[str, Any]) -> None:
     assert r.headers["content-length"] == "10"
 
 
-def test_slices_are_ranged_gets(client: TestClient, s3store: S3Store, loaded: dict[str, Any]) -> None:
-    seen: list[dict[str, Any]] = []
+def test_slices_are_ranged_gets(client: TestClient, s3store: S3Store, store: RefgetStore) -> None:
+    from gsdesktop.refget.service import BLOCK
+
+    seq = _random_seq(700_000, 12)
+    load_chunks(store, [b">ranged circ\n", seq, b"\n"], "r.fa", circular=["ranged"])
+    d = compute(seq)
+    seen: list[str | None] = []
 
     def spy(params: dict[str, Any], **_: Any) -> None:
-        seen.append(dict(params))
+        if params["Key"] == f"refget/sequence/{d.trunc512}":
+            seen.append(params.get("Range"))
 
     s3store.s3.meta.events.register("provide-client-params.s3.GetObject", spy)
     try:
-        dc = loaded["dc"]
-        assert client.get(f"/sequence/{dc.md5}?start=100&end=200").status_code == 200
-        assert client.get(f"/sequence/{dc.md5}?start=2999&end=1").status_code == 200
-        assert client.get(f"/sequence/{dc.md5}", headers={"Range": "bytes=7-9"}).status_code == 206
+        url = f"/sequence/{d.md5}"
+        assert client.get(url, params={"start": 100, "end": 200}).content == seq[100:200]
+        assert client.get(url, params={"start": 150, "end": 160}).content == seq[150:160]  # cached block
+        assert (
+            client.get(url, params={"start": BLOCK - 5, "end": BLOCK + 5}).content
+            == seq[BLOCK - 5 : BLOCK + 5]
+        )
+        assert client.get(url, params={"start": 699_990, "end": 20}).content == seq[699_990:] + seq[:20]
+        big = client.get(url, headers={"Range": "bytes=1000-400999"})
+        assert (big.status_code, big.content) == (206, seq[1000:401000])
     finally:
         s3store.s3.meta.events.unregister("provide-client-params.s3.GetObject", spy)
-    seq_gets = [p for p in seen if p["Key"] == f"refget/sequence/{dc.trunc512}"]
-    assert [p.get("Range") for p in seq_gets] == [
-        "bytes=100-199",
-        "bytes=2999-2999",
-        "bytes=0-0",
-        "bytes=7-9",
+    last_block = (700_000 - 1) // BLOCK * BLOCK
+    assert seen == [
+        f"bytes=0-{BLOCK - 1}",  # first slice: its aligned block; the second slice: no GET at all
+        f"bytes={BLOCK}-{2 * BLOCK - 1}",  # straddling slice: only the block not yet cached
+        f"bytes={last_block}-699999",  # circular wrap: end block (the first block is cached)
+        "bytes=1000-400999",  # a large slice: one exact ranged GET
     ]
 
 
