@@ -21,6 +21,7 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import unquote
 
+import urllib3
 from botocore.exceptions import BotoCoreError, ClientError
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -135,6 +136,7 @@ def _install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(PathError, path_error)
     app.add_exception_handler(ClientError, storage_error)
     app.add_exception_handler(BotoCoreError, storage_error)
+    app.add_exception_handler(urllib3.exceptions.HTTPError, storage_error)
     app.add_exception_handler(Exception, internal_error)
 
 

@@ -206,6 +206,18 @@ def test_start_local_server_in_process(seaweed: S3Config, tmp_path: Path) -> Non
         assert _login(handle.url, user, "local-pw").status_code == 200
         r = requests.get(f"{handle.url}/datamanager/defaultdirectory", auth=(user, "local-pw"), timeout=10)
         assert r.status_code == 200 and r.json()["directory"]["name"] == user
+        # the store going away is a clear 503, not a stack trace
+        from gsdesktop.server.storage import S3Store
+
+        dead = S3Config(
+            f"http://127.0.0.1:{free_port()}", seaweed.bucket, seaweed.access_key, seaweed.secret_key
+        )
+        handle.app.state.store = S3Store(dead, create_bucket=False)
+        for ep in ("files", "filemetadata"):
+            r = requests.get(
+                f"{handle.url}/datamanager/{ep}/users/{user}", auth=(user, "local-pw"), timeout=60
+            )
+            assert r.status_code == 503 and "storage" in r.json()["message"], r.text
     finally:
         handle.stop()
     assert _probe(handle.url) == 0
