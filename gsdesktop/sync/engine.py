@@ -526,7 +526,7 @@ class SyncEngine:
         if self._hashes is None:
             self._hashes = self.db.load_hashes()
         scan = scan_local(self.local_root, ignore, self._hashes, min_age=cfg.min_file_age,
-                          excluded=lambda r: _under(r, excluded))  # fmt: skip
+                          excluded=(lambda r: _under(r, excluded)) if excluded else None)  # fmt: skip
         if scan.new_hashes:
             self.db.put_hashes(scan.new_hashes.items())
             self._hashes.update(scan.new_hashes)

@@ -27,13 +27,13 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum, IntEnum
+from typing import NamedTuple
 
 from gsdesktop.sync.events import ProblemKind
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """One node of a tree: a folder, or a file identified by its MD5."""
+class Entry(NamedTuple):
+    """One node of a tree: a folder, or a file identified by its MD5 (a tuple: cheap to build)."""
 
     is_dir: bool
     md5: str | None = None
@@ -205,7 +205,15 @@ def plan(
     """
     when = now or datetime.now()
     result = Plan()
-    paths = sorted(set(base) | set(local) | set(remote))
+    # Settled paths (identical in all three trees) need nothing and constrain nothing: skip them.
+    unsettled: set[str] = set()
+    for p, lo_e in local.items():
+        b_e, re_e = base.get(p), remote.get(p)
+        if b_e is None or re_e is None or not lo_e.same(b_e) or not lo_e.same(re_e):
+            unsettled.add(p)
+    unsettled.update(p for p in remote if p not in local)
+    unsettled.update(p for p in base if p not in local)
+    paths = sorted(unsettled)
     taken_extra: set[str] = set()
 
     def taken(p: str) -> bool:
@@ -265,7 +273,9 @@ def plan(
     for target in (t_loc, t_rem):
         for p in sorted((q for q, e in target.items() if e is not None), key=lambda q: -q.count("/")):
             for a in ancestors(p):
-                ta = target.get(a)
+                if a not in target:
+                    break  # settled: the same folder on both sides already
+                ta = target[a]
                 if ta is not None and ta.is_dir:
                     break
                 if ta is not None:  # something must move out of the folder's way

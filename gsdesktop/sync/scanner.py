@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import stat as statmod
 import time
 from collections.abc import Callable
@@ -72,6 +73,19 @@ class Ignore:
         except OSError:
             self.mtime_ns = 0
         self._spec = pathspec.GitIgnoreSpec.from_lines(lines)
+        # Fast path: without negations, "ignored" = any pattern matches -> one combined regex.
+        self._regex: re.Pattern[str] | None = None
+        sources: list[str] = []
+        for pt in self._spec.patterns:
+            include, regex = getattr(pt, "include", None), getattr(pt, "regex", None)
+            if include is None:
+                continue  # a blank line or comment
+            if not include or regex is None:
+                break  # a negation: keep pathspec's first-to-last semantics
+            sources.append(re.sub(r"\(\?P<[^>]+>", "(?:", regex.pattern))
+        else:
+            if sources:
+                self._regex = re.compile("|".join(f"(?:{src})" for src in sources))
 
     def stale(self) -> bool:
         try:
@@ -80,7 +94,10 @@ class Ignore:
             return self.mtime_ns != 0
 
     def match(self, rel: str, is_dir: bool) -> bool:
-        return bool(self._spec.match_file(rel + "/" if is_dir else rel))
+        key = rel + "/" if is_dir else rel
+        if self._regex is not None:
+            return self._regex.search(key) is not None
+        return bool(self._spec.match_file(key))
 
 
 @dataclass(slots=True)
@@ -119,6 +136,7 @@ def scan_local(
     now = time.time() if now is None else now
     young_ns = int((now - min_age) * 1e9)
     stack: list[tuple[str, str]] = [(str(root), "")]
+    tree, ids, match = out.tree, out.ids, ignore.match
     while stack:
         abs_dir, rel_dir = stack.pop()
         try:
@@ -139,22 +157,22 @@ def scan_local(
                     continue  # vanished meanwhile
                 mode = st.st_mode
                 is_dir = statmod.S_ISDIR(mode)
-                if ignore.match(rel, is_dir) or (excluded is not None and excluded(rel)):
+                if match(rel, is_dir) or (excluded is not None and excluded(rel)):
                     continue
                 if statmod.S_ISLNK(mode):
                     out.symlinks.add(rel)
                     continue
                 if is_dir:
-                    out.tree[rel] = DIR
+                    tree[rel] = DIR
                     stack.append((de.path, rel))
                     continue
                 if not statmod.S_ISREG(mode):
                     continue  # sockets, fifos, devices are not synced
                 ident = (st.st_ino, st.st_size, st.st_mtime_ns)
-                out.ids[rel] = ident
+                ids[rel] = ident
                 cached = cache.get(rel)
-                if cached is not None and (cached.inode, cached.size, cached.mtime_ns) == ident:
-                    out.tree[rel] = Entry(False, cached.md5, st.st_size)
+                if cached is not None and cached[:3] == ident:
+                    tree[rel] = Entry(False, cached[3], st.st_size)
                     continue
                 if st.st_mtime_ns > young_ns:
                     out.busy.add(rel)

@@ -19,8 +19,8 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from gsdesktop.sync.events import ActionDone, ActionKind, ConflictDetected, ProblemKind, SyncProblem
 from gsdesktop.sync.planner import DIR, Entry
@@ -64,8 +64,7 @@ def pair_id(server_url: str, username: str, remote_root: str, local_root: Path) 
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
-@dataclass(frozen=True, slots=True)
-class CachedHash:
+class CachedHash(NamedTuple):
     inode: int
     size: int
     mtime_ns: int
@@ -180,7 +179,7 @@ class StateDB:
     def load_hashes(self) -> dict[str, CachedHash]:
         with self._lock:
             rows = self._conn.execute("SELECT path, inode, size, mtime_ns, md5 FROM hashes").fetchall()
-        return {p: CachedHash(i, s, m, h) for p, i, s, m, h in rows}
+        return {row[0]: CachedHash._make(row[1:]) for row in rows}
 
     def put_hashes(self, items: Iterable[tuple[str, CachedHash]]) -> None:
         with self.transaction() as c:
