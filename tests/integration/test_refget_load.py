@@ -118,6 +118,16 @@ def test_loading_requires_sign_in(dm_server) -> None:  # type: ignore[no-untyped
     )
     info = requests.get(f"{url}/sequence/service-info", headers={"Origin": "http://x"}, timeout=10)
     assert info.status_code == 200 and info.headers["access-control-allow-origin"] == "*"
+    pre = requests.options(
+        f"{url}/sequence/{'0' * 32}",
+        headers={
+            "Origin": "http://x",
+            "Access-Control-Request-Method": "GET",
+            "Access-Control-Request-Headers": "range",
+        },
+        timeout=10,
+    )
+    assert pre.status_code == 204 and pre.headers["access-control-allow-origin"] == "*"
 
 
 def test_large_sequence_is_streamed_with_content_length(account: Account, tmp_path: Path) -> None:
