@@ -67,6 +67,9 @@ class ObjectInfo:
         return None
 
 
+_AFTER = "after:"  # a page token meaning "StartAfter this key" (see S3Store.list_page)
+
+
 @dataclass(frozen=True, slots=True)
 class ListPage:
     """One page of a ``ListObjectsV2`` call."""
@@ -296,13 +299,21 @@ class S3Store:
         kwargs["EncodingType"] = "url"
         if delimiter:
             kwargs["Delimiter"] = delimiter
-        if token:
+        if token and token.startswith(_AFTER):
+            kwargs["StartAfter"] = token[len(_AFTER) :]
+        elif token:
             kwargs["ContinuationToken"] = token
         url = self.s3.generate_presigned_url("list_objects_v2", Params=kwargs, ExpiresIn=300)
         r = self._http.request("GET", url, preload_content=True)
         if r.status != 200:
             raise _client_error(r.status, r.data, "ListObjectsV2")
-        return _parse_list(r.data)
+        page = _parse_list(r.data)
+        if page.next_token is None and len(page.objects) + len(page.prefixes) >= max_keys:
+            # SeaweedFS answers IsTruncated=false on some full pages that end at a "dir/" marker
+            # (seen with 4.48); continue after the last key, an empty page ends the listing.
+            last = max([o.key for o in page.objects] + page.prefixes)
+            page = ListPage(page.objects, page.prefixes, _AFTER + last)
+        return page
 
     def list_all(self, prefix: str, *, delimiter: str | None = "/") -> tuple[list[ObjectInfo], list[str]]:
         """Every object and common prefix under ``prefix`` (all pages)."""
