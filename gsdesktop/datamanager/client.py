@@ -119,6 +119,8 @@ class DataManagerClient:
 
     #: Files at least this large go through ``multipart_upload`` when that module exists.
     multipart_threshold: int = 256 * 1024 * 1024
+    #: Entries per page of the recursive listing extension (None: the server's default).
+    listing_page_size: int | None = None
 
     def __init__(
         self,
@@ -328,7 +330,10 @@ class DataManagerClient:
 
     def _list_paged(self, path: str) -> builtins.list[GSFileMetadata]:
         out: builtins.list[GSFileMetadata] = []
-        params: dict[str, str] = {"recursive": "true"}
+        base: dict[str, str] = {"recursive": "true"}
+        if self.listing_page_size:
+            base["pageSize"] = str(self.listing_page_size)
+        params = dict(base)
         for _ in range(100000):
             resp = self.request("GET", self._route("files", path), params=params, paths=[path])
             if resp.is_redirect:
@@ -339,7 +344,7 @@ class DataManagerClient:
             token = data.get("nextPageToken") if isinstance(data, dict) else None
             if not token:
                 break
-            params = {"recursive": "true", "pageToken": str(token)}
+            params = {**base, "pageToken": str(token)}
         return [m for m in out if m.path != path]
 
     def _list_walk(self, path: str) -> builtins.list[GSFileMetadata]:
