@@ -56,6 +56,12 @@ def register(sub: Any) -> None:
         metavar="SECONDS",
         help="lifetime of signed S3 URLs (default: uploads 3600, redirects 900, downloadurls 300)",
     )
+    run.add_argument(
+        "--forwarded-allow-ips",
+        metavar="IPS",
+        default=None,
+        help="proxies whose X-Forwarded-* headers are trusted (default 127.0.0.1; '*' for all)",
+    )
     run.add_argument("--access-log", action="store_true", help="log every request")
     run.set_defaults(handler=cmd_run)
 
@@ -244,6 +250,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             access_log=args.access_log,
             lifespan="off",
             proxy_headers=True,
+            forwarded_allow_ips=args.forwarded_allow_ips,
             server_header=False,
         )
         server = QuietExitServer(config)
