@@ -226,3 +226,29 @@ def save_last_account(server_url: str, username: str) -> None:
 def clear_last_account() -> None:
     with contextlib.suppress(OSError):
         config_path().unlink()
+
+
+__all__ = [
+    "ENV_PASSWORD",
+    "ENV_SERVER",
+    "ENV_USERNAME",
+    "NO_KEYRING_HELP",
+    "CredentialsUnavailableError",
+    "LastAccount",
+    "SSOLogin",
+    "clear_last_account",
+    "clear_sso",
+    "config_path",
+    "delete_keyring_password",
+    "env_password",
+    "find_password",
+    "get_keyring_password",
+    "keyring_available",
+    "load_last_account",
+    "normalize_server",
+    "read_sso",
+    "save_last_account",
+    "set_keyring_password",
+    "sso_dir",
+    "write_sso",
+]
