@@ -111,3 +111,17 @@ def test_python_genomespaceclient_upload(
     out = tmp_path / "back.fastq"
     client.download(f"{client.home}/reads.fastq", out)
     assert out.read_bytes() == data
+
+
+def test_store_that_cannot_scope_credentials_gets_501(seaweed: S3Config) -> None:
+    from gsdesktop.server.common import APIError
+    from gsdesktop.server.uploadinfo import scoped_credentials
+
+    store = S3Store(seaweed, create_bucket=False)
+    with pytest.raises(APIError) as err:  # a role the store does not know: STS refuses
+        scoped_credentials(store, "users/x/y.txt", "x", "arn:aws:iam::000000000000:role/NoSuchRole")
+    assert err.value.status == 501 and "uploadurl" in err.value.message
+    unreachable = S3Config("http://127.0.0.1:9", seaweed.bucket, access_key="a", secret_key="b")
+    with pytest.raises(APIError) as err:  # no STS at all
+        scoped_credentials(S3Store(unreachable, create_bucket=False), "users/x/y.txt", "x", "arn:x")
+    assert err.value.status == 501
