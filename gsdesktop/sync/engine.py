@@ -42,7 +42,7 @@ from gsdesktop.sync.events import (
 )
 from gsdesktop.sync.executor import AuthFailed, Executor, Offline, Throttle
 from gsdesktop.sync.planner import Action, Entry, Mode, Op, Plan, fold_case, plan
-from gsdesktop.sync.scanner import MARKER, Ignore, remote_tree, scan_local
+from gsdesktop.sync.scanner import CACHE_DIR, MARKER, Ignore, remote_tree, scan_local
 from gsdesktop.sync.state import CachedHash, StateDB, default_state_dir, pair_id
 
 if TYPE_CHECKING:
@@ -94,7 +94,7 @@ class SyncConfig:
     use_default_ignores: bool = True
     transfers: int = 8
     host_name: str | None = None
-    min_file_age: float = 0.3
+    min_file_age: float = 0.2
     retry_base: float = 10.0
     fold_names: bool | None = None  # None = detect whether the local file system folds case
 
@@ -525,6 +525,7 @@ class SyncEngine:
             remote = dict(self._remote_cache)
         if self._hashes is None:
             self._hashes = self.db.load_hashes()
+            self._clean_cache()
         scan = scan_local(self.local_root, ignore, self._hashes, min_age=cfg.min_file_age,
                           excluded=(lambda r: _under(r, excluded)) if excluded else None)  # fmt: skip
         if scan.new_hashes:
@@ -592,6 +593,18 @@ class SyncEngine:
         for path in retrying - self._failed_now - scan.busy:
             self.db.clear_problem(path)  # resolved (or no longer needed) without failing again
         self.db.clear_problems([ProblemKind.MASS_DELETE, ProblemKind.ROOT_MISSING])
+
+    def _clean_cache(self) -> None:
+        """Remove partial downloads left by a crash (never at a synced path: they live in the cache)."""
+        cache = self.local_root / CACHE_DIR
+        if not cache.is_dir():
+            return
+        for entry in cache.iterdir():
+            try:
+                if entry.is_file() or entry.is_symlink():
+                    entry.unlink()
+            except OSError:
+                log.debug("cannot remove %s", entry, exc_info=True)
 
     def _count(self, report: SyncReport, a: Action) -> None:
         op = a.op
