@@ -101,7 +101,7 @@ def test_two_replicas_share_one_store(
             timeout=10,
         ).text
         # tokens expire after --token-ttl on the replica that checks them
-        time.sleep(3.5)
+        time.sleep(4.2)  # itsdangerous ages are whole seconds: age 4 > ttl 3 for sure
         headers = {"Content-MD5": b64, "Content-Type": "text/plain", "x-amz-meta-md5-hash": hexd}
         late = requests.put(up, data=data, headers=headers, timeout=10)
         assert late.status_code == 403 and "expired" in late.text.lower()
