@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, QObject, Qt, QTimer, QUrl, Signal
+from PySide6.QtCore import QCoreApplication, QObject, Qt, QUrl, Signal
 from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication, QIcon
 from PySide6.QtWidgets import (
     QApplication,
@@ -459,4 +459,3 @@ class DesktopApp(QObject):
         for w in (self.browser, self.activity_window, self.settings_dialog, self.status_window):
             if w is not None:
                 w.close()
-        QTimer.singleShot(0, lambda: None)

@@ -12,6 +12,7 @@ Two pieces:
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -68,6 +69,10 @@ class TaskRunner(QObject):
 
     def __init__(self, max_threads: int = 4, parent: QObject | None = None) -> None:
         super().__init__(parent)
+        # Workers parse big listings in pure Python; a short GIL switch interval lets the GUI thread in
+        # often enough to keep repainting (the default 5 ms adds up under load).
+        if sys.getswitchinterval() > 0.001:
+            sys.setswitchinterval(0.001)
         self.pool = QThreadPool(self)
         self.pool.setMaxThreadCount(max_threads)
         self._carrier = _Carrier(self)

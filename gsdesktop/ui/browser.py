@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt, Signal
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtGui import QAction, QDragEnterEvent, QDragMoveEvent, QDropEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QDialog,
@@ -30,32 +30,14 @@ from PySide6.QtWidgets import (
 
 from gsdesktop.datamanager.models import GSDataFormat, GSFileMetadata
 from gsdesktop.ui.bridge import TaskRunner
-from gsdesktop.ui.remote_model import KIND_ROLE, RemoteTreeModel, human_size
+from gsdesktop.ui.remote_model import RemoteTreeModel, human_size
 from gsdesktop.ui.transfers import TransferManager, TransfersPanel
 
 log = logging.getLogger(__name__)
+# QTreeView lays out every exposed row on each change; beyond this many rows a single layout costs more
+# than the 50 ms the GUI thread may be busy. Larger folders are reached with the filter and sorting.
+MAX_ROWS_SHOWN = 1000
 Index = QModelIndex | QPersistentModelIndex
-
-
-class FilterProxy(QSortFilterProxyModel):
-    """Filters names in loaded folders; sorting is delegated to the source model (no Python lessThan)."""
-
-    def filterAcceptsRow(self, source_row: int, source_parent: Index) -> bool:
-        text = self.filterRegularExpression().pattern()
-        if not text:
-            return True
-        model = self.sourceModel()
-        index = model.index(source_row, 0, source_parent)
-        if model.data(index, KIND_ROLE) != "entry":
-            return True
-        name = str(model.data(index, Qt.ItemDataRole.DisplayRole) or "")
-        return text.lower() in name.lower()
-
-    def set_filter_text(self, text: str) -> None:
-        self.setFilterFixedString(text)
-
-    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
-        self.sourceModel().sort(column, order)
 
 
 class RemoteTreeView(QTreeView):
@@ -94,13 +76,10 @@ class RemoteTreeView(QTreeView):
         if not self._has_local_files(event):
             event.ignore()
             return
-        proxy_index = self.indexAt(event.position().toPoint())
-        model = self.model()
-        source_model: Any = model.sourceModel() if isinstance(model, QSortFilterProxyModel) else model
-        index = model.mapToSource(proxy_index) if isinstance(model, QSortFilterProxyModel) else proxy_index
+        index = self.indexAt(event.position().toPoint())
         if index.isValid():
             index = index.siblingAtColumn(0)
-        source_model.dropMimeData(event.mimeData(), Qt.DropAction.CopyAction, -1, -1, index)
+        self.model().dropMimeData(event.mimeData(), Qt.DropAction.CopyAction, -1, -1, index)
         event.setDropAction(Qt.DropAction.CopyAction)
         event.accept()
 
@@ -174,16 +153,16 @@ class RemoteBrowser(QMainWindow):
         self.resize(900, 600)
 
         self.model = RemoteTreeModel(client, runner, root, self)
-        self.proxy = FilterProxy(self)
-        self.proxy.setSourceModel(self.model)
-        self.proxy.setDynamicSortFilter(False)
         self.view = RemoteTreeView(self)
-        self.view.setModel(self.proxy)
+        # No QSortFilterProxyModel: the model sorts and filters whole listings itself, and a proxy would
+        # double the Python calls per row in every tree layout.
+        self.view.setModel(self.model)
         self.view.setColumnWidth(0, 360)
         self.view.sortByColumn(0, Qt.SortOrder.AscendingOrder)
         self.view.setAccessibleName(self.tr("Remote files"))
         self.setCentralWidget(self.view)
         self.view.doubleClicked.connect(self._on_double_click)
+        self.view.verticalScrollBar().valueChanged.connect(self._maybe_expose_more)
         self.view.customContextMenuRequested.connect(self._context_menu)
         self.view.selectionModel().selectionChanged.connect(lambda *_: self._update_actions())
         self.model.files_dropped.connect(self.upload_paths)
@@ -257,7 +236,7 @@ class RemoteBrowser(QMainWindow):
         self.filter_box.setAccessibleName(self.tr("Filter"))
         self.filter_box.setClearButtonEnabled(True)
         self.filter_box.setMaximumWidth(220)
-        self.filter_box.textChanged.connect(self.proxy.set_filter_text)
+        self.filter_box.textChanged.connect(self.model.set_name_filter)
         bar.addWidget(self.filter_box)
         self.addToolBar(bar)
         tools = QToolBar(self.tr("Actions"), self)
@@ -301,8 +280,8 @@ class RemoteBrowser(QMainWindow):
     def selected(self) -> list[GSFileMetadata]:
         """Metadata of the selected rows (placeholders excluded)."""
         out = []
-        for proxy_index in self.view.selectionModel().selectedRows(0):
-            meta = self.model.metadata(self.proxy.mapToSource(proxy_index))
+        for index in self.view.selectionModel().selectedRows(0):
+            meta = self.model.metadata(index)
             if meta is not None:
                 out.append(meta)
         return out
@@ -332,6 +311,9 @@ class RemoteBrowser(QMainWindow):
         path = "/" + path.strip().strip("/")
         if path != self.model.root_path and remember:
             self._history.append(self.model.root_path)
+        self.filter_box.blockSignals(True)
+        self.filter_box.clear()
+        self.filter_box.blockSignals(False)
         self.model.set_root(path)
         self._sync_path_bar()
         self._update_actions()
@@ -351,8 +333,23 @@ class RemoteBrowser(QMainWindow):
     def _sync_path_bar(self) -> None:
         self.path_bar.setText(self.model.root_path)
 
-    def _on_double_click(self, proxy_index: QModelIndex) -> None:
-        meta = self.model.metadata(self.proxy.mapToSource(proxy_index))
+    def _maybe_expose_more(self, value: int) -> None:
+        """Near the end of the list: expose the next page of a large folder."""
+        bar = self.view.verticalScrollBar()
+        if value < bar.maximum() - bar.pageStep() or not self.model.has_more():
+            return
+        shown = self.model.rowCount()
+        if shown >= MAX_ROWS_SHOWN:
+            self.statusBar().showMessage(
+                self.tr(
+                    "Showing {0} of {1} entries: use the filter box or sorting to find the others."
+                ).format(shown, self.model.total_entries())
+            )
+            return
+        self.model.expose_more()
+
+    def _on_double_click(self, index: QModelIndex) -> None:
+        meta = self.model.metadata(index)
         if meta is not None and meta.is_directory:
             self.navigate(meta.path)
 

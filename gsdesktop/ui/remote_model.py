@@ -35,7 +35,7 @@ from gsdesktop.ui.bridge import TaskRunner
 
 log = logging.getLogger(__name__)
 
-INSERT_BATCH = 1000
+PAGE_SIZE = 250  # rows exposed per fetchMore: the view's layout cost grows with exposed rows
 META_ROLE = Qt.ItemDataRole.UserRole + 1  # GSFileMetadata or None
 PATH_ROLE = Qt.ItemDataRole.UserRole + 2  # remote path (str)
 KIND_ROLE = Qt.ItemDataRole.UserRole + 3  # "entry" | "loading" | "error"
@@ -76,6 +76,7 @@ class Node:
 
     __slots__ = (
         "children",
+        "entries",
         "error",
         "generation",
         "kind",
@@ -95,7 +96,8 @@ class Node:
         self.parent = parent
         self.kind = kind
         self.children: list[Node] = []
-        self.pending: list[GSFileMetadata] = []
+        self.pending: list[GSFileMetadata] = []  # visible entries not exposed yet (next pages)
+        self.entries: list[GSFileMetadata] = []  # the whole sorted listing
         self.state = LoadState.UNLOADED
         self.generation = 0
         self.error = ""
@@ -113,6 +115,12 @@ class Node:
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_INVALID = QModelIndex()
+_F = Qt.ItemFlag
+_ROOT_FLAGS = _F.ItemIsDropEnabled
+_PLACEHOLDER_FLAGS = _F.ItemIsEnabled | _F.ItemNeverHasChildren
+_DIR_FLAGS = _F.ItemIsEnabled | _F.ItemIsSelectable | _F.ItemIsDropEnabled
+_FILE_FLAGS = _F.ItemIsEnabled | _F.ItemIsSelectable | _F.ItemNeverHasChildren
 
 
 def _sort_key(column: int) -> Callable[[GSFileMetadata], Any]:
@@ -146,6 +154,8 @@ class RemoteTreeModel(QAbstractItemModel):
 
     COLUMNS = ("Name", "Size", "Modified", "Format")
 
+    sort_started = Signal()
+    sort_finished = Signal()
     load_started = Signal(str)
     load_finished = Signal(str, int)  # path, number of entries
     load_failed = Signal(str, object)  # path, exception
@@ -161,6 +171,9 @@ class RemoteTreeModel(QAbstractItemModel):
     ) -> None:
         super().__init__(parent)
         self.dirs_only = dirs_only
+        self._ncols = len(self.COLUMNS)
+        self._filter = ""
+        self._sort_generation = 0
         self._lister = lister
         self._runner = runner
         self._root = Node(root.rstrip("/") or "/", None, None)
@@ -178,6 +191,7 @@ class RemoteTreeModel(QAbstractItemModel):
         """Show ``path`` at the top level (drops everything loaded so far)."""
         self.beginResetModel()
         self._root = Node(path.rstrip("/") or "/", None, None)
+        self._filter = ""
         self.endResetModel()
 
     def node(self, index: Index) -> Node:
@@ -216,6 +230,7 @@ class RemoteTreeModel(QAbstractItemModel):
             node.children = []
             self.endRemoveRows()
         node.pending = []
+        node.entries = []
         node.state = LoadState.UNLOADED
         node.generation += 1
         self._start_listing(node, parent)
@@ -232,14 +247,16 @@ class RemoteTreeModel(QAbstractItemModel):
     # ==== Qt model interface ====
 
     def index(self, row: int, column: int, parent: Index = QModelIndex()) -> QModelIndex:
-        if column < 0 or column >= len(self.COLUMNS) or row < 0:
-            return QModelIndex()
-        node = self.node(parent)
-        if parent.isValid() and parent.column() != 0:
-            return QModelIndex()
-        if row >= len(node.children):
-            return QModelIndex()
-        return self.createIndex(row, column, node.children[row])
+        # Hot path (the view lays out every row): keep it to a few attribute lookups.
+        if parent.isValid():
+            if parent.column() != 0:
+                return QModelIndex()
+            children = parent.internalPointer().children
+        else:
+            children = self._root.children
+        if 0 <= row < len(children) and 0 <= column < self._ncols:
+            return self.createIndex(row, column, children[row])
+        return QModelIndex()
 
     def parent(self, index: Index = QModelIndex()) -> QModelIndex:  # type: ignore[override]
         if not index.isValid():
@@ -273,7 +290,12 @@ class RemoteTreeModel(QAbstractItemModel):
         return node.is_dir and node.state == LoadState.UNLOADED
 
     def fetchMore(self, parent: Index) -> None:
-        """Start loading ``parent``; the "Loading…" row and the listing follow on the next loop turn."""
+        """Start loading ``parent``; the "Loading…" row and the listing follow on the next loop turn.
+
+        Further pages of a large top-level folder are exposed by :meth:`expose_more` (the browser calls
+        it when the user scrolls near the end): ``QTreeView`` calls ``fetchMore`` on every layout, so
+        paging through ``canFetchMore`` would expose everything at once.
+        """
         node = self.node(parent)
         if not node.is_dir or node.state != LoadState.UNLOADED:
             return
@@ -295,18 +317,17 @@ class RemoteTreeModel(QAbstractItemModel):
             return tr(self.COLUMNS[section])
         return None
 
-    def flags(self, index: Index) -> Qt.ItemFlag:
+    # flags() is deliberately not overridden: QTreeView asks for the flags of every row twice per
+    # layout, and a Python override triples the cost of a layout. The C++ default (enabled, selectable)
+    # is right for entries; external drops are handled by RemoteTreeView, which forces a copy.
+    def entry_flags(self, index: Index) -> Qt.ItemFlag:
+        """The flags a full implementation would report (used by subclasses and tests)."""
         if not index.isValid():
-            return Qt.ItemFlag.ItemIsDropEnabled
-        node = self.node(index)
+            return _ROOT_FLAGS
+        node = index.internalPointer()
         if node.kind != "entry":
-            return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemNeverHasChildren
-        flags = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
-        if node.is_dir:
-            flags |= Qt.ItemFlag.ItemIsDropEnabled
-        else:
-            flags |= Qt.ItemFlag.ItemNeverHasChildren
-        return flags
+            return _PLACEHOLDER_FLAGS
+        return _DIR_FLAGS if node.is_dir else _FILE_FLAGS
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
@@ -354,29 +375,75 @@ class RemoteTreeModel(QAbstractItemModel):
         return None
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        """Sort every loaded folder's *whole* listing (exposed and not yet exposed rows)."""
         if column < 0 or column >= len(self.COLUMNS):
             return
+        if (column, order) == (self._sort_column, self._sort_order):
+            return
         self._sort_column, self._sort_order = column, order
-        self.layoutAboutToBeChanged.emit()
-        old = self.persistentIndexList()
-        old_nodes = [(self.node(i), i.column()) for i in old]
-        self._sort_node(self._root)
-        self.changePersistentIndexList(old, [self.createIndex(n.row, c, n) for n, c in old_nodes])
-        self.layoutChanged.emit()
+        self._sort_generation += 1
+        generation = self._sort_generation
+        nodes: list[Node] = []
+        stack = [self._root]
+        while stack:
+            node = stack.pop()
+            if node.state == LoadState.LOADED:
+                nodes.append(node)
+                stack.extend(c for c in node.children if c.state == LoadState.LOADED)
+        snapshot = [(n, n.generation, n.entries) for n in nodes]
 
-    def _sort_node(self, node: Node) -> None:
-        entries = [c for c in node.children if c.kind == "entry" and c.meta is not None]
-        if len(entries) == len(node.children) and entries:
-            by_meta = {id(c.meta): c for c in entries}
-            ordered = sort_entries([c.meta for c in entries if c.meta], self._sort_column, self._sort_order)
-            node.children = [by_meta[id(m)] for m in ordered]
-            for i, child in enumerate(node.children):
-                child.row = i
-        if node.pending:
-            node.pending = sort_entries(node.pending, self._sort_column, self._sort_order)
-        for child in node.children:
-            if child.children:
-                self._sort_node(child)
+        def work() -> list[tuple[Node, int, list[GSFileMetadata]]]:  # worker thread: the O(n log n) part
+            return [(n, g, sort_entries(e, column, order)) for n, g, e in snapshot]
+
+        self._runner.run_task(work, lambda result: self._apply_sort(generation, result))
+        self.sort_started.emit()
+
+    def _apply_sort(self, generation: int, result: list[tuple[Node, int, list[GSFileMetadata]]]) -> None:
+        if generation != self._sort_generation:
+            return  # a newer sort request supersedes this one
+        for node, node_generation, entries in result:
+            if node_generation == node.generation and node.state == LoadState.LOADED:
+                node.entries = entries
+        self._reorder(self._root, QModelIndex())
+        self.sort_finished.emit()
+
+    @property
+    def name_filter(self) -> str:
+        return self._filter
+
+    def set_name_filter(self, text: str) -> None:
+        """Show only top-level names containing ``text`` (case-insensitive), searched in the whole listing."""
+        text = text.strip().lower()
+        if text == self._filter:
+            return
+        self._filter = text
+        self._reorder(self._root, QModelIndex(), recurse=False)
+
+    def total_entries(self, index: Index = QModelIndex()) -> int:
+        """Entries in the folder's listing (exposed or not), before filtering."""
+        return len(self.node(index).entries)
+
+    def _visible(self, node: Node) -> list[GSFileMetadata]:
+        if node is self._root and self._filter:
+            return [m for m in node.entries if self._filter in m.name.lower()]
+        return node.entries
+
+    def _reorder(self, node: Node, index: QModelIndex, recurse: bool = True) -> None:
+        """Re-expose ``node``'s rows in the current order/filter, keeping loaded child nodes."""
+        if node.state != LoadState.LOADED:
+            return
+        if recurse:
+            for child in node.children:
+                if child.children and child.state == LoadState.LOADED:
+                    self._reorder(child, self.createIndex(child.row, 0, child))
+        keep = {id(c.meta): c for c in node.children if c.meta is not None}
+        exposed = max(len(node.children), PAGE_SIZE) if node is self._root else len(node.entries)
+        if node.children:
+            self.beginRemoveRows(index, 0, len(node.children) - 1)
+            node.children = []
+            self.endRemoveRows()
+        node.pending = self._visible(node)
+        self._insert_page(node, index, exposed, keep)
 
     # ==== drag and drop (external file drops = upload) ====
 
@@ -477,29 +544,41 @@ class RemoteTreeModel(QAbstractItemModel):
         if (column, order) != (self._sort_column, self._sort_order):
             entries = sort_entries(entries, self._sort_column, self._sort_order)
         node.state = LoadState.LOADED
-        node.pending = entries
-        self._insert_batch(node, index)
+        node.entries = entries
+        node.pending = self._visible(node)
+        # Top level: one page now, more as the user scrolls. Sub-folders in the tree: everything.
+        self._insert_page(node, index, PAGE_SIZE if node is self._root else max(len(node.pending), 1))
         self.load_finished.emit(node.path, len(entries))
 
-    def _insert_batch(self, node: Node, index: QModelIndex) -> None:
+    def _insert_page(
+        self, node: Node, index: QModelIndex, count: int = PAGE_SIZE, reuse: dict[int, Node] | None = None
+    ) -> None:
+        """Expose the next ``count`` pending entries with one ``beginInsertRows``."""
         if not node.pending:
             return
-        batch, node.pending = node.pending[:INSERT_BATCH], node.pending[INSERT_BATCH:]
+        batch, node.pending = node.pending[:count], node.pending[count:]
         first = len(node.children)
         self.beginInsertRows(index, first, first + len(batch) - 1)
         for i, meta in enumerate(batch):
-            child = Node(meta.path, meta, node)
+            child = reuse.get(id(meta)) if reuse else None
+            if child is None:
+                child = Node(meta.path, meta, node)
             child.row = first + i
             node.children.append(child)
         self.endInsertRows()
-        if node.pending:
-            generation = node.generation
-            QTimer.singleShot(0, self, lambda: self._continue_insert(node, generation))
 
-    def _continue_insert(self, node: Node, generation: int) -> None:
-        index = self._node_index(node)
-        if index is not None and generation == node.generation:
-            self._insert_batch(node, index)
+    def has_more(self, index: Index = QModelIndex()) -> bool:
+        """True when the folder has listed entries not exposed as rows yet."""
+        return bool(self.node(index).pending)
+
+    def expose_more(self, index: Index = QModelIndex(), count: int = PAGE_SIZE) -> int:
+        """Expose the next ``count`` entries of a loaded folder; returns how many rows were added."""
+        node = self.node(index)
+        if node.state != LoadState.LOADED or not node.pending:
+            return 0
+        before = len(node.children)
+        self._insert_page(node, QModelIndex(index) if index.isValid() else QModelIndex(), count)
+        return len(node.children) - before
 
     def _on_listing_failed(self, node: Node, generation: int, exc: BaseException) -> None:
         index = self._node_index(node)

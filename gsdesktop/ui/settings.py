@@ -58,7 +58,7 @@ class SelectiveSyncModel(RemoteTreeModel):
         return 1
 
     def flags(self, index: Index) -> Qt.ItemFlag:
-        flags = super().flags(index)
+        flags = self.entry_flags(index)
         if index.isValid() and self.node(index).kind == "entry":
             flags |= Qt.ItemFlag.ItemIsUserCheckable
             parent_rel = self.relative(self.node(index).parent.path) if self.node(index).parent else ""
