@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import time
-
-import pytest
 from pathlib import Path
 
+import pytest
 from PySide6.QtCore import QMimeData, QModelIndex, QPointF, Qt, QTimer, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent, QGuiApplication
 from PySide6.QtWidgets import QApplication
@@ -184,8 +183,9 @@ def test_ten_thousand_entries_gui_never_blocked(qtbot, big_account, tmp_path) ->
     )
     browser.navigate(big_account.folder)
     browser.upload_paths(files, f"{client.home}/uploads")
-    qtbot.waitUntil(lambda: model.total_entries() == big_account.count and model.rowCount() == PAGE_SIZE,
-                    timeout=90000)  # fmt: skip
+    qtbot.waitUntil(
+        lambda: model.total_entries() == big_account.count and model.rowCount() == PAGE_SIZE, timeout=90000
+    )
     listing_gap = gap.stop()  # includes the worker parsing the 4 MB listing (json.loads holds the GIL)
     gap.start()
     # scroll to the end repeatedly: each time the next page is exposed, up to the cap
@@ -203,8 +203,13 @@ def test_ten_thousand_entries_gui_never_blocked(qtbot, big_account, tmp_path) ->
         browser.view.sortByColumn(0, Qt.SortOrder.DescendingOrder)
     assert model.data(model.index(0, 0)) == "file-09999.txt"  # the whole listing was sorted
     marks["sorted"] = round(time.perf_counter() - gap.t0, 3)
-    qtbot.waitUntil(lambda: len(browser.transfers.transfers) == 50
-                    and all(t.status.finished for t in browser.transfers.transfers), timeout=90000)  # fmt: skip
+    qtbot.waitUntil(
+        lambda: (
+            len(browser.transfers.transfers) == 50
+            and all(t.status.finished for t in browser.transfers.transfers)
+        ),
+        timeout=90000,
+    )
     worst = gap.stop()
     elapsed = time.perf_counter() - started
     print(
@@ -309,8 +314,13 @@ def test_download_and_download_as(qtbot, client, tmp_path) -> None:  # type: ign
     out.mkdir()
     listed = {m.name: m for m in client.list(home).contents}
     browser.download_to([listed["peaks.bed"], listed["dir"]], out)
-    qtbot.waitUntil(lambda: len(browser.transfers.transfers) == 2
-                    and all(t.status.finished for t in browser.transfers.transfers), timeout=60000)  # fmt: skip
+    qtbot.waitUntil(
+        lambda: (
+            len(browser.transfers.transfers) == 2
+            and all(t.status.finished for t in browser.transfers.transfers)
+        ),
+        timeout=60000,
+    )
     assert (out / "peaks.bed").read_text() == src.read_text()
     assert (out / "dir" / "sub" / "p.bed").read_text() == src.read_text()
     fmt = GSDataFormat(name="BED", url="http://www.genomespace.org/datamanager/dataformat/bed")
