@@ -276,6 +276,7 @@ class SyncEngine:
         self.needs_refresh = False  # a step was skipped against a stale remote snapshot
         self.busy_paths: set[str] = set()  # local files still being written at the last scan
         self._failed_now: set[str] = set()
+        self._readopt = False
         self.fold = self._detect_fold()
         up = Throttle(self.config.max_upload_bps)
         down = Throttle(self.config.max_download_bps)
@@ -409,22 +410,27 @@ class SyncEngine:
         return frozenset(f.strip("/") for f in self.config.excluded_remote_folders if f.strip("/"))
 
     def _check_roots(self, base_files: int) -> SyncProblem | None:
+        """Root health (I22). An approved root problem re-adopts the folder: the base is forgotten, so
+        the next cycle merges both sides (identical files recorded, the rest copied) and deletes
+        nothing."""
         root = self.local_root
         marker = root / MARKER
         if not root.is_dir():
-            if base_files == 0 or self._approved:
-                root.mkdir(parents=True, exist_ok=True)
-            else:
+            if base_files and not self._approved:
                 return SyncProblem(
                     "", f"The local folder {root} is missing (unmounted?); nothing was deleted. "
                     "Reconnect it, or approve to start over.", None, 0, ProblemKind.ROOT_MISSING)  # fmt: skip
+            root.mkdir(parents=True, exist_ok=True)
+            self._readopt = True
         if not marker.exists():
             if base_files and not self._approved:
                 return SyncProblem(
                     "", f"The local folder {root} lost its sync marker ({MARKER}): it may be an empty "
-                    "mount point or a different folder. Nothing was deleted; approve to continue.",
+                    "mount point or a different folder. Nothing was deleted; approve to continue "
+                    "(both sides are then merged without deleting anything).",
                     None, 0, ProblemKind.ROOT_MISSING)  # fmt: skip
             marker.write_text(f"gsdesktop sync pair {self.pair_id}\n", encoding="utf-8")
+            self._readopt = True
         return None
 
     def _scan_remote(self, ignore: Ignore, excluded: frozenset[str], base_files: int) -> dict[str, Entry]:
@@ -439,6 +445,7 @@ class SyncEngine:
                 raise _Blocked(SyncProblem("", msg, None, 0, ProblemKind.ROOT_MISSING)) from None
             self.client.mkdir(self.remote_root, parents=True)
             listing = []
+            self._readopt = True
         tree, bad = remote_tree(self.remote_root, list(listing), ignore, lambda r: _under(r, excluded))
         for rel in bad:
             self._add_problem(
@@ -516,6 +523,7 @@ class SyncEngine:
             p: e for p, e in base_all.items() if not _under(p, excluded) and not ignore.match(p, e.is_dir)
         }
         base_files = sum(1 for e in base_all.values() if not e.is_dir)
+        self._readopt = False
         blocked = self._check_roots(len(base_all))
         if blocked is not None:
             raise _Blocked(blocked)
@@ -523,6 +531,10 @@ class SyncEngine:
             remote = self._scan_remote(ignore, excluded, len(base_all))
         else:
             remote = dict(self._remote_cache)
+        if self._readopt and base_all:
+            log.warning("re-adopting %s: forgetting the sync base (nothing will be deleted)", self.local_root)
+            self.db.clear_base()
+            base_all, base_files = {}, 0
         if self._hashes is None:
             self._hashes = self.db.load_hashes()
             self._clean_cache()
@@ -558,6 +570,7 @@ class SyncEngine:
         )  # fmt: skip
         executor.retry_base = cfg.retry_base
         executor.local_ids = dict(scan.ids)
+        executor.hashes = self._hashes
         executor.verify_remote = verify_remote
         mode = Mode(cfg.mode.value)
         host = cfg.host_name or _host()

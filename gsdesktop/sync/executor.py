@@ -137,6 +137,7 @@ class Executor:
         self.retry_base = 10.0
         self.verify_remote = False  # check the remote before writing (stale remote snapshot)
         self.expected_remote: Mapping[str, Entry] = {}
+        self.hashes: dict[str, CachedHash] | None = None  # the engine's in-memory hash cache
         self._lock = threading.Lock()
 
     # -- helpers ------------------------------------------------------------------------------
@@ -162,7 +163,10 @@ class Executor:
         st = os.stat(p, follow_symlinks=False)
         ident = (st.st_ino, st.st_size, st.st_mtime_ns)
         self.local_ids[rel] = ident
-        self.db.put_hashes([(rel, CachedHash(*ident, md5))])
+        cached = CachedHash(*ident, md5)
+        self.db.put_hashes([(rel, cached)])
+        if self.hashes is not None:
+            self.hashes[rel] = cached
         self.own_write(rel)
 
     def _trash(self, p: Path) -> None:

@@ -169,6 +169,10 @@ class StateDB:
                         (path, int(entry.is_dir), entry.md5, entry.size),
                     )
 
+    def clear_base(self) -> None:
+        with self._lock:
+            self._conn.execute("DELETE FROM base")
+
     def forget_subtree(self, path: str) -> None:
         with self._lock:
             self._conn.execute(

@@ -151,6 +151,11 @@ def test_mass_delete_and_missing_marker_block_until_approved(client, tmp_path: P
     r = ea.sync_once()
     assert r.blocked is not None and r.blocked.kind is ProblemKind.ROOT_MISSING
     assert len(client.list_recursive(ea.remote_root)) == 5
+    # approving a root problem re-adopts the folder: both sides merge, nothing is deleted
+    ea.approve_deletions()
+    r = ea.sync_once()
+    assert r.converged and r.deleted_remote == 0 and r.downloaded == 5
+    assert sorted(p.name for p in a.glob("f*")) == [f"f{i}.txt" for i in range(15, 20)]
 
 
 def test_upload_only_and_selective_sync(client, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
