@@ -78,6 +78,13 @@ def _json(data: Any, status: int = 200) -> JSONResponse:
     return JSONResponse(data, status_code=status)
 
 
+def _redirect(url: str, status_code: int) -> Response:
+    """A redirect whose header is spelled ``Location`` on the wire (UCSC's C client matches it exactly)."""
+    response = RedirectResponse(url, status_code=status_code)
+    response.raw_headers = [(b"Location" if k == b"location" else k, v) for k, v in response.raw_headers]
+    return response
+
+
 def _error_body(status: int, message: str) -> dict[str, Any]:
     try:
         phrase = HTTPStatus(status).phrase
@@ -227,7 +234,7 @@ def _get(request: Request, raw: str, user: str, dialect: str) -> Response:
     if data_format:
         return _converted(request, path, data_format)
     url = store.presign_get(path.key, request.app.state.settings.redirect_ttl)
-    return RedirectResponse(url, status_code=302 if dialect == BETA else 303)
+    return _redirect(url, status_code=302 if dialect == BETA else 303)
 
 
 def _converted(request: Request, path: DMPath, format_url: str) -> Response:
@@ -420,7 +427,7 @@ beta = APIRouter(prefix="/datamanager", tags=["datamanager beta 2.0"])
 @beta.get("/defaultdirectory")
 def beta_default(request: Request, user: str = Depends(require_user)) -> Response:
     """Redirect to the caller's folder ``/datamanager/files/users/<user>``."""
-    return RedirectResponse(path_url(base_url(request), DMPath(user), BETA), status_code=302)
+    return _redirect(path_url(base_url(request), DMPath(user), BETA), status_code=302)
 
 
 @beta.get("/files/{path:path}")
@@ -476,7 +483,7 @@ def unversioned_file(request: Request, path: str, user: str = Depends(require_us
     target = f"{base_url(request)}/datamanager/v1.0/file/{_quote_path(path)}"
     if request.url.query:
         target += "?" + request.url.query
-    return RedirectResponse(target, status_code=307)
+    return _redirect(target, status_code=307)
 
 
 def _quote_path(path: str) -> str:
@@ -492,13 +499,13 @@ v1 = APIRouter(prefix="/datamanager/v1.0", tags=["datamanager v1.0"])
 @v1.get("/defaultdirectory")
 def v1_default(request: Request, user: str = Depends(require_user)) -> Response:
     """Redirect to the caller's folder ``/datamanager/v1.0/file/Home/<user>``."""
-    return RedirectResponse(path_url(base_url(request), DMPath(user), V1), status_code=302)
+    return _redirect(path_url(base_url(request), DMPath(user), V1), status_code=302)
 
 
 @v1.get("/personaldirectory")
 def v1_personal(request: Request, user: str = Depends(require_user)) -> Response:
     """303 See Other to ``/datamanager/v1.0/file/Home/<user>`` (UCSC reads the user from Location)."""
-    return RedirectResponse(path_url(base_url(request), DMPath(user), V1), status_code=303)
+    return _redirect(path_url(base_url(request), DMPath(user), V1), status_code=303)
 
 
 @v1.get("/file/{path:path}")

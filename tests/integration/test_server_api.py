@@ -403,3 +403,37 @@ def test_openapi_document_served(dm: DM) -> None:
     assert r.status_code == 200
     paths = r.json()["paths"]
     assert "/datamanager/files/{path}" in paths and "/datamanager/v1.0/file/{path}" in paths
+
+
+def test_ucsc_style_raw_http(dm: DM) -> None:
+    """UCSC's C client matches status lines and the header spelling byte for byte."""
+    import base64
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(dm.base)
+
+    def raw(request: str) -> bytes:
+        with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
+            sock.sendall(request.encode())
+            data = b""
+            while chunk := sock.recv(65536):
+                data += chunk
+        return data
+
+    auth = base64.b64encode(f"{dm.user}:{dm.password}".encode()).decode()
+    reply = raw(
+        f"GET /identityServer/basic HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {auth}\r\n"
+        "Connection: close\r\n\r\n"
+    )
+    head, _, body = reply.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 OK\r\n")
+    token = body.decode()
+    assert token and "\n" not in token and requests.get(dm.url(), cookies={"gs-token": token}, timeout=10).ok
+    reply = raw(
+        f"GET /datamanager/v1.0/personaldirectory HTTP/1.1\r\nHost: x\r\nCookie: gs-token={token}\r\n"
+        "Connection: close\r\n\r\n"
+    )
+    assert reply.startswith(b"HTTP/1.1 303 See Other\r\n")
+    location = next(line for line in reply.split(b"\r\n") if line.startswith(b"Location: "))
+    assert location.rstrip(b"/").rsplit(b"/", 1)[-1] == dm.user.encode()
