@@ -1,0 +1,190 @@
+"""The app controller with the real sync engine: status window fallback, tray state/menu, activity, problems."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QUrl
+from PySide6.QtWidgets import QSystemTrayIcon
+
+from gsdesktop.sync.engine import SyncConfig, SyncEngine
+from gsdesktop.sync.events import (
+    ActionDone,
+    ActionKind,
+    ConflictDetected,
+    ProblemChanged,
+    ProblemKind,
+    StateChanged,
+    SyncProblem,
+    SyncState,
+)
+from gsdesktop.ui.activity import ActivityModel, ProblemsModel
+from gsdesktop.ui.app import ICON_STATES, DesktopApp, icons_dir, state_icon
+from gsdesktop.ui.prefs import Prefs
+
+
+@pytest.fixture
+def desktop(qtbot, client, tmp_home, tmp_path):  # type: ignore[no-untyped-def]
+    local = tmp_path / "sync"
+    local.mkdir()
+    remote = f"{client.home}/synced"
+    client.mkdir(remote)
+    engine = SyncEngine(
+        client, local, remote, SyncConfig(poll_interval=1.0, quiet_period=0.1), state_dir=tmp_path / "state"
+    )
+    app = DesktopApp(client, engine, local, remote, Prefs(notifications=True))
+    opened: list[QUrl] = []
+    app.open_url = opened.append
+    app.opened = opened  # type: ignore[attr-defined]
+    app.start()
+    yield app
+    app.bridge.detach()
+    engine.close()
+    app.runner.shutdown(10000)
+    app.close_windows()
+
+
+def emit_from_thread(engine: SyncEngine, event: object) -> None:
+    """Deliver an event through the engine's own subscriber channel, from a non-GUI thread."""
+    t = threading.Thread(target=engine._emit, args=(event,))  # the engine's publish path
+    t.start()
+    t.join()
+
+
+def test_no_tray_offscreen_uses_status_window(desktop: DesktopApp) -> None:
+    assert not QSystemTrayIcon.isSystemTrayAvailable()  # offscreen: the fallback path
+    assert desktop.tray is None and desktop.status_window is not None
+    assert desktop.status_window.isVisible()
+    names = set(desktop.status_window.buttons)
+    assert {
+        "open_folder",
+        "open_browser",
+        "sync_now",
+        "pause",
+        "activity",
+        "problems",
+        "settings",
+        "quit",
+    } <= names
+    assert desktop.menu_texts()[1:] == [
+        "Open folder",
+        "Open remote browser",
+        "Sync now",
+        "Pause syncing",
+        "Recent activity",
+        "Problems",
+        "Settings…",
+        "Quit",
+    ]
+    desktop.open_folder_action.trigger()
+    assert desktop.opened[-1].toLocalFile() == str(desktop.local_root)  # type: ignore[attr-defined]
+
+
+def test_tray_icons_exist_for_every_state_and_theme() -> None:
+    for state in ICON_STATES:
+        for dark in (False, True):
+            path = icons_dir() / f"tray-{state}-{'dark' if dark else 'light'}.svg"
+            assert path.is_file(), path
+            assert not state_icon(state, dark).pixmap(22, 22).isNull()
+
+
+def test_state_and_menu_follow_engine_events(qtbot, desktop: DesktopApp, client) -> None:  # type: ignore[no-untyped-def]
+    engine = desktop.engine
+    qtbot.waitUntil(lambda: desktop.display_state() == "idle", timeout=30000)
+    # a real pause/resume through the menu action (engine runs it, its event comes back)
+    desktop.pause_action.trigger()
+    qtbot.waitUntil(lambda: desktop.display_state() == "paused", timeout=30000)
+    assert desktop.pause_action.text() == "Resume syncing"
+    assert "Paused" in desktop.status_window.status_label.text()  # type: ignore[union-attr]
+    desktop.pause_action.trigger()
+    qtbot.waitUntil(lambda: desktop.state is not SyncState.PAUSED, timeout=30000)
+    assert desktop.pause_action.text() == "Pause syncing"
+
+    emit_from_thread(engine, StateChanged(SyncState.OFFLINE, SyncState.IDLE, ProblemKind.OFFLINE))
+    qtbot.waitUntil(lambda: desktop.display_state() == "offline")
+    assert "Offline" in desktop.status_text()
+    emit_from_thread(engine, StateChanged(SyncState.ERROR, SyncState.OFFLINE, ProblemKind.AUTH))
+    qtbot.waitUntil(lambda: desktop.display_state() == "error")
+    assert "credentials" in desktop.status_text()
+    assert desktop.notifications[-1][0] == "Sync stopped"
+    problems = (
+        SyncProblem("a.txt", "Permission denied", kind=ProblemKind.FILE_ERROR),
+        SyncProblem("b.txt", "still being written", retry_at=time.time() + 30, kind=ProblemKind.CHANGING),
+    )
+    emit_from_thread(engine, ProblemChanged(problems))
+    qtbot.waitUntil(lambda: desktop.problems.rowCount() == 2)
+    assert desktop.problems_action.text() == "Problems (2)"
+    assert desktop.notifications[-1][0] == "Needs your attention" and "a.txt" in desktop.notifications[-1][1]
+    emit_from_thread(engine, StateChanged(SyncState.IDLE, SyncState.ERROR))
+    emit_from_thread(engine, ProblemChanged(()))
+    qtbot.waitUntil(lambda: desktop.problems.rowCount() == 0)
+    emit_from_thread(engine, ConflictDetected("x.txt", "x (conflicted copy).txt"))
+    qtbot.waitUntil(lambda: desktop.display_state() == "conflict")
+    assert desktop.notifications[-1][0] == "Conflict"
+    window = desktop.show_activity()  # looking at the activity clears the conflict badge
+    assert desktop.display_state() == "idle"
+    assert window.activity.rowCount() >= 1
+
+
+def test_real_conflict_and_problem_reach_the_views(qtbot, desktop: DesktopApp, client, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Both sides change the same file while paused -> the engine makes a conflict copy; a symlink is a problem."""
+    qtbot.waitUntil(lambda: desktop.display_state() == "idle", timeout=30000)
+    desktop.toggle_pause()
+    qtbot.waitUntil(lambda: desktop.state is SyncState.PAUSED, timeout=30000)
+    (desktop.local_root / "both.txt").write_text("local version\n")
+    src = tmp_path / "remote.txt"
+    src.write_text("remote version, longer\n")
+    client.upload(src, f"{desktop.remote_root}/both.txt")
+    os.symlink("/etc/hostname", desktop.local_root / "link")
+    desktop.toggle_pause()
+    qtbot.waitUntil(lambda: any(t == "Conflict" for t, _m in desktop.notifications), timeout=90000)
+    qtbot.waitUntil(lambda: desktop.problems.rowCount() >= 1, timeout=60000)
+    window = desktop.show_problems()
+    assert window.tabs.currentIndex() == 1
+    paths = [desktop.problems.problem(r).path for r in range(desktop.problems.rowCount())]  # type: ignore[union-attr]
+    assert "link" in paths
+    texts = [desktop.activity.data(desktop.activity.index(r, 1)) for r in range(desktop.activity.rowCount())]
+    assert any(t and t.startswith("Conflict") for t in texts)
+    copies = [p.name for p in desktop.local_root.iterdir() if "conflict" in p.name.lower()]
+    assert copies, list(desktop.local_root.iterdir())
+
+
+def test_activity_and_problem_models_pass_modeltester(qtmodeltester) -> None:  # type: ignore[no-untyped-def]
+    activity = ActivityModel()
+    for i in range(5):
+        activity.add_event(ActionDone(ActionKind.UPLOADED, f"f{i}.txt", 10))
+    activity.add_event(ActionDone(ActionKind.RECORDED, "same.txt"))  # not shown
+    activity.add_event(ConflictDetected("c.txt", "c (conflict).txt"))
+    qtmodeltester.check(activity)
+    assert activity.rowCount() == 6 and activity.data(activity.index(0, 1)).startswith("Conflict")
+    assert activity.path_at(0) == "c (conflict).txt"
+    problems = ProblemsModel()
+    qtmodeltester.check(problems)
+    problems.set_problems([SyncProblem("p", "bad"), SyncProblem("", "offline", kind=ProblemKind.OFFLINE)])
+    qtmodeltester.check(problems)
+    assert problems.data(problems.index(1, 0)) == "(whole folder)"
+    assert problems.data(problems.index(0, 2)) == "needs action"
+
+
+def test_transfers_model_passes_modeltester(qtbot, qtmodeltester, client, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from gsdesktop.ui.bridge import TaskRunner
+    from gsdesktop.ui.transfers import TransferManager, TransfersPanel
+
+    manager = TransferManager(client, TaskRunner(2))
+    panel = TransfersPanel(manager)
+    qtbot.addWidget(panel)
+    qtmodeltester.check(panel.model)
+    for i in range(3):
+        f = tmp_path / f"t{i}.txt"
+        f.write_text("x" * (i + 1) * 1000)
+        manager.upload(f, f"{client.home}/t{i}.txt")
+    qtbot.waitUntil(lambda: all(t.status.finished for t in manager.transfers), timeout=60000)
+    qtmodeltester.check(panel.model)
+    assert [panel.model.data(panel.model.index(r, 6)) for r in range(3)] == ["Done"] * 3
+    assert panel.model.data(panel.model.index(2, 2)) == 100
+    panel.model.clear_finished()
+    assert panel.model.rowCount() == 0
