@@ -1,4 +1,4 @@
-"""The app controller with the real sync engine: status window fallback, tray state/menu, activity, problems."""
+"""App controller with the real sync engine: fallback window, tray state/menu, activity, problems."""
 
 from __future__ import annotations
 
@@ -131,7 +131,7 @@ def test_state_and_menu_follow_engine_events(qtbot, desktop: DesktopApp, client)
 
 
 def test_real_conflict_and_problem_reach_the_views(qtbot, desktop: DesktopApp, client, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    """Both sides change the same file while paused -> the engine makes a conflict copy; a symlink is a problem."""
+    """Both sides change a file while paused -> a conflict copy; a symlink -> a problem."""
     qtbot.waitUntil(lambda: desktop.display_state() == "idle", timeout=30000)
     desktop.toggle_pause()
     qtbot.waitUntil(lambda: desktop.state is SyncState.PAUSED, timeout=30000)
