@@ -6,7 +6,8 @@
 #   3. a real install of the wheel (with its dependencies, pipx style) into a fresh venv, run from an
 #      empty directory: --version, --help, gsdesktop-gui script, resources reachable, no server packages
 #   4. packaging/build_bundle.sh: PyInstaller one-folder bundle + smoke test (skip: GSD_SKIP_BUNDLE=1)
-# Needs: apt packages appstream desktop-file-utils; PyPI pyinstaller and build (installed here if missing).
+# Needs: apt packages appstream desktop-file-utils binutils; PyPI pyinstaller and build (installed here if
+# missing).
 # PYTHON selects the interpreter (default .venv/bin/python as created by the README test command).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -29,8 +30,8 @@ done_step() { TIMES+=("$1: $(( $(date +%s) - step_start )) s"); }
 fail() { printf '=== package-check: FAIL: %s\n' "$*" >&2; exit 1; }
 
 step "desktop metadata"
-for tool in appstreamcli desktop-file-validate; do
-  command -v "$tool" >/dev/null || fail "$tool missing (apt-get install appstream desktop-file-utils)"
+for tool in appstreamcli desktop-file-validate objdump; do  # objdump: PyInstaller needs it on Linux
+  command -v "$tool" >/dev/null || fail "$tool missing (apt-get install appstream desktop-file-utils binutils)"
 done
 appstreamcli validate --no-net packaging/linux/org.genomespace.Desktop.metainfo.xml
 desktop-file-validate packaging/linux/org.genomespace.Desktop.desktop
