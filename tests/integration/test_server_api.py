@@ -437,3 +437,34 @@ def test_ucsc_style_raw_http(dm: DM) -> None:
     assert reply.startswith(b"HTTP/1.1 303 See Other\r\n")
     location = next(line for line in reply.split(b"\r\n") if line.startswith(b"Location: "))
     assert location.rstrip(b"/").rsplit(b"/", 1)[-1] == dm.user.encode()
+
+
+def test_remaining_small_endpoints(dm: DM) -> None:
+    dm.upload("small.txt", b"small")
+    # beta format lists
+    assert {f["name"] for f in dm.s.get(f"{dm.base}/datamanager/dataformat/list", timeout=10).json()} >= {
+        "txt",
+        "gct",
+    }
+    conv = dm.s.get(f"{dm.base}/datamanager/dataformatconverter/list", timeout=10).json()
+    assert {"inputFormat", "outputFormat"} == set(conv[0])
+    # v1 downloadurl(s)
+    for ep in ("downloadurl", "downloadurls"):
+        r = dm.s.get(dm.url("small.txt", "v1", ep), timeout=10)
+        assert r.status_code == 200 and requests.get(r.text, timeout=10).content == b"small"
+    assert dm.s.get(dm.url("", "v1", "downloadurls"), timeout=10).status_code == 400  # a directory
+    # the unversioned /datamanager/file/... redirects to v1.0, keeping the query
+    r = dm.s.get(
+        f"{dm.base}/datamanager/file/Home/{dm.user}/small.txt?dataformat=uppercasetxt", allow_redirects=False
+    )
+    assert r.status_code == 307 and "/datamanager/v1.0/file/Home/" in r.headers["Location"]
+    assert dm.s.get(r.headers["Location"], timeout=10).content == b"SMALL"
+    # HEAD on a directory and on the virtual root; metadata of the root
+    head = dm.s.head(dm.url("", "v1"), timeout=10)
+    assert head.status_code == 200 and head.headers["x-gs-is-directory"] == "true"
+    assert dm.s.head(f"{dm.base}/datamanager/v1.0/file/Home", timeout=10).status_code == 200
+    root = dm.s.get(f"{dm.base}/datamanager/v1.0/filemetadata/Home", timeout=10).json()
+    assert root["isDirectory"] is True and root["path"] == "/Home"
+    # conversion of a directory is refused clearly
+    r = dm.s.get(dm.url(""), params={"dataFormat": "uppercasetxt"}, timeout=10)
+    assert r.status_code == 400 and "directory" in r.json()["message"]
