@@ -300,11 +300,22 @@ def _truthy(value: Any) -> bool:
     return value is True or (isinstance(value, str) and value.strip().lower() == "true")
 
 
+def _strip_api_url(value: str) -> str:
+    """A full Data Manager URL given where a path is expected -> its (decoded) path part."""
+    if not value.lower().startswith(("http://", "https://")):
+        return value
+    for marker in ("/datamanager/v1.0/file/", "/datamanager/files/", "/datamanager/file/"):
+        if marker in value:
+            return "/" + unquote(value.split(marker, 1)[1].split("?", 1)[0])
+    return value
+
+
 def _copy_source(store: S3Store, header: str, user: str) -> DMPath:
     """Resolve ``x-gs-copy-source`` (a path; percent-decoded as a fallback) inside the caller's tree."""
-    candidates = [header.strip()]
-    if "%" in header:
-        candidates.append(unquote(header.strip()))
+    value = _strip_api_url(header.strip())
+    candidates = [value]
+    if "%" in value:
+        candidates.append(unquote(value))
     last: APIError | None = None
     for cand in candidates:
         try:
@@ -555,11 +566,7 @@ def _move_sync(request: Request, raw: str, user: str, body: bytes) -> Response:
     target = payload.get("path") if isinstance(payload, dict) else None
     if not isinstance(target, str) or not target.strip():
         raise APIError(400, 'POST needs a JSON body {"path": "/Home/<user>/<new path>"} (move/rename)')
-    for marker in ("/datamanager/v1.0/file", "/datamanager/files", "/datamanager/file"):
-        if target.startswith("http") and marker in target:
-            target = unquote(target.split(marker, 1)[1])
-            break
-    dst = own_path(target, user)
+    dst = own_path(_strip_api_url(target), user)
     assert dst is not None
     ops.move(store, src, dst)
     return _json(ops.metadata(store, dst, base, V1))

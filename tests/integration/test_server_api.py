@@ -255,6 +255,10 @@ def test_copy_file_and_directory(dm: DM) -> None:
     assert r.status_code == 201 and r.headers["content-type"] == "application/json"
     assert r.json()["name"] == "a-copy.txt" and r.json()["md5"] == hashlib.md5(b"A").hexdigest()
     assert dm.download("a-copy.txt").content == b"A"
+    by_url = dm.s.put(
+        dm.url("url copy.txt"), headers={"x-gs-copy-source": dm.url("src/a.txt", "v1")}, timeout=10
+    )
+    assert by_url.status_code == 201 and dm.download("url copy.txt").content == b"A"
     r = dm.s.put(dm.url("tree-copy", "v1"), headers={"x-gs-copy-source": f"/Home/{dm.user}/src"}, timeout=10)
     assert r.status_code == 201 and r.json()["isDirectory"] is True, r.text
     assert dm.download("tree-copy/inner/b.txt").content == b"B"
