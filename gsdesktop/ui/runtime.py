@@ -51,6 +51,7 @@ class SingleInstance(QObject):
         super().__init__(parent)
         self.name = name or instance_name()
         self.server: QLocalServer | None = None
+        self._connections: set[QLocalSocket] = set()
 
     def notify_running(self, timeout_ms: int = 1000) -> bool:
         """True if another instance answered (it was asked to raise its window)."""
@@ -79,17 +80,32 @@ class SingleInstance(QObject):
     def _on_connection(self) -> None:
         assert self.server is not None
         while (conn := self.server.nextPendingConnection()) is not None:
-            conn.readyRead.connect(lambda c=conn: self._on_ready(c))
-            conn.disconnected.connect(conn.deleteLater)
+            conn.setParent(self)  # owned here, not by the server, so close() controls its lifetime
+            self._connections.add(conn)
+            conn.readyRead.connect(self._on_ready)
+            conn.disconnected.connect(self._on_disconnected)
 
-    def _on_ready(self, conn: QLocalSocket) -> None:
-        data = bytes(conn.readAll().data())
-        if b"raise" in data:
+    def _on_ready(self) -> None:
+        conn = self.sender()
+        if isinstance(conn, QLocalSocket) and b"raise" in bytes(conn.readAll().data()):
             self.raise_requested.emit()
 
+    def _on_disconnected(self) -> None:
+        conn = self.sender()
+        if isinstance(conn, QLocalSocket) and conn in self._connections:
+            self._connections.discard(conn)
+            conn.deleteLater()
+
     def close(self) -> None:
+        for conn in list(self._connections):
+            conn.disconnected.disconnect(self._on_disconnected)
+            conn.readyRead.disconnect(self._on_ready)
+            conn.abort()
+            conn.deleteLater()
+        self._connections.clear()
         if self.server is not None:
             self.server.close()
+            self.server.deleteLater()
             self.server = None
 
 
