@@ -108,3 +108,55 @@ def test_gui_folder_without_account_is_one_clear_line(tmp_home, tmp_path) -> Non
     assert res.returncode == 1
     assert "Traceback" not in res.stderr
     assert res.stderr.strip().startswith("gsdesktop: error:") and "--server" in res.stderr
+
+
+def test_demo_starts_server_seeds_and_syncs(tmp_home, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """`gsdesktop demo`: embedded server, demo account, seeded files synced into the demo folder."""
+    env = dict(
+        os.environ,
+        QT_QPA_PLATFORM="offscreen",
+        HOME=str(tmp_home),
+        XDG_CONFIG_HOME=str(tmp_home / ".config"),
+        XDG_DATA_HOME=str(tmp_home / ".local/share"),
+        PYTHON_KEYRING_BACKEND="keyring.backends.null.Keyring",
+        PYTHONPATH=str(Path(__file__).resolve().parents[2]),
+    )
+    for var in ("GSDESKTOP_SERVER", "GSDESKTOP_USERNAME", "GSDESKTOP_PASSWORD"):
+        env.pop(var, None)
+    folder = tmp_path / "demo-folder"
+    log = open(tmp_path / "demo.log", "wb")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gsdesktop",
+            "demo",
+            "--data-dir",
+            str(tmp_path / "data"),
+            "--folder",
+            str(folder),
+            "--poll-interval",
+            "1",
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        expected = ["demo-contig.fa", "expression.gct", "peaks.bed"]
+        wait_for(
+            lambda: all((folder / "demo-data" / n).exists() for n in expected), 120, "seeded files", proc
+        )
+        assert (folder / "demo-data" / "demo-contig.fa").read_text().startswith(">chrDemo")
+        assert (folder / "demo-data" / "expression.gct").read_text().startswith("#1.2")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            code = proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            code = proc.wait(10)
+        log.close()
+    output = (tmp_path / "demo.log").read_text(errors="replace")
+    assert code == 0, output
+    assert "Traceback" not in output, output
