@@ -12,6 +12,7 @@ import hashlib
 import os
 import secrets
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -319,3 +320,49 @@ def test_cancel_stops_transfers_cleanly(stack: Stack, user: tuple[str, str], tmp
         c.download(f"{c.home}/c.bin", tmp_path / "c.out", progress=stop_soon, cancel=token)
     assert not (tmp_path / "c.out").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".gsdownload")]
+
+
+def test_ctrl_c_cancels_a_cli_transfer(stack: Stack, user: tuple[str, str], tmp_path: Path) -> None:
+    import signal
+
+    src = tmp_path / "slow"
+    src.mkdir()
+    for i in range(12):
+        (src / f"s{i}.bin").write_bytes(os.urandom(50_000))
+    stack.s3.add(_is_put, "delay", delay=0.4, times=-1)
+    env = cli_env(tmp_path / "home", stack.server.url, user[0], user[1])
+    proc = start_cli(["put", "-r", "-j", "2", str(src), f"/users/{user[0]}/slow"], env)
+    assert proc.stdout is not None
+    proc.stdout.readline()  # one file is through
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "cancelled" in err
+    assert len(out.splitlines()) < 11
+
+
+def test_progress_bar_on_a_terminal(stack: Stack, user: tuple[str, str], tmp_path: Path) -> None:
+    import pty
+
+    src = _file(tmp_path, "p.bin", 2_000_000)
+    env = cli_env(tmp_path / "home", stack.server.url, user[0], user[1], COLUMNS="120")
+    master, slave = pty.openpty()
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "gsdesktop", "put", str(src), f"/users/{user[0]}/p.bin"],
+            env=env, stdout=subprocess.PIPE, stderr=slave, text=True,
+        )  # fmt: skip
+        out, _ = proc.communicate(timeout=60)
+        os.close(slave)
+        slave = -1
+        shown = b""
+        with contextlib.suppress(OSError):
+            while chunk := os.read(master, 65536):
+                shown += chunk
+    finally:
+        os.close(master)
+        if slave >= 0:
+            os.close(slave)
+    assert proc.returncode == 0 and out.strip() == f"/users/{user[0]}/p.bin"
+    text = shown.decode(errors="replace")
+    assert "ETA" in text and "MiB" in text and "1/1 files" in text and "/s" in text

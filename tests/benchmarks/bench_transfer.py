@@ -1,0 +1,86 @@
+"""1 GiB upload (MD5 included) and download through the Data Manager vs rclone on the same SeaweedFS.
+
+Rows with a goal measure the default client path (``DataManagerClient.upload``/``download``, which use
+the multipart/parallel modules for large files when present). Extra rows without a goal measure the
+single signed PUT and the built-in parallel ranged download, for comparison.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from tests.benchmarks.harness import BenchContext, BenchResult, timed
+
+GIB = 1024**3
+
+
+def _make_file(path: Path, size: int) -> None:
+    block = os.urandom(16 * 1024 * 1024)
+    with open(path, "wb") as fh:
+        left = size
+        while left > 0:
+            n = min(left, len(block))
+            fh.write(block[:n] if n < len(block) else block)
+            left -= n
+            block = block[1:] + block[:1]  # vary the blocks a little (no dedup games)
+
+
+def _load() -> str:
+    one, five, _ = os.getloadavg()
+    return f"load avg {one:.1f}/{five:.1f} (2 cores)"
+
+
+def run(ctx: BenchContext) -> list[BenchResult]:
+    from gsdesktop.datamanager.client import DataManagerClient
+
+    size = 128 * 1024 * 1024 if ctx.quick else GIB
+    label = "128 MiB" if ctx.quick else "1 GiB"
+    src = ctx.workdir / "bench-transfer.bin"
+    _make_file(src, size)
+    user, password = ctx.make_account("xfer")
+    client = DataManagerClient(ctx.server.url, user, password)
+    remote = f"{client.home}/bench-transfer.bin"
+    results: list[BenchResult] = []
+    try:
+        # warm the page cache and the connection pool equally for both tools
+        with open(src, "rb") as fh:
+            while fh.read(16 << 20):
+                pass
+        client.metadata(client.home)
+
+        t_rclone_up = ctx.rclone("copyto", str(src), ctx.rclone_path(f"rclone-bench/{user}/up.bin"))
+        t_up = timed(lambda: client.upload(src, remote))
+        note_up = f"default path (multipart when offered); {_load()}"
+        results.append(
+            BenchResult(f"upload {label} (MD5 included)", t_up, "s", t_rclone_up, 0.75, note=note_up)
+        )
+
+        down = ctx.workdir / "bench-down.bin"
+        t_down = timed(lambda: client.download(remote, down))
+        assert down.stat().st_size == size
+        down.unlink()
+        rdown = ctx.workdir / "bench-rclone-down.bin"
+        t_rclone_down = ctx.rclone("copyto", ctx.rclone_path(f"rclone-bench/{user}/up.bin"), str(rdown))
+        rdown.unlink()
+        note_down = f"verified MD5 + fsync + atomic rename; {_load()}"
+        results.append(BenchResult(f"download {label}", t_down, "s", t_rclone_down, 0.95, note=note_down))
+
+        # the single-PUT path and the built-in parallel download, for comparison (no goal)
+        client.multipart_threshold = 1 << 62
+        t_single = timed(lambda: client.upload(src, remote + ".single"))
+        results.append(
+            BenchResult(f"upload {label} single signed PUT", t_single, "s", t_rclone_up, note=_load())
+        )
+        start = time.perf_counter()
+        client.download(remote, down)
+        t_builtin = time.perf_counter() - start
+        down.unlink()
+        results.append(
+            BenchResult(f"download {label} built-in 4x ranged", t_builtin, "s", t_rclone_down, note=_load())
+        )
+    finally:
+        src.unlink(missing_ok=True)
+        client.close()
+    return results
