@@ -222,11 +222,14 @@ def _get(request: Request, raw: str, user: str, dialect: str) -> Response:
         if page is None:
             raise not_found(path.display(dialect))
         return _json(page)
-    if not data_format:
+    # one store call in the common case: names with an extension are usually files
+    info = store.head(path.key) if "." in path.name and not path.is_home else None
+    if info is None and not data_format:
         listing = ops.listing(store, path, base, dialect)
         if listing is not None:
             return _json(listing)
-    info = None if path.is_home else store.head(path.key)
+    if info is None and "." not in path.name and not path.is_home:
+        info = store.head(path.key)
     if info is None:
         if data_format and ops.stat(store, path) is not None:
             raise APIError(400, f"{path.display(dialect)} is a directory; only files can be converted")
