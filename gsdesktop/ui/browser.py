@@ -157,7 +157,8 @@ class RemoteBrowser(QMainWindow):
         # No QSortFilterProxyModel: the model sorts and filters whole listings itself, and a proxy would
         # double the Python calls per row in every tree layout.
         self.view.setModel(self.model)
-        self.view.setColumnWidth(0, 360)
+        for column, width in enumerate((380, 90, 140, 120)):
+            self.view.setColumnWidth(column, width)
         self.view.sortByColumn(0, Qt.SortOrder.AscendingOrder)
         self.view.setAccessibleName(self.tr("Remote files"))
         self.setCentralWidget(self.view)

@@ -1,0 +1,166 @@
+"""Render every desktop-app window to PNG for the README (real server, real sync, offscreen).
+
+    QT_QPA_PLATFORM=offscreen python packaging/screenshots.py [--out docs/screenshots]
+
+Starts an embedded Data Manager in a temporary directory, seeds the demo data, runs the real sync
+engine on a temporary folder, and grabs: the status window (shown where there is no tray), the tray
+menu, the tray icon states, the remote browser with transfers, activity, problems, settings and the
+first-run wizard.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "docs" / "screenshots")
+    args = parser.parse_args(argv)
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+
+    from PySide6.QtCore import QModelIndex, QSize
+    from PySide6.QtGui import QColor, QPainter, QPixmap
+    from PySide6.QtWidgets import QApplication, QStyleFactory, QWidget
+
+    from gsdesktop.datamanager.client import DataManagerClient
+    from gsdesktop.server.embedded import start_local_server
+    from gsdesktop.sync.engine import SyncConfig, SyncEngine
+    from gsdesktop.ui.app import ICON_STATES, DesktopApp, state_icon
+    from gsdesktop.ui.launch import DEMO_PASSWORD, DEMO_USER, seed_demo
+    from gsdesktop.ui.prefs import Prefs
+    from gsdesktop.ui.runtime import ensure_qapp
+    from gsdesktop.ui.wizard import FirstRunWizard
+
+    app = ensure_qapp()
+    app.setStyle(QStyleFactory.create("Fusion"))
+
+    def wait_until(cond: Callable[[], bool], timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not cond():
+            if time.monotonic() > deadline:
+                raise TimeoutError("screenshot setup timed out")
+            app.processEvents()
+            time.sleep(0.02)
+
+    def settle(seconds: float = 0.3) -> None:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            app.processEvents()
+            time.sleep(0.01)
+
+    def save(widget: QWidget, name: str, size: QSize | None = None) -> None:
+        if size is not None:
+            widget.resize(size)
+        widget.show()
+        settle()
+        path = out / f"{name}.png"
+        widget.grab().save(str(path))
+        print(f"wrote {path}")
+
+    with tempfile.TemporaryDirectory(prefix="gs-shots-") as tmp_name:
+        tmp = Path(tmp_name)
+        os.environ["XDG_CONFIG_HOME"] = str(tmp / "config")  # never touch the user's settings
+        server = start_local_server(tmp / "server", users={DEMO_USER: DEMO_PASSWORD})
+        try:
+            client = DataManagerClient(server.url, DEMO_USER, DEMO_PASSWORD)
+            home = client.home
+            seed_demo(client, f"{home}/demo-data")
+            for folder in ("runs/run42", "runs/run43", "reference"):
+                client.mkdir(f"{home}/{folder}", parents=True)
+            sample = tmp / "reads_R1.fastq"
+            sample.write_text("@r1\nACGTACGTAC\n+\nIIIIIIIIII\n" * 2000)
+            client.upload(sample, f"{home}/runs/run42/reads_R1.fastq")
+            local = tmp / "GenomeSpace"
+            local.mkdir()
+            (local / "notes.txt").write_text("lab notes\n")
+            engine = SyncEngine(client, local, home, SyncConfig(poll_interval=2.0), state_dir=tmp / "state")
+            desktop = DesktopApp(client, engine, local, home, Prefs(server_url=server.url, username=DEMO_USER),
+                                 use_tray=False)  # fmt: skip
+            desktop.open_url = lambda _url: True
+            desktop.start()
+            wait_until(lambda: desktop.last_sync is not None and desktop.display_state() == "idle", 120)
+            settle(0.5)
+            save(desktop.status_window, "status-window", QSize(460, 260))  # type: ignore[arg-type]
+
+            desktop.menu.adjustSize()
+            desktop.menu.ensurePolished()
+            save(desktop.menu, "tray-menu")
+            desktop.menu.hide()
+
+            strip = QPixmap(12 * 40 + 8, 48)
+            strip.fill(QColor("#e9e9e9"))
+            painter = QPainter(strip)
+            x = 4
+            for dark in (False, True):
+                if dark:
+                    painter.fillRect(x - 2, 0, 6 * 40 + 4, 48, QColor("#2b2b2b"))
+                for state in ICON_STATES:
+                    painter.drawPixmap(x + 2, 6, state_icon(state, dark).pixmap(32, 32))
+                    x += 40
+            painter.end()
+            strip.save(str(out / "tray-states.png"))
+            print(f"wrote {out / 'tray-states.png'}")
+
+            browser = desktop.show_browser()
+            wait_until(lambda: browser.model.rowCount() > 2 and browser.model.data(
+                browser.model.index(0, 0)) != "Loading…")  # fmt: skip
+            demo_index = browser.model.index_for_path(f"{home}/demo-data")
+            browser.model.fetchMore(demo_index)
+            wait_until(lambda: browser.model.rowCount(browser.model.index_for_path(f"{home}/demo-data")) == 3)
+            browser.view.expand(browser.model.index_for_path(f"{home}/demo-data"))
+            ups = []
+            for i in range(3):
+                f = tmp / f"sample_{i + 1}.bam"
+                f.write_bytes(os.urandom(200_000 * (i + 1)))
+                ups.append(f)
+            browser.upload_paths(ups, f"{home}/runs/run43")
+            browser.transfers.download(f"{home}/does-not-exist.vcf", tmp / "missing.vcf")
+            wait_until(lambda: len(browser.transfers.transfers) == 4
+                       and all(t.status.finished for t in browser.transfers.transfers))  # fmt: skip
+            browser.view.setCurrentIndex(browser.model.index_for_path(f"{home}/demo-data/expression.gct"))
+            settle(0.5)
+            save(browser, "remote-browser", QSize(980, 620))
+
+            os.symlink("/etc/hostname", local / "linked-file")
+            desktop.sync_now()
+            wait_until(lambda: desktop.problems.rowCount() > 0, 60)
+            activity = desktop.show_activity()
+            save(activity, "activity", QSize(760, 420))
+            activity = desktop.show_problems()
+            save(activity, "problems", QSize(760, 420))
+
+            settings = desktop.show_settings()
+            settings.tabs.setCurrentIndex(1)
+            settings.selective_model.fetchMore(QModelIndex())
+            wait_until(lambda: settings.selective_model.rowCount() >= 3 and settings.selective_model.data(
+                settings.selective_model.index(0, 0)) != "Loading…")  # fmt: skip
+            save(settings, "settings", QSize(640, 500))
+
+            wizard = FirstRunWizard(Prefs())
+            save(wizard, "wizard", QSize(620, 420))
+            wizard.close()
+
+            desktop.close_windows()
+            desktop.bridge.detach()
+            engine.close()
+            desktop.runner.shutdown(10000)
+            desktop.transfer_runner.shutdown(10000)
+            client.close()
+        finally:
+            server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
