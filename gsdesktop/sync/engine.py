@@ -370,6 +370,12 @@ class SyncEngine:
         if self._watch is not None:
             self._watch.request_full()
 
+    def update_config(self, config: SyncConfig) -> None:
+        """Apply new settings (bandwidth, mode, exclusions, ...) from the next cycle on."""
+        self.config = config
+        self._throttles = (Throttle(config.max_upload_bps), Throttle(config.max_download_bps))
+        self.sync_now()
+
     def approve_deletions(self) -> None:
         """Let the next cycle carry out deletions held back by the mass-delete / root guard."""
         self._approved = True
@@ -479,8 +485,9 @@ class SyncEngine:
                 return report
             try:
                 self._run_cycle(report, refresh_remote, verify_remote)
-                if self.db.clear_problem(""):
-                    pass
+                pair = next((p for p in self.db.problems() if not p.path), None)
+                if pair is not None and pair.kind is not ProblemKind.WATCHER:
+                    self.db.clear_problem("")
                 self._set_state(SyncState.IDLE)
             except _Blocked as blk:
                 report.blocked = blk.problem

@@ -23,6 +23,7 @@ from typing import Any
 
 from gsdesktop.datamanager.errors import (
     AuthenticationError,
+    CancelledError,
     ConflictError,
     GSError,
     IntegrityError,
@@ -236,6 +237,10 @@ class Executor:
             self._problem(a.path, ProblemKind.CHANGING, str(exc), 1.0)
             with self._lock:
                 out.failed.add(a.path)
+            return
+        except CancelledError:
+            with self._lock:
+                out.failed.add(a.path)  # paused or stopping: simply not done yet
             return
         except NotFoundError as exc:
             # the remote changed under us (e.g. a folder was moved meanwhile): re-plan next cycle

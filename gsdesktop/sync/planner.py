@@ -207,8 +207,11 @@ def plan(
     result = Plan()
     # Settled paths (identical in all three trees) need nothing and constrain nothing: skip them.
     unsettled: set[str] = set()
+    base_get, remote_get = base.get, remote.get
     for p, lo_e in local.items():
-        b_e, re_e = base.get(p), remote.get(p)
+        b_e, re_e = base_get(p), remote_get(p)
+        if lo_e == b_e == re_e:
+            continue  # tuple equality in C: the common case of a large idle tree
         if b_e is None or re_e is None or not lo_e.same(b_e) or not lo_e.same(re_e):
             unsettled.add(p)
     unsettled.update(p for p in remote if p not in local)

@@ -136,7 +136,7 @@ def scan_local(
     now = time.time() if now is None else now
     young_ns = int((now - min_age) * 1e9)
     stack: list[tuple[str, str]] = [(str(root), "")]
-    tree, ids, match = out.tree, out.ids, ignore.match
+    tree, ids, match, s_isreg = out.tree, out.ids, ignore.match, statmod.S_ISREG
     while stack:
         abs_dir, rel_dir = stack.pop()
         try:
@@ -152,21 +152,23 @@ def scan_local(
             for de in it:
                 rel = f"{rel_dir}/{de.name}" if rel_dir else de.name
                 try:
-                    st = de.stat(follow_symlinks=False)
+                    is_dir = de.is_dir(follow_symlinks=False)  # from d_type: no system call
                 except OSError:
-                    continue  # vanished meanwhile
-                mode = st.st_mode
-                is_dir = statmod.S_ISDIR(mode)
-                if match(rel, is_dir) or (excluded is not None and excluded(rel)):
                     continue
-                if statmod.S_ISLNK(mode):
-                    out.symlinks.add(rel)
+                if match(rel, is_dir) or (excluded is not None and excluded(rel)):
                     continue
                 if is_dir:
                     tree[rel] = DIR
                     stack.append((de.path, rel))
                     continue
-                if not statmod.S_ISREG(mode):
+                if de.is_symlink():
+                    out.symlinks.add(rel)
+                    continue
+                try:
+                    st = de.stat(follow_symlinks=False)
+                except OSError:
+                    continue  # vanished meanwhile
+                if not s_isreg(st.st_mode):
                     continue  # sockets, fifos, devices are not synced
                 ident = (st.st_ino, st.st_size, st.st_mtime_ns)
                 ids[rel] = ident

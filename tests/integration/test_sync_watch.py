@@ -135,8 +135,9 @@ def test_real_save_patterns(client, watching, tmp_path: Path) -> None:  # type: 
         n for n in seen if n.endswith((".tmp", "#")) or n.startswith(("~$", ".goutputstream", "flash"))
     }
     assert client_read(client, f"{root}/x.bam") == (local / "x.bam").read_bytes()
-    assert uploads(eng, "x.bam") == 1
-    assert uploads(eng, "report.txt") == 2  # v1, then the saved v2 exactly once
+    history = [(a.kind.value, a.path) for a in reversed(eng.recent_activity(1000))]
+    assert uploads(eng, "x.bam") == 1, history
+    assert uploads(eng, "report.txt") == 2, history  # v1, then the saved v2 exactly once
 
 
 def test_file_appended_during_upload_is_never_left_half_written(
