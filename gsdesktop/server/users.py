@@ -15,6 +15,7 @@ added by ``gsdesktop server add-user`` is accepted at once by every running repl
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
@@ -90,6 +91,11 @@ def _check_password_text(password: str) -> None:
         raise UserError(f"the password is longer than {MAX_PASSWORD_BYTES} bytes")
 
 
+@functools.cache
+def _dummy_hash() -> dict[str, Any]:
+    return _hash_password("not-a-password")
+
+
 class UserStore:
     """Accounts, passwords and tokens in the shared store."""
 
@@ -102,6 +108,8 @@ class UserStore:
         self._cache: dict[str, tuple[float, dict[str, Any]]] = {}
         self._lock = threading.Lock()
         self._serializer: URLSafeTimedSerializer | None = None
+        self._memo_key = secrets.token_bytes(32)
+        self._verified: dict[tuple[str, bytes], str] = {}
 
     # -- records ------------------------------------------------------------------------------------------
     @staticmethod
@@ -186,16 +194,35 @@ class UserStore:
         self._save(rec, create=False)
 
     def verify(self, name: str, password: str) -> bool:
-        """True when ``password`` is the account's password."""
+        """True when ``password`` is the account's password.
+
+        The record is always read fresh, so logins see passwd/remove-user at once. A successful check
+        is remembered in memory (keyed by an HMAC of the password under a per-process key, tied to the
+        record's generation), so clients that send Basic credentials on every request do not pay an
+        scrypt each time. Unknown users cost one dummy scrypt, so timing does not reveal them.
+        """
+        if not password or len(password.encode("utf-8")) > MAX_PASSWORD_BYTES:
+            return False
         try:
             validate_username(name)
         except ValueError:
             return False
-        # always fresh: a password check costs an scrypt anyway, and logins must see passwd/remove at once
         rec = self._load(name, fresh=True)
-        if rec is None or not password or len(password.encode("utf-8")) > MAX_PASSWORD_BYTES:
+        if rec is None:
+            _check_password(password, _dummy_hash())
             return False
-        return _check_password(password, rec.get("password", {}))
+        digest = hmac.new(self._memo_key, f"{name}\0{password}".encode(), hashlib.sha256).digest()
+        generation = str(rec.get("generation", ""))
+        with self._lock:
+            if self._verified.get((name, digest)) == generation:
+                return True
+        if not _check_password(password, rec.get("password", {})):
+            return False
+        with self._lock:
+            if len(self._verified) > 10_000:
+                self._verified.clear()
+            self._verified[(name, digest)] = generation
+        return True
 
     # -- tokens -------------------------------------------------------------------------------------------
     def _secret(self) -> bytes:
