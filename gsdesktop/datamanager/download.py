@@ -13,6 +13,7 @@ import contextlib
 import ctypes
 import hashlib
 import importlib
+import mmap
 import os
 import secrets
 import threading
@@ -93,7 +94,7 @@ def _local_error(exc: OSError, where: Path) -> LocalFileError:
     return LocalFileError(f"Cannot write the downloaded file: {reason}", paths=[str(where)])
 
 
-def _pwrite_all(fd: int, data: bytes, offset: int) -> None:
+def _pwrite_all(fd: int, data: bytes | memoryview, offset: int) -> None:
     view = memoryview(data)
     while view:
         n = os.pwrite(fd, view, offset)
@@ -338,25 +339,20 @@ class Download:
         parts = [(off, min(PART_SIZE, size - off)) for off in range(0, size, PART_SIZE)]
         digest = hashlib.md5()
         pool = ThreadPoolExecutor(max_workers=PART_WORKERS, thread_name_prefix="gs-part")
+        mapped = mmap.mmap(self.fd, size, access=mmap.ACCESS_READ)  # hash from the page cache, no copies
         try:
             futures = [pool.submit(self._fetch_part, start, length) for start, length in parts]
-            for (start, length), fut in zip(parts, futures, strict=True):
-                fut.result()
-                pos = start
-                while pos < start + length:
-                    data = os.pread(self.fd, min(4 * CHUNK, start + length - pos), pos)
-                    if not data:
-                        raise LocalFileError(
-                            "The downloaded file shrank while writing", paths=[str(self.tmp)]
-                        )
-                    digest.update(data)
-                    pos += len(data)
-                _start_writeback(self.fd, start, length)
+            with memoryview(mapped) as view:
+                for (start, length), fut in zip(parts, futures, strict=True):
+                    fut.result()
+                    digest.update(view[start : start + length])
+                    _start_writeback(self.fd, start, length)
         except BaseException:
             self._stop.set()
             raise
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
+            mapped.close()
         return digest.hexdigest(), size
 
     def _fetch_part(self, start: int, length: int) -> None:
@@ -403,22 +399,35 @@ class Download:
             policy = self.client._next_attempt(policy, "GET", self.remote, failure, self.cancel)
 
     def _copy_part(self, resp: requests.Response, pos: list[int], end: int) -> None:
-        """Write the body at ``pos[0]`` onwards (``pos[0]`` advances as bytes land)."""
+        """Write the body at ``pos[0]`` onwards (``pos[0]`` advances as bytes land).
+
+        Reads straight into one reused buffer (``readinto`` of the underlying http.client response
+        when the body is not content-encoded), so a part costs no per-chunk allocations.
+        """
         raw = resp.raw
+        fp = getattr(raw, "_fp", None)
+        readinto = None if resp.headers.get("Content-Encoding") else getattr(fp, "readinto", None)
+        buf = memoryview(bytearray(CHUNK))
         while pos[0] < end:
             self._check_cancel()
+            want = min(CHUNK, end - pos[0])
             try:
-                chunk = raw.read(min(CHUNK, end - pos[0]), decode_content=False)
-            except (urllib3.exceptions.HTTPError, requests.RequestException, OSError) as exc:
+                if readinto is not None:
+                    n = readinto(buf[:want])
+                    data: bytes | memoryview = buf[:n]
+                else:
+                    data = raw.read(want, decode_content=False)
+                    n = len(data)
+            except (urllib3.exceptions.HTTPError, requests.RequestException, OSError, ValueError) as exc:
                 raise TransferError("The connection broke during the download", paths=[self.remote]) from exc
-            if not chunk:
+            if not n:
                 return
             try:
-                _pwrite_all(self.fd, chunk, pos[0])
+                _pwrite_all(self.fd, data, pos[0])
             except OSError as exc:
                 raise _local_error(exc, self.tmp.parent) from exc
-            pos[0] += len(chunk)
-            self.tracker.add(len(chunk))
+            pos[0] += n
+            self.tracker.add(n)
 
     def run(self) -> tuple[str, int]:
         size = self.meta.size
