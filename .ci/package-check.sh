@@ -91,7 +91,10 @@ icon = importlib.resources.files("gsdesktop") / "resources" / "icons" / "gsdeskt
 assert icon.is_file(), f"{icon} missing"
 assert importlib.util.find_spec("PySide6") is not None, "PySide6 not installed as a dependency"
 assert importlib.util.find_spec("fastapi") is None, "the base install must not pull in server packages"
-print(f"installed gsdesktop {gsdesktop.__version__} in {venv}; resources at {icon.parent}")
+from gsdesktop.ui.app import icons_dir  # the GUI's own lookup finds the tray icons in the installed wheel
+tray = sorted(p.name for p in icons_dir().glob("tray-*.svg"))
+assert Path(icons_dir()).resolve().is_relative_to(venv) and tray, f"tray icons not found via {icons_dir()}"
+print(f"installed gsdesktop {gsdesktop.__version__} in {venv}; {len(tray)} tray icons at {icons_dir()}")
 EOF
 )
 done_step "wheel install"
