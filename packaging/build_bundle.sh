@@ -30,7 +30,7 @@ for arg in "$@"; do
     --skip-build) SKIP_BUILD=1 ;;
     --no-server) WITH_SERVER=0 ;;
     --archive) ARCHIVE=1 ;;
-    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
     *) echo "build_bundle.sh: unknown option $arg" >&2; exit 2 ;;
   esac
 done
