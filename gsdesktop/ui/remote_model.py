@@ -11,6 +11,7 @@ thousands of rows through Python.
 from __future__ import annotations
 
 import enum
+import heapq
 import logging
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -133,9 +134,21 @@ def _sort_key(column: int) -> Callable[[GSFileMetadata], Any]:
     return lambda m: (not m.is_directory, m.name.lower())
 
 
+SORT_CHUNK = 1000
+
+
 def sort_entries(entries: Sequence[GSFileMetadata], column: int, order: Qt.SortOrder) -> list[GSFileMetadata]:
-    """Folders first, then by ``column``; pure function (runs on worker threads)."""
-    items = sorted(entries, key=_sort_key(column))
+    """Folders first, then by ``column``; pure function (runs on worker threads).
+
+    Large listings are sorted in chunks merged by ``heapq.merge``: one C-level ``sorted`` call keeps the
+    GIL for its whole duration, which would stall the GUI thread; chunks keep each hold short.
+    """
+    key = _sort_key(column)
+    if len(entries) <= SORT_CHUNK:
+        items = sorted(entries, key=key)
+    else:
+        chunks = [sorted(entries[i : i + SORT_CHUNK], key=key) for i in range(0, len(entries), SORT_CHUNK)]
+        items = list(heapq.merge(*chunks, key=key))
     if order == Qt.SortOrder.DescendingOrder:
         dirs = [m for m in items if m.is_directory][::-1]
         files = [m for m in items if not m.is_directory][::-1]

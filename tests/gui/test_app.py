@@ -43,8 +43,9 @@ def desktop(qtbot, client, tmp_home, tmp_path):  # type: ignore[no-untyped-def]
     app.start()
     yield app
     app.bridge.detach()
-    engine.close()
     app.runner.shutdown(10000)
+    app.transfer_runner.shutdown(10000)
+    engine.close()
     app.close_windows()
 
 
@@ -103,6 +104,11 @@ def test_state_and_menu_follow_engine_events(qtbot, desktop: DesktopApp, client)
     desktop.pause_action.trigger()
     qtbot.waitUntil(lambda: desktop.state is not SyncState.PAUSED, timeout=30000)
     assert desktop.pause_action.text() == "Pause syncing"
+    # From here on only events published on the engine's channel: stop watch mode so real cycles
+    # do not interleave their own state changes.
+    desktop.runner.run_task(engine.stop)
+    qtbot.waitUntil(lambda: engine._watch is None and desktop.state is SyncState.IDLE, timeout=30000)
+    qtbot.wait(100)
 
     emit_from_thread(engine, StateChanged(SyncState.OFFLINE, SyncState.IDLE, ProblemKind.OFFLINE))
     qtbot.waitUntil(lambda: desktop.display_state() == "offline")
