@@ -305,7 +305,7 @@ def cmd_put(args: argparse.Namespace) -> int:
     sources = [Path(s) for s in args.items[:-1]]
     with client_from_args(args, pool_size=max(16, args.jobs * 2)) as client:
         dest = remote(client, args.items[-1])
-        plan = plan_put(client, sources, dest, args.recursive)
+        plan = plan_put(client, sources, dest, args.recursive, into_folder=args.items[-1].endswith("/"))
         for d in plan.dirs:
             client.mkdir(d, parents=True)
 

@@ -57,9 +57,19 @@ def _remote_is_dir(client: DataManagerClient, path: str) -> bool | None:
         return None
 
 
-def plan_put(client: DataManagerClient, sources: list[Path], dest: str, recursive: bool) -> Plan:
-    """Map local files/trees to remote paths (``cp`` rules: into ``dest`` if it is a folder)."""
+def plan_put(
+    client: DataManagerClient, sources: list[Path], dest: str, recursive: bool, *, into_folder: bool = False
+) -> Plan:
+    """Map local files/trees to remote paths (``cp`` rules: into ``dest`` if it is a folder).
+
+    ``into_folder`` (the user wrote a trailing ``/``) puts the sources inside ``dest``, creating it.
+    """
     dest_state = _remote_is_dir(client, dest)
+    if into_folder and dest_state is None:
+        client.mkdir(dest, parents=True)
+        dest_state = True
+    if dest_state is False and into_folder:
+        raise InvalidRequestError("The destination is a file, not a folder", paths=[dest])
     into = dest_state is True or len(sources) > 1
     if len(sources) > 1 and dest_state is not True:
         raise InvalidRequestError(

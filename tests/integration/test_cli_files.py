@@ -171,6 +171,9 @@ def test_put_several_sources_and_json(account: Account, env: dict[str, str], tmp
     res = run_cli(["put", "--json", *map(str, files), f"/users/{account.username}"], env).ok()
     data = json.loads(res.out)
     assert len(data["transferred"]) == 3 and data["errors"] == [] and data["bytes"] == 15003
+    # a trailing slash means "into this folder" (created when missing)
+    into = run_cli(["put", str(files[0]), f"/users/{account.username}/new dir/"], env).ok()
+    assert into.out.strip() == f"/users/{account.username}/new dir/f0.bin"
     # several sources need an existing folder
     bad = run_cli(["put", *map(str, files), f"/users/{account.username}/nope"], env)
     bad.assert_clean_failure()
