@@ -324,6 +324,11 @@ class MultipartUploader:
             except FileChangedError as exc:
                 log.info("%s changed during the upload; starting again: %s", local, exc)
                 self.stats.restarted_because_changed = True
+                key = upload_key(self.client.server_url, self.client.username, remote)
+                stale = self.journal.get_upload(key)
+                if stale is not None and stale.upload_id:
+                    self.abort(stale.upload_id, remote)  # never stitch parts of two versions
+                self.journal.drop_upload(key)
                 if cancel is not None:
                     cancel.raise_if_cancelled()
         raise LocalFileError(

@@ -62,10 +62,10 @@ def test_download_interrupted_twice_resumes_and_verifies(account: Account, tmp_p
     target = tmp_path / "dl" / "copy.bam"
     target.parent.mkdir()
     journal = tmp_path / "dl.sqlite"
-    killed_download(account, remote, target, journal, kill_at=SIZE // 3)
+    killed_download(account, remote, target, journal, kill_at=SIZE // 4)
     assert not target.exists()  # never a partial file at the target
     first = TransferJournal(journal).done_chunks(next(iter(_keys(journal))))
-    killed_download(account, remote, target, journal, kill_at=2 * SIZE // 3)
+    killed_download(account, remote, target, journal, kill_at=3 * SIZE // 4)
     second = TransferJournal(journal).done_chunks(next(iter(_keys(journal))))
     assert first and first < second and len(second) < 13
     dl = ParallelDownloader(client, journal=TransferJournal(journal), chunk_size=CHUNK, workers=3)

@@ -414,3 +414,27 @@ def test_part_size_rule_fits_5_tb_in_10000_parts() -> None:
             assert server_mp.part_count(size, part) <= 10_000
     assert server_mp.choose_part_size(60 * MIB, 1024) == 5 * MIB  # never below S3's minimum
     assert server_mp.expected_part_size(SIZE, PART, 13) == SIZE - 12 * PART
+
+
+def test_file_changed_during_upload_restarts_cleanly(account: Account, tmp_path: Path) -> None:
+    local = tmp_path / "growing.sam"
+    make_file(local, 30 * MIB, seed=13)
+    client = connect(account)
+    remote = f"{client.home}/growing.sam"
+    changed: list[str] = []
+
+    def progress(done: int, total: int) -> None:
+        if done >= PART and not changed:  # rewrite the tail while parts are in flight
+            with open(local, "r+b") as fh:
+                fh.seek(25 * MIB)
+                fh.write(os.urandom(MIB))
+            changed.append(md5_of(local))
+
+    up = MultipartUploader(client, journal=TransferJournal(tmp_path / "j.sqlite"), part_size=PART, workers=1)
+    meta = up.upload(local, remote, progress=progress)
+    assert changed and up.stats.restarted_because_changed
+    assert meta.md5 == changed[0] == md5_of(local)
+    out = tmp_path / "out.sam"
+    client.download(remote, out)
+    assert md5_of(out) == changed[0]
+    assert api(client, "GET", "/uploads").json()["uploads"] == []  # the first attempt was aborted
