@@ -106,7 +106,8 @@ def make_session(server_url: str, pool_size: int = 16, retries: int = DEFAULT_RE
     session.headers["Accept"] = ACCEPT
     session.headers["User-Agent"] = USER_AGENT
     session.cookies.set_policy(_BlockAllCookies())
-    session.trust_env = False  # loopback servers must not go through a system proxy
+    # honour HTTPS_PROXY/NO_PROXY/.netrc like any tool, except for a server on this machine
+    session.trust_env = (urlsplit(server_url).hostname or "") not in ("127.0.0.1", "localhost", "::1")
     storage = PooledAdapter(pool_size, storage_retry())
     session.mount("http://", storage)
     session.mount("https://", storage)
