@@ -7,6 +7,7 @@ signed URLs live 2 s and its tokens 3 s, so renewals happen for real.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
 import os
@@ -144,6 +145,7 @@ def test_5xx_and_resets_at_the_data_manager_are_retried(
     assert stack.dm.count("GET", "/uploadurls/", fault="reset") == 1
     assert stack.dm.count("GET", "/filemetadata/", fault="status") == 2
     assert stack.dm.count("PUT", "/files/", fault="status") == 1
+    assert {s.headers.get("accept") for s in stack.dm.seen} == {"application/json,text/plain"}
 
     quick = _client(stack, user, retries=2)
     stack.dm.add(lambda m, t: "/filemetadata/" in t, "status", status=503, times=-1)
@@ -160,6 +162,13 @@ def test_storage_failures_during_upload_reopen_the_file(
     stack.s3.add(_is_put, "status", status=500, times=1)  # then storage has a hiccup
     meta = c.upload(src, f"{c.home}/u.bin")
     assert stack.s3.count("PUT") == 3
+    put = [s for s in stack.s3.seen if s.method == "PUT"][-1]
+    digest = hashlib.md5(src.read_bytes())
+    assert put.headers["content-length"] == "1500000"
+    assert put.headers["content-md5"] == base64.b64encode(digest.digest()).decode()
+    assert put.headers["x-amz-meta-md5-hash"] == digest.hexdigest()
+    assert put.headers["content-type"] == "application/octet-stream"
+    assert "cookie" not in put.headers  # the gs-token never reaches the storage
     assert meta.md5 == hashlib.md5(src.read_bytes()).hexdigest() and meta.size == 1_500_000
 
 
