@@ -76,13 +76,17 @@ class Outcome:
 
 
 class Throttle:
-    """A shared byte-rate limiter driven from progress callbacks (sleeps the transferring thread)."""
+    """A shared byte-rate limiter driven from progress callbacks (sleeps the transferring thread).
 
-    def __init__(self, rate: int | None) -> None:
+    A virtual clock ``_due`` advances by ``bytes / rate``; a transfer sleeps while it is ahead of real
+    time. Idle time earns at most ``burst`` seconds of credit.
+    """
+
+    def __init__(self, rate: int | None, burst: float = 0.5) -> None:
         self.rate = rate
+        self.burst = burst
         self._lock = threading.Lock()
-        self._start = time.monotonic()
-        self._sent = 0
+        self._due = time.monotonic()
 
     def progress(self, inner: Callable[[int, int], None] | None) -> Callable[[int, int], None]:
         last = [0]
@@ -91,12 +95,13 @@ class Throttle:
             delta, last[0] = done - last[0], done
             if inner is not None:
                 inner(done, total)
-            if not self.rate or delta <= 0:
+            rate = self.rate
+            if not rate or delta <= 0:
                 return
             with self._lock:
-                self._sent += delta
-                due = self._start + self._sent / self.rate
-            wait = due - time.monotonic()
+                now = time.monotonic()
+                self._due = max(self._due, now - self.burst) + delta / rate
+                wait = self._due - now
             if wait > 0:
                 time.sleep(min(wait, 5.0))
 

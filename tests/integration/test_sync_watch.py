@@ -150,7 +150,9 @@ def test_file_appended_during_upload_is_never_left_half_written(
     eng = SyncEngine(client, local, f"{client.home}/grow", cfg, state_dir=tmp_path / "s")
     appender = threading.Timer(0.4, lambda: big.open("ab").write(b"appended line\n"))
     appender.start()
+    t0 = time.monotonic()
     first = eng.sync_once()
+    assert time.monotonic() - t0 >= 0.8  # 4 MiB at the 4 MiB/s limit
     appender.join()
     assert any(p.path == "growing.log" and p.kind is ProblemKind.CHANGING for p in first.problems), first
     second = eng.sync_once(force_retry=True)

@@ -95,3 +95,15 @@ def test_remote_listing_to_tree(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("text", "value"), [("500k", 512000), ("2M", 2 * 1024**2), ("1048576", 1048576)])
 def test_parse_rate(text: str, value: int) -> None:
     assert parse_rate(text) == value
+
+
+def test_throttle_limits_rate_and_caps_idle_credit() -> None:
+    from gsdesktop.sync.executor import Throttle
+
+    t = Throttle(1_000_000, burst=0.1)
+    time.sleep(0.3)  # idle time must not become a large burst
+    cb = t.progress(None)
+    start = time.monotonic()
+    for done in range(100_000, 500_001, 100_000):
+        cb(done, 500_000)
+    assert 0.3 <= time.monotonic() - start <= 1.5  # 0.5 MB at 1 MB/s, minus 0.1 s credit
