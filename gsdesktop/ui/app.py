@@ -151,7 +151,7 @@ class DesktopApp(QObject):
         self.activity = ActivityModel(self)
         self.problems = ProblemsModel(self)
         self.bridge = EngineBridge(self)
-        self.bridge.event.connect(self.on_event)
+        self.bridge.engine_event.connect(self.on_event)
         self.runner.unhandled_error.connect(lambda exc: self.notify(tr("Error"), str(exc), force=True))
         self.state: SyncState = SyncState.IDLE
         self.reason: ProblemKind | None = None

@@ -87,10 +87,10 @@ def subprocess_line(cmd: list[str]) -> str:
 
 
 def _win_get() -> str | None:  # pragma: no cover - Windows only
-    try:
-        import winreg  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
+    if sys.platform != "win32":
         return None
+    import winreg
+
     try:
         with winreg.OpenKey(winreg.HKEY_CURRENT_USER, RUN_KEY) as key:
             value, _ = winreg.QueryValueEx(key, APP_ID)
@@ -100,7 +100,9 @@ def _win_get() -> str | None:  # pragma: no cover - Windows only
 
 
 def _win_set(value: str | None) -> None:  # pragma: no cover - Windows only
-    import winreg  # type: ignore[import-not-found,unused-ignore]
+    if sys.platform != "win32":
+        raise OSError("the Run key exists only on Windows")
+    import winreg
 
     with winreg.OpenKey(winreg.HKEY_CURRENT_USER, RUN_KEY, 0, winreg.KEY_SET_VALUE) as key:
         if value is None:

@@ -128,12 +128,12 @@ class EngineBridge(QObject):
     the GUI thread through a queued connection.
     """
 
-    event = Signal(object)  # any engine event dataclass
+    engine_event = Signal(object)  # any engine event dataclass
     _raw = Signal(object)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._raw.connect(self.event, Qt.ConnectionType.QueuedConnection)
+        self._raw.connect(self.engine_event, Qt.ConnectionType.QueuedConnection)
         self._unsubscribe: Callable[[], None] | None = None
 
     def attach(self, engine: Any) -> None:

@@ -256,12 +256,16 @@ class RemoteBrowser(QMainWindow):
         self.addToolBar(tools)
         focus_path = QAction(self.tr("Edit path"), self)
         focus_path.setShortcut(QKeySequence("Ctrl+L"))
-        focus_path.triggered.connect(lambda: (self.path_bar.setFocus(), self.path_bar.selectAll()))
+        focus_path.triggered.connect(self._focus_path_bar)
         self.addAction(focus_path)
         focus_filter = QAction(self.tr("Filter"), self)
         focus_filter.setShortcut(QKeySequence.StandardKey.Find)
         focus_filter.triggered.connect(lambda: self.filter_box.setFocus())
         self.addAction(focus_filter)
+
+    def _focus_path_bar(self) -> None:
+        self.path_bar.setFocus()
+        self.path_bar.selectAll()
 
     def _context_menu(self, pos: Any) -> None:
         menu = QMenu(self)
@@ -514,9 +518,11 @@ class RemoteBrowser(QMainWindow):
             for p in parents:
                 self.model.refresh_path(p)
 
-        self.runner.run_task(
-            work, done, lambda exc: (self._failed(self.tr("Could not delete"), exc), done(None))
-        )
+        def failed(exc: BaseException) -> None:
+            self._failed(self.tr("Could not delete"), exc)
+            done(None)
+
+        self.runner.run_task(work, done, failed)
 
     def copy_link(self) -> None:
         sel = self.selected()

@@ -214,6 +214,13 @@ class RemoteTreeModel(QAbstractItemModel):
             return node
         return self._root
 
+    def as_index(self, index: Index) -> QModelIndex:
+        """A plain column-0 ``QModelIndex`` for ``index`` (which may be persistent or invalid)."""
+        if not index.isValid():
+            return QModelIndex()
+        node = self.node(index)
+        return self.createIndex(node.row, 0, node)
+
     def metadata(self, index: Index) -> GSFileMetadata | None:
         return self.node(index).meta if index.isValid() else None
 
@@ -237,7 +244,7 @@ class RemoteTreeModel(QAbstractItemModel):
         node = self.node(index)
         if not node.is_dir:
             return
-        parent = QModelIndex(index) if index.isValid() else QModelIndex()
+        parent = self.as_index(index)
         if node.children:
             self.beginRemoveRows(parent, 0, len(node.children) - 1)
             node.children = []
@@ -590,7 +597,7 @@ class RemoteTreeModel(QAbstractItemModel):
         if node.state != LoadState.LOADED or not node.pending:
             return 0
         before = len(node.children)
-        self._insert_page(node, QModelIndex(index) if index.isValid() else QModelIndex(), count)
+        self._insert_page(node, self.as_index(index), count)
         return len(node.children) - before
 
     def _on_listing_failed(self, node: Node, generation: int, exc: BaseException) -> None:

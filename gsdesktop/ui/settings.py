@@ -61,7 +61,8 @@ class SelectiveSyncModel(RemoteTreeModel):
         flags = self.entry_flags(index)
         if index.isValid() and self.node(index).kind == "entry":
             flags |= Qt.ItemFlag.ItemIsUserCheckable
-            parent_rel = self.relative(self.node(index).parent.path) if self.node(index).parent else ""
+            parent = self.node(index).parent
+            parent_rel = self.relative(parent.path) if parent is not None else ""
             if parent_rel and self._is_excluded(parent_rel):
                 flags &= ~Qt.ItemFlag.ItemIsEnabled
         return flags
@@ -85,7 +86,7 @@ class SelectiveSyncModel(RemoteTreeModel):
         else:
             self.excluded = {e for e in self.excluded if not e.startswith(rel + "/")} | {rel}
         self.dataChanged.emit(index, index, [Qt.ItemDataRole.CheckStateRole])
-        self._children_changed(QModelIndex(index))
+        self._children_changed(self.as_index(index))
         return True
 
     def _children_changed(self, index: QModelIndex) -> None:
@@ -308,7 +309,8 @@ class SettingsDialog(QDialog):
 
     def open_log_folder(self) -> None:
         folder = log_dir()
-        self.app.runner.run_task(
-            lambda: folder.mkdir(parents=True, exist_ok=True),
-            lambda _r: self.app.open_url(QUrl.fromLocalFile(str(folder))),
-        )
+
+        def opened(_r: object) -> None:
+            self.app.open_url(QUrl.fromLocalFile(str(folder)))
+
+        self.app.runner.run_task(lambda: folder.mkdir(parents=True, exist_ok=True), opened)

@@ -226,8 +226,16 @@ class FirstRunWizard(QWizard):
 
 def run_wizard(prefs: Prefs) -> SyncSetup | None:
     """Show the wizard modally; ``None`` when cancelled."""
+    from gsdesktop.ui.runtime import SignalWatcher
+
     wizard = FirstRunWizard(prefs)
-    if wizard.exec() != QWizard.DialogCode.Accepted:
+    watcher = SignalWatcher()  # SIGTERM/SIGINT while the wizard is open: cancel it, exit 0
+    watcher.received.connect(lambda _sig: wizard.reject())
+    try:
+        accepted = wizard.exec() == QWizard.DialogCode.Accepted
+    finally:
+        watcher.restore()
+    if not accepted:
         if wizard.demo_server is not None:
             wizard.demo_server.stop()
         return None

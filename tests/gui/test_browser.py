@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -18,7 +19,12 @@ from gsdesktop.ui.transfers import Status, TransferManager
 
 
 class TickGap:
-    """Records the longest gap between ticks of a 5 ms timer on the GUI thread."""
+    """Records the longest gap between ticks of a 5 ms timer on the GUI thread.
+
+    Two figures: the wall-clock gap (what the user sees) and the GUI thread's own CPU time within that
+    gap (``time.thread_time``): the second is the part caused by work on the GUI thread itself, the rest
+    is the thread waiting for the GIL or for a CPU on an oversubscribed machine.
+    """
 
     def __init__(self) -> None:
         self.gaps: list[tuple[float, float]] = []  # (seconds since start, gap) for gaps > 30 ms
@@ -27,25 +33,34 @@ class TickGap:
         self.timer.setInterval(5)
         self.timer.timeout.connect(self._tick)
         self.last = 0.0
+        self.last_cpu = 0.0
         self.worst = 0.0
+        self.worst_cpu = 0.0
 
     def _tick(self) -> None:
-        now = time.perf_counter()
+        now, cpu = time.perf_counter(), time.thread_time()
         if self.last:
             self.worst = max(self.worst, now - self.last)
+            self.worst_cpu = max(self.worst_cpu, cpu - self.last_cpu)
             if now - self.last > 0.03:
                 self.gaps.append((round(self.last - self.t0, 3), round(now - self.last, 3)))
-        self.last = now
+        self.last, self.last_cpu = now, cpu
 
     def start(self) -> None:
         self.t0 = time.perf_counter()
         self.last = 0.0
         self.worst = 0.0
+        self.worst_cpu = 0.0
         self.timer.start()
 
     def stop(self) -> float:
         self.timer.stop()
         return self.worst
+
+
+def oversubscribed() -> bool:
+    """More runnable work than CPUs (other test suites running): wall-clock gaps say little then."""
+    return os.getloadavg()[0] > (os.cpu_count() or 1)
 
 
 def make_browser(qtbot, client, root: str | None = None) -> RemoteBrowser:  # type: ignore[no-untyped-def]
@@ -190,6 +205,7 @@ def test_ten_thousand_entries_gui_never_blocked(qtbot, big_account, tmp_path) ->
         lambda: model.total_entries() == big_account.count and model.rowCount() == PAGE_SIZE, timeout=90000
     )
     listing_gap = gap.stop()  # includes the worker parsing the 4 MB listing (json.loads holds the GIL)
+    listing_cpu = gap.worst_cpu
     gap.start()
     # scroll to the end repeatedly: each time the next page is exposed, up to the cap
     for _ in range(8):
@@ -214,20 +230,26 @@ def test_ten_thousand_entries_gui_never_blocked(qtbot, big_account, tmp_path) ->
         timeout=90000,
     )
     worst = gap.stop()
+    worst_cpu = gap.worst_cpu
     elapsed = time.perf_counter() - started
+    load = os.getloadavg()[0]
     print(
-        f"\n10k folder + 50 uploads: {elapsed:.1f} s; longest GUI-thread gap while listing "
-        f"{listing_gap * 1000:.0f} ms, while browsing {worst * 1000:.1f} ms"
+        f"\n10k folder + 50 uploads: {elapsed:.1f} s (load average {load:.1f}); longest GUI-thread gap "
+        f"while listing {listing_gap * 1000:.0f} ms (own work {listing_cpu * 1000:.0f} ms), while browsing "
+        f"{worst * 1000:.0f} ms (own work {worst_cpu * 1000:.0f} ms)"
     )
     print("gaps > 30 ms (at s, length s):", gap.gaps, "marks:", marks)
     assert all(t.status is Status.DONE for t in browser.transfers.transfers), [
         t.error for t in browser.transfers.transfers if t.error
     ]
     assert len(client.list(f"{client.home}/uploads").contents) == 50
-    assert worst < 0.050, f"GUI thread blocked for {worst * 1000:.0f} ms while browsing"
-    # While the 4 MB listing is fetched and parsed (client json.loads holds the GIL in a worker thread)
-    # and 4 upload threads run, the GUI thread can be starved by the interpreter/OS, not by GUI code:
-    # only a loose bound here (the figure is printed and reported).
+    # Work done on the GUI thread never blocks it for 50 ms, in any phase.
+    assert worst_cpu < 0.050 and listing_cpu < 0.050, (worst_cpu, listing_cpu)
+    if not oversubscribed():
+        assert worst < 0.050, f"GUI thread blocked for {worst * 1000:.0f} ms while browsing"
+    # While the 4 MB listing is fetched and parsed (json.loads holds the GIL in a worker thread) and four
+    # upload threads run, the GUI thread can be kept waiting by the interpreter and the OS scheduler:
+    # only a loose bound on the wall-clock figure here (printed above, and in the report).
     assert listing_gap < 2.0, f"GUI thread starved for {listing_gap * 1000:.0f} ms while listing"
 
 

@@ -160,3 +160,21 @@ def test_demo_starts_server_seeds_and_syncs(tmp_home, tmp_path) -> None:  # type
     output = (tmp_path / "demo.log").read_text(errors="replace")
     assert code == 0, output
     assert "Traceback" not in output, output
+
+
+def test_first_run_gui_exits_cleanly_on_sigterm(tmp_home, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """No settings yet: `gsdesktop` (no arguments) opens the wizard; SIGTERM closes it with exit code 0."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GSDESKTOP_")}
+    env.update(
+        QT_QPA_PLATFORM="offscreen",
+        HOME=str(tmp_home),
+        XDG_CONFIG_HOME=str(tmp_home / ".config"),
+        PYTHONPATH=str(Path(__file__).resolve().parents[2]),
+    )
+    proc = subprocess.Popen([sys.executable, "-m", "gsdesktop"], env=env, stderr=subprocess.PIPE)
+    time.sleep(3)
+    assert proc.poll() is None  # waiting in the wizard, not crashed
+    proc.send_signal(signal.SIGTERM)
+    _out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err.decode(errors="replace")
+    assert b"Traceback" not in err
