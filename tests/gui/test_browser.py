@@ -393,3 +393,28 @@ def test_transfer_failure_retry_and_cancel(qtbot, client, tmp_path) -> None:  # 
     assert up.status in (Status.CANCELLED, Status.DONE)
     if up.status is Status.CANCELLED:
         assert not client.exists(f"{client.home}/big.bin")
+
+
+def test_keyboard_shortcuts_and_focus(qtbot, client) -> None:  # type: ignore[no-untyped-def]
+    browser = make_browser(qtbot, client)
+    wait_loaded(qtbot, browser.model)
+    for action in (
+        browser.back_action,
+        browser.up_action,
+        browser.refresh_action,
+        browser.upload_files_action,
+        browser.download_action,
+        browser.new_folder_action,
+        browser.rename_action,
+        browser.delete_action,
+        browser.copy_link_action,
+        browser.properties_action,
+    ):
+        assert not action.shortcut().isEmpty(), action.text()
+    shortcuts = [a.shortcut().toString() for a in browser.actions() if not a.shortcut().isEmpty()]
+    assert len(shortcuts) == len(set(shortcuts))  # no clashes
+    browser.activateWindow()
+    browser._focus_path_bar()
+    assert browser.path_bar.hasFocus() or QApplication.focusWidget() is browser.path_bar
+    qtbot.keyClick(browser.path_bar, Qt.Key.Key_Tab)
+    assert QApplication.focusWidget() is not browser.path_bar  # Tab moves on
