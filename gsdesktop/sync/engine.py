@@ -404,8 +404,12 @@ class SyncEngine:
     def _detect_fold(self) -> bool:
         if self.config.fold_names is not None:
             return self.config.fold_names
-        probe_dir = self.local_root if self.local_root.is_dir() else Path(tempfile.gettempdir())
+        probe_dir = self.local_root / CACHE_DIR  # ignored by sync, same file system as the folder
         try:
+            if self.local_root.is_dir():
+                probe_dir.mkdir(exist_ok=True)
+            else:
+                probe_dir = Path(tempfile.gettempdir())
             with tempfile.NamedTemporaryFile(prefix=".GsCaseProbe", dir=probe_dir) as fh:
                 name = Path(fh.name)
                 return (name.parent / name.name.lower()).exists() and name.name != name.name.lower()
