@@ -23,15 +23,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "docs" / "screenshots")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--out", type=Path, default=Path(__file__).resolve().parents[1] / "docs" / "screenshots"
+    )
     args = parser.parse_args(argv)
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
 
     from PySide6.QtCore import QModelIndex, QSize
     from PySide6.QtGui import QColor, QPainter, QPixmap
-    from PySide6.QtWidgets import QApplication, QStyleFactory, QWidget
+    from PySide6.QtWidgets import QStyleFactory, QWidget
 
     from gsdesktop.datamanager.client import DataManagerClient
     from gsdesktop.server.embedded import start_local_server
@@ -85,8 +89,9 @@ def main(argv: list[str] | None = None) -> int:
             local.mkdir()
             (local / "notes.txt").write_text("lab notes\n")
             engine = SyncEngine(client, local, home, SyncConfig(poll_interval=2.0), state_dir=tmp / "state")
-            desktop = DesktopApp(client, engine, local, home, Prefs(server_url=server.url, username=DEMO_USER),
-                                 use_tray=False)  # fmt: skip
+            desktop = DesktopApp(
+                client, engine, local, home, Prefs(server_url=server.url, username=DEMO_USER), use_tray=False
+            )
             desktop.open_url = lambda _url: True
             desktop.start()
             wait_until(lambda: desktop.last_sync is not None and desktop.display_state() == "idle", 120)
@@ -113,8 +118,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"wrote {out / 'tray-states.png'}")
 
             browser = desktop.show_browser()
-            wait_until(lambda: browser.model.rowCount() > 2 and browser.model.data(
-                browser.model.index(0, 0)) != "Loading…")  # fmt: skip
+            wait_until(
+                lambda: (
+                    browser.model.rowCount() > 2
+                    and browser.model.data(browser.model.index(0, 0)) != "Loading…"
+                )
+            )
             demo_index = browser.model.index_for_path(f"{home}/demo-data")
             browser.model.fetchMore(demo_index)
             wait_until(lambda: browser.model.rowCount(browser.model.index_for_path(f"{home}/demo-data")) == 3)
@@ -126,8 +135,12 @@ def main(argv: list[str] | None = None) -> int:
                 ups.append(f)
             browser.upload_paths(ups, f"{home}/runs/run43")
             browser.transfers.download(f"{home}/does-not-exist.vcf", tmp / "missing.vcf")
-            wait_until(lambda: len(browser.transfers.transfers) == 4
-                       and all(t.status.finished for t in browser.transfers.transfers))  # fmt: skip
+            wait_until(
+                lambda: (
+                    len(browser.transfers.transfers) == 4
+                    and all(t.status.finished for t in browser.transfers.transfers)
+                )
+            )
             browser.view.setCurrentIndex(browser.model.index_for_path(f"{home}/demo-data/expression.gct"))
             settle(0.5)
             save(browser, "remote-browser", QSize(980, 620))
@@ -143,8 +156,12 @@ def main(argv: list[str] | None = None) -> int:
             settings = desktop.show_settings()
             settings.tabs.setCurrentIndex(1)
             settings.selective_model.fetchMore(QModelIndex())
-            wait_until(lambda: settings.selective_model.rowCount() >= 3 and settings.selective_model.data(
-                settings.selective_model.index(0, 0)) != "Loading…")  # fmt: skip
+            wait_until(
+                lambda: (
+                    settings.selective_model.rowCount() >= 3
+                    and settings.selective_model.data(settings.selective_model.index(0, 0)) != "Loading…"
+                )
+            )
             save(settings, "settings", QSize(640, 500))
 
             wizard = FirstRunWizard(Prefs())
