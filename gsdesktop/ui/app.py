@@ -267,6 +267,35 @@ class DesktopApp(QObject):
 
         self.runner.run_task(stop, done, failed)
 
+    def restart_sync(self, on_done: Callable[[], None] | None = None) -> None:
+        """Replace the engine with one built from the current preferences (folders, selective sync,
+        bandwidth, poll interval). The old engine is stopped and closed on a worker thread."""
+        from gsdesktop.ui.runtime import SyncSetup, make_engine
+
+        old = self.engine
+        self.bridge.detach()
+        local = Path(self.prefs.local_folder).expanduser() if self.prefs.local_folder else self.local_root
+        remote = self.prefs.remote_folder or self.remote_root
+        setup = SyncSetup(self.client, local, remote, self.prefs)
+
+        def work() -> Any:
+            old.close()
+            local.mkdir(parents=True, exist_ok=True)
+            engine = make_engine(setup)
+            engine.start()
+            return engine
+
+        def done(engine: Any) -> None:
+            self.engine, self.local_root, self.remote_root = engine, local, remote
+            self.bridge.attach(engine)
+            self.update_status()
+            if on_done is not None:
+                on_done()
+
+        self.runner.run_task(
+            work, done, lambda exc: self.notify(tr("Sync could not restart"), str(exc), True)
+        )
+
     # ==== engine events ====
 
     def on_event(self, ev: object) -> None:

@@ -213,6 +213,14 @@ class SettingsDialog(QDialog):
         layout.addWidget(self.status)
         layout.addWidget(buttons)
         self.tabs.currentChanged.connect(self._on_tab)
+        self._sync_settings = (
+            str(app.local_root),
+            app.remote_root,
+            prefs.poll_interval,
+            prefs.max_upload_kbps,
+            prefs.max_download_kbps,
+            tuple(prefs.excluded_remote_folders),
+        )
 
     def _on_tab(self, i: int) -> None:
         if self.tabs.widget(i) is self.selective_view.parentWidget() and self.selective_model.canFetchMore(
@@ -270,14 +278,30 @@ class SettingsDialog(QDialog):
                 autostart.set_enabled(autostart_on)
 
         self.status.setText(self.tr("Saving…"))
+        before = self._sync_settings
+        after = self._current_sync_settings()
+
+        def saved(_r: object) -> None:
+            if after != before:
+                self._sync_settings = after
+                self.status.setText(self.tr("Saved. Restarting sync with the new settings…"))
+                self.app.restart_sync(lambda: self.status.setText(self.tr("Saved; sync restarted.")))
+            else:
+                self.status.setText(self.tr("Saved."))
+
         self.app.runner.run_task(
-            save,
-            lambda _r: self.status.setText(
-                self.tr(
-                    "Saved. Folder, selective sync and bandwidth changes apply the next time sync starts."
-                )
-            ),
-            lambda exc: self.status.setText(self.tr("Could not save: {0}").format(exc)),
+            save, saved, lambda exc: self.status.setText(self.tr("Could not save: {0}").format(exc))
+        )
+
+    def _current_sync_settings(self) -> tuple[object, ...]:
+        p = self.app.prefs
+        return (
+            p.local_folder,
+            p.remote_folder,
+            p.poll_interval,
+            p.max_upload_kbps,
+            p.max_download_kbps,
+            tuple(p.excluded_remote_folders),
         )
 
     def accept_and_apply(self) -> None:

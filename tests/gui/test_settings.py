@@ -138,8 +138,11 @@ def test_settings_dialog_applies(qtbot, client, tmp_home: Path, tmp_path: Path) 
     dialog.notify_box.setChecked(False)
     # keyboard: every tab is reachable and the tab widget takes focus
     assert dialog.tabs.count() == 5 and dialog.tabs.focusPolicy() != Qt.FocusPolicy.NoFocus
+    old_engine = app.engine
     dialog.apply()
-    qtbot.waitUntil(lambda: dialog.status.text().startswith("Saved"), timeout=10000)
+    qtbot.waitUntil(lambda: dialog.status.text() == "Saved; sync restarted.", timeout=60000)
+    assert app.engine is not old_engine  # bandwidth changed: a new engine with the new limits runs
+    assert app.engine.config.max_upload_bps == 512 * 1024
     assert (local / ".gsignore").read_text() == "*.tmp\n*.bam.bai\n"
     saved = Prefs.load(prefs_path)
     assert saved.max_upload_kbps == 512 and saved.notifications is False and saved.start_at_login
@@ -147,7 +150,9 @@ def test_settings_dialog_applies(qtbot, client, tmp_home: Path, tmp_path: Path) 
     autostart.set_enabled(False, "linux")
     dialog.close()
     app.close_windows()
-    engine.close()
+    app.bridge.detach()
+    app.runner.shutdown(10000)
+    app.engine.close()
 
 
 def test_first_run_wizard_signs_in_and_stores_password(qtbot, account, null_keyring, tmp_home) -> None:  # type: ignore[no-untyped-def]
