@@ -213,7 +213,7 @@ class SettingsDialog(QDialog):
         layout.addWidget(self.status)
         layout.addWidget(buttons)
         self.tabs.currentChanged.connect(self._on_tab)
-        self._sync_settings = (
+        self._sync_settings: tuple[object, ...] = (
             str(app.local_root),
             app.remote_root,
             prefs.poll_interval,
