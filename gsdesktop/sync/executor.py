@@ -335,6 +335,9 @@ class Executor:
             if dst.exists():
                 raise Skipped("target exists")
             os.rename(self.lpath(a.path), dst)
+            with self._lock:
+                for rel in [r for r in self.local_ids if r == a.path or r.startswith(a.path + "/")]:
+                    self.local_ids[a.dest + rel[len(a.path) :]] = self.local_ids.pop(rel)
             self.own_write(a.path)
             self.own_write(a.dest)
             self._conflict(a.path, a.dest)
@@ -482,6 +485,8 @@ class Executor:
                 raise Skipped("local file changed since the scan")  # an edit beats the delete
             self._trash(p)
             self.own_write(a.path)
+        with self._lock:
+            self.local_ids.pop(a.path, None)
         self.db.drop_hashes([a.path])
         self._finish(a, None, ActionKind.DELETED_LOCAL_TO_TRASH, a.entry.size if a.entry else None)
         return None, 0

@@ -175,6 +175,18 @@ def test_upload_only_and_selective_sync(client, tmp_path: Path) -> None:  # type
     client.upload(a / "keep/x.txt", f"{client.home}/inst/server-side.txt")
     r = inst.sync_once()
     assert r.converged and r.downloaded == 0 and not (tmp_path / "I/server-side.txt").exists()
+    # download-only: local edits never reach the server; a remote change wins, the local edit is kept aside
+    mirror = make_engine(client, tmp_path / "M", tmp_path / "sm", mode=SyncMode.DOWNLOAD_ONLY, remote="inst")
+    assert mirror.sync_once().downloaded == 2
+    write(tmp_path / "M/run.csv", "local scribble")
+    write(tmp_path / "M/mine.txt", "never uploaded")
+    assert mirror.sync_once().uploaded == 0
+    write(tmp_path / "I/run.csv", "3,4")
+    inst.sync_once()
+    r = mirror.sync_once()
+    assert (tmp_path / "M/run.csv").read_text() == "3,4" and r.conflicts == 1
+    assert sorted(remote_tree(client, f"{client.home}/inst")) == ["run.csv", "server-side.txt"]
+    assert [c.path for c in mirror.conflicts()] == ["run.csv"]
 
 
 def test_symlinks_reported_once_and_not_followed(client, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
