@@ -11,11 +11,18 @@ from collections.abc import Callable
 from pathlib import Path
 
 
-def wait_for(cond: Callable[[], bool], timeout: float, what: str, proc: subprocess.Popen[bytes]) -> None:
+def wait_for(
+    cond: Callable[[], bool],
+    timeout: float,
+    what: str,
+    proc: subprocess.Popen[bytes],
+    log: Path | None = None,
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise AssertionError(f"app exited early ({proc.returncode}) while waiting for {what}")
+            tail = log.read_text(errors="replace")[-3000:] if log is not None and log.exists() else ""
+            raise AssertionError(f"app exited early ({proc.returncode}) while waiting for {what}:\n{tail}")
         if cond():
             return
         time.sleep(0.25)
@@ -62,7 +69,7 @@ def test_gui_provisioned_syncs_both_ways_and_exits_on_sigterm(account, client, t
     )
     try:
         remote = f"{client.home}/lab"
-        wait_for(folder.is_dir, 60, "the local folder", proc)
+        wait_for(folder.is_dir, 60, "the local folder", proc, tmp_path / "app.log")
         (folder / "saved.txt").write_text("saved into the folder\n")
         wait_for(lambda: client.exists(f"{remote}/saved.txt"), 90, "the upload of saved.txt", proc)
         assert client.metadata(f"{remote}/saved.txt").size == len("saved into the folder\n")
