@@ -171,9 +171,12 @@ def launch_demo(args: argparse.Namespace) -> int:
         print("gsdesktop: the demo is already running; it was brought to the front", file=sys.stderr)
         return 0
     print(f"gsdesktop demo: starting the local server (data in {data_dir})…", file=sys.stderr)
-    server = start_local_server(
-        data_dir / "server", port=int(getattr(args, "port", 0) or 0), users={DEMO_USER: DEMO_PASSWORD}
-    )
+    port = int(getattr(args, "port", 0) or 0)
+    try:
+        server = start_local_server(data_dir / "server", port=port, users={DEMO_USER: DEMO_PASSWORD})
+    except RuntimeError as exc:  # e.g. a free port taken meanwhile by another process: try once more
+        log.warning("demo server did not start (%s); retrying", exc)
+        server = start_local_server(data_dir / "server", port=port, users={DEMO_USER: DEMO_PASSWORD})
     try:
         client = DataManagerClient(server.url, DEMO_USER, DEMO_PASSWORD, pool_size=16)
         seed_demo(client, f"{client.home}/demo-data")
