@@ -53,7 +53,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+SERVER_MODULES = frozenset({"fastapi", "uvicorn", "boto3", "botocore", "itsdangerous", "starlette"})
+
+
 def _report(exc: BaseException, debug: bool) -> int:
+    if isinstance(exc, ModuleNotFoundError) and (exc.name or "").split(".")[0] in SERVER_MODULES:
+        exc = CommandError(
+            f"this command needs the server components ({exc.name} is missing): "
+            "pip install 'gsdesktop[server]', or use the full bundle"
+        )
     if debug:
         import traceback
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import plistlib
-import shlex
 import sys
 from pathlib import Path
 
@@ -15,8 +14,23 @@ RUN_KEY = r"Software\Microsoft\Windows\CurrentVersion\Run"
 def launch_command() -> list[str]:
     """The command that starts the desktop app (frozen bundle or ``python -m gsdesktop gui``)."""
     if getattr(sys, "frozen", False):
-        return [sys.executable, "gui"]
+        exe = Path(sys.executable)
+        gui = exe.with_name("gsdesktop-gui" + exe.suffix)
+        # the windowed launcher opens the app with no arguments; the CLI needs the `gui` command
+        return [str(gui)] if gui.is_file() else [str(exe), "gui"]
     return [sys.executable, "-m", "gsdesktop", "gui"]
+
+
+def _desktop_exec(cmd: list[str]) -> str:
+    """Quote for a desktop entry's ``Exec`` key (double quotes; ``"``, `` ` ``, ``$``, ``\\`` escaped)."""
+
+    def quote(arg: str) -> str:
+        if arg and not any(c in arg for c in ' \t\n"\'\\><~|&;$*?#()`'):
+            return arg.replace("%", "%%")
+        escaped = "".join("\\" + c if c in '"`$\\' else c for c in arg)
+        return '"' + escaped.replace("%", "%%") + '"'
+
+    return " ".join(quote(a) for a in cmd)
 
 
 def _xdg_path() -> Path:
@@ -72,8 +86,8 @@ def set_enabled(enabled: bool, platform: str | None = None) -> None:
             "Type=Application\n"
             "Name=GenomeSpace Desktop\n"
             "Comment=Keep a folder in sync with GenomeSpace\n"
-            f"Exec={shlex.join(cmd)}\n"
-            "Icon=gsdesktop\n"
+            f"Exec={_desktop_exec(cmd)}\n"
+            f"Icon={APP_ID}\n"
             "Terminal=false\n"
             "X-GNOME-Autostart-enabled=true\n",
             encoding="utf-8",
