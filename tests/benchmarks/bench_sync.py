@@ -97,10 +97,12 @@ def run(ctx: BenchContext) -> list[BenchResult]:
     assert again.planned == 0 and again.transfers == 0, again
     engine.close()
     label = f"{n_files} x 10 KiB in 20 folders"
+    rates = f"{n_files / ours_init:.0f} files/s ours, {n_files / rclone_init:.0f} rclone"
     results.append(BenchResult(f"sync initial upload {label}", ours_init, "s", rclone_init, goal_ratio=0.8,
-                               note=f"{n_files / ours_init:.0f} files/s ours, {n_files / rclone_init:.0f} rclone"))
+                               note=rates))  # fmt: skip
+    noop_note = "ours: local scan (hash cache) + recursive remote listing + plan"
     results.append(BenchResult(f"sync no-op re-sync {label}", ours_noop, "s", rclone_noop, goal_ratio=0.7,
-                               note="ours: local scan (hash cache) + recursive remote listing + plan"))  # fmt: skip
+                               note=noop_note))  # fmt: skip
 
     # large tree: no-op rescan time and peak RSS (child process)
     n_big = 20_000 if ctx.quick else 100_000
