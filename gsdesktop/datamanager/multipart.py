@@ -250,6 +250,7 @@ class MultipartUploader:
         part_size: Preferred part size (the server may raise it; never below 5 MiB).
         url_expires: Lifetime asked for part URLs, in seconds (``None``: the server's default).
         url_margin: Seconds before its expiry a cached part URL is renewed (``None``: automatic).
+        url_batch: Part URLs asked for per request.
     """
 
     def __init__(
@@ -261,8 +262,10 @@ class MultipartUploader:
         part_size: int | None = None,
         url_expires: int | None = None,
         url_margin: float | None = None,
+        url_batch: int = URL_BATCH,
     ) -> None:
         self.client = client
+        self.url_batch = max(1, url_batch)
         self.url_margin = url_margin
         self.journal = journal if journal is not None else shared_journal()
         self.workers = max(1, workers)
@@ -463,7 +466,7 @@ class MultipartUploader:
                 return hit[0]
             batch = [number]
             for n in pending:
-                if len(batch) >= URL_BATCH:
+                if len(batch) >= self.url_batch:
                     break
                 cached = cache.urls.get(n)
                 if n != number and (cached is None or cached[1] - margin <= time.time()):

@@ -438,3 +438,27 @@ def test_file_changed_during_upload_restarts_cleanly(account: Account, tmp_path:
     client.download(remote, out)
     assert md5_of(out) == changed[0]
     assert api(client, "GET", "/uploads").json()["uploads"] == []  # the first attempt was aborted
+
+
+def test_upload_survives_a_server_restart(account: Account, dm_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import threading
+
+    local = tmp_path / "restart.bin"
+    md5 = make_file(local, 30 * MIB, seed=14)
+    client = connect(account)
+    restarted: list[threading.Thread] = []
+
+    def progress(done: int, total: int) -> None:
+        if done >= PART and not restarted:  # the server dies; it is back 1.5 s later
+            dm_server.kill()
+            t = threading.Thread(target=lambda: (time.sleep(1.5), dm_server.start()))
+            t.start()
+            restarted.append(t)
+
+    up = MultipartUploader(
+        client, journal=TransferJournal(tmp_path / "j.sqlite"), part_size=PART, workers=2, url_batch=1
+    )
+    meta = up.upload(local, f"{client.home}/restart.bin", progress=progress)
+    restarted[0].join()
+    assert meta.md5 == md5 and up.stats.parts_sent == 6
+    assert up.stats.url_batches >= 4  # part URLs were asked for while and after the server was down
