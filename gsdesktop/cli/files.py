@@ -408,12 +408,17 @@ def register(subparsers: Any) -> None:
         ("get", cmd_get, "download a file (or with -r a folder)"),
     ):
         p = add(name, handler, text)
-        p.add_argument("-r", "--recursive", action="store_true")
+        p.add_argument("-r", "--recursive", action="store_true", help="copy folders and everything in them")
         p.add_argument("-j", "--jobs", type=int, default=4, help="parallel transfers (default 4)")
         p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-        p.add_argument("--json", action="store_true")
+        p.add_argument("--json", action="store_true", help="print a JSON summary")
         if name == "put":
-            p.add_argument("items", nargs="+", metavar="LOCAL... REMOTE")
+            p.add_argument(
+                "items",
+                nargs="+",
+                metavar="PATH",
+                help="local files/folders, then the remote destination (last)",
+            )
         else:
             p.add_argument("--format", help="download converted to this data format (name or URL)")
             p.add_argument("remote")
