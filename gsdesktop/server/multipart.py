@@ -59,6 +59,7 @@ MAX_URL_EXPIRES = 7 * 24 * 3600
 DEFAULT_MAX_AGE = 7 * 24 * 3600  # stale incomplete uploads are aborted after this many seconds
 CLEAN_INTERVAL = 600.0
 STATE_PREFIX = ".gsdm/multipart/"
+EMPTY_MD5 = "d41d8cd98f00b204e9800998ecf8427e"
 MD5_HEX_RE = re.compile(r"^[0-9a-fA-F]{32}$")
 UPLOAD_ID_RE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 
@@ -201,6 +202,8 @@ def start_upload(
     if size > MAX_OBJECT_SIZE:
         raise MultipartError(413, "files larger than 5 TiB cannot be stored")
     md5_hex = normalize_md5(md5, "whole-file md5")
+    if md5_hex == EMPTY_MD5:
+        raise MultipartError(400, "that is the MD5 of an empty file, not of a file with content")
     if preferred_part_size is not None and (
         not isinstance(preferred_part_size, int) or isinstance(preferred_part_size, bool)
     ):
@@ -321,6 +324,9 @@ def complete_upload(store: S3Store, state: UploadState, parts: Any) -> dict[str,
         if not isinstance(number, int) or isinstance(number, bool) or not 1 <= number <= state.parts:
             raise MultipartError(400, f"partNumber must be between 1 and {state.parts}")
         wanted[number] = normalize_md5(str(item.get("etag", "")).strip('"'), f"etag of part {number}")
+    if state.parts == 1 and wanted.get(1, state.md5) != state.md5:
+        # one part is the whole file: its verified MD5 must be the MD5 claimed at the start
+        raise MultipartError(409, "the file's MD5 does not match the MD5 given when the upload started")
     missing = [n for n in range(1, state.parts + 1) if n not in wanted]
     if missing:
         raise MultipartError(409, f"{len(missing)} of {state.parts} parts are missing (first: {missing[0]})")

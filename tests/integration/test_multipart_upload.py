@@ -309,6 +309,7 @@ def test_api_guards(account: Account, make_account) -> None:  # type: ignore[no-
     bad = [
         ({"path": f"{home}/a", "size": 10, "md5": "xyz"}, 400),
         ({"path": f"{home}/a", "size": -1, "md5": "0" * 32}, 400),
+        ({"path": f"{home}/a", "size": 10, "md5": "d41d8cd98f00b204e9800998ecf8427e"}, 400),
         ({"path": f"{home}/a", "size": 6 * 1024**4, "md5": "0" * 32}, 413),
         ({"path": f"{home}/missing/a", "size": 10, "md5": "0" * 32}, 404),
         ({"path": f"{other.home}/a", "size": 10, "md5": "0" * 32}, 403),
@@ -333,6 +334,20 @@ def test_api_guards(account: Account, make_account) -> None:  # type: ignore[no-
     no_auth = requests.get(client.server_url + f"/datamanager/multipart/uploads/{uid}", timeout=10)
     assert no_auth.status_code == 401
     assert api(client, "DELETE", f"/uploads/{uid}").status_code == 204
+    # a one-part upload whose bytes do not have the claimed whole-file MD5 is not completed
+    data = b"one part only"
+    one_part = {"path": f"{home}/one.txt", "size": len(data), "md5": "3" * 32}
+    uid = api(client, "POST", "/uploads", json=one_part).json()["uploadId"]
+    md5 = hashlib.md5(data).hexdigest()
+    got = api(client, "POST", f"/uploads/{uid}/urls", json={"parts": [{"partNumber": 1, "md5": md5}]}).json()
+    put = requests.put(
+        got["urls"][0]["url"], data=data, headers={"Content-MD5": got["urls"][0]["contentMd5"]}
+    )
+    assert put.status_code == 200
+    done = api(client, "POST", f"/uploads/{uid}/complete", json={"parts": [{"partNumber": 1, "etag": md5}]})
+    assert done.status_code == 409 and "MD5" in done.json()["message"]
+    with pytest.raises(NotFoundError):
+        client.metadata(f"{home}/one.txt")
 
 
 def math_ceil(a: int, b: int) -> int:
