@@ -645,7 +645,10 @@ def multipart_upload(
         UnsupportedError: the server lacks the extension and the file fits in one PUT (fall back).
         InvalidRequestError: the server lacks the extension and the file is over 5 GiB.
     """
-    size = Path(local).stat().st_size
+    try:
+        size = Path(local).stat().st_size
+    except OSError as exc:
+        raise LocalFileError(f"Cannot read local file: {exc.strerror or exc}", paths=[str(local)]) from exc
     if server_offer(client) is None:
         if size > SINGLE_PUT_LIMIT:
             raise InvalidRequestError(
