@@ -31,12 +31,13 @@ class ActionKind(Enum):
     DOWNLOADED = "downloaded"
     DELETED_LOCAL_TO_TRASH = "deleted_local_to_trash"
     DELETED_REMOTE = "deleted_remote"
-    CONFLICT_COPY = "conflict_copy"
+    CONFLICT_COPY = "conflict_copy"  # path = the conflicted copy (also sent as ConflictDetected)
     MKDIR_LOCAL = "mkdir_local"
     MKDIR_REMOTE = "mkdir_remote"
     RMDIR_LOCAL = "rmdir_local"
     RMDIR_REMOTE = "rmdir_remote"
     MOVED_REMOTE = "moved_remote"
+    MOVED_LOCAL = "moved_local"  # a rename made on the server, mirrored locally (path = new name)
     RECORDED = "recorded"  # identical on both sides; only the base was updated
 
 

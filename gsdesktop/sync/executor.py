@@ -327,7 +327,7 @@ class Executor:
                 self._remember(a.dest, a.entry.md5)
             self.own_write(a.path)
             self.db.record_many([(a.path, None), (a.dest, a.entry)])
-            self.emit(ActionDone(ActionKind.RECORDED, a.dest, a.entry.size if a.entry else None))
+            self.emit(ActionDone(ActionKind.MOVED_LOCAL, a.dest, a.entry.size if a.entry else None))
             return a.entry, 0
         if op is Op.ASIDE_LOCAL:
             assert a.dest is not None
@@ -357,6 +357,7 @@ class Executor:
     def _conflict(self, path: str, copy: str) -> None:
         ev = ConflictDetected(path, copy)
         self.db.add_conflict(ev)
+        self.emit(ActionDone(ActionKind.CONFLICT_COPY, copy))
         self.emit(ev)
 
     def _upload(self, a: Action) -> tuple[Entry | None, int]:

@@ -98,6 +98,7 @@ def test_two_folders_converge_with_conflict_and_edit_beats_delete(client, tmp_pa
     assert len(copies) == 1 and ta[copies[0]] == b"from B"
     assert ta["data/x.bin"] == b"edited in B"
     assert [c.path for c in eb.conflicts()] == ["docs/readme.txt"]
+    assert [x.path for x in eb.recent_activity() if x.kind is ActionKind.CONFLICT_COPY] == copies
     assert remote_tree(client, ea.remote_root) == ta
 
     # idempotence: a second cycle transfers nothing
@@ -121,6 +122,8 @@ def test_rename_propagates_as_move_and_delete_goes_to_trash(client, tmp_path: Pa
     assert any(isinstance(e, ActionDone) and e.kind is ActionKind.MOVED_REMOTE for e in events)
     r = eb.sync_once()
     assert r.downloaded == 0 and tree(b) == tree(a)
+    moved = [x.path for x in eb.recent_activity() if x.kind is ActionKind.MOVED_LOCAL]
+    assert sorted(moved) == [f"run1-final/s{i}.fastq" for i in range(3)]
     # a remote delete reaches B's trash, not oblivion
     (a / "run1-final/s0.fastq").unlink()
     ea.sync_once()
