@@ -26,6 +26,7 @@ from gsdesktop.sync.state import CachedHash
 MARKER = ".gsdesktop-root"
 CACHE_DIR = ".gsdesktop-cache"
 IGNORE_FILE = ".gsignore"
+_FLOAT = "^(?:.+/)?"  # how pathspec starts a pattern that matches at any depth
 
 DEFAULT_IGNORES: tuple[str, ...] = (
     # our own files
@@ -79,18 +80,29 @@ class Ignore:
             self.mtime_ns = 0
         self._spec = pathspec.GitIgnoreSpec.from_lines(lines)
         # Fast path: without negations, "ignored" = any pattern matches -> one combined regex.
-        self._regex: re.Pattern[str] | None = None
-        sources: list[str] = []
+        # Fast path without negations: "ignored" = any pattern matches. Patterns that float to any
+        # depth are matched against the entry's own name (its ancestors were checked on the way
+        # down: the scan never enters an ignored folder); the others against the whole path.
+        self._fast = False
+        floating: list[str] = []
+        rooted: list[str] = []
         for pt in self._spec.patterns:
             include, regex = getattr(pt, "include", None), getattr(pt, "regex", None)
             if include is None:
                 continue  # a blank line or comment
-            if not include or regex is None:
+            if not include or regex is None or not regex.pattern.startswith("^"):
                 break  # a negation: keep pathspec's first-to-last semantics
-            sources.append(re.sub(r"\(\?P<[^>]+>", "(?:", regex.pattern))
+            src = re.sub(r"\(\?P<[^>]+>", "(?:", regex.pattern)
+            rest = src[len(_FLOAT) :] if src.startswith(_FLOAT) else None
+            if rest is not None and "/" not in rest.replace("(?:/)", "").replace("[^/]", ""):
+                floating.append("(?:" + rest + ")")
+            else:
+                rooted.append("(?:" + src[1:] + ")")
         else:
-            if sources:
-                self._regex = re.compile("|".join(f"(?:{src})" for src in sources))
+            self._fast = True
+        self._dir_memo: dict[str, bool] = {}
+        self._name_rx = re.compile("|".join(floating)) if floating else None
+        self._path_rx = re.compile("|".join(rooted)) if rooted else None
 
     def stale(self) -> bool:
         try:
@@ -99,10 +111,27 @@ class Ignore:
             return self.mtime_ns != 0
 
     def match(self, rel: str, is_dir: bool) -> bool:
-        key = rel + "/" if is_dir else rel
-        if self._regex is not None:
-            return self._regex.search(key) is not None
-        return bool(self._spec.match_file(key))
+        """Whether the path ``rel`` is ignored, itself or through an ignored ancestor folder."""
+        parent, _, name = rel.rpartition("/")
+        if parent and self._dir_ignored(parent):
+            return True
+        return self.match_entry(rel, name, is_dir)
+
+    def _dir_ignored(self, rel: str) -> bool:
+        hit = self._dir_memo.get(rel)
+        if hit is None:
+            hit = self.match(rel, True)
+            if len(self._dir_memo) < 100_000:
+                self._dir_memo[rel] = hit
+        return hit
+
+    def match_entry(self, rel: str, name: str, is_dir: bool) -> bool:
+        """Whether ``rel`` (whose last component is ``name``) is ignored."""
+        if not self._fast:
+            return bool(self._spec.match_file(rel + "/" if is_dir else rel))
+        if self._name_rx is not None and self._name_rx.match(name + "/" if is_dir else name):
+            return True
+        return self._path_rx is not None and self._path_rx.match(rel + "/" if is_dir else rel) is not None
 
 
 @dataclass(slots=True)
@@ -141,7 +170,7 @@ def scan_local(
     now = time.time() if now is None else now
     young_ns = int((now - min_age) * 1e9)
     stack: list[tuple[str, str]] = [(str(root), "")]
-    tree, ids, match, s_isreg = out.tree, out.ids, ignore.match, statmod.S_ISREG
+    tree, ids, match, s_isreg = out.tree, out.ids, ignore.match_entry, statmod.S_ISREG
     while stack:
         abs_dir, rel_dir = stack.pop()
         try:
@@ -160,7 +189,7 @@ def scan_local(
                     is_dir = de.is_dir(follow_symlinks=False)  # from d_type: no system call
                 except OSError:
                     continue
-                if match(rel, is_dir) or (excluded is not None and excluded(rel)):
+                if match(rel, de.name, is_dir) or (excluded is not None and excluded(rel)):
                     continue
                 if is_dir:
                     tree[rel] = DIR

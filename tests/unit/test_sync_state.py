@@ -107,3 +107,22 @@ def test_throttle_limits_rate_and_caps_idle_credit() -> None:
     for done in range(100_000, 500_001, 100_000):
         cb(done, 500_000)
     assert 0.3 <= time.monotonic() - start <= 1.5  # 0.5 MB at 1 MB/s, minus 0.1 s credit
+
+
+def test_fast_ignore_matching_agrees_with_pathspec(tmp_path: Path) -> None:
+    import pathspec
+
+    from gsdesktop.sync.scanner import DEFAULT_IGNORES
+
+    user = ["build/", "*.log", "sub/deep/x.txt", "**/cache/z", "/rootonly.txt"]
+    (tmp_path / ".gsignore").write_text("\n".join(user) + "\n")
+    ours = Ignore(tmp_path)
+    reference = pathspec.GitIgnoreSpec.from_lines([*DEFAULT_IGNORES, *user])
+    paths = ["a.tmp", "x/a.tmp", "build", "x/build", "build/out.o", "x/build/y/z.c", "x.log", "x.log/in",
+             "sub/deep/x.txt", "deep/x.txt", "a/cache/z", "cache/z", "rootonly.txt", "x/rootonly.txt",
+             ".gsdesktop-root", "x/.gsdesktop-root", ".gsdesktop-cache/dl-1", "x/.DS_Store", "normal.txt",
+             "d/e.f", "~$doc.docx", "x/.~lock.a#", ".goutputstream-1", "x.bam.tmp", "r.fastq.gz"]  # fmt: skip
+    for p in paths:
+        for is_dir in (False, True):
+            expected = bool(reference.match_file(p + "/" if is_dir else p))
+            assert ours.match(p, is_dir) == expected, (p, is_dir)
