@@ -94,11 +94,19 @@ def run_child_killed(account: Account, local: Path, remote: str, journal: Path, 
 def server_parts(
     client: DataManagerClient, journal: Path, remote: str
 ) -> tuple[str, list[dict[str, object]]]:
+    """The parts storage holds once it settled (a body fully sent before the kill may land late)."""
     rec = TransferJournal(journal).get_upload(upload_key(client.server_url, client.username, remote))
     assert rec is not None and rec.upload_id, "the killed upload left no journal record"
-    resp = api(client, "GET", f"/uploads/{rec.upload_id}")
-    assert resp.status_code == 200, resp.text
-    return rec.upload_id, list(resp.json()["parts"])
+    last: list[dict[str, object]] | None = None
+    for _ in range(20):
+        resp = api(client, "GET", f"/uploads/{rec.upload_id}")
+        assert resp.status_code == 200, resp.text
+        parts = list(resp.json()["parts"])
+        if parts == last:
+            return rec.upload_id, parts
+        last = parts
+        time.sleep(0.5)
+    raise AssertionError("the stored parts did not settle")
 
 
 def test_round_trip_uses_parts_and_records_md5(account: Account, tmp_path: Path) -> None:
