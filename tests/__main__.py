@@ -21,7 +21,10 @@ def _stage(name: str, cmd: list[str]) -> bool:
     print(f"\n=== {name}: {' '.join(cmd)}", flush=True)
     start = time.monotonic()
     code = subprocess.call(cmd, cwd=ROOT)
-    print(f"=== {name}: {'ok' if code == 0 else f'FAILED ({code})'} in {time.monotonic() - start:.0f} s", flush=True)
+    print(
+        f"=== {name}: {'ok' if code == 0 else f'FAILED ({code})'} in {time.monotonic() - start:.0f} s",
+        flush=True,
+    )
     return code == 0
 
 

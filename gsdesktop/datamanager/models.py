@@ -93,10 +93,7 @@ class GSFileMetadata:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> GSFileMetadata:
-        if "isDirectory" in data:
-            is_dir = _flag(data["isDirectory"])
-        else:
-            is_dir = _flag(data.get("directory", False))
+        is_dir = _flag(data["isDirectory"] if "isDirectory" in data else data.get("directory", False))
         owner = data.get("owner", "")
         if isinstance(owner, dict):
             owner = owner.get("name", "")
