@@ -66,7 +66,7 @@ def _sync_range_fn() -> Callable[[int, int, int], None]:
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         fn = libc.sync_file_range
-    except (OSError, AttributeError):
+    except Exception:  # no libc / no such call (macOS, Windows)
         return lambda fd, off, n: None
     fn.argtypes = [ctypes.c_int, ctypes.c_longlong, ctypes.c_longlong, ctypes.c_uint]
 
@@ -94,10 +94,19 @@ def _local_error(exc: OSError, where: Path) -> LocalFileError:
     return LocalFileError(f"Cannot write the downloaded file: {reason}", paths=[str(where)])
 
 
+_SEEK_LOCK = threading.Lock()  # only where os.pwrite is missing (Windows)
+
+
 def _pwrite_all(fd: int, data: bytes | memoryview, offset: int) -> None:
     view = memoryview(data)
+    pwrite = getattr(os, "pwrite", None)
     while view:
-        n = os.pwrite(fd, view, offset)
+        if pwrite is not None:
+            n = pwrite(fd, view, offset)
+        else:
+            with _SEEK_LOCK:
+                os.lseek(fd, offset, os.SEEK_SET)
+                n = os.write(fd, view)
         view = view[n:]
         offset += n
 
@@ -476,7 +485,7 @@ def download_file(
         raise LocalFileError("The destination folder does not exist", paths=[str(folder)])
     tmp = folder / f".gsdownload-{secrets.token_hex(6)}.part"
     try:
-        fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+        fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o644)
     except OSError as exc:
         raise LocalFileError(
             f"Cannot write to the destination folder: {exc.strerror}", paths=[str(folder)]
