@@ -516,8 +516,7 @@ class SyncEngine:
             finally:
                 if self._paused:
                     self._set_state(SyncState.PAUSED)
-                report.problems = [p for p in self._publish_problems() if p.path or report.blocked is None]
-                report.problems = [p for p in report.problems if p.path]
+                report.problems = [p for p in self._publish_problems() if p.path]  # per-file ones
                 report.duration = time.monotonic() - started
                 self.db.set_meta_json("last_report", report.to_json())
                 self.db.set_meta("last_cycle", str(time.time()))
