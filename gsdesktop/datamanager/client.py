@@ -119,6 +119,9 @@ class DataManagerClient:
 
     #: Files at least this large go through ``multipart_upload`` when that module exists.
     multipart_threshold: int = 256 * 1024 * 1024
+    #: Files at least this large are downloaded by ``multipart.parallel_download`` (journaled, resumable
+    #: across runs) when that module exists; smaller ones by the built-in parallel ranged download.
+    resumable_download_threshold: int = 256 * 1024 * 1024
     #: Entries per page of the recursive listing extension (None: the server's default).
     listing_page_size: int | None = None
 

@@ -476,7 +476,7 @@ def download_file(
     if meta.is_directory:
         raise InvalidRequestError("This is a folder; download its files one by one (get -r)", paths=[remote])
     fmt_url = format_url(meta, data_format)
-    if fmt_url is None and meta.size is not None and meta.size >= client.multipart_threshold:
+    if fmt_url is None and meta.size is not None and meta.size >= client.resumable_download_threshold:
         impl = _journaled_impl()
         if impl is not None:  # resumable across runs (gsdesktop.datamanager.multipart)
             return impl(client, remote, local, meta=meta, progress=progress, cancel=cancel)

@@ -56,6 +56,7 @@ def run(ctx: BenchContext) -> list[BenchResult]:
         down = ctx.workdir / "bench-down.bin"
         rdown = ctx.workdir / "bench-rclone-down.bin"
         default_threshold = client.multipart_threshold
+        default_download = client.resumable_download_threshold
 
         def download(target: Path) -> None:
             client.download(remote, target)
@@ -68,9 +69,11 @@ def run(ctx: BenchContext) -> list[BenchResult]:
             )  # a new key: rclone skips identical copies
             times["rup"].append(ctx.rclone("copyto", str(src), rkey))
             client.multipart_threshold = default_threshold
+            client.resumable_download_threshold = default_download
             times["up"].append(timed(lambda: client.upload(src, remote)))
             times["down"].append(timed(lambda: download(down)))
             client.multipart_threshold = 1 << 62  # the single signed PUT / built-in ranged download
+            client.resumable_download_threshold = 1 << 62
             times["single"].append(timed(lambda: client.upload(src, remote + ".single")))
             times["builtin"].append(timed(lambda: download(down)))
             times["rdown"].append(ctx.rclone("copyto", rkey, str(rdown)))
