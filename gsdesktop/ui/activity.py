@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from gsdesktop.sync.events import ActionDone, ActionKind, ConflictDetected, SyncProblem
+from gsdesktop.ui.formatting import ListTableModel, clock_time
 
 Index = QModelIndex | QPersistentModelIndex
 MAX_ACTIVITY = 500
@@ -56,10 +56,11 @@ def action_label(kind: ActionKind) -> str:
     return labels.get(kind, kind.value)
 
 
-class ActivityModel(QAbstractTableModel):
+class ActivityModel(ListTableModel):
     """Newest first; ActionDone and ConflictDetected events. GUI thread only."""
 
     COLUMNS = ("Time", "Action", "Path")
+    TR_CONTEXT = "Activity"
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -85,35 +86,22 @@ class ActivityModel(QAbstractTableModel):
     def path_at(self, row: int) -> str:
         return self._rows[row][2].split(" → ")[-1] if 0 <= row < len(self._rows) else ""
 
-    def rowCount(self, parent: Index = QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self.COLUMNS)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        horizontal = orientation == Qt.Orientation.Horizontal
-        if horizontal and role == Qt.ItemDataRole.DisplayRole and 0 <= section < len(self.COLUMNS):
-            return tr(self.COLUMNS[section])
-        return None
-
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self._rows):
             return None
         when, action, path = self._rows[index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
             if index.column() == 0:
-                return time.strftime("%H:%M:%S", time.localtime(when))
+                return clock_time(when)
             return action if index.column() == 1 else path
         return None
 
 
-class ProblemsModel(QAbstractTableModel):
+class ProblemsModel(ListTableModel):
     """The engine's current problem list (replaced as a whole on each ProblemChanged)."""
 
     COLUMNS = ("Path", "Problem", "Next retry")
+    TR_CONTEXT = "Activity"
     count_changed = Signal(int)
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -133,20 +121,6 @@ class ProblemsModel(QAbstractTableModel):
     def problem(self, row: int) -> SyncProblem | None:
         return self._rows[row] if 0 <= row < len(self._rows) else None
 
-    def rowCount(self, parent: Index = QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self.COLUMNS)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        horizontal = orientation == Qt.Orientation.Horizontal
-        if horizontal and role == Qt.ItemDataRole.DisplayRole and 0 <= section < len(self.COLUMNS):
-            return tr(self.COLUMNS[section])
-        return None
-
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         p = self.problem(index.row()) if index.isValid() else None
         if p is None:
@@ -159,7 +133,7 @@ class ProblemsModel(QAbstractTableModel):
             if index.column() == 2:
                 if p.retry_at is None:
                     return tr("needs action")
-                return time.strftime("%H:%M:%S", time.localtime(p.retry_at))
+                return clock_time(p.retry_at)
         return None
 
 

@@ -25,7 +25,7 @@ def _desktop_exec(cmd: list[str]) -> str:
     """Quote for a desktop entry's ``Exec`` key (double quotes; ``"``, `` ` ``, ``$``, ``\\`` escaped)."""
 
     def quote(arg: str) -> str:
-        if arg and not any(c in arg for c in ' \t\n"\'\\><~|&;$*?#()`'):
+        if arg and not any(c in arg for c in " \t\n\"'\\><~|&;$*?#()`"):
             return arg.replace("%", "%%")
         escaped = "".join("\\" + c if c in '"`$\\' else c for c in arg)
         return '"' + escaped.replace("%", "%%") + '"'

@@ -30,7 +30,8 @@ from PySide6.QtWidgets import (
 
 from gsdesktop.datamanager.models import GSDataFormat, GSFileMetadata
 from gsdesktop.ui.bridge import TaskRunner
-from gsdesktop.ui.remote_model import RemoteTreeModel, human_size
+from gsdesktop.ui.formatting import human_size
+from gsdesktop.ui.remote_model import RemoteTreeModel
 from gsdesktop.ui.transfers import TransferManager, TransfersPanel
 
 log = logging.getLogger(__name__)
@@ -58,19 +59,19 @@ class RemoteTreeView(QTreeView):
         mime = event.mimeData()
         return mime.hasUrls() and any(u.isLocalFile() for u in mime.urls())
 
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+    def _accept_as_copy(self, event: QDragEnterEvent | QDragMoveEvent) -> None:
+        """Accept a drag of local files as a copy; ignore anything else."""
         if self._has_local_files(event):
             event.setDropAction(Qt.DropAction.CopyAction)
             event.accept()
         else:
             event.ignore()
 
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        self._accept_as_copy(event)
+
     def dragMoveEvent(self, event: QDragMoveEvent) -> None:
-        if self._has_local_files(event):
-            event.setDropAction(Qt.DropAction.CopyAction)
-            event.accept()
-        else:
-            event.ignore()
+        self._accept_as_copy(event)
 
     def dropEvent(self, event: QDropEvent) -> None:
         if not self._has_local_files(event):

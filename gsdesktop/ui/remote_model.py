@@ -33,6 +33,7 @@ from PySide6.QtWidgets import QApplication, QStyle
 
 from gsdesktop.datamanager.models import GSDirectoryListing, GSFileMetadata
 from gsdesktop.ui.bridge import TaskRunner
+from gsdesktop.ui.formatting import header_data, human_size
 
 log = logging.getLogger(__name__)
 
@@ -50,18 +51,6 @@ class Lister(Protocol):
 
 def tr(text: str) -> str:
     return QCoreApplication.translate("RemoteTreeModel", text)
-
-
-def human_size(n: int | None) -> str:
-    """``1536`` -> ``"1.5 KB"``; ``None`` -> ``""``."""
-    if n is None:
-        return ""
-    value = float(n)
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if value < 1024 or unit == "TB":
-            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{n} B"
 
 
 class LoadState(enum.Enum):
@@ -332,10 +321,7 @@ class RemoteTreeModel(QAbstractItemModel):
     def headerData(
         self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
     ) -> Any:
-        horizontal = orientation == Qt.Orientation.Horizontal
-        if horizontal and role == Qt.ItemDataRole.DisplayRole and 0 <= section < len(self.COLUMNS):
-            return tr(self.COLUMNS[section])
-        return None
+        return header_data(self.COLUMNS, "RemoteTreeModel", section, orientation, role)
 
     # flags() is deliberately not overridden: QTreeView asks for the flags of every row twice per
     # layout, and a Python override triples the cost of a layout. The C++ default (enabled, selectable)

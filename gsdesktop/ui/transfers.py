@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from PySide6.QtCore import (
-    QAbstractTableModel,
     QCoreApplication,
     QModelIndex,
     QObject,
@@ -44,7 +43,7 @@ from gsdesktop.datamanager.errors import CancelledError
 from gsdesktop.datamanager.models import GSDataFormat, GSFileMetadata
 from gsdesktop.datamanager.transfer import CancelToken
 from gsdesktop.ui.bridge import TaskRunner
-from gsdesktop.ui.remote_model import human_size
+from gsdesktop.ui.formatting import ListTableModel, format_eta, human_size
 
 Index = QModelIndex | QPersistentModelIndex
 REFRESH_MS = 300
@@ -131,17 +130,6 @@ class Transfer:
         if self.status is not Status.RUNNING or rate <= 0 or self.total <= 0:
             return None
         return max(self.total - self.done, 0) / rate
-
-
-def format_eta(seconds: float | None) -> str:
-    if seconds is None:
-        return ""
-    seconds = int(seconds)
-    if seconds < 60:
-        return f"{seconds} s"
-    if seconds < 3600:
-        return f"{seconds // 60} min {seconds % 60} s"
-    return f"{seconds // 3600} h {seconds % 3600 // 60} min"
 
 
 class TransferManager(QObject):
@@ -291,10 +279,11 @@ class TransferManager(QObject):
         return sum(1 for t in self.transfers if not t.status.finished)
 
 
-class TransfersModel(QAbstractTableModel):
+class TransfersModel(ListTableModel):
     """Table of transfers; running rows are repainted every ``REFRESH_MS``."""
 
     COLUMNS = ("Name", "Direction", "Progress", "Size", "Rate", "ETA", "Status")
+    TR_CONTEXT = "Transfers"
     PROGRESS_COLUMN = 2
 
     def __init__(self, manager: TransferManager, parent: QObject | None = None) -> None:
@@ -311,20 +300,6 @@ class TransfersModel(QAbstractTableModel):
 
     def transfer(self, index: Index) -> Transfer | None:
         return self._rows[index.row()] if index.isValid() and 0 <= index.row() < len(self._rows) else None
-
-    def rowCount(self, parent: Index = QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:
-        return 0 if parent.isValid() else len(self.COLUMNS)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        horizontal = orientation == Qt.Orientation.Horizontal
-        if horizontal and role == Qt.ItemDataRole.DisplayRole and 0 <= section < len(self.COLUMNS):
-            return tr(self.COLUMNS[section])
-        return None
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         t = self.transfer(index)

@@ -1,0 +1,79 @@
+"""Display helpers shared by the UI models: sizes, times, column headers, flat list tables."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QCoreApplication, QModelIndex, QPersistentModelIndex, Qt
+
+Index = QModelIndex | QPersistentModelIndex
+
+
+def human_size(n: int | None) -> str:
+    """``1536`` -> ``"1.5 KB"``; ``None`` -> ``""``."""
+    if n is None:
+        return ""
+    value = float(n)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if value < 1024 or unit == "TB":
+            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{n} B"
+
+
+def format_eta(seconds: float | None) -> str:
+    """``75`` -> ``"1 min 15 s"``; ``None`` -> ``""``."""
+    if seconds is None:
+        return ""
+    seconds = int(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60} min"
+
+
+def clock_time(when: float) -> str:
+    """A POSIX timestamp as local ``HH:MM:SS``."""
+    return time.strftime("%H:%M:%S", time.localtime(when))
+
+
+def header_data(
+    columns: tuple[str, ...], context: str, section: int, orientation: Qt.Orientation, role: int
+) -> str | None:
+    """The translated title of horizontal header ``section`` (``None`` for anything else).
+
+    Args:
+        columns: untranslated column titles.
+        context: the translation context of the calling model.
+        section: column number.
+        orientation: header orientation; only horizontal headers have titles.
+        role: the item data role; only the display role has a title.
+    """
+    horizontal = orientation == Qt.Orientation.Horizontal
+    if horizontal and role == Qt.ItemDataRole.DisplayRole and 0 <= section < len(columns):
+        return QCoreApplication.translate(context, columns[section])
+    return None
+
+
+class ListTableModel(QAbstractTableModel):
+    """A flat table over ``self._rows`` with titles ``COLUMNS`` (translated in ``TR_CONTEXT``).
+
+    Subclasses fill ``_rows`` and implement ``data``.
+    """
+
+    COLUMNS: tuple[str, ...] = ()
+    TR_CONTEXT = "ListTableModel"
+    _rows: list[Any]
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self.COLUMNS)
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        return header_data(self.COLUMNS, self.TR_CONTEXT, section, orientation, role)
