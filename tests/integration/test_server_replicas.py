@@ -6,7 +6,6 @@ import io
 import json
 import os
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -19,6 +18,7 @@ import requests
 
 from gsdesktop.server.seaweed import S3Config, free_port
 from tests.integration.test_server_helpers import md5_pair
+from tests.support.procs import start_gsdesktop, stop_process
 from tests.support.servers import ServerProcess, unique_name
 
 
@@ -139,25 +139,12 @@ def test_embedded_seaweed_run_and_add_user_while_running(
     data_dir = tmp_path / "data"
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    log = open(tmp_path / "server.log", "wb")  # noqa: SIM115
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gsdesktop",
-            "server",
-            "run",
-            "--data-dir",
-            str(data_dir),
-            "--port",
-            str(port),
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=env,
-        start_new_session=True,
+    proc = start_gsdesktop(
+        ["server", "run", "--data-dir", str(data_dir), "--port", str(port)],
+        env,
+        tmp_path / "server.log",
+        new_session=True,
     )
-    log.close()
     url = f"http://127.0.0.1:{port}"
     try:
         assert _until(lambda: _probe(url) == 401, timeout=60), (tmp_path / "server.log").read_text()
@@ -170,8 +157,7 @@ def test_embedded_seaweed_run_and_add_user_while_running(
         assert r.returncode == 0, r.stderr
         assert _login(url, "emb", "emb-password").status_code == 200
     finally:
-        os.killpg(proc.pid, signal.SIGINT)
-        code = proc.wait(30)
+        code = stop_process(proc, signal.SIGINT, 30, group=True)
     assert code == 0, (tmp_path / "server.log").read_text()
     assert not (data_dir / "seaweedfs" / "runtime.json").exists()
     assert _until(lambda: not _alive(weed_pid), timeout=10)
