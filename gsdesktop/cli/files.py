@@ -8,15 +8,24 @@ Remote paths are Data Manager paths (``/users/alice/run42/reads.fastq.gz``); a p
 from __future__ import annotations
 
 import argparse
+import functools
 import getpass
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from gsdesktop.cli import common
-from gsdesktop.cli.common import EXIT_CODES_HELP, add_server_options, client_from_args, guarded, print_error
+from gsdesktop.cli.common import (
+    EXIT_CODES_HELP,
+    Handler,
+    add_server_options,
+    client_from_args,
+    guarded,
+    print_error,
+)
 from gsdesktop.datamanager import credentials as creds
 from gsdesktop.datamanager import paths as P
 from gsdesktop.datamanager.client import DataManagerClient
@@ -28,6 +37,18 @@ from gsdesktop.datamanager.errors import (
 )
 from gsdesktop.datamanager.models import GSDataFormat, GSFileMetadata
 from gsdesktop.datamanager.transfer import CancelToken, ProgressCallback
+
+
+def with_client(fn: Callable[[argparse.Namespace, DataManagerClient], int]) -> Handler:
+    """A guarded handler that runs ``fn(args, client)`` with a client for ``args``, closed afterwards."""
+
+    @guarded
+    @functools.wraps(fn)
+    def run(args: argparse.Namespace) -> int:
+        with client_from_args(args) as client:
+            return fn(args, client)
+
+    return run
 
 
 def remote(client: DataManagerClient, path: str | None) -> str:
@@ -127,130 +148,125 @@ def cmd_logout(args: argparse.Namespace) -> int:
     return 0
 
 
-@guarded
-def cmd_whoami(args: argparse.Namespace) -> int:
-    with client_from_args(args) as client:
-        client.metadata(client.home)
-        if args.json:
-            _print_json({"server": client.server_url, "username": client.username, "home": client.home})
-        else:
-            print(f"{client.username} at {client.server_url} (home {client.home})")
+@with_client
+def cmd_whoami(args: argparse.Namespace, client: DataManagerClient) -> int:
+    client.metadata(client.home)
+    if args.json:
+        _print_json({"server": client.server_url, "username": client.username, "home": client.home})
+    else:
+        print(f"{client.username} at {client.server_url} (home {client.home})")
     return 0
 
 
 # --- browsing -----------------------------------------------------------------------------------------
 
 
-@guarded
-def cmd_ls(args: argparse.Namespace) -> int:
-    with client_from_args(args) as client:
-        path = remote(client, args.path)
-        meta = client.metadata(path)
-        entries = list(client.list(path).contents) if meta.is_directory else [meta]
-        if args.json:
-            _print_json([meta_json(m) for m in entries])
-        elif args.long:
-            for m in entries:
-                print(_long_line(m))
-        else:
-            for m in entries:
-                print(m.name + ("/" if m.is_directory else ""))
-    return 0
-
-
-@guarded
-def cmd_tree(args: argparse.Namespace) -> int:
-    with client_from_args(args) as client:
-        path = remote(client, args.path)
-        entries = client.list_recursive(path)
-        if args.json:
-            _print_json([meta_json(m) for m in entries])
-            return 0
-        print(path)
-        base = path.count("/")
+@with_client
+def cmd_ls(args: argparse.Namespace, client: DataManagerClient) -> int:
+    path = remote(client, args.path)
+    meta = client.metadata(path)
+    entries = list(client.list(path).contents) if meta.is_directory else [meta]
+    if args.json:
+        _print_json([meta_json(m) for m in entries])
+    elif args.long:
         for m in entries:
-            depth = m.path.count("/") - base
-            suffix = "/" if m.is_directory else f"  ({m.size if m.size is not None else '?'} bytes)"
-            print("    " * (depth - 1) + "└── " + m.name + suffix)
-        n_dirs = sum(m.is_directory for m in entries)
-        print(f"{n_dirs} folders, {len(entries) - n_dirs} files")
+            print(_long_line(m))
+    else:
+        for m in entries:
+            print(m.name + ("/" if m.is_directory else ""))
     return 0
 
 
-@guarded
-def cmd_info(args: argparse.Namespace) -> int:
-    with client_from_args(args) as client:
-        meta = client.metadata(remote(client, args.path))
-        if args.json:
-            _print_json(meta_json(meta))
-            return 0
-        for key, value in meta_json(meta).items():
-            if isinstance(value, list):
-                value = ", ".join(value)
-            print(f"{key}: {'' if value is None else value}")
+@with_client
+def cmd_tree(args: argparse.Namespace, client: DataManagerClient) -> int:
+    path = remote(client, args.path)
+    entries = client.list_recursive(path)
+    if args.json:
+        _print_json([meta_json(m) for m in entries])
+        return 0
+    print(path)
+    base = path.count("/")
+    for m in entries:
+        depth = m.path.count("/") - base
+        suffix = "/" if m.is_directory else f"  ({m.size if m.size is not None else '?'} bytes)"
+        print("    " * (depth - 1) + "└── " + m.name + suffix)
+    n_dirs = sum(m.is_directory for m in entries)
+    print(f"{n_dirs} folders, {len(entries) - n_dirs} files")
     return 0
 
 
-@guarded
-def cmd_formats(args: argparse.Namespace) -> int:
-    with client_from_args(args) as client:
-        formats: list[GSDataFormat]
-        if args.path:
-            formats = list(client.metadata(remote(client, args.path)).available_data_formats)
-        else:
-            formats = client.data_formats()
-        if args.json:
-            _print_json([f.to_json() for f in formats])
-        else:
-            for f in formats:
-                print(f"{f.name}\t{f.file_extension or ''}\t{f.url}")
+@with_client
+def cmd_info(args: argparse.Namespace, client: DataManagerClient) -> int:
+    meta = client.metadata(remote(client, args.path))
+    if args.json:
+        _print_json(meta_json(meta))
+        return 0
+    for key, value in meta_json(meta).items():
+        if isinstance(value, list):
+            value = ", ".join(value)
+        print(f"{key}: {'' if value is None else value}")
     return 0
 
 
-@guarded
-def cmd_url(args: argparse.Namespace) -> int:
-    with client_from_args(args) as client:
-        print(client.download_url(remote(client, args.path)))
+@with_client
+def cmd_formats(args: argparse.Namespace, client: DataManagerClient) -> int:
+    formats: list[GSDataFormat]
+    if args.path:
+        formats = list(client.metadata(remote(client, args.path)).available_data_formats)
+    else:
+        formats = client.data_formats()
+    if args.json:
+        _print_json([f.to_json() for f in formats])
+    else:
+        for f in formats:
+            print(f"{f.name}\t{f.file_extension or ''}\t{f.url}")
+    return 0
+
+
+@with_client
+def cmd_url(args: argparse.Namespace, client: DataManagerClient) -> int:
+    print(client.download_url(remote(client, args.path)))
     return 0
 
 
 # --- changes ------------------------------------------------------------------------------------------
 
 
-@guarded
-def cmd_mkdir(args: argparse.Namespace) -> int:
-    with client_from_args(args) as client:
-        for p in args.paths:
-            meta = client.mkdir(remote(client, p), parents=args.parents)
-            print(meta.path)
-    return 0
-
-
-@guarded
-def cmd_rm(args: argparse.Namespace) -> int:
-    with client_from_args(args) as client:
-        for p in args.paths:
-            path = remote(client, p)
-            if path.rstrip("/") == client.home:
-                raise InvalidRequestError("Refusing to delete your home folder", paths=[path])
-            client.delete(path, recursive=args.recursive)
-            print(f"deleted\t{path}")
-    return 0
-
-
-@guarded
-def cmd_cp(args: argparse.Namespace) -> int:
-    with client_from_args(args) as client:
-        meta = client.copy(remote(client, args.src), _dest(client, args.src, args.dst))
+@with_client
+def cmd_mkdir(args: argparse.Namespace, client: DataManagerClient) -> int:
+    for p in args.paths:
+        meta = client.mkdir(remote(client, p), parents=args.parents)
         print(meta.path)
     return 0
 
 
-@guarded
-def cmd_mv(args: argparse.Namespace) -> int:
-    with client_from_args(args) as client:
-        meta = client.move(remote(client, args.src), _dest(client, args.src, args.dst))
-        print(meta.path)
+@with_client
+def cmd_rm(args: argparse.Namespace, client: DataManagerClient) -> int:
+    for p in args.paths:
+        path = remote(client, p)
+        if path.rstrip("/") == client.home:
+            raise InvalidRequestError("Refusing to delete your home folder", paths=[path])
+        client.delete(path, recursive=args.recursive)
+        print(f"deleted\t{path}")
+    return 0
+
+
+@with_client
+def cmd_cp(args: argparse.Namespace, client: DataManagerClient) -> int:
+    return _copy_or_move(client.copy, client, args)
+
+
+@with_client
+def cmd_mv(args: argparse.Namespace, client: DataManagerClient) -> int:
+    return _copy_or_move(client.move, client, args)
+
+
+def _copy_or_move(
+    op: Callable[[str, str], GSFileMetadata], client: DataManagerClient, args: argparse.Namespace
+) -> int:
+    """Run ``op(src, dest)`` for ``args.src``/``args.dst`` and print the new path."""
+    meta = op(remote(client, args.src), _dest(client, args.src, args.dst))
+    print(meta.path)
     return 0
 
 
