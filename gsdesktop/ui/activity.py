@@ -57,7 +57,11 @@ def action_label(kind: ActionKind) -> str:
 
 
 class ActivityModel(ListTableModel):
-    """Newest first; ActionDone and ConflictDetected events. GUI thread only."""
+    """Newest first; ActionDone and ConflictDetected events. GUI thread only.
+
+    A conflict is one row: the engine also reports the conflict copy as
+    ``ActionDone(CONFLICT_COPY)``, which is skipped because ``ConflictDetected`` names both files.
+    """
 
     COLUMNS = ("Time", "Action", "Path")
     TR_CONTEXT = "Activity"
@@ -68,7 +72,7 @@ class ActivityModel(ListTableModel):
 
     def add_event(self, ev: object) -> None:
         if isinstance(ev, ActionDone):
-            if ev.kind is ActionKind.RECORDED:
+            if ev.kind in (ActionKind.RECORDED, ActionKind.CONFLICT_COPY):
                 return
             row = (ev.time, action_label(ev.kind), ev.path)
         elif isinstance(ev, ConflictDetected):

@@ -32,7 +32,7 @@ from gsdesktop.datamanager.models import GSDataFormat, GSFileMetadata
 from gsdesktop.ui.bridge import TaskRunner
 from gsdesktop.ui.formatting import human_size
 from gsdesktop.ui.remote_model import RemoteTreeModel
-from gsdesktop.ui.transfers import TransferManager, TransfersPanel
+from gsdesktop.ui.transfers import Transfer, TransferManager, TransfersPanel
 
 log = logging.getLogger(__name__)
 # QTreeView lays out every exposed row on each change; beyond this many rows a single layout costs more
@@ -181,6 +181,7 @@ class RemoteBrowser(QMainWindow):
         dock.setObjectName("transfers")
         dock.setWidget(self.transfers_panel)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
+        self.transfers.changed.connect(self._on_transfer_changed)
         self._sync_path_bar()
         self._update_actions()
 
@@ -379,7 +380,15 @@ class RemoteBrowser(QMainWindow):
             self.notify.emit(
                 self.tr("Upload finished"), self.tr("{0} file(s) uploaded to {1}").format(ok, folder)
             )
-        self.statusBar().showMessage(self.tr("{0} uploaded, {1} failed").format(ok, failed), 10000)
+        self._show_transfer_summary()
+
+    def _on_transfer_changed(self, t: Transfer) -> None:
+        if t.status.finished:
+            self._show_transfer_summary()
+
+    def _show_transfer_summary(self) -> None:
+        """Status line: uploads and downloads listed in the panel, done and failed."""
+        self.statusBar().showMessage(self.transfers_panel.model.counts().text(), 10000)
 
     def upload_files_dialog(self) -> None:
         files, _ = QFileDialog.getOpenFileNames(self, self.tr("Upload files"))

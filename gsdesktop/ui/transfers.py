@@ -132,6 +132,37 @@ class Transfer:
         return max(self.total - self.done, 0) / rate
 
 
+@dataclass(frozen=True)
+class TransferCounts:
+    """Finished transfers by direction and outcome."""
+
+    uploaded: int = 0
+    upload_failed: int = 0
+    downloaded: int = 0
+    download_failed: int = 0
+    cancelled: int = 0
+
+    @classmethod
+    def of(cls, transfers: list[Transfer]) -> TransferCounts:
+        def n(kind: Kind, status: Status) -> int:
+            return sum(1 for t in transfers if t.kind is kind and t.status is status)
+
+        return cls(
+            uploaded=n(Kind.UPLOAD, Status.DONE),
+            upload_failed=n(Kind.UPLOAD, Status.FAILED),
+            downloaded=n(Kind.DOWNLOAD, Status.DONE),
+            download_failed=n(Kind.DOWNLOAD, Status.FAILED),
+            cancelled=sum(1 for t in transfers if t.status is Status.CANCELLED),
+        )
+
+    def text(self) -> str:
+        """E.g. ``"Uploads: 3 done, 0 failed — Downloads: 0 done, 1 failed"``."""
+        line = tr("Uploads: {0} done, {1} failed — Downloads: {2} done, {3} failed").format(
+            self.uploaded, self.upload_failed, self.downloaded, self.download_failed
+        )
+        return line + tr(", {0} cancelled").format(self.cancelled) if self.cancelled else line
+
+
 class TransferManager(QObject):
     """Queue of GUI transfers. Call on the GUI thread.
 
@@ -353,6 +384,10 @@ class TransfersModel(ListTableModel):
         running = [r for r, t in enumerate(self._rows) if t.status is Status.RUNNING]
         if running:
             self.dataChanged.emit(self.index(running[0], 0), self.index(running[-1], len(self.COLUMNS) - 1))
+
+    def counts(self) -> TransferCounts:
+        """Outcomes of the transfers listed (both directions)."""
+        return TransferCounts.of(self._rows)
 
     def clear_finished(self) -> None:
         keep = [t for t in self._rows if not t.status.finished]

@@ -154,7 +154,7 @@ def test_real_conflict_and_problem_reach_the_views(qtbot, desktop: DesktopApp, c
     paths = [desktop.problems.problem(r).path for r in range(desktop.problems.rowCount())]  # type: ignore[union-attr]
     assert "link" in paths
     texts = [desktop.activity.data(desktop.activity.index(r, 1)) for r in range(desktop.activity.rowCount())]
-    assert any(t and t.startswith("Conflict") for t in texts)
+    assert sum(1 for t in texts if t and t.startswith("Conflict")) == 1, texts  # one row per conflict
     copies = [p.name for p in desktop.local_root.iterdir() if "conflict" in p.name.lower()]
     assert copies, list(desktop.local_root.iterdir())
 
@@ -164,9 +164,14 @@ def test_activity_and_problem_models_pass_modeltester(qtmodeltester) -> None:  #
     for i in range(5):
         activity.add_event(ActionDone(ActionKind.UPLOADED, f"f{i}.txt", 10))
     activity.add_event(ActionDone(ActionKind.RECORDED, "same.txt"))  # not shown
+    # the engine reports a conflict twice (ActionDone(CONFLICT_COPY) then ConflictDetected): one row
+    activity.add_event(ActionDone(ActionKind.CONFLICT_COPY, "c (conflict).txt"))
     activity.add_event(ConflictDetected("c.txt", "c (conflict).txt"))
     qtmodeltester.check(activity)
     assert activity.rowCount() == 6 and activity.data(activity.index(0, 1)).startswith("Conflict")
+    assert not any(
+        "c (conflict).txt" in activity.data(activity.index(r, 2)) for r in range(1, activity.rowCount())
+    )
     assert activity.path_at(0) == "c (conflict).txt"
     problems = ProblemsModel()
     qtmodeltester.check(problems)

@@ -395,6 +395,35 @@ def test_transfer_failure_retry_and_cancel(qtbot, client, tmp_path) -> None:  # 
         assert not client.exists(f"{client.home}/big.bin")
 
 
+def test_status_line_counts_uploads_and_downloads(qtbot, client, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Three uploads done and one failed download: the status line reports both directions."""
+    browser = make_browser(qtbot, client)
+    wait_loaded(qtbot, browser.model)
+    bad = browser.transfers.download(f"{client.home}/does-not-exist.vcf", tmp_path / "x.vcf")
+    qtbot.waitUntil(lambda: bad.status.finished, timeout=30000)
+    assert bad.status is Status.FAILED
+    assert browser.statusBar().currentMessage() == ("Uploads: 0 done, 0 failed — Downloads: 0 done, 1 failed")
+    files = []
+    for i in range(1, 4):
+        f = tmp_path / f"sample_{i}.bam"
+        f.write_bytes(b"b" * 100 * i)
+        files.append(f)
+    with qtbot.waitSignal(browser.transfers.batch_finished, timeout=60000) as blocker:
+        browser.upload_paths(files, client.home)
+    assert blocker.args[1:3] == [3, 0]
+    assert browser.statusBar().currentMessage() == ("Uploads: 3 done, 0 failed — Downloads: 0 done, 1 failed")
+    ok = browser.transfers.download(f"{client.home}/sample_2.bam", tmp_path / "back.bam")
+    qtbot.waitUntil(lambda: ok.status.finished, timeout=30000)
+    assert ok.status is Status.DONE and (tmp_path / "back.bam").read_bytes() == b"b" * 200
+    assert browser.statusBar().currentMessage() == ("Uploads: 3 done, 0 failed — Downloads: 1 done, 1 failed")
+    counts = browser.transfers_panel.model.counts()
+    assert (counts.uploaded, counts.upload_failed, counts.downloaded, counts.download_failed) == (3, 0, 1, 1)
+    browser.transfers_panel.model.clear_finished()
+    assert browser.transfers_panel.model.counts().text() == (
+        "Uploads: 0 done, 0 failed — Downloads: 0 done, 0 failed"
+    )
+
+
 def test_keyboard_shortcuts_and_focus(qtbot, client) -> None:  # type: ignore[no-untyped-def]
     browser = make_browser(qtbot, client)
     wait_loaded(qtbot, browser.model)
