@@ -17,7 +17,28 @@ def cmd_gui(args: argparse.Namespace) -> int:
     return launch_gui(args)
 
 
+def require_server_components(command: str) -> None:
+    """Import the embedded server now, so a slim install fails with one line naming what to install.
+
+    Raises:
+        CommandError: a server package (or the server code itself) is not installed.
+    """
+    from gsdesktop.cli.main import SERVER_MODULES, CommandError
+
+    try:
+        import gsdesktop.server.embedded  # noqa: F401
+    except ModuleNotFoundError as exc:
+        name = exc.name or ""
+        if name.split(".")[0] not in SERVER_MODULES and not name.startswith("gsdesktop.server"):
+            raise
+        raise CommandError(
+            f"`gsdesktop {command}` needs the server components ({name} is missing): "
+            "pip install 'gsdesktop[server]', or use the full bundle"
+        ) from exc
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
+    require_server_components("demo")
     from gsdesktop.ui.launch import launch_demo
 
     return launch_demo(args)
