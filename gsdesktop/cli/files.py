@@ -15,7 +15,7 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gsdesktop.cli import common
 from gsdesktop.cli.common import (
@@ -37,6 +37,9 @@ from gsdesktop.datamanager.errors import (
 )
 from gsdesktop.datamanager.models import GSDataFormat, GSFileMetadata
 from gsdesktop.datamanager.transfer import CancelToken, ProgressCallback
+
+if TYPE_CHECKING:
+    from gsdesktop.cli.transfers import Job, Plan
 
 
 def with_client(fn: Callable[[argparse.Namespace, DataManagerClient], int]) -> Handler:
@@ -314,7 +317,7 @@ def _on_error(job: Any, exc: GSError) -> None:
 
 @guarded
 def cmd_put(args: argparse.Namespace) -> int:
-    from gsdesktop.cli.transfers import plan_put, run_jobs
+    from gsdesktop.cli.transfers import plan_put
 
     if len(args.items) < 2:
         raise InvalidRequestError("usage: gsdesktop put [-r] LOCAL... REMOTE")
@@ -328,20 +331,12 @@ def cmd_put(args: argparse.Namespace) -> int:
         def work(job: Any, progress: ProgressCallback, cancel: CancelToken) -> object:
             return client.upload(job.local, job.remote, progress=progress, cancel=cancel)
 
-        def done(job: Any) -> None:
-            if not args.json:
-                print(f"{job.remote}", flush=True)
-
-        outcome = run_jobs(
-            plan.jobs, work, label="put", workers=args.jobs, show_progress=not args.quiet and not args.json,
-            on_done=done, on_error=_on_error,
-        )  # fmt: skip
-        return _transfer_report(args, "uploaded", outcome, plan.total_bytes)
+        return _run_plan(args, plan, work, "put", "uploaded", lambda job: job.remote)
 
 
 @guarded
 def cmd_get(args: argparse.Namespace) -> int:
-    from gsdesktop.cli.transfers import plan_get, run_jobs
+    from gsdesktop.cli.transfers import plan_get
 
     with client_from_args(args, pool_size=max(16, args.jobs * 2)) as client:
         src = remote(client, args.remote)
@@ -359,15 +354,29 @@ def cmd_get(args: argparse.Namespace) -> int:
                 job.remote, job.local, data_format=args.format, progress=progress, cancel=cancel
             )
 
-        def done(job: Any) -> None:
-            if not args.json:
-                print(f"{job.local}", flush=True)
+        return _run_plan(args, plan, work, "get", "downloaded", lambda job: job.local)
 
-        outcome = run_jobs(
-            plan.jobs, work, label="get", workers=args.jobs, show_progress=not args.quiet and not args.json,
-            on_done=done, on_error=_on_error,
-        )  # fmt: skip
-        return _transfer_report(args, "downloaded", outcome, plan.total_bytes)
+
+def _run_plan(
+    args: argparse.Namespace,
+    plan: Plan,
+    work: Callable[[Job, ProgressCallback, CancelToken], object],
+    label: str,
+    verb: str,
+    shown: Callable[[Job], object],
+) -> int:
+    """Run ``plan.jobs`` with ``args.jobs`` workers, print ``shown(job)`` per finished job, then report."""
+    from gsdesktop.cli.transfers import run_jobs
+
+    def done(job: Job) -> None:
+        if not args.json:
+            print(f"{shown(job)}", flush=True)
+
+    outcome = run_jobs(
+        plan.jobs, work, label=label, workers=args.jobs, show_progress=not args.quiet and not args.json,
+        on_done=done, on_error=_on_error,
+    )  # fmt: skip
+    return _transfer_report(args, verb, outcome, plan.total_bytes)
 
 
 # --- registration -------------------------------------------------------------------------------------
