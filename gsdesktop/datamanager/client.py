@@ -14,8 +14,10 @@ import mimetypes
 import os
 import threading
 import urllib.parse
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urljoin
@@ -25,6 +27,7 @@ import urllib3
 from urllib3.exceptions import MaxRetryError
 
 from gsdesktop.datamanager import paths as P
+from gsdesktop.datamanager.batch import UploadSpec, UrlPrefetcher, spec_for
 from gsdesktop.datamanager.errors import (
     AuthenticationError,
     CredentialsUnavailableError,
@@ -155,6 +158,7 @@ class DataManagerClient:
         self._login_lock = threading.Lock()
         self._session = make_session(url, pool_size, retries)
         self._recursive_listing: bool | None = None
+        self._prefetcher = UrlPrefetcher(self)
 
     # --- session ------------------------------------------------------------------------------------
 
@@ -173,6 +177,7 @@ class DataManagerClient:
         return self._dialect
 
     def close(self) -> None:
+        self._prefetcher.close()
         self._session.close()
 
     def __enter__(self) -> DataManagerClient:
@@ -535,6 +540,54 @@ class DataManagerClient:
                 log.info("multipart upload unsupported by the server; using a single PUT")
         return self._upload_single(local, remote, progress=progress, cancel=cancel, content_type=content_type)
 
+    def prefetch_upload_urls(
+        self, items: Sequence[tuple[str, int, str]], *, content_type: str | None = None
+    ) -> None:
+        """Start signing uploads ahead, many per request, when the server has ``uploadurls-batch``.
+
+        ``items`` are ``(remote path, size, hex MD5)`` of uploads about to happen; an :meth:`upload` of
+        exactly that content then uses its prefetched URL instead of asking for one. Harmless when the
+        server lacks the extension or refuses an item (that upload asks for its own URL).
+        """
+        specs = []
+        for remote, size, md5_hex in items:
+            remote = P.canonical(remote)
+            specs.append((remote, spec_for(remote.rsplit("/", 1)[-1], size, md5_hex, content_type)))
+        self._prefetcher.prefetch(specs)
+
+    def upload_many(
+        self,
+        items: Sequence[tuple[Path, str]],
+        *,
+        workers: int | None = None,
+        cancel: CancelToken | None = None,
+        content_type: str | None = None,
+    ) -> builtins.list[GSFileMetadata | GSError]:
+        """Upload many ``(local file, remote path)`` pairs in parallel; one result per item, in order.
+
+        URLs are signed in batches when the server offers ``uploadurls-batch`` (else one by one); the
+        PUTs stream to storage over the pooled session. A failed item is its :class:`GSError`; the
+        others carry on. Remote folders must exist.
+        """
+        pairs = [(Path(local), P.canonical(remote)) for local, remote in items]
+        specs: builtins.list[tuple[str, int, str]] = []
+        for local, remote in pairs:
+            try:
+                md5_hex, _b64, size = md5_file(local, cancel)
+            except (GSError, OSError):
+                continue  # upload() reports it
+            specs.append((remote, size, md5_hex))
+        self.prefetch_upload_urls(specs, content_type=content_type)
+
+        def one(pair: tuple[Path, str]) -> GSFileMetadata | GSError:
+            try:
+                return self.upload(pair[0], pair[1], cancel=cancel, content_type=content_type)
+            except GSError as exc:
+                return exc
+
+        with ThreadPoolExecutor(max_workers=max(1, min(workers or self.pool_size, len(pairs) or 1))) as pool:
+            return builtins.list(pool.map(one, pairs))
+
     def upload_url(self, remote: str, size: int, md5_b64: str, content_type: str) -> str:
         """Ask the Data Manager for a signed PUT URL for ``remote``."""
         params = {"Content-Length": str(size), "Content-MD5": md5_b64, "Content-Type": content_type}
@@ -562,7 +615,7 @@ class DataManagerClient:
         md5_hex, md5_b64, size = md5_file(local, cancel)
         tracker = ThrottledProgress(progress, size)
         policy = transfer_retry(self.retries)
-        url: str | None = None
+        url: str | None = self._prefetcher.take(remote, UploadSpec(size, md5_b64, ctype))
         headers = {"Content-Length": str(size), "Content-MD5": md5_b64, "Content-Type": ctype}
         renewals = 0
         while True:
@@ -570,10 +623,10 @@ class DataManagerClient:
                 cancel.raise_if_cancelled()
             if url is None:
                 url = self.upload_url(remote, size, md5_b64, ctype)
-                if _wants_md5_meta(url, self.dialect):
-                    headers["x-amz-meta-md5-hash"] = md5_hex
-                else:
-                    headers.pop("x-amz-meta-md5-hash", None)
+            if _wants_md5_meta(url, self.dialect):
+                headers["x-amz-meta-md5-hash"] = md5_hex
+            else:
+                headers.pop("x-amz-meta-md5-hash", None)
             tracker.set(0)
             failure: GSError
             try:
@@ -594,6 +647,7 @@ class DataManagerClient:
                 ) from exc
             else:
                 if resp.ok:
+                    stored_at = resp.headers.get("Date")
                     resp.close()
                     break
                 failure = error_for_status(resp, [remote], "Storage rejected the upload")
@@ -614,10 +668,33 @@ class DataManagerClient:
                     raise failure
             policy = self._next_attempt(policy, "PUT", url or "", failure, cancel)
         tracker.finish()
+        if _signs_md5(url):
+            # storage verified the bytes against the signed Content-MD5: no need to ask the server
+            return self._uploaded_meta(remote, size, md5_hex, ctype, stored_at)
         meta = self.metadata(remote)
         if meta.md5 and meta.md5 != md5_hex:
             raise IntegrityError("The server reports a different checksum after upload", paths=[remote])
         return meta
+
+    def _uploaded_meta(
+        self, remote: str, size: int, md5_hex: str, ctype: str, date: str | None
+    ) -> GSFileMetadata:
+        """Metadata of a file just stored by a verified PUT, built locally (no round trip)."""
+        try:
+            when = parsedate_to_datetime(date) if date else None
+        except (TypeError, ValueError):
+            when = None
+        return GSFileMetadata(
+            name=remote.rsplit("/", 1)[-1],
+            path=remote,
+            url=self.server_url + self._route("files", remote),
+            is_directory=False,
+            size=size,
+            last_modified=when or datetime.now(UTC),
+            owner=self.username,
+            md5=md5_hex,
+            content_type=ctype,
+        )
 
     @staticmethod
     def _next_attempt(
@@ -658,6 +735,14 @@ class DataManagerClient:
         from gsdesktop.datamanager.download import download_file
 
         return download_file(self, remote, local, data_format=data_format, progress=progress, cancel=cancel)
+
+
+def _signs_md5(url: str | None) -> bool:
+    """True when a SigV4 URL's signature covers ``Content-MD5`` (storage then verifies the bytes)."""
+    if not url:
+        return False
+    signed = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query).get("X-Amz-SignedHeaders") or [""]
+    return "content-md5" in signed[0].lower().split(";")
 
 
 def _wants_md5_meta(url: str, dialect: Dialect) -> bool:

@@ -9,7 +9,8 @@
   ``dataformatconverter/list``, ``uploadinfo`` (until the multipart router provides it: 501).
 
 Extensions: ``md5`` on file metadata; ``GET files/<dir>?recursive=true[&pageToken=..][&pageSize=..]``
-(every entry below a directory, paged, ``nextPageToken`` in the answer).
+(every entry below a directory, paged, ``nextPageToken`` in the answer); ``POST uploadurls-batch``
+(signed PUT URLs for many files in one request, :mod:`gsdesktop.server.batch`).
 """
 
 from __future__ import annotations
@@ -654,6 +655,9 @@ def create_app(settings: ServerSettings | S3Config, *, store: S3Store | None = N
         app.include_router(multipart_router)
     except ImportError:
         log.debug("multipart router not available")
+    from gsdesktop.server.batch import router as batch_router
+
+    app.include_router(batch_router)
     # after the optional routers: a real uploadinfo (multipart router) takes precedence over this stub
     app.add_api_route(
         "/datamanager/v1.0/uploadinfo/{path:path}",

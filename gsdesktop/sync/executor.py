@@ -198,15 +198,34 @@ class Executor:
                 for d in order:
                     self._parallel(levels[d], out)
             else:
+                self._prefetch_urls(group)
                 self._parallel(group, out)
         return out
 
+    def _prefetch_urls(self, group: list[Action]) -> None:
+        """Let the client sign this phase's uploads ahead, many per request (when it can)."""
+        prefetch = getattr(self.client, "prefetch_upload_urls", None)
+        if prefetch is None:
+            return
+        items = [
+            (self.rpath(a.path), a.entry.size, a.entry.md5)
+            for a in group
+            if a.op is Op.UPLOAD and a.entry is not None and a.entry.md5
+        ]
+        if len(items) > 1:
+            prefetch(items)
+
     def _parallel(self, actions: list[Action], out: Outcome) -> None:
-        failed_parent = set(out.failed)
-        todo = [a for a in actions if not any(a.path.startswith(f + "/") for f in failed_parent)]
-        for a in actions:
-            if a not in todo:
-                out.failed.add(a.path)
+        todo = actions
+        if out.failed:  # skip what lies below a failed item (ancestor lookup: linear, not n x m)
+            failed_parent = set(out.failed)
+            todo = []
+            for a in actions:
+                parts = a.path.split("/")
+                if any("/".join(parts[:i]) in failed_parent for i in range(1, len(parts))):
+                    out.failed.add(a.path)
+                else:
+                    todo.append(a)
         if len(todo) == 1 or self.transfers == 1:
             for a in todo:
                 self._one(a, out)

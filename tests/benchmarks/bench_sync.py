@@ -109,6 +109,10 @@ def run(ctx: BenchContext) -> list[BenchResult]:
     results.append(BenchResult(f"sync no-op re-sync {label}", ours_noop, "s", rclone_noop, goal_ratio=0.7,
                                note=noop_note))  # fmt: skip
 
+    if os.environ.get("GSBENCH_SYNC_INITIAL_ONLY"):  # knob: only the initial upload + no-op figures
+        client.close()
+        return results
+
     # large tree: no-op rescan time and peak RSS (child process)
     n_big = 20_000 if ctx.quick else 100_000
     big = ctx.workdir / "big-tree"

@@ -1,0 +1,151 @@
+"""Signed upload URLs fetched ahead, many per request (the server's ``uploadurls-batch`` extension).
+
+:class:`UrlPrefetcher` is only an optimisation: a URL it could not get (the server lacks the
+extension, an item was refused, the request failed) is simply absent, and the upload then asks for
+its own URL through ``uploadurls`` - which also produces the proper per-file error.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import mimetypes
+import threading
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from gsdesktop.datamanager import paths as P
+from gsdesktop.datamanager.errors import GSError
+from gsdesktop.datamanager.paths import Dialect
+
+if TYPE_CHECKING:
+    from gsdesktop.datamanager.client import DataManagerClient
+
+log = logging.getLogger(__name__)
+
+BATCH_ROUTES = {
+    Dialect.BETA2: "/datamanager/uploadurls-batch",
+    Dialect.V1: "/datamanager/v1.0/uploadurls-batch",
+}
+#: Files per request: a small first batch so transfers start at once, then larger ones.
+FIRST_CHUNK = 32
+CHUNK = 250
+MAX_PENDING = 20_000
+
+
+class UploadSpec(NamedTuple):
+    """What a signed PUT URL binds: size, base64 MD5 and content type."""
+
+    size: int
+    md5_b64: str
+    content_type: str
+
+
+def guess_type(name: str) -> str:
+    return mimetypes.guess_type(name)[0] or "application/octet-stream"
+
+
+def spec_for(name: str, size: int, md5_hex: str, content_type: str | None = None) -> UploadSpec:
+    b64 = base64.b64encode(bytes.fromhex(md5_hex)).decode("ascii")
+    return UploadSpec(size, b64, content_type or guess_type(name))
+
+
+class UrlPrefetcher:
+    """Signs uploads in batches in the background; ``take`` hands a matching URL to one upload."""
+
+    def __init__(self, client: DataManagerClient) -> None:
+        self.client = client
+        self.supported: bool | None = None  # None: not tried yet
+        self._lock = threading.Lock()
+        self._pending: dict[str, tuple[UploadSpec, Future[str | None]]] = {}
+        self._pool: ThreadPoolExecutor | None = None
+
+    def close(self) -> None:
+        with self._lock:
+            pool, self._pool = self._pool, None
+            for _spec, fut in self._pending.values():
+                if not fut.done():
+                    fut.set_result(None)
+            self._pending.clear()
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    def prefetch(self, items: Sequence[tuple[str, UploadSpec]]) -> None:
+        """Start signing ``(remote path, spec)`` pairs (remote paths in canonical beta form)."""
+        if self.supported is False or not items:
+            return
+        with self._lock:
+            if len(self._pending) + len(items) > MAX_PENDING:
+                self._pending.clear()  # stale entries of uploads that never happened
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="gs-sign")
+            pool = self._pool
+            chunks: list[list[tuple[str, UploadSpec, Future[str | None]]]] = [[]]
+            for remote, spec in items:
+                fut: Future[str | None] = Future()
+                self._pending[remote] = (spec, fut)
+                limit = FIRST_CHUNK if len(chunks) == 1 else CHUNK
+                if len(chunks[-1]) >= limit:
+                    chunks.append([])
+                chunks[-1].append((remote, spec, fut))
+        for chunk in chunks:
+            pool.submit(self._sign, chunk)
+
+    def take(self, remote: str, spec: UploadSpec, timeout: float = 60.0) -> str | None:
+        """The prefetched URL for exactly this upload, or ``None`` (then ask ``uploadurls``)."""
+        with self._lock:
+            hit = self._pending.pop(remote, None)
+        if hit is None or hit[0] != spec:
+            return None
+        try:
+            return hit[1].result(timeout=timeout)
+        except Exception:
+            return None
+
+    def _sign(self, chunk: list[tuple[str, UploadSpec, Future[str | None]]]) -> None:
+        urls: dict[int, str] = {}
+        try:
+            if self.supported is not False:
+                urls = self._request(chunk)
+        except GSError as exc:
+            log.info("batch upload signing failed (%s); signing files one by one", exc)
+        except Exception:
+            log.exception("batch upload signing failed")
+        for i, (_remote, _spec, fut) in enumerate(chunk):
+            if not fut.done():
+                fut.set_result(urls.get(i))
+
+    def _request(self, chunk: list[tuple[str, UploadSpec, Future[str | None]]]) -> dict[int, str]:
+        client = self.client
+        dialect = client.dialect
+        files: list[dict[str, Any]] = [
+            {
+                "path": P.to_dialect(remote, dialect),
+                "size": spec.size,
+                "md5": base64.b64decode(spec.md5_b64).hex(),
+                "contentType": spec.content_type,
+            }
+            for remote, spec, _fut in chunk
+        ]
+        resp = client.request("POST", BATCH_ROUTES[dialect], json={"files": files}, ok=(404, 405, 501))
+        try:
+            if resp.status_code in (404, 405, 501) or resp.is_redirect:
+                self.supported = False
+                log.info("the server has no uploadurls-batch; signing uploads one by one")
+                return {}
+            data = resp.json()
+        except ValueError:
+            return {}
+        finally:
+            resp.close()
+        self.supported = True
+        results = data.get("results") if isinstance(data, dict) else None
+        if not isinstance(results, list) or len(results) != len(chunk):
+            return {}
+        out: dict[int, str] = {}
+        for i, res in enumerate(results):
+            url = res.get("url") if isinstance(res, dict) else None
+            if isinstance(url, str) and url.startswith(("http://", "https://")):
+                out[i] = url
+        return out
