@@ -167,35 +167,34 @@ class ActivityWindow(QWidget):
         self.problems = problems
         self.activity = activity
         act_page = QWidget(self)
-        act_layout = QVBoxLayout(act_page)
-        act_layout.addWidget(self.activity_view)
-        row = QHBoxLayout()
-        row.addStretch(1)
         self.open_button = QPushButton(self.tr("&Open file"), act_page)
         self.show_button = QPushButton(self.tr("&Show in folder"), act_page)
         self.open_button.clicked.connect(lambda: self._open_selected(folder=False))
         self.show_button.clicked.connect(lambda: self._open_selected(folder=True))
-        row.addWidget(self.open_button)
-        row.addWidget(self.show_button)
-        act_layout.addLayout(row)
+        self._fill_page(act_page, self.activity_view, [self.open_button, self.show_button])
         prob_page = QWidget(self)
-        prob_layout = QVBoxLayout(prob_page)
-        prob_layout.addWidget(self.problems_view)
-        row2 = QHBoxLayout()
-        row2.addStretch(1)
         self.retry_button = QPushButton(self.tr("&Retry now"), prob_page)
         self.retry_button.clicked.connect(retry)
         self.show_problem_button = QPushButton(self.tr("Show in &folder"), prob_page)
         self.show_problem_button.clicked.connect(self._show_problem)
-        row2.addWidget(self.show_problem_button)
-        row2.addWidget(self.retry_button)
-        prob_layout.addLayout(row2)
+        self._fill_page(prob_page, self.problems_view, [self.show_problem_button, self.retry_button])
         self.tabs.addTab(act_page, self.tr("Recent activity"))
         self.tabs.addTab(prob_page, self.tr("Problems"))
         problems.count_changed.connect(self._update_problem_tab)
         layout = QVBoxLayout(self)
         layout.addWidget(self.tabs)
         self._update_problem_tab(problems.rowCount())
+
+    @staticmethod
+    def _fill_page(page: QWidget, view: QTableView, buttons: list[QPushButton]) -> None:
+        """Lay out a tab page: the table, then its buttons right-aligned below."""
+        layout = QVBoxLayout(page)
+        layout.addWidget(view)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        for button in buttons:
+            row.addWidget(button)
+        layout.addLayout(row)
 
     def _table(self, model: QAbstractTableModel) -> QTableView:
         view = QTableView(self)

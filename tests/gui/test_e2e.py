@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from tests.support.cli import cli_env
-from tests.support.procs import start_gsdesktop, stop_process, wait_for
+from tests.support.procs import assert_clean_exit, start_gsdesktop, stop_process, wait_for
 
 NULL_KEYRING = "keyring.backends.null.Keyring"
 
@@ -46,9 +46,7 @@ def test_gui_provisioned_syncs_both_ways_and_exits_on_sigterm(account, client, t
         assert not list(folder.glob("*.part")) and not list(folder.glob(".*.part"))
     finally:
         code = stop_process(proc)
-    output = (tmp_path / "app.log").read_text(errors="replace")
-    assert code == 0, output
-    assert "Traceback" not in output, output
+    assert_clean_exit(code, tmp_path / "app.log")
 
 
 def test_gui_folder_without_account_is_one_clear_line(tmp_home, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -82,9 +80,7 @@ def test_demo_starts_server_seeds_and_syncs(tmp_home, tmp_path) -> None:  # type
         assert (folder / "demo-data" / "expression.gct").read_text().startswith("#1.2")
     finally:
         code = stop_process(proc)
-    output = (tmp_path / "demo.log").read_text(errors="replace")
-    assert code == 0, output
-    assert "Traceback" not in output, output
+    assert_clean_exit(code, tmp_path / "demo.log")
 
 
 def test_first_run_gui_exits_cleanly_on_sigterm(tmp_home, tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -70,3 +70,10 @@ def stop_process(
         else:
             proc.kill()
         return proc.wait(10)
+
+
+def assert_clean_exit(code: int, log: Path) -> None:
+    """Exit code 0 and no traceback in ``log`` (its text is the failure message)."""
+    output = log.read_text(errors="replace")
+    assert code == 0, output
+    assert "Traceback" not in output, output
