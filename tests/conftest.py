@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,4 +83,11 @@ def tmp_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for var, sub in (("XDG_CONFIG_HOME", ".config"), ("XDG_DATA_HOME", ".local/share"),
                      ("XDG_STATE_HOME", ".local/state"), ("XDG_CACHE_HOME", ".cache")):  # fmt: skip
         monkeypatch.setenv(var, str(home / sub))
+    # send2trash reads XDG_DATA_HOME once, at import: point an already imported copy at this HOME too
+    trash_mod = sys.modules.get("send2trash.plat_other")
+    if trash_mod is not None:
+        data_home = os.fsencode(home / ".local/share")
+        monkeypatch.setattr(trash_mod, "XDG_DATA_HOME", data_home)
+        monkeypatch.setattr(trash_mod, "HOMETRASH_B", os.path.join(data_home, b"Trash"))
+        monkeypatch.setattr(trash_mod, "HOMETRASH", os.fsdecode(os.path.join(data_home, b"Trash")))
     return home
