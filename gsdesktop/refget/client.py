@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from gsdesktop.datamanager.errors import LocalFileError, ServerError
+from gsdesktop.datamanager.errors import LocalFileError, NotFoundError, ServerError
 
 if TYPE_CHECKING:
     from gsdesktop.datamanager.client import DataManagerClient
@@ -56,6 +56,13 @@ class RefgetIds:
     source: str
     sequences: list[SequenceIds] = field(default_factory=list)
     objects_written: int = 0
+    #: Set by :func:`indexed_ids`: when the file was indexed, its MD5 then and now, and whether it
+    #: changed (or disappeared) since.
+    indexed_at: str | None = None
+    indexed_md5: str | None = None
+    current_md5: str | None = None
+    changed: bool = False
+    exists: bool = True
 
     @classmethod
     def from_json(cls, data: Any) -> RefgetIds:
@@ -67,7 +74,12 @@ class RefgetIds:
                 )
                 for s in data["sequences"]
             ]  # fmt: skip
-            return cls(str(data.get("source", "")), seqs, int(data.get("objects_written", 0)))
+            return cls(
+                str(data.get("source", "")), seqs, int(data.get("objects_written", 0)),
+                indexed_at=_opt_str(data.get("indexed_at")), indexed_md5=_opt_str(data.get("indexed_md5")),
+                current_md5=_opt_str(data.get("current_md5")), changed=bool(data.get("changed", False)),
+                exists=bool(data.get("exists", True)),
+            )  # fmt: skip
         except (KeyError, TypeError, ValueError) as exc:
             raise ServerError(f"unexpected refget load answer from the server: {exc}") from exc
 
@@ -81,6 +93,10 @@ class RefgetIds:
                 for s in self.sequences
             ],
         }  # fmt: skip
+
+
+def _opt_str(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 class _ProgressReader:
@@ -165,6 +181,26 @@ def index_remote(client: DataManagerClient, path: str, circular: Iterable[str] =
         action="refget index",
         timeout=LOAD_TIMEOUT,
     )
+    with resp:
+        return RefgetIds.from_json(resp.json())
+
+
+def indexed_ids(client: DataManagerClient, path: str) -> RefgetIds | None:
+    """The refget ids of a Data Manager file indexed earlier (by the browser or ``refget load``).
+
+    Returns:
+        The ids (with ``changed`` set when the file differs from what was indexed), or None when the
+        file was never indexed.
+
+    Raises:
+        PermissionDeniedError: not a path in your folder.
+    """
+    try:
+        resp = client.request(
+            "GET", "/refget/indexed", params={"path": path}, paths=[path], action="refget ids"
+        )
+    except NotFoundError:
+        return None
     with resp:
         return RefgetIds.from_json(resp.json())
 

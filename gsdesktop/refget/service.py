@@ -8,6 +8,8 @@ Public, read-only (refget clients carry no credentials), CORS open:
 Signed-in users only: ``POST /refget/load`` (the request body is a FASTA, ``.gz`` accepted) and
 ``POST /refget/index?path=/users/<me>/x.fa`` (a FASTA already in the user's Data Manager tree, read
 from S3 inside the server). Both take repeated ``circular=NAME`` and answer the load report as JSON.
+An index also records which file it read (``refget/source/…``), so ``GET /refget/indexed?path=…``
+answers that file's ids later (404 when it was never indexed; only the owner's paths).
 
 Every request is validated before the store is touched; sub-sequences are ranged S3 GETs, never a
 whole-sequence read: slices up to 256 KiB go through an LRU of aligned 64 KiB blocks (32 MiB; a miss
@@ -459,4 +461,59 @@ def index_fasta(request: Request) -> Response:
         body.close()
     log.info("refget: %s indexed %s", user, raw)
     report.source = raw
+    etag = str(obj.get("ETag", "")).strip('"')
+    record = {
+        "path": f"/users/{path.user}/{path.rel}",
+        "etag": etag,
+        "md5": _object_md5(etag, obj.get("Metadata")),
+        "indexed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        **report.as_dict(),
+    }
+    state.store.put_source(user, path.key, record)
     return _report_response(state, report)
+
+
+def _object_md5(etag: str, metadata: Any) -> str | None:
+    """A Data Manager object's MD5: the single-part ETag, else ``x-amz-meta-md5-hash``."""
+    if etag and "-" not in etag:
+        return etag.lower()
+    value = (metadata or {}).get("md5-hash")
+    return str(value).lower() if value else None
+
+
+@router.get("/refget/indexed")
+def indexed(request: Request) -> Response:
+    """The refget ids of a Data Manager file indexed earlier (``?path=/users/<me>/x.fa``), else 404.
+
+    The answer is the load report plus ``path``, ``indexed_at``, ``indexed_md5``, ``current_md5``,
+    ``exists`` (the file is still there) and ``changed`` (its content differs from what was indexed).
+    """
+    from gsdesktop.server.common import APIError, own_path
+
+    user = _signed_in_user(request)
+    if isinstance(user, Response):
+        return user
+    raw = request.query_params.get("path", "")
+    try:
+        path = own_path(raw, user)
+    except APIError as exc:
+        return _api_error(exc.status, exc.message, exc.headers)
+    if path is None or not path.rel:
+        return _api_error(400, "path must name a file below /users/<you>")
+    state = refget_state(request)
+    record = state.store.get_source(user, path.key)
+    if record is None:
+        return _api_error(404, f"not served via refget: {raw}")
+    head = state.store.head(path.key)
+    etag = str(head.get("ETag", "")).strip('"') if head else ""
+    out = dict(record)
+    out.update(
+        {
+            "source": raw,
+            "indexed_md5": record.get("md5"),
+            "current_md5": _object_md5(etag, head.get("Metadata")) if head else None,
+            "exists": head is not None,
+            "changed": head is None or etag != record.get("etag"),
+        }
+    )
+    return JSONResponse(out)

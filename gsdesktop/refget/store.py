@@ -8,6 +8,8 @@ Layout (``<t>`` = TRUNC512, the primary id; ``<m>`` = MD5; ``<g>`` = ``SQ.…``)
     refget/sequence/<m>, /<g>      empty secondaries: user metadata ``refget-primary: <t>`` and (where
     refget/metadata/<m>.json, …    the store accepts it) ``Website-Redirect-Location`` to the primary
     refget/alias/<quoted name>/<t> empty: the FASTA name ``name`` refers to ``<t>``
+    refget/source/<user>/<h>.json  which Data Manager file was indexed (``<h>`` = SHA-256 of its S3
+                                   key): path, ETag/MD5 at indexing time, the sequences' ids
 
 The service resolves ids itself (S3 website redirects only work on AWS website endpoints). Writes go
 sequence -> metadata -> secondaries -> aliases, so a sequence becomes reachable by MD5 or name only
@@ -16,6 +18,7 @@ once its bytes and metadata are complete; a re-run finishes an interrupted load.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import threading
@@ -105,6 +108,32 @@ class RefgetStore:
     def alias_prefix(self, name: str) -> str:
         return f"{self.prefix}alias/{quote(name, safe='')}/"
 
+    def source_key(self, user: str, dm_key: str) -> str:
+        """Key of the record saying Data Manager file ``dm_key`` (``users/<u>/a.fa``) was indexed."""
+        digest = hashlib.sha256(dm_key.encode("utf-8")).hexdigest()
+        return f"{self.prefix}source/{quote(user, safe='')}/{digest}.json"
+
+    # -- records of indexed Data Manager files -------------------------------------------------
+    def put_source(self, user: str, dm_key: str, record: dict[str, Any]) -> None:
+        """Remember that ``dm_key`` was indexed (``record``: path, etag, md5, sequences …)."""
+        body = json.dumps(record, separators=(",", ":")).encode("utf-8")
+        self.s3.put_object(
+            Bucket=self.bucket, Key=self.source_key(user, dm_key), Body=body, ContentType="application/json"
+        )
+
+    def get_source(self, user: str, dm_key: str) -> dict[str, Any] | None:
+        """The record written by :meth:`put_source`, or None when the file was never indexed."""
+        from botocore.exceptions import ClientError
+
+        try:
+            obj = self.s3.get_object(Bucket=self.bucket, Key=self.source_key(user, dm_key))
+        except ClientError as exc:
+            if _is_missing(exc):
+                return None
+            raise
+        doc = json.loads(obj["Body"].read())
+        return doc if isinstance(doc, dict) else None
+
     # -- low level -----------------------------------------------------------------------------
     def _head(self, key: str) -> dict[str, Any] | None:
         from botocore.exceptions import ClientError
@@ -115,6 +144,10 @@ class RefgetStore:
             if _is_missing(exc):
                 return None
             raise
+
+    def head(self, key: str) -> dict[str, Any] | None:
+        """``HeadObject`` of any key in the bucket, or None when it does not exist."""
+        return self._head(key)
 
     def _put_pointer(self, key: str, target_key: str, primary: str, content_type: str) -> None:
         """An empty object naming the primary (and redirecting to it where the store supports it)."""
