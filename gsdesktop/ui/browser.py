@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 from gsdesktop.datamanager.models import GSDataFormat, GSFileMetadata
 from gsdesktop.ui.bridge import TaskRunner
 from gsdesktop.ui.formatting import human_size
+from gsdesktop.ui.refget_actions import RefgetActions, RefgetIdsPanel, error_text, is_servable
 from gsdesktop.ui.remote_model import RemoteTreeModel
 from gsdesktop.ui.transfers import Transfer, TransferManager, TransfersPanel
 
@@ -86,9 +87,11 @@ class RemoteTreeView(QTreeView):
 
 
 class PropertiesDialog(QDialog):
-    """Full metadata of one remote item, MD5 included."""
+    """Full metadata of one remote item, MD5 included; FASTA files also get their refget ids."""
 
-    def __init__(self, meta: GSFileMetadata, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, meta: GSFileMetadata, parent: QWidget | None = None, refget: RefgetActions | None = None
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle(self.tr("Properties of {0}").format(meta.name))
         form = QFormLayout(self)
@@ -116,6 +119,10 @@ class PropertiesDialog(QDialog):
             )
             form.addRow(label + ":", field)
             self.values[label] = value
+        self.refget_panel: RefgetIdsPanel | None = None
+        if refget is not None and is_servable(meta):
+            self.refget_panel = RefgetIdsPanel(refget, meta.path, self)
+            form.addRow(self.refget_panel)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
         buttons.rejected.connect(self.reject)
         form.addRow(buttons)
@@ -174,6 +181,9 @@ class RemoteBrowser(QMainWindow):
             )
         )
         self.transfers.batch_finished.connect(self._on_batch_finished)
+        self.refget = RefgetActions(client, runner, self)
+        self.refget.indexed.connect(self._on_refget_indexed)
+        self.refget.failed.connect(self._on_refget_failed)
 
         self._build_actions()
         self.transfers_panel = TransfersPanel(transfers, self)
@@ -224,6 +234,10 @@ class RemoteBrowser(QMainWindow):
         self.properties_action = act(
             self.tr("Properties"), self.show_properties, "Alt+Return", sp.SP_FileDialogInfoView
         )
+        self.serve_refget_action = act(self.tr("Serve via refget"), self.serve_refget)
+        self.serve_refget_action.setToolTip(
+            self.tr("Index the selected FASTA file(s) so refget clients (htslib, samtools) can fetch them")
+        )
 
         bar = QToolBar(self.tr("Navigation"), self)
         bar.setObjectName("navigation")
@@ -252,6 +266,7 @@ class RemoteBrowser(QMainWindow):
             self.new_folder_action,
             self.delete_action,
             self.properties_action,
+            self.serve_refget_action,
         ):
             tools.addAction(a)
         self.addToolBarBreak()
@@ -270,7 +285,12 @@ class RemoteBrowser(QMainWindow):
         self.path_bar.selectAll()
 
     def _context_menu(self, pos: Any) -> None:
+        self.build_context_menu().popup(self.view.viewport().mapToGlobal(pos))
+
+    def build_context_menu(self) -> QMenu:
+        """The context menu for the current selection ("Serve via refget" only for FASTA files)."""
         menu = QMenu(self)
+        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         for a in (self.upload_files_action, self.upload_folder_action, self.download_action):
             menu.addAction(a)
         menu.addMenu(self.download_as_menu)
@@ -280,7 +300,10 @@ class RemoteBrowser(QMainWindow):
         menu.addSeparator()
         menu.addAction(self.copy_link_action)
         menu.addAction(self.properties_action)
-        menu.popup(self.view.viewport().mapToGlobal(pos))
+        if self.serve_refget_action.isVisible():
+            menu.addSeparator()
+            menu.addAction(self.serve_refget_action)
+        return menu
 
     # ==== selection helpers ====
 
@@ -309,6 +332,9 @@ class RemoteBrowser(QMainWindow):
         self.delete_action.setEnabled(bool(sel))
         self.copy_link_action.setEnabled(one and not sel[0].is_directory)
         self.properties_action.setEnabled(one)
+        fasta = bool(sel) and all(is_servable(m) for m in sel)
+        self.serve_refget_action.setVisible(fasta)
+        self.serve_refget_action.setEnabled(fasta)
         self.back_action.setEnabled(bool(self._history))
         self.up_action.setEnabled(self.model.root_path not in ("/", ""))
 
@@ -557,7 +583,7 @@ class RemoteBrowser(QMainWindow):
         path = sel[0].path
 
         def done(meta: GSFileMetadata) -> None:
-            dialog = PropertiesDialog(meta, self)
+            dialog = PropertiesDialog(meta, self, self.refget)
             dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
             dialog.show()
             if on_shown is not None:
@@ -569,13 +595,36 @@ class RemoteBrowser(QMainWindow):
             lambda exc: self._failed(self.tr("Could not read properties"), exc),
         )
 
+    # ==== refget ====
+
+    def serve_refget(self) -> None:
+        """Index the selected FASTA file(s) into refget on the task pool; the result is notified."""
+        for meta in self.selected():
+            if is_servable(meta):
+                self.statusBar().showMessage(self.tr("Indexing {0} for refget…").format(meta.name))
+                self.refget.serve(meta.path)
+
+    def _on_refget_indexed(self, path: str, ids: Any) -> None:
+        name = posixpath.basename(path)
+        n = len(ids.sequences)
+        text = self.tr("{0}: {1} sequence(s) servable at {2}/sequence/<id> (ids in Properties)").format(
+            name, n, self.refget.server_url
+        )
+        self.statusBar().showMessage(text, 15000)
+        self.notify.emit(self.tr("Served via refget"), text)
+
+    def _on_refget_failed(self, path: str, exc: BaseException) -> None:
+        title = self.tr("Could not serve {0} via refget").format(posixpath.basename(path))
+        self.statusBar().showMessage(f"{title}: {error_text(exc)}", 15000)
+        self.notify.emit(title, error_text(exc))
+
     def _remote_action(self, fn: Callable[[], object], refresh: str, failure: str) -> None:
         self.runner.run_task(
             fn, lambda _r: self.model.refresh_path(refresh), lambda exc: self._failed(failure, exc)
         )
 
     def _failed(self, title: str, exc: BaseException) -> None:
-        message = getattr(exc, "user_message", None) or str(exc) or type(exc).__name__
+        message = error_text(exc)
         self.statusBar().showMessage(f"{title}: {message}", 15000)
         self.notify.emit(title, message)
 
