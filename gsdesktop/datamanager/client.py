@@ -516,11 +516,15 @@ class DataManagerClient:
         progress: ProgressCallback | None = None,
         cancel: CancelToken | None = None,
         content_type: str | None = None,
+        server_metadata: bool = True,
     ) -> GSFileMetadata:
         """Upload one file to the remote path ``remote`` (its folder must exist); returns its metadata.
 
         Files of at least :attr:`multipart_threshold` bytes use ``multipart.multipart_upload`` when
-        that module is installed and the server supports it; otherwise one signed PUT.
+        that module is installed and the server supports it; otherwise one signed PUT. With
+        ``server_metadata=False`` a PUT whose signed URL binds Content-MD5 (storage verified the bytes)
+        returns metadata built locally (path, size, md5, content type, storage's Date) and saves the
+        metadata round trip; data formats and the server's URL details are then absent.
         """
         local = Path(local)
         remote = P.canonical(remote)
@@ -538,7 +542,9 @@ class DataManagerClient:
                 return impl(self, local, remote, progress=progress, cancel=cancel, content_type=content_type)
             except UnsupportedError:
                 log.info("multipart upload unsupported by the server; using a single PUT")
-        return self._upload_single(local, remote, progress=progress, cancel=cancel, content_type=content_type)
+        return self._upload_single(
+            local, remote, progress=progress, cancel=cancel, content_type=content_type, fetch=server_metadata
+        )
 
     def prefetch_upload_urls(
         self, items: Sequence[tuple[str, int, str]], *, content_type: str | None = None
@@ -562,12 +568,14 @@ class DataManagerClient:
         workers: int | None = None,
         cancel: CancelToken | None = None,
         content_type: str | None = None,
+        server_metadata: bool = False,
     ) -> builtins.list[GSFileMetadata | GSError]:
         """Upload many ``(local file, remote path)`` pairs in parallel; one result per item, in order.
 
         URLs are signed in batches when the server offers ``uploadurls-batch`` (else one by one); the
         PUTs stream to storage over the pooled session. A failed item is its :class:`GSError`; the
-        others carry on. Remote folders must exist.
+        others carry on. Remote folders must exist. ``server_metadata``: as in :meth:`upload` (here
+        off by default: no metadata round trip per file).
         """
         pairs = [(Path(local), P.canonical(remote)) for local, remote in items]
         specs: builtins.list[tuple[str, int, str]] = []
@@ -581,7 +589,10 @@ class DataManagerClient:
 
         def one(pair: tuple[Path, str]) -> GSFileMetadata | GSError:
             try:
-                return self.upload(pair[0], pair[1], cancel=cancel, content_type=content_type)
+                local, remote = pair
+                return self.upload(
+                    local, remote, cancel=cancel, content_type=content_type, server_metadata=server_metadata
+                )
             except GSError as exc:
                 return exc
 
@@ -610,6 +621,7 @@ class DataManagerClient:
         progress: ProgressCallback | None = None,
         cancel: CancelToken | None = None,
         content_type: str | None = None,
+        fetch: bool = True,
     ) -> GSFileMetadata:
         ctype = content_type or mimetypes.guess_type(local.name)[0] or "application/octet-stream"
         md5_hex, md5_b64, size = md5_file(local, cancel)
@@ -668,7 +680,7 @@ class DataManagerClient:
                     raise failure
             policy = self._next_attempt(policy, "PUT", url or "", failure, cancel)
         tracker.finish()
-        if _signs_md5(url):
+        if not fetch and _signs_md5(url):
             # storage verified the bytes against the signed Content-MD5: no need to ask the server
             return self._uploaded_meta(remote, size, md5_hex, ctype, stored_at)
         meta = self.metadata(remote)

@@ -396,7 +396,9 @@ class Executor:
         def prog(done: int, total: int) -> None:
             self.emit(FileProgress(a.path, Direction.UP, done, total))
 
-        meta = self.client.upload(p, self.rpath(a.path), progress=self.up.progress(prog), cancel=self.cancel)
+        meta = self.client.upload(
+            p, self.rpath(a.path), progress=self.up.progress(prog), cancel=self.cancel, server_metadata=False
+        )
         remote = Entry(False, meta.md5 or a.entry.md5, meta.size if meta.size is not None else size)
         if self._ident(a.path) != ident or (meta.md5 and meta.md5 != a.entry.md5):
             # the remote now holds whatever was read; the base follows the remote so the newer local
