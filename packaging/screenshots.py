@@ -4,8 +4,8 @@
 
 Starts an embedded Data Manager in a temporary directory, seeds the demo data, runs the real sync
 engine on a temporary folder, and grabs: the status window (shown where there is no tray), the tray
-menu, the tray icon states, the remote browser with transfers, activity, problems, settings and the
-first-run wizard.
+menu, the tray icon states, the remote browser with transfers, activity, problems, settings, the
+first-run wizard and the Properties of a FASTA file served via refget.
 """
 
 from __future__ import annotations
@@ -167,6 +167,28 @@ def main(argv: list[str] | None = None) -> int:
             wizard = FirstRunWizard(Prefs())
             save(wizard, "wizard", QSize(620, 420))
             wizard.close()
+
+            # A FASTA in the Data Manager served via refget: its ids in Properties.
+            import random
+
+            from gsdesktop.refget.client import index_remote
+            from gsdesktop.ui.browser import PropertiesDialog
+
+            rng = random.Random(174)
+            fasta = tmp / "mini-genome.fa"
+            with fasta.open("w") as fh:
+                for name, length in (("chrM", 16569), ("phiX174", 5386)):
+                    seq = "".join(rng.choice("ACGT") for _ in range(length))
+                    fh.write(f">{name}\n" + "".join(seq[i : i + 60] + "\n" for i in range(0, length, 60)))
+            fasta_path = f"{home}/reference/mini-genome.fa"
+            client.upload(fasta, fasta_path)
+            index_remote(client, fasta_path)
+            props = PropertiesDialog(client.metadata(fasta_path), browser, browser.refget)
+            panel = props.refget_panel
+            assert panel is not None
+            wait_until(lambda: panel.state == "served")
+            save(props, "refget-properties", QSize(760, 860))
+            props.close()
 
             desktop.close_windows()
             desktop.bridge.detach()
