@@ -222,3 +222,12 @@ def test_invalid_fasta_reports_the_line(qtbot, client, tmp_path) -> None:  # typ
     _wait_state(qtbot, panel, "error")
     assert "line 5" in panel.status.text()
     dialog.close()
+
+    # Deleted by another client after it was listed: a clear "not found", no traceback.
+    client.delete(f"{client.home}/broken.fa")
+    notes.clear()
+    browser.serve_refget()
+    qtbot.waitUntil(lambda: bool(notes), timeout=60000)
+    title, message = notes[0]
+    assert title == "Could not serve broken.fa via refget"
+    assert "broken.fa" in message and "no such file" in message.lower() and "Traceback" not in message
