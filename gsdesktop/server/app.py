@@ -658,6 +658,12 @@ def create_app(settings: ServerSettings | S3Config, *, store: S3Store | None = N
     from gsdesktop.server.batch import router as batch_router
 
     app.include_router(batch_router)
+    try:
+        from gsdesktop.server.fingerprint import router as fingerprint_router
+
+        app.include_router(fingerprint_router)
+    except ImportError:
+        log.debug("data fingerprint router not available")
     # after the optional routers: a real uploadinfo (multipart router) takes precedence over this stub
     app.add_api_route(
         "/datamanager/v1.0/uploadinfo/{path:path}",

@@ -1,4 +1,4 @@
-"""``gsdesktop server run | add-user | remove-user | passwd | list-users``.
+"""``gsdesktop server run | add-user | remove-user | passwd | list-users | data-fingerprint``.
 
 Heavy imports (FastAPI, uvicorn, boto3) happen inside the handlers so ``gsdesktop --help`` stays fast.
 """
@@ -79,6 +79,15 @@ def register(sub: Any) -> None:
     lu = ssub.add_parser("list-users", help="list the accounts")
     _add_store_options(lu, data_dir_required=False)
     lu.set_defaults(handler=cmd_list_users)
+    fp = ssub.add_parser(
+        "data-fingerprint",
+        help="show the data fingerprint; --reset after restoring the store from a backup",
+    )
+    fp.add_argument(
+        "--reset", action="store_true", help="set a new fingerprint: sync clients then keep their newer files"
+    )
+    _add_store_options(fp, data_dir_required=False)
+    fp.set_defaults(handler=cmd_data_fingerprint)
 
 
 def _error(message: str) -> Exception:
@@ -190,6 +199,22 @@ def cmd_list_users(args: argparse.Namespace) -> int:
     try:
         for name in _users(handle).list_users():
             print(name)
+    finally:
+        handle.stop()
+    return 0
+
+
+def cmd_data_fingerprint(args: argparse.Namespace) -> int:
+    from gsdesktop.server.fingerprint import get_fingerprint, reset_fingerprint
+    from gsdesktop.server.storage import S3Store
+
+    handle = _open(args)
+    try:
+        store = S3Store(handle.config)
+        if args.reset:
+            print(f"new data fingerprint: {reset_fingerprint(store)}")
+        else:
+            print(get_fingerprint(store))
     finally:
         handle.stop()
     return 0
