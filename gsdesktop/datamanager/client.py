@@ -390,6 +390,22 @@ class DataManagerClient:
             data = data.get("dataFormats") or data.get("formats") or []
         return [GSDataFormat.from_json(d) for d in data if isinstance(d, dict)]
 
+    def data_fingerprint(self) -> str | None:
+        """The server's data fingerprint (extension, see gsdesktop.server.fingerprint), or ``None``.
+
+        It changes only when the server's store was restored from a backup; ``None`` when the server
+        does not offer it.
+        """
+        resp = self.request("GET", "/datamanager/fingerprint", ok=(404, 405, 501))
+        if resp.status_code >= 400:
+            resp.close()
+            return None
+        value = resp.headers.get("x-gs-data-fingerprint")
+        if not value:
+            data = self._json(resp)
+            value = data.get("fingerprint") if isinstance(data, dict) else None
+        return str(value) if value else None
+
     # --- changes -------------------------------------------------------------------------------------
 
     def mkdir(self, path: str, parents: bool = False) -> GSFileMetadata:
