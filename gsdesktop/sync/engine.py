@@ -35,6 +35,7 @@ from gsdesktop.sync.events import (
     CycleDone,
     ProblemChanged,
     ProblemKind,
+    ServerRestored,
     StateChanged,
     SyncEvent,
     SyncProblem,
@@ -115,6 +116,7 @@ class SyncReport:
     problems: list[SyncProblem] = field(default_factory=list)
     blocked: SyncProblem | None = None  # set when a safety guard stopped the cycle
     duration: float = 0.0
+    server_restored: bool = False  # this cycle ran in restore mode (the server's data fingerprint changed)
 
     @property
     def transfers(self) -> int:
@@ -139,6 +141,7 @@ class SyncReport:
             "blocked": None if self.blocked is None else _problem_json(self.blocked),
             "problems": [_problem_json(p) for p in self.problems],
             "duration": round(self.duration, 3),
+            "server_restored": self.server_restored,
         }
 
 
@@ -159,6 +162,8 @@ Subscriber = Callable[[SyncEvent], None]
 log = logging.getLogger(__name__)
 
 MAX_ROUNDS = 8
+DATA_FINGERPRINT = "data_fingerprint"  # meta key: the server's data fingerprint last seen
+RESTORE_PENDING = "restore_pending"  # meta key: non-empty while a restore-mode sync is unfinished
 MASS_DELETE_MIN_FILES = 10
 
 
@@ -277,6 +282,7 @@ class SyncEngine:
         self.busy_paths: set[str] = set()  # local files still being written at the last scan
         self._failed_now: set[str] = set()
         self._readopt = False
+        self._restore_stable = True
         self.fold = self._detect_fold()
         up = Throttle(self.config.max_upload_bps)
         down = Throttle(self.config.max_download_bps)
@@ -537,10 +543,14 @@ class SyncEngine:
         blocked = self._check_roots(len(base_all))
         if blocked is not None:
             raise _Blocked(blocked)
+        fresh = refresh_remote or self._remote_cache is None
+        fp_before = self._data_fingerprint() if fresh else None
         if refresh_remote or self._remote_cache is None:
             remote = self._scan_remote(ignore, excluded, len(base_all))
         else:
             remote = dict(self._remote_cache)
+        restore = self._restore_mode(fp_before, self._data_fingerprint() if fresh else None)
+        report.server_restored = restore
         if self._readopt and base_all:
             log.warning("re-adopting %s: forgetting the sync base (nothing will be deleted)", self.local_root)
             self.db.clear_base()
@@ -586,13 +596,18 @@ class SyncEngine:
         host = cfg.host_name or _host()
         for rnd in range(MAX_ROUNDS):
             b, lo, re_ = (_drop(t, frozen) for t in trees)
-            todo = plan(b, lo, re_, mode=mode, host=host, fold=fold_case if self.fold else None)
+            todo = plan(
+                b, lo, re_, mode=mode, host=host, fold=fold_case if self.fold else None, restore=restore
+            )
             for pr in todo.problems:
                 self._add_problem(pr.path, pr.kind, pr.message, None)
             if rnd == 0:
                 report.planned = len(todo.actions)
                 self._mass_delete_guard(todo, base_files)
             if not todo.actions:
+                if restore and not frozen - set(scan.symlinks) and self._restore_stable:
+                    self.db.set_meta(RESTORE_PENDING, "")  # restore finished: normal sync from now on
+                    log.warning("restore-mode sync of %s finished", self.local_root)
                 break
             self._set_state(SyncState.SYNCING)
             executor.expected_remote = re_
@@ -616,6 +631,39 @@ class SyncEngine:
         for path in retrying - self._failed_now - scan.busy:
             self.db.clear_problem(path)  # resolved (or no longer needed) without failing again
         self.db.clear_problems([ProblemKind.MASS_DELETE, ProblemKind.ROOT_MISSING])
+
+    def _data_fingerprint(self) -> str | None:
+        getter = getattr(self.client, "data_fingerprint", None)
+        return None if getter is None else getter()  # type: ignore[no-any-return]
+
+    def _restore_mode(self, before: str | None, after: str | None) -> bool:
+        """Whether this cycle runs in restore mode (I17: the server's data fingerprint changed).
+
+        ``before`` / ``after`` are read around the remote listing. The first fingerprint seen is just
+        remembered; a change marks a restore as pending (kept in the state DB, so a crash or a failed
+        file keeps the next cycles in restore mode) until a restore cycle ends with nothing left to do
+        and the fingerprint was stable across its listing.
+        """
+        known = self.db.get_meta(DATA_FINGERPRINT)
+        seen = [v for v in (before, after) if v]
+        self._restore_stable = before == after
+        if known is None:
+            if before:
+                self.db.set_meta(DATA_FINGERPRINT, before)
+                known = before
+            elif after:
+                self.db.set_meta(DATA_FINGERPRINT, after)
+                return False
+            else:
+                return bool(self.db.get_meta(RESTORE_PENDING))
+        if any(v != known for v in seen):
+            new = seen[-1]
+            self.db.set_meta(RESTORE_PENDING, new)
+            self.db.set_meta(DATA_FINGERPRINT, new)
+            log.warning("the server's data fingerprint changed: it was restored from a backup; "
+                        "this sync keeps every local file")  # fmt: skip
+            self._emit(ServerRestored(new))
+        return bool(self.db.get_meta(RESTORE_PENDING))
 
     def _clean_cache(self) -> None:
         """Remove partial downloads left by a crash (never at a synced path: they live in the cache)."""

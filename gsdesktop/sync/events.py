@@ -123,4 +123,23 @@ class CycleDone:
     time: float = field(default_factory=time.time)
 
 
-SyncEvent = StateChanged | FileProgress | ActionDone | ConflictDetected | ProblemChanged | CycleDone
+@dataclass(frozen=True, slots=True)
+class ServerRestored:
+    """The server's data fingerprint changed: its store was restored from a backup (invariant I17).
+
+    The cycle that follows runs in restore mode: no local file is deleted or overwritten by the
+    server's (possibly older) data; local files are uploaded again and differing server versions are
+    kept as conflicted copies. ``fingerprint`` is the new value.
+    """
+
+    fingerprint: str
+    message: str = (
+        "The server was restored from a backup; local files were kept and uploaded again "
+        "(differing server versions are kept as conflicted copies)."
+    )
+    time: float = field(default_factory=time.time)
+
+
+SyncEvent = (
+    StateChanged | FileProgress | ActionDone | ConflictDetected | ProblemChanged | CycleDone | ServerRestored
+)

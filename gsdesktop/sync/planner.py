@@ -190,6 +190,7 @@ def plan(
     host: str = "host",
     now: datetime | None = None,
     fold: Callable[[str], str] | None = None,
+    restore: bool = False,
 ) -> Plan:
     """Compute one batch of actions that moves the three trees towards convergence.
 
@@ -202,6 +203,11 @@ def plan(
         now: timestamp for conflicted-copy names (default: now).
         fold: collision key of the local file system (e.g. :func:`fold_case`); ``None`` when every
             distinct name can coexist locally.
+        restore: the server was restored from a backup (its data fingerprint changed): remote changes
+            are not trusted to be newer. Nothing local is deleted or overwritten: a local item the
+            server lost is uploaded again, a server file that differs from the local one is moved aside
+            on the server (a conflicted copy, which then syncs down as a new file) and the local file
+            is uploaded under its name. In download-only mode the local file is moved aside instead.
     """
     when = now or datetime.now()
     result = Plan()
@@ -238,6 +244,17 @@ def plan(
             t_loc[p] = t_rem[p] = lo
             continue
         lc, rc = not same(lo, b), not same(re, b)
+        if restore and rc and lo is not None:
+            if mode is Mode.DOWNLOAD_ONLY:
+                if not lo.is_dir:  # the remote side wins here, but the local file is kept aside
+                    asides.append(Action(Op.ASIDE_LOCAL, p, lo, new_copy(p), False, Phase.ASIDE))
+                    continue
+            elif re is None:  # the server lost it: upload again (also in upload-only mode)
+                t_loc[p] = t_rem[p] = lo
+                continue
+            else:  # a different server version: keep it as a conflicted copy, upload the local one
+                asides.append(Action(Op.ASIDE_REMOTE, p, re, new_copy(p), False, Phase.ASIDE))
+                continue
         if mode is Mode.TWO_WAY:
             if not rc:
                 t_loc[p] = t_rem[p] = lo
@@ -283,7 +300,7 @@ def plan(
                     break
                 if ta is not None:  # something must move out of the folder's way
                     lo_a, re_a = local.get(a), remote.get(a)
-                    if mode is Mode.UPLOAD_ONLY:
+                    if mode is Mode.UPLOAD_ONLY or (restore and mode is Mode.TWO_WAY and re_a is not None):
                         moved = (Op.ASIDE_REMOTE, re_a)
                     elif mode is Mode.DOWNLOAD_ONLY or (lo_a is not None and not lo_a.is_dir):
                         moved = (Op.ASIDE_LOCAL, lo_a)
