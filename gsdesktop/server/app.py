@@ -9,8 +9,9 @@
   ``dataformatconverter/list``, ``uploadinfo`` (until the multipart router provides it: 501).
 
 Extensions: ``md5`` on file metadata; ``GET files/<dir>?recursive=true[&pageToken=..][&pageSize=..]``
-(every entry below a directory, paged, ``nextPageToken`` in the answer); ``POST uploadurls-batch``
-(signed PUT URLs for many files in one request, :mod:`gsdesktop.server.batch`).
+(every entry below a directory, paged, ``nextPageToken`` in the answer); ``GET files/<dir>?pageSize=N
+[&pageToken=..]`` (the plain listing in pages of at most N entries, ``nextPageToken`` null at the end);
+``POST uploadurls-batch`` (signed PUT URLs for many files in one request, :mod:`gsdesktop.server.batch`).
 """
 
 from __future__ import annotations
@@ -203,6 +204,15 @@ def _flag(value: str | None) -> bool:
     return (value or "").strip().lower() in ("1", "true", "yes", "on")
 
 
+def _page_size(request: Request) -> int:
+    """The ``pageSize`` of a paged listing (default and maximum 1000); 400 when not an integer."""
+    try:
+        size = int(_query(request, "pageSize") or 1000)
+    except ValueError as exc:
+        raise APIError(400, "pageSize must be an integer between 1 and 1000") from exc
+    return max(1, min(size, 1000))
+
+
 def _get(request: Request, raw: str, user: str, dialect: str) -> Response:
     store, base = store_of(request), base_url(request)
     path = own_path(raw, user, allow_root=True)
@@ -213,16 +223,17 @@ def _get(request: Request, raw: str, user: str, dialect: str) -> Response:
         )
     data_format = _query(request, "dataFormat")
     if _flag(_query(request, "recursive")) and not data_format:
-        try:
-            size = int(_query(request, "pageSize") or 1000)
-        except ValueError as exc:
-            raise APIError(400, "pageSize must be an integer between 1 and 1000") from exc
         page = ops.recursive_page(
-            store, path, base, dialect, _query(request, "pageToken"), max(1, min(size, 1000))
+            store, path, base, dialect, _query(request, "pageToken"), _page_size(request)
         )
         if page is None:
             raise not_found(path.display(dialect))
         return _json(page)
+    if _query(request, "pageSize") is not None and not data_format:
+        # extension: a directory's listing in pages; anything else is answered as without pageSize
+        page = ops.listing_page(store, path, base, dialect, _query(request, "pageToken"), _page_size(request))
+        if page is not None:
+            return _json(page)
     # one store call in the common case: names with an extension are usually files
     info = store.head(path.key) if "." in path.name and not path.is_home else None
     if info is None and not data_format:

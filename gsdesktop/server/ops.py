@@ -91,6 +91,16 @@ def listing(store: S3Store, path: DMPath, base: str, dialect: str) -> dict[str, 
     marker = next((o for o in objects if o.key == path.dir_key), None)
     if not objects and not prefixes and not path.is_home:
         return None
+    return {
+        "directory": dir_json(path, base, dialect, marker.last_modified if marker else None),
+        "contents": _contents(store, path, objects, prefixes, base, dialect),
+    }
+
+
+def _contents(
+    store: S3Store, path: DMPath, objects: list[ObjectInfo], prefixes: list[str], base: str, dialect: str
+) -> list[dict[str, Any]]:
+    """Metadata of a directory's children (sub-directories first, then by name)."""
     contents: list[dict[str, Any]] = []
     for prefix in prefixes:
         try:
@@ -106,9 +116,24 @@ def listing(store: S3Store, path: DMPath, base: str, dialect: str) -> dict[str, 
             continue
         contents.append(file_json(child, with_md5(store, obj), base, dialect))
     contents.sort(key=lambda m: (not m["isDirectory"], m["name"]))
+    return contents
+
+
+def listing_page(
+    store: S3Store, path: DMPath, base: str, dialect: str, token: str | None, page_size: int
+) -> dict[str, Any] | None:
+    """Extension: one page of a directory's direct children (``nextPageToken`` when more follow).
+
+    ``None`` when ``path`` is not a directory (only decidable on the first page, ``token is None``).
+    """
+    page = store.list_page(path.dir_key, delimiter="/", token=token, max_keys=page_size)
+    if token is None and not page.objects and not page.prefixes and not path.is_home:
+        return None
+    contents = _contents(store, path, page.objects, page.prefixes, base, dialect)
     return {
-        "directory": dir_json(path, base, dialect, marker.last_modified if marker else None),
+        "directory": dir_json(path, base, dialect),
         "contents": contents,
+        "nextPageToken": page.next_token,
     }
 
 
