@@ -313,7 +313,10 @@ def plan(
     if asides:
         # Moving items aside changes the trees under other decisions; plan the rest next round.
         seen: set[tuple[Op, str]] = set()
+        moved_dirs = {(act.op, act.path) for act in asides}
         for act in asides:
+            if any((act.op, a) in moved_dirs for a in ancestors(act.path)):
+                continue  # moved along with its folder
             if (act.op, act.path) not in seen:
                 seen.add((act.op, act.path))
                 result.actions.append(act)
