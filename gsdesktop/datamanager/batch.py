@@ -1,4 +1,5 @@
-"""Signed upload URLs fetched ahead, many per request (the server's ``uploadurls-batch`` extension).
+"""Many small uploads, fast: signed URLs fetched ahead, many per request (the server's
+``uploadurls-batch`` extension), and a lean PUT path (:class:`LeanPut`).
 
 :class:`UrlPrefetcher` is only an optimisation: a URL it could not get (the server lacks the
 extension, an item was refused, the request failed) is simply absent, and the upload then asks for
@@ -10,14 +11,21 @@ from __future__ import annotations
 import base64
 import logging
 import mimetypes
+import os
 import threading
+import urllib.parse
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
+
+import requests
+import urllib3
 
 from gsdesktop.datamanager import paths as P
 from gsdesktop.datamanager.errors import GSError
 from gsdesktop.datamanager.paths import Dialect
+from gsdesktop.datamanager.transfer import CancelToken, FileBody, ThrottledProgress
 
 if TYPE_CHECKING:
     from gsdesktop.datamanager.client import DataManagerClient
@@ -149,3 +157,67 @@ class UrlPrefetcher:
             if isinstance(url, str) and url.startswith(("http://", "https://")):
                 out[i] = url
         return out
+
+
+class LeanPut:
+    """One PUT straight through the session's urllib3 pool, without the ``requests`` layer (about half
+    the client CPU per small file). Plain-HTTP storage without a proxy only; anything but a 2xx answer
+    (or a transport error) returns ``None`` and the caller takes its full path (error mapping,
+    retries, URL renewal)."""
+
+    def __init__(self, session: requests.Session, timeout: tuple[float, float]) -> None:
+        self.session = session
+        self.timeout = urllib3.Timeout(connect=timeout[0], read=timeout[1])
+        self._pools: dict[str, Any] = {}  # netloc -> urllib3 pool, or None when a proxy applies
+
+    def _pool(self, parts: urllib.parse.SplitResult, url: str) -> Any:
+        if parts.netloc in self._pools:
+            return self._pools[parts.netloc]
+        pool = None
+        env = requests.utils.get_environ_proxies(url) if self.session.trust_env else {}
+        manager = getattr(self.session.get_adapter(url), "poolmanager", None)
+        if not env and not self.session.proxies and manager is not None:
+            pool = manager.connection_from_url(url)
+        self._pools[parts.netloc] = pool
+        return pool
+
+    def put(
+        self,
+        url: str,
+        local: Path,
+        size: int,
+        headers: dict[str, str],
+        tracker: ThrottledProgress,
+        cancel: CancelToken | None,
+    ) -> str | None:
+        """The response's Date ("" if none) after a 2xx answer, else ``None``."""
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme != "http":
+            return None
+        pool = self._pool(parts, url)
+        if pool is None:
+            return None
+        send = {"User-Agent": str(self.session.headers.get("User-Agent", "")), **headers}
+        try:
+            with open(local, "rb") as fh:
+                if os.fstat(fh.fileno()).st_size != size:
+                    return None
+                resp = pool.urlopen(
+                    "PUT",
+                    parts.path + ("?" + parts.query if parts.query else ""),
+                    body=FileBody(fh, size, tracker, cancel),
+                    headers=send,
+                    retries=False,
+                    redirect=False,
+                    assert_same_host=False,
+                    timeout=self.timeout,
+                    preload_content=True,
+                )
+        except urllib3.exceptions.ClosedPoolError:
+            self._pools.pop(parts.netloc, None)  # evicted by the pool manager: look it up again
+            return None
+        except (urllib3.exceptions.HTTPError, OSError):
+            return None
+        if 200 <= resp.status < 300:
+            return str(resp.headers.get("Date") or "")
+        return None

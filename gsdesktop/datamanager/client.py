@@ -12,6 +12,7 @@ import importlib
 import logging
 import mimetypes
 import os
+import re
 import threading
 import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -27,7 +28,7 @@ import urllib3
 from urllib3.exceptions import MaxRetryError
 
 from gsdesktop.datamanager import paths as P
-from gsdesktop.datamanager.batch import UploadSpec, UrlPrefetcher, spec_for
+from gsdesktop.datamanager.batch import LeanPut, UploadSpec, UrlPrefetcher, spec_for
 from gsdesktop.datamanager.errors import (
     AuthenticationError,
     CredentialsUnavailableError,
@@ -159,6 +160,7 @@ class DataManagerClient:
         self._session = make_session(url, pool_size, retries)
         self._recursive_listing: bool | None = None
         self._prefetcher = UrlPrefetcher(self)
+        self._lean = LeanPut(self._session, timeout)
 
     # --- session ------------------------------------------------------------------------------------
 
@@ -669,6 +671,7 @@ class DataManagerClient:
         url: str | None = self._prefetcher.take(remote, UploadSpec(size, md5_b64, ctype))
         headers = {"Content-Length": str(size), "Content-MD5": md5_b64, "Content-Type": ctype}
         renewals = 0
+        lean_tried = False
         while True:
             if cancel is not None:
                 cancel.raise_if_cancelled()
@@ -679,6 +682,15 @@ class DataManagerClient:
             else:
                 headers.pop("x-amz-meta-md5-hash", None)
             tracker.set(0)
+            if not fetch and not lean_tried:
+                lean_tried = True
+                # first attempt of a sync / batch upload: one lean PUT; anything but 2xx takes the
+                # full path below (error mapping, retries, URL renewal)
+                lean = self._lean.put(url, local, size, headers, tracker, cancel)
+                if lean is not None:
+                    stored_at = lean or None
+                    break
+                tracker.set(0)
             failure: GSError
             try:
                 with open(local, "rb") as fh:
@@ -698,7 +710,7 @@ class DataManagerClient:
                 ) from exc
             else:
                 if resp.ok:
-                    stored_at = resp.headers.get("Date")
+                    stored_at = resp.headers.get("Date") or None
                     resp.close()
                     break
                 failure = error_for_status(resp, [remote], "Storage rejected the upload")
@@ -788,18 +800,23 @@ class DataManagerClient:
         return download_file(self, remote, local, data_format=data_format, progress=progress, cancel=cancel)
 
 
+_SIGNED_HEADERS = re.compile(r"[?&]X-Amz-SignedHeaders=([^&#]*)")
+
+
+def _signed_headers(url: str | None) -> list[str] | None:
+    """The headers a SigV4 URL's signature covers (lower case), ``None`` for other URLs."""
+    m = _SIGNED_HEADERS.search(url or "")
+    return urllib.parse.unquote(m.group(1)).lower().split(";") if m else None
+
+
 def _signs_md5(url: str | None) -> bool:
     """True when a SigV4 URL's signature covers ``Content-MD5`` (storage then verifies the bytes)."""
-    if not url:
-        return False
-    signed = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query).get("X-Amz-SignedHeaders") or [""]
-    return "content-md5" in signed[0].lower().split(";")
+    return "content-md5" in (_signed_headers(url) or ())
 
 
 def _wants_md5_meta(url: str, dialect: Dialect) -> bool:
     """Send ``x-amz-meta-md5-hash`` only when the signature covers it (SigV4) or the beta dialect asks."""
-    query = urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)
-    signed = query.get("X-Amz-SignedHeaders")
-    if signed:
-        return "x-amz-meta-md5-hash" in signed[0].lower().split(";")
+    signed = _signed_headers(url)
+    if signed is not None:
+        return "x-amz-meta-md5-hash" in signed
     return dialect is Dialect.BETA2

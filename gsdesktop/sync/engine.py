@@ -161,6 +161,8 @@ def _problem_json(p: SyncProblem) -> dict[str, object]:
 Subscriber = Callable[[SyncEvent], None]
 log = logging.getLogger(__name__)
 
+ACTIVITY_BATCH = 200  # activity rows written per transaction
+
 MAX_ROUNDS = 8
 DATA_FINGERPRINT = "data_fingerprint"  # meta key: the server's data fingerprint last seen
 RESTORE_PENDING = "restore_pending"  # meta key: non-empty while a restore-mode sync is unfinished
@@ -267,6 +269,8 @@ class SyncEngine:
                 self.db.set_meta(key, value)
         self._subscribers: list[Subscriber] = []
         self._sub_lock = threading.Lock()
+        self._activity: list[ActionDone] = []  # written to the database in batches
+        self._activity_lock = threading.Lock()
         self._state = SyncState.IDLE
         self._state_lock = threading.Lock()
         self._cycle_lock = threading.Lock()
@@ -399,11 +403,19 @@ class SyncEngine:
         return self.db.conflicts()
 
     def recent_activity(self, limit: int = 100) -> list[ActionDone]:
+        self._flush_activity()
         return self.db.activity(limit)
+
+    def _flush_activity(self) -> None:
+        with self._activity_lock:
+            batch, self._activity = self._activity, []
+        if batch:
+            self.db.add_activity(batch)
 
     def close(self) -> None:
         """Stop and release the state database."""
         self.stop()
+        self._flush_activity()
         self.db.close()
 
     # -- one cycle ----------------------------------------------------------------------------
@@ -524,6 +536,7 @@ class SyncEngine:
                     self._set_state(SyncState.PAUSED)
                 report.problems = [p for p in self._publish_problems() if p.path]  # per-file ones
                 report.duration = time.monotonic() - started
+                self._flush_activity()
                 self.db.set_meta_json("last_report", report.to_json())
                 self.db.set_meta("last_cycle", str(time.time()))
                 self._emit(CycleDone(report))
@@ -728,7 +741,11 @@ class SyncEngine:
 
     def _on_event(self, event: SyncEvent) -> None:
         if isinstance(event, ActionDone):
-            self.db.add_activity([event])
+            with self._activity_lock:
+                self._activity.append(event)
+                full = len(self._activity) >= ACTIVITY_BATCH
+            if full:
+                self._flush_activity()
         self._emit(event)
 
     def _own_write(self, rel: str) -> None:

@@ -47,6 +47,8 @@ from gsdesktop.sync.state import CachedHash, StateDB
 
 log = logging.getLogger(__name__)
 
+RECORD_BATCH = 200
+
 
 class Offline(Exception):
     """The server is unreachable: stop the cycle, go OFFLINE, retry later."""
@@ -145,6 +147,8 @@ class Executor:
         self.expected_remote: Mapping[str, Entry] = {}
         self.hashes: dict[str, CachedHash] | None = None  # the engine's in-memory hash cache
         self._lock = threading.Lock()
+        self._deferred: list[tuple[str, Entry | None]] = []  # upload results not yet in the base
+        self._problem_paths: set[str] | None = None  # paths with a recorded problem (this run)
 
     # -- helpers ------------------------------------------------------------------------------
     def rpath(self, rel: str) -> str:
@@ -187,6 +191,7 @@ class Executor:
     # -- running ------------------------------------------------------------------------------
     def run(self, plan: Plan) -> Outcome:
         out = Outcome()
+        self._problem_paths = {p.path for p in self.db.problems()}
         for phase, group in zip(Phase, plan.by_phase(), strict=True):
             if not group:
                 continue
@@ -226,6 +231,12 @@ class Executor:
                     out.failed.add(a.path)
                 else:
                     todo.append(a)
+        try:
+            self._run_actions(todo, out)
+        finally:
+            self._flush_records()
+
+    def _run_actions(self, todo: list[Action], out: Outcome) -> None:
         if len(todo) == 1 or self.transfers == 1:
             for a in todo:
                 self._one(a, out)
@@ -291,7 +302,8 @@ class Executor:
                 out.bytes_up += nbytes
             elif a.op in (Op.DOWNLOAD, Op.CONFLICT):
                 out.bytes_down += nbytes
-        if self.db.clear_problem(a.path):
+        known = self._problem_paths
+        if (known is None or a.path in known) and self.db.clear_problem(a.path):
             self.problems.append((a.path, ProblemKind.FILE_ERROR, "", -1.0))  # marker: cleared
 
     def _problem(self, path: str, kind: ProblemKind, message: str, retry: float | None) -> None:
@@ -369,9 +381,24 @@ class Executor:
         raise AssertionError(op)
 
     def _finish(self, a: Action, entry: Entry | None, kind: ActionKind, size: int | None = None) -> None:
-        if a.record:
+        if a.record and a.op is Op.UPLOAD:
+            # the file is durably stored: its base entry is written with others (one transaction per
+            # batch, not one per file). A crash before that only leaves both sides identical, which
+            # the next round records without transferring anything.
+            with self._lock:
+                self._deferred.append((a.path, entry))
+                full = len(self._deferred) >= RECORD_BATCH
+            if full:
+                self._flush_records()
+        elif a.record:
             self.db.record(a.path, entry)
         self.emit(ActionDone(kind, a.path, size))
+
+    def _flush_records(self) -> None:
+        with self._lock:
+            batch, self._deferred = self._deferred, []
+        if batch:
+            self.db.record_many(batch)
 
     def _conflict(self, path: str, copy: str) -> None:
         ev = ConflictDetected(path, copy)
