@@ -1,11 +1,11 @@
 """A lazily loaded tree over the remote Data Manager folders.
 
 ``hasChildren`` is true for every folder; ``canFetchMore``/``fetchMore`` only *start* an async listing
-(through :class:`~gsdesktop.ui.bridge.TaskRunner`); a "Loading…" row is shown meanwhile. When the
-listing arrives (already sorted off the GUI thread) the placeholder is removed and the entries are
-inserted with ``beginInsertRows`` in batches, one batch per event-loop turn, so a 10,000-entry folder
-never blocks the GUI thread. Sorting is done by the model itself (``sort``) so no proxy has to compare
-thousands of rows through Python.
+(through :class:`~gsdesktop.ui.bridge.TaskRunner`); a "Loading…" row is shown (last) until the last
+page. The listing is fetched in pages (``list_pages`` when the lister has it) one task after the other;
+each page is merged in sort order off the GUI thread and its entries are inserted where they belong
+with ``beginInsertRows``, so a 10,000-entry folder never blocks the GUI thread. Sorting is done by the
+model itself (``sort``) so no proxy has to compare thousands of rows through Python.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 import enum
 import heapq
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -34,10 +34,12 @@ from PySide6.QtWidgets import QApplication, QStyle
 from gsdesktop.datamanager.models import GSDirectoryListing, GSFileMetadata
 from gsdesktop.ui.bridge import TaskRunner
 from gsdesktop.ui.formatting import header_data, human_size
+from gsdesktop.ui.paged_listing import MergedPage, PageMerger
 
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 250  # rows exposed per fetchMore: the view's layout cost grows with exposed rows
+LISTING_PAGE = 500  # entries per listing request: each JSON parse stays short (the GIL is shared)
 META_ROLE = Qt.ItemDataRole.UserRole + 1  # GSFileMetadata or None
 PATH_ROLE = Qt.ItemDataRole.UserRole + 2  # remote path (str)
 KIND_ROLE = Qt.ItemDataRole.UserRole + 3  # "entry" | "loading" | "error"
@@ -46,6 +48,8 @@ Index = QModelIndex | QPersistentModelIndex
 
 
 class Lister(Protocol):
+    """The client as the model needs it; a ``list_pages(path, page_size)`` method is used if present."""
+
     def list(self, path: str) -> GSDirectoryListing: ...
 
 
@@ -105,6 +109,7 @@ class Node:
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+ASC = Qt.SortOrder.AscendingOrder
 _INVALID = QModelIndex()
 _F = Qt.ItemFlag
 _ROOT_FLAGS = _F.ItemIsDropEnabled
@@ -423,6 +428,8 @@ class RemoteTreeModel(QAbstractItemModel):
         if text == self._filter:
             return
         self._filter = text
+        if self._root.state == LoadState.LOADING:
+            self._rebuild_rows(self._root, QModelIndex())
         self._reorder(self._root, QModelIndex(), recurse=False)
 
     def total_entries(self, index: Index = QModelIndex()) -> int:
@@ -501,18 +508,39 @@ class RemoteTreeModel(QAbstractItemModel):
         placeholder.row = 0
         self.endInsertRows()
         self.load_started.emit(node.path)
-        column, order, lister, path = self._sort_column, self._sort_order, self._lister, node.path
+        self._next_page(node, generation, self._pages(node.path), PageMerger())
+
+    def _pages(self, path: str) -> Iterator[GSDirectoryListing]:
+        """The listing's pages, fetched lazily (on the worker threads that iterate them)."""
+        list_pages = getattr(self._lister, "list_pages", None)
+        if list_pages is not None:
+            yield from list_pages(path, LISTING_PAGE)
+        else:
+            yield self._lister.list(path)
+
+    def _next_page(
+        self, node: Node, generation: int, pages: Iterator[GSDirectoryListing], merger: PageMerger
+    ) -> None:
+        """Fetch and merge the next page on the pool; ``None`` comes back after the last page."""
+        column, descending = self._sort_column, self._sort_order == Qt.SortOrder.DescendingOrder
         dirs_only = self.dirs_only
 
-        def work() -> list[GSFileMetadata]:
-            contents = lister.list(path).contents
+        def work() -> MergedPage | None:
+            if node.generation != generation:
+                return None  # refreshed meanwhile: the answer will be dropped anyway
+            listing = next(pages, None)
+            if listing is None:
+                return None
+            contents: Sequence[GSFileMetadata] = listing.contents
             if dirs_only:
-                contents = tuple(m for m in contents if m.is_directory)
-            return sort_entries(contents, column, order)
+                contents = [m for m in contents if m.is_directory]
+            return merger.add(
+                contents, (column, descending), _sort_key(column), lambda e: sort_entries(e, column, ASC)
+            )
 
         self._runner.run_task(
             work,
-            lambda entries: self._on_listing(node, generation, entries, column, order),
+            lambda page: self._on_page(node, generation, pages, merger, page),
             lambda exc: self._on_listing_failed(node, generation, exc),
         )
 
@@ -532,29 +560,103 @@ class RemoteTreeModel(QAbstractItemModel):
             return None
         return self.createIndex(node.row, 0, node)
 
-    def _remove_placeholder(self, node: Node, index: QModelIndex) -> None:
-        if node.children and node.children[0].kind in ("loading", "error"):
-            self.beginRemoveRows(index, 0, 0)
-            del node.children[0]
-            for i, child in enumerate(node.children):
-                child.row = i
-            self.endRemoveRows()
-
-    def _on_listing(
-        self, node: Node, generation: int, entries: list[GSFileMetadata], column: int, order: Qt.SortOrder
+    def _on_page(
+        self,
+        node: Node,
+        generation: int,
+        pages: Iterator[GSDirectoryListing],
+        merger: PageMerger,
+        page: MergedPage | None,
     ) -> None:
         index = self._node_index(node)
         if index is None or generation != node.generation:
             return  # stale: the folder was refreshed or the model reset meanwhile
-        self._remove_placeholder(node, index)
-        if (column, order) != (self._sort_column, self._sort_order):
-            entries = sort_entries(entries, self._sort_column, self._sort_order)
-        node.state = LoadState.LOADED
-        node.entries = entries
+        if page is None:
+            self._finish_listing(node, index, merger)
+            return
+        self._next_page(node, generation, pages, merger)  # fetch the next page while this one is shown
+        node.entries = page.entries
+        if page.positions is None or (node is self._root and self._filter):
+            self._rebuild_rows(node, index)
+        else:
+            self._insert_landed(node, index, page.positions)
+
+    def _insert_landed(self, node: Node, index: QModelIndex, positions: list[int]) -> None:
+        """Insert the new entries that sort among the exposed rows; the rest wait in ``pending``."""
+        shown = self._entry_rows(node)
+        inside = [q for j, q in enumerate(positions) if q - j < shown]  # before an exposed row
+        entries = node.entries
+        k = 0
+        while k < len(inside):
+            first = last = inside[k]
+            while k + 1 < len(inside) and inside[k + 1] == last + 1:
+                k += 1
+                last = inside[k]
+            k += 1
+            self.beginInsertRows(index, first, last)
+            node.children[first:first] = [Node(m.path, m, node) for m in entries[first : last + 1]]
+            self.endInsertRows()
+        if inside:
+            for row in range(inside[0], len(node.children)):
+                node.children[row].row = row
+        shown += len(inside)
+        node.pending = entries[shown:]
+        wanted = PAGE_SIZE if node is self._root else len(entries)
+        if shown < wanted:
+            self._insert_page(node, index, wanted - shown)
+
+    def _rebuild_rows(self, node: Node, index: QModelIndex) -> None:
+        """Re-expose a loading folder's rows from its (re-sorted or filtered) entries."""
+        shown = self._entry_rows(node)
+        keep = {id(c.meta): c for c in node.children[:shown] if c.meta is not None}
+        if shown:
+            self.beginRemoveRows(index, 0, shown - 1)
+            del node.children[:shown]
+            for row, child in enumerate(node.children):
+                child.row = row
+            self.endRemoveRows()
         node.pending = self._visible(node)
-        # Top level: one page now, more as the user scrolls. Sub-folders in the tree: everything.
-        self._insert_page(node, index, PAGE_SIZE if node is self._root else max(len(node.pending), 1))
-        self.load_finished.emit(node.path, len(entries))
+        wanted = max(shown, PAGE_SIZE) if node is self._root else len(node.entries)
+        self._insert_page(node, index, wanted, keep)
+
+    def _finish_listing(self, node: Node, index: QModelIndex, merger: PageMerger) -> None:
+        """After the last page: drop the "Loading…" row; re-sort if the order changed meanwhile."""
+        last = len(node.children) - 1
+        if last >= 0 and node.children[last].kind == "loading":
+            self.beginRemoveRows(index, last, last)
+            del node.children[last]
+            self.endRemoveRows()
+        node.state = LoadState.LOADED
+        if merger.sort != (self._sort_column, self._sort_order == Qt.SortOrder.DescendingOrder):
+            self._resort_node(node)
+        self.load_finished.emit(node.path, len(node.entries))
+
+    def _resort_node(self, node: Node) -> None:
+        """Sort one loaded folder again on the pool (its order changed while it was loading)."""
+        column, order, generation, entries = (
+            self._sort_column,
+            self._sort_order,
+            node.generation,
+            node.entries,
+        )
+
+        def apply(result: list[GSFileMetadata]) -> None:
+            index = self._node_index(node)
+            if index is None or node.generation != generation or node.state != LoadState.LOADED:
+                return
+            if (column, order) != (self._sort_column, self._sort_order):
+                self._resort_node(node)
+                return
+            node.entries = result
+            self._reorder(node, index)
+
+        self._runner.run_task(lambda: sort_entries(entries, column, order), apply)
+
+    @staticmethod
+    def _entry_rows(node: Node) -> int:
+        """Rows of ``node`` that are entries (all but a trailing "Loading…" row)."""
+        n = len(node.children)
+        return n - 1 if n and node.children[-1].kind == "loading" else n
 
     def _insert_page(
         self, node: Node, index: QModelIndex, count: int = PAGE_SIZE, reuse: dict[int, Node] | None = None
@@ -563,14 +665,15 @@ class RemoteTreeModel(QAbstractItemModel):
         if not node.pending:
             return
         batch, node.pending = node.pending[:count], node.pending[count:]
-        first = len(node.children)
+        first = self._entry_rows(node)  # (before a "Loading…" row)
         self.beginInsertRows(index, first, first + len(batch) - 1)
-        for i, meta in enumerate(batch):
+        rows: list[Node] = []
+        for meta in batch:
             child = reuse.get(id(meta)) if reuse else None
-            if child is None:
-                child = Node(meta.path, meta, node)
-            child.row = first + i
-            node.children.append(child)
+            rows.append(child if child is not None else Node(meta.path, meta, node))
+        node.children[first:first] = rows
+        for row in range(first, len(node.children)):
+            node.children[row].row = row
         self.endInsertRows()
 
     def has_more(self, index: Index = QModelIndex()) -> bool:
@@ -580,7 +683,7 @@ class RemoteTreeModel(QAbstractItemModel):
     def expose_more(self, index: Index = QModelIndex(), count: int = PAGE_SIZE) -> int:
         """Expose the next ``count`` entries of a loaded folder; returns how many rows were added."""
         node = self.node(index)
-        if node.state != LoadState.LOADED or not node.pending:
+        if node.state not in (LoadState.LOADED, LoadState.LOADING) or not node.pending:
             return 0
         before = len(node.children)
         self._insert_page(node, self.as_index(index), count)
@@ -590,7 +693,12 @@ class RemoteTreeModel(QAbstractItemModel):
         index = self._node_index(node)
         if index is None or generation != node.generation:
             return
-        self._remove_placeholder(node, index)
+        if node.children:  # the "Loading…" row and any entries of earlier pages
+            self.beginRemoveRows(index, 0, len(node.children) - 1)
+            node.children = []
+            self.endRemoveRows()
+        node.pending = []
+        node.entries = []
         node.state = LoadState.FAILED
         node.error = getattr(exc, "user_message", None) or str(exc) or type(exc).__name__
         err = Node(node.path + "/\0error", None, node, kind="error")
