@@ -416,20 +416,12 @@ class DataManagerClient:
         return [GSDataFormat.from_json(d) for d in data if isinstance(d, dict)]
 
     def data_fingerprint(self) -> str | None:
-        """The server's data fingerprint (extension, see gsdesktop.server.fingerprint), or ``None``.
-
-        It changes only when the server's store was restored from a backup; ``None`` when the server
-        does not offer it.
-        """
+        """The server's data fingerprint (changes only when its store is restored from a backup), or
+        ``None`` when the server does not offer it (extension, see gsdesktop.server.fingerprint)."""
         resp = self.request("GET", "/datamanager/fingerprint", ok=(404, 405, 501))
-        if resp.status_code >= 400:
-            resp.close()
-            return None
-        value = resp.headers.get("x-gs-data-fingerprint")
-        if not value:
-            data = self._json(resp)
-            value = data.get("fingerprint") if isinstance(data, dict) else None
-        return str(value) if value else None
+        value = resp.headers.get("x-gs-data-fingerprint") if resp.status_code < 400 else None
+        resp.close()
+        return value or None
 
     # --- changes -------------------------------------------------------------------------------------
 
