@@ -177,6 +177,9 @@ class S3Store:
             timeout=urllib3.Timeout(connect=10, read=120),
             retries=urllib3.Retry(total=3, connect=3, read=2, status=0, backoff_factor=0.1),
         )
+        from gsdesktop.server.presign import FastPutSigner
+
+        self._fast_put = FastPutSigner(self.presigner, self.bucket)
         if create_bucket:
             self.ensure_bucket()
 
@@ -360,6 +363,14 @@ class S3Store:
         }
         if content_md5:
             params["ContentMD5"] = content_md5
+        fast = self._fast_put.presign_put(
+            key,
+            {k: str(v) for k, v in params.items() if k not in ("Bucket", "Key")},
+            expires,
+            md5_meta=md5_hex,
+        )
+        if fast is not None:
+            return fast
         if md5_hex:
             params["Metadata"] = {"md5-hash": md5_hex}
         return str(self.presigner.generate_presigned_url("put_object", Params=params, ExpiresIn=expires))

@@ -1,0 +1,131 @@
+"""SigV4 query-string signing of S3 PUT URLs without botocore's per-call machinery (~10x cheaper).
+
+Used by the batch upload signer, where thousands of URLs are signed per request. It is only trusted
+after it reproduced botocore's URL byte for byte (same key, parameters and timestamp) for the store
+it signs for; keys with characters outside a plain set always go through botocore.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import re
+import threading
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qs, quote, urlsplit
+
+log = logging.getLogger(__name__)
+
+_PLAIN_KEY = re.compile(r"^[A-Za-z0-9/._~-]+$")
+
+
+def _q(text: str) -> str:
+    return quote(text, safe="-_.~")
+
+
+class FastPutSigner:
+    """Presigned ``put_object`` URLs equivalent to ``presigner.generate_presigned_url``.
+
+    Args:
+        presigner: the boto3 S3 client whose URLs this reproduces (endpoint, region, credentials).
+        bucket: the bucket name.
+    """
+
+    def __init__(self, presigner: Any, bucket: str) -> None:
+        self.presigner = presigner
+        self.bucket = bucket
+        self._ok: bool | None = None  # None: not checked yet
+        self._lock = threading.Lock()
+        self._keys: dict[str, bytes] = {}  # date stamp -> signing key
+
+    def presign_put(
+        self, key: str, headers: dict[str, str], expires: int, *, md5_meta: str | None
+    ) -> str | None:
+        """A URL, or ``None`` when this signer is not usable for ``key`` (use botocore)."""
+        if not _PLAIN_KEY.match(key) or self._ok is False:
+            return None
+        if self._ok is None and not self._self_check():
+            return None
+        if self.presigner._request_signer._credentials.get_frozen_credentials().token:
+            return None  # temporary credentials (session token): botocore adds the token parameter
+        return self._sign(key, headers, expires, md5_meta, datetime.now(UTC))
+
+    def _self_check(self) -> bool:
+        with self._lock:
+            if self._ok is None:
+                try:
+                    self._ok = self._matches_botocore()
+                except Exception:  # any surprise: never use the fast path
+                    log.exception("fast URL signer self-check failed")
+                    self._ok = False
+                if not self._ok:
+                    log.info("fast URL signer disabled: it does not reproduce botocore's URLs here")
+            return self._ok
+
+    def _matches_botocore(self) -> bool:
+        key = "users/selfcheck/dir/file-1.dat"
+        for md5 in ("1B2M2Y8AsgTpgAmY7PhCfg==", None):
+            for meta in ("0" * 32, None):
+                headers: dict[str, Any] = {"ContentLength": 10240, "ContentType": "application/octet-stream"}
+                if md5:
+                    headers["ContentMD5"] = md5
+                params = {"Bucket": self.bucket, "Key": key, **headers}
+                if meta:
+                    params["Metadata"] = {"md5-hash": meta}
+                ref = str(self.presigner.generate_presigned_url("put_object", Params=params, ExpiresIn=3600))
+                stamp = parse_qs(urlsplit(ref).query).get("X-Amz-Date", [""])[0]
+                when = datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+                mine = self._sign(key, {k: str(v) for k, v in headers.items()}, 3600, meta, when)
+                if mine != ref:
+                    return False
+        return True
+
+    def _signing_key(self, secret: str, date: str, region: str) -> bytes:
+        cached = self._keys.get(date)
+        if cached is None:
+            k = hmac.new(("AWS4" + secret).encode(), date.encode(), hashlib.sha256).digest()
+            for part in (region, "s3", "aws4_request"):
+                k = hmac.new(k, part.encode(), hashlib.sha256).digest()
+            self._keys = {date: k}
+            cached = k
+        return cached
+
+    def _sign(
+        self, key: str, headers: dict[str, str], expires: int, md5_meta: str | None, when: datetime
+    ) -> str:
+        creds = self.presigner._request_signer._credentials.get_frozen_credentials()
+        region = self.presigner.meta.region_name
+        endpoint = self.presigner.meta.endpoint_url.rstrip("/")
+        parts = urlsplit(endpoint)
+        host = parts.netloc
+        path = f"{parts.path}/{_q(self.bucket)}/{quote(key, safe='/-_.~')}"
+        stamp = when.strftime("%Y%m%dT%H%M%SZ")
+        date = stamp[:8]
+        scope = f"{date}/{region}/s3/aws4_request"
+        signed: dict[str, str] = {"host": host}
+        if "ContentLength" in headers:
+            signed["content-length"] = headers["ContentLength"]
+        if headers.get("ContentMD5"):
+            signed["content-md5"] = headers["ContentMD5"]
+        signed["content-type"] = headers["ContentType"]
+        if md5_meta:
+            signed["x-amz-meta-md5-hash"] = md5_meta
+        names = sorted(signed)
+        query = {
+            "X-Amz-Algorithm": "AWS4-HMAC-SHA256",
+            "X-Amz-Credential": f"{creds.access_key}/{scope}",
+            "X-Amz-Date": stamp,
+            "X-Amz-Expires": str(expires),
+            "X-Amz-SignedHeaders": ";".join(names),
+        }
+        canonical_query = "&".join(f"{_q(k)}={_q(v)}" for k, v in sorted(query.items()))
+        canonical_headers = "".join(f"{n}:{signed[n].strip()}\n" for n in names)
+        request = "\n".join(
+            ["PUT", path, canonical_query, canonical_headers, ";".join(names), "UNSIGNED-PAYLOAD"]
+        )
+        to_sign = "\n".join(["AWS4-HMAC-SHA256", stamp, scope, hashlib.sha256(request.encode()).hexdigest()])
+        sig = hmac.new(self._signing_key(creds.secret_key, date, region), to_sign.encode(), hashlib.sha256)
+        url_path = f"{endpoint}/{_q(self.bucket)}/{quote(key, safe='/-_.~')}"
+        return f"{url_path}?{canonical_query}&X-Amz-Signature={sig.hexdigest()}"
