@@ -582,10 +582,15 @@ class RemoteTreeModel(QAbstractItemModel):
             self._insert_landed(node, index, page.positions)
 
     def _insert_landed(self, node: Node, index: QModelIndex, positions: list[int]) -> None:
-        """Insert the new entries that sort among the exposed rows; the rest wait in ``pending``."""
+        """Insert the new entries that sort among the exposed rows; the rest wait in ``pending``.
+
+        The top level keeps its number of exposed rows: rows pushed past it go back to ``pending``.
+        """
         shown = self._entry_rows(node)
-        inside = [q for j, q in enumerate(positions) if q - j < shown]  # before an exposed row
         entries = node.entries
+        limit = max(shown, PAGE_SIZE) if node is self._root else len(entries)
+        # before an exposed row (q - j old entries precede it) and within the limit
+        inside = [q for j, q in enumerate(positions) if q - j < shown and q < limit]
         k = 0
         while k < len(inside):
             first = last = inside[k]
@@ -600,10 +605,16 @@ class RemoteTreeModel(QAbstractItemModel):
             for row in range(inside[0], len(node.children)):
                 node.children[row].row = row
         shown += len(inside)
+        if shown > limit:  # old rows pushed past the limit
+            self.beginRemoveRows(index, limit, shown - 1)
+            del node.children[limit:shown]
+            for row in range(limit, len(node.children)):
+                node.children[row].row = row
+            self.endRemoveRows()
+            shown = limit
         node.pending = entries[shown:]
-        wanted = PAGE_SIZE if node is self._root else len(entries)
-        if shown < wanted:
-            self._insert_page(node, index, wanted - shown)
+        if shown < limit:
+            self._insert_page(node, index, limit - shown)
 
     def _rebuild_rows(self, node: Node, index: QModelIndex) -> None:
         """Re-expose a loading folder's rows from its (re-sorted or filtered) entries."""
