@@ -171,9 +171,10 @@ def mkdir(store: S3Store, path: DMPath, base: str, dialect: str) -> tuple[int, d
         return 200, dir_json(path, base, dialect)
     if store.head(path.key) is not None:
         raise APIError(409, f"a file named {path.display(dialect)} exists already")
-    st = stat(store, path)
-    if st is not None:
-        return 200, dir_json(path, base, dialect, st.info.last_modified if st.info else None)
+    page = store.list_page(path.dir_key, delimiter=None, max_keys=1)  # not a file: a folder already?
+    if page.objects:
+        first = page.objects[0]
+        return 200, dir_json(path, base, dialect, first.last_modified if first.key == path.dir_key else None)
     require_parent(store, path)
     store.put_bytes(path.dir_key, b"", content_type=DIR_CONTENT_TYPE)
     return 201, dir_json(path, base, dialect)
