@@ -12,6 +12,7 @@ import json
 import os
 import signal
 import sqlite3
+import sys
 import threading
 import time
 from pathlib import Path
@@ -109,8 +110,11 @@ class _Printer:
         self.lock = threading.Lock()
 
     def event(self, ev: Any) -> None:
-        from gsdesktop.sync import ActionDone, ConflictDetected, ProblemChanged, StateChanged
+        from gsdesktop.sync import ActionDone, ConflictDetected, ProblemChanged, ServerRestored, StateChanged
 
+        if isinstance(ev, ServerRestored) and not self.as_json:
+            print(f"gsdesktop: warning: {ev.message}", file=sys.stderr, flush=True)  # even with --quiet
+            return
         if self.quiet:
             return
         if self.as_json:
@@ -134,8 +138,17 @@ class _Printer:
 
 
 def _event_json(ev: Any) -> dict[str, Any] | None:
-    from gsdesktop.sync import ActionDone, ConflictDetected, CycleDone, ProblemChanged, StateChanged
+    from gsdesktop.sync import (
+        ActionDone,
+        ConflictDetected,
+        CycleDone,
+        ProblemChanged,
+        ServerRestored,
+        StateChanged,
+    )
 
+    if isinstance(ev, ServerRestored):
+        return {"event": "server_restored", "fingerprint": ev.fingerprint, "message": ev.message}
     if isinstance(ev, ActionDone):
         return {"event": "action", "kind": ev.kind.value, "path": ev.path, "size": ev.size, "time": ev.time}
     if isinstance(ev, ConflictDetected):

@@ -33,6 +33,7 @@ from gsdesktop.sync.events import (
     FileProgress,
     ProblemChanged,
     ProblemKind,
+    ServerRestored,
     StateChanged,
     SyncProblem,
     SyncState,
@@ -318,6 +319,8 @@ class DesktopApp(QObject):
                     ev.path, ev.conflict_copy
                 ),
             )
+        elif isinstance(ev, ServerRestored):
+            self.notify(tr("Server restored from a backup"), ev.message, True)
         elif isinstance(ev, ProblemChanged):
             before = {(p.path, p.kind) for p in self.problems.problems}
             self.problems.set_problems(ev.problems)

@@ -18,6 +18,7 @@ from gsdesktop.sync.events import (
     ConflictDetected,
     ProblemChanged,
     ProblemKind,
+    ServerRestored,
     StateChanged,
     SyncProblem,
     SyncState,
@@ -134,6 +135,9 @@ def test_state_and_menu_follow_engine_events(qtbot, desktop: DesktopApp, client)
     window = desktop.show_activity()  # looking at the activity clears the conflict badge
     assert desktop.display_state() == "idle"
     assert window.activity.rowCount() >= 1
+    emit_from_thread(engine, ServerRestored("f" * 32))  # invariant I17: tell the user, never silently
+    qtbot.waitUntil(lambda: desktop.notifications[-1][0] == "Server restored from a backup")
+    assert "local files were kept" in desktop.notifications[-1][1]
 
 
 def test_real_conflict_and_problem_reach_the_views(qtbot, desktop: DesktopApp, client, tmp_path) -> None:  # type: ignore[no-untyped-def]

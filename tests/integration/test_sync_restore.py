@@ -156,3 +156,26 @@ def test_fingerprint_endpoint_is_stable_private_and_shown_by_the_cli(
         env=env, capture_output=True, text=True, timeout=60, check=True,
     )  # fmt: skip
     assert shown.stdout.strip() == value
+
+
+def test_cli_sync_warns_about_a_restored_server_and_keeps_local_files(
+    account, seaweed: S3Config, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    from tests.support.cli import cli_env, run_cli
+
+    env = cli_env(tmp_path / "home", account.server_url, account.username, account.password)
+    local, state = tmp_path / "L", tmp_path / "state"
+    write(local / "edited.txt", b"version 1 of edited")
+    write(local / "same.txt", b"version 1 of same")
+    args = ["sync", str(local), "sync", "--once", "--state-dir", str(state)]
+    run_cli(args, env).ok()
+    write(local / "edited.txt", b"version 2 of edited (newer than any backup)")
+    os.utime(local / "edited.txt", (1, 1))  # old mtime: the file counts as settled at once
+    _roll_back_store(seaweed, account.username)
+    _reset_fingerprint(seaweed)
+    res = run_cli(args, env).ok()
+    assert "gsdesktop: warning: The server was restored from a backup" in res.err
+    assert (local / "edited.txt").read_bytes() == b"version 2 of edited (newer than any backup)"
+    assert (local / "same.txt").read_bytes() == b"version 1 of same"
+    as_json = run_cli([*args, "--json"], env).ok()
+    assert '"server_restored"' not in as_json.out or '"server_restored": false' in as_json.out
