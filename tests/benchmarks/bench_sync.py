@@ -79,6 +79,11 @@ def run(ctx: BenchContext) -> list[BenchResult]:
     make_tree(src, n_files, 20, 10 * 1024)
     os.environ.setdefault("XDG_DATA_HOME", str(ctx.workdir / "xdg"))
 
+    # warm the store first (SeaweedFS grows volumes on the first writes): otherwise whoever runs first
+    # pays for it, which made rclone's figure swing between 2.5 and 7 s
+    warm = ctx.workdir / "sync-warm"
+    make_tree(warm, 200, 4, 10 * 1024)
+    ctx.rclone("copy", str(warm), ctx.rclone_path(f"users/{user}/warm-up"))
     # rclone first (its own prefix), then ours; both on a warm page cache
     rclone_init = ctx.rclone("sync", str(src), ctx.rclone_path(f"users/{user}/rclone-sync"))
     rclone_noop = statistics.median(
