@@ -11,6 +11,7 @@ Two pieces:
 
 from __future__ import annotations
 
+import gc
 import logging
 import sys
 import threading
@@ -23,6 +24,23 @@ log = logging.getLogger(__name__)
 
 DoneCallback = Callable[[Any], None]
 ErrorCallback = Callable[[BaseException], None]
+
+
+_frozen = False
+
+
+def _freeze_startup_objects() -> None:
+    """Once per process: move what exists now (modules, classes, Qt wrappers) out of the collector's sight.
+
+    A full garbage collection holds the GIL while it walks every tracked object; with the start-up
+    objects frozen it walks only what the app created since (listings), so it no longer stalls the
+    GUI thread for 100 ms and more when a worker allocates enough to trigger one.
+    """
+    global _frozen
+    if not _frozen:
+        _frozen = True
+        gc.collect()
+        gc.freeze()
 
 
 class _Carrier(QObject):
@@ -42,7 +60,7 @@ class _Task(QRunnable):
         super().__init__()
         self.setAutoDelete(False)  # the runner keeps it until the result is delivered
         self.runner = runner
-        self.fn = fn
+        self.fn: Callable[[], Any] | None = fn
         self.on_done = on_done
         self.on_error = on_error
 
@@ -50,10 +68,16 @@ class _Task(QRunnable):
         result: Any = None
         error: BaseException | None = None
         try:
-            result = self.fn()
+            if self.fn is not None:
+                result = self.fn()
         except BaseException as exc:  # delivered to the GUI thread, never swallowed
             error = exc
         self.runner._carrier.finished.emit(self, result, error)
+
+    def release(self) -> None:
+        """Drop the callables (and what their closures hold, e.g. a whole listing): the binding may
+        keep the runnable object itself alive after it ran."""
+        self.fn = self.on_done = self.on_error = None
 
 
 class TaskRunner(QObject):
@@ -73,6 +97,7 @@ class TaskRunner(QObject):
         # often enough to keep repainting (the default 5 ms adds up under load).
         if sys.getswitchinterval() > 0.001:
             sys.setswitchinterval(0.001)
+        _freeze_startup_objects()
         self.pool = QThreadPool(self)
         self.pool.setMaxThreadCount(max_threads)
         self._carrier = _Carrier(self)
@@ -101,13 +126,15 @@ class TaskRunner(QObject):
     def _deliver(self, task: _Task, result: Any, error: BaseException | None) -> None:
         with self._lock:
             self._inflight.discard(task)
+        on_done, on_error = task.on_done, task.on_error
+        task.release()
         self.busy_changed.emit(len(self._inflight))
         try:
             if error is None:
-                if task.on_done is not None:
-                    task.on_done(result)
-            elif task.on_error is not None:
-                task.on_error(error)
+                if on_done is not None:
+                    on_done(result)
+            elif on_error is not None:
+                on_error(error)
             else:
                 log.warning("background task failed: %s", error)
                 self.unhandled_error.emit(error)
