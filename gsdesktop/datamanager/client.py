@@ -122,7 +122,7 @@ class DataManagerClient:
     """
 
     #: Files at least this large go through ``multipart_upload`` when that module exists.
-    multipart_threshold: int = 256 * 1024 * 1024
+    multipart_threshold: int = 64 * 1024 * 1024
     #: Files at least this large are downloaded by ``multipart.parallel_download`` (journaled, resumable
     #: across runs) when that module exists; smaller ones by the built-in parallel ranged download.
     resumable_download_threshold: int = 256 * 1024 * 1024
