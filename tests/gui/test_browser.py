@@ -204,7 +204,7 @@ def test_ten_thousand_entries_gui_never_blocked(qtbot, big_account, tmp_path) ->
     qtbot.waitUntil(
         lambda: model.total_entries() == big_account.count and model.rowCount() == PAGE_SIZE, timeout=90000
     )
-    listing_gap = gap.stop()  # includes the worker parsing the 4 MB listing (json.loads holds the GIL)
+    listing_gap = gap.stop()  # the listing arrives in pages of 500 (short parses), merged on the pool
     listing_cpu = gap.worst_cpu
     gap.start()
     # scroll to the end repeatedly: each time the next page is exposed, up to the cap
@@ -245,12 +245,14 @@ def test_ten_thousand_entries_gui_never_blocked(qtbot, big_account, tmp_path) ->
     assert len(client.list(f"{client.home}/uploads").contents) == 50
     # Work done on the GUI thread never blocks it for 50 ms, in any phase.
     assert worst_cpu < 0.050 and listing_cpu < 0.050, (worst_cpu, listing_cpu)
-    if not oversubscribed():
-        assert worst < 0.050, f"GUI thread blocked for {worst * 1000:.0f} ms while browsing"
-    # While the 4 MB listing is fetched and parsed (json.loads holds the GIL in a worker thread) and four
-    # upload threads run, the GUI thread can be kept waiting by the interpreter and the OS scheduler:
-    # only a loose bound on the wall-clock figure here (printed above, and in the report).
-    assert listing_gap < 2.0, f"GUI thread starved for {listing_gap * 1000:.0f} ms while listing"
+    # Wall clock, fetch phase included (paged listing, no long GIL holds, no full GC over start-up
+    # objects): the same 50 ms bound, unless other processes oversubscribe the CPUs, when the OS
+    # scheduler alone can keep the thread waiting; then a bound scaled by the oversubscription.
+    bound = 0.050 if not oversubscribed() else 0.050 * max(1.0, load / (os.cpu_count() or 1)) * 2
+    assert worst < bound, f"GUI thread blocked for {worst * 1000:.0f} ms while browsing (load {load:.1f})"
+    assert listing_gap < bound, (
+        f"GUI thread blocked for {listing_gap * 1000:.0f} ms while listing (load {load:.1f})"
+    )
 
 
 @pytest.mark.filterwarnings("ignore:Function.*QDrag:DeprecationWarning")
