@@ -320,27 +320,10 @@ class DataManagerClient:
         return self._listing(self._json(resp, [path]))
 
     def list_pages(self, path: str, page_size: int = 500) -> Iterator[GSDirectoryListing]:
-        """The folder's listing in pages of at most ``page_size`` entries, fetched as iterated.
+        """The folder's listing in pages of at most ``page_size`` entries, fetched as iterated."""
+        from gsdesktop.datamanager.paging import list_pages
 
-        Uses the server's ``?pageSize=`` extension; a server without it answers the whole listing,
-        without ``nextPageToken``, which is then the only page. Small pages keep each JSON parse short
-        (a GUI thread waiting for the GIL is never kept out long).
-        """
-        path = P.canonical(path)
-        params = {"pageSize": str(page_size)}
-        for _ in range(1_000_000):
-            resp = self.request(
-                "GET", self._route("files", path), params=params, paths=[path], action="Cannot list"
-            )
-            if resp.is_redirect:
-                resp.close()
-                raise InvalidRequestError("Not a folder", paths=[path])
-            data = self._json(resp, [path])
-            yield self._listing(data)
-            token = data.get("nextPageToken") if isinstance(data, dict) else None
-            if not token:
-                return
-            params = {"pageSize": str(page_size), "pageToken": str(token)}
+        return list_pages(self, path, page_size)
 
     def list_recursive(self, path: str) -> builtins.list[GSFileMetadata]:
         """Every file and folder below ``path`` (not ``path`` itself), parents before children.
