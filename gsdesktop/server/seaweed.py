@@ -175,6 +175,10 @@ def running_store(data_dir: Path) -> S3Config | None:
     return S3Config(**data["s3"])
 
 
+class SeaweedExitedError(RuntimeError):
+    """``weed`` exited while starting (typically: one of its ports was taken meanwhile)."""
+
+
 class EmbeddedSeaweed:
     """A private ``weed mini`` bound to 127.0.0.1 with its data under ``data_dir/seaweedfs``."""
 
@@ -186,7 +190,22 @@ class EmbeddedSeaweed:
         self.proc: subprocess.Popen[bytes] | None = None
         self.config: S3Config | None = None
 
-    def start(self, timeout: float = 60.0) -> S3Config:
+    def start(self, timeout: float = 60.0, attempts: int = 3) -> S3Config:
+        """Start SeaweedFS and wait until a bucket round trip works.
+
+        Free ports are picked before ``weed`` binds them, so another process can take one in between;
+        when ``weed`` exits early the start is retried on fresh ports (``attempts`` times in all).
+        """
+        for attempt in range(1, attempts + 1):
+            try:
+                return self._start_once(timeout)
+            except SeaweedExitedError:
+                if attempt == attempts or self.s3_port is not None:
+                    raise
+                log.warning("SeaweedFS exited during start-up (port taken?); retrying on new ports")
+        raise AssertionError("unreachable")
+
+    def _start_once(self, timeout: float) -> S3Config:
         self.state.mkdir(parents=True, exist_ok=True)
         os.chmod(self.state, 0o700)
         access, secret = _load_or_create_credentials(self.state)
@@ -270,7 +289,7 @@ class EmbeddedSeaweed:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 tail = (self.state / "weed.log").read_text(errors="replace")[-2000:]
-                raise RuntimeError(f"SeaweedFS exited with code {self.proc.returncode}:\n{tail}")
+                raise SeaweedExitedError(f"SeaweedFS exited with code {self.proc.returncode}:\n{tail}")
             try:
                 requests.get(endpoint, timeout=1)
                 # a real bucket round trip proves filer + volume are up, not only the gateway
