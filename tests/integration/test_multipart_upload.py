@@ -295,7 +295,17 @@ def test_abort_leaves_nothing(account: Account, tmp_path: Path, seaweed: S3Confi
         client.metadata(remote)
 
 
-def test_expired_part_url_is_requested_again(account: Account, tmp_path: Path) -> None:
+def test_expired_part_url_is_requested_again(
+    account: Account, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gsdesktop.datamanager import multipart
+    from gsdesktop.datamanager.transfer import ThrottledProgress
+
+    class EveryCall(ThrottledProgress):  # report every part, so the pause below comes after part 1
+        def __init__(self, callback, total, interval=0.0):  # type: ignore[no-untyped-def]
+            super().__init__(callback, total, 0.0)
+
+    monkeypatch.setattr(multipart, "ThrottledProgress", EveryCall)
     local = tmp_path / "slow.bin"
     md5 = make_file(local, 16 * MIB, seed=7)
     client = connect(account)
