@@ -430,18 +430,10 @@ def index_fasta(request: Request) -> Response:
     """Load a FASTA the signed-in user already has in the Data Manager (``?path=/users/<me>/x.fa``)."""
     from botocore.exceptions import ClientError
 
-    from gsdesktop.server.common import APIError, own_path
-
-    user = _signed_in_user(request)
-    if isinstance(user, Response):
-        return user
-    raw = request.query_params.get("path", "")
-    try:
-        path = own_path(raw, user)
-    except APIError as exc:
-        return _api_error(exc.status, exc.message, exc.headers)
-    if path is None or not path.rel:
-        return _api_error(400, "path must name a FASTA file below /users/<you>")
+    resolved = _own_file_param(request, "path must name a FASTA file below /users/<you>")
+    if isinstance(resolved, Response):
+        return resolved
+    user, raw, path = resolved
     state = refget_state(request)
     try:
         obj = state.store.s3.get_object(Bucket=state.store.bucket, Key=path.key)
@@ -473,21 +465,8 @@ def index_fasta(request: Request) -> Response:
     return _report_response(state, report)
 
 
-def _object_md5(etag: str, metadata: Any) -> str | None:
-    """A Data Manager object's MD5: the single-part ETag, else ``x-amz-meta-md5-hash``."""
-    if etag and "-" not in etag:
-        return etag.lower()
-    value = (metadata or {}).get("md5-hash")
-    return str(value).lower() if value else None
-
-
-@router.get("/refget/indexed")
-def indexed(request: Request) -> Response:
-    """The refget ids of a Data Manager file indexed earlier (``?path=/users/<me>/x.fa``), else 404.
-
-    The answer is the load report plus ``path``, ``indexed_at``, ``indexed_md5``, ``current_md5``,
-    ``exists`` (the file is still there) and ``changed`` (its content differs from what was indexed).
-    """
+def _own_file_param(request: Request, what: str) -> Response | tuple[str, str, Any]:
+    """The signed-in user, the raw ``?path=`` and its resolved DM path, or the error response."""
     from gsdesktop.server.common import APIError, own_path
 
     user = _signed_in_user(request)
@@ -499,7 +478,28 @@ def indexed(request: Request) -> Response:
     except APIError as exc:
         return _api_error(exc.status, exc.message, exc.headers)
     if path is None or not path.rel:
-        return _api_error(400, "path must name a file below /users/<you>")
+        return _api_error(400, what)
+    return user, raw, path
+
+
+def _object_md5(etag: str, metadata: Any) -> str | None:
+    """A Data Manager object's MD5, by the server's one rule (:attr:`ObjectInfo.md5`)."""
+    from gsdesktop.server.storage import ObjectInfo
+
+    return ObjectInfo(key="", size=0, etag=etag, last_modified=None, metadata=metadata or None).md5
+
+
+@router.get("/refget/indexed")
+def indexed(request: Request) -> Response:
+    """The refget ids of a Data Manager file indexed earlier (``?path=/users/<me>/x.fa``), else 404.
+
+    The answer is the load report plus ``path``, ``indexed_at``, ``indexed_md5``, ``current_md5``,
+    ``exists`` (the file is still there) and ``changed`` (its content differs from what was indexed).
+    """
+    resolved = _own_file_param(request, "path must name a file below /users/<you>")
+    if isinstance(resolved, Response):
+        return resolved
+    user, raw, path = resolved
     state = refget_state(request)
     record = state.store.get_source(user, path.key)
     if record is None:
