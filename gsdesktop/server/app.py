@@ -46,6 +46,7 @@ from gsdesktop.server.common import (
     not_found,
     own_path,
     path_url,
+    read_body,
     require_user,
     root_json,
     set_login_cookies,
@@ -348,15 +349,6 @@ def _copy_source(store: S3Store, header: str, user: str) -> DMPath:
     raise not_found(f"copy source {header}")
 
 
-async def _read_body(request: Request) -> bytes:
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_JSON_BODY:
-            raise APIError(413, f"request body larger than {MAX_JSON_BODY} bytes")
-    return body
-
-
 def _uploadurl(request: Request, raw: str, user: str, dialect: str) -> Response:
     store = store_of(request)
     path = own_path(raw, user)
@@ -465,7 +457,7 @@ def beta_files_get(request: Request, path: str, user: str = Depends(require_user
 @beta.put("/files/{path:path}")
 async def beta_files_put(request: Request, path: str, user: str = Depends(require_user)) -> Response:
     """mkdir (``{"isDirectory":true}``) or server-side copy (``x-gs-copy-source``)."""
-    body = await _read_body(request)
+    body = await read_body(request, MAX_JSON_BODY)
     return await run_in_threadpool(_put_sync, request, path, user, BETA, body)
 
 
@@ -559,14 +551,14 @@ def v1_file_head(request: Request, path: str, user: str = Depends(require_user))
 @v1.put("/file/{path:path}")
 async def v1_file_put(request: Request, path: str, user: str = Depends(require_user)) -> Response:
     """mkdir (``{"isDirectory":true}``, idempotent) or copy (``x-gs-copy-source: /Home/<user>/...``)."""
-    body = await _read_body(request)
+    body = await read_body(request, MAX_JSON_BODY)
     return await run_in_threadpool(_put_sync, request, path, user, V1, body)
 
 
 @v1.post("/file/{path:path}")
 async def v1_file_post(request: Request, path: str, user: str = Depends(require_user)) -> Response:
     """Move/rename: body ``{"path": "/Home/<user>/new/name"}``."""
-    body = await _read_body(request)
+    body = await read_body(request, MAX_JSON_BODY)
     return await run_in_threadpool(_move_sync, request, path, user, body)
 
 

@@ -22,7 +22,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from gsdesktop.server.common import BETA, V1, APIError, forbidden, require_user, store_of
+from gsdesktop.server.common import BETA, V1, APIError, forbidden, read_body, require_user, store_of
 from gsdesktop.server.paths import DMPath, PathError, parse_path
 from gsdesktop.server.storage import S3Store
 
@@ -154,17 +154,8 @@ def sign_batch(request: Request, user: str, dialect: str, files: list[Any]) -> l
     return results
 
 
-async def _read(request: Request) -> bytes:
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY:
-            raise APIError(413, f"request body larger than {MAX_BODY} bytes")
-    return body
-
-
 async def _handle(request: Request, user: str, dialect: str) -> Response:
-    files = _parse_body(await _read(request))
+    files = _parse_body(await read_body(request, MAX_BODY))
     results = await run_in_threadpool(sign_batch, request, user, dialect, files)
     return JSONResponse({"results": results})
 

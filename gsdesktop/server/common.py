@@ -40,6 +40,16 @@ class APIError(Exception):
         self.headers = headers or {}
 
 
+async def read_body(request: Request, limit: int) -> bytes:
+    """The whole request body, refused with 413 once it grows past ``limit`` bytes."""
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise APIError(413, f"request body larger than {limit} bytes")
+    return bytes(body)
+
+
 def not_found(what: str) -> APIError:
     return APIError(404, f"not found: {what}")
 

@@ -120,6 +120,9 @@ def test_batch_per_item_errors(client: DataManagerClient) -> None:
                       cookies={"gs-token": client.token or ""})  # fmt: skip
     assert r.status_code == 400
     assert _post(client, BETA_ROUTE, [ok] * 1001).status_code == 400
+    huge = requests.post(client.server_url + BETA_ROUTE, data=b"x" * (3 * 1024 * 1024), timeout=30,
+                         cookies={"gs-token": client.token or ""})  # fmt: skip
+    assert huge.status_code == 413 and "larger than" in huge.json()["message"]
 
 
 def test_storage_rejects_bytes_not_matching_the_signed_md5(client: DataManagerClient) -> None:
