@@ -247,6 +247,17 @@ class Download:
 
     # --- sequential ----------------------------------------------------------------------------------
 
+    def _attempt_open(self, start: int, end: int | None) -> requests.Response | GSError:
+        """Open a range; a retryable failure is returned (for the caller's retry policy), others raise."""
+        try:
+            return self._open(start, end)
+        except (NotFoundError, AuthenticationError, InvalidRequestError):
+            raise
+        except GSError as exc:
+            if not exc.retryable:
+                raise
+            return exc
+
     def sequential(self) -> tuple[str, int]:
         """One stream (resumed with Range after breaks), hashed on the fly; returns (md5, bytes)."""
         c = self.client
@@ -259,15 +270,11 @@ class Download:
             while True:
                 self._check_cancel()
                 failure: GSError
-                try:
-                    resp = self._open(written, None)
-                except (NotFoundError, AuthenticationError, InvalidRequestError):
-                    raise
-                except GSError as exc:
-                    if not exc.retryable:
-                        raise
-                    failure = exc
+                opened = self._attempt_open(written, None)
+                if isinstance(opened, GSError):
+                    failure = opened
                 else:
+                    resp = opened
                     size = self.meta.size
                     if resp.status_code == 416 and size is not None and written == size:
                         resp.close()
@@ -370,15 +377,11 @@ class Download:
         while got < length:
             self._check_cancel()
             failure: GSError
-            try:
-                resp = self._open(start + got, start + length - 1)
-            except (NotFoundError, AuthenticationError, InvalidRequestError):
-                raise
-            except GSError as exc:
-                if not exc.retryable:
-                    raise
-                failure = exc
+            opened = self._attempt_open(start + got, start + length - 1)
+            if isinstance(opened, GSError):
+                failure = opened
             else:
+                resp = opened
                 if resp.status_code == 200:
                     resp.close()
                     raise _NoRanges()
