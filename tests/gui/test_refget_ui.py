@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import random
 import threading
 import time
 from pathlib import Path
@@ -18,19 +17,7 @@ from gsdesktop.refget.digests import compute
 from gsdesktop.ui.browser import PropertiesDialog, RemoteBrowser
 from gsdesktop.ui.refget_actions import RefgetIdsPanel
 from tests.gui.test_browser import TickGap, make_browser, names, select_name, wait_loaded
-
-
-def _seq(n: int, seed: int) -> bytes:
-    rng = random.Random(seed)
-    return bytes(rng.choice(b"ACGT") for _ in range(n))
-
-
-def _fasta(records: dict[str, bytes]) -> bytes:
-    out = []
-    for name, seq in records.items():
-        out.append(b">" + name.encode() + b"\n")
-        out.extend(seq[i : i + 60] + b"\n" for i in range(0, len(seq), 60))
-    return b"".join(out)
+from tests.support.fasta import fasta_bytes, random_seq
 
 
 def _upload(client, tmp_path: Path, name: str, data: bytes) -> str:  # type: ignore[no-untyped-def]
@@ -60,7 +47,7 @@ def _wait_state(qtbot, panel: RefgetIdsPanel, *states: str) -> None:  # type: ig
 
 
 def test_serve_action_only_for_fasta_files(qtbot, client, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    fa = _fasta({"s": _seq(100, 1)})
+    fa = fasta_bytes({"s": random_seq(100, 1)})
     _upload(client, tmp_path, "a.fa", fa)
     _upload(client, tmp_path, "b.fna.gz", gzip.compress(fa))
     _upload(client, tmp_path, "notes.txt", b"hello\n")
@@ -81,8 +68,8 @@ def test_serve_action_only_for_fasta_files(qtbot, client, tmp_path) -> None:  # 
 
 
 def test_serve_indexes_on_the_pool_and_properties_show_ids(qtbot, client, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    seqs = {"chrQ": _seq(2_000_000, 2), "plasmid": _seq(3210, 3)}
-    _upload(client, tmp_path, "genome.fa", _fasta(seqs))
+    seqs = {"chrQ": random_seq(2_000_000, 2), "plasmid": random_seq(3210, 3)}
+    _upload(client, tmp_path, "genome.fa", fasta_bytes(seqs))
     browser = _browser_on(qtbot, client, "genome.fa")
     notes: list[tuple[str, str]] = []
     browser.notify.connect(lambda t, m: notes.append((t, m)))
@@ -147,10 +134,10 @@ def test_serve_indexes_on_the_pool_and_properties_show_ids(qtbot, client, tmp_pa
 
 
 def test_properties_not_served_then_serve_button_and_cli_indexed(qtbot, client, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    plain = {"contig1": _seq(5000, 4)}
-    _upload(client, tmp_path, "fresh.fasta", _fasta(plain))
-    early = {"old1": _seq(700, 5)}
-    remote_early = _upload(client, tmp_path, "early.fa.gz", gzip.compress(_fasta(early)))
+    plain = {"contig1": random_seq(5000, 4)}
+    _upload(client, tmp_path, "fresh.fasta", fasta_bytes(plain))
+    early = {"old1": random_seq(700, 5)}
+    remote_early = _upload(client, tmp_path, "early.fa.gz", gzip.compress(fasta_bytes(early)))
     index_remote(client, remote_early)  # what `gsdesktop refget load /users/…` calls
     browser = _browser_on(qtbot, client, "fresh.fasta", "early.fa.gz")
 
@@ -177,7 +164,7 @@ def test_properties_not_served_then_serve_button_and_cli_indexed(qtbot, client, 
     dialog.close()
 
     # Replace the file: Properties says the ids describe the earlier content.
-    (tmp_path / "early.fa.gz").write_bytes(gzip.compress(_fasta({"new1": _seq(900, 6)})))
+    (tmp_path / "early.fa.gz").write_bytes(gzip.compress(fasta_bytes({"new1": random_seq(900, 6)})))
     client.upload(tmp_path / "early.fa.gz", remote_early)
     dialog = _properties(qtbot, browser)
     panel = dialog.refget_panel
@@ -198,7 +185,7 @@ def test_properties_not_served_then_serve_button_and_cli_indexed(qtbot, client, 
 
 
 def test_invalid_fasta_reports_the_line(qtbot, client, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    good = _seq(120, 7)
+    good = random_seq(120, 7)
     _upload(client, tmp_path, "broken.fa", b">ok\n" + good + b"\n>bad\nACGT\nAC%T\n")
     browser = _browser_on(qtbot, client, "broken.fa")
     notes: list[tuple[str, str]] = []

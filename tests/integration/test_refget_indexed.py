@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import random
 import subprocess
 import sys
 from pathlib import Path
@@ -16,19 +15,7 @@ from gsdesktop.datamanager.errors import PermissionDeniedError
 from gsdesktop.refget.client import index_remote, indexed_ids
 from gsdesktop.refget.digests import compute
 from tests.conftest import Account
-
-
-def _fasta(records: dict[str, bytes]) -> bytes:
-    out = []
-    for name, seq in records.items():
-        out.append(b">" + name.encode() + b"\n")
-        out.extend(seq[i : i + 60] + b"\n" for i in range(0, len(seq), 60))
-    return b"".join(out)
-
-
-def _seq(n: int, seed: int) -> bytes:
-    rng = random.Random(seed)
-    return bytes(rng.choice(b"ACGT") for _ in range(n))
+from tests.support.fasta import fasta_bytes, random_seq
 
 
 def _client(account: Account) -> DataManagerClient:
@@ -36,9 +23,9 @@ def _client(account: Account) -> DataManagerClient:
 
 
 def test_cli_indexed_file_is_found_and_changes_are_reported(account: Account, tmp_path: Path) -> None:
-    seqs = {"chrA": _seq(3000, 11), "chrB": _seq(1234, 12)}
+    seqs = {"chrA": random_seq(3000, 11), "chrB": random_seq(1234, 12)}
     local = tmp_path / "ref.fa"
-    local.write_bytes(_fasta(seqs))
+    local.write_bytes(fasta_bytes(seqs))
     with _client(account) as client:
         remote = f"{client.home}/refs/ref.fa"
         client.mkdir(f"{client.home}/refs")
@@ -66,7 +53,7 @@ def test_cli_indexed_file_is_found_and_changes_are_reported(account: Account, tm
         same = indexed_ids(client, home_form)
         assert same is not None and same.sequences == ids.sequences
 
-        local.write_bytes(_fasta({"chrC": _seq(500, 13)}))
+        local.write_bytes(fasta_bytes({"chrC": random_seq(500, 13)}))
         client.upload(local, remote)
         changed = indexed_ids(client, remote)
         assert changed is not None and changed.changed and changed.exists
@@ -86,7 +73,7 @@ def test_cli_indexed_file_is_found_and_changes_are_reported(account: Account, tm
 def test_other_users_path_is_forbidden_and_not_indexed_is_404(make_account, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     alice, bob = make_account(), make_account()
     local = tmp_path / "a.fa"
-    local.write_bytes(_fasta({"s1": _seq(800, 21)}))
+    local.write_bytes(fasta_bytes({"s1": random_seq(800, 21)}))
     with _client(alice) as ca, _client(bob) as cb:
         remote = f"{ca.home}/a.fa"
         ca.upload(local, remote)

@@ -18,19 +18,7 @@ from gsdesktop.datamanager.errors import InvalidRequestError, NotFoundError, Per
 from gsdesktop.refget.client import index_remote, load_local
 from gsdesktop.refget.digests import compute
 from tests.conftest import Account
-
-
-def _seq(n: int, seed: int) -> bytes:
-    rng = random.Random(seed)
-    return bytes(rng.choice(b"ACGT") for _ in range(n))
-
-
-def _fasta(records: dict[str, bytes]) -> bytes:
-    out = []
-    for name, seq in records.items():
-        out.append(b">" + name.encode() + b"\n")
-        out.extend(seq[i : i + 70] + b"\n" for i in range(0, len(seq), 70))
-    return b"".join(out)
+from tests.support.fasta import fasta_bytes, random_seq
 
 
 def _cli(account: Account, tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -41,9 +29,9 @@ def _cli(account: Account, tmp: Path, *args: str) -> subprocess.CompletedProcess
 
 
 def test_cli_gz_load_then_reload_stores_nothing(account: Account, tmp_path: Path) -> None:
-    seqs = {"plasmid1": _seq(4000, 101), "chrZ": _seq(9000, 102)}
+    seqs = {"plasmid1": random_seq(4000, 101), "chrZ": random_seq(9000, 102)}
     fa = tmp_path / "two.fa.gz"
-    fa.write_bytes(gzip.compress(_fasta(seqs)))
+    fa.write_bytes(gzip.compress(fasta_bytes(seqs, width=70)))
     first = _cli(account, tmp_path, str(fa), "--circular", "plasmid1", "--json")
     assert first.returncode == 0, first.stderr
     rep = json.loads(first.stdout)
@@ -62,7 +50,7 @@ def test_cli_gz_load_then_reload_stores_nothing(account: Account, tmp_path: Path
 
 
 def test_cli_malformed_fasta_is_one_line_with_line_number(account: Account, tmp_path: Path) -> None:
-    good = _seq(300, 103)
+    good = random_seq(300, 103)
     fa = tmp_path / "broken.fa"
     fa.write_bytes(b">ok\n" + good + b"\n>bad\nACGT\nAC%T\n")
     proc = _cli(account, tmp_path, str(fa))
@@ -77,9 +65,9 @@ def test_cli_malformed_fasta_is_one_line_with_line_number(account: Account, tmp_
 
 def test_index_remote_fasta_in_data_manager(make_account, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     alice, bob = make_account("alice"), make_account("bob")
-    seq = _seq(6000, 104)
+    seq = random_seq(6000, 104)
     local = tmp_path / "GRCz.fa"
-    local.write_bytes(_fasta({"chrR": seq}))
+    local.write_bytes(fasta_bytes({"chrR": seq}, width=70))
     with DataManagerClient(alice.server_url, alice.username, alice.password) as ca, \
          DataManagerClient(bob.server_url, bob.username, bob.password) as cb:  # fmt: skip
         ca.mkdir(f"{ca.home}/refs")
@@ -134,7 +122,7 @@ def test_large_sequence_is_streamed_with_content_length(account: Account, tmp_pa
     table = bytes(b"ACGT"[i % 4] for i in range(256))
     seq = random.Random(105).randbytes(2_500_000).translate(table)
     fa = tmp_path / "big.fa"
-    fa.write_bytes(_fasta({"bigchr": seq}))
+    fa.write_bytes(fasta_bytes({"bigchr": seq}, width=70))
     with DataManagerClient(account.server_url, account.username, account.password) as client:
         md5 = load_local(client, fa).sequences[0].md5
     whole = requests.get(f"{account.server_url}/sequence/{md5}", timeout=30)
