@@ -108,6 +108,27 @@ class Node:
         return self.path.rstrip("/").rsplit("/", 1)[-1] or "/"
 
 
+def _row_of(node: Node) -> int:
+    """``node``'s row under its parent, or -1 when it is no longer there.
+
+    ``Node.row`` is a cache: rows inserted or removed above a node are renumbered once per change, but
+    Qt (and views) may ask for ``parent()`` between the steps of one change, so the cache is checked and
+    repaired here instead of trusted.
+    """
+    parent = node.parent
+    if parent is None:
+        return -1
+    siblings = parent.children
+    row = node.row
+    if row < len(siblings) and siblings[row] is node:
+        return row
+    for row, sibling in enumerate(siblings):
+        if sibling is node:
+            node.row = row
+            return row
+    return -1
+
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ASC = Qt.SortOrder.AscendingOrder
 _INVALID = QModelIndex()
@@ -213,7 +234,8 @@ class RemoteTreeModel(QAbstractItemModel):
         if not index.isValid():
             return QModelIndex()
         node = self.node(index)
-        return self.createIndex(node.row, 0, node)
+        row = _row_of(node)
+        return QModelIndex() if row < 0 else self.createIndex(row, 0, node)
 
     def metadata(self, index: Index) -> GSFileMetadata | None:
         return self.node(index).meta if index.isValid() else None
@@ -226,11 +248,13 @@ class RemoteTreeModel(QAbstractItemModel):
         node = self._root
         index = QModelIndex()
         for part in path[len(self._root.path) + 1 :].split("/"):
-            found = next((c for c in node.children if c.kind == "entry" and c.name == part), None)
+            found = next(
+                ((r, c) for r, c in enumerate(node.children) if c.kind == "entry" and c.name == part), None
+            )
             if found is None:
                 return QModelIndex()
-            node = found
-            index = self.index(found.row, 0, index)
+            row, node = found
+            index = self.index(row, 0, index)
         return index
 
     def refresh(self, index: Index = QModelIndex()) -> None:
@@ -279,7 +303,8 @@ class RemoteTreeModel(QAbstractItemModel):
         parent = node.parent
         if parent is None or parent is self._root:
             return QModelIndex()
-        return self.createIndex(parent.row, 0, parent)
+        row = _row_of(parent)
+        return QModelIndex() if row < 0 else self.createIndex(row, 0, parent)
 
     def rowCount(self, parent: Index = QModelIndex()) -> int:
         if parent.isValid() and parent.column() != 0:
@@ -446,9 +471,9 @@ class RemoteTreeModel(QAbstractItemModel):
         if node.state != LoadState.LOADED:
             return
         if recurse:
-            for child in node.children:
+            for row, child in enumerate(node.children):
                 if child.children and child.state == LoadState.LOADED:
-                    self._reorder(child, self.createIndex(child.row, 0, child))
+                    self._reorder(child, self.createIndex(row, 0, child))
         keep = {id(c.meta): c for c in node.children if c.meta is not None}
         exposed = max(len(node.children), PAGE_SIZE) if node is self._root else len(node.entries)
         if node.children:
@@ -548,14 +573,11 @@ class RemoteTreeModel(QAbstractItemModel):
         """The index of ``node`` if it is still in the tree (``QModelIndex()`` for the root)."""
         if node is self._root:
             return QModelIndex()
-        chain = []
         cur: Node | None = node
         while cur is not None and cur is not self._root:
-            parent = cur.parent
-            if parent is None or cur.row >= len(parent.children) or parent.children[cur.row] is not cur:
+            if _row_of(cur) < 0:
                 return None
-            chain.append(cur)
-            cur = parent
+            cur = cur.parent
         if cur is not self._root:
             return None
         return self.createIndex(node.row, 0, node)
@@ -600,6 +622,8 @@ class RemoteTreeModel(QAbstractItemModel):
             k += 1
             self.beginInsertRows(index, first, last)
             node.children[first:first] = [Node(m.path, m, node) for m in entries[first : last + 1]]
+            for row in range(first, last + 1):
+                node.children[row].row = row  # rows below are repaired by _row_of until renumbered
             self.endInsertRows()
         if inside:
             for row in range(inside[0], len(node.children)):

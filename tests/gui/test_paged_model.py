@@ -185,3 +185,70 @@ def test_page_merger_positions_and_order(column: int) -> None:
             assert merged.positions == sorted(merged.positions)
             assert {id(merged.entries[q]) for q in merged.positions} == {id(m) for m in page}
         assert merger.sort == (column, desc)
+
+
+class _GatedLister:
+    """The real client; the listing of ``hold`` stops before its second page until ``gate`` is set."""
+
+    def __init__(self, client, hold: str) -> None:  # type: ignore[no-untyped-def]
+        import threading
+
+        self.client, self.hold, self.gate = client, hold, threading.Event()
+
+    def list(self, path: str):  # type: ignore[no-untyped-def]
+        return self.client.list(path)
+
+    def list_pages(self, path: str, page_size: int):  # type: ignore[no-untyped-def]
+        for number, page in enumerate(self.client.list_pages(path, page_size)):
+            if number == 1 and path == self.hold:
+                assert self.gate.wait(60)
+            yield page
+
+
+def test_rows_inserted_above_a_loading_folder_keep_parent_consistent(
+    qtbot, qtmodeltester, client, runner, account, seaweed, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """Regression: a later page inserted rows *above* a folder whose own listing had started.
+
+    The store lists in byte order (the folder's marker, ``B D F``, then ``a c e g``) but the model
+    sorts ignoring case, so page two lands in separate groups above ``F``; between those inserts
+    ``parent()`` of
+    F's "Loading…" row must already name F's new row.
+    """
+    from gsdesktop.server.storage import S3Store
+
+    store = S3Store(seaweed, create_bucket=False)
+    prefix = f"users/{account.username}/mixed/"
+    for key in ["", "B/", "D/", "F/", "a/", "c/", "e/", "g/", "F/inner.txt"]:
+        store.s3.put_object(Bucket=store.bucket, Key=prefix + key, Body=b"x" if key.endswith("txt") else b"")
+    path = f"/users/{account.username}/mixed"
+    monkeypatch.setattr(remote_model, "LISTING_PAGE", 4)
+    lister = _GatedLister(client, path)
+    model = RemoteTreeModel(lister, runner, path)
+    qtmodeltester.check(model)
+    checked: list[int] = []
+
+    def inserted(parent: QModelIndex, _first: int, _last: int) -> None:
+        f = model.index_for_path(f"{path}/F")
+        if parent.isValid() or not f.isValid() or model.rowCount(f) == 0:
+            return
+        child = model.index(0, 0, f)
+        assert model.parent(child) == f  # the parent's row is right between the inserts
+        assert model.index(f.row(), 0) == f
+        checked.append(f.row())
+
+    model.rowsInserted.connect(inserted)
+    with qtbot.waitSignal(model.rowsInserted, timeout=60000):
+        model.fetchMore(QModelIndex())
+    qtbot.waitUntil(lambda: _row_names(model) == ["B", "D", "F", "Loading…"], timeout=60000)
+    f = model.index_for_path(f"{path}/F")
+    model.fetchMore(f)
+    qtbot.waitUntil(lambda: model.rowCount(model.index_for_path(f"{path}/F")) >= 1, timeout=60000)
+    with qtbot.waitSignal(model.load_finished, timeout=60000, check_params_cb=lambda p, _n: p == path):
+        lister.gate.set()
+    assert _row_names(model) == ["a", "B", "c", "D", "e", "F", "g"]
+    assert checked and checked[-1] == 5 and len(set(checked)) >= 3, checked  # F moved down group by group
+    f = model.index_for_path(f"{path}/F")
+    qtbot.waitUntil(lambda: model.node(f).state.value == "loaded", timeout=60000)
+    assert _row_names(model, f) == ["inner.txt"]
+    assert model.parent(model.index(0, 0, f)) == f
