@@ -212,8 +212,7 @@ def test_rows_inserted_above_a_loading_folder_keep_parent_consistent(
 
     The store lists in byte order (the folder's marker, ``B D F``, then ``a c e g``) but the model
     sorts ignoring case, so page two lands in separate groups above ``F``; between those inserts
-    ``parent()`` of
-    F's "Loading…" row must already name F's new row.
+    ``parent()`` of F's "Loading…" row must already name F's new row.
     """
     from gsdesktop.server.storage import S3Store
 
