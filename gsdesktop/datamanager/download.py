@@ -10,7 +10,6 @@ connection; an expired signed URL is replaced by asking the Data Manager again.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import hashlib
 import importlib
 import mmap
@@ -46,6 +45,7 @@ from gsdesktop.datamanager.transfer import (
     ProgressCallback,
     ThrottledProgress,
     fsync_dir,
+    start_writeback,
 )
 
 if TYPE_CHECKING:
@@ -59,24 +59,6 @@ _DISK_FULL = (28, 27, 122)  # ENOSPC, EFBIG, EDQUOT
 
 class _NoRanges(Exception):
     """The storage ignored ``Range``: fall back to one sequential stream."""
-
-
-def _sync_range_fn() -> Callable[[int, int, int], None]:
-    """``sync_file_range(fd, off, len, SYNC_FILE_RANGE_WRITE)``: start write-back early (Linux only)."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        fn = libc.sync_file_range
-    except Exception:  # no libc / no such call (macOS, Windows)
-        return lambda fd, off, n: None
-    fn.argtypes = [ctypes.c_int, ctypes.c_longlong, ctypes.c_longlong, ctypes.c_uint]
-
-    def start_writeback(fd: int, off: int, n: int) -> None:
-        fn(fd, off, n, 2)
-
-    return start_writeback
-
-
-_start_writeback = _sync_range_fn()
 
 
 def single_part_etag(etag: str | None) -> str | None:
@@ -362,7 +344,7 @@ class Download:
                 for (start, length), fut in zip(parts, futures, strict=True):
                     fut.result()
                     digest.update(view[start : start + length])
-                    _start_writeback(self.fd, start, length)
+                    start_writeback(self.fd, start, length)
         except BaseException:
             self._stop.set()
             raise

@@ -14,6 +14,7 @@ import hashlib
 import json
 import logging
 import math
+import mmap
 import os
 import random
 import threading
@@ -25,13 +26,27 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import requests
+import urllib3
 
 from gsdesktop.datamanager import paths as P
-from gsdesktop.datamanager.errors import IntegrityError, InvalidRequestError, LocalFileError, TransferError
+from gsdesktop.datamanager.errors import (
+    ConflictError,
+    IntegrityError,
+    InvalidRequestError,
+    LocalFileError,
+    TransferError,
+)
 from gsdesktop.datamanager.http import error_for_status
 from gsdesktop.datamanager.journal import DownloadRecord, TransferJournal, shared_journal
 from gsdesktop.datamanager.models import GSFileMetadata
-from gsdesktop.datamanager.transfer import CHUNK, CancelToken, ProgressCallback, ThrottledProgress, fsync_dir
+from gsdesktop.datamanager.transfer import (
+    CHUNK,
+    CancelToken,
+    ProgressCallback,
+    ThrottledProgress,
+    fsync_dir,
+    start_writeback,
+)
 
 if TYPE_CHECKING:
     from gsdesktop.datamanager.client import DataManagerClient
@@ -42,6 +57,7 @@ MIB = 1024 * 1024
 DEFAULT_WORKERS = 4
 DOWNLOAD_CHUNK = 64 * MIB
 ATTEMPTS = 6
+HASH_SLICE = 4 * MIB  # hashlib drops the GIL while it hashes each slice
 
 
 @dataclass
@@ -125,6 +141,7 @@ class ParallelDownloader:
                     hasher,
                     cancel,
                 )
+                os.fsync(fd)  # while the hash catches up with the last bytes
                 digest = hasher.result()
             finally:
                 hasher.close()
@@ -137,7 +154,6 @@ class ParallelDownloader:
                     f"{local} was not changed",
                     paths=[remote],
                 )
-            os.fsync(fd)
         finally:
             os.close(fd)
         try:
@@ -162,6 +178,7 @@ class ParallelDownloader:
     ) -> None:
         url_lock = threading.Lock()
         url: list[str] = []
+        etag: list[str] = []  # the version every range must come from (the first answer's ETag)
 
         def signed(stale: str | None) -> str:
             with url_lock:
@@ -172,41 +189,43 @@ class ParallelDownloader:
         def fetch(chunk: int) -> None:
             start = chunk * self.chunk_size
             end = min(size, start + self.chunk_size) - 1
+            pos = start  # bytes before pos have landed; a retry resumes here (nothing is written twice)
             delay = 0.3
             current: str | None = None
             for _attempt in range(ATTEMPTS):
                 if cancel is not None:
                     cancel.raise_if_cancelled()
                 current = signed(current if current else None)
-                got = 0
+                headers = {"Range": f"bytes={pos}-{end}"}
+                if etag:
+                    headers["If-Match"] = etag[0]  # a replaced object answers 412, never mixed bytes
                 try:
                     with self.client._session.get(
-                        current,
-                        headers={"Range": f"bytes={start}-{end}"},
-                        stream=True,
-                        timeout=self.client.timeout,
+                        current, headers=headers, stream=True, timeout=self.client.timeout
                     ) as resp:
                         if resp.status_code in (400, 401, 403):
                             continue  # expired URL: a fresh one next time round
-                        if resp.status_code != 206:
+                        if resp.status_code == 412:
+                            raise ConflictError(
+                                "The file was replaced on the server during the download", paths=[remote]
+                            )
+                        if resp.status_code != 206 or not resp.headers.get("Content-Range", "").startswith(
+                            f"bytes {pos}-"
+                        ):
                             raise error_for_status(resp, [remote], "Download failed")
-                        pos = start
-                        for block in resp.iter_content(CHUNK):
-                            if cancel is not None:
-                                cancel.raise_if_cancelled()
-                            _pwrite(fd, block, pos)
-                            pos += len(block)
-                            got += len(block)
-                            tracker.add(len(block))
+                        if not etag and resp.headers.get("ETag"):
+                            with url_lock:
+                                etag[:] = etag or [resp.headers["ETag"]]
+                        pos = _copy_range(resp, fd, pos, end + 1, hasher, chunk, start, tracker, cancel)
                         if pos != end + 1:
                             raise TransferError("The connection broke during the download", paths=[remote])
+                    start_writeback(fd, start, end + 1 - start)  # so the final fsync finds little to do
                     self.journal.chunk_done(key, chunk)
                     self.stats.chunks_fetched += 1
                     hasher.mark(chunk)
                     return
                 except (requests.RequestException, TransferError) as exc:
-                    tracker.add(-got)
-                    log.info("range %d-%d failed (%s); retrying", start, end, exc)
+                    log.info("range %d-%d failed at %d (%s); retrying", start, end, pos, exc)
                 except OSError as exc:
                     raise LocalFileError(
                         f"Cannot write the file: {exc.strerror}", paths=[str(remote)]
@@ -229,55 +248,81 @@ class ParallelDownloader:
 
 
 class _OrderedHasher:
-    """MD5 of a file being filled out of order: hashes the finished prefix as it grows (own thread)."""
+    """MD5 of a file being filled out of order, on its own thread.
+
+    Every range is written front to back, so the hashed prefix can follow the range being filled right
+    behind its writer (``advance``) instead of waiting for whole ranges: hashing, the one inherently
+    serial step, runs while the data arrives and ends moments after the last byte lands. It reads the
+    file through a read-only memory map (no copies) where one is possible, else with ``pread``.
+    """
 
     def __init__(self, fd: int, size: int, chunk_size: int, done: set[int]) -> None:
         self._fd = fd
         self._size = size
         self._chunk = chunk_size
-        self._done = set(done)
+        self._chunks = max(1, math.ceil(size / chunk_size))
+        self._filled = {c: self._length(c) for c in done}  # bytes landed from each range's start
         self._cond = threading.Condition()
         self._digest = hashlib.md5()
-        self._next = 0
-        self._chunks = max(1, math.ceil(size / chunk_size))
+        self._next = 0  # the range being hashed
+        self._hashed = 0  # bytes of it hashed so far
         self._closed = False
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="gs-md5-ordered", daemon=True)
         self._thread.start()
 
-    def mark(self, chunk: int) -> None:
+    def _length(self, chunk: int) -> int:
+        return min(self._chunk, self._size - chunk * self._chunk)
+
+    def advance(self, chunk: int, filled: int) -> None:
+        """``filled`` bytes from the start of range ``chunk`` are on disk."""
         with self._cond:
-            self._done.add(chunk)
-            self._cond.notify()
+            self._filled[chunk] = filled
+            if chunk == self._next:
+                self._cond.notify()
+
+    def mark(self, chunk: int) -> None:
+        self.advance(chunk, self._length(chunk))
 
     def _run(self) -> None:
+        mapped: mmap.mmap | None = None
         try:
-            while True:
+            if self._size:
+                with contextlib.suppress(OSError, ValueError):
+                    mapped = mmap.mmap(self._fd, self._size, access=mmap.ACCESS_READ)
+            while self._next < self._chunks:
                 with self._cond:
-                    while self._next not in self._done and not self._closed:
+                    while self._filled.get(self._next, 0) <= self._hashed and not self._closed:
                         self._cond.wait()
-                    if self._closed and self._next not in self._done:
-                        return
-                    chunk = self._next
-                start = chunk * self._chunk
-                for block in _pread_blocks(self._fd, start, min(self._chunk, self._size - start)):
-                    self._digest.update(block)
-                with self._cond:
-                    self._next += 1
-                    self._cond.notify_all()
-                    if self._next >= self._chunks:
-                        return
+                    upto = self._filled.get(self._next, 0)
+                    if upto <= self._hashed:
+                        return  # closed
+                base = self._next * self._chunk
+                self._hash(mapped, base + self._hashed, upto - self._hashed)
+                self._hashed = upto
+                if upto >= self._length(self._next):
+                    self._next, self._hashed = self._next + 1, 0
         except BaseException as exc:
             self._error = exc
+        finally:
+            if mapped is not None:
+                mapped.close()
+
+    def _hash(self, mapped: mmap.mmap | None, offset: int, length: int) -> None:
+        if mapped is None:
+            for block in _pread_blocks(self._fd, offset, length):
+                self._digest.update(block)
+            return
+        with memoryview(mapped) as view:
+            for at in range(offset, offset + length, HASH_SLICE):
+                self._digest.update(view[at : min(at + HASH_SLICE, offset + length)])
 
     def result(self) -> str:
         self._thread.join()
         if self._error is not None:
             raise LocalFileError(f"Cannot read back the downloaded file: {self._error}")
-        if self._next < self._chunks:
+        if self._next < self._chunks and self._size:
             raise TransferError("The download did not finish")
-        if self._size == 0:
-            return hashlib.md5().hexdigest()
         return self._digest.hexdigest()
 
     def close(self) -> None:
@@ -287,10 +332,52 @@ class _OrderedHasher:
         self._thread.join(timeout=60)
 
 
+def _copy_range(
+    resp: requests.Response,
+    fd: int,
+    pos: int,
+    end: int,
+    hasher: _OrderedHasher,
+    chunk: int,
+    chunk_start: int,
+    tracker: ThrottledProgress,
+    cancel: CancelToken | None,
+) -> int:
+    """Write the body of range ``chunk`` at ``pos`` onwards; returns where it stopped.
+
+    Reads straight into one reused buffer (``readinto`` of the http.client response when the body is
+    not content-encoded) and tells ``hasher`` after every block how far the range is filled.
+    """
+    raw = resp.raw
+    fp = getattr(raw, "_fp", None)
+    readinto = None if resp.headers.get("Content-Encoding") else getattr(fp, "readinto", None)
+    buf = memoryview(bytearray(CHUNK))
+    while pos < end:
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        want = min(CHUNK, end - pos)
+        try:
+            if readinto is not None:
+                n = readinto(buf[:want])
+                data: bytes | memoryview = buf[:n]
+            else:
+                data = raw.read(want, decode_content=False)
+                n = len(data)
+        except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
+            raise TransferError("The connection broke during the download") from exc
+        if not n:
+            break
+        _pwrite(fd, data, pos)
+        pos += n
+        tracker.add(n)
+        hasher.advance(chunk, pos - chunk_start)
+    return pos
+
+
 _seek_lock = threading.Lock()
 
 
-def _pwrite(fd: int, data: bytes, offset: int) -> None:
+def _pwrite(fd: int, data: bytes | memoryview, offset: int) -> None:
     """Write all of ``data`` at ``offset`` (``os.pwrite``; a locked seek+write where it is missing)."""
     view = memoryview(data)
     while view:

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import base64
+import ctypes
 import hashlib
 import os
 import queue
@@ -224,6 +225,25 @@ def hash_prefix(path: Path, length: int, pipe: HashPipe) -> None:
                 break
             pipe.feed(data)
             left -= len(data)
+
+
+def _sync_range_fn() -> Callable[[int, int, int], None]:
+    """``sync_file_range(fd, off, len, SYNC_FILE_RANGE_WRITE)``: start write-back early (Linux only)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        fn = libc.sync_file_range
+    except Exception:  # no libc / no such call (macOS, Windows)
+        return lambda fd, off, n: None
+    fn.argtypes = [ctypes.c_int, ctypes.c_longlong, ctypes.c_longlong, ctypes.c_uint]
+
+    def start_writeback(fd: int, off: int, n: int) -> None:
+        fn(fd, off, n, 2)
+
+    return start_writeback
+
+
+start_writeback = _sync_range_fn()
+"""Ask the OS to start writing ``fd``'s bytes ``[off, off + n)`` to disk now (no-op off Linux)."""
 
 
 def fsync_dir(folder: Path) -> None:

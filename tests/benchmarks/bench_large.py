@@ -13,7 +13,6 @@ import os
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 from tests.benchmarks.harness import BenchContext, BenchResult
@@ -77,15 +76,16 @@ def run(ctx: BenchContext) -> list[BenchResult]:
         while fh.read(16 * MIB):
             pass
 
+    ctx.settle()
     rclone_up = ctx.rclone("copyto", str(src), ctx.rclone_path(f"users/{user}/rclone-large.bin"))
-    time.sleep(1)
+    ctx.settle(1)
     ours_up = child(ctx, user, pw, "upload", src, f"/users/{user}/large.bin")
-    time.sleep(1)
+    ctx.settle(1)
     rclone_down = ctx.rclone(
         "copyto", ctx.rclone_path(f"users/{user}/rclone-large.bin"), str(ctx.workdir / "r.bin")
     )
     (ctx.workdir / "r.bin").unlink()
-    time.sleep(1)
+    ctx.settle(1)
     ours_down = child(ctx, user, pw, "download", ctx.workdir / "o.bin", f"/users/{user}/large.bin")
     (ctx.workdir / "o.bin").unlink()
     src.unlink()

@@ -3,11 +3,13 @@
 Two client paths are measured against the same rclone runs: the default one
 (``DataManagerClient.upload``/``download``, which hand files of at least ``multipart_threshold`` to the
 multipart / journaled parallel-download module when it is installed) and the built-in one (one signed
-PUT; parallel ranged GETs hashed from the page cache). Each figure is the best of 3 interleaved rounds."""
+PUT; parallel ranged GETs hashed from the page cache). Each figure is the best of 3 interleaved rounds;
+every timed step starts after ``ctx.settle()`` (dirty pages flushed) for both tools alike."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from tests.benchmarks.harness import BenchContext, BenchResult, timed
@@ -63,19 +65,25 @@ def run(ctx: BenchContext) -> list[BenchResult]:
             assert target.stat().st_size == size
             target.unlink()
 
+        def measured(fn: Callable[[], object]) -> float:
+            ctx.settle()
+            return timed(fn)
+
         for rep in range(reps):
             rkey = ctx.rclone_path(
                 f"rclone-bench/{user}/up{rep}.bin"
             )  # a new key: rclone skips identical copies
+            ctx.settle()
             times["rup"].append(ctx.rclone("copyto", str(src), rkey))
             client.multipart_threshold = default_threshold
             client.resumable_download_threshold = default_download
-            times["up"].append(timed(lambda: client.upload(src, remote)))
-            times["down"].append(timed(lambda: download(down)))
+            times["up"].append(measured(lambda: client.upload(src, remote)))
+            times["down"].append(measured(lambda: download(down)))
             client.multipart_threshold = 1 << 62  # the single signed PUT / built-in ranged download
             client.resumable_download_threshold = 1 << 62
-            times["single"].append(timed(lambda: client.upload(src, remote + ".single")))
-            times["builtin"].append(timed(lambda: download(down)))
+            times["single"].append(measured(lambda: client.upload(src, remote + ".single")))
+            times["builtin"].append(measured(lambda: download(down)))
+            ctx.settle()
             times["rdown"].append(ctx.rclone("copyto", rkey, str(rdown)))
             rdown.unlink()
         best = {k: min(v) for k, v in times.items()}

@@ -90,6 +90,16 @@ class BenchContext:
         subprocess.run([exe, *args], env=self.rclone_env(), check=True, capture_output=True)
         return time.perf_counter() - start
 
+    @staticmethod
+    def settle(pause: float = 0.5) -> None:
+        """Flush dirty pages and pause before a timed step, so no step pays for the previous one's writes.
+
+        Without this a download timed right after an upload shares the disk with the kernel writing
+        back the store's gigabyte of fresh data, and whichever tool runs then looks slow.
+        """
+        os.sync()
+        time.sleep(pause)
+
     def rclone_path(self, key: str) -> str:
         return f"gsbench:{self.s3.bucket}/{key.lstrip('/')}"
 
