@@ -143,6 +143,11 @@ class ParallelDownloader:
                 )
                 os.fsync(fd)  # while the hash catches up with the last bytes
                 digest = hasher.result()
+            except ConflictError:  # the file was replaced: what we have is of no use for a resume
+                self.journal.drop_download(key)
+                with contextlib.suppress(OSError):
+                    temp.unlink()
+                raise
             finally:
                 hasher.close()
             if meta.md5 and digest != meta.md5:

@@ -14,6 +14,7 @@ import os
 import secrets
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from gsdesktop.datamanager import download as dl
 from gsdesktop.datamanager.client import DataManagerClient
 from gsdesktop.datamanager.errors import (
     CancelledError,
+    ConflictError,
     CredentialsUnavailableError,
     IntegrityError,
     LocalFileError,
@@ -375,3 +377,61 @@ def test_progress_bar_on_a_terminal(stack: Stack, user: tuple[str, str], tmp_pat
     assert proc.returncode == 0 and out.strip() == f"/users/{user[0]}/p.bin"
     text = shown.decode(errors="replace")
     assert "ETA" in text and "MiB" in text and "1/1 files" in text and "/s" in text
+
+
+def test_journaled_ranges_resume_mid_range_pinned_to_one_version(
+    stack: Stack, user: tuple[str, str], tmp_path: Path
+) -> None:
+    """A broken range continues from its last landed byte, and only from the version it started on."""
+    from gsdesktop.datamanager.journal import TransferJournal
+    from gsdesktop.datamanager.ranged import ParallelDownloader
+
+    c = _client(stack, user)
+    src = _file(tmp_path, "r.bin", 3 * 1024 * 1024 + 5)
+    remote = f"{c.home}/r.bin"
+    c.upload(src, remote)
+    stack.s3.clear()
+    stack.s3.add(_is_get, "cut", after_bytes=300_000, times=2)
+    journal = TransferJournal(tmp_path / "journal.db")
+    got = ParallelDownloader(c, journal=journal, workers=1, chunk_size=1024 * 1024).download(
+        remote, tmp_path / "r.out"
+    )
+    assert got.read_bytes() == src.read_bytes()
+    gets = [s for s in stack.s3.seen if s.method == "GET"]
+    ranges = [s.headers.get("range", "") for s in gets]
+    assert "bytes=300000-1048575" in ranges, ranges  # resumed where the cut left it, not from 0
+    assert all("if-match" in s.headers for s in gets[1:]), [s.headers for s in gets]
+    assert len(gets) == 4 + 2
+
+    # the object is replaced while a range request is on its way: 412, a clear error, nothing written
+    stack.s3.clear()
+    out = tmp_path / "r2.out"
+    out.write_bytes(b"precious")
+    second = {"n": 0}
+
+    def second_get(method: str, target: str) -> bool:
+        if method != "GET":
+            return False
+        second["n"] += 1
+        return second["n"] == 2
+
+    stack.s3.add(second_get, "delay", delay=2.0)
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            ParallelDownloader(c, journal=journal, workers=1, chunk_size=1024 * 1024).download(remote, out)
+        except BaseException as exc:  # handed to the test thread
+            failure.append(exc)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    deadline = time.monotonic() + 30
+    while stack.s3.count("GET") < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    c.upload(_file(tmp_path, "new.bin", 3 * 1024 * 1024 + 5), remote)  # same size, other bytes
+    worker.join(60)
+    assert failure and isinstance(failure[0], ConflictError), failure
+    assert "replaced" in failure[0].user_message
+    assert out.read_bytes() == b"precious"
+    assert sorted(p.name for p in tmp_path.iterdir() if "gsdownload" in p.name) == []
