@@ -21,6 +21,7 @@ from typing import Any
 from gsdesktop.cli.common import EXIT_AUTH, EXIT_NETWORK, add_server_options, client_from_args, guarded
 
 RATE_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+ONCE_BUSY_WAIT = 10.0  # --once waits this long at most for files still being written
 
 
 def parse_rate(text: str) -> int:
@@ -189,6 +190,10 @@ def _sync(args: argparse.Namespace) -> int:
     try:
         if args.once:
             report = engine.sync_once(force_retry=True)
+            deadline = time.monotonic() + ONCE_BUSY_WAIT
+            while report.busy and report.blocked is None and time.monotonic() < deadline:
+                time.sleep(0.5)  # files still being written: let them settle, then another cycle
+                report = report.then(engine.sync_once())
             _summary(report, args.json)
             if report.blocked is not None:
                 if report.blocked.kind is ProblemKind.AUTH:
@@ -237,6 +242,8 @@ def _summary(report: Any, as_json: bool) -> None:
         print(f"blocked\t{report.blocked.kind.value}\t{report.blocked.message}", flush=True)
     for p in report.problems:
         print(f"problem\t{p.kind.value}\t{p.path}\t{p.message}", flush=True)
+    for path in report.busy:
+        print(f"busy\t{path}\tstill being written; synced once it settles", flush=True)
 
 
 # -- status / conflicts / errors ---------------------------------------------------------------

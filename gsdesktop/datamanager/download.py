@@ -10,14 +10,12 @@ connection; an expired signed URL is replaced by asking the Data Manager again.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import importlib
-import mmap
 import os
 import secrets
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urljoin
@@ -42,9 +40,11 @@ from gsdesktop.datamanager.transfer import (
     CHUNK,
     CancelToken,
     HashPipe,
+    OrderedHasher,
     ProgressCallback,
     ThrottledProgress,
     fsync_dir,
+    pwrite_all,
     start_writeback,
 )
 
@@ -74,23 +74,6 @@ def single_part_etag(etag: str | None) -> str | None:
 def _local_error(exc: OSError, where: Path) -> LocalFileError:
     reason = "the disk is full" if exc.errno in _DISK_FULL else (exc.strerror or str(exc))
     return LocalFileError(f"Cannot write the downloaded file: {reason}", paths=[str(where)])
-
-
-_SEEK_LOCK = threading.Lock()  # only where os.pwrite is missing (Windows)
-
-
-def _pwrite_all(fd: int, data: bytes | memoryview, offset: int) -> None:
-    view = memoryview(data)
-    pwrite = getattr(os, "pwrite", None)
-    while view:
-        if pwrite is not None:
-            n = pwrite(fd, view, offset)
-        else:
-            with _SEEK_LOCK:
-                os.lseek(fd, offset, os.SEEK_SET)
-                n = os.write(fd, view)
-        view = view[n:]
-        offset += n
 
 
 def format_url(meta: GSFileMetadata, data_format: str | GSDataFormat | None) -> str | None:
@@ -304,7 +287,7 @@ class Download:
             if not chunk:
                 return
             try:
-                _pwrite_all(self.fd, chunk, self._pos)
+                pwrite_all(self.fd, chunk, self._pos)
             except OSError as exc:
                 raise _local_error(exc, self.tmp.parent) from exc
             pipe.feed(chunk)
@@ -332,28 +315,35 @@ class Download:
     # --- parallel ------------------------------------------------------------------------------------
 
     def parallel(self, size: int) -> tuple[str, int]:
-        """Ranged parts on a few threads; this thread hashes finished parts in order."""
+        """Ranged parts on a few threads, hashed in order right behind their writers."""
         os.ftruncate(self.fd, size)
         parts = [(off, min(PART_SIZE, size - off)) for off in range(0, size, PART_SIZE)]
-        digest = hashlib.md5()
+        hasher = OrderedHasher(self.fd, size, PART_SIZE, set())
         pool = ThreadPoolExecutor(max_workers=PART_WORKERS, thread_name_prefix="gs-part")
-        mapped = mmap.mmap(self.fd, size, access=mmap.ACCESS_READ)  # hash from the page cache, no copies
         try:
-            futures = [pool.submit(self._fetch_part, start, length) for start, length in parts]
-            with memoryview(mapped) as view:
-                for (start, length), fut in zip(parts, futures, strict=True):
-                    fut.result()
-                    digest.update(view[start : start + length])
-                    start_writeback(self.fd, start, length)
+            futures = [
+                pool.submit(self._fetch_part, n, start, length, hasher)
+                for n, (start, length) in enumerate(parts)
+            ]
+            done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+            for fut in done:
+                fut.result()  # the first failure, if any
+            wait(futures)
+            for fut in futures:
+                fut.result()
+            try:
+                os.fsync(self.fd)  # while the hash catches up with the last bytes
+            except OSError as exc:
+                raise _local_error(exc, self.tmp.parent) from exc
+            return hasher.result(), size
         except BaseException:
             self._stop.set()
             raise
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
-            mapped.close()
-        return digest.hexdigest(), size
+            hasher.close()
 
-    def _fetch_part(self, start: int, length: int) -> None:
+    def _fetch_part(self, number: int, start: int, length: int, hasher: OrderedHasher) -> None:
         policy = transfer_retry(self.client.retries)
         got = 0
         while got < length:
@@ -381,7 +371,7 @@ class Download:
                     self.etag = resp.headers.get("ETag") or self.etag
                     pos = [start + got]
                     try:
-                        self._copy_part(resp, pos, start + length)
+                        self._copy_part(resp, pos, start, start + length, number, hasher)
                         failure = TransferError("The connection closed early", paths=[self.remote])
                     except TransferError as exc:
                         failure = exc
@@ -389,11 +379,21 @@ class Download:
                         resp.close()
                         got = pos[0] - start  # resume the part from here with Range
                     if got >= length:
+                        hasher.mark(number)
+                        start_writeback(self.fd, start, length)
                         return
             policy = self.client._next_attempt(policy, "GET", self.remote, failure, self.cancel)
 
-    def _copy_part(self, resp: requests.Response, pos: list[int], end: int) -> None:
-        """Write the body at ``pos[0]`` onwards (``pos[0]`` advances as bytes land).
+    def _copy_part(
+        self,
+        resp: requests.Response,
+        pos: list[int],
+        start: int,
+        end: int,
+        number: int,
+        hasher: OrderedHasher,
+    ) -> None:
+        """Write the body at ``pos[0]`` onwards (``pos[0]`` advances as bytes land; the hasher follows).
 
         Reads straight into one reused buffer (``readinto`` of the underlying http.client response
         when the body is not content-encoded), so a part costs no per-chunk allocations.
@@ -417,11 +417,12 @@ class Download:
             if not n:
                 return
             try:
-                _pwrite_all(self.fd, data, pos[0])
+                pwrite_all(self.fd, data, pos[0])
             except OSError as exc:
                 raise _local_error(exc, self.tmp.parent) from exc
             pos[0] += n
             self.tracker.add(n)
+            hasher.advance(number, pos[0] - start)
 
     def run(self) -> tuple[str, int]:
         size = self.meta.size

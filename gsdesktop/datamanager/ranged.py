@@ -10,16 +10,13 @@ replaces the target. ``DataManagerClient.download`` calls :func:`parallel_downlo
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import math
-import mmap
 import os
 import random
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,9 +39,11 @@ from gsdesktop.datamanager.models import GSFileMetadata
 from gsdesktop.datamanager.transfer import (
     CHUNK,
     CancelToken,
+    OrderedHasher,
     ProgressCallback,
     ThrottledProgress,
     fsync_dir,
+    pwrite_all,
     start_writeback,
 )
 
@@ -57,7 +56,6 @@ MIB = 1024 * 1024
 DEFAULT_WORKERS = 4
 DOWNLOAD_CHUNK = 64 * MIB
 ATTEMPTS = 6
-HASH_SLICE = 4 * MIB  # hashlib drops the GIL while it hashes each slice
 
 
 @dataclass
@@ -129,7 +127,7 @@ class ParallelDownloader:
             self.stats.chunks_skipped = len(done)
             tracker = ThrottledProgress(progress, size)
             tracker.set(sum(min(self.chunk_size, size - c * self.chunk_size) for c in done))
-            hasher = _OrderedHasher(fd, size, self.chunk_size, done)
+            hasher = OrderedHasher(fd, size, self.chunk_size, done)
             try:
                 self._fetch(
                     remote,
@@ -178,7 +176,7 @@ class ParallelDownloader:
         key: str,
         todo: list[int],
         tracker: ThrottledProgress,
-        hasher: _OrderedHasher,
+        hasher: OrderedHasher,
         cancel: CancelToken | None,
     ) -> None:
         url_lock = threading.Lock()
@@ -252,97 +250,12 @@ class ParallelDownloader:
                     raise exc
 
 
-class _OrderedHasher:
-    """MD5 of a file being filled out of order, on its own thread.
-
-    Every range is written front to back, so the hashed prefix can follow the range being filled right
-    behind its writer (``advance``) instead of waiting for whole ranges: hashing, the one inherently
-    serial step, runs while the data arrives and ends moments after the last byte lands. It reads the
-    file through a read-only memory map (no copies) where one is possible, else with ``pread``.
-    """
-
-    def __init__(self, fd: int, size: int, chunk_size: int, done: set[int]) -> None:
-        self._fd = fd
-        self._size = size
-        self._chunk = chunk_size
-        self._chunks = max(1, math.ceil(size / chunk_size))
-        self._filled = {c: self._length(c) for c in done}  # bytes landed from each range's start
-        self._cond = threading.Condition()
-        self._digest = hashlib.md5()
-        self._next = 0  # the range being hashed
-        self._hashed = 0  # bytes of it hashed so far
-        self._closed = False
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="gs-md5-ordered", daemon=True)
-        self._thread.start()
-
-    def _length(self, chunk: int) -> int:
-        return min(self._chunk, self._size - chunk * self._chunk)
-
-    def advance(self, chunk: int, filled: int) -> None:
-        """``filled`` bytes from the start of range ``chunk`` are on disk."""
-        with self._cond:
-            self._filled[chunk] = filled
-            if chunk == self._next:
-                self._cond.notify()
-
-    def mark(self, chunk: int) -> None:
-        self.advance(chunk, self._length(chunk))
-
-    def _run(self) -> None:
-        mapped: mmap.mmap | None = None
-        try:
-            if self._size:
-                with contextlib.suppress(OSError, ValueError):
-                    mapped = mmap.mmap(self._fd, self._size, access=mmap.ACCESS_READ)
-            while self._next < self._chunks:
-                with self._cond:
-                    while self._filled.get(self._next, 0) <= self._hashed and not self._closed:
-                        self._cond.wait()
-                    upto = self._filled.get(self._next, 0)
-                    if upto <= self._hashed:
-                        return  # closed
-                base = self._next * self._chunk
-                self._hash(mapped, base + self._hashed, upto - self._hashed)
-                self._hashed = upto
-                if upto >= self._length(self._next):
-                    self._next, self._hashed = self._next + 1, 0
-        except BaseException as exc:
-            self._error = exc
-        finally:
-            if mapped is not None:
-                mapped.close()
-
-    def _hash(self, mapped: mmap.mmap | None, offset: int, length: int) -> None:
-        if mapped is None:
-            for block in _pread_blocks(self._fd, offset, length):
-                self._digest.update(block)
-            return
-        with memoryview(mapped) as view:
-            for at in range(offset, offset + length, HASH_SLICE):
-                self._digest.update(view[at : min(at + HASH_SLICE, offset + length)])
-
-    def result(self) -> str:
-        self._thread.join()
-        if self._error is not None:
-            raise LocalFileError(f"Cannot read back the downloaded file: {self._error}")
-        if self._next < self._chunks and self._size:
-            raise TransferError("The download did not finish")
-        return self._digest.hexdigest()
-
-    def close(self) -> None:
-        with self._cond:
-            self._closed = True
-            self._cond.notify_all()
-        self._thread.join(timeout=60)
-
-
 def _copy_range(
     resp: requests.Response,
     fd: int,
     pos: int,
     end: int,
-    hasher: _OrderedHasher,
+    hasher: OrderedHasher,
     chunk: int,
     chunk_start: int,
     tracker: ThrottledProgress,
@@ -372,46 +285,11 @@ def _copy_range(
             raise TransferError("The connection broke during the download") from exc
         if not n:
             break
-        _pwrite(fd, data, pos)
+        pwrite_all(fd, data, pos)
         pos += n
         tracker.add(n)
         hasher.advance(chunk, pos - chunk_start)
     return pos
-
-
-_seek_lock = threading.Lock()
-
-
-def _pwrite(fd: int, data: bytes | memoryview, offset: int) -> None:
-    """Write all of ``data`` at ``offset`` (``os.pwrite``; a locked seek+write where it is missing)."""
-    view = memoryview(data)
-    while view:
-        if hasattr(os, "pwrite"):
-            n = os.pwrite(fd, view, offset)
-        else:  # Windows
-            with _seek_lock:
-                os.lseek(fd, offset, os.SEEK_SET)
-                n = os.write(fd, view)
-        view = view[n:]
-        offset += n
-
-
-def _pread(fd: int, size: int, offset: int) -> bytes:
-    if hasattr(os, "pread"):
-        return os.pread(fd, size, offset)
-    with _seek_lock:  # Windows
-        os.lseek(fd, offset, os.SEEK_SET)
-        return os.read(fd, size)
-
-
-def _pread_blocks(fd: int, offset: int, length: int) -> Iterator[bytes]:
-    while length > 0:
-        data = _pread(fd, min(CHUNK * 4, length), offset)
-        if not data:
-            raise OSError("the file is shorter than expected")
-        yield data
-        offset += len(data)
-        length -= len(data)
 
 
 def parallel_download(

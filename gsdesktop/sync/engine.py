@@ -15,7 +15,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -117,6 +117,16 @@ class SyncReport:
     blocked: SyncProblem | None = None  # set when a safety guard stopped the cycle
     duration: float = 0.0
     server_restored: bool = False  # this cycle ran in restore mode (the server's data fingerprint changed)
+    busy: list[str] = field(default_factory=list)  # local files still being written: left for later
+
+    def then(self, later: SyncReport) -> SyncReport:
+        """This report followed by ``later`` (a further cycle): counts add up, the state is ``later``'s."""
+        summed = {
+            f: getattr(self, f) + getattr(later, f)
+            for f in ("uploaded", "downloaded", "deleted_local", "deleted_remote", "conflicts",
+                      "folders_created", "bytes_up", "bytes_down", "planned", "duration")
+        }  # fmt: skip
+        return replace(later, **summed)
 
     @property
     def transfers(self) -> int:
@@ -124,7 +134,11 @@ class SyncReport:
 
     @property
     def converged(self) -> bool:
-        return self.blocked is None and not [p for p in self.problems if p.kind not in _INFO_KINDS]
+        return (
+            self.blocked is None
+            and not self.busy
+            and not [p for p in self.problems if p.kind not in _INFO_KINDS]
+        )
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -138,6 +152,7 @@ class SyncReport:
             "bytes_down": self.bytes_down,
             "planned": self.planned,
             "converged": self.converged,
+            "busy": list(self.busy),
             "blocked": None if self.blocked is None else _problem_json(self.blocked),
             "problems": [_problem_json(p) for p in self.problems],
             "duration": round(self.duration, 3),
@@ -583,6 +598,7 @@ class SyncEngine:
                 self._hashes.pop(p, None)
         self._note_symlinks(scan.symlinks)
         self.busy_paths = set(scan.busy)
+        report.busy = sorted(scan.busy)
         self.needs_refresh = False
         for rel, msg in scan.unreadable.items():
             self._add_problem(rel, ProblemKind.FILE_ERROR, f"Cannot read: {msg}", cfg.retry_base)

@@ -6,6 +6,8 @@ import json
 import os
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 from tests.integration.test_sync_e2e import ROOT, _env
@@ -36,11 +38,12 @@ def test_sync_once_status_conflicts_errors(account, tmp_path: Path) -> None:  # 
     # a conflict, seen by `conflicts`
     (a / "sub" / "r.txt").write_text("A's edit")
     (b / "sub" / "r.txt").write_text("B's edit")
-    assert gs(env, "sync", str(a), "cli", "--once").returncode == 0
+    out = gs(env, "sync", str(a), "cli", "--once")
+    assert out.returncode == 0 and "uploaded\tsub/r.txt" in out.stdout.splitlines(), out.stdout + out.stderr
     out = gs(env, "sync", str(b), "cli", "--once")
     assert out.returncode == 0 and any(
         line.startswith("conflict\tsub/r.txt") for line in out.stdout.splitlines()
-    )
+    ), out.stdout + out.stderr
     rows = json.loads(gs(env, "conflicts", "--json").stdout)
     assert [r["path"] for r in rows] == ["sub/r.txt"] and "conflicted copy" in rows[0]["copy"]
 
@@ -66,3 +69,39 @@ def test_bad_password_is_one_clean_line(account, tmp_path: Path) -> None:  # typ
     out = gs(env, "sync", str(tmp_path / "L"), "x", "--once")
     assert out.returncode == 3, (out.stdout, out.stderr)
     assert "Traceback" not in out.stderr + out.stdout
+
+
+def test_once_waits_for_a_file_still_being_written(account, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """`sync --once` never reports "in sync" while skipping a file that is still growing: it waits for
+    the file to settle (up to a bound), then uploads the finished file and exits 0."""
+    home = tmp_path / "home"
+    home.mkdir()
+    env = _env(home, account)
+    local = tmp_path / "L"
+    local.mkdir()
+    growing = local / "run.log"
+    growing.write_text("start\n")
+    stop = threading.Event()
+
+    def writer() -> None:  # appends for about 2.5 s, like an instrument writing its output
+        deadline = time.monotonic() + 2.5
+        with growing.open("a") as fh:
+            while time.monotonic() < deadline and not stop.is_set():
+                fh.write("line\n")
+                fh.flush()
+                time.sleep(0.05)
+            fh.write("end\n")
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        out = gs(env, "sync", str(local), "growing", "--once")
+    finally:
+        stop.set()
+        thread.join()
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "uploaded\trun.log" in out.stdout.splitlines(), out.stdout
+    assert out.stdout.splitlines()[-1].startswith("summary\tin sync"), out.stdout
+    got = gs(env, "get", f"/users/{account.username}/growing/run.log", str(tmp_path / "back.log"))
+    assert got.returncode == 0, got.stderr
+    assert (tmp_path / "back.log").read_bytes() == growing.read_bytes()  # the finished file, not a prefix
