@@ -80,14 +80,32 @@ def run(ctx: BenchContext) -> list[BenchResult]:
     rclone_up = ctx.rclone("copyto", str(src), ctx.rclone_path(f"users/{user}/rclone-large.bin"))
     ctx.settle(1)
     ours_up = child(ctx, user, pw, "upload", src, f"/users/{user}/large.bin")
-    ctx.settle(1)
-    rclone_down = ctx.rclone(
-        "copyto", ctx.rclone_path(f"users/{user}/rclone-large.bin"), str(ctx.workdir / "r.bin")
+    # A download right after an upload is slower for any tool (the store is still busy with what it just
+    # took in): both tools download twice, in the order A B B A, and the better run of each counts.
+    rclone_runs: list[float] = []
+    ours_runs: list[float] = []
+
+    def rclone_down() -> None:
+        ctx.settle(1)
+        rclone_runs.append(
+            ctx.rclone(
+                "copyto", ctx.rclone_path(f"users/{user}/rclone-large.bin"), str(ctx.workdir / "r.bin")
+            )
+        )
+        (ctx.workdir / "r.bin").unlink()
+
+    def ours_down() -> None:
+        ctx.settle(1)
+        got = child(ctx, user, pw, "download", ctx.workdir / "o.bin", f"/users/{user}/large.bin")
+        ours_runs.append(got["seconds"])
+        (ctx.workdir / "o.bin").unlink()
+
+    for step in (ours_down, rclone_down, rclone_down, ours_down):
+        step()
+    rclone_down_s, ours_down_s = min(rclone_runs), min(ours_runs)
+    runs = (
+        f"ours {'/'.join(f'{x:.1f}' for x in ours_runs)}, rclone {'/'.join(f'{x:.1f}' for x in rclone_runs)}"
     )
-    (ctx.workdir / "r.bin").unlink()
-    ctx.settle(1)
-    ours_down = child(ctx, user, pw, "download", ctx.workdir / "o.bin", f"/users/{user}/large.bin")
-    (ctx.workdir / "o.bin").unlink()
     src.unlink()
     mbps = size / MIB
     return [
@@ -97,8 +115,8 @@ def run(ctx: BenchContext) -> list[BenchResult]:
             "includes the MD5 pass",
         ),
         BenchResult(
-            f"large file download {label} (parallel ranges)", ours_down["seconds"], "s", rclone_down,
-            goal_ratio=0.8, note="ours verifies the whole-file MD5",
+            f"large file download {label} (parallel ranges)", ours_down_s, "s", rclone_down_s,
+            goal_ratio=0.8, note=f"ours verifies the whole-file MD5; better of 2 runs each (A B B A): {runs}",
         ),
         BenchResult(f"peak RSS while uploading {label}", ours_up["rss_mb"], "MB", None, note="goal < 300 MB"),
     ]  # fmt: skip
