@@ -9,6 +9,7 @@ its own URL through ``uploadurls`` - which also produces the proper per-file err
 from __future__ import annotations
 
 import base64
+import http.client
 import logging
 import mimetypes
 import os
@@ -20,11 +21,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import requests
-import urllib3
 
 from gsdesktop.datamanager import paths as P
 from gsdesktop.datamanager.errors import GSError
 from gsdesktop.datamanager.paths import Dialect
+from gsdesktop.datamanager.transfer import CHUNK as CHUNK_BYTES
 from gsdesktop.datamanager.transfer import CancelToken, FileBody, ThrottledProgress
 
 if TYPE_CHECKING:
@@ -160,26 +161,58 @@ class UrlPrefetcher:
 
 
 class LeanPut:
-    """One PUT straight through the session's urllib3 pool, without the ``requests`` layer (about half
-    the client CPU per small file). Plain-HTTP storage without a proxy only; anything but a 2xx answer
-    (or a transport error) returns ``None`` and the caller takes its full path (error mapping,
-    retries, URL renewal)."""
+    """One PUT over a pooled keep-alive ``http.client`` connection, without the ``requests`` and
+    ``urllib3`` layers: a presigned URL's long query string is sent as it is instead of being parsed
+    and re-encoded character by character, and a small file goes out in one ``send``. This roughly
+    halves the client CPU per small file, which bounds how many files per second one process can
+    upload. Plain-HTTP storage without a proxy only; anything but a 2xx answer (or a transport error
+    on a fresh connection) returns ``None`` and the caller takes its full path (error mapping,
+    retries, URL renewal, TLS)."""
+
+    IN_MEMORY = 1 << 20  # files up to this size are read once and sent with the request head
+    IDLE_PER_HOST = 64
 
     def __init__(self, session: requests.Session, timeout: tuple[float, float]) -> None:
         self.session = session
-        self.timeout = urllib3.Timeout(connect=timeout[0], read=timeout[1])
-        self._pools: dict[str, Any] = {}  # netloc -> urllib3 pool, or None when a proxy applies
+        self.timeout = timeout
+        self._direct: dict[str, bool] = {}  # netloc -> no proxy applies
+        self._idle: dict[str, list[http.client.HTTPConnection]] = {}
+        self._lock = threading.Lock()
+        self.reconnects = 0  # idle connections found closed (sent again on a fresh one)
+        self.fallbacks = 0  # transport failures handed to the full path
 
-    def _pool(self, parts: urllib.parse.SplitResult, url: str) -> Any:
-        if parts.netloc in self._pools:
-            return self._pools[parts.netloc]
-        pool = None
-        env = requests.utils.get_environ_proxies(url) if self.session.trust_env else {}
-        manager = getattr(self.session.get_adapter(url), "poolmanager", None)
-        if not env and not self.session.proxies and manager is not None:
-            pool = manager.connection_from_url(url)
-        self._pools[parts.netloc] = pool
-        return pool
+    def _is_direct(self, parts: urllib.parse.SplitResult, url: str) -> bool:
+        direct = self._direct.get(parts.netloc)
+        if direct is None:
+            env = requests.utils.get_environ_proxies(url) if self.session.trust_env else {}
+            direct = self._direct[parts.netloc] = not env and not self.session.proxies
+        return direct
+
+    def _take(self, parts: urllib.parse.SplitResult) -> tuple[http.client.HTTPConnection, bool]:
+        """An idle connection to the host (and True), else a new one (and False)."""
+        with self._lock:
+            idle = self._idle.get(parts.netloc)
+            if idle:
+                return idle.pop(), True
+        conn = http.client.HTTPConnection(
+            parts.hostname or "", parts.port, timeout=self.timeout[1], blocksize=CHUNK_BYTES
+        )
+        return conn, False
+
+    def _give(self, netloc: str, conn: http.client.HTTPConnection) -> None:
+        with self._lock:
+            idle = self._idle.setdefault(netloc, [])
+            if len(idle) < self.IDLE_PER_HOST:
+                idle.append(conn)
+                return
+        conn.close()
+
+    def close(self) -> None:
+        with self._lock:
+            conns = [c for idle in self._idle.values() for c in idle]
+            self._idle.clear()
+        for conn in conns:
+            conn.close()
 
     def put(
         self,
@@ -192,32 +225,47 @@ class LeanPut:
     ) -> str | None:
         """The response's Date ("" if none) after a 2xx answer, else ``None``."""
         parts = urllib.parse.urlsplit(url)
-        if parts.scheme != "http":
+        if parts.scheme != "http" or not self._is_direct(parts, url):
             return None
-        pool = self._pool(parts, url)
-        if pool is None:
-            return None
+        target = parts.path + ("?" + parts.query if parts.query else "")
         send = {"User-Agent": str(self.session.headers.get("User-Agent", "")), **headers}
         try:
             with open(local, "rb") as fh:
                 if os.fstat(fh.fileno()).st_size != size:
                     return None
-                resp = pool.urlopen(
-                    "PUT",
-                    parts.path + ("?" + parts.query if parts.query else ""),
-                    body=FileBody(fh, size, tracker, cancel),
-                    headers=send,
-                    retries=False,
-                    redirect=False,
-                    assert_same_host=False,
-                    timeout=self.timeout,
-                    preload_content=True,
-                )
-        except urllib3.exceptions.ClosedPoolError:
-            self._pools.pop(parts.netloc, None)  # evicted by the pool manager: look it up again
+                data: bytes | None = fh.read(size + 1) if size <= self.IN_MEMORY else None
+                if data is not None and len(data) != size:
+                    return None  # changed since it was hashed: the full path reports it
+                for _attempt in range(2):
+                    if cancel is not None:
+                        cancel.raise_if_cancelled()
+                    conn, reused = self._take(parts)
+                    try:
+                        if data is None:
+                            fh.seek(0)
+                        body = data if data is not None else FileBody(fh, size, tracker, cancel)
+                        conn.request("PUT", target, body=body, headers=send)
+                        resp = conn.getresponse()
+                        resp.read()
+                    except (http.client.HTTPException, OSError):
+                        conn.close()
+                        if reused:
+                            tracker.set(0)
+                            self.reconnects += 1
+                            continue  # the idle connection had been closed by the server: once more
+                        self.fallbacks += 1
+                        return None
+                    break
+                else:
+                    return None
+        except OSError:
             return None
-        except (urllib3.exceptions.HTTPError, OSError):
+        if resp.will_close:
+            conn.close()
+        else:
+            self._give(parts.netloc, conn)
+        if not 200 <= resp.status < 300:
             return None
-        if 200 <= resp.status < 300:
-            return str(resp.headers.get("Date") or "")
-        return None
+        if data is not None:
+            tracker.add(size)
+        return str(resp.getheader("Date") or "")

@@ -180,6 +180,7 @@ class DataManagerClient:
 
     def close(self) -> None:
         self._prefetcher.close()
+        self._lean.close()
         self._session.close()
 
     def __enter__(self) -> DataManagerClient:

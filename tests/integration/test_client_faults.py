@@ -435,3 +435,26 @@ def test_journaled_ranges_resume_mid_range_pinned_to_one_version(
     assert "replaced" in failure[0].user_message
     assert out.read_bytes() == b"precious"
     assert sorted(p.name for p in tmp_path.iterdir() if "gsdownload" in p.name) == []
+
+
+def test_lean_puts_survive_connections_closed_by_storage(
+    stack: Stack, user: tuple[str, str], tmp_path: Path
+) -> None:
+    """The proxy in front of S3 closes every connection after one answer while claiming to keep it
+    open, so each pooled keep-alive connection is dead when it is next used: the lean PUT notices,
+    sends once more on a fresh connection, and no file is sent twice or falls back to the slow path."""
+    c = _client(stack, user, via_proxy=False)
+    c.mkdir(f"{c.home}/lean")
+    files = [_file(tmp_path, f"f{i:02d}.bin", 3000 + i) for i in range(24)]
+    stack.s3.clear()
+    stack.s3.hide_close = True
+    try:
+        got = c.upload_many([(f, f"{c.home}/lean/{f.name}") for f in files], workers=4)
+    finally:
+        stack.s3.hide_close = False
+    assert all(not isinstance(m, Exception) for m in got), got
+    assert stack.s3.count("PUT") == len(files)  # one PUT each: dead connections cost no extra upload
+    assert c._lean.reconnects >= 1 and c._lean.fallbacks == 0, (c._lean.reconnects, c._lean.fallbacks)
+    for f in files:
+        out = c.download(f"{c.home}/lean/{f.name}", tmp_path / f"{f.name}.back")
+        assert out.read_bytes() == f.read_bytes()

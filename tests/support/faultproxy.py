@@ -90,6 +90,9 @@ class FaultProxy:
         self._sock.listen(64)
         self.port = self._sock.getsockname()[1]
         self._closed = False
+        # True: answers claim the connection stays open although the proxy closes it after each one,
+        # like a server that drops idle keep-alive connections (the client finds out on its next use)
+        self.hide_close = False
         self._thread = threading.Thread(target=self._accept_loop, name="faultproxy", daemon=True)
 
     @property
@@ -208,7 +211,7 @@ class FaultProxy:
                 _hard_close(client)
                 return
             cut = rule.after_bytes if rule is not None and rule.action == "cut" else None
-            self._relay_response(upstream, client, cut)
+            self._relay_response(upstream, client, cut, self.hide_close)
         finally:
             with contextlib.suppress(OSError):
                 upstream.close()
@@ -249,7 +252,9 @@ class FaultProxy:
                 return False
 
     @staticmethod
-    def _relay_response(upstream: socket.socket, client: socket.socket, cut: int | None) -> None:
+    def _relay_response(
+        upstream: socket.socket, client: socket.socket, cut: int | None, hide_close: bool = False
+    ) -> None:
         buf = b""
         head_done = False
         body_sent = 0
@@ -262,7 +267,7 @@ class FaultProxy:
                 if buf:
                     _send_all(client, buf)
                 return
-            if cut is None:
+            if cut is None and (head_done or not hide_close):
                 if not _send_all(client, data):
                     return
                 continue
@@ -273,6 +278,14 @@ class FaultProxy:
                 head, _, body = buf.partition(b"\r\n\r\n")
                 buf = b""
                 head_done = True
+                if hide_close:
+                    head = b"\r\n".join(
+                        ln for ln in head.split(b"\r\n") if not ln.lower().startswith(b"connection:")
+                    )
+                if cut is None:
+                    if not _send_all(client, head + b"\r\n\r\n" + body):
+                        return
+                    continue
                 if not _send_all(client, head + b"\r\n\r\n"):
                     return
                 data = body
