@@ -93,6 +93,46 @@ def format_url(meta: GSFileMetadata, data_format: str | GSDataFormat | None) -> 
     )
 
 
+def copy_body(
+    resp: requests.Response,
+    fd: int,
+    pos: int,
+    end: int,
+    check: Callable[[], None],
+    landed: Callable[[int], None],
+    paths: list[str],
+) -> int:
+    """Write a (ranged) response body into ``fd`` from ``pos`` up to ``end``; returns where it stopped.
+
+    Reads straight into one reused buffer (``readinto`` of the underlying http.client response when
+    the body is not content-encoded), so a range costs no per-block allocations. ``check`` runs before
+    every block (cancellation), ``landed(new_pos)`` after every block is written. A broken connection
+    raises :class:`TransferError`; a failed write raises the ``OSError``.
+    """
+    raw = resp.raw
+    fp = getattr(raw, "_fp", None)
+    readinto = None if resp.headers.get("Content-Encoding") else getattr(fp, "readinto", None)
+    buf = memoryview(bytearray(CHUNK))
+    while pos < end:
+        check()
+        want = min(CHUNK, end - pos)
+        try:
+            if readinto is not None:
+                n = readinto(buf[:want])
+                data: bytes | memoryview = buf[:n]
+            else:
+                data = raw.read(want, decode_content=False)
+                n = len(data)
+        except (urllib3.exceptions.HTTPError, requests.RequestException, OSError, ValueError) as exc:
+            raise TransferError("The connection broke during the download", paths=paths) from exc
+        if not n:
+            break
+        pwrite_all(fd, data, pos)
+        pos += n
+        landed(pos)
+    return pos
+
+
 class Download:
     """One download of ``remote`` into ``fd`` (see :func:`download_file`)."""
 
@@ -393,36 +433,17 @@ class Download:
         number: int,
         hasher: OrderedHasher,
     ) -> None:
-        """Write the body at ``pos[0]`` onwards (``pos[0]`` advances as bytes land; the hasher follows).
+        """Write the body at ``pos[0]`` onwards (``pos[0]`` advances as bytes land; the hasher follows)."""
 
-        Reads straight into one reused buffer (``readinto`` of the underlying http.client response
-        when the body is not content-encoded), so a part costs no per-chunk allocations.
-        """
-        raw = resp.raw
-        fp = getattr(raw, "_fp", None)
-        readinto = None if resp.headers.get("Content-Encoding") else getattr(fp, "readinto", None)
-        buf = memoryview(bytearray(CHUNK))
-        while pos[0] < end:
-            self._check_cancel()
-            want = min(CHUNK, end - pos[0])
-            try:
-                if readinto is not None:
-                    n = readinto(buf[:want])
-                    data: bytes | memoryview = buf[:n]
-                else:
-                    data = raw.read(want, decode_content=False)
-                    n = len(data)
-            except (urllib3.exceptions.HTTPError, requests.RequestException, OSError, ValueError) as exc:
-                raise TransferError("The connection broke during the download", paths=[self.remote]) from exc
-            if not n:
-                return
-            try:
-                pwrite_all(self.fd, data, pos[0])
-            except OSError as exc:
-                raise _local_error(exc, self.tmp.parent) from exc
-            pos[0] += n
-            self.tracker.add(n)
-            hasher.advance(number, pos[0] - start)
+        def landed(now: int) -> None:
+            self.tracker.add(now - pos[0])
+            pos[0] = now
+            hasher.advance(number, now - start)
+
+        try:
+            copy_body(resp, self.fd, pos[0], end, self._check_cancel, landed, [self.remote])
+        except OSError as exc:
+            raise _local_error(exc, self.tmp.parent) from exc
 
     def run(self) -> tuple[str, int]:
         size = self.meta.size

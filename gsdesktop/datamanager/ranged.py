@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import requests
-import urllib3
 
 from gsdesktop.datamanager import paths as P
+from gsdesktop.datamanager.download import copy_body
 from gsdesktop.datamanager.errors import (
     ConflictError,
     IntegrityError,
@@ -37,13 +37,11 @@ from gsdesktop.datamanager.http import error_for_status
 from gsdesktop.datamanager.journal import DownloadRecord, TransferJournal, shared_journal
 from gsdesktop.datamanager.models import GSFileMetadata
 from gsdesktop.datamanager.transfer import (
-    CHUNK,
     CancelToken,
     OrderedHasher,
     ProgressCallback,
     ThrottledProgress,
     fsync_dir,
-    pwrite_all,
     start_writeback,
 )
 
@@ -189,17 +187,27 @@ class ParallelDownloader:
                     url[:] = [self.client.download_url(remote)]
                 return url[0]
 
+        def check() -> None:
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+
         def fetch(chunk: int) -> None:
             start = chunk * self.chunk_size
             end = min(size, start + self.chunk_size) - 1
-            pos = start  # bytes before pos have landed; a retry resumes here (nothing is written twice)
+            at = [start]  # bytes before at[0] have landed; a retry resumes there (nothing is written twice)
+
+            def landed(now: int) -> None:
+                tracker.add(now - at[0])
+                at[0] = now
+                hasher.advance(chunk, now - start)
+
             delay = 0.3
             current: str | None = None
             for _attempt in range(ATTEMPTS):
                 if cancel is not None:
                     cancel.raise_if_cancelled()
                 current = signed(current if current else None)
-                headers = {"Range": f"bytes={pos}-{end}"}
+                headers = {"Range": f"bytes={at[0]}-{end}"}
                 if etag:
                     headers["If-Match"] = etag[0]  # a replaced object answers 412, never mixed bytes
                 try:
@@ -213,14 +221,13 @@ class ParallelDownloader:
                                 "The file was replaced on the server during the download", paths=[remote]
                             )
                         if resp.status_code != 206 or not resp.headers.get("Content-Range", "").startswith(
-                            f"bytes {pos}-"
+                            f"bytes {at[0]}-"
                         ):
                             raise error_for_status(resp, [remote], "Download failed")
                         if not etag and resp.headers.get("ETag"):
                             with url_lock:
                                 etag[:] = etag or [resp.headers["ETag"]]
-                        pos = _copy_range(resp, fd, pos, end + 1, hasher, chunk, start, tracker, cancel)
-                        if pos != end + 1:
+                        if copy_body(resp, fd, at[0], end + 1, check, landed, [remote]) != end + 1:
                             raise TransferError("The connection broke during the download", paths=[remote])
                     start_writeback(fd, start, end + 1 - start)  # so the final fsync finds little to do
                     self.journal.chunk_done(key, chunk)
@@ -228,7 +235,7 @@ class ParallelDownloader:
                     hasher.mark(chunk)
                     return
                 except (requests.RequestException, TransferError) as exc:
-                    log.info("range %d-%d failed at %d (%s); retrying", start, end, pos, exc)
+                    log.info("range %d-%d failed at %d (%s); retrying", start, end, at[0], exc)
                 except OSError as exc:
                     raise LocalFileError(
                         f"Cannot write the file: {exc.strerror}", paths=[str(remote)]
@@ -248,48 +255,6 @@ class ParallelDownloader:
                     for other in futures:
                         other.cancel()
                     raise exc
-
-
-def _copy_range(
-    resp: requests.Response,
-    fd: int,
-    pos: int,
-    end: int,
-    hasher: OrderedHasher,
-    chunk: int,
-    chunk_start: int,
-    tracker: ThrottledProgress,
-    cancel: CancelToken | None,
-) -> int:
-    """Write the body of range ``chunk`` at ``pos`` onwards; returns where it stopped.
-
-    Reads straight into one reused buffer (``readinto`` of the http.client response when the body is
-    not content-encoded) and tells ``hasher`` after every block how far the range is filled.
-    """
-    raw = resp.raw
-    fp = getattr(raw, "_fp", None)
-    readinto = None if resp.headers.get("Content-Encoding") else getattr(fp, "readinto", None)
-    buf = memoryview(bytearray(CHUNK))
-    while pos < end:
-        if cancel is not None:
-            cancel.raise_if_cancelled()
-        want = min(CHUNK, end - pos)
-        try:
-            if readinto is not None:
-                n = readinto(buf[:want])
-                data: bytes | memoryview = buf[:n]
-            else:
-                data = raw.read(want, decode_content=False)
-                n = len(data)
-        except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
-            raise TransferError("The connection broke during the download") from exc
-        if not n:
-            break
-        pwrite_all(fd, data, pos)
-        pos += n
-        tracker.add(n)
-        hasher.advance(chunk, pos - chunk_start)
-    return pos
 
 
 def parallel_download(

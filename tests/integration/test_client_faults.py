@@ -403,6 +403,21 @@ def test_journaled_ranges_resume_mid_range_pinned_to_one_version(
     assert all("if-match" in s.headers for s in gets[1:]), [s.headers for s in gets]
     assert len(gets) == 4 + 2
 
+    # the same when the connection is reset mid-range (the read fails instead of ending short)
+    big = _file(tmp_path, "big.bin", 9 * 1024 * 1024 + 3)
+    c.upload(big, f"{c.home}/big.bin")
+    stack.s3.clear()
+    stack.s3.add(_is_get, "cut_reset", after_bytes=5 * 1024 * 1024 // 2, times=1)
+    seen: list[tuple[int, int]] = []
+    got = ParallelDownloader(c, journal=journal, workers=1, chunk_size=4 * 1024 * 1024).download(
+        f"{c.home}/big.bin", tmp_path / "big.out", progress=lambda d, t: seen.append((d, t))
+    )
+    assert got.read_bytes() == big.read_bytes()
+    ranges = [s.headers.get("range", "") for s in stack.s3.seen if s.method == "GET"]
+    assert ranges[1].startswith("bytes=") and int(ranges[1][6:].split("-")[0]) >= 1024 * 1024, ranges
+    assert seen[-1] == (big.stat().st_size, big.stat().st_size)
+    assert all(d <= t for d, t in seen)  # progress never counted a byte twice
+
     # the object is replaced while a range request is on its way: 412, a clear error, nothing written
     stack.s3.clear()
     out = tmp_path / "r2.out"

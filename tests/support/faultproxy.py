@@ -9,6 +9,7 @@ byte for byte. Rules decide what to break:
 - ``reset``: reset the connection before answering (after reading the request head);
 - ``reset_upload``: forward ``after_bytes`` of the request body, then reset;
 - ``cut``: forward the answer's head and ``after_bytes`` of its body, then close early;
+- ``cut_reset``: the same, but end with a reset (the client's read fails instead of ending short);
 - ``delay``: wait ``delay`` seconds, then forward normally (e.g. to let a signed URL expire).
 """
 
@@ -29,7 +30,7 @@ Matcher = Callable[[str, str], bool]  # (method, raw request target) -> bool
 @dataclass
 class Rule:
     match: Matcher
-    action: str  # status | reset | reset_upload | cut | delay
+    action: str  # status | reset | reset_upload | cut | cut_reset | delay
     times: int = 1  # how many matching requests to affect; -1 = every one
     status: int = 503
     after_bytes: int = 0
@@ -210,8 +211,10 @@ class FaultProxy:
             if not self._forward_body(client, upstream, rest, length, limit):
                 _hard_close(client)
                 return
-            cut = rule.after_bytes if rule is not None and rule.action == "cut" else None
-            self._relay_response(upstream, client, cut, self.hide_close)
+            cutting = rule is not None and rule.action in ("cut", "cut_reset")
+            cut = rule.after_bytes if rule is not None and cutting else None
+            rst = rule is not None and rule.action == "cut_reset"
+            self._relay_response(upstream, client, cut, self.hide_close, rst)
         finally:
             with contextlib.suppress(OSError):
                 upstream.close()
@@ -253,7 +256,11 @@ class FaultProxy:
 
     @staticmethod
     def _relay_response(
-        upstream: socket.socket, client: socket.socket, cut: int | None, hide_close: bool = False
+        upstream: socket.socket,
+        client: socket.socket,
+        cut: int | None,
+        hide_close: bool = False,
+        rst: bool = False,
     ) -> None:
         buf = b""
         head_done = False
@@ -293,6 +300,10 @@ class FaultProxy:
             if take:
                 _send_all(client, take)
                 body_sent += len(take)
+            if body_sent >= cut and rst:
+                time.sleep(0.2)  # let the bytes sent so far reach the client, then reset
+                _hard_close(client)
+                return
             if body_sent >= cut:  # end the connection early (FIN): the client has every byte sent so far
                 with contextlib.suppress(OSError):
                     client.shutdown(socket.SHUT_WR)
