@@ -325,10 +325,11 @@ class OrderedHasher:
 
     def _run(self) -> None:
         mapped: mmap.mmap | None = None
+        if not self._size:
+            return  # nothing to hash: the digest of no bytes
         try:
-            if self._size:
-                with contextlib.suppress(OSError, ValueError):
-                    mapped = mmap.mmap(self._fd, self._size, access=mmap.ACCESS_READ)
+            with contextlib.suppress(OSError, ValueError):
+                mapped = mmap.mmap(self._fd, self._size, access=mmap.ACCESS_READ)
             while self._next < self._chunks:
                 with self._cond:
                     while self._filled.get(self._next, 0) <= self._hashed and not self._closed:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
+import random
 import stat
 import threading
 from pathlib import Path
@@ -177,3 +179,55 @@ def test_sso_files_and_config(tmp_home: Path, monkeypatch: pytest.MonkeyPatch) -
     assert creds.find_password("http://h:1", "alice") == "from-env"
     assert creds.find_password("http://h:1", "bob") is None
     assert creds.normalize_server("HTTP://Host:80/") == "http://host:80"
+
+
+def _hash_with_ordered_hasher(tmp_path, data: bytes, chunk: int, writers: int) -> str:  # type: ignore[no-untyped-def]
+    """Fill a real file out of order from several threads (each range front to back, as the ranged
+    downloaders do) while an OrderedHasher follows; returns its digest."""
+    from gsdesktop.datamanager.transfer import OrderedHasher, pwrite_all
+
+    path = tmp_path / "filled.bin"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        os.ftruncate(fd, len(data))
+        hasher = OrderedHasher(fd, len(data), chunk, set())
+        ranges = list(range(max(1, -(-len(data) // chunk))))
+        random.Random(len(data)).shuffle(ranges)
+        lock = threading.Lock()
+
+        def writer() -> None:
+            while True:
+                with lock:
+                    if not ranges:
+                        return
+                    n = ranges.pop()
+                start, end = n * chunk, min(len(data), (n + 1) * chunk)
+                for at in range(start, end, 4096):
+                    piece = data[at : min(end, at + 4096)]
+                    pwrite_all(fd, piece, at)
+                    hasher.advance(n, at + len(piece) - start)
+                hasher.mark(n)
+
+        threads = [threading.Thread(target=writer) for _ in range(writers)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        result: list[str] = []
+        waiter = threading.Thread(target=lambda: result.append(hasher.result()), daemon=True)
+        waiter.start()
+        waiter.join(30)
+        hasher.close()
+        assert result, "the hasher never finished"
+        return result[0]
+    finally:
+        os.close(fd)
+
+
+def test_ordered_hasher_follows_ranges_filled_out_of_order(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    data = os.urandom(300_000 + 17)
+    assert _hash_with_ordered_hasher(tmp_path, data, 65_536, 4) == hashlib.md5(data).hexdigest()
+
+
+def test_ordered_hasher_of_an_empty_file(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    assert _hash_with_ordered_hasher(tmp_path, b"", 65_536, 2) == hashlib.md5(b"").hexdigest()
