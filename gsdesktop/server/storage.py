@@ -13,6 +13,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -67,6 +68,7 @@ class ObjectInfo:
         return None
 
 
+_META = "x-amz-meta-"
 _AFTER = "after:"  # a page token meaning "StartAfter this key" (see S3Store.list_page)
 
 
@@ -209,20 +211,33 @@ class S3Store:
 
     # -- objects ------------------------------------------------------------------------------------------
     def head(self, key: str) -> ObjectInfo | None:
-        """HEAD an object; ``None`` when absent."""
-        try:
-            r = self.s3.head_object(Bucket=self.bucket, Key=key)
-        except ClientError as exc:
-            if is_not_found(exc):
-                return None
-            raise
+        """HEAD an object; ``None`` when absent.
+
+        Signed by boto3 but sent and read here (like :meth:`list_page`): botocore's full request
+        pipeline costs about 2 ms of CPU per call, this about half, and folder checks make many.
+        """
+        url = self.s3.generate_presigned_url(
+            "head_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=300
+        )
+        r = self._http.request("HEAD", url, preload_content=True)
+        if r.status == 404:
+            return None
+        if r.status != 200:
+            raise _client_error(r.status, b"", "HeadObject")
+        headers = r.headers
+        metadata = {
+            name.lower()[len(_META) :]: value
+            for name, value in headers.items()
+            if name.lower().startswith(_META)
+        }
+        modified = headers.get("Last-Modified")
         return ObjectInfo(
             key=key,
-            size=int(r.get("ContentLength", 0)),
-            etag=str(r.get("ETag", "")).strip('"'),
-            last_modified=r.get("LastModified"),
-            content_type=r.get("ContentType"),
-            metadata=dict(r.get("Metadata") or {}),
+            size=int(headers.get("Content-Length") or 0),
+            etag=str(headers.get("ETag", "")).strip('"'),
+            last_modified=parsedate_to_datetime(modified) if modified else None,
+            content_type=headers.get("Content-Type"),
+            metadata=metadata,
         )
 
     def get_bytes(self, key: str) -> bytes | None:
