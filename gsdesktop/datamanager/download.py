@@ -285,12 +285,10 @@ class Download:
                         resp.close()
                         break
                     if not resp.ok:
-                        failure = error_for_status(resp, [self.remote], "Download failed")
-                        resp.close()
-                        if self._renew(resp.status_code):
+                        refused = self._refused(resp)
+                        if refused is None:
                             continue
-                        if not failure.retryable:
-                            raise failure
+                        failure = refused
                     else:
                         if resp.status_code != 206 and written:  # Range ignored: start over
                             os.lseek(self.fd, 0, os.SEEK_SET)
@@ -333,6 +331,18 @@ class Download:
             pipe.feed(chunk)
             self._pos += len(chunk)
             self.tracker.add(len(chunk))
+
+    def _refused(self, resp: requests.Response) -> GSError | None:
+        """Storage answered with an error: ``None`` when the signed URL was dropped for a fresh one
+        (try again at once), else the retryable failure (for the caller's retry policy); any other
+        failure is raised."""
+        failure = error_for_status(resp, [self.remote], "Download failed")
+        resp.close()
+        if self._renew(resp.status_code):
+            return None
+        if not failure.retryable:
+            raise failure
+        return failure
 
     def _renew(self, status: int) -> bool:
         """After storage refused a signed URL (expired): forget it so the next attempt asks the Data
@@ -398,12 +408,10 @@ class Download:
                     resp.close()
                     raise _NoRanges()
                 if resp.status_code != 206:
-                    failure = error_for_status(resp, [self.remote], "Download failed")
-                    resp.close()
-                    if self._renew(resp.status_code):
+                    refused = self._refused(resp)
+                    if refused is None:
                         continue
-                    if not failure.retryable:
-                        raise failure
+                    failure = refused
                 elif not resp.headers.get("Content-Range", "").startswith(f"bytes {start + got}-"):
                     resp.close()
                     raise _NoRanges()
