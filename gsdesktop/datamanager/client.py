@@ -10,15 +10,11 @@ from __future__ import annotations
 import builtins
 import importlib
 import logging
-import mimetypes
 import os
-import re
+import stat
 import threading
-import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urljoin
@@ -28,12 +24,11 @@ import urllib3
 from urllib3.exceptions import MaxRetryError
 
 from gsdesktop.datamanager import paths as P
-from gsdesktop.datamanager.batch import LeanPut, UploadSpec, UrlPrefetcher, spec_for
+from gsdesktop.datamanager.batch import LeanPut, UrlPrefetcher, spec_for
 from gsdesktop.datamanager.errors import (
     AuthenticationError,
     CredentialsUnavailableError,
     GSError,
-    IntegrityError,
     InvalidRequestError,
     LocalFileError,
     NotFoundError,
@@ -46,15 +41,12 @@ from gsdesktop.datamanager.http import (
     error_for_exception,
     error_for_status,
     make_session,
-    transfer_retry,
 )
 from gsdesktop.datamanager.models import GSDataFormat, GSDirectoryListing, GSFileMetadata
 from gsdesktop.datamanager.paths import Dialect
 from gsdesktop.datamanager.transfer import (
     CancelToken,
-    FileBody,
     ProgressCallback,
-    ThrottledProgress,
     md5_file,
 )
 
@@ -534,6 +526,7 @@ class DataManagerClient:
         cancel: CancelToken | None = None,
         content_type: str | None = None,
         server_metadata: bool = True,
+        md5: str | None = None,
     ) -> GSFileMetadata:
         """Upload one file to the remote path ``remote`` (its folder must exist); returns its metadata.
 
@@ -541,17 +534,19 @@ class DataManagerClient:
         that module is installed and the server supports it; otherwise one signed PUT. With
         ``server_metadata=False`` a PUT whose signed URL binds Content-MD5 (storage verified the bytes)
         returns metadata built locally (path, size, md5, content type, storage's Date) and saves the
-        metadata round trip; data formats and the server's URL details are then absent.
+        metadata round trip; data formats and the server's URL details are then absent. ``md5``: the
+        file's hex MD5 if already known (a single PUT then signs it instead of reading the file twice;
+        storage rejects bytes that do not match it).
         """
         local = Path(local)
         remote = P.canonical(remote)
         try:
-            st = local.stat()
+            st = os.stat(local)
         except OSError as exc:
             raise LocalFileError(
                 f"Cannot read local file: {exc.strerror or exc}", paths=[str(local)]
             ) from exc
-        if not local.is_file():
+        if not stat.S_ISREG(st.st_mode):
             raise LocalFileError("Not a regular file", paths=[str(local)])
         impl = _multipart_impl()
         if impl is not None and st.st_size >= self.multipart_threshold:
@@ -560,7 +555,13 @@ class DataManagerClient:
             except UnsupportedError:
                 log.info("multipart upload unsupported by the server; using a single PUT")
         return self._upload_single(
-            local, remote, progress=progress, cancel=cancel, content_type=content_type, fetch=server_metadata
+            local,
+            remote,
+            progress=progress,
+            cancel=cancel,
+            content_type=content_type,
+            fetch=server_metadata,
+            md5=md5,
         )
 
     def prefetch_upload_urls(
@@ -639,100 +640,19 @@ class DataManagerClient:
         cancel: CancelToken | None = None,
         content_type: str | None = None,
         fetch: bool = True,
+        md5: str | None = None,
     ) -> GSFileMetadata:
-        ctype = content_type or mimetypes.guess_type(local.name)[0] or "application/octet-stream"
-        md5_hex, md5_b64, size = md5_file(local, cancel)
-        tracker = ThrottledProgress(progress, size)
-        policy = transfer_retry(self.retries)
-        url: str | None = self._prefetcher.take(remote, UploadSpec(size, md5_b64, ctype))
-        headers = {"Content-Length": str(size), "Content-MD5": md5_b64, "Content-Type": ctype}
-        renewals = 0
-        lean_tried = False
-        while True:
-            if cancel is not None:
-                cancel.raise_if_cancelled()
-            if url is None:
-                url = self.upload_url(remote, size, md5_b64, ctype)
-            if _wants_md5_meta(url, self.dialect):
-                headers["x-amz-meta-md5-hash"] = md5_hex
-            else:
-                headers.pop("x-amz-meta-md5-hash", None)
-            tracker.set(0)
-            if not fetch and not lean_tried:
-                lean_tried = True
-                # first attempt of a sync / batch upload: one lean PUT; anything but 2xx takes the
-                # full path below (error mapping, retries, URL renewal)
-                lean = self._lean.put(url, local, size, headers, tracker, cancel)
-                if lean is not None:
-                    stored_at = lean or None
-                    break
-                tracker.set(0)
-            failure: GSError
-            try:
-                with open(local, "rb") as fh:
-                    if os.fstat(fh.fileno()).st_size != size:
-                        raise LocalFileError(
-                            "The file changed while it was being uploaded", paths=[str(local)]
-                        )
-                    body = FileBody(fh, size, tracker, cancel)
-                    resp = self._session.put(url, data=body, headers=headers, timeout=self.timeout)
-            except GSError:
-                raise
-            except requests.RequestException as exc:
-                failure = error_for_exception(exc, url, [remote])
-            except OSError as exc:
-                raise LocalFileError(
-                    f"Cannot read local file: {exc.strerror or exc}", paths=[str(local)]
-                ) from exc
-            else:
-                if resp.ok:
-                    stored_at = resp.headers.get("Date") or None
-                    resp.close()
-                    break
-                failure = error_for_status(resp, [remote], "Storage rejected the upload")
-                body_text = resp.text
-                resp.close()
-                if resp.status_code == 400 and "Digest" in body_text:
-                    raise IntegrityError(
-                        "Storage received bytes that do not match the file's checksum "
-                        "(did the file change while uploading?)",
-                        paths=[str(local)],
-                    )
-                if resp.status_code == 403 and "expired" in body_text.lower() and renewals < 3:
-                    renewals += 1
-                    url = None  # the signed URL expired: ask for a fresh one
-                    log.info("upload URL expired; asking for a new one")
-                    continue
-                if not failure.retryable:
-                    raise failure
-            policy = self._next_attempt(policy, "PUT", url or "", failure, cancel)
-        tracker.finish()
-        if not fetch and _signs_md5(url):
-            # storage verified the bytes against the signed Content-MD5: no need to ask the server
-            return self._uploaded_meta(remote, size, md5_hex, ctype, stored_at)
-        meta = self.metadata(remote)
-        if meta.md5 and meta.md5 != md5_hex:
-            raise IntegrityError("The server reports a different checksum after upload", paths=[remote])
-        return meta
+        from gsdesktop.datamanager.single import put_single
 
-    def _uploaded_meta(
-        self, remote: str, size: int, md5_hex: str, ctype: str, date: str | None
-    ) -> GSFileMetadata:
-        """Metadata of a file just stored by a verified PUT, built locally (no round trip)."""
-        try:
-            when = parsedate_to_datetime(date) if date else None
-        except (TypeError, ValueError):
-            when = None
-        return GSFileMetadata(
-            name=remote.rsplit("/", 1)[-1],
-            path=remote,
-            url=self.server_url + self._route("files", remote),
-            is_directory=False,
-            size=size,
-            last_modified=when or datetime.now(UTC),
-            owner=self.username,
-            md5=md5_hex,
-            content_type=ctype,
+        return put_single(
+            self,
+            local,
+            remote,
+            progress=progress,
+            cancel=cancel,
+            content_type=content_type,
+            fetch=fetch,
+            md5=md5,
         )
 
     @staticmethod
@@ -774,25 +694,3 @@ class DataManagerClient:
         from gsdesktop.datamanager.download import download_file
 
         return download_file(self, remote, local, data_format=data_format, progress=progress, cancel=cancel)
-
-
-_SIGNED_HEADERS = re.compile(r"[?&]X-Amz-SignedHeaders=([^&#]*)")
-
-
-def _signed_headers(url: str | None) -> list[str] | None:
-    """The headers a SigV4 URL's signature covers (lower case), ``None`` for other URLs."""
-    m = _SIGNED_HEADERS.search(url or "")
-    return urllib.parse.unquote(m.group(1)).lower().split(";") if m else None
-
-
-def _signs_md5(url: str | None) -> bool:
-    """True when a SigV4 URL's signature covers ``Content-MD5`` (storage then verifies the bytes)."""
-    return "content-md5" in (_signed_headers(url) or ())
-
-
-def _wants_md5_meta(url: str, dialect: Dialect) -> bool:
-    """Send ``x-amz-meta-md5-hash`` only when the signature covers it (SigV4) or the beta dialect asks."""
-    signed = _signed_headers(url)
-    if signed is not None:
-        return "x-amz-meta-md5-hash" in signed
-    return dialect is Dialect.BETA2

@@ -169,6 +169,10 @@ class FileBody:
     def __len__(self) -> int:
         return self._size
 
+    @property
+    def sent(self) -> int:
+        return self._sent
+
     def read(self, amt: int = -1) -> bytes:
         if self._cancel is not None:
             self._cancel.raise_if_cancelled()

@@ -423,8 +423,15 @@ class Executor:
         def prog(done: int, total: int) -> None:
             self.emit(FileProgress(a.path, Direction.UP, done, total))
 
+        # the scan's MD5 (the file still has the identity it was hashed with): signed into the PUT,
+        # so storage rejects the bytes if they no longer match it, and the file is read once
         meta = self.client.upload(
-            p, self.rpath(a.path), progress=self.up.progress(prog), cancel=self.cancel, server_metadata=False
+            p,
+            self.rpath(a.path),
+            progress=self.up.progress(prog),
+            cancel=self.cancel,
+            server_metadata=False,
+            md5=a.entry.md5 or None,
         )
         remote = Entry(False, meta.md5 or a.entry.md5, meta.size if meta.size is not None else size)
         if self._ident(a.path) != ident or (meta.md5 and meta.md5 != a.entry.md5):

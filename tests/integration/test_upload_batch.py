@@ -140,6 +140,35 @@ def test_storage_rejects_bytes_not_matching_the_signed_md5(client: DataManagerCl
     assert client.metadata(f"{h}/b4/x.bin").md5 == hashlib.md5(data).hexdigest()
 
 
+@pytest.mark.parametrize("size", [3000, (1 << 20) + 5000])  # sent with the head / streamed after it
+def test_upload_with_a_known_md5_is_checked_by_storage(
+    client: DataManagerClient, tmp_path: Path, size: int
+) -> None:
+    """The sync engine passes the MD5 it hashed while scanning; a stale one never stores wrong bytes."""
+    from gsdesktop.datamanager.errors import IntegrityError
+
+    h = client.home
+    client.mkdir(f"{h}/known{size}")
+    local = tmp_path / "k.bin"
+    old = os.urandom(size)
+    local.write_bytes(old)
+    stale = hashlib.md5(old).hexdigest()
+    new = bytes([old[0] ^ 1]) + old[1:]  # edited after it was hashed, same size
+    local.write_bytes(new)
+    remote = f"{h}/known{size}/k.bin"
+    for server_metadata in (False, True):
+        with pytest.raises(IntegrityError):
+            client.upload(local, remote, md5=stale, server_metadata=server_metadata)
+        assert not client.exists(remote)
+    meta = client.upload(local, remote, md5=hashlib.md5(new).hexdigest(), server_metadata=False)
+    assert meta.md5 == hashlib.md5(new).hexdigest() and meta.size == size
+    assert client.metadata(remote).md5 == meta.md5
+    back = tmp_path / "back.bin"
+    client.download(remote, back)
+    assert back.read_bytes() == new
+    assert client._lean.fallbacks == 0  # the lean path answered for itself (a 400), no transport failure
+
+
 def _files(tmp: Path, n: int) -> list[tuple[Path, bytes]]:
     out = []
     for i in range(n):

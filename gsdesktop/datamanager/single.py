@@ -1,0 +1,205 @@
+"""One file in one signed PUT: the upload path for everything below the multipart threshold.
+
+The first attempt of a sync or batch upload goes out through :class:`~gsdesktop.datamanager.batch.LeanPut`;
+any other answer than a 2xx takes the full ``requests`` path (error mapping, retries with back-off, a
+fresh URL when the signed one expired).
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import logging
+import mimetypes
+import os
+import re
+import urllib.parse
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import requests
+
+from gsdesktop.datamanager.batch import UploadSpec
+from gsdesktop.datamanager.errors import GSError, IntegrityError, LocalFileError
+from gsdesktop.datamanager.http import error_for_exception, error_for_status, transfer_retry
+from gsdesktop.datamanager.models import GSFileMetadata
+from gsdesktop.datamanager.paths import Dialect
+from gsdesktop.datamanager.transfer import (
+    CancelToken,
+    FileBody,
+    ProgressCallback,
+    ThrottledProgress,
+    md5_file,
+)
+
+if TYPE_CHECKING:
+    from gsdesktop.datamanager.client import DataManagerClient
+
+log = logging.getLogger(__name__)
+
+
+def put_single(
+    client: DataManagerClient,
+    local: Path,
+    remote: str,
+    *,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+    content_type: str | None = None,
+    fetch: bool = True,
+    md5: str | None = None,
+) -> GSFileMetadata:
+    """Upload ``local`` to ``remote`` in one signed PUT (see :meth:`DataManagerClient.upload`).
+
+    ``md5``: the file's hex MD5 when the caller already knows it (the sync engine hashed it while
+    scanning and checked since that the file is unchanged). The file is then not read twice: the
+    signed URL binds that MD5 as Content-MD5, so storage itself rejects bytes that do not match it.
+    """
+    ctype = content_type or mimetypes.guess_type(local.name)[0] or "application/octet-stream"
+    if md5 is not None and _is_md5_hex(md5):
+        md5_hex, md5_b64 = md5, base64.b64encode(bytes.fromhex(md5)).decode("ascii")
+        try:
+            size = os.stat(local).st_size
+        except OSError as exc:
+            raise _unreadable(local, exc) from exc
+    else:
+        md5_hex, md5_b64, size = md5_file(local, cancel)
+    tracker = ThrottledProgress(progress, size)
+    policy = transfer_retry(client.retries)
+    url: str | None = client._prefetcher.take(remote, UploadSpec(size, md5_b64, ctype))
+    headers = {"Content-Length": str(size), "Content-MD5": md5_b64, "Content-Type": ctype}
+    renewals = 0
+    lean_tried = False
+    while True:
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        if url is None:
+            url = client.upload_url(remote, size, md5_b64, ctype)
+        if md5 is not None and not signs_md5(url):
+            # storage would not check the bytes against the MD5 we were given: hash them after all
+            md5 = None
+            md5_hex, md5_b64, size = md5_file(local, cancel)
+            headers.update({"Content-Length": str(size), "Content-MD5": md5_b64})
+            url = None
+            continue
+        if wants_md5_meta(url, client.dialect):
+            headers["x-amz-meta-md5-hash"] = md5_hex
+        else:
+            headers.pop("x-amz-meta-md5-hash", None)
+        tracker.set(0)
+        if not fetch and not lean_tried:
+            lean_tried = True
+            # first attempt of a sync / batch upload: one lean PUT; anything but 2xx takes the
+            # full path below (error mapping, retries, URL renewal)
+            lean = client._lean.put(url, local, size, headers, tracker, cancel)
+            if lean is not None:
+                stored_at = lean or None
+                break
+            tracker.set(0)
+        failure: GSError
+        try:
+            with open(local, "rb") as fh:
+                if os.fstat(fh.fileno()).st_size != size:
+                    raise LocalFileError("The file changed while it was being uploaded", paths=[str(local)])
+                body = FileBody(fh, size, tracker, cancel)
+                resp = client._session.put(url, data=body, headers=headers, timeout=client.timeout)
+        except GSError:
+            raise
+        except requests.RequestException as exc:
+            failure = error_for_exception(exc, url, [remote])
+        except OSError as exc:
+            raise _unreadable(local, exc) from exc
+        else:
+            if resp.ok:
+                stored_at = resp.headers.get("Date") or None
+                resp.close()
+                break
+            failure = error_for_status(resp, [remote], "Storage rejected the upload")
+            body_text = resp.text
+            resp.close()
+            if resp.status_code == 400 and "Digest" in body_text:
+                raise IntegrityError(
+                    "Storage received bytes that do not match the file's checksum "
+                    "(did the file change while uploading?)",
+                    paths=[str(local)],
+                )
+            if resp.status_code == 403 and "expired" in body_text.lower() and renewals < 3:
+                renewals += 1
+                url = None  # the signed URL expired: ask for a fresh one
+                log.info("upload URL expired; asking for a new one")
+                continue
+            if not failure.retryable:
+                raise failure
+        policy = client._next_attempt(policy, "PUT", url or "", failure, cancel)
+    tracker.finish()
+    if not fetch and signs_md5(url):
+        # storage verified the bytes against the signed Content-MD5: no need to ask the server
+        return uploaded_meta(client, remote, size, md5_hex, ctype, stored_at)
+    meta = client.metadata(remote)
+    if meta.md5 and meta.md5 != md5_hex:
+        raise IntegrityError("The server reports a different checksum after upload", paths=[remote])
+    return meta
+
+
+def _unreadable(local: Path, exc: OSError) -> LocalFileError:
+    return LocalFileError(f"Cannot read local file: {exc.strerror or exc}", paths=[str(local)])
+
+
+def _is_md5_hex(md5: str) -> bool:
+    return len(md5) == 32 and all(c in "0123456789abcdef" for c in md5)
+
+
+@functools.lru_cache(maxsize=64)
+def _parse_date(date: str) -> datetime | None:
+    """Storage's ``Date`` header (files stored within the same second share one: parsed once)."""
+    try:
+        return parsedate_to_datetime(date)
+    except (TypeError, ValueError):
+        return None
+
+
+def uploaded_meta(
+    client: DataManagerClient, remote: str, size: int, md5_hex: str, ctype: str, date: str | None
+) -> GSFileMetadata:
+    """Metadata of a file just stored by a verified PUT, built locally (no round trip)."""
+    when = _parse_date(date) if date else None
+    return GSFileMetadata(
+        name=remote.rsplit("/", 1)[-1],
+        path=remote,
+        url=client.server_url + client._route("files", remote),
+        is_directory=False,
+        size=size,
+        last_modified=when or datetime.now(UTC),
+        owner=client.username,
+        md5=md5_hex,
+        content_type=ctype,
+    )
+
+
+_SIGNED_HEADERS = re.compile(r"[?&]X-Amz-SignedHeaders=([^&#]*)")
+
+
+@functools.lru_cache(maxsize=16)
+def _signed_header_list(value: str) -> tuple[str, ...]:
+    return tuple(urllib.parse.unquote(value).lower().split(";"))
+
+
+def signed_headers(url: str | None) -> tuple[str, ...] | None:
+    """The headers a SigV4 URL's signature covers (lower case), ``None`` for other URLs."""
+    m = _SIGNED_HEADERS.search(url or "")
+    return _signed_header_list(m.group(1)) if m else None
+
+
+def signs_md5(url: str | None) -> bool:
+    """True when a SigV4 URL's signature covers ``Content-MD5`` (storage then verifies the bytes)."""
+    return "content-md5" in (signed_headers(url) or ())
+
+
+def wants_md5_meta(url: str, dialect: Dialect) -> bool:
+    """Send ``x-amz-meta-md5-hash`` only when the signature covers it (SigV4) or the beta dialect asks."""
+    signed = signed_headers(url)
+    if signed is not None:
+        return "x-amz-meta-md5-hash" in signed
+    return dialect is Dialect.BETA2
