@@ -1,10 +1,11 @@
 """Resumable parallel ranged downloads of large files (journaled; verified by MD5 at the end).
 
-Ranges (64 MiB by default) are fetched in parallel into a stable temporary file beside the target,
-``.<name>.gsdownload``; each finished range is recorded in the transfer journal, so a download
-interrupted by a crash, ``kill -9`` or a network loss continues where it stopped. The whole file is
-hashed in order as its prefix completes and checked against the server's MD5 before it atomically
-replaces the target. ``DataManagerClient.download`` calls :func:`parallel_download` for large files.
+Blocks (8 MiB by default) are fetched in parallel into memory buffers, written from there into a stable
+temporary file beside the target, ``.<name>.gsdownload`` (with direct I/O where the file system allows
+it), and hashed in file order from memory (:mod:`.blocks`); each finished block is recorded in the
+transfer journal, so a download interrupted by a crash, ``kill -9`` or a network loss continues where
+it stopped. The whole file is checked against the server's MD5 before it atomically replaces the
+target. ``DataManagerClient.download`` calls :func:`parallel_download` for large files.
 """
 
 from __future__ import annotations
@@ -13,19 +14,22 @@ import contextlib
 import json
 import logging
 import math
+import mmap
 import os
 import random
 import threading
 import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import requests
+import urllib3
 
 from gsdesktop.datamanager import paths as P
-from gsdesktop.datamanager.download import copy_body
+from gsdesktop.datamanager.blocks import Aborted, BlockWriter, BufferPool, InOrderHasher
 from gsdesktop.datamanager.errors import (
     ConflictError,
     IntegrityError,
@@ -37,12 +41,11 @@ from gsdesktop.datamanager.http import error_for_status
 from gsdesktop.datamanager.journal import DownloadRecord, TransferJournal, shared_journal
 from gsdesktop.datamanager.models import GSFileMetadata
 from gsdesktop.datamanager.transfer import (
+    CHUNK,
     CancelToken,
-    OrderedHasher,
     ProgressCallback,
     ThrottledProgress,
     fsync_dir,
-    start_writeback,
 )
 
 if TYPE_CHECKING:
@@ -52,7 +55,7 @@ log = logging.getLogger(__name__)
 
 MIB = 1024 * 1024
 DEFAULT_WORKERS = 4
-DOWNLOAD_CHUNK = 64 * MIB
+DOWNLOAD_CHUNK = 8 * MIB
 ATTEMPTS = 6
 
 
@@ -78,7 +81,7 @@ class ParallelDownloader:
         self.client = client
         self.journal = journal if journal is not None else shared_journal()
         self.workers = max(1, workers)
-        self.chunk_size = max(MIB, chunk_size)
+        self.chunk_size = max(MIB, chunk_size // MIB * MIB)  # whole MiB: aligned for direct I/O
         self.stats = DownloadStats()
 
     def download(
@@ -98,52 +101,50 @@ class ParallelDownloader:
         if meta.is_directory or meta.size is None:
             raise InvalidRequestError("Only files of known size can be downloaded in ranges", paths=[remote])
         size = meta.size
+        block = self.chunk_size
         version = json.dumps([meta.md5, size, meta.last_modified.isoformat() if meta.last_modified else None])
         key = json.dumps([self.client.server_url, self.client.username, remote, str(local)])
         temp = local.parent / f".{local.name}.gsdownload"
         if not local.parent.is_dir():
             raise LocalFileError("The destination folder does not exist", paths=[str(local.parent)])
         rec = self.journal.get_download(key)
-        chunks = max(1, math.ceil(size / self.chunk_size))
+        chunks = max(1, math.ceil(size / block))
         done: set[int] = set()
-        if rec is not None and rec.etag == version and rec.size == size and rec.chunk == self.chunk_size:
+        if rec is not None and rec.etag == version and rec.size == size and rec.chunk == block:
             with contextlib.suppress(OSError):
-                if temp.stat().st_size == size:
-                    done = self.journal.done_chunks(key)
-                    self.stats.resumed = bool(done)
+                have = temp.stat().st_size  # journaled blocks the file really holds
+                done = {c for c in self.journal.done_chunks(key) if c * block + self._length(c, size) <= have}
+                self.stats.resumed = bool(done)
         if not done:
-            self.journal.put_download(DownloadRecord(key, str(temp), size, version, self.chunk_size))
+            self.journal.put_download(DownloadRecord(key, str(temp), size, version, block))
         try:
-            fd = os.open(temp, os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o644)
+            writer = BlockWriter(temp)
         except OSError as exc:
             raise LocalFileError(f"Cannot write the file: {exc.strerror}", paths=[str(temp)]) from exc
+        abort = threading.Event()
+        pool = BufferPool(2 * self.workers, block, abort)
         try:
             if not done:
-                os.ftruncate(fd, 0)
-            os.ftruncate(fd, size)
+                os.ftruncate(writer.fd, 0)
             self.stats.chunks_total = chunks
             self.stats.chunks_skipped = len(done)
             tracker = ThrottledProgress(progress, size)
-            tracker.set(sum(min(self.chunk_size, size - c * self.chunk_size) for c in done))
-            hasher = OrderedHasher(fd, size, self.chunk_size, done)
+            tracker.set(sum(self._length(c, size) for c in done))
+            hasher = InOrderHasher(chunks, block, size, done, writer.fd, pool, abort)
             try:
-                self._fetch(
-                    remote,
-                    fd,
-                    size,
-                    key,
-                    [c for c in range(chunks) if c not in done],
-                    tracker,
-                    hasher,
-                    cancel,
-                )
-                os.fsync(fd)  # while the hash catches up with the last bytes
+                todo = iter([c for c in range(chunks) if c not in done])
+                self._fetch(remote, writer, size, key, todo, tracker, hasher, pool, abort, cancel)
+                writer.finish(size)  # the flush runs while the hash catches up with the last block
                 digest = hasher.result()
             except ConflictError:  # the file was replaced: what we have is of no use for a resume
                 self.journal.drop_download(key)
                 with contextlib.suppress(OSError):
                     temp.unlink()
                 raise
+            except OSError as exc:
+                raise LocalFileError(
+                    f"Cannot write the file: {exc.strerror or exc}", paths=[str(temp)]
+                ) from exc
             finally:
                 hasher.close()
             if meta.md5 and digest != meta.md5:
@@ -156,7 +157,8 @@ class ParallelDownloader:
                     paths=[remote],
                 )
         finally:
-            os.close(fd)
+            writer.close()
+            pool.close()
         try:
             os.replace(temp, local)
         except OSError as exc:
@@ -166,15 +168,20 @@ class ParallelDownloader:
         tracker.finish()
         return local
 
+    def _length(self, chunk: int, size: int) -> int:
+        return min(self.chunk_size, size - chunk * self.chunk_size)
+
     def _fetch(
         self,
         remote: str,
-        fd: int,
+        writer: BlockWriter,
         size: int,
         key: str,
-        todo: list[int],
+        todo: Iterator[int],
         tracker: ThrottledProgress,
-        hasher: OrderedHasher,
+        hasher: InOrderHasher,
+        pool: BufferPool,
+        abort: threading.Event,
         cancel: CancelToken | None,
     ) -> None:
         url_lock = threading.Lock()
@@ -188,26 +195,26 @@ class ParallelDownloader:
                 return url[0]
 
         def check() -> None:
+            if abort.is_set():
+                raise Aborted
             if cancel is not None:
                 cancel.raise_if_cancelled()
 
-        def fetch(chunk: int) -> None:
+        def fetch(chunk: int, buf: mmap.mmap) -> None:
             start = chunk * self.chunk_size
-            end = min(size, start + self.chunk_size) - 1
-            at = [start]  # bytes before at[0] have landed; a retry resumes there (nothing is written twice)
+            length = self._length(chunk, size)
+            at = [0]  # bytes of the block in the buffer; a retry continues there (nothing fetched twice)
 
             def landed(now: int) -> None:
                 tracker.add(now - at[0])
                 at[0] = now
-                hasher.advance(chunk, now - start)
 
             delay = 0.3
             current: str | None = None
             for _attempt in range(ATTEMPTS):
-                if cancel is not None:
-                    cancel.raise_if_cancelled()
+                check()
                 current = signed(current if current else None)
-                headers = {"Range": f"bytes={at[0]}-{end}"}
+                headers = {"Range": f"bytes={start + at[0]}-{start + length - 1}"}
                 if etag:
                     headers["If-Match"] = etag[0]  # a replaced object answers 412, never mixed bytes
                 try:
@@ -221,40 +228,89 @@ class ParallelDownloader:
                                 "The file was replaced on the server during the download", paths=[remote]
                             )
                         if resp.status_code != 206 or not resp.headers.get("Content-Range", "").startswith(
-                            f"bytes {at[0]}-"
+                            f"bytes {start + at[0]}-"
                         ):
                             raise error_for_status(resp, [remote], "Download failed")
                         if not etag and resp.headers.get("ETag"):
                             with url_lock:
                                 etag[:] = etag or [resp.headers["ETag"]]
-                        if copy_body(resp, fd, at[0], end + 1, check, landed, [remote]) != end + 1:
+                        with memoryview(buf) as view:
+                            got = read_into(resp, view, at[0], length, check, landed, [remote])
+                        if got != length:
                             raise TransferError("The connection broke during the download", paths=[remote])
-                    start_writeback(fd, start, end + 1 - start)  # so the final fsync finds little to do
+                    writer.write(buf, length, start)
                     self.journal.chunk_done(key, chunk)
                     self.stats.chunks_fetched += 1
-                    hasher.mark(chunk)
                     return
                 except (requests.RequestException, TransferError) as exc:
-                    log.info("range %d-%d failed at %d (%s); retrying", start, end, at[0], exc)
-                except OSError as exc:
-                    raise LocalFileError(
-                        f"Cannot write the file: {exc.strerror}", paths=[str(remote)]
-                    ) from exc
+                    log.info("block at %d failed after %d bytes (%s); retrying", start, at[0], exc)
                 time.sleep(delay + random.random() * 0.2)
                 delay = min(delay * 2, 8.0)
             raise TransferError(
-                f"Could not download bytes {start}-{end} after several attempts", paths=[remote]
+                f"Could not download bytes {start}-{start + length - 1} after several attempts",
+                paths=[remote],
             )
 
-        with ThreadPoolExecutor(self.workers, thread_name_prefix="gs-range") as pool:
-            futures = [pool.submit(fetch, c) for c in todo]
+        take = threading.Lock()
+
+        def worker() -> None:
+            while True:
+                buf = pool.get()  # a buffer first, then a block: the block the hash waits for always gets one
+                with take:
+                    chunk = next(todo, None)
+                if chunk is None:
+                    pool.put(buf)
+                    return
+                fetch(chunk, buf)
+                hasher.submit(chunk, buf, self._length(chunk, size))
+
+        with ThreadPoolExecutor(self.workers, thread_name_prefix="gs-range") as pool_threads:
+            futures = [pool_threads.submit(worker) for _ in range(self.workers)]
             done, _ = wait(futures, return_when=FIRST_EXCEPTION)
-            for f in done:
-                exc = f.exception()
-                if exc is not None:
-                    for other in futures:
-                        other.cancel()
-                    raise exc
+            failed = [f.exception() for f in done if f.exception() is not None]
+            if failed:
+                abort.set()
+                wait(futures)
+                errors = [f.exception() for f in futures if f.exception() is not None]
+                real = [e for e in errors if not isinstance(e, Aborted)]
+                raise (real or errors)[0]  # type: ignore[misc]
+
+
+def read_into(
+    resp: requests.Response,
+    view: memoryview,
+    pos: int,
+    end: int,
+    check: Callable[[], None],
+    landed: Callable[[int], None],
+    paths: list[str],
+) -> int:
+    """Read a (ranged) response body into ``view[pos:end]``; returns where it stopped.
+
+    ``readinto`` of the underlying http.client response when the body is not content-encoded, so the
+    bytes land in the block buffer with no copy in between. A broken connection raises
+    :class:`TransferError`.
+    """
+    raw = resp.raw
+    fp = getattr(raw, "_fp", None)
+    readinto = None if resp.headers.get("Content-Encoding") else getattr(fp, "readinto", None)
+    while pos < end:
+        check()
+        want = min(CHUNK, end - pos)
+        try:
+            if readinto is not None:
+                n = readinto(view[pos : pos + want])
+            else:
+                data = raw.read(want, decode_content=False)
+                n = len(data)
+                view[pos : pos + n] = data
+        except (urllib3.exceptions.HTTPError, requests.RequestException, OSError, ValueError) as exc:
+            raise TransferError("The connection broke during the download", paths=paths) from exc
+        if not n:
+            break
+        pos += n
+        landed(pos)
+    return pos
 
 
 def parallel_download(
