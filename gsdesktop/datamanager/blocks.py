@@ -2,11 +2,11 @@
 
 A large download fetches fixed-size blocks in parallel. Each block is received into a page-aligned
 memory buffer (:class:`BufferPool`), written to its place in the file straight from that buffer
-(:class:`BlockWriter`, ``O_DIRECT`` where the file system allows it) and handed to
-:class:`InOrderHasher`, which hashes the blocks in file order from memory and then returns the buffer
-to the pool. So the data is never read back, and with direct I/O it never goes through the page cache:
-filling the page cache cost about 1.9 s of CPU per GiB on the build machine (a VM), more than the
-MD5. The pool bounds memory (``count * block`` bytes) and how far the blocks run ahead of the hash.
+(:class:`BlockWriter`, ``O_DIRECT`` where the file system allows it) and, at the same time, hashed by
+:class:`InOrderHasher`, which takes the blocks in file order from memory; the buffer goes back to the
+pool when both are done. So the data is never read back, and with direct I/O it never goes through
+the page cache: filling the page cache cost about 1.9 s of CPU per GiB on the build machine (a VM),
+more than the MD5. The pool bounds memory (``count * block`` bytes) and how far blocks run ahead of the hash.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import mmap
 import os
 import queue
 import threading
+from collections.abc import Callable
 
 from gsdesktop.datamanager.transfer import pread_blocks
 
@@ -36,6 +37,8 @@ class BufferPool:
         self._abort = abort
         self._all = [mmap.mmap(-1, size) for _ in range(max(1, count))]
         self._free: queue.Queue[mmap.mmap] = queue.Queue()
+        self._lock = threading.Lock()
+        self._users: dict[int, int] = {}
         for buf in self._all:
             self._free.put(buf)
 
@@ -50,6 +53,20 @@ class BufferPool:
                 continue
 
     def put(self, buf: mmap.mmap) -> None:
+        self._free.put(buf)
+
+    def share(self, buf: mmap.mmap, users: int) -> None:
+        """``buf`` goes back to the pool after ``users`` calls of :meth:`release`."""
+        with self._lock:
+            self._users[id(buf)] = users
+
+    def release(self, buf: mmap.mmap) -> None:
+        """One user is done with ``buf`` (a buffer never shared is freed at once)."""
+        with self._lock:
+            left = self._users.pop(id(buf), 1) - 1
+            if left > 0:
+                self._users[id(buf)] = left
+                return
         self._free.put(buf)
 
     def close(self) -> None:
@@ -131,7 +148,7 @@ class InOrderHasher:
     """MD5 of blocks that arrive in any order, hashed in file order on its own thread.
 
     ``submit(index, buf, length)`` hands over a block that is in memory; blocks already on disk (a
-    resumed download) are read back from ``read_fd``. Each buffer goes back to ``pool`` once hashed.
+    resumed download) are read back from ``read_fd``. ``release(buf)`` is called once a block is hashed.
     """
 
     def __init__(
@@ -141,7 +158,7 @@ class InOrderHasher:
         size: int,
         on_disk: set[int],
         read_fd: int,
-        pool: BufferPool,
+        release: Callable[[mmap.mmap], None],
         abort: threading.Event,
     ) -> None:
         self._blocks = blocks
@@ -149,7 +166,7 @@ class InOrderHasher:
         self._size = size
         self._on_disk = on_disk
         self._fd = read_fd
-        self._pool = pool
+        self._release = release
         self._abort = abort
         self._ready: dict[int, tuple[mmap.mmap, int]] = {}
         self._cond = threading.Condition()
@@ -182,7 +199,7 @@ class InOrderHasher:
                     with memoryview(buf) as view:
                         self._digest.update(view[:length])
                 finally:
-                    self._pool.put(buf)
+                    self._release(buf)
             self._complete = True
         except BaseException as exc:
             self._error = exc

@@ -20,7 +20,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -57,6 +57,7 @@ MIB = 1024 * 1024
 DEFAULT_WORKERS = 4
 DOWNLOAD_CHUNK = 8 * MIB
 ATTEMPTS = 6
+WRITERS = 2  # blocks being written at once (direct I/O keeps the device busy with two)
 
 
 @dataclass
@@ -122,7 +123,7 @@ class ParallelDownloader:
         except OSError as exc:
             raise LocalFileError(f"Cannot write the file: {exc.strerror}", paths=[str(temp)]) from exc
         abort = threading.Event()
-        pool = BufferPool(2 * self.workers, block, abort)
+        pool = BufferPool(3 * self.workers, block, abort)  # receiving, being written, waiting for the hash
         try:
             if not done:
                 os.ftruncate(writer.fd, 0)
@@ -130,7 +131,7 @@ class ParallelDownloader:
             self.stats.chunks_skipped = len(done)
             tracker = ThrottledProgress(progress, size)
             tracker.set(sum(self._length(c, size) for c in done))
-            hasher = InOrderHasher(chunks, block, size, done, writer.fd, pool, abort)
+            hasher = InOrderHasher(chunks, block, size, done, writer.fd, pool.release, abort)
             try:
                 todo = iter([c for c in range(chunks) if c not in done])
                 self._fetch(remote, writer, size, key, todo, tracker, hasher, pool, abort, cancel)
@@ -238,9 +239,6 @@ class ParallelDownloader:
                             got = read_into(resp, view, at[0], length, check, landed, [remote])
                         if got != length:
                             raise TransferError("The connection broke during the download", paths=[remote])
-                    writer.write(buf, length, start)
-                    self.journal.chunk_done(key, chunk)
-                    self.stats.chunks_fetched += 1
                     return
                 except (requests.RequestException, TransferError) as exc:
                     log.info("block at %d failed after %d bytes (%s); retrying", start, at[0], exc)
@@ -253,6 +251,21 @@ class ParallelDownloader:
 
         take = threading.Lock()
 
+        def store(chunk: int, buf: mmap.mmap) -> None:  # on a writer thread: receiving goes on meanwhile
+            length = self._length(chunk, size)
+            try:
+                writer.write(buf, length, chunk * self.chunk_size)
+            except BaseException:
+                abort.set()
+                raise
+            pool.release(buf)
+            self.journal.chunk_done(key, chunk)
+            with take:
+                self.stats.chunks_fetched += 1
+
+        writes: list[Future[None]] = []
+        write_threads = ThreadPoolExecutor(WRITERS, thread_name_prefix="gs-write")
+
         def worker() -> None:
             while True:
                 buf = pool.get()  # a buffer first, then a block: the block the hash waits for always gets one
@@ -262,18 +275,24 @@ class ParallelDownloader:
                     pool.put(buf)
                     return
                 fetch(chunk, buf)
+                pool.share(buf, 2)  # written and hashed at the same time; free again when both are done
                 hasher.submit(chunk, buf, self._length(chunk, size))
+                with take:
+                    writes.append(write_threads.submit(store, chunk, buf))
 
-        with ThreadPoolExecutor(self.workers, thread_name_prefix="gs-range") as pool_threads:
-            futures = [pool_threads.submit(worker) for _ in range(self.workers)]
-            done, _ = wait(futures, return_when=FIRST_EXCEPTION)
-            failed = [f.exception() for f in done if f.exception() is not None]
-            if failed:
-                abort.set()
-                wait(futures)
-                errors = [f.exception() for f in futures if f.exception() is not None]
-                real = [e for e in errors if not isinstance(e, Aborted)]
-                raise (real or errors)[0]  # type: ignore[misc]
+        try:
+            with ThreadPoolExecutor(self.workers, thread_name_prefix="gs-range") as fetch_threads:
+                futures = [fetch_threads.submit(worker) for _ in range(self.workers)]
+                done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+                if any(f.exception() is not None for f in done):
+                    abort.set()
+                    wait(futures)
+        finally:
+            write_threads.shutdown(wait=True)  # no write may outlive the download
+        errors = [e for f in [*futures, *writes] if (e := f.exception()) is not None]
+        if errors:
+            abort.set()
+            raise next((e for e in errors if not isinstance(e, Aborted)), errors[0])
 
 
 def read_into(
@@ -324,6 +343,7 @@ def parallel_download(
 ) -> Path:
     """The hook :meth:`DataManagerClient.download` may call for large files (no format conversion)."""
     workers = int(os.environ.get("GSDESKTOP_DOWNLOAD_WORKERS", DEFAULT_WORKERS))
-    return ParallelDownloader(client, workers=workers).download(
+    block = int(os.environ.get("GSDESKTOP_DOWNLOAD_BLOCK_MIB", DOWNLOAD_CHUNK // MIB)) * MIB
+    return ParallelDownloader(client, workers=workers, chunk_size=block).download(
         remote, local, progress=progress, cancel=cancel, meta=meta
     )

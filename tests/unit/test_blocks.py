@@ -90,7 +90,7 @@ def test_hasher_hashes_in_file_order_whatever_the_arrival_order(tmp_path: Path) 
     fd = os.open(path, os.O_RDONLY)
     abort = threading.Event()
     pool = BufferPool(4, BLOCK, abort)
-    hasher = InOrderHasher(count, BLOCK, size, on_disk, fd, pool, abort)
+    hasher = InOrderHasher(count, BLOCK, size, on_disk, fd, pool.release, abort)
     todo = [b for b in range(count) if b not in on_disk]
     lock = threading.Lock()
 
@@ -135,7 +135,7 @@ def test_hasher_of_an_abandoned_download_gives_no_digest(tmp_path: Path) -> None
     abort = threading.Event()
     pool = BufferPool(1, BLOCK, abort)
     fd = os.open(tmp_path, os.O_RDONLY)
-    hasher = InOrderHasher(3, BLOCK, 3 * BLOCK, set(), fd, pool, abort)
+    hasher = InOrderHasher(3, BLOCK, 3 * BLOCK, set(), fd, pool.release, abort)
     abort.set()
     with pytest.raises(Aborted):
         hasher.result()  # never the digest of a prefix
