@@ -20,9 +20,10 @@ import queue
 import threading
 from collections.abc import Callable
 
-from gsdesktop.datamanager.transfer import pread_blocks
+from gsdesktop.datamanager.transfer import pread_blocks, start_writeback
 
 ALIGN = 4096  # direct I/O: offsets, lengths and buffer addresses are multiples of this
+FLUSH_EVERY = 256 * 1024 * 1024  # direct writes: ask the device to flush its cache after this many bytes
 
 
 class Aborted(Exception):
@@ -94,6 +95,8 @@ class BlockWriter:
             except OSError:  # tmpfs and some FUSE file systems refuse O_DIRECT
                 self._direct = None
         self._lock = threading.Lock()
+        self._unflushed = 0
+        self._flusher: threading.Thread | None = None
 
     @property
     def direct(self) -> bool:
@@ -113,6 +116,7 @@ class BlockWriter:
                 with memoryview(buf) as view:
                     n = os.pwrite(fd, view[:padded], offset)
                 if n >= length:
+                    self._flush_now_and_then(n)
                     return
                 length, offset, start = length - n, offset + n, n  # a short write: finish buffered
             except OSError as exc:
@@ -124,9 +128,31 @@ class BlockWriter:
             start = 0
         with memoryview(buf) as view:
             part = view[start : start + length]
+            first = offset
             while part:
                 n = os.pwrite(self._buffered, part, offset)
                 part, offset = part[n:], offset + n
+        start_writeback(self._buffered, first, offset - first)  # so the final fsync finds little to do
+
+    def _flush_now_and_then(self, written: int) -> None:
+        """Direct writes sit in the device's cache until a flush: flush every :data:`FLUSH_EVERY`
+        bytes on a helper thread, so the final fsync does not pay for the whole file at once."""
+        with self._lock:
+            self._unflushed += written
+            if self._unflushed < FLUSH_EVERY or (self._flusher is not None and self._flusher.is_alive()):
+                return
+            self._unflushed = 0
+            self._flusher = threading.Thread(target=self._flush, name="gs-flush", daemon=True)
+            self._flusher.start()
+
+    def _flush(self) -> None:
+        with contextlib.suppress(OSError):  # the final fsync reports any error
+            getattr(os, "fdatasync", os.fsync)(self._buffered)
+
+    def _join_flusher(self) -> None:
+        flusher = self._flusher
+        if flusher is not None:
+            flusher.join()
 
     def _give_up_direct(self) -> None:
         with self._lock:
@@ -136,10 +162,12 @@ class BlockWriter:
 
     def finish(self, size: int) -> None:
         """The file is ``size`` bytes long and on disk."""
+        self._join_flusher()
         os.ftruncate(self._buffered, size)
         os.fsync(self._buffered)
 
     def close(self) -> None:
+        self._join_flusher()
         self._give_up_direct()
         os.close(self._buffered)
 
