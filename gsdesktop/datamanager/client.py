@@ -554,7 +554,10 @@ class DataManagerClient:
                 return impl(self, local, remote, progress=progress, cancel=cancel, content_type=content_type)
             except UnsupportedError:
                 log.info("multipart upload unsupported by the server; using a single PUT")
-        return self._upload_single(
+        from gsdesktop.datamanager.single import put_single
+
+        return put_single(
+            self,
             local,
             remote,
             progress=progress,
@@ -630,30 +633,6 @@ class DataManagerClient:
         if not text.startswith(("http://", "https://")):
             raise ServerError("The server did not return an upload URL", paths=[remote])
         return text
-
-    def _upload_single(
-        self,
-        local: Path,
-        remote: str,
-        *,
-        progress: ProgressCallback | None = None,
-        cancel: CancelToken | None = None,
-        content_type: str | None = None,
-        fetch: bool = True,
-        md5: str | None = None,
-    ) -> GSFileMetadata:
-        from gsdesktop.datamanager.single import put_single
-
-        return put_single(
-            self,
-            local,
-            remote,
-            progress=progress,
-            cancel=cancel,
-            content_type=content_type,
-            fetch=fetch,
-            md5=md5,
-        )
 
     @staticmethod
     def _next_attempt(

@@ -93,6 +93,44 @@ def format_url(meta: GSFileMetadata, data_format: str | GSDataFormat | None) -> 
     )
 
 
+def read_into(
+    resp: requests.Response,
+    view: memoryview,
+    pos: int,
+    end: int,
+    check: Callable[[], None],
+    landed: Callable[[int], None] | None,
+    paths: list[str],
+) -> int:
+    """Read a (ranged) response body into ``view[pos:end]``; returns where it stopped.
+
+    ``readinto`` of the underlying http.client response when the body is not content-encoded, so the
+    bytes land in the buffer with no copy in between. ``check`` runs before every read (cancellation),
+    ``landed(new_pos)`` after it. A broken connection raises :class:`TransferError`.
+    """
+    raw = resp.raw
+    fp = getattr(raw, "_fp", None)
+    readinto = None if resp.headers.get("Content-Encoding") else getattr(fp, "readinto", None)
+    while pos < end:
+        check()
+        want = min(CHUNK, end - pos)
+        try:
+            if readinto is not None:
+                n = readinto(view[pos : pos + want])
+            else:
+                data = raw.read(want, decode_content=False)
+                n = len(data)
+                view[pos : pos + n] = data
+        except (urllib3.exceptions.HTTPError, requests.RequestException, OSError, ValueError) as exc:
+            raise TransferError("The connection broke during the download", paths=paths) from exc
+        if not n:
+            break
+        pos += n
+        if landed is not None:
+            landed(pos)
+    return pos
+
+
 def copy_body(
     resp: requests.Response,
     fd: int,
@@ -104,30 +142,16 @@ def copy_body(
 ) -> int:
     """Write a (ranged) response body into ``fd`` from ``pos`` up to ``end``; returns where it stopped.
 
-    Reads straight into one reused buffer (``readinto`` of the underlying http.client response when
-    the body is not content-encoded), so a range costs no per-block allocations. ``check`` runs before
-    every block (cancellation), ``landed(new_pos)`` after every block is written. A broken connection
-    raises :class:`TransferError`; a failed write raises the ``OSError``.
+    Reads into one reused 1 MiB buffer (:func:`read_into`), so a range costs no per-block
+    allocations; ``landed(new_pos)`` after every block is written. A broken connection raises
+    :class:`TransferError`; a failed write raises the ``OSError``.
     """
-    raw = resp.raw
-    fp = getattr(raw, "_fp", None)
-    readinto = None if resp.headers.get("Content-Encoding") else getattr(fp, "readinto", None)
     buf = memoryview(bytearray(CHUNK))
     while pos < end:
-        check()
-        want = min(CHUNK, end - pos)
-        try:
-            if readinto is not None:
-                n = readinto(buf[:want])
-                data: bytes | memoryview = buf[:n]
-            else:
-                data = raw.read(want, decode_content=False)
-                n = len(data)
-        except (urllib3.exceptions.HTTPError, requests.RequestException, OSError, ValueError) as exc:
-            raise TransferError("The connection broke during the download", paths=paths) from exc
+        n = read_into(resp, buf, 0, min(CHUNK, end - pos), check, None, paths)
         if not n:
             break
-        pwrite_all(fd, data, pos)
+        pwrite_all(fd, buf[:n], pos)
         pos += n
         landed(pos)
     return pos

@@ -19,17 +19,17 @@ import os
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import requests
-import urllib3
 
 from gsdesktop.datamanager import paths as P
 from gsdesktop.datamanager.blocks import Aborted, BlockWriter, BufferPool, InOrderHasher
+from gsdesktop.datamanager.download import read_into
 from gsdesktop.datamanager.errors import (
     ConflictError,
     IntegrityError,
@@ -41,7 +41,6 @@ from gsdesktop.datamanager.http import error_for_status
 from gsdesktop.datamanager.journal import DownloadRecord, TransferJournal, shared_journal
 from gsdesktop.datamanager.models import GSFileMetadata
 from gsdesktop.datamanager.transfer import (
-    CHUNK,
     CancelToken,
     ProgressCallback,
     ThrottledProgress,
@@ -293,43 +292,6 @@ class ParallelDownloader:
         if errors:
             abort.set()
             raise next((e for e in errors if not isinstance(e, Aborted)), errors[0])
-
-
-def read_into(
-    resp: requests.Response,
-    view: memoryview,
-    pos: int,
-    end: int,
-    check: Callable[[], None],
-    landed: Callable[[int], None],
-    paths: list[str],
-) -> int:
-    """Read a (ranged) response body into ``view[pos:end]``; returns where it stopped.
-
-    ``readinto`` of the underlying http.client response when the body is not content-encoded, so the
-    bytes land in the block buffer with no copy in between. A broken connection raises
-    :class:`TransferError`.
-    """
-    raw = resp.raw
-    fp = getattr(raw, "_fp", None)
-    readinto = None if resp.headers.get("Content-Encoding") else getattr(fp, "readinto", None)
-    while pos < end:
-        check()
-        want = min(CHUNK, end - pos)
-        try:
-            if readinto is not None:
-                n = readinto(view[pos : pos + want])
-            else:
-                data = raw.read(want, decode_content=False)
-                n = len(data)
-                view[pos : pos + n] = data
-        except (urllib3.exceptions.HTTPError, requests.RequestException, OSError, ValueError) as exc:
-            raise TransferError("The connection broke during the download", paths=paths) from exc
-        if not n:
-            break
-        pos += n
-        landed(pos)
-    return pos
 
 
 def parallel_download(
