@@ -285,5 +285,5 @@ class LeanPut:
 def _send_file(sock: socket.socket, body: FileBody) -> None:
     while chunk := body.read(CHUNK_BYTES):
         sock.sendall(chunk)
-    if len(body) and body.sent != len(body):
+    if body.sent != len(body):
         raise rawput.RawHTTPError("the file shrank while it was being sent")

@@ -58,8 +58,9 @@ def put_single(
     signed URL binds that MD5 as Content-MD5, so storage itself rejects bytes that do not match it.
     """
     ctype = content_type or mimetypes.guess_type(local.name)[0] or "application/octet-stream"
-    if md5 is not None and _is_md5_hex(md5):
-        md5_hex, md5_b64 = md5, base64.b64encode(bytes.fromhex(md5)).decode("ascii")
+    known = md5 if md5 is not None and _is_md5_hex(md5) else None
+    if known is not None:
+        md5_hex, md5_b64 = known, base64.b64encode(bytes.fromhex(known)).decode("ascii")
         try:
             size = os.stat(local).st_size
         except OSError as exc:
@@ -77,9 +78,9 @@ def put_single(
             cancel.raise_if_cancelled()
         if url is None:
             url = client.upload_url(remote, size, md5_b64, ctype)
-        if md5 is not None and not signs_md5(url):
+        if known is not None and not signs_md5(url):
             # storage would not check the bytes against the MD5 we were given: hash them after all
-            md5 = None
+            known = None
             md5_hex, md5_b64, size = md5_file(local, cancel)
             headers.update({"Content-Length": str(size), "Content-MD5": md5_b64})
             url = None
