@@ -1,9 +1,11 @@
 """Large files: resumable multipart uploads and resumable parallel ranged downloads.
 
-Uploads use the server's multipart extension (``/datamanager/multipart``): the file is read once to
-compute its whole-file MD5 and every part's MD5, then parts go to storage in parallel through
-presigned URLs that bind each part's Content-MD5, streamed from disk in 1 MiB blocks (memory stays
-bounded whatever the part size). The upload id and every finished part are recorded in the transfer
+Uploads use the server's multipart extension (``/datamanager/multipart``): the file is read once, in
+order, to compute every part's MD5 and the whole-file MD5 (:mod:`.parthash`); parts go to storage in
+parallel through presigned URLs that bind each part's Content-MD5, streamed from disk in 1 MiB blocks
+(memory stays bounded whatever the part size). When the server takes the whole-file MD5 at *complete*
+(``md5AtComplete``), parts are sent while the rest of the file is still being hashed; otherwise the
+hashing pass comes first. The upload id and every finished part are recorded in the transfer
 journal (:mod:`.journal`), so after a crash, ``kill -9``, reboot or network loss only the missing parts
 are sent. A local file that changed meanwhile is never stitched from two versions: the old upload is
 aborted and the file is uploaded again.
@@ -58,6 +60,7 @@ from gsdesktop.datamanager.journal import (
     upload_key,
 )
 from gsdesktop.datamanager.models import GSFileMetadata
+from gsdesktop.datamanager.parthash import FileChangedError, FixedDigests, PartHasher, hash_parts
 from gsdesktop.datamanager.ranged import ParallelDownloader, parallel_download  # large downloads
 from gsdesktop.datamanager.transfer import CHUNK, CancelToken, ProgressCallback, ThrottledProgress
 
@@ -77,10 +80,6 @@ PART_ATTEMPTS = 6
 API = "/datamanager/multipart"
 
 
-class FileChangedError(LocalFileError):
-    """The local file changed while (or since) it was uploaded."""
-
-
 @dataclass(frozen=True, slots=True)
 class MultipartOffer:
     """The server's multipart limits (from ``GET /datamanager/multipart``)."""
@@ -90,6 +89,7 @@ class MultipartOffer:
     max_parts: int = MAX_PARTS
     max_size: int = 5 * 1024**4
     max_url_batch: int = 1000
+    md5_at_complete: bool = False  # the whole-file MD5 may come with complete (send while hashing)
 
 
 @dataclass
@@ -122,6 +122,7 @@ def server_offer(client: DataManagerClient) -> MultipartOffer | None:
                 max_parts=int(data.get("maxParts", MAX_PARTS)),
                 max_size=int(data.get("maxSize", 5 * 1024**4)),
                 max_url_batch=int(data.get("maxUrlBatch", 1000)),
+                md5_at_complete=data.get("md5AtComplete") is True,
             )
         except (ValueError, TypeError, AttributeError):
             offer = False
@@ -143,48 +144,6 @@ def part_span(size: int, part_size: int, number: int) -> tuple[int, int]:
     """(offset, length) of part ``number`` (1-based)."""
     offset = (number - 1) * part_size
     return offset, min(part_size, size - offset)
-
-
-def hash_parts(path: Path, part_size: int, cancel: CancelToken | None = None) -> tuple[str, list[str], int]:
-    """One read pass: (whole-file MD5, every part's MD5, size). Two hash threads share the reads."""
-    whole = hashlib.md5()
-    part_md5s: list[str] = []
-    feed: queue.Queue[memoryview | None] = queue.Queue(maxsize=8)
-    size = 0
-
-    def whole_worker() -> None:
-        while (item := feed.get()) is not None:
-            whole.update(item)
-
-    thread = threading.Thread(target=whole_worker, name="gs-md5-whole", daemon=True)
-    thread.start()
-    try:
-        with open(path, "rb", buffering=0) as fh:
-            current = hashlib.md5()
-            in_part = 0
-            while True:
-                if cancel is not None:
-                    cancel.raise_if_cancelled()
-                want = min(CHUNK * 4, part_size - in_part)
-                buf = fh.read(want)
-                if not buf:
-                    break
-                view = memoryview(buf)
-                feed.put(view)
-                current.update(view)
-                in_part += len(buf)
-                size += len(buf)
-                if in_part == part_size:
-                    part_md5s.append(current.hexdigest())
-                    current, in_part = hashlib.md5(), 0
-            if in_part or not part_md5s:
-                part_md5s.append(current.hexdigest())
-    except OSError as exc:
-        raise LocalFileError(f"Cannot read local file: {exc.strerror or exc}", paths=[str(path)]) from exc
-    finally:
-        feed.put(None)
-        thread.join()
-    return whole.hexdigest(), part_md5s, size
 
 
 def md5_range(path: Path, offset: int, length: int) -> str:
@@ -232,6 +191,9 @@ class PartBody:
         self._left -= len(data)
         self._on_bytes(len(data))
         return data
+
+
+PartDigests = FixedDigests | PartHasher  # every part's MD5: known in advance, or as the hasher passes it
 
 
 @dataclass
@@ -355,7 +317,6 @@ class MultipartUploader:
         key = upload_key(self.client.server_url, self.client.username, remote)
         ident = self._identity(local)
         rec = self.journal.get_upload(key)
-        state: dict[str, Any] | None = None
         if rec is not None and (rec.local != str(local) or rec.identity != ident):
             if rec.upload_id:
                 log.info("local file changed since the interrupted upload; aborting it")
@@ -363,54 +324,84 @@ class MultipartUploader:
                 self.stats.restarted_because_changed = True
             self.journal.drop_upload(key)
             rec = None
-        if rec is not None and rec.upload_id:
-            got = self._call("GET", f"/uploads/{rec.upload_id}", remote, ok=(404,))
-            if (
-                isinstance(got, dict)
-                and got.get("md5") == rec.md5
-                and got.get("size") == ident.size
-                and got.get("partSize") == rec.part_size
-            ):
-                state = got
-                self.stats.resumed = True
-            else:
-                if isinstance(got, dict):
-                    self.abort(rec.upload_id, remote)
-                self.journal.set_upload_id(key, None)
-        if rec is None:
-            part_size = choose_part_size(ident.size, offer, self.part_size)
-            md5, part_md5s, size = hash_parts(local, part_size, cancel)
-            if size != ident.size or self._identity(local) != ident:
-                raise FileChangedError("The file changed while its checksum was computed", paths=[str(local)])
-            rec = UploadRecord(key, str(local), ident, md5, part_size, part_md5s, None)
+        if rec is not None and (not rec.md5 or len(rec.part_md5s) != math.ceil(ident.size / rec.part_size)):
+            # an upload interrupted while its file was still being hashed: hash it now, then resume
+            md5, part_md5s, _size = hash_parts(local, rec.part_size, cancel)
+            rec = UploadRecord(key, str(local), ident, md5, rec.part_size, part_md5s, rec.upload_id)
             self.journal.put_upload(rec)
+        hasher: PartHasher | None = None
+        try:
+            if rec is None:
+                part_size = choose_part_size(ident.size, offer, self.part_size)
+                hasher = PartHasher(local, part_size, ident.size, cancel=cancel).start()
+                md5, part_md5s = "", []
+                if not offer.md5_at_complete:
+                    md5, part_md5s = hasher.result(cancel)  # the server wants the MD5 first
+                    hasher = None
+                rec = UploadRecord(key, str(local), ident, md5, part_size, part_md5s, None)
+                self.journal.put_upload(rec)
+            return self._send_and_complete(local, remote, rec, ident, hasher, ctype, progress, cancel)
+        finally:
+            if hasher is not None:
+                hasher.close()
+
+    def _server_state(self, rec: UploadRecord, ident: FileIdentity, remote: str) -> dict[str, Any] | None:
+        """The server's record of the journaled upload, when it is still there and the same upload."""
+        if not rec.upload_id:
+            return None
+        got = self._call("GET", f"/uploads/{rec.upload_id}", remote, ok=(404,))
+        if (
+            isinstance(got, dict)
+            and got.get("md5") in ("", rec.md5)
+            and got.get("size") == ident.size
+            and got.get("partSize") == rec.part_size
+        ):
+            self.stats.resumed = True
+            return got
+        if isinstance(got, dict):
+            self.abort(rec.upload_id, remote)
+        self.journal.set_upload_id(rec.key, None)
+        return None
+
+    def _send_and_complete(
+        self,
+        local: Path,
+        remote: str,
+        rec: UploadRecord,
+        ident: FileIdentity,
+        hasher: PartHasher | None,
+        ctype: str,
+        progress: ProgressCallback | None,
+        cancel: CancelToken | None,
+    ) -> GSFileMetadata:
+        state = self._server_state(rec, ident, remote)
         if state is None:
-            state = self._call(
-                "POST",
-                "/uploads",
-                remote,
-                {
-                    "path": remote,
-                    "size": ident.size,
-                    "md5": rec.md5,
-                    "contentType": ctype,
-                    "partSize": rec.part_size,
-                },
-            )
+            start: dict[str, Any] = {
+                "path": remote,
+                "size": ident.size,
+                "contentType": ctype,
+                "partSize": rec.part_size,
+            }
+            if rec.md5:
+                start["md5"] = rec.md5
+            state = self._call("POST", "/uploads", remote, start)
             assert isinstance(state, dict)
             if int(state.get("partSize", 0)) != rec.part_size:
                 # the server chose another part size: hash again with its size
                 self.abort(str(state["uploadId"]), remote)
-                self.journal.drop_upload(key)
+                self.journal.drop_upload(rec.key)
                 self.part_size = int(state["partSize"])
                 raise FileChangedError("part size renegotiated")
-            self.journal.set_upload_id(key, str(state["uploadId"]))
+            self.journal.set_upload_id(rec.key, str(state["uploadId"]))
         upload_id = str(state["uploadId"])
-        count = len(rec.part_md5s)
+        digests = hasher if hasher is not None else FixedDigests(rec.part_md5s)
+        count = math.ceil(ident.size / rec.part_size)
         stored = {
             int(p["partNumber"])
             for p in state.get("parts", [])
-            if str(p.get("etag", "")).lower() == rec.part_md5s[int(p["partNumber"]) - 1]
+            if hasher is None
+            and 1 <= int(p["partNumber"]) <= count
+            and str(p.get("etag", "")).lower() == rec.part_md5s[int(p["partNumber"]) - 1]
             and int(p.get("size", -1)) == part_span(ident.size, rec.part_size, int(p["partNumber"]))[1]
         }
         pending = [n for n in range(1, count + 1) if n not in stored]
@@ -418,18 +409,20 @@ class MultipartUploader:
         self.stats.parts_skipped = len(stored)
         tracker = ThrottledProgress(progress, ident.size)
         tracker.set(sum(part_span(ident.size, rec.part_size, n)[1] for n in stored))
-        self._send_parts(local, remote, upload_id, rec, ident, pending, tracker, cancel)
+        self._send_parts(local, remote, upload_id, rec, digests, ident, pending, tracker, cancel)
+        md5, part_md5s = hasher.result(cancel) if hasher is not None else (rec.md5, rec.part_md5s)
         if self._identity(local) != ident:
             self.abort(upload_id, remote)
-            self.journal.drop_upload(key)
+            self.journal.drop_upload(rec.key)
             raise FileChangedError("The file changed while it was being uploaded", paths=[str(local)])
-        parts = [{"partNumber": n, "etag": rec.part_md5s[n - 1]} for n in range(1, count + 1)]
-        result = self._call("POST", f"/uploads/{upload_id}/complete", remote, {"parts": parts}, ok=(404,))
+        parts = [{"partNumber": n, "etag": part_md5s[n - 1]} for n in range(1, count + 1)]
+        body = {"parts": parts, "md5": md5}
+        result = self._call("POST", f"/uploads/{upload_id}/complete", remote, body, ok=(404,))
         if result == 404:
             # a retried complete whose first attempt succeeded: accept only the same content
             meta = self.client.metadata(remote)
-            if meta.md5 != rec.md5 or meta.size != ident.size:
-                self.journal.drop_upload(key)
+            if meta.md5 != md5 or meta.size != ident.size:
+                self.journal.drop_upload(rec.key)
                 raise TransferError(
                     "The upload expired on the server before it was completed", paths=[remote]
                 )
@@ -439,9 +432,9 @@ class MultipartUploader:
                 meta = GSFileMetadata.from_json(result["metadata"])
             else:
                 meta = self.client.metadata(remote)
-        self.journal.drop_upload(key)
+        self.journal.drop_upload(rec.key)
         tracker.finish()
-        if meta.md5 and meta.md5 != rec.md5:
+        if meta.md5 and meta.md5 != md5:
             raise IntegrityError("The server reports a different checksum after upload", paths=[remote])
         from dataclasses import replace
 
@@ -453,9 +446,10 @@ class MultipartUploader:
         cache: _UrlCache,
         upload_id: str,
         remote: str,
-        rec: UploadRecord,
+        digests: PartDigests,
         number: int,
         pending: list[int],
+        cancel: CancelToken,
     ) -> str:
         margin = 30.0 if not self.url_expires else min(30.0, self.url_expires / 4)
         if self.url_margin is not None:
@@ -466,12 +460,13 @@ class MultipartUploader:
                 return hit[0]
             batch = [number]
             for n in pending:
-                if len(batch) >= self.url_batch:
+                if len(batch) >= self.url_batch or not digests.known(n):
                     break
                 cached = cache.urls.get(n)
                 if n != number and (cached is None or cached[1] - margin <= time.time()):
                     batch.append(n)
-            body: dict[str, Any] = {"parts": [{"partNumber": n, "md5": rec.part_md5s[n - 1]} for n in batch]}
+            md5s = [{"partNumber": n, "md5": digests.part(n, cancel)} for n in batch]
+            body: dict[str, Any] = {"parts": md5s}
             if self.url_expires:
                 body["expiresIn"] = int(self.url_expires)
             got = self._call("POST", f"/uploads/{upload_id}/urls", remote, body)
@@ -486,6 +481,7 @@ class MultipartUploader:
         remote: str,
         upload_id: str,
         rec: UploadRecord,
+        digests: PartDigests,
         ident: FileIdentity,
         pending: list[int],
         tracker: ThrottledProgress,
@@ -521,7 +517,7 @@ class MultipartUploader:
                 with lock:
                     ahead = list(remaining)
                 self._send_one(
-                    local, remote, upload_id, rec, ident, number, ahead, cache, tracker, inner_cancel
+                    local, remote, upload_id, rec, digests, ident, number, ahead, cache, tracker, inner_cancel
                 )
                 with lock:
                     remaining.remove(number)
@@ -554,6 +550,7 @@ class MultipartUploader:
         remote: str,
         upload_id: str,
         rec: UploadRecord,
+        digests: PartDigests,
         ident: FileIdentity,
         number: int,
         ahead: list[int],
@@ -562,7 +559,7 @@ class MultipartUploader:
         cancel: CancelToken,
     ) -> None:
         offset, length = part_span(ident.size, rec.part_size, number)
-        md5_hex = rec.part_md5s[number - 1]
+        md5_hex = digests.part(number, cancel)
         headers = {
             "Content-MD5": base64.b64encode(bytes.fromhex(md5_hex)).decode("ascii"),
             "Content-Length": str(length),
@@ -572,7 +569,7 @@ class MultipartUploader:
         failure: GSError | None = None
         for _attempt in range(PART_ATTEMPTS):
             cancel.raise_if_cancelled()
-            url = self._url_for(cache, upload_id, remote, rec, number, ahead)
+            url = self._url_for(cache, upload_id, remote, digests, number, ahead, cancel)
             sent = [0]
 
             def on_bytes(n: int, sent: list[int] = sent) -> None:

@@ -47,6 +47,14 @@ def register(sub: Any) -> None:
         "--token-ttl", type=int, default=None, metavar="SECONDS", help="token lifetime (default 86400)"
     )
     run.add_argument(
+        "--multipart-md5-at-complete",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="let multipart clients give the file's MD5 when they complete, so they send while hashing "
+        "(auto: on for the embedded SeaweedFS; turn on only for stores whose CopyObject onto the same key "
+        "rewrites just the metadata, e.g. SeaweedFS, never for AWS S3)",
+    )
+    run.add_argument(
         "--demo-user", metavar="NAME", help="create this account if missing (password printed once)"
     )
     run.add_argument(
@@ -251,6 +259,11 @@ def cmd_run(args: argparse.Namespace) -> int:
             s3=handle.config,
             token_ttl=args.token_ttl or DEFAULT_TOKEN_TTL,
             public_url=args.public_url,
+            multipart_md5_at_complete=(
+                handle.seaweed is not None
+                if args.multipart_md5_at_complete == "auto"
+                else args.multipart_md5_at_complete == "on"
+            ),
         )
         if args.url_ttl:
             if args.url_ttl <= 0:

@@ -134,7 +134,11 @@ def start_local_server(
 
     handle = open_store(Path(data_dir), s3)
     try:
-        settings = ServerSettings(s3=handle.config, token_ttl=token_ttl or DEFAULT_TOKEN_TTL)
+        settings = ServerSettings(
+            s3=handle.config,
+            token_ttl=token_ttl or DEFAULT_TOKEN_TTL,
+            multipart_md5_at_complete=handle.seaweed is not None,
+        )
         app = create_app(settings)
         ensure_users(app.state.store, users)
         family = socket.AF_INET6 if ":" in host else socket.AF_INET

@@ -7,6 +7,13 @@ completes with its part list; or aborts. The whole-file MD5 is given to ``Create
 ``x-amz-meta-md5-hash`` (``CompleteMultipartUpload`` cannot set metadata), so listings and downloads can
 verify the finished object. The object appears only when complete.
 
+Where the server allows it (``md5AtComplete`` in the limits: on for the embedded SeaweedFS, whose
+``CopyObject`` onto the same key rewrites only metadata), the whole-file MD5 may instead come with
+*complete*: the client then sends parts while it is still hashing the file, instead of reading the whole
+file once before the first byte. The server records it by copying the finished object onto itself
+with the new metadata, then checks it. (On AWS that copy would copy the data, and fails above 5 GiB, so
+there it stays off unless switched on.)
+
 Upload state lives in the store (``.gsdm/multipart/<user>/<id>.json``), so any server replica can
 serve any step. Uploads older than a configurable age are aborted by :func:`clean_stale_uploads`, run
 at most every few minutes in a background thread when uploads start.
@@ -14,11 +21,11 @@ at most every few minutes in a background thread when uploads start.
 Endpoints (all need the ``gs-token`` cookie, like every ``/datamanager/`` call)::
 
     GET    /datamanager/multipart                         limits (discovery)
-    POST   /datamanager/multipart/uploads                 start  {path,size,md5,contentType?,partSize?}
+    POST   /datamanager/multipart/uploads                 start  {path,size,md5?,contentType?,partSize?}
     GET    /datamanager/multipart/uploads                 the caller's unfinished uploads
     GET    /datamanager/multipart/uploads/{id}            state + stored parts (resume)
     POST   /datamanager/multipart/uploads/{id}/urls       {parts:[{partNumber,md5}],expiresIn?}
-    POST   /datamanager/multipart/uploads/{id}/complete   {parts:[{partNumber,etag}]}
+    POST   /datamanager/multipart/uploads/{id}/complete   {parts:[{partNumber,etag}],md5?}
     DELETE /datamanager/multipart/uploads/{id}            abort
 """
 
@@ -26,6 +33,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import logging
 import math
@@ -44,7 +52,7 @@ from fastapi.responses import JSONResponse, Response
 from gsdesktop.server import ops
 from gsdesktop.server.common import APIError, base_url, own_path, require_user
 from gsdesktop.server.paths import DMPath
-from gsdesktop.server.storage import S3Store, error_code
+from gsdesktop.server.storage import ObjectInfo, S3Store, error_code
 
 log = logging.getLogger(__name__)
 
@@ -190,8 +198,12 @@ def start_upload(
     md5: Any,
     content_type: Any = None,
     preferred_part_size: Any = None,
+    md5_at_complete: bool = False,
 ) -> UploadState:
-    """Create the S3 multipart upload for ``raw_path`` (a user's file path) and remember it."""
+    """Create the S3 multipart upload for ``raw_path`` (a user's file path) and remember it.
+
+    ``md5`` may be left out only when ``md5_at_complete`` (the server allows the MD5 at *complete*).
+    """
     path = own_path(str(raw_path or ""), user)
     assert path is not None
     dialect = "v1" if str(raw_path).lstrip("/").lower().startswith("home") else "beta"
@@ -201,7 +213,7 @@ def start_upload(
         raise MultipartError(400, "size must be a positive whole number of bytes")
     if size > MAX_OBJECT_SIZE:
         raise MultipartError(413, "files larger than 5 TiB cannot be stored")
-    md5_hex = normalize_md5(md5, "whole-file md5")
+    md5_hex = "" if md5 in (None, "") and md5_at_complete else normalize_md5(md5, "whole-file md5")
     if md5_hex == EMPTY_MD5:
         raise MultipartError(400, "that is the MD5 of an empty file, not of a file with content")
     if preferred_part_size is not None and (
@@ -216,9 +228,8 @@ def start_upload(
     if existing is not None and existing.is_dir:
         raise MultipartError(409, f"{path.display(dialect)} is a folder")
     part_size = choose_part_size(size, preferred_part_size)
-    r = store.s3.create_multipart_upload(
-        Bucket=store.bucket, Key=path.key, ContentType=ctype, Metadata={"md5-hash": md5_hex}
-    )
+    meta = {"md5-hash": md5_hex} if md5_hex else {}
+    r = store.s3.create_multipart_upload(Bucket=store.bucket, Key=path.key, ContentType=ctype, Metadata=meta)
     state = UploadState(
         upload_id=secrets.token_urlsafe(18),
         user=user,
@@ -312,10 +323,24 @@ def part_urls(store: S3Store, state: UploadState, parts: Any, expires: Any = Non
     return out
 
 
-def complete_upload(store: S3Store, state: UploadState, parts: Any) -> dict[str, Any]:
-    """Check the client's part list against what S3 stored, then complete and verify the object."""
+def complete_upload(store: S3Store, state: UploadState, parts: Any, md5: Any = None) -> dict[str, Any]:
+    """Check the client's part list against what S3 stored, then complete and verify the object.
+
+    ``md5`` is the whole file's MD5: required when the upload started without one, else optional and
+    then it must be the one given at the start.
+    """
     if not isinstance(parts, list):
         raise MultipartError(400, "parts must be a list of {partNumber, etag}")
+    whole = state.md5
+    if md5 not in (None, ""):
+        given = normalize_md5(md5, "whole-file md5")
+        if whole and given != whole:
+            raise MultipartError(409, "the file's MD5 does not match the MD5 given when the upload started")
+        whole = given
+    if not whole:
+        raise MultipartError(400, "missing md5: this upload started without the file's MD5, give it here")
+    if whole == EMPTY_MD5:
+        raise MultipartError(400, "that is the MD5 of an empty file, not of a file with content")
     wanted: dict[int, str] = {}
     for item in parts:
         if not isinstance(item, dict):
@@ -324,12 +349,37 @@ def complete_upload(store: S3Store, state: UploadState, parts: Any) -> dict[str,
         if not isinstance(number, int) or isinstance(number, bool) or not 1 <= number <= state.parts:
             raise MultipartError(400, f"partNumber must be between 1 and {state.parts}")
         wanted[number] = normalize_md5(str(item.get("etag", "")).strip('"'), f"etag of part {number}")
-    if state.parts == 1 and wanted.get(1, state.md5) != state.md5:
-        # one part is the whole file: its verified MD5 must be the MD5 claimed at the start
-        raise MultipartError(409, "the file's MD5 does not match the MD5 given when the upload started")
+    if state.parts == 1 and wanted.get(1, whole) != whole:
+        # one part is the whole file: its verified MD5 must be the file's MD5
+        raise MultipartError(409, "the file's MD5 does not match the MD5 of its only part")
     missing = [n for n in range(1, state.parts + 1) if n not in wanted]
     if missing:
         raise MultipartError(409, f"{len(missing)} of {state.parts} parts are missing (first: {missing[0]})")
+    try:
+        _assemble(store, state, wanted)
+    except MultipartError as exc:
+        # a retried complete whose first attempt assembled these parts but stopped before the MD5 record
+        info = store.head(state.key) if exc.status == 404 and not state.md5 else None
+        if info is None or not _assembled_from(info, state, wanted):
+            raise
+    info = store.head(state.key)
+    if info is not None and not state.md5 and (info.metadata or {}).get("md5-hash") != whole:
+        _record_md5(store, state, whole)
+        info = store.head(state.key)
+    if info is None or info.size != state.size or (info.metadata or {}).get("md5-hash") != whole:
+        raise MultipartError(500, "the assembled file does not have the expected size or MD5 record")
+    _drop_state(store, state)
+    return {
+        "path": state.dm_path.display(state.dialect),
+        "size": info.size,
+        "md5": whole,
+        "etag": info.etag,
+        "contentType": state.content_type,
+    }
+
+
+def _assemble(store: S3Store, state: UploadState, wanted: dict[int, str]) -> None:
+    """Check every part is stored with the client's MD5 and size, then ``CompleteMultipartUpload``."""
     held: dict[int, list[dict[str, Any]]] = {}
     for p in stored_parts(store, state):
         held.setdefault(p["partNumber"], []).append(p)
@@ -353,17 +403,26 @@ def complete_upload(store: S3Store, state: UploadState, parts: Any) -> dict[str,
         if code in ("InvalidPart", "InvalidPartOrder", "EntityTooSmall", "BadDigest"):
             raise MultipartError(409, f"the store refused to assemble the parts ({code})") from exc
         raise
-    info = store.head(state.key)
-    if info is None or info.size != state.size or (info.metadata or {}).get("md5-hash") != state.md5:
-        raise MultipartError(500, "the assembled file does not have the expected size or MD5 record")
-    _drop_state(store, state)
-    return {
-        "path": state.dm_path.display(state.dialect),
-        "size": info.size,
-        "md5": state.md5,
-        "etag": info.etag,
-        "contentType": state.content_type,
-    }
+
+
+def _assembled_from(info: ObjectInfo, state: UploadState, wanted: dict[int, str]) -> bool:
+    """Whether the object, with no MD5 record yet, is the assembly of exactly these parts (its ETag)."""
+    if info.size != state.size or (info.metadata or {}).get("md5-hash"):
+        return False
+    joined = b"".join(bytes.fromhex(wanted[n]) for n in sorted(wanted))
+    return str(info.etag or "").strip('"').lower() == f"{hashlib.md5(joined).hexdigest()}-{len(wanted)}"
+
+
+def _record_md5(store: S3Store, state: UploadState, md5_hex: str) -> None:
+    """Write ``x-amz-meta-md5-hash`` onto the finished object: a copy onto itself with new metadata."""
+    store.s3.copy_object(
+        Bucket=store.bucket,
+        Key=state.key,
+        CopySource={"Bucket": store.bucket, "Key": state.key},
+        MetadataDirective="REPLACE",
+        ContentType=state.content_type,
+        Metadata={"md5-hash": md5_hex},
+    )
 
 
 def abort_upload(store: S3Store, state: UploadState) -> None:
@@ -443,6 +502,15 @@ def _setting(request: Request, name: str, env: str, default: float) -> float:
         return default
 
 
+def md5_at_complete(request: Request) -> bool:
+    """``settings.multipart_md5_at_complete``, or ``GSDM_MULTIPART_MD5_AT_COMPLETE`` (``on``/``off``)."""
+    value = getattr(getattr(request.app.state, "settings", None), "multipart_md5_at_complete", None)
+    if value is None:
+        value = os.environ.get("GSDM_MULTIPART_MD5_AT_COMPLETE", "off").strip().lower()
+        return value in ("on", "1", "true", "yes")
+    return bool(value)
+
+
 def max_age_setting(request: Request) -> float:
     """``settings.multipart_max_age`` or ``GSDM_MULTIPART_MAX_AGE`` (seconds), default 7 days."""
     return _setting(request, "multipart_max_age", "GSDM_MULTIPART_MAX_AGE", DEFAULT_MAX_AGE)
@@ -499,8 +567,9 @@ def _error(exc: APIError) -> JSONResponse:
 
 
 @router.get("/datamanager/multipart")
-def limits(user: str = Depends(current_user)) -> dict[str, Any]:
+def limits(request: Request, user: str = Depends(current_user)) -> dict[str, Any]:
     return {
+        "md5AtComplete": md5_at_complete(request),
         "version": 1,
         "minPartSize": MIN_PART_SIZE,
         "defaultPartSize": DEFAULT_PART_SIZE,
@@ -522,6 +591,7 @@ def start(request: Request, body: JsonBody, user: str = Depends(current_user)) -
             body.get("md5"),
             body.get("contentType"),
             body.get("partSize"),
+            md5_at_complete(request),
         )
     except APIError as exc:
         return _error(exc)
@@ -562,7 +632,7 @@ def complete(upload_id: str, request: Request, body: JsonBody, user: str = Depen
     try:
         store = _store(request)
         state = load_state(store, user, upload_id)
-        result = complete_upload(store, state, body.get("parts"))
+        result = complete_upload(store, state, body.get("parts"), body.get("md5"))
         result["metadata"] = ops.metadata(store, state.dm_path, base_url(request), state.dialect)
     except APIError as exc:
         return _error(exc)

@@ -21,6 +21,8 @@ import requests
 
 from gsdesktop.server.seaweed import S3Config, free_port
 
+MD5_FLAG = "--multipart-md5-at-complete"
+
 
 @dataclass
 class ServerProcess:
@@ -50,6 +52,8 @@ class ServerProcess:
             "--data-dir", str(self.data_dir),
             "--host", "127.0.0.1", "--port", str(self.port),
             "--s3-endpoint", self.s3.endpoint, "--s3-bucket", self.s3.bucket,
+            # the tests' store is SeaweedFS, like the embedded default: MD5 at complete, as there
+            *([] if MD5_FLAG in self.extra_args else [MD5_FLAG, "on"]),
             *self.extra_args,
         ]  # fmt: skip
 

@@ -1,0 +1,202 @@
+"""MD5 of every part of a file and of the whole file, in one read pass, on a thread of its own.
+
+A multipart upload needs each part's MD5 before that part is sent (its URL binds Content-MD5) and the
+whole file's MD5 for the server's record. :class:`PartHasher` reads the file once, in order, and
+publishes each part's MD5 the moment the reader has passed it, so parts can go out while the rest of
+the file is still being hashed; ``whole()`` waits for the end. The whole-file MD5 runs on a helper
+thread fed with the same buffers, so the two digests use two cores and the file is read once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import queue
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from gsdesktop.datamanager.errors import CancelledError, GSError, LocalFileError
+from gsdesktop.datamanager.transfer import CancelToken
+
+READ_SIZE = 4 * 1024 * 1024
+
+
+class FileChangedError(LocalFileError):
+    """The local file changed while it was being hashed or uploaded."""
+
+
+class FixedDigests:
+    """Part MD5s known in advance (a resumed upload): the same interface as :class:`PartHasher`."""
+
+    def __init__(self, md5s: list[str]) -> None:
+        self._md5s = md5s
+
+    def known(self, number: int) -> bool:
+        return True
+
+    def part(self, number: int, cancel: CancelToken | None = None) -> str:
+        return self._md5s[number - 1]
+
+
+class PartHasher:
+    """Hash ``path`` in parts of ``part_size`` bytes (and as a whole, unless ``whole=False``).
+
+    The file must still be ``size`` bytes long when the reader reaches its end, else every waiter gets
+    :class:`FileChangedError`. Errors and cancellation reach whoever waits in :meth:`part`/:meth:`whole`.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        part_size: int,
+        size: int,
+        *,
+        whole: bool = True,
+        cancel: CancelToken | None = None,
+    ) -> None:
+        if part_size <= 0:
+            raise ValueError("part_size must be positive")
+        self.path = Path(path)
+        self.part_size = part_size
+        self.size = size
+        self.count = max(1, -(-size // part_size))
+        self._want_whole = whole
+        self._cancel = cancel
+        self._parts: list[str] = []
+        self._whole = ""
+        self._error: BaseException | None = None
+        self._done = False
+        self._stop = threading.Event()
+        self._cond = threading.Condition()
+        self._thread = threading.Thread(target=self._run, name="gs-md5-parts", daemon=True)
+
+    # -- the reader thread ------------------------------------------------------------------------------
+    def start(self) -> PartHasher:
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        try:
+            whole, parts = self._read()
+        except BaseException as exc:  # handed to the waiters
+            with self._cond:
+                self._error = exc
+                self._done = True
+                self._cond.notify_all()
+            return
+        with self._cond:
+            self._whole = whole
+            self._parts = parts
+            self._done = True
+            self._cond.notify_all()
+
+    def _read(self) -> tuple[str, list[str]]:
+        feed: queue.Queue[memoryview | None] | None = None
+        whole = hashlib.md5()
+        helper: threading.Thread | None = None
+        if self._want_whole:
+            feed = queue.Queue(maxsize=8)
+
+            def whole_worker(q: queue.Queue[memoryview | None] = feed) -> None:
+                while (item := q.get()) is not None:
+                    whole.update(item)
+
+            helper = threading.Thread(target=whole_worker, name="gs-md5-whole", daemon=True)
+            helper.start()
+        total = 0
+        try:
+            with open(self.path, "rb", buffering=0) as fh:
+                current, in_part = hashlib.md5(), 0
+                while True:
+                    self._check_stop()
+                    buf = fh.read(min(READ_SIZE, self.part_size - in_part))
+                    if not buf:
+                        break
+                    view = memoryview(buf)
+                    if feed is not None:
+                        feed.put(view)
+                    current.update(view)
+                    in_part += len(buf)
+                    total += len(buf)
+                    if total > self.size:
+                        break  # the file grew: nothing past this point is published
+                    if in_part == self.part_size:
+                        self._publish(current.hexdigest())
+                        current, in_part = hashlib.md5(), 0
+                if total == self.size and (in_part or total == 0):
+                    self._publish(current.hexdigest())
+        except OSError as exc:
+            raise LocalFileError(
+                f"Cannot read local file: {exc.strerror or exc}", paths=[str(self.path)]
+            ) from exc
+        finally:
+            if feed is not None and helper is not None:
+                feed.put(None)
+                helper.join()
+        if total != self.size:
+            raise FileChangedError("The file changed while its checksum was computed", paths=[str(self.path)])
+        with self._cond:
+            parts = list(self._parts)
+        return (whole.hexdigest() if self._want_whole else ""), parts
+
+    def _publish(self, md5_hex: str) -> None:
+        with self._cond:
+            self._parts.append(md5_hex)
+            self._cond.notify_all()
+
+    def _check_stop(self) -> None:
+        if self._stop.is_set():
+            raise CancelledError("Hashing stopped")
+        if self._cancel is not None:
+            self._cancel.raise_if_cancelled()
+
+    # -- waiting ------------------------------------------------------------------------------------------
+    def _wait_for(self, ready: Callable[[], bool], cancel: CancelToken | None) -> None:
+        with self._cond:
+            while not ready():
+                if self._error is not None:
+                    raise self._error
+                if self._done:
+                    raise FileChangedError(
+                        "The file changed while its checksum was computed", paths=[str(self.path)]
+                    )
+                if cancel is not None and cancel.cancelled:
+                    raise CancelledError("Transfer cancelled")
+                self._cond.wait(0.1)
+
+    def known(self, number: int) -> bool:
+        with self._cond:
+            return len(self._parts) >= number
+
+    def part(self, number: int, cancel: CancelToken | None = None) -> str:
+        """MD5 (hex) of part ``number`` (1-based), waiting until the reader has passed it."""
+        self._wait_for(lambda: len(self._parts) >= number, cancel)
+        return self._parts[number - 1]
+
+    def result(self, cancel: CancelToken | None = None) -> tuple[str, list[str]]:
+        """(whole-file MD5 or ``""``, every part's MD5), waiting for the end of the file."""
+        self._wait_for(lambda: self._done and self._error is None, cancel)
+        return self._whole, list(self._parts)
+
+    def close(self) -> None:
+        """Stop reading (an upload that failed or was cancelled) and wait for the threads."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+
+def hash_parts(path: Path, part_size: int, cancel: CancelToken | None = None) -> tuple[str, list[str], int]:
+    """One read pass: (whole-file MD5, every part's MD5, size), before anything is sent."""
+    try:
+        size = Path(path).stat().st_size
+    except OSError as exc:
+        raise LocalFileError(f"Cannot read local file: {exc.strerror or exc}", paths=[str(path)]) from exc
+    hasher = PartHasher(Path(path), part_size, size, cancel=cancel).start()
+    try:
+        whole, parts = hasher.result()
+    finally:
+        hasher.close()
+    return whole, parts, size
+
+
+__all__ = ["FileChangedError", "FixedDigests", "GSError", "PartHasher", "hash_parts"]

@@ -1,0 +1,184 @@
+"""The whole-file MD5 of a multipart upload: given at the start, or at complete (``md5AtComplete``).
+
+Real server subprocesses (one that takes the MD5 at complete, as the embedded store does, one that
+wants it first, as on AWS), real SeaweedFS, real files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from gsdesktop.datamanager.client import DataManagerClient
+from gsdesktop.datamanager.errors import NotFoundError
+from gsdesktop.datamanager.journal import TransferJournal
+from gsdesktop.datamanager.multipart import MultipartUploader, server_offer
+from gsdesktop.server.seaweed import S3Config
+from gsdesktop.server.storage import S3Store
+from tests.conftest import Account
+from tests.integration.test_multipart_upload import (
+    PART,
+    SIZE,
+    api,
+    connect,
+    make_file,
+    md5_of,
+    run_child_killed,
+    server_parts,
+)
+from tests.support.servers import MD5_FLAG, ServerProcess
+
+MIB = 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def md5_first_server(seaweed: S3Config, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """A second replica on the same store that wants the MD5 before the first part (as on AWS)."""
+    server = ServerProcess(tmp_path_factory.mktemp("md5first"), seaweed, extra_args=[MD5_FLAG, "off"])
+    yield server.start()
+    server.stop()
+
+
+def on(server: ServerProcess, account: Account) -> DataManagerClient:
+    return DataManagerClient(server.url, account.username, account.password)
+
+
+def put_part(client: DataManagerClient, uid: str, number: int, data: bytes) -> str:
+    md5 = hashlib.md5(data).hexdigest()
+    body = {"parts": [{"partNumber": number, "md5": md5}]}
+    got = api(client, "POST", f"/uploads/{uid}/urls", json=body).json()["urls"][0]
+    resp = requests.put(got["url"], data=data, headers={"Content-MD5": got["contentMd5"]}, timeout=30)
+    assert resp.status_code == 200, resp.text
+    return md5
+
+
+def test_the_servers_say_when_they_take_the_md5(account: Account, md5_first_server: ServerProcess) -> None:
+    late = connect(account)
+    first = on(md5_first_server, account)
+    assert api(late, "GET", "").json()["md5AtComplete"] is True
+    assert api(first, "GET", "").json()["md5AtComplete"] is False
+    offer = server_offer(first)
+    assert offer is not None and not offer.md5_at_complete
+    # the MD5-first server refuses a start without it
+    resp = api(first, "POST", "/uploads", json={"path": f"{first.home}/x.bin", "size": 10 * MIB})
+    assert resp.status_code == 400 and "md5" in resp.json()["message"]
+
+
+def test_md5_first_round_trip_and_resume(
+    account: Account, md5_first_server: ServerProcess, tmp_path: Path
+) -> None:
+    local = tmp_path / "first.bam"
+    md5 = make_file(local, seed=21)
+    client = on(md5_first_server, account)
+    remote = f"{client.home}/first.bam"
+    journal = tmp_path / "journal.sqlite"
+    killed = Account(md5_first_server.url, account.username, account.password)
+    run_child_killed(killed, local, remote, journal, kill_after=5)
+    upload_id, parts = server_parts(client, journal, remote)
+    assert api(client, "GET", f"/uploads/{upload_id}").json()["md5"] == md5  # given at the start
+    up = MultipartUploader(client, journal=TransferJournal(journal), part_size=PART, workers=4)
+    meta = up.upload(local, remote)
+    assert up.stats.resumed and up.stats.parts_sent == 13 - len(parts)
+    assert meta.md5 == md5 and meta.size == SIZE
+    listed = {m.name: m for m in client.list(client.home).contents}
+    assert listed["first.bam"].md5 == md5
+
+
+def test_upload_started_without_md5_resumes_and_records_it(account: Account, tmp_path: Path) -> None:
+    local = tmp_path / "late.bam"
+    md5 = make_file(local, seed=22)
+    client = connect(account)
+    remote = f"{client.home}/late.bam"
+    journal = tmp_path / "journal.sqlite"
+    run_child_killed(account, local, remote, journal, kill_after=4)
+    upload_id, parts = server_parts(client, journal, remote)
+    assert api(client, "GET", f"/uploads/{upload_id}").json()["md5"] == ""  # parts went out first
+    up = MultipartUploader(client, journal=TransferJournal(journal), part_size=PART, workers=4)
+    meta = up.upload(local, remote)
+    assert up.stats.resumed and up.stats.parts_sent == 13 - len(parts)
+    assert meta.md5 == md5
+    out = tmp_path / "back.bam"
+    client.download(remote, out)
+    assert md5_of(out) == md5
+
+
+def test_complete_checks_the_md5(account: Account) -> None:
+    client = connect(account)
+    home = client.home
+    first, second = os.urandom(5 * MIB), os.urandom(MIB)
+    whole = hashlib.md5(first + second).hexdigest()
+    start = {"path": f"{home}/checked.bin", "size": 6 * MIB, "partSize": 5 * MIB}
+    uid = api(client, "POST", "/uploads", json=start).json()["uploadId"]
+    parts = [
+        {"partNumber": 1, "etag": put_part(client, uid, 1, first)},
+        {"partNumber": 2, "etag": put_part(client, uid, 2, second)},
+    ]
+    route = f"/uploads/{uid}/complete"
+    missing = api(client, "POST", route, json={"parts": parts})
+    assert missing.status_code == 400 and "md5" in missing.json()["message"]
+    empty = api(client, "POST", route, json={"parts": parts, "md5": "d41d8cd98f00b204e9800998ecf8427e"})
+    assert empty.status_code == 400
+    with pytest.raises(NotFoundError):
+        client.metadata(f"{home}/checked.bin")
+    done = api(client, "POST", route, json={"parts": parts, "md5": whole})
+    assert done.status_code == 200, done.text
+    assert done.json()["md5"] == whole and done.json()["metadata"]["md5"] == whole
+    assert client.metadata(f"{home}/checked.bin").md5 == whole
+    # an MD5 given at the start must be the one at complete
+    start = {"path": f"{home}/fixed.bin", "size": 6 * MIB, "partSize": 5 * MIB, "md5": whole}
+    uid = api(client, "POST", "/uploads", json=start).json()["uploadId"]
+    put_part(client, uid, 1, first)
+    put_part(client, uid, 2, second)
+    other = api(client, "POST", f"/uploads/{uid}/complete", json={"parts": parts, "md5": "5" * 32})
+    assert other.status_code == 409
+    assert api(client, "POST", f"/uploads/{uid}/complete", json={"parts": parts}).status_code == 200
+
+
+def test_one_part_must_be_the_md5_given_at_complete(account: Account) -> None:
+    client = connect(account)
+    data = b"one part only"
+    uid = api(client, "POST", "/uploads", json={"path": f"{client.home}/one.txt", "size": len(data)})
+    uid = uid.json()["uploadId"]
+    md5 = put_part(client, uid, 1, data)
+    parts = [{"partNumber": 1, "etag": md5}]
+    wrong = api(client, "POST", f"/uploads/{uid}/complete", json={"parts": parts, "md5": "4" * 32})
+    assert wrong.status_code == 409 and "MD5" in wrong.json()["message"]
+    right = api(client, "POST", f"/uploads/{uid}/complete", json={"parts": parts, "md5": md5})
+    assert right.status_code == 200 and client.metadata(f"{client.home}/one.txt").md5 == md5
+
+
+def test_complete_retried_after_the_store_assembled_the_file(account: Account, seaweed: S3Config) -> None:
+    """A first complete that assembled the object but died before its MD5 record: a retry finishes."""
+    from gsdesktop.server.multipart import load_state
+
+    client = connect(account)
+    first, second = os.urandom(5 * MIB), os.urandom(2 * MIB)
+    whole = hashlib.md5(first + second).hexdigest()
+    start = {"path": f"{client.home}/retried.bin", "size": 7 * MIB, "partSize": 5 * MIB}
+    uid = api(client, "POST", "/uploads", json=start).json()["uploadId"]
+    parts = [
+        {"partNumber": 1, "etag": put_part(client, uid, 1, first)},
+        {"partNumber": 2, "etag": put_part(client, uid, 2, second)},
+    ]
+    store = S3Store(seaweed, create_bucket=False)
+    state = load_state(store, client.username, uid)
+    store.s3.complete_multipart_upload(  # the server's first attempt, cut short after this call
+        Bucket=store.bucket,
+        Key=state.key,
+        UploadId=state.s3_upload_id,
+        MultipartUpload={"Parts": [{"PartNumber": p["partNumber"], "ETag": f'"{p["etag"]}"'} for p in parts]},
+    )
+    assert client.metadata(f"{client.home}/retried.bin").md5 is None  # assembled, no MD5 record yet
+    other_parts = [parts[0], {"partNumber": 2, "etag": "6" * 32}]
+    wrong = api(client, "POST", f"/uploads/{uid}/complete", json={"parts": other_parts, "md5": whole})
+    assert wrong.status_code == 404  # not the parts that were assembled: nothing is recorded
+    assert client.metadata(f"{client.home}/retried.bin").md5 is None
+    done = api(client, "POST", f"/uploads/{uid}/complete", json={"parts": parts, "md5": whole})
+    assert done.status_code == 200, done.text
+    assert client.metadata(f"{client.home}/retried.bin").md5 == whole
+    assert api(client, "GET", f"/uploads/{uid}").status_code == 404  # finished and forgotten
