@@ -76,6 +76,7 @@ MAX_PARTS = 10_000
 DEFAULT_PART_SIZE = 16 * MIB
 DEFAULT_WORKERS = 4
 URL_BATCH = 64
+HASH_LEAD = 512 * MIB  # how far the hashing reader may run ahead of the parts being sent
 PART_ATTEMPTS = 6
 API = "/datamanager/multipart"
 
@@ -326,18 +327,19 @@ class MultipartUploader:
             rec = None
         if rec is not None and (not rec.md5 or len(rec.part_md5s) != math.ceil(ident.size / rec.part_size)):
             # an upload interrupted while its file was still being hashed: hash it now, then resume
-            md5, part_md5s, _size = hash_parts(local, rec.part_size, cancel)
+            md5, part_md5s, _size = hash_parts(local, rec.part_size, cancel, ident.size)
             rec = UploadRecord(key, str(local), ident, md5, rec.part_size, part_md5s, rec.upload_id)
             self.journal.put_upload(rec)
         hasher: PartHasher | None = None
         try:
             if rec is None:
                 part_size = choose_part_size(ident.size, offer, self.part_size)
-                hasher = PartHasher(local, part_size, ident.size, cancel=cancel).start()
                 md5, part_md5s = "", []
-                if not offer.md5_at_complete:
-                    md5, part_md5s = hasher.result(cancel)  # the server wants the MD5 first
-                    hasher = None
+                if offer.md5_at_complete:  # hash while sending; read at most `lead` ahead of the parts
+                    lead = max(HASH_LEAD, (self.workers + 2) * part_size)
+                    hasher = PartHasher(local, part_size, ident.size, cancel=cancel, lead=lead).start()
+                else:  # the server wants the MD5 first
+                    md5, part_md5s, _size = hash_parts(local, part_size, cancel, ident.size)
                 rec = UploadRecord(key, str(local), ident, md5, part_size, part_md5s, None)
                 self.journal.put_upload(rec)
             return self._send_and_complete(local, remote, rec, ident, hasher, ctype, progress, cancel)
@@ -602,6 +604,7 @@ class MultipartUploader:
                     if etag and etag != md5_hex:
                         raise IntegrityError(f"Storage stored part {number} with a different checksum")
                     self.journal.part_done(rec.key, number, md5_hex)
+                    digests.sent(number)
                     self.stats.parts_sent += 1
                     self.stats.bytes_sent += length
                     return

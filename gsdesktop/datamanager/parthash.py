@@ -3,8 +3,12 @@
 A multipart upload needs each part's MD5 before that part is sent (its URL binds Content-MD5) and the
 whole file's MD5 for the server's record. :class:`PartHasher` reads the file once, in order, and
 publishes each part's MD5 the moment the reader has passed it, so parts can go out while the rest of
-the file is still being hashed; ``whole()`` waits for the end. The whole-file MD5 runs on a helper
+the file is still being hashed; ``result()`` waits for the end. The whole-file MD5 runs on a helper
 thread fed with the same buffers, so the two digests use two cores and the file is read once.
+
+With a ``lead``, the reader stays at most that many bytes ahead of the first part not yet sent (the
+uploader reports each sent part): the parts are then still in the page cache when they are sent, so a
+file larger than memory is read from disk once, not twice.
 """
 
 from __future__ import annotations
@@ -34,6 +38,9 @@ class FixedDigests:
     def known(self, number: int) -> bool:
         return True
 
+    def sent(self, number: int) -> None:
+        """Part ``number`` is stored (nothing to pace here)."""
+
     def part(self, number: int, cancel: CancelToken | None = None) -> str:
         return self._md5s[number - 1]
 
@@ -53,6 +60,7 @@ class PartHasher:
         *,
         whole: bool = True,
         cancel: CancelToken | None = None,
+        lead: int | None = None,
     ) -> None:
         if part_size <= 0:
             raise ValueError("part_size must be positive")
@@ -62,6 +70,9 @@ class PartHasher:
         self.count = max(1, -(-size // part_size))
         self._want_whole = whole
         self._cancel = cancel
+        self._lead = lead
+        self._sent: set[int] = set()
+        self._first_unsent = 1
         self._parts: list[str] = []
         self._whole = ""
         self._error: BaseException | None = None
@@ -109,6 +120,7 @@ class PartHasher:
                 current, in_part = hashlib.md5(), 0
                 while True:
                     self._check_stop()
+                    self._wait_for_room(total)
                     buf = fh.read(min(READ_SIZE, self.part_size - in_part))
                     if not buf:
                         break
@@ -142,6 +154,24 @@ class PartHasher:
     def _publish(self, md5_hex: str) -> None:
         with self._cond:
             self._parts.append(md5_hex)
+            self._cond.notify_all()
+
+    def _wait_for_room(self, position: int) -> None:
+        """With a lead: wait until ``position`` is within the lead of the first part not yet sent."""
+        if self._lead is None:
+            return
+        with self._cond:
+            while position >= (self._first_unsent - 1) * self.part_size + self._lead:
+                self._check_stop()
+                self._cond.wait(0.1)
+
+    def sent(self, number: int) -> None:
+        """Part ``number`` is stored: the reader may move on."""
+        with self._cond:
+            self._sent.add(number)
+            while self._first_unsent in self._sent:
+                self._sent.discard(self._first_unsent)
+                self._first_unsent += 1
             self._cond.notify_all()
 
     def _check_stop(self) -> None:
@@ -185,12 +215,18 @@ class PartHasher:
             self._thread.join()
 
 
-def hash_parts(path: Path, part_size: int, cancel: CancelToken | None = None) -> tuple[str, list[str], int]:
-    """One read pass: (whole-file MD5, every part's MD5, size), before anything is sent."""
-    try:
-        size = Path(path).stat().st_size
-    except OSError as exc:
-        raise LocalFileError(f"Cannot read local file: {exc.strerror or exc}", paths=[str(path)]) from exc
+def hash_parts(
+    path: Path, part_size: int, cancel: CancelToken | None = None, size: int | None = None
+) -> tuple[str, list[str], int]:
+    """One read pass: (whole-file MD5, every part's MD5, size), before anything is sent.
+
+    With ``size``, a file of any other length raises :class:`FileChangedError`.
+    """
+    if size is None:
+        try:
+            size = Path(path).stat().st_size
+        except OSError as exc:
+            raise LocalFileError(f"Cannot read local file: {exc.strerror or exc}", paths=[str(path)]) from exc
     hasher = PartHasher(Path(path), part_size, size, cancel=cancel).start()
     try:
         whole, parts = hasher.result()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -110,3 +111,26 @@ def test_unreadable_file_is_a_clear_local_error(tmp_path: Path) -> None:
     hasher = PartHasher(tmp_path / "missing.bin", PART, 10).start()
     with pytest.raises(LocalFileError, match="Cannot read local file"):
         hasher.part(1)
+
+
+def test_a_lead_keeps_the_reader_close_to_the_parts_being_sent(tmp_path: Path) -> None:
+    data = os.urandom(10 * PART)
+    path = tmp_path / "f.bin"
+    path.write_bytes(data)
+    hasher = PartHasher(path, PART, len(data), lead=3 * PART).start()
+    try:
+        assert hasher.part(3) == expected(data, PART)[1][2]
+        time.sleep(0.3)
+        assert not hasher.known(4)  # three parts ahead of the first unsent one: it waits
+        hasher.sent(2)
+        time.sleep(0.2)
+        assert not hasher.known(4)  # part 1 is still unsent
+        hasher.sent(1)  # now 1 and 2 are sent: two more parts may be read
+        assert hasher.part(5) == expected(data, PART)[1][4]
+        time.sleep(0.2)
+        assert not hasher.known(6)
+        for n in range(3, 11):
+            hasher.sent(n)
+        assert hasher.result() == expected(data, PART)
+    finally:
+        hasher.close()
