@@ -69,22 +69,32 @@ def test_the_servers_say_when_they_take_the_md5(account: Account, md5_first_serv
     assert resp.status_code == 400 and "md5" in resp.json()["message"]
 
 
+def kill_then_resume(
+    server: Account, local: Path, tmp_path: Path, kill_after: int, started_with: str
+) -> tuple[DataManagerClient, str]:
+    """Upload ``local`` in a child killed after ``kill_after`` parts, check what the server was told at
+    the start (``started_with``: the MD5, or "" when parts went out first), then resume it here."""
+    client = DataManagerClient(server.server_url, server.username, server.password)
+    remote = f"{client.home}/{local.name}"
+    journal = tmp_path / "journal.sqlite"
+    run_child_killed(server, local, remote, journal, kill_after=kill_after)
+    upload_id, parts = server_parts(client, journal, remote)
+    assert api(client, "GET", f"/uploads/{upload_id}").json()["md5"] == started_with
+    up = MultipartUploader(client, journal=TransferJournal(journal), part_size=PART, workers=4)
+    meta = up.upload(local, remote)
+    assert up.stats.resumed and up.stats.parts_sent == 13 - len(parts)
+    assert meta.md5 == md5_of(local) and meta.size == SIZE
+    assert api(client, "GET", f"/uploads/{upload_id}").status_code == 404
+    return client, remote
+
+
 def test_md5_first_round_trip_and_resume(
     account: Account, md5_first_server: ServerProcess, tmp_path: Path
 ) -> None:
     local = tmp_path / "first.bam"
     md5 = make_file(local, seed=21)
-    client = on(md5_first_server, account)
-    remote = f"{client.home}/first.bam"
-    journal = tmp_path / "journal.sqlite"
-    killed = Account(md5_first_server.url, account.username, account.password)
-    run_child_killed(killed, local, remote, journal, kill_after=5)
-    upload_id, parts = server_parts(client, journal, remote)
-    assert api(client, "GET", f"/uploads/{upload_id}").json()["md5"] == md5  # given at the start
-    up = MultipartUploader(client, journal=TransferJournal(journal), part_size=PART, workers=4)
-    meta = up.upload(local, remote)
-    assert up.stats.resumed and up.stats.parts_sent == 13 - len(parts)
-    assert meta.md5 == md5 and meta.size == SIZE
+    first = Account(md5_first_server.url, account.username, account.password)
+    client, _remote = kill_then_resume(first, local, tmp_path, kill_after=5, started_with=md5)
     listed = {m.name: m for m in client.list(client.home).contents}
     assert listed["first.bam"].md5 == md5
 
@@ -92,32 +102,33 @@ def test_md5_first_round_trip_and_resume(
 def test_upload_started_without_md5_resumes_and_records_it(account: Account, tmp_path: Path) -> None:
     local = tmp_path / "late.bam"
     md5 = make_file(local, seed=22)
-    client = connect(account)
-    remote = f"{client.home}/late.bam"
-    journal = tmp_path / "journal.sqlite"
-    run_child_killed(account, local, remote, journal, kill_after=4)
-    upload_id, parts = server_parts(client, journal, remote)
-    assert api(client, "GET", f"/uploads/{upload_id}").json()["md5"] == ""  # parts went out first
-    up = MultipartUploader(client, journal=TransferJournal(journal), part_size=PART, workers=4)
-    meta = up.upload(local, remote)
-    assert up.stats.resumed and up.stats.parts_sent == 13 - len(parts)
-    assert meta.md5 == md5
+    client, remote = kill_then_resume(account, local, tmp_path, kill_after=4, started_with="")
     out = tmp_path / "back.bam"
     client.download(remote, out)
     assert md5_of(out) == md5
 
 
-def test_complete_checks_the_md5(account: Account) -> None:
-    client = connect(account)
-    home = client.home
-    first, second = os.urandom(5 * MIB), os.urandom(MIB)
+def two_parts(
+    client: DataManagerClient, name: str, sizes: tuple[int, int], md5: bool = False
+) -> tuple[str, list[dict[str, object]], str]:
+    """An upload of two random parts, both stored: (upload id, its part list, the whole file's MD5)."""
+    first, second = os.urandom(sizes[0]), os.urandom(sizes[1])
     whole = hashlib.md5(first + second).hexdigest()
-    start = {"path": f"{home}/checked.bin", "size": 6 * MIB, "partSize": 5 * MIB}
+    start: dict[str, object] = {"path": f"{client.home}/{name}", "size": sum(sizes), "partSize": sizes[0]}
+    if md5:
+        start["md5"] = whole
     uid = api(client, "POST", "/uploads", json=start).json()["uploadId"]
-    parts = [
+    parts: list[dict[str, object]] = [
         {"partNumber": 1, "etag": put_part(client, uid, 1, first)},
         {"partNumber": 2, "etag": put_part(client, uid, 2, second)},
     ]
+    return uid, parts, whole
+
+
+def test_complete_checks_the_md5(account: Account) -> None:
+    client = connect(account)
+    home = client.home
+    uid, parts, whole = two_parts(client, "checked.bin", (5 * MIB, MIB))
     route = f"/uploads/{uid}/complete"
     missing = api(client, "POST", route, json={"parts": parts})
     assert missing.status_code == 400 and "md5" in missing.json()["message"]
@@ -130,10 +141,7 @@ def test_complete_checks_the_md5(account: Account) -> None:
     assert done.json()["md5"] == whole and done.json()["metadata"]["md5"] == whole
     assert client.metadata(f"{home}/checked.bin").md5 == whole
     # an MD5 given at the start must be the one at complete
-    start = {"path": f"{home}/fixed.bin", "size": 6 * MIB, "partSize": 5 * MIB, "md5": whole}
-    uid = api(client, "POST", "/uploads", json=start).json()["uploadId"]
-    put_part(client, uid, 1, first)
-    put_part(client, uid, 2, second)
+    uid, parts, whole = two_parts(client, "fixed.bin", (5 * MIB, MIB), md5=True)
     other = api(client, "POST", f"/uploads/{uid}/complete", json={"parts": parts, "md5": "5" * 32})
     assert other.status_code == 409
     assert api(client, "POST", f"/uploads/{uid}/complete", json={"parts": parts}).status_code == 200
@@ -157,14 +165,7 @@ def test_complete_retried_after_the_store_assembled_the_file(account: Account, s
     from gsdesktop.server.multipart import load_state
 
     client = connect(account)
-    first, second = os.urandom(5 * MIB), os.urandom(2 * MIB)
-    whole = hashlib.md5(first + second).hexdigest()
-    start = {"path": f"{client.home}/retried.bin", "size": 7 * MIB, "partSize": 5 * MIB}
-    uid = api(client, "POST", "/uploads", json=start).json()["uploadId"]
-    parts = [
-        {"partNumber": 1, "etag": put_part(client, uid, 1, first)},
-        {"partNumber": 2, "etag": put_part(client, uid, 2, second)},
-    ]
+    uid, parts, whole = two_parts(client, "retried.bin", (5 * MIB, 2 * MIB))
     store = S3Store(seaweed, create_bucket=False)
     state = load_state(store, client.username, uid)
     store.s3.complete_multipart_upload(  # the server's first attempt, cut short after this call
