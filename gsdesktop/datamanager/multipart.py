@@ -60,7 +60,13 @@ from gsdesktop.datamanager.journal import (
     upload_key,
 )
 from gsdesktop.datamanager.models import GSFileMetadata
-from gsdesktop.datamanager.parthash import FileChangedError, FixedDigests, PartHasher, hash_parts
+from gsdesktop.datamanager.parthash import (
+    FileChangedError,
+    FixedDigests,
+    PartHasher,
+    hash_parts,
+    part_count,
+)
 from gsdesktop.datamanager.ranged import ParallelDownloader, parallel_download  # large downloads
 from gsdesktop.datamanager.transfer import CHUNK, CancelToken, ProgressCallback, ThrottledProgress
 
@@ -325,7 +331,7 @@ class MultipartUploader:
                 self.stats.restarted_because_changed = True
             self.journal.drop_upload(key)
             rec = None
-        if rec is not None and (not rec.md5 or len(rec.part_md5s) != math.ceil(ident.size / rec.part_size)):
+        if rec is not None and (not rec.md5 or len(rec.part_md5s) != part_count(ident.size, rec.part_size)):
             # an upload interrupted while its file was still being hashed: hash it now, then resume
             md5, part_md5s, _size = hash_parts(local, rec.part_size, cancel, ident.size)
             rec = UploadRecord(key, str(local), ident, md5, rec.part_size, part_md5s, rec.upload_id)
@@ -397,7 +403,7 @@ class MultipartUploader:
             self.journal.set_upload_id(rec.key, str(state["uploadId"]))
         upload_id = str(state["uploadId"])
         digests = hasher if hasher is not None else FixedDigests(rec.part_md5s)
-        count = math.ceil(ident.size / rec.part_size)
+        count = part_count(ident.size, rec.part_size)
         stored = {
             int(p["partNumber"])
             for p in state.get("parts", [])

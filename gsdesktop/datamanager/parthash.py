@@ -19,10 +19,15 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from gsdesktop.datamanager.errors import CancelledError, GSError, LocalFileError
+from gsdesktop.datamanager.errors import CancelledError, LocalFileError
 from gsdesktop.datamanager.transfer import CancelToken
 
 READ_SIZE = 4 * 1024 * 1024
+
+
+def part_count(size: int, part_size: int) -> int:
+    """How many parts of ``part_size`` bytes hold ``size`` bytes (an empty file is one empty part)."""
+    return max(1, -(-size // part_size))
 
 
 class FileChangedError(LocalFileError):
@@ -46,10 +51,10 @@ class FixedDigests:
 
 
 class PartHasher:
-    """Hash ``path`` in parts of ``part_size`` bytes (and as a whole, unless ``whole=False``).
+    """Hash ``path`` in parts of ``part_size`` bytes and as a whole.
 
     The file must still be ``size`` bytes long when the reader reaches its end, else every waiter gets
-    :class:`FileChangedError`. Errors and cancellation reach whoever waits in :meth:`part`/:meth:`whole`.
+    :class:`FileChangedError`. Errors and cancellation reach whoever waits in :meth:`part`/:meth:`result`.
     """
 
     def __init__(
@@ -58,7 +63,6 @@ class PartHasher:
         part_size: int,
         size: int,
         *,
-        whole: bool = True,
         cancel: CancelToken | None = None,
         lead: int | None = None,
     ) -> None:
@@ -67,8 +71,6 @@ class PartHasher:
         self.path = Path(path)
         self.part_size = part_size
         self.size = size
-        self.count = max(1, -(-size // part_size))
-        self._want_whole = whole
         self._cancel = cancel
         self._lead = lead
         self._sent: set[int] = set()
@@ -102,18 +104,15 @@ class PartHasher:
             self._cond.notify_all()
 
     def _read(self) -> tuple[str, list[str]]:
-        feed: queue.Queue[memoryview | None] | None = None
+        feed: queue.Queue[memoryview | None] = queue.Queue(maxsize=8)
         whole = hashlib.md5()
-        helper: threading.Thread | None = None
-        if self._want_whole:
-            feed = queue.Queue(maxsize=8)
 
-            def whole_worker(q: queue.Queue[memoryview | None] = feed) -> None:
-                while (item := q.get()) is not None:
-                    whole.update(item)
+        def whole_worker() -> None:
+            while (item := feed.get()) is not None:
+                whole.update(item)
 
-            helper = threading.Thread(target=whole_worker, name="gs-md5-whole", daemon=True)
-            helper.start()
+        helper = threading.Thread(target=whole_worker, name="gs-md5-whole", daemon=True)
+        helper.start()
         total = 0
         try:
             with open(self.path, "rb", buffering=0) as fh:
@@ -125,8 +124,7 @@ class PartHasher:
                     if not buf:
                         break
                     view = memoryview(buf)
-                    if feed is not None:
-                        feed.put(view)
+                    feed.put(view)
                     current.update(view)
                     in_part += len(buf)
                     total += len(buf)
@@ -142,14 +140,13 @@ class PartHasher:
                 f"Cannot read local file: {exc.strerror or exc}", paths=[str(self.path)]
             ) from exc
         finally:
-            if feed is not None and helper is not None:
-                feed.put(None)
-                helper.join()
+            feed.put(None)
+            helper.join()
         if total != self.size:
             raise FileChangedError("The file changed while its checksum was computed", paths=[str(self.path)])
         with self._cond:
             parts = list(self._parts)
-        return (whole.hexdigest() if self._want_whole else ""), parts
+        return whole.hexdigest(), parts
 
     def _publish(self, md5_hex: str) -> None:
         with self._cond:
@@ -204,7 +201,7 @@ class PartHasher:
         return self._parts[number - 1]
 
     def result(self, cancel: CancelToken | None = None) -> tuple[str, list[str]]:
-        """(whole-file MD5 or ``""``, every part's MD5), waiting for the end of the file."""
+        """(whole-file MD5, every part's MD5), waiting for the end of the file."""
         self._wait_for(lambda: self._done and self._error is None, cancel)
         return self._whole, list(self._parts)
 
@@ -235,4 +232,4 @@ def hash_parts(
     return whole, parts, size
 
 
-__all__ = ["FileChangedError", "FixedDigests", "GSError", "PartHasher", "hash_parts"]
+__all__ = ["FileChangedError", "FixedDigests", "PartHasher", "hash_parts", "part_count"]

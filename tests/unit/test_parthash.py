@@ -93,14 +93,15 @@ def test_cancel_reaches_the_waiter_and_close_stops_the_reader(tmp_path: Path) ->
         writer.close()
 
 
-def test_parts_only_when_the_whole_md5_is_known(tmp_path: Path) -> None:
+def test_fixed_digests_answer_like_the_hasher(tmp_path: Path) -> None:
     data = os.urandom(2 * PART + 1)
     path = tmp_path / "f.bin"
     path.write_bytes(data)
-    hasher = PartHasher(path, PART, len(data), whole=False).start()
-    assert hasher.result() == ("", expected(data, PART)[1])
-    fixed = FixedDigests(expected(data, PART)[1])
-    assert fixed.known(3) and fixed.part(3) == hasher.part(3)
+    hasher = PartHasher(path, PART, len(data)).start()
+    whole, parts = hasher.result()
+    fixed = FixedDigests(parts)
+    assert whole == hashlib.md5(data).hexdigest()
+    assert all(fixed.known(n) and fixed.part(n) == hasher.part(n) for n in (1, 2, 3))
 
 
 def test_unreadable_file_is_a_clear_local_error(tmp_path: Path) -> None:
