@@ -36,7 +36,7 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import requests
 
@@ -198,6 +198,16 @@ class PartBody:
         self._left -= len(data)
         self._on_bytes(len(data))
         return data
+
+
+class PartAnswer(NamedTuple):
+    """Storage's answer to one part: status, ETag (unquoted, lower case), and for a refusal its text
+    and the (closed, read) response."""
+
+    status: int
+    etag: str
+    text: str = ""
+    refusal: requests.Response | None = None
 
 
 PartDigests = FixedDigests | PartHasher  # every part's MD5: known in advance, or as the hasher passes it
@@ -548,9 +558,39 @@ class MultipartUploader:
         if cancel is not None:
             cancel.raise_if_cancelled()
 
-    def _part_body(self, fh: Any, length: int, on_bytes: Callable[[int], None], cancel: CancelToken) -> Any:
-        """The body sent for one part (a hook for fault-injection tests)."""
-        return PartBody(fh, length, on_bytes, cancel)
+    def _transmit(
+        self,
+        url: str,
+        local: Path,
+        size: int,
+        span: tuple[int, int],
+        headers: dict[str, str],
+        on_bytes: Callable[[int], None],
+        cancel: CancelToken,
+    ) -> PartAnswer:
+        """Send the part at ``span`` (offset, length) of ``local``: with ``sendfile`` over a pooled
+        socket when storage speaks plain HTTP, else (TLS, a proxy, or any answer but 2xx, which is
+        then repeated so that it can be reported in full) through ``requests``. A hook for tests."""
+        offset, length = span
+        lean = self.client._lean.put(
+            url, local, size, headers, on_bytes, cancel, offset=offset, length=length
+        )
+        if lean is not None:
+            return PartAnswer(200, lean.etag)
+        with open(local, "rb") as fh:
+            fh.seek(offset)
+            return self._put(url, PartBody(fh, length, on_bytes, cancel), headers)
+
+    def _put(self, url: str, body: Any, headers: dict[str, str]) -> PartAnswer:
+        """One PUT of a part through ``requests`` (its errors propagate)."""
+        resp = self.client._session.put(url, data=body, headers=headers, timeout=self.client.timeout)
+        try:
+            etag = str(resp.headers.get("ETag", "")).strip('"').lower()
+            if resp.ok:
+                return PartAnswer(resp.status_code, etag)
+            return PartAnswer(resp.status_code, etag, resp.text, resp)
+        finally:
+            resp.close()
 
     def _send_one(
         self,
@@ -585,12 +625,7 @@ class MultipartUploader:
                 tracker.add(n)
 
             try:
-                with open(local, "rb") as fh:
-                    fh.seek(offset)
-                    body = self._part_body(fh, length, on_bytes, cancel)
-                    resp = self.client._session.put(
-                        url, data=body, headers=headers, timeout=self.client.timeout
-                    )
+                answer = self._transmit(url, local, ident.size, (offset, length), headers, on_bytes, cancel)
             except GSError:
                 tracker.add(-sent[0])
                 raise
@@ -602,12 +637,8 @@ class MultipartUploader:
                     f"Cannot read local file: {exc.strerror or exc}", paths=[str(local)]
                 ) from exc
             else:
-                text = "" if resp.ok else resp.text
-                status = resp.status_code
-                etag = str(resp.headers.get("ETag", "")).strip('"').lower()
-                resp.close()
-                if resp.ok:
-                    if etag and etag != md5_hex:
+                if answer.refusal is None:
+                    if answer.etag and answer.etag != md5_hex:
                         raise IntegrityError(f"Storage stored part {number} with a different checksum")
                     self.journal.part_done(rec.key, number, md5_hex)
                     digests.sent(number)
@@ -615,15 +646,15 @@ class MultipartUploader:
                     self.stats.bytes_sent += length
                     return
                 tracker.add(-sent[0])
-                failure = error_for_status(resp, [remote], f"Storage rejected part {number}")
-                if status == 400 and "BadDigest" in text:
+                failure = error_for_status(answer.refusal, [remote], f"Storage rejected part {number}")
+                if answer.status == 400 and "BadDigest" in answer.text:
                     # corrupted on the way, or the file changed: which one?
                     if md5_range(local, offset, length) != md5_hex:
                         raise FileChangedError(
                             "The file changed while it was being uploaded", paths=[str(local)]
                         )
                     log.info("part %d was corrupted in transit; sending it again", number)
-                elif status == 403:
+                elif answer.status == 403:
                     with cache.lock:
                         cache.urls.pop(number, None)  # expired or refused signature: get a fresh URL
                 elif not failure.retryable:

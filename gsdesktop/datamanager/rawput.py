@@ -33,6 +33,7 @@ class RawResponse:
     status: int
     date: str
     reusable: bool  # HTTP/1.1 keep-alive and the whole body was read
+    etag: str = ""  # as sent, quotes included
 
 
 def request_head(method: str, target: str, host: str, headers: dict[str, str]) -> bytes:
@@ -101,4 +102,4 @@ def read_response(sock: socket.socket, method: str = "PUT") -> RawResponse:
         keep = keep and left == 0
     else:
         keep = False
-    return RawResponse(status, fields.get("date", ""), keep)
+    return RawResponse(status, fields.get("date", ""), keep, fields.get("etag", ""))

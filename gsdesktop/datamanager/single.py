@@ -94,9 +94,9 @@ def put_single(
             lean_tried = True
             # first attempt of a sync / batch upload: one lean PUT; anything but 2xx takes the
             # full path below (error mapping, retries, URL renewal)
-            lean = client._lean.put(url, local, size, headers, tracker, cancel)
+            lean = client._lean.put(url, local, size, headers, tracker.add, cancel)
             if lean is not None:
-                stored_at = lean or None
+                stored_at = lean.date or None
                 break
             tracker.set(0)
         failure: GSError

@@ -393,15 +393,22 @@ def test_journaled_ranges_resume_mid_range_pinned_to_one_version(
     stack.s3.clear()
     stack.s3.add(_is_get, "cut", after_bytes=300_000, times=2)
     journal = TransferJournal(tmp_path / "journal.db")
-    got = ParallelDownloader(c, journal=journal, workers=1, chunk_size=1024 * 1024).download(
+    mib = 1024 * 1024
+    got = ParallelDownloader(c, journal=journal, workers=1, chunk_size=mib, span=2 * mib).download(
         remote, tmp_path / "r.out"
     )
     assert got.read_bytes() == src.read_bytes()
     gets = [s for s in stack.s3.seen if s.method == "GET"]
     ranges = [s.headers.get("range", "") for s in gets]
-    assert "bytes=300000-1048575" in ranges, ranges  # resumed where the cut left it, not from 0
+    # two blocks per request; a cut request continues where the cut left it (not from 0, not from
+    # the start of its block), twice, and the next request takes the next two blocks
+    assert ranges == [
+        "bytes=0-2097151",
+        "bytes=300000-2097151",
+        "bytes=600000-2097151",
+        "bytes=2097152-3145732",
+    ]
     assert all("if-match" in s.headers for s in gets[1:]), [s.headers for s in gets]
-    assert len(gets) == 4 + 2
 
     # the same when the connection is reset mid-range (the read fails instead of ending short)
     big = _file(tmp_path, "big.bin", 9 * 1024 * 1024 + 3)
@@ -435,7 +442,7 @@ def test_journaled_ranges_resume_mid_range_pinned_to_one_version(
 
     def run() -> None:
         try:
-            ParallelDownloader(c, journal=journal, workers=1, chunk_size=1024 * 1024).download(remote, out)
+            ParallelDownloader(c, journal=journal, workers=1, chunk_size=mib, span=mib).download(remote, out)
         except BaseException as exc:  # handed to the test thread
             failure.append(exc)
 
@@ -473,3 +480,38 @@ def test_lean_puts_survive_connections_closed_by_storage(
     for f in files:
         out = c.download(f"{c.home}/lean/{f.name}", tmp_path / f"{f.name}.back")
         assert out.read_bytes() == f.read_bytes()
+
+
+def test_ranged_download_whose_first_span_is_slowest_completes(
+    stack: Stack, user: tuple[str, str], tmp_path: Path
+) -> None:
+    """The request for the first blocks is answered late: every other worker fills buffers with blocks
+    the in-order hash cannot take yet. The pool holds a span per worker, so the first span still finds
+    buffers, and the file is whole; with a request per span, 11 blocks take 4 requests."""
+    from gsdesktop.datamanager.journal import TransferJournal
+    from gsdesktop.datamanager.ranged import ParallelDownloader
+
+    mib = 1024 * 1024
+    c = _client(stack, user)
+    src = _file(tmp_path, "slow.bin", 10 * mib + 99)
+    remote = f"{c.home}/slow.bin"
+    c.upload(src, remote)
+    stack.s3.clear()
+    stack.s3.add(_is_get, "delay", delay=1.5, header=("range", "bytes=0-3145727"))
+    dl = ParallelDownloader(
+        c, journal=TransferJournal(tmp_path / "j.db"), workers=3, chunk_size=mib, span=3 * mib
+    )
+    got = dl.download(remote, tmp_path / "slow.out")
+    assert got.read_bytes() == src.read_bytes()
+    ranges = [s.headers.get("range", "") for s in stack.s3.seen if s.method == "GET"]
+    # (the held-back request may come back 403 when this stack's short-lived URL expired meanwhile,
+    # and is then asked for again with a fresh URL: the same range, as nothing of it had landed)
+    assert all(ranges.count(r) == 1 for r in set(ranges) - {"bytes=0-3145727"}), ranges
+    assert sorted(set(ranges)) == [
+        "bytes=0-3145727",
+        "bytes=3145728-6291455",
+        "bytes=6291456-9437183",
+        "bytes=9437184-10485858",
+    ]
+    assert dl.stats.chunks_fetched == 11
+    assert next(s.fault for s in stack.s3.seen if s.headers.get("range") == "bytes=0-3145727") == "delay"

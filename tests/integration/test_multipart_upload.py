@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import itertools
 import json
 import os
 import signal
@@ -23,7 +24,7 @@ import requests
 from gsdesktop.datamanager.client import DataManagerClient
 from gsdesktop.datamanager.errors import InvalidRequestError, NotFoundError
 from gsdesktop.datamanager.journal import TransferJournal, upload_key
-from gsdesktop.datamanager.multipart import MultipartUploader, PartBody
+from gsdesktop.datamanager.multipart import MultipartUploader
 from gsdesktop.server.seaweed import S3Config
 from gsdesktop.server.storage import S3Store
 from tests.conftest import Account
@@ -128,6 +129,8 @@ def test_round_trip_uses_parts_and_records_md5(account: Account, tmp_path: Path)
     assert up.stats.parts_total == 13 and up.stats.parts_sent == 13 and up.stats.parts_skipped == 0
     assert meta.size == SIZE and meta.md5 == md5 and meta.path == remote
     assert seen[-1] == (SIZE, SIZE)
+    assert all(a[0] <= b[0] for a, b in itertools.pairwise(seen))  # progress never went back
+    assert client._lean.stored == 13 and client._lean.fallbacks == 0  # every part went with sendfile
     # listings carry the whole-file MD5 although the storage ETag is a multipart one
     listed = {m.name: m for m in client.list(client.home).contents}
     assert listed["big.bam"].md5 == md5 and listed["big.bam"].size == SIZE
@@ -211,21 +214,17 @@ class CorruptOnce(MultipartUploader):
 
     corrupted = 0
 
-    def _part_body(self, fh, length, on_bytes, cancel):  # type: ignore[no-untyped-def, override]
-        body = PartBody(fh, length, on_bytes, cancel)
-        if fh.tell() == 2 * PART and not self.corrupted:
-            self.corrupted += 1
-            original = body.read
-
-            def read(amt: int = -1) -> bytes:
-                data = bytearray(original(amt))
-                if data:
-                    data[0] ^= 0xFF
-                    body.read = original  # type: ignore[method-assign]
-                return bytes(data)
-
-            body.read = read  # type: ignore[method-assign]
-        return body
+    def _transmit(self, url, local, size, span, headers, on_bytes, cancel):  # type: ignore[no-untyped-def]
+        offset, length = span
+        if offset != 2 * PART or self.corrupted:
+            return super()._transmit(url, local, size, span, headers, on_bytes, cancel)
+        self.corrupted += 1
+        with open(local, "rb") as fh:
+            fh.seek(offset)
+            data = bytearray(fh.read(length))
+        data[0] ^= 0xFF
+        on_bytes(length)
+        return self._put(url, bytes(data), headers)
 
 
 def test_corrupted_part_is_rejected_and_sent_again(account: Account, tmp_path: Path) -> None:

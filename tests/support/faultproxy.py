@@ -35,6 +35,7 @@ class Rule:
     status: int = 503
     after_bytes: int = 0
     delay: float = 0.0
+    header: tuple[str, str] | None = None  # only requests with this header (lower-case name, value)
     hits: int = 0
 
 
@@ -135,9 +136,11 @@ class FaultProxy:
                 if s.method == method and contains in s.target and (fault is False or s.fault == fault)
             )
 
-    def _pick(self, method: str, target: str) -> Rule | None:
+    def _pick(self, method: str, target: str, headers: dict[str, str]) -> Rule | None:
         with self._lock:
             for rule in self.rules:
+                if rule.header is not None and headers.get(rule.header[0]) != rule.header[1]:
+                    continue
                 if rule.times != 0 and rule.match(method, target):
                     if rule.times > 0:
                         rule.times -= 1
@@ -170,7 +173,7 @@ class FaultProxy:
         for line in lines[1:]:
             key, _, value = line.partition(":")
             headers[key.strip().lower()] = value.strip()
-        rule = self._pick(method, target)
+        rule = self._pick(method, target, headers)
         with self._lock:
             self.seen.append(Seen(method, target, headers, rule.action if rule else None))
         length = int(headers.get("content-length", "0") or 0)

@@ -142,3 +142,12 @@ def test_hasher_of_an_abandoned_download_gives_no_digest(tmp_path: Path) -> None
     hasher.close()
     os.close(fd)
     pool.close()
+
+
+def test_runs_cut_missing_blocks_into_consecutive_requests() -> None:
+    from gsdesktop.datamanager.ranged import runs
+
+    assert runs([], 4) == []
+    assert runs([0, 1, 2, 3, 4, 5], 4) == [[0, 1, 2, 3], [4, 5]]
+    assert runs([0, 2, 3, 7, 8, 9, 10, 11], 3) == [[0], [2, 3], [7, 8, 9], [10, 11]]  # gaps: blocks on disk
+    assert runs([5, 6], 1) == [[5], [6]]
