@@ -145,9 +145,9 @@ class ParallelDownloader:
         except OSError as exc:
             raise LocalFileError(f"Cannot write the file: {exc.strerror}", paths=[str(temp)]) from exc
         abort = threading.Event()
-        # each worker may hold a whole span of blocks waiting for the in-order hash, plus one block
-        # being written: with fewer buffers the block the hash waits for could find none free
-        pool = BufferPool(self.workers * (self.span_blocks + 1), block, abort)
+        # Every other worker may hold its whole span in blocks the in-order hash cannot take yet; one
+        # buffer more than all spans together leaves the block the hash waits for one to land in.
+        pool = BufferPool(self.workers * self.span_blocks + 1, block, abort)
         try:
             if not done:
                 os.ftruncate(writer.fd, 0)

@@ -64,6 +64,10 @@ def child(ctx: BenchContext, user: str, pw: str, op: str, local: Path, remote: s
     return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
 
 
+def _runs(ours: list[float], rclone: list[float]) -> str:
+    return f"ours {'/'.join(f'{x:.1f}' for x in ours)}, rclone {'/'.join(f'{x:.1f}' for x in rclone)}"
+
+
 def run(ctx: BenchContext) -> list[BenchResult]:
     gib = 0.25 if ctx.quick else float(os.environ.get("GSDESKTOP_BENCH_LARGE_GIB", "5"))
     size = int(gib * 1024**3)
@@ -76,14 +80,32 @@ def run(ctx: BenchContext) -> list[BenchResult]:
         while fh.read(16 * MIB):
             pass
 
-    ctx.settle()
-    rclone_up = ctx.rclone("copyto", str(src), ctx.rclone_path(f"users/{user}/rclone-large.bin"))
-    ctx.settle(1)
-    ours_up = child(ctx, user, pw, "upload", src, f"/users/{user}/large.bin")
+    # Uploads alternate too (A B B A), each tool's better run counts: on a shared 2-core VM one run of
+    # either tool can be 10-15 % off its usual time.
+    rclone_ups: list[float] = []
+    ours_ups: list[dict[str, float]] = []
+
+    def rclone_upload() -> None:
+        ctx.settle(1)
+        key = "rclone-large.bin" if not rclone_ups else "rclone-large-2.bin"
+        rclone_ups.append(ctx.rclone("copyto", str(src), ctx.rclone_path(f"users/{user}/{key}")))
+
+    def ours_upload() -> None:
+        ctx.settle(1)
+        name = "large.bin" if not ours_ups else "large-2.bin"
+        ours_ups.append(child(ctx, user, pw, "upload", src, f"/users/{user}/{name}"))
+
+    for up in (rclone_upload, ours_upload, ours_upload, rclone_upload):
+        up()
+    rclone_up = min(rclone_ups)
+    ours_up = min(ours_ups, key=lambda r: r["seconds"])
+    rss_mb = max(r["rss_mb"] for r in ours_ups)
+    up_runs = _runs([r["seconds"] for r in ours_ups], rclone_ups)
     # A download right after an upload is slower for any tool (the store is still busy with what it just
     # took in): both tools download twice, in the order A B B A, and the better run of each counts.
     rclone_runs: list[float] = []
     ours_runs: list[float] = []
+    down_rss: list[float] = []
 
     def rclone_down() -> None:
         ctx.settle(1)
@@ -98,25 +120,28 @@ def run(ctx: BenchContext) -> list[BenchResult]:
         ctx.settle(1)
         got = child(ctx, user, pw, "download", ctx.workdir / "o.bin", f"/users/{user}/large.bin")
         ours_runs.append(got["seconds"])
+        down_rss.append(got["rss_mb"])
         (ctx.workdir / "o.bin").unlink()
 
     for step in (ours_down, rclone_down, rclone_down, ours_down):
         step()
     rclone_down_s, ours_down_s = min(rclone_runs), min(ours_runs)
-    runs = (
-        f"ours {'/'.join(f'{x:.1f}' for x in ours_runs)}, rclone {'/'.join(f'{x:.1f}' for x in rclone_runs)}"
-    )
+    runs = _runs(ours_runs, rclone_runs)
     src.unlink()
     mbps = size / MIB
     return [
         BenchResult(
             f"large file upload {label} (multipart)", ours_up["seconds"], "s", rclone_up, goal_ratio=0.8,
             note=f"{mbps / ours_up['seconds']:.0f} MiB/s ours, {mbps / rclone_up:.0f} MiB/s rclone; "
-            "includes the MD5 pass",
+            f"both compute the MD5; better of 2 runs each (A B B A): {up_runs}",
         ),
         BenchResult(
             f"large file download {label} (parallel ranges)", ours_down_s, "s", rclone_down_s,
             goal_ratio=0.8, note=f"ours verifies the whole-file MD5; better of 2 runs each (A B B A): {runs}",
         ),
-        BenchResult(f"peak RSS while uploading {label}", ours_up["rss_mb"], "MB", None, note="goal < 300 MB"),
+        BenchResult(f"peak RSS while uploading {label}", rss_mb, "MB", None, note="goal < 300 MB"),
+        BenchResult(
+            f"peak RSS while downloading {label}", max(down_rss), "MB", None,
+            note="4 requests of 32 MiB in flight, blocks held until hashed in order",
+        ),
     ]  # fmt: skip
