@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -125,3 +127,52 @@ def test_head_larger_than_the_limit_raises() -> None:
         ours.close()
         t.join()
         theirs.close()
+
+
+def _drain(sock: socket.socket, into: bytearray) -> threading.Thread:
+    def run() -> None:
+        while chunk := sock.recv(1 << 20):
+            into.extend(chunk)
+
+    reader = threading.Thread(target=run)
+    reader.start()
+    return reader
+
+
+def test_send_region_sends_exactly_that_byte_range(tmp_path: Path) -> None:
+    from gsdesktop.datamanager.batch import send_region
+
+    data = os.urandom(3 * 1024 * 1024 + 777)
+    src = tmp_path / "f.bin"
+    src.write_bytes(data)
+    ours, theirs = socket.socketpair()
+    ours.settimeout(5)
+    got = bytearray()
+    reader = _drain(theirs, got)
+    seen: list[int] = []
+    sent = [0]
+    with open(src, "rb") as fh:
+        send_region(ours, fh, 1000, 2 * 1024 * 1024 + 5, seen.append, sent, None)
+    ours.close()
+    reader.join(10)
+    theirs.close()
+    assert bytes(got) == data[1000 : 1000 + 2 * 1024 * 1024 + 5]
+    assert sum(seen) == sent[0] == len(got) and len(seen) >= 2  # progress per piece, not once at the end
+
+
+def test_send_region_of_a_file_that_shrank_fails_after_what_it_has(tmp_path: Path) -> None:
+    from gsdesktop.datamanager.batch import send_region
+
+    src = tmp_path / "short.bin"
+    src.write_bytes(b"x" * 300_000)
+    ours, theirs = socket.socketpair()
+    ours.settimeout(5)
+    got = bytearray()
+    reader = _drain(theirs, got)
+    sent = [0]
+    with open(src, "rb") as fh, pytest.raises(rawput.RawHTTPError, match="shrank"):
+        send_region(ours, fh, 0, 1_000_000, lambda n: None, sent, None)
+    ours.close()
+    reader.join(10)
+    theirs.close()
+    assert sent[0] == len(got) == 300_000
