@@ -35,6 +35,7 @@ class BufferPool:
 
     def __init__(self, count: int, size: int, abort: threading.Event) -> None:
         self.size = size
+        self.count = max(1, count)
         self._abort = abort
         self._all = [mmap.mmap(-1, size) for _ in range(max(1, count))]
         self._free: queue.Queue[mmap.mmap] = queue.Queue()
@@ -197,6 +198,7 @@ class InOrderHasher:
         self._release = release
         self._abort = abort
         self._ready: dict[int, tuple[mmap.mmap, int]] = {}
+        self._next = 0  # the block hashed next
         self._cond = threading.Condition()
         self._digest = hashlib.md5()
         self._error: BaseException | None = None
@@ -207,7 +209,23 @@ class InOrderHasher:
     def submit(self, index: int, buf: mmap.mmap, length: int) -> None:
         with self._cond:
             self._ready[index] = (buf, length)
-            self._cond.notify()
+            self._cond.notify_all()
+
+    def wait_for_turn(self, index: int, window: int) -> None:
+        """Wait until block ``index`` is less than ``window`` blocks ahead of the block hashed next.
+
+        With ``window`` = the number of buffers, only blocks the hash is about to reach hold buffers,
+        so the block it waits for always finds one free (raises :class:`Aborted`)."""
+        with self._cond:
+            while index >= self._next + window:
+                if self._abort.is_set():
+                    raise Aborted
+                self._cond.wait(0.2)
+
+    def _advance(self, index: int) -> None:
+        with self._cond:
+            self._next = index + 1
+            self._cond.notify_all()
 
     def _run(self) -> None:
         try:
@@ -216,6 +234,7 @@ class InOrderHasher:
                     offset = index * self._block
                     for data in pread_blocks(self._fd, offset, min(self._block, self._size - offset)):
                         self._digest.update(data)
+                    self._advance(index)
                     continue
                 with self._cond:
                     while index not in self._ready:
@@ -228,6 +247,7 @@ class InOrderHasher:
                         self._digest.update(view[:length])
                 finally:
                     self._release(buf)
+                self._advance(index)
             self._complete = True
         except BaseException as exc:
             self._error = exc

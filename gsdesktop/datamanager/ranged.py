@@ -145,8 +145,9 @@ class ParallelDownloader:
         except OSError as exc:
             raise LocalFileError(f"Cannot write the file: {exc.strerror}", paths=[str(temp)]) from exc
         abort = threading.Event()
-        # Every other worker may hold its whole span in blocks the in-order hash cannot take yet; one
-        # buffer more than all spans together leaves the block the hash waits for one to land in.
+        # A block gets a buffer only when it is fewer than `count` blocks ahead of the hash
+        # (InOrderHasher.wait_for_turn), so the block the hash waits for always finds one free; a
+        # span per connection, plus one, keeps every connection busy.
         pool = BufferPool(self.workers * self.span_blocks + 1, block, abort)
         try:
             if not done:
@@ -253,6 +254,7 @@ class ParallelDownloader:
             while at.index < len(span):
                 length = self._length(span[at.index], size)
                 if at.buf is None:
+                    hasher.wait_for_turn(span[at.index], pool.count)  # no block runs too far ahead
                     at.buf = pool.get()
                 with memoryview(at.buf) as view:
                     got = read_into(resp, view, at.done, length, check, at.landed, [remote])

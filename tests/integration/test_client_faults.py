@@ -485,33 +485,44 @@ def test_lean_puts_survive_connections_closed_by_storage(
 def test_ranged_download_whose_first_span_is_slowest_completes(
     stack: Stack, user: tuple[str, str], tmp_path: Path
 ) -> None:
-    """The request for the first blocks is answered late: every other worker fills buffers with blocks
-    the in-order hash cannot take yet. The pool holds a span per worker, so the first span still finds
-    buffers, and the file is whole; with a request per span, 11 blocks take 4 requests."""
+    """The request for the first blocks is answered late, while the other connections go on through
+    the file: blocks the in-order hash cannot take yet must not take every buffer (they did once, and
+    the download hung with all connections waiting for a buffer and the hash waiting for block 0)."""
     from gsdesktop.datamanager.journal import TransferJournal
     from gsdesktop.datamanager.ranged import ParallelDownloader
 
     mib = 1024 * 1024
     c = _client(stack, user)
-    src = _file(tmp_path, "slow.bin", 10 * mib + 99)
+    size = 40 * mib + 99  # 41 blocks of 1 MiB, 14 requests of 3 blocks; 10 buffers (3 x 3 + 1)
+    src = _file(tmp_path, "slow.bin", size)
     remote = f"{c.home}/slow.bin"
     c.upload(src, remote)
     stack.s3.clear()
-    stack.s3.add(_is_get, "delay", delay=1.5, header=("range", "bytes=0-3145727"))
+    stack.s3.add(_is_get, "delay", delay=1.5, header=("range", f"bytes=0-{3 * mib - 1}"))
     dl = ParallelDownloader(
         c, journal=TransferJournal(tmp_path / "j.db"), workers=3, chunk_size=mib, span=3 * mib
     )
-    got = dl.download(remote, tmp_path / "slow.out")
-    assert got.read_bytes() == src.read_bytes()
+    outcome: list[object] = []
+
+    def run() -> None:
+        try:
+            outcome.append(dl.download(remote, tmp_path / "slow.out"))
+        except BaseException as exc:  # handed to the test thread
+            outcome.append(exc)
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(90)
+    assert not worker.is_alive(), "the download hung"
+    assert outcome == [tmp_path / "slow.out"], outcome
+    assert (tmp_path / "slow.out").read_bytes() == src.read_bytes()
     ranges = [s.headers.get("range", "") for s in stack.s3.seen if s.method == "GET"]
-    # (the held-back request may come back 403 when this stack's short-lived URL expired meanwhile,
-    # and is then asked for again with a fresh URL: the same range, as nothing of it had landed)
-    assert all(ranges.count(r) == 1 for r in set(ranges) - {"bytes=0-3145727"}), ranges
-    assert sorted(set(ranges)) == [
-        "bytes=0-3145727",
-        "bytes=3145728-6291455",
-        "bytes=6291456-9437183",
-        "bytes=9437184-10485858",
+    # one request per span of 3 blocks; this stack's URLs live 2 s, so a request may come back 403
+    # and be asked for again with a fresh URL: the same range, as nothing of it had landed
+    first = f"bytes=0-{3 * mib - 1}"
+    starts = range(0, size, 3 * mib)
+    assert sorted(set(ranges), key=lambda r: int(r[6:].split("-")[0])) == [
+        f"bytes={a}-{min(a + 3 * mib, size) - 1}" for a in starts
     ]
-    assert dl.stats.chunks_fetched == 11
-    assert next(s.fault for s in stack.s3.seen if s.headers.get("range") == "bytes=0-3145727") == "delay"
+    assert dl.stats.chunks_fetched == 41
+    assert next(s.fault for s in stack.s3.seen if s.headers.get("range") == first) == "delay"
