@@ -37,7 +37,7 @@ class BufferPool:
         self.size = size
         self.count = max(1, count)
         self._abort = abort
-        self._all = [mmap.mmap(-1, size) for _ in range(max(1, count))]
+        self._all = [mmap.mmap(-1, size) for _ in range(self.count)]
         self._free: queue.Queue[mmap.mmap] = queue.Queue()
         self._lock = threading.Lock()
         self._users: dict[int, int] = {}

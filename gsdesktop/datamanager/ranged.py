@@ -58,7 +58,7 @@ DEFAULT_WORKERS = 4
 DOWNLOAD_CHUNK = 8 * MIB
 # Bytes asked for in one ranged GET (consecutive blocks). Storage pays per request, and SeaweedFS's
 # cost per request grows with the object's size (it reads the object's chunk list every time): for
-# 5 GiB, 8 MiB requests cost it 7.5-7.8 s of CPU, 32 MiB requests 5.2-5.8 s (measured).
+# 5 GiB, 8 MiB requests cost it 7.4-9.1 s of CPU, 32 MiB requests 5.2-6.4 s (measured).
 DOWNLOAD_SPAN = 32 * MIB
 ATTEMPTS = 6
 BROKEN = "The connection broke during the download"
