@@ -302,6 +302,8 @@ def _transfer_report(args: argparse.Namespace, verb: str, outcome: Any, total: i
         print(f"{verb} {len(outcome.done)} files, {sum(j.size for j in outcome.done)} bytes", file=sys.stderr)
     if outcome.cancelled:
         print_error("cancelled")
+        for line in outcome.kept:
+            print_error(line)
         return common.EXIT_CANCELLED
     if outcome.failed:
         if len(outcome.failed) > 1:

@@ -45,6 +45,7 @@ class Outcome:
     done: list[Job] = field(default_factory=list)
     failed: list[tuple[Job | None, GSError]] = field(default_factory=list)
     cancelled: bool = False
+    kept: list[str] = field(default_factory=list)  # what cancelled transfers keep for the next run
 
 
 def _remote_is_dir(client: DataManagerClient, path: str) -> bool | None:
@@ -189,4 +190,8 @@ def run_jobs(
         pool.shutdown(wait=True)
         agg.finish()
         bar.close()
+    for fut in futures:  # what cancelled transfers keep for the next run (a multipart upload's parts)
+        exc = fut.exception() if fut.done() and not fut.cancelled() else None
+        if isinstance(exc, CancelledError) and getattr(exc, "__notes__", None):
+            outcome.kept.append(exc.user_message)
     return outcome

@@ -33,12 +33,11 @@ class GSError(Exception):
 
     @property
     def user_message(self) -> str:
-        if self.paths:
-            return f"{self.message} ({', '.join(self.paths)})"
-        return self.message
+        """The message, the paths involved, and any notes added on the way up (``add_note``)."""
+        return " ".join([str(self), *getattr(self, "__notes__", ())])
 
-    def __str__(self) -> str:
-        return self.user_message
+    def __str__(self) -> str:  # without the notes: a traceback prints those on lines of their own
+        return f"{self.message} ({', '.join(self.paths)})" if self.paths else self.message
 
 
 class AuthenticationError(GSError):

@@ -297,6 +297,34 @@ class MultipartUploader:
         if offer is None:
             raise UnsupportedError("This server does not offer multipart uploads", paths=[remote])
         ctype = content_type or mimetypes.guess_type(local.name)[0] or "application/octet-stream"
+        try:
+            return self._upload_changing(local, remote, offer, ctype, progress, cancel)
+        except GSError as exc:
+            if exc.retryable or isinstance(exc, CancelledError):
+                self._note_kept_parts(exc, remote)
+            raise
+
+    def _note_kept_parts(self, exc: GSError, remote: str) -> None:
+        """Tell whoever reads ``exc`` that the parts already stored are kept for the next attempt."""
+        key = upload_key(self.client.server_url, self.client.username, remote)
+        rec = self.journal.get_upload(key)
+        kept = len(self.journal.done_parts(key)) if rec is not None and rec.upload_id else 0
+        if rec is not None and kept:
+            total = part_count(rec.identity.size, rec.part_size)
+            exc.add_note(
+                f"{kept} of {total} parts are stored and kept: the upload continues from there next time."
+            )
+
+    def _upload_changing(
+        self,
+        local: Path,
+        remote: str,
+        offer: MultipartOffer,
+        ctype: str,
+        progress: ProgressCallback | None,
+        cancel: CancelToken | None,
+    ) -> GSFileMetadata:
+        """Upload; a file that changes meanwhile is uploaded again from its start (three times at most)."""
         for _round in range(3):
             try:
                 return self._upload_once(local, remote, offer, ctype, progress, cancel)

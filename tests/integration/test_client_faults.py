@@ -526,3 +526,58 @@ def test_ranged_download_whose_first_span_is_slowest_completes(
     ]
     assert dl.stats.chunks_fetched == 41
     assert next(s.fault for s in stack.s3.seen if s.headers.get("range") == first) == "delay"
+
+
+def test_failed_multipart_upload_says_what_it_keeps_and_resumes(
+    stack: Stack, user: tuple[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Storage fails one part for good: the error names the parts kept, and the next attempt sends
+    only the others."""
+    from gsdesktop.datamanager import multipart
+    from gsdesktop.datamanager.journal import TransferJournal
+
+    monkeypatch.setattr(multipart, "PART_ATTEMPTS", 2)  # the same retry path, fewer rounds
+    part = 5 * 1024 * 1024
+    c = _client(stack, user, via_proxy=False)
+    src = _file(tmp_path, "big.fastq", 6 * part + 777)  # 7 parts
+    remote = f"{c.home}/big.fastq"
+    journal = TransferJournal(tmp_path / "j.db")
+    stack.s3.add(lambda m, t: m == "PUT" and "partNumber=4&" in t + "&", "status", status=500, times=-1)
+    first = multipart.MultipartUploader(c, journal=journal, part_size=part, workers=2)
+    with pytest.raises(ServerError) as caught:
+        first.upload(src, remote)
+    kept = first.stats.parts_sent
+    assert 3 <= kept <= 6, kept
+    assert caught.value.user_message.endswith(
+        f"{kept} of 7 parts are stored and kept: the upload continues from there next time."
+    ), caught.value.user_message
+    assert "parts are stored" not in str(caught.value)  # a traceback prints the note once, on its own
+    stack.s3.clear()
+    second = multipart.MultipartUploader(c, journal=journal, part_size=part, workers=2)
+    meta = second.upload(src, remote)
+    assert second.stats.resumed and second.stats.parts_sent == 7 - kept
+    assert meta.md5 == hashlib.md5(src.read_bytes()).hexdigest()
+
+
+def test_ctrl_c_during_a_multipart_cli_upload_says_what_is_kept(
+    stack: Stack, user: tuple[str, str], tmp_path: Path
+) -> None:
+    import signal
+
+    src = _file(tmp_path, "run.bam", 70 * 1024 * 1024)  # over the 64 MiB threshold: 5 parts of 16 MiB
+    stack.s3.add(lambda m, t: m == "PUT" and "partNumber=" in t, "delay", delay=0.5, times=-1)
+    env = cli_env(tmp_path / "home", stack.server.url, user[0], user[1])
+    proc = start_cli(["put", str(src), f"/users/{user[0]}/run.bam"], env)
+    deadline = time.monotonic() + 60
+    while stack.s3.count("PUT", "partNumber=5") == 0:  # part 5 starts once an earlier part is stored
+        assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert lines[0] == "gsdesktop: error: cancelled", err
+    assert len(lines) == 2 and lines[1].endswith(
+        "of 5 parts are stored and kept: the upload continues from there next time."
+    ), err
