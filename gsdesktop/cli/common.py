@@ -11,7 +11,9 @@ import traceback
 from collections.abc import Callable
 
 from gsdesktop.datamanager import credentials as creds
+from gsdesktop.datamanager import envsettings
 from gsdesktop.datamanager.client import DataManagerClient
+from gsdesktop.datamanager.envsettings import env_int
 from gsdesktop.datamanager.errors import (
     AuthenticationError,
     CancelledError,
@@ -24,10 +26,11 @@ from gsdesktop.datamanager.errors import (
     NetworkError,
     NotFoundError,
     PermissionDeniedError,
+    SettingError,
 )
 from gsdesktop.datamanager.http import DEFAULT_RETRIES
 
-ENV_RETRIES = "GSDESKTOP_RETRIES"
+ENV_RETRIES = envsettings.RETRIES
 
 # Exit codes (documented in `gsdesktop --help` epilogs and the README).
 EXIT_OK = 0
@@ -59,6 +62,7 @@ def exit_code_for(exc: BaseException) -> int:
         (IntegrityError, EXIT_INTEGRITY),
         (LocalFileError, EXIT_LOCAL),
         (InvalidRequestError, EXIT_USAGE),
+        (SettingError, EXIT_USAGE),
     ]
     for cls, code in table:
         if isinstance(exc, cls):
@@ -149,8 +153,7 @@ def resolve_account(args: argparse.Namespace) -> tuple[str, str]:
 def retries_from(args: argparse.Namespace) -> int:
     value = getattr(args, "retries", None)
     if value is None:
-        env = os.environ.get(ENV_RETRIES, "")
-        value = int(env) if env.strip().isdigit() else DEFAULT_RETRIES
+        value = env_int(ENV_RETRIES, DEFAULT_RETRIES, 0, 100)
     return max(0, int(value))
 
 

@@ -25,6 +25,7 @@ from urllib3.exceptions import MaxRetryError
 
 from gsdesktop.datamanager import paths as P
 from gsdesktop.datamanager.batch import LeanPut, UrlPrefetcher, spec_for
+from gsdesktop.datamanager.envsettings import MULTIPART_THRESHOLD_MIB, env_int
 from gsdesktop.datamanager.errors import (
     AuthenticationError,
     CredentialsUnavailableError,
@@ -146,6 +147,9 @@ class DataManagerClient:
         self.timeout = timeout
         self.retries = retries
         self.pool_size = pool_size
+        threshold_mib = env_int(MULTIPART_THRESHOLD_MIB, 0, 5, 5120)  # at most 5 GiB, the single-PUT limit
+        if threshold_mib:
+            self.multipart_threshold = threshold_mib * 1024 * 1024
         self._dialect = dialect
         self._on_token = on_token
         self._login_lock = threading.Lock()

@@ -109,6 +109,12 @@ class CancelledError(GSError):
     title = "Cancelled"
 
 
+class SettingError(GSError):
+    """A setting (an environment variable, an option) has a value the client cannot use."""
+
+    title = "Setting not valid"
+
+
 class UnsupportedError(GSError):
     """The server does not offer this operation (e.g. multipart, move)."""
 

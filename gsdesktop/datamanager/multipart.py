@@ -27,7 +27,6 @@ import hashlib
 import logging
 import math
 import mimetypes
-import os
 import queue
 import random
 import threading
@@ -40,7 +39,9 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import requests
 
+from gsdesktop.datamanager import envsettings
 from gsdesktop.datamanager import paths as P
+from gsdesktop.datamanager.envsettings import env_int
 from gsdesktop.datamanager.errors import (
     CancelledError,
     GSError,
@@ -722,7 +723,7 @@ def multipart_upload(
                 paths=[str(local)],
             )
         raise UnsupportedError("This server does not offer multipart uploads", paths=[remote])
-    workers = int(os.environ.get("GSDESKTOP_UPLOAD_WORKERS", DEFAULT_WORKERS))
+    workers = env_int(envsettings.UPLOAD_WORKERS, DEFAULT_WORKERS, 1, 64)
     return MultipartUploader(client, workers=workers).upload(
         local, remote, progress=progress, cancel=cancel, content_type=content_type
     )

@@ -28,9 +28,11 @@ from typing import TYPE_CHECKING
 
 import requests
 
+from gsdesktop.datamanager import envsettings
 from gsdesktop.datamanager import paths as P
 from gsdesktop.datamanager.blocks import Aborted, BlockWriter, BufferPool, InOrderHasher
 from gsdesktop.datamanager.download import read_into
+from gsdesktop.datamanager.envsettings import env_int
 from gsdesktop.datamanager.errors import (
     ConflictError,
     IntegrityError,
@@ -359,9 +361,9 @@ def parallel_download(
     cancel: CancelToken | None = None,
 ) -> Path:
     """The hook :meth:`DataManagerClient.download` may call for large files (no format conversion)."""
-    workers = int(os.environ.get("GSDESKTOP_DOWNLOAD_WORKERS", DEFAULT_WORKERS))
-    block = int(os.environ.get("GSDESKTOP_DOWNLOAD_BLOCK_MIB", DOWNLOAD_CHUNK // MIB)) * MIB
-    span = int(os.environ.get("GSDESKTOP_DOWNLOAD_SPAN_MIB", DOWNLOAD_SPAN // MIB)) * MIB
+    workers = env_int(envsettings.DOWNLOAD_WORKERS, DEFAULT_WORKERS, 1, 64)
+    block = env_int(envsettings.DOWNLOAD_BLOCK_MIB, DOWNLOAD_CHUNK // MIB, 1, 256) * MIB
+    span = env_int(envsettings.DOWNLOAD_SPAN_MIB, DOWNLOAD_SPAN // MIB, 1, 1024) * MIB
     return ParallelDownloader(client, workers=workers, chunk_size=block, span=span).download(
         remote, local, progress=progress, cancel=cancel, meta=meta
     )

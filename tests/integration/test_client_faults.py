@@ -581,3 +581,31 @@ def test_ctrl_c_during_a_multipart_cli_upload_says_what_is_kept(
     assert len(lines) == 2 and lines[1].endswith(
         "of 5 parts are stored and kept: the upload continues from there next time."
     ), err
+
+
+def test_transfer_settings_from_the_environment(stack: Stack, user: tuple[str, str], tmp_path: Path) -> None:
+    """GSDESKTOP_MULTIPART_THRESHOLD_MIB sends a 12 MiB file in parts; a worker count that is not a
+    number is one clear line and exit code 2, before anything is sent."""
+    src = _file(tmp_path, "mid.bin", 12 * 1024 * 1024)
+    base = cli_env(
+        tmp_path / "home", stack.server.url, user[0], user[1], GSDESKTOP_MULTIPART_THRESHOLD_MIB="5"
+    )
+    stack.s3.clear()
+    bad = run_cli(
+        ["put", str(src), f"/users/{user[0]}/mid.bin"], {**base, "GSDESKTOP_UPLOAD_WORKERS": "four"}
+    )
+    assert bad.code == 2, bad.err
+    assert bad.err.strip() == (
+        "gsdesktop: error: GSDESKTOP_UPLOAD_WORKERS must be a whole number from 1 to 64, not 'four'"
+    )
+    assert stack.s3.count("PUT") == 0
+    ok = run_cli(["put", str(src), f"/users/{user[0]}/mid.bin"], {**base, "GSDESKTOP_UPLOAD_WORKERS": "2"})
+    assert ok.code == 0, ok.err
+    assert stack.s3.count("PUT", "partNumber=") == 1 and stack.s3.count("PUT") == 1  # one part, no plain PUT
+    back = run_cli(["get", f"/users/{user[0]}/mid.bin", str(tmp_path / "mid.out")], base)
+    assert back.code == 0, back.err
+    assert (tmp_path / "mid.out").read_bytes() == src.read_bytes()
+    low = run_cli(["ls", f"/users/{user[0]}"], {**base, "GSDESKTOP_MULTIPART_THRESHOLD_MIB": "1"})
+    assert (
+        low.code == 2 and "GSDESKTOP_MULTIPART_THRESHOLD_MIB must be a whole number from 5 to 5120" in low.err
+    )

@@ -231,3 +231,20 @@ def test_ordered_hasher_follows_ranges_filled_out_of_order(tmp_path) -> None:  #
 
 def test_ordered_hasher_of_an_empty_file(tmp_path) -> None:  # type: ignore[no-untyped-def]
     assert _hash_with_ordered_hasher(tmp_path, b"", 65_536, 2) == hashlib.md5(b"").hexdigest()
+
+
+def test_settings_from_the_environment_are_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    from gsdesktop.datamanager.envsettings import env_int
+    from gsdesktop.datamanager.errors import SettingError
+
+    name = "GSDESKTOP_TEST_SETTING"
+    monkeypatch.delenv(name, raising=False)
+    assert env_int(name, 4, 1, 64) == 4
+    for good, value in (("7", 7), (" 64 ", 64), ("1", 1), ("", 4)):
+        monkeypatch.setenv(name, good)
+        assert env_int(name, 4, 1, 64) == value
+    for bad in ("four", "0", "65", "2.5", "-3", "1e3"):
+        monkeypatch.setenv(name, bad)
+        with pytest.raises(SettingError) as caught:
+            env_int(name, 4, 1, 64)
+        assert caught.value.user_message == f"{name} must be a whole number from 1 to 64, not {bad!r}"
