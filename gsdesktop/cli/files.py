@@ -34,6 +34,7 @@ from gsdesktop.datamanager.errors import (
     GSError,
     InvalidRequestError,
     LocalFileError,
+    NotFoundError,
 )
 from gsdesktop.datamanager.models import GSDataFormat, GSFileMetadata
 from gsdesktop.datamanager.transfer import CancelToken, ProgressCallback
@@ -381,6 +382,75 @@ def _run_plan(
     return _transfer_report(args, verb, outcome, plan.total_bytes)
 
 
+# --- interrupted transfers ----------------------------------------------------------------------------
+
+
+@guarded
+def cmd_transfers(args: argparse.Namespace) -> int:
+    """List, continue (``--resume``) or give up (``--discard``) interrupted large transfers."""
+    import shlex
+    import time
+
+    from gsdesktop.cli.progress import human_bytes
+    from gsdesktop.cli.transfers import Job, Plan
+    from gsdesktop.datamanager.pending import discard, interrupted_transfers, resume
+
+    with client_from_args(args) as client:
+        items = interrupted_transfers(client)
+        if args.paths:
+            wanted = []
+            for p in args.paths:
+                hits = [
+                    t for t in items if t.local == str(Path(p).absolute()) or t.remote == remote(client, p)
+                ]
+                if not hits:
+                    raise NotFoundError("No interrupted transfer of this path", paths=[p])
+                wanted += [t for t in hits if t not in wanted]
+            items = wanted
+        if args.discard:
+            for t in items:
+                discard(client, t)
+                if not args.json:
+                    print(f"discarded {t.kind} {t.local if t.kind == 'upload' else t.remote}", flush=True)
+            if args.json:
+                _print_json(
+                    {"discarded": [{"kind": t.kind, "local": t.local, "remote": t.remote} for t in items]}
+                )
+            return 0
+        if args.resume:
+            jobs = {Job(Path(t.local), t.remote, t.size): t for t in items}
+
+            def work(job: Job, progress: ProgressCallback, cancel: CancelToken) -> object:
+                item = jobs[job]
+                try:
+                    return resume(client, item, progress=progress, cancel=cancel)
+                except LocalFileError as exc:
+                    exc.add_note(f"To give it up: gsdesktop transfers --discard {shlex.quote(item.local)}")
+                    raise
+
+            def shown(job: Job) -> object:
+                return job.remote if jobs[job].kind == "upload" else job.local
+
+            return _run_plan(args, Plan(jobs=list(jobs)), work, "resume", "finished", shown)
+        if args.json:
+            _print_json(
+                [
+                    {"kind": t.kind, "local": t.local, "remote": t.remote, "size": t.size, "done": t.done,
+                     "since": t.updated}
+                    for t in items
+                ]
+            )  # fmt: skip
+            return 0
+        if not items:
+            print("No interrupted transfers.")
+        for t in items:
+            share = f"{human_bytes(t.done)} of {human_bytes(t.size)} ({100 * t.done // max(1, t.size)} %)"
+            ends = f"{t.local} -> {t.remote}" if t.kind == "upload" else f"{t.remote} -> {t.local}"
+            since = time.strftime("%Y-%m-%d %H:%M", time.localtime(t.updated))
+            print(f"{t.kind:<8}  {share:<30}  {ends}  (since {since})")
+        return 0
+
+
 # --- registration -------------------------------------------------------------------------------------
 
 
@@ -429,6 +499,19 @@ def register(subparsers: Any) -> None:
     p = add("mv", cmd_mv, "move or rename")
     p.add_argument("src")
     p.add_argument("dst")
+
+    p = add("transfers", cmd_transfers, "list, continue or give up interrupted large uploads and downloads")
+    what = p.add_mutually_exclusive_group()
+    what.add_argument("--resume", action="store_true", help="continue them where they stopped")
+    what.add_argument(
+        "--discard", action="store_true", help="give them up: delete stored parts/partial files"
+    )
+    p.add_argument("-j", "--jobs", type=int, default=1, help="transfers resumed at once (default 1)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--json", action="store_true")
+    p.add_argument(
+        "paths", nargs="*", metavar="PATH", help="only the transfers of these local or remote paths"
+    )
 
     for name, handler, text in (
         ("put", cmd_put, "upload files (and with -r folders)"),

@@ -17,7 +17,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,8 +82,29 @@ class DownloadRecord:
     chunk: int
 
 
+@dataclass(frozen=True, slots=True)
+class Interrupted:
+    """An upload or download the journal holds, i.e. one that stopped before it finished."""
+
+    kind: str  # "upload" | "download"
+    key: str
+    local: str
+    remote: str
+    size: int
+    done: int  # bytes already stored (upload) or on disk (download)
+    updated: float  # when it was (re)started, seconds since the epoch
+    upload_id: str | None = None  # uploads: the server's multipart upload, if one was started
+    temp: str | None = None  # downloads: the partial file beside the target
+    block: int = 0  # the unit journaled: part size (upload) or block size (download)
+
+
 def upload_key(server_url: str, user: str, remote: str) -> str:
     return json.dumps([server_url.rstrip("/"), user, remote])
+
+
+def _spans_done(size: int, unit: int, numbers: Iterable[int]) -> int:
+    """Bytes held by the numbered units (0-based) of ``unit`` bytes of a ``size``-byte file."""
+    return sum(max(0, min(unit, size - n * unit)) for n in numbers)
 
 
 class TransferJournal:
@@ -181,6 +202,33 @@ class TransferJournal:
         with self._lock:
             keys = [r[0] for r in self._db.execute("SELECT key FROM uploads").fetchall()]
         return [rec for k in keys if (rec := self.get_upload(k)) is not None]
+
+    def interrupted(self, server_url: str, user: str) -> list[Interrupted]:
+        """Every unfinished transfer of ``user`` on ``server_url``, oldest first."""
+        account = [server_url.rstrip("/"), user]
+        out: list[Interrupted] = []
+        with self._lock:
+            ups = self._db.execute(
+                "SELECT key, local, size, part_size, upload_id, updated FROM uploads ORDER BY updated"
+            ).fetchall()
+            downs = self._db.execute("SELECT key, temp, size, chunk, updated FROM downloads").fetchall()
+        for key, local, size, part_size, upload_id, updated in ups:
+            where = json.loads(key)
+            if where[:2] == account:
+                done = _spans_done(size, part_size, (n - 1 for n in self.done_parts(key)))
+                out.append(
+                    Interrupted(
+                        "upload", key, local, where[2], size, done, updated, upload_id, None, part_size
+                    )
+                )
+        for key, temp, size, chunk, updated in downs:
+            where = json.loads(key)
+            if [where[0].rstrip("/"), where[1]] == account:
+                done = _spans_done(size, chunk, self.done_chunks(key))
+                out.append(
+                    Interrupted("download", key, where[3], where[2], size, done, updated, None, temp, chunk)
+                )
+        return sorted(out, key=lambda t: t.updated)
 
     # -- downloads ----------------------------------------------------------------------------------------
     def get_download(self, key: str) -> DownloadRecord | None:

@@ -359,10 +359,14 @@ def parallel_download(
     meta: GSFileMetadata | None = None,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
+    block: int | None = None,
 ) -> Path:
-    """The hook :meth:`DataManagerClient.download` may call for large files (no format conversion)."""
+    """The hook :meth:`DataManagerClient.download` may call for large files (no format conversion).
+
+    ``block`` overrides the block size (an interrupted download resumes only with the block size it
+    was journaled with)."""
     workers = env_int(envsettings.DOWNLOAD_WORKERS, DEFAULT_WORKERS, 1, 64)
-    block = env_int(envsettings.DOWNLOAD_BLOCK_MIB, DOWNLOAD_CHUNK // MIB, 1, 256) * MIB
+    block = block or env_int(envsettings.DOWNLOAD_BLOCK_MIB, DOWNLOAD_CHUNK // MIB, 1, 256) * MIB
     span = env_int(envsettings.DOWNLOAD_SPAN_MIB, DOWNLOAD_SPAN // MIB, 1, 1024) * MIB
     return ParallelDownloader(client, workers=workers, chunk_size=block, span=span).download(
         remote, local, progress=progress, cancel=cancel, meta=meta

@@ -573,7 +573,7 @@ def test_ctrl_c_during_a_multipart_cli_upload_says_what_is_kept(
         assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
         time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=60)
+    _out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert "Traceback" not in err
     lines = err.strip().splitlines()
