@@ -149,6 +149,9 @@ class DesktopApp(QObject):
         self.runner = TaskRunner(4, self)
         self.transfer_runner = TaskRunner(4, self)
         self.transfers = TransferManager(client, self.transfer_runner, self)
+        # large transfers a crash or reboot interrupted, except the sync folder's (sync continues those)
+        self.transfers.interrupted_loaded.connect(self._on_interrupted_loaded)
+        self.transfers.load_interrupted(lambda item: not Path(item.local).is_relative_to(self.local_root))
         self.activity = ActivityModel(self)
         self.problems = ProblemsModel(self)
         self.bridge = EngineBridge(self)
@@ -406,6 +409,14 @@ class DesktopApp(QObject):
         if self.status_window is not None:
             self.status_window.set_status(icon, text)
         self.display_state_changed.emit(state)
+
+    def _on_interrupted_loaded(self, count: int) -> None:
+        if count:
+            self.notify(
+                tr("Interrupted transfers"),
+                tr("Large transfers that stopped before they finished: {0}. Open the remote browser to "
+                   "continue them or give them up.").format(count),
+            )  # fmt: skip
 
     def notify(self, title: str, message: str, force: bool = False) -> None:
         """A desktop notification (tray balloon; the status window's note line without a tray)."""

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import (
     QCoreApplication,
@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
     QHeaderView,
+    QMessageBox,
     QPushButton,
     QStyle,
     QStyledItemDelegate,
@@ -40,10 +41,14 @@ from PySide6.QtWidgets import (
 )
 
 from gsdesktop.datamanager.errors import CancelledError
-from gsdesktop.datamanager.models import GSDataFormat, GSFileMetadata
+from gsdesktop.datamanager.journal import Interrupted
+from gsdesktop.datamanager.models import GSDataFormat
 from gsdesktop.datamanager.transfer import CancelToken
 from gsdesktop.ui.bridge import TaskRunner
 from gsdesktop.ui.formatting import ListTableModel, format_eta, human_size
+
+if TYPE_CHECKING:
+    from gsdesktop.datamanager.client import DataManagerClient
 
 Index = QModelIndex | QPersistentModelIndex
 REFRESH_MS = 300
@@ -51,24 +56,6 @@ REFRESH_MS = 300
 
 def tr(text: str) -> str:
     return QCoreApplication.translate("Transfers", text)
-
-
-class TransferClient(Protocol):
-    def upload(
-        self,
-        local: Path,
-        remote: str,
-        *,
-        progress: Any = None,
-        cancel: Any = None,
-        content_type: str | None = None,
-    ) -> GSFileMetadata: ...
-
-    def download(
-        self, remote: str, local: Path, *, data_format: Any = None, progress: Any = None, cancel: Any = None
-    ) -> Path: ...
-
-    def mkdir(self, path: str, parents: bool = False) -> Any: ...
 
 
 class Kind(enum.Enum):
@@ -82,10 +69,11 @@ class Status(enum.Enum):
     DONE = "done"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted"  # found in the journal at start: Retry continues it, Cancel gives it up
 
     @property
     def finished(self) -> bool:
-        return self in (Status.DONE, Status.FAILED, Status.CANCELLED)
+        return self in (Status.DONE, Status.FAILED, Status.CANCELLED, Status.INTERRUPTED)
 
 
 @dataclass(eq=False)
@@ -105,6 +93,7 @@ class Transfer:
     started: float = 0.0
     finished_at: float = 0.0
     cancel: CancelToken = field(default_factory=CancelToken)
+    pending: Interrupted | None = None  # the journal's record of an interrupted transfer
     _samples: list[tuple[float, int]] = field(default_factory=list)
 
     @property
@@ -174,8 +163,9 @@ class TransferManager(QObject):
     added = Signal(object)  # Transfer
     changed = Signal(object)  # Transfer (status change)
     batch_finished = Signal(int, int, int, str)  # batch id, ok count, failed count, remote folder
+    interrupted_loaded = Signal(int)  # how many interrupted transfers load_interrupted listed
 
-    def __init__(self, client: TransferClient, runner: TaskRunner, parent: QObject | None = None) -> None:
+    def __init__(self, client: DataManagerClient, runner: TaskRunner, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.client = client
         self.runner = runner
@@ -244,10 +234,40 @@ class TransferManager(QObject):
         self.runner.run_task(plan, enqueue, failed)
         return batch
 
+    def load_interrupted(self, keep: Callable[[Interrupted], bool] = lambda item: True) -> None:
+        """List the transfers the journal holds as interrupted (those ``keep`` accepts), with the
+        progress they had; the journal is read on a worker thread."""
+        from gsdesktop.datamanager.pending import interrupted_transfers
+
+        client = self.client
+
+        def add(items: list[Interrupted]) -> None:
+            busy = {
+                (t.local, t.remote) for t in self.transfers if t.pending is not None or not t.status.finished
+            }
+            listed = 0
+            for item in items:
+                local = Path(item.local)
+                if not keep(item) or (local, item.remote) in busy:
+                    continue
+                kind = Kind.UPLOAD if item.kind == "upload" else Kind.DOWNLOAD
+                t = Transfer(next(self._ids), kind, local, item.remote, total=item.size, done=item.done)
+                t.status, t.pending = Status.INTERRUPTED, item
+                self.transfers.append(t)
+                self.added.emit(t)
+                listed += 1
+            self.interrupted_loaded.emit(listed)
+
+        self.runner.run_task(lambda: interrupted_transfers(client), add)
+
     def _start(self, t: Transfer) -> None:
         self.transfers.append(t)
         self.added.emit(t)
+        self._run(t)
+
+    def _run(self, t: Transfer) -> None:
         client = self.client
+        pending = t.pending
 
         def progress(done: int, total: int) -> None:  # worker thread: plain writes only
             t.done, t.total = done, total
@@ -258,6 +278,10 @@ class TransferManager(QObject):
             t.cancel.raise_if_cancelled()
             t.status = Status.RUNNING
             t.started = time.monotonic()
+            if pending is not None:
+                from gsdesktop.datamanager.pending import resume
+
+                return resume(client, pending, progress=progress, cancel=t.cancel)
             if t.kind is Kind.UPLOAD:
                 t.total = t.local.stat().st_size
                 return client.upload(t.local, t.remote, progress=progress, cancel=t.cancel)
@@ -287,14 +311,41 @@ class TransferManager(QObject):
     # ---- control ----
 
     def cancel(self, t: Transfer) -> None:
+        """Stop ``t``; an interrupted transfer is given up (stored parts, partial file deleted)."""
+        if t.status is Status.INTERRUPTED and t.pending is not None:
+            self._discard(t, t.pending)
+            return
         if not t.status.finished:
             t.cancel.cancel()
             if t.status is Status.QUEUED:
                 t.status = Status.CANCELLED
                 self.changed.emit(t)
 
+    def _discard(self, t: Transfer, item: Interrupted) -> None:
+        from gsdesktop.datamanager.pending import discard
+
+        client = self.client
+
+        def gone(_r: object) -> None:
+            t.status, t.pending, t.error = Status.CANCELLED, None, ""
+            self.changed.emit(t)
+
+        def failed(exc: BaseException) -> None:
+            t.error = getattr(exc, "user_message", None) or str(exc) or type(exc).__name__
+            self.changed.emit(t)
+
+        t.status = Status.RUNNING  # until the server and the disk are done with it
+        self.changed.emit(t)
+        self.runner.run_task(lambda: discard(client, item), gone, failed)
+
     def retry(self, t: Transfer) -> Transfer | None:
-        """Start a failed or cancelled transfer again (as a new row)."""
+        """Start a failed or cancelled transfer again (as a new row); an interrupted one continues in
+        its own row from where it stopped."""
+        if t.status is Status.INTERRUPTED:
+            t.status, t.error = Status.QUEUED, ""
+            self.changed.emit(t)
+            self._run(t)
+            return t
         if t.status not in (Status.FAILED, Status.CANCELLED):
             return None
         if t.kind is Kind.UPLOAD:
@@ -320,8 +371,8 @@ class TransfersModel(ListTableModel):
     def __init__(self, manager: TransferManager, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.manager = manager
-        self._rows: list[Transfer] = []
-        self._row_of: dict[int, int] = {}
+        self._rows: list[Transfer] = list(manager.transfers)  # those listed before this model existed
+        self._row_of: dict[int, int] = {t.id: i for i, t in enumerate(self._rows)}
         manager.added.connect(self._on_added)
         manager.changed.connect(self._on_changed)
         self.timer = QTimer(self)
@@ -363,9 +414,11 @@ class TransfersModel(ListTableModel):
                 Status.DONE: tr("Done"),
                 Status.FAILED: tr("Failed"),
                 Status.CANCELLED: tr("Cancelled"),
+                Status.INTERRUPTED: tr("Interrupted (Retry continues it, Cancel gives it up)"),
             }
             text = labels[t.status]
-            return f"{text}: {t.error}" if t.error and t.status is Status.FAILED else text
+            shown = t.status in (Status.FAILED, Status.INTERRUPTED)
+            return f"{text}: {t.error}" if t.error and shown else text
         return None
 
     def _on_added(self, t: Transfer) -> None:
@@ -390,7 +443,8 @@ class TransfersModel(ListTableModel):
         return TransferCounts.of(self._rows)
 
     def clear_finished(self) -> None:
-        keep = [t for t in self._rows if not t.status.finished]
+        """Drop finished rows; interrupted ones stay until they are continued or given up."""
+        keep = [t for t in self._rows if not t.status.finished or t.status is Status.INTERRUPTED]
         self.beginResetModel()
         self._rows = keep
         self._row_of = {t.id: i for i, t in enumerate(keep)}
@@ -451,8 +505,24 @@ class TransfersPanel(QWidget):
         return [t for r in sorted(rows) if (t := self.model.transfer(self.model.index(r, 0))) is not None]
 
     def cancel_selected(self) -> None:
-        for t in self.selected():
+        chosen = self.selected()
+        given_up = [t for t in chosen if t.status is Status.INTERRUPTED]
+        if given_up and not self.confirm_give_up(len(given_up)):
+            chosen = [t for t in chosen if t not in given_up]
+        for t in chosen:
             self.manager.cancel(t)
+
+    def confirm_give_up(self, count: int) -> bool:
+        """Ask before interrupted transfers are given up (what they stored is deleted)."""
+        answer = QMessageBox.question(
+            self,
+            tr("Give up interrupted transfers"),
+            tr(
+                "Give up the selected interrupted transfers ({0})? What they already stored is deleted; "
+                "they cannot be continued later."
+            ).format(count),
+        )  # fmt: skip
+        return answer == QMessageBox.StandardButton.Yes
 
     def retry_selected(self) -> None:
         for t in self.selected():

@@ -1,0 +1,137 @@
+"""The transfers panel lists large transfers a crash interrupted, continues them in place, gives them up.
+
+The transfers are interrupted for real (a child process kills itself with SIGKILL half way) and
+journaled where the app looks (``GSDESKTOP_STATE_DIR``); real server, SeaweedFS and threads.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gsdesktop.datamanager.journal import TransferJournal, default_path
+from gsdesktop.datamanager.multipart import MultipartUploader
+from gsdesktop.ui.bridge import TaskRunner
+from gsdesktop.ui.transfers import Kind, Status, TransferManager, TransfersPanel
+from tests.integration.test_multipart_download import killed_download
+from tests.integration.test_multipart_upload import (
+    PART,
+    SIZE,
+    api,
+    make_file,
+    md5_of,
+    run_child_killed,
+    server_parts,
+)
+
+
+@pytest.fixture
+def journal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("GSDESKTOP_STATE_DIR", str(tmp_path / "state"))
+    path = default_path()
+    path.parent.mkdir(parents=True)
+    return path
+
+
+def test_interrupted_upload_is_listed_with_its_progress_and_continues_in_place(  # type: ignore[no-untyped-def]
+    qtbot, account, client, journal, tmp_path
+) -> None:
+    local = tmp_path / "reads.fastq"
+    md5 = make_file(local, seed=31)
+    remote = f"{client.home}/reads.fastq"
+    run_child_killed(account, local, remote, journal, kill_after=5)
+    upload_id, parts = server_parts(client, journal, remote)
+    manager = TransferManager(client, TaskRunner(2))
+    manager.load_interrupted(lambda item: not Path(item.local).is_relative_to(tmp_path / "sync"))
+    qtbot.waitUntil(lambda: len(manager.transfers) == 1, timeout=10000)
+    [t] = manager.transfers
+    assert t.kind is Kind.UPLOAD and t.status is Status.INTERRUPTED and t.local == local
+    assert t.total == SIZE and 5 * PART <= t.done <= len(parts) * PART  # the progress it already had
+    panel = TransfersPanel(manager)
+    qtbot.addWidget(panel)
+    status = panel.model.data(panel.model.index(0, 6))
+    assert status.startswith("Interrupted") and panel.model.data(panel.model.index(0, 2)) >= 40
+    panel.model.clear_finished()
+    assert panel.model.rowCount() == 1  # an interrupted row stays until continued or given up
+    assert manager.retry(t) is t  # continues in its own row
+    qtbot.waitUntil(lambda: t.status.finished, timeout=60000)
+    assert t.status is Status.DONE, t.error
+    assert client.metadata(remote).md5 == md5
+    assert api(client, "GET", f"/uploads/{upload_id}").status_code == 404  # the old upload was completed
+    out = tmp_path / "back.fastq"
+    client.download(remote, out)
+    assert md5_of(out) == md5
+    assert TransferJournal(journal).interrupted(client.server_url, client.username) == []
+
+
+def test_interrupted_download_given_up_after_asking(  # type: ignore[no-untyped-def]
+    qtbot, account, client, journal, tmp_path, monkeypatch
+) -> None:
+    src = tmp_path / "ref.bam"
+    make_file(src, 48 * 1024 * 1024 + 777, seed=32)
+    remote = f"{client.home}/ref.bam"
+    up = MultipartUploader(client, journal=TransferJournal(tmp_path / "up.sqlite"), part_size=8 * PART)
+    up.upload(src, remote)
+    (tmp_path / "dl").mkdir()
+    target = tmp_path / "dl" / "ref.bam"
+    killed_download(account, remote, target, journal, kill_after=3)
+    partial = tmp_path / "dl" / ".ref.bam.gsdownload"
+    assert partial.exists()
+    skipped = TransferManager(client, TaskRunner(1))
+    in_sync_folder = tmp_path / "dl"  # as if it were the sync folder: sync continues those itself
+    with qtbot.waitSignal(skipped.interrupted_loaded, timeout=10000) as loaded:
+        skipped.load_interrupted(lambda item: not Path(item.local).is_relative_to(in_sync_folder))
+    assert loaded.args == [0] and skipped.transfers == []
+    manager = TransferManager(client, TaskRunner(2))
+    with qtbot.waitSignal(manager.interrupted_loaded, timeout=10000) as loaded:
+        manager.load_interrupted()
+    assert loaded.args == [1]
+    [t] = manager.transfers
+    assert t.kind is Kind.DOWNLOAD and t.status is Status.INTERRUPTED and t.local == target
+    panel = TransfersPanel(manager)
+    qtbot.addWidget(panel)
+    panel.view.selectRow(0)
+    asked: list[int] = []
+    monkeypatch.setattr(panel, "confirm_give_up", lambda n: asked.append(n) or False)
+    panel.cancel_selected()
+    assert asked == [1] and t.status is Status.INTERRUPTED and partial.exists()  # "No" keeps it
+    monkeypatch.setattr(panel, "confirm_give_up", lambda n: True)
+    panel.cancel_selected()
+    qtbot.waitUntil(lambda: t.status is Status.CANCELLED, timeout=10000)
+    assert not partial.exists() and not target.exists()
+    assert TransferJournal(journal).interrupted(client.server_url, client.username) == []
+
+
+def test_app_lists_interrupted_transfers_at_start_but_leaves_the_sync_folders_to_sync(  # type: ignore[no-untyped-def]
+    qtbot, account, client, journal, tmp_path, tmp_home
+) -> None:
+    from gsdesktop.sync.engine import SyncConfig, SyncEngine
+    from gsdesktop.ui.app import DesktopApp
+    from gsdesktop.ui.prefs import Prefs
+
+    local_root = tmp_path / "sync"
+    local_root.mkdir()
+    outside, inside = tmp_path / "outside.bam", local_root / "inside.bam"
+    for n, path in enumerate((outside, inside)):
+        make_file(path, seed=40 + n)
+        run_child_killed(account, path, f"{client.home}/{path.name}", journal, kill_after=3)
+    remote = f"{client.home}/synced"
+    client.mkdir(remote)
+    engine = SyncEngine(client, local_root, remote, SyncConfig(), state_dir=tmp_path / "syncstate")
+    app = DesktopApp(client, engine, local_root, remote, Prefs(notifications=True))
+    try:
+        qtbot.waitUntil(
+            lambda: any(t == "Interrupted transfers" for t, _m in app.notifications), timeout=10000
+        )
+        titled = [m for t, m in app.notifications if t == "Interrupted transfers"]
+        assert titled == [
+            "Large transfers that stopped before they finished: 1. Open the remote browser to continue them "
+            "or give them up."
+        ]
+        assert [(t.local, t.status) for t in app.transfers.transfers] == [(outside, Status.INTERRUPTED)]
+    finally:
+        app.runner.shutdown(10000)
+        app.transfer_runner.shutdown(10000)
+        engine.close()
+        app.close_windows()
