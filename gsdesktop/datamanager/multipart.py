@@ -298,8 +298,24 @@ class MultipartUploader:
         if offer is None:
             raise UnsupportedError("This server does not offer multipart uploads", paths=[remote])
         ctype = content_type or mimetypes.guess_type(local.name)[0] or "application/octet-stream"
-        try:
-            return self._upload_changing(local, remote, offer, ctype, progress, cancel)
+        try:  # a file that changes meanwhile is uploaded again from its start (three times at most)
+            for _round in range(3):
+                try:
+                    return self._upload_once(local, remote, offer, ctype, progress, cancel)
+                except FileChangedError as exc:
+                    log.info("%s changed during the upload; starting again: %s", local, exc)
+                    self.stats.restarted_because_changed = True
+                    key = upload_key(self.client.server_url, self.client.username, remote)
+                    stale = self.journal.get_upload(key)
+                    if stale is not None and stale.upload_id:
+                        self.abort(stale.upload_id, remote)  # never stitch parts of two versions
+                    self.journal.drop_upload(key)
+                    if cancel is not None:
+                        cancel.raise_if_cancelled()
+            raise LocalFileError(
+                "The file keeps changing while it is uploaded; try again when it is complete",
+                paths=[str(local)],
+            )
         except GSError as exc:
             if exc.retryable or isinstance(exc, CancelledError):
                 self._note_kept_parts(exc, remote)
@@ -315,33 +331,6 @@ class MultipartUploader:
             exc.add_note(
                 f"{kept} of {total} parts are stored and kept: the upload continues from there next time."
             )
-
-    def _upload_changing(
-        self,
-        local: Path,
-        remote: str,
-        offer: MultipartOffer,
-        ctype: str,
-        progress: ProgressCallback | None,
-        cancel: CancelToken | None,
-    ) -> GSFileMetadata:
-        """Upload; a file that changes meanwhile is uploaded again from its start (three times at most)."""
-        for _round in range(3):
-            try:
-                return self._upload_once(local, remote, offer, ctype, progress, cancel)
-            except FileChangedError as exc:
-                log.info("%s changed during the upload; starting again: %s", local, exc)
-                self.stats.restarted_because_changed = True
-                key = upload_key(self.client.server_url, self.client.username, remote)
-                stale = self.journal.get_upload(key)
-                if stale is not None and stale.upload_id:
-                    self.abort(stale.upload_id, remote)  # never stitch parts of two versions
-                self.journal.drop_upload(key)
-                if cancel is not None:
-                    cancel.raise_if_cancelled()
-        raise LocalFileError(
-            "The file keeps changing while it is uploaded; try again when it is complete", paths=[str(local)]
-        )
 
     def _identity(self, local: Path) -> FileIdentity:
         try:
