@@ -407,6 +407,9 @@ def cmd_transfers(args: argparse.Namespace) -> int:
                     raise NotFoundError("No interrupted transfer of this path", paths=[p])
                 wanted += [t for t in hits if t not in wanted]
             items = wanted
+        if not items and not args.json:
+            print("No interrupted transfers.")
+            return 0
         if args.discard:
             for t in items:
                 discard(client, t)
@@ -441,8 +444,6 @@ def cmd_transfers(args: argparse.Namespace) -> int:
                 ]
             )  # fmt: skip
             return 0
-        if not items:
-            print("No interrupted transfers.")
         for t in items:
             share = f"{human_bytes(t.done)} of {human_bytes(t.size)} ({100 * t.done // max(1, t.size)} %)"
             ends = f"{t.local} -> {t.remote}" if t.kind == "upload" else f"{t.remote} -> {t.local}"

@@ -65,6 +65,7 @@ def test_interrupted_upload_is_listed_and_resumed(account: Account, tmp_path: Pa
     client.download(remote, out)
     assert md5_of(out) == md5
     assert _listed(env) == []
+    assert run_cli(["transfers", "--resume"], env).ok().out.strip() == "No interrupted transfers."
     # the killed run's upload was the one completed (a fresh upload would have left it behind)
     assert api(client, "GET", f"/uploads/{upload_id}").status_code == 404
 
