@@ -197,19 +197,13 @@ class TransferJournal:
             db.execute("DELETE FROM upload_parts WHERE key = ?", (key,))
             db.execute("DELETE FROM uploads WHERE key = ?", (key,))
 
-    def pending_uploads(self) -> list[UploadRecord]:
-        """Unfinished uploads (for a transfers panel or a 'resume all' command)."""
-        with self._lock:
-            keys = [r[0] for r in self._db.execute("SELECT key FROM uploads").fetchall()]
-        return [rec for k in keys if (rec := self.get_upload(k)) is not None]
-
     def interrupted(self, server_url: str, user: str) -> list[Interrupted]:
         """Every unfinished transfer of ``user`` on ``server_url``, oldest first."""
         account = [server_url.rstrip("/"), user]
         out: list[Interrupted] = []
         with self._lock:
             ups = self._db.execute(
-                "SELECT key, local, size, part_size, upload_id, updated FROM uploads ORDER BY updated"
+                "SELECT key, local, size, part_size, upload_id, updated FROM uploads"
             ).fetchall()
             downs = self._db.execute("SELECT key, temp, size, chunk, updated FROM downloads").fetchall()
         for key, local, size, part_size, upload_id, updated in ups:
