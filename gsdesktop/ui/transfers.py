@@ -176,7 +176,12 @@ class TransferManager(QObject):
     # ---- starting ----
 
     def upload(self, local: Path, remote: str, batch: int = 0) -> Transfer:
-        """Queue one file upload to the remote file path ``remote``."""
+        """Queue one file upload to the remote file path ``remote`` (an interrupted upload of the same
+        file to the same path continues in its row)."""
+        old = self._interrupted(Kind.UPLOAD, local, remote)
+        if old is not None:
+            old.batch = batch
+            return self._continue(old)
         t = Transfer(next(self._ids), Kind.UPLOAD, local, remote, batch=batch)
         self._start(t)
         return t
@@ -184,9 +189,19 @@ class TransferManager(QObject):
     def download(
         self, remote: str, local: Path, data_format: GSDataFormat | None = None, size: int | None = None
     ) -> Transfer:
+        old = self._interrupted(Kind.DOWNLOAD, local, remote) if data_format is None else None
+        if old is not None:
+            return self._continue(old)
         t = Transfer(next(self._ids), Kind.DOWNLOAD, local, remote, data_format=data_format, total=size or 0)
         self._start(t)
         return t
+
+    def _interrupted(self, kind: Kind, local: Path, remote: str) -> Transfer | None:
+        """The interrupted row of this very transfer, if one is listed."""
+        for t in self.transfers:
+            if t.status is Status.INTERRUPTED and (t.kind, t.local, t.remote) == (kind, local, remote):
+                return t
+        return None
 
     def upload_paths(
         self, paths: list[Path], remote_folder: str, on_error: Callable[[BaseException], None] | None = None
@@ -342,15 +357,19 @@ class TransferManager(QObject):
         """Start a failed or cancelled transfer again (as a new row); an interrupted one continues in
         its own row from where it stopped."""
         if t.status is Status.INTERRUPTED:
-            t.status, t.error = Status.QUEUED, ""
-            self.changed.emit(t)
-            self._run(t)
-            return t
+            return self._continue(t)
         if t.status not in (Status.FAILED, Status.CANCELLED):
             return None
         if t.kind is Kind.UPLOAD:
             return self.upload(t.local, t.remote)
         return self.download(t.remote, t.local, t.data_format)
+
+    def _continue(self, t: Transfer) -> Transfer:
+        """An interrupted transfer continues in its own row from where it stopped."""
+        t.status, t.error = Status.QUEUED, ""
+        self.changed.emit(t)
+        self._run(t)
+        return t
 
     def cancel_all(self) -> None:
         for t in self.transfers:

@@ -65,6 +65,26 @@ def test_interrupted_upload_is_listed_with_its_progress_and_continues_in_place( 
     assert TransferJournal(journal).interrupted(client.server_url, client.username) == []
 
 
+def test_dropping_the_same_file_again_continues_its_interrupted_row(  # type: ignore[no-untyped-def]
+    qtbot, account, client, journal, tmp_path
+) -> None:
+    local = tmp_path / "again.bam"
+    md5 = make_file(local, seed=33)
+    remote = f"{client.home}/again.bam"
+    run_child_killed(account, local, remote, journal, kill_after=4)
+    upload_id, _parts = server_parts(client, journal, remote)
+    manager = TransferManager(client, TaskRunner(2))
+    with qtbot.waitSignal(manager.interrupted_loaded, timeout=10000):
+        manager.load_interrupted()
+    [t] = manager.transfers
+    with qtbot.waitSignal(manager.batch_finished, timeout=60000) as finished:
+        manager.upload_paths([local], client.home)  # what a drop onto the home folder does
+    assert finished.args[1:3] == [1, 0]
+    assert manager.transfers == [t] and t.status is Status.DONE  # the same row, continued
+    assert client.metadata(remote).md5 == md5
+    assert api(client, "GET", f"/uploads/{upload_id}").status_code == 404  # the killed upload completed
+
+
 def test_interrupted_download_given_up_after_asking(  # type: ignore[no-untyped-def]
     qtbot, account, client, journal, tmp_path, monkeypatch
 ) -> None:
