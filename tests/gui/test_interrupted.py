@@ -34,20 +34,33 @@ def journal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return path
 
 
+def killed_upload(account, client, journal: Path, local: Path, seed: int, kill_after: int):  # type: ignore[no-untyped-def]
+    """Upload ``local`` into the home folder in a child killed after ``kill_after`` parts:
+    (its MD5, remote path, the server's upload id, how many parts storage holds)."""
+    md5 = make_file(local, seed=seed)
+    remote = f"{client.home}/{local.name}"
+    run_child_killed(account, local, remote, journal, kill_after=kill_after)
+    upload_id, parts = server_parts(client, journal, remote)
+    return md5, remote, upload_id, len(parts)
+
+
+def loaded(qtbot, client, keep=lambda item: True) -> TransferManager:  # type: ignore[no-untyped-def]
+    """A transfer manager once it listed the journal's interrupted transfers (those ``keep`` accepts)."""
+    manager = TransferManager(client, TaskRunner(2))
+    with qtbot.waitSignal(manager.interrupted_loaded, timeout=10000):
+        manager.load_interrupted(keep)
+    return manager
+
+
 def test_interrupted_upload_is_listed_with_its_progress_and_continues_in_place(  # type: ignore[no-untyped-def]
     qtbot, account, client, journal, tmp_path
 ) -> None:
     local = tmp_path / "reads.fastq"
-    md5 = make_file(local, seed=31)
-    remote = f"{client.home}/reads.fastq"
-    run_child_killed(account, local, remote, journal, kill_after=5)
-    upload_id, parts = server_parts(client, journal, remote)
-    manager = TransferManager(client, TaskRunner(2))
-    manager.load_interrupted(lambda item: not Path(item.local).is_relative_to(tmp_path / "sync"))
-    qtbot.waitUntil(lambda: len(manager.transfers) == 1, timeout=10000)
+    md5, remote, upload_id, stored = killed_upload(account, client, journal, local, 31, kill_after=5)
+    manager = loaded(qtbot, client)
     [t] = manager.transfers
     assert t.kind is Kind.UPLOAD and t.status is Status.INTERRUPTED and t.local == local
-    assert t.total == SIZE and 5 * PART <= t.done <= len(parts) * PART  # the progress it already had
+    assert t.total == SIZE and 5 * PART <= t.done <= stored * PART  # the progress it already had
     panel = TransfersPanel(manager)
     qtbot.addWidget(panel)
     status = panel.model.data(panel.model.index(0, 6))
@@ -69,13 +82,8 @@ def test_dropping_the_same_file_again_continues_its_interrupted_row(  # type: ig
     qtbot, account, client, journal, tmp_path
 ) -> None:
     local = tmp_path / "again.bam"
-    md5 = make_file(local, seed=33)
-    remote = f"{client.home}/again.bam"
-    run_child_killed(account, local, remote, journal, kill_after=4)
-    upload_id, _parts = server_parts(client, journal, remote)
-    manager = TransferManager(client, TaskRunner(2))
-    with qtbot.waitSignal(manager.interrupted_loaded, timeout=10000):
-        manager.load_interrupted()
+    md5, remote, upload_id, _stored = killed_upload(account, client, journal, local, 33, kill_after=4)
+    manager = loaded(qtbot, client)
     [t] = manager.transfers
     with qtbot.waitSignal(manager.batch_finished, timeout=60000) as finished:
         manager.upload_paths([local], client.home)  # what a drop onto the home folder does
@@ -98,15 +106,12 @@ def test_interrupted_download_given_up_after_asking(  # type: ignore[no-untyped-
     killed_download(account, remote, target, journal, kill_after=3)
     partial = tmp_path / "dl" / ".ref.bam.gsdownload"
     assert partial.exists()
-    skipped = TransferManager(client, TaskRunner(1))
     in_sync_folder = tmp_path / "dl"  # as if it were the sync folder: sync continues those itself
-    with qtbot.waitSignal(skipped.interrupted_loaded, timeout=10000) as loaded:
-        skipped.load_interrupted(lambda item: not Path(item.local).is_relative_to(in_sync_folder))
-    assert loaded.args == [0] and skipped.transfers == []
-    manager = TransferManager(client, TaskRunner(2))
-    with qtbot.waitSignal(manager.interrupted_loaded, timeout=10000) as loaded:
-        manager.load_interrupted()
-    assert loaded.args == [1]
+    assert (
+        loaded(qtbot, client, lambda item: not Path(item.local).is_relative_to(in_sync_folder)).transfers
+        == []
+    )
+    manager = loaded(qtbot, client)
     [t] = manager.transfers
     assert t.kind is Kind.DOWNLOAD and t.status is Status.INTERRUPTED and t.local == target
     panel = TransfersPanel(manager)
