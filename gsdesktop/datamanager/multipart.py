@@ -69,7 +69,13 @@ from gsdesktop.datamanager.parthash import (
     part_count,
 )
 from gsdesktop.datamanager.ranged import ParallelDownloader, parallel_download  # large downloads
-from gsdesktop.datamanager.transfer import CHUNK, CancelToken, ProgressCallback, ThrottledProgress
+from gsdesktop.datamanager.transfer import (
+    CHUNK,
+    CancelToken,
+    ProgressCallback,
+    ThrottledProgress,
+    note_kept,
+)
 
 if TYPE_CHECKING:
     from gsdesktop.datamanager.client import DataManagerClient
@@ -317,20 +323,12 @@ class MultipartUploader:
                 paths=[str(local)],
             )
         except GSError as exc:
-            if exc.retryable or isinstance(exc, CancelledError):
-                self._note_kept_parts(exc, remote)
+            key = upload_key(self.client.server_url, self.client.username, remote)
+            rec = self.journal.get_upload(key)
+            if rec is not None and rec.upload_id:
+                total = part_count(rec.identity.size, rec.part_size)
+                note_kept(exc, len(self.journal.done_parts(key)), total, "parts are stored", "upload")
             raise
-
-    def _note_kept_parts(self, exc: GSError, remote: str) -> None:
-        """Tell whoever reads ``exc`` that the parts already stored are kept for the next attempt."""
-        key = upload_key(self.client.server_url, self.client.username, remote)
-        rec = self.journal.get_upload(key)
-        kept = len(self.journal.done_parts(key)) if rec is not None and rec.upload_id else 0
-        if rec is not None and kept:
-            total = part_count(rec.identity.size, rec.part_size)
-            exc.add_note(
-                f"{kept} of {total} parts are stored and kept: the upload continues from there next time."
-            )
 
     def _identity(self, local: Path) -> FileIdentity:
         try:

@@ -35,6 +35,7 @@ from gsdesktop.datamanager.download import read_into
 from gsdesktop.datamanager.envsettings import env_int
 from gsdesktop.datamanager.errors import (
     ConflictError,
+    GSError,
     IntegrityError,
     InvalidRequestError,
     LocalFileError,
@@ -48,6 +49,7 @@ from gsdesktop.datamanager.transfer import (
     ProgressCallback,
     ThrottledProgress,
     fsync_dir,
+    note_kept,
 )
 
 if TYPE_CHECKING:
@@ -168,6 +170,9 @@ class ParallelDownloader:
                 self.journal.drop_download(key)
                 with contextlib.suppress(OSError):
                     temp.unlink()
+                raise
+            except GSError as exc:
+                note_kept(exc, len(self.journal.done_chunks(key)), chunks, "blocks are on disk", "download")
                 raise
             except OSError as exc:
                 raise LocalFileError(

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from gsdesktop.datamanager.errors import CancelledError, LocalFileError, TransferError
+from gsdesktop.datamanager.errors import CancelledError, GSError, LocalFileError, TransferError
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -119,6 +119,14 @@ class ProgressAggregator:
 
     def finish(self) -> None:
         self._throttle.finish()
+
+
+def note_kept(exc: GSError, kept: int, total: int, what: str, transfer: str) -> None:
+    """Tell whoever reads ``exc`` what a journaled transfer keeps for its next attempt, when ``exc`` is
+    a failure that may pass or a cancel: ``"212 of 320 parts are stored and kept: the upload
+    continues from there next time."``"""
+    if kept and (exc.retryable or isinstance(exc, CancelledError)):
+        exc.add_note(f"{kept} of {total} {what} and kept: the {transfer} continues from there next time.")
 
 
 def md5_file(path: Path, cancel: CancelToken | None = None) -> tuple[str, str, int]:

@@ -32,6 +32,7 @@ from gsdesktop.datamanager.errors import (
     IntegrityError,
     LocalFileError,
     ServerError,
+    TransferError,
 )
 from gsdesktop.datamanager.paths import Dialect
 from gsdesktop.datamanager.transfer import CancelToken
@@ -609,3 +610,37 @@ def test_transfer_settings_from_the_environment(stack: Stack, user: tuple[str, s
     assert (
         low.code == 2 and "GSDESKTOP_MULTIPART_THRESHOLD_MIB must be a whole number from 5 to 5120" in low.err
     )
+
+
+def test_failed_ranged_download_says_what_it_keeps_and_resumes(
+    stack: Stack, user: tuple[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Storage fails one span for good: the error names the blocks on disk, and the next attempt
+    fetches only the others."""
+    from gsdesktop.datamanager import ranged
+    from gsdesktop.datamanager.journal import TransferJournal
+    from gsdesktop.datamanager.ranged import ParallelDownloader
+
+    monkeypatch.setattr(ranged, "ATTEMPTS", 1)  # the same failure path, without the backoff rounds
+    mib = 1024 * 1024
+    c = _client(stack, user, retries=0)
+    src = _file(tmp_path, "ref.fa", 12 * mib)  # 12 blocks of 1 MiB, 6 spans of 2
+    remote = f"{c.home}/ref.fa"
+    c.upload(src, remote)
+    stack.s3.clear()
+    stack.s3.add(_is_get, "status", status=500, times=-1, header=("range", f"bytes={8 * mib}-{10 * mib - 1}"))
+    journal = TransferJournal(tmp_path / "j.db")
+    first = ParallelDownloader(c, journal=journal, workers=2, chunk_size=mib, span=2 * mib)
+    with pytest.raises((ServerError, TransferError)) as caught:
+        first.download(remote, tmp_path / "ref.out")
+    kept = first.stats.chunks_fetched
+    assert 1 <= kept <= 10, kept
+    assert caught.value.user_message.endswith(
+        f"{kept} of 12 blocks are on disk and kept: the download continues from there next time."
+    ), caught.value.user_message
+    assert not (tmp_path / "ref.out").exists()
+    stack.s3.clear()
+    second = ParallelDownloader(c, journal=journal, workers=2, chunk_size=mib, span=2 * mib)
+    assert second.download(remote, tmp_path / "ref.out") == tmp_path / "ref.out"
+    assert second.stats.resumed and second.stats.chunks_fetched == 12 - kept
+    assert (tmp_path / "ref.out").read_bytes() == src.read_bytes()
