@@ -102,6 +102,16 @@ def upload_key(server_url: str, user: str, remote: str) -> str:
     return json.dumps([server_url.rstrip("/"), user, remote])
 
 
+def _where(key: str, parts: int) -> list[str] | None:
+    """A journal key's fields (server, user, remote[, local]); None for a key of another shape."""
+    try:
+        where = json.loads(key)
+    except ValueError:
+        return None
+    ok = isinstance(where, list) and len(where) == parts and all(isinstance(x, str) for x in where)
+    return [x.rstrip("/") if i == 0 else x for i, x in enumerate(where)] if ok else None
+
+
 def _spans_done(size: int, unit: int, numbers: Iterable[int]) -> int:
     """Bytes held by the numbered units (0-based) of ``unit`` bytes of a ``size``-byte file."""
     return sum(max(0, min(unit, size - n * unit)) for n in numbers)
@@ -207,8 +217,8 @@ class TransferJournal:
             ).fetchall()
             downs = self._db.execute("SELECT key, temp, size, chunk, updated FROM downloads").fetchall()
         for key, local, size, part_size, upload_id, updated in ups:
-            where = json.loads(key)
-            if where[:2] == account:
+            where = _where(key, 3)
+            if where is not None and where[:2] == account:
                 done = _spans_done(size, part_size, (n - 1 for n in self.done_parts(key)))
                 out.append(
                     Interrupted(
@@ -216,8 +226,8 @@ class TransferJournal:
                     )
                 )
         for key, temp, size, chunk, updated in downs:
-            where = json.loads(key)
-            if [where[0].rstrip("/"), where[1]] == account:
+            where = _where(key, 4)
+            if where is not None and where[:2] == account:
                 done = _spans_done(size, chunk, self.done_chunks(key))
                 out.append(
                     Interrupted("download", key, where[3], where[2], size, done, updated, None, temp, chunk)

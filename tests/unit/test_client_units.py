@@ -248,3 +248,40 @@ def test_settings_from_the_environment_are_checked(monkeypatch: pytest.MonkeyPat
         with pytest.raises(SettingError) as caught:
             env_int(name, 4, 1, 64)
         assert caught.value.user_message == f"{name} must be a whole number from 1 to 64, not {bad!r}"
+
+
+def test_journal_lists_one_accounts_interrupted_transfers(tmp_path: Path) -> None:
+    """Bytes done from the finished parts/blocks (a short last one counted short), other accounts and
+    keys of another shape left out, oldest first."""
+    import sqlite3
+
+    from gsdesktop.datamanager.journal import (
+        DownloadRecord,
+        FileIdentity,
+        TransferJournal,
+        UploadRecord,
+        upload_key,
+    )
+
+    mib = 1024 * 1024
+    j = TransferJournal(tmp_path / "t.sqlite")
+    key = upload_key("http://dm:8080/", "ann", "/users/ann/a.bam")
+    j.put_upload(UploadRecord(key, "/data/a.bam", FileIdentity(25 * mib, 1, 2, 3), "", 10 * mib, [], "U1"))
+    j.part_done(key, 1, "e1")
+    j.part_done(key, 3, "e3")  # the last part: 5 MiB
+    other = upload_key("http://dm:8080", "bob", "/users/bob/b.bam")
+    j.put_upload(UploadRecord(other, "/data/b.bam", FileIdentity(mib, 1, 2, 3), "", mib, [], "U2"))
+    dkey = '["http://dm:8080", "ann", "/users/ann/ref.fa", "/data/ref.fa"]'
+    j.put_download(DownloadRecord(dkey, "/data/.ref.fa.gsdownload", 3 * mib + 1, "v", mib))
+    j.chunk_done(dkey, 0)
+    j.chunk_done(dkey, 3)  # the last block: 1 byte
+    with sqlite3.connect(tmp_path / "t.sqlite") as db:  # a record from some other version of the client
+        db.execute("INSERT INTO downloads VALUES ('not json', '/x', 1, 'v', 1, 0)")
+    got = j.interrupted("http://dm:8080", "ann")
+    assert [(t.kind, t.local, t.remote, t.size, t.done, t.block) for t in got] == [
+        ("upload", "/data/a.bam", "/users/ann/a.bam", 25 * mib, 15 * mib, 10 * mib),
+        ("download", "/data/ref.fa", "/users/ann/ref.fa", 3 * mib + 1, mib + 1, mib),
+    ]
+    assert got[0].upload_id == "U1" and got[1].temp == "/data/.ref.fa.gsdownload"
+    assert [t.remote for t in j.interrupted("http://dm:8080/", "bob")] == ["/users/bob/b.bam"]
+    assert j.interrupted("http://other:8080", "ann") == []
