@@ -326,17 +326,19 @@ class TransferManager(QObject):
     # ---- control ----
 
     def cancel(self, t: Transfer) -> None:
-        """Stop ``t``; an interrupted transfer is given up (stored parts, partial file deleted)."""
-        if t.status is Status.INTERRUPTED and t.pending is not None:
-            self._discard(t, t.pending)
-            return
+        """Stop ``t`` if it runs or waits (what a large transfer stored is kept for later)."""
         if not t.status.finished:
             t.cancel.cancel()
             if t.status is Status.QUEUED:
                 t.status = Status.CANCELLED
                 self.changed.emit(t)
 
-    def _discard(self, t: Transfer, item: Interrupted) -> None:
+    def give_up(self, t: Transfer) -> None:
+        """Give up an interrupted transfer: the server deletes its stored parts, a partial download
+        file is removed. Anything else is left alone."""
+        item = t.pending
+        if t.status is not Status.INTERRUPTED or item is None:
+            return
         from gsdesktop.datamanager.pending import discard
 
         client = self.client
@@ -345,11 +347,12 @@ class TransferManager(QObject):
             t.status, t.pending, t.error = Status.CANCELLED, None, ""
             self.changed.emit(t)
 
-        def failed(exc: BaseException) -> None:
+        def failed(exc: BaseException) -> None:  # still interrupted, and says why it is still there
+            t.status = Status.INTERRUPTED
             t.error = getattr(exc, "user_message", None) or str(exc) or type(exc).__name__
             self.changed.emit(t)
 
-        t.status = Status.RUNNING  # until the server and the disk are done with it
+        t.status, t.error = Status.RUNNING, ""  # until the server and the disk are done with it
         self.changed.emit(t)
         self.runner.run_task(lambda: discard(client, item), gone, failed)
 
@@ -524,12 +527,15 @@ class TransfersPanel(QWidget):
         return [t for r in sorted(rows) if (t := self.model.transfer(self.model.index(r, 0))) is not None]
 
     def cancel_selected(self) -> None:
+        """Stop the selected transfers; interrupted ones are given up, after asking."""
         chosen = self.selected()
-        given_up = [t for t in chosen if t.status is Status.INTERRUPTED]
-        if given_up and not self.confirm_give_up(len(given_up)):
-            chosen = [t for t in chosen if t not in given_up]
+        interrupted = [t for t in chosen if t.status is Status.INTERRUPTED]
+        if interrupted and self.confirm_give_up(len(interrupted)):
+            for t in interrupted:
+                self.manager.give_up(t)
         for t in chosen:
-            self.manager.cancel(t)
+            if t not in interrupted:
+                self.manager.cancel(t)
 
     def confirm_give_up(self, count: int) -> bool:
         """Ask before interrupted transfers are given up (what they stored is deleted)."""

@@ -138,9 +138,8 @@ def test_app_lists_interrupted_transfers_at_start_but_leaves_the_sync_folders_to
     local_root = tmp_path / "sync"
     local_root.mkdir()
     outside, inside = tmp_path / "outside.bam", local_root / "inside.bam"
-    for n, path in enumerate((outside, inside)):
-        make_file(path, seed=40 + n)
-        run_child_killed(account, path, f"{client.home}/{path.name}", journal, kill_after=3)
+    _md5, _remote, outside_id, _n = killed_upload(account, client, journal, outside, 40, kill_after=3)
+    killed_upload(account, client, journal, inside, 41, kill_after=3)
     remote = f"{client.home}/synced"
     client.mkdir(remote)
     engine = SyncEngine(client, local_root, remote, SyncConfig(), state_dir=tmp_path / "syncstate")
@@ -155,8 +154,35 @@ def test_app_lists_interrupted_transfers_at_start_but_leaves_the_sync_folders_to
             "or give them up."
         ]
         assert [(t.local, t.status) for t in app.transfers.transfers] == [(outside, Status.INTERRUPTED)]
+        app.transfers.cancel_all()  # what Quit does: it stops transfers, it never gives one up
+        qtbot.wait(300)
+        assert [t.status for t in app.transfers.transfers] == [Status.INTERRUPTED]
+        assert len(TransferJournal(journal).interrupted(client.server_url, client.username)) == 2
+        assert api(client, "GET", f"/uploads/{outside_id}").status_code == 200
     finally:
         app.runner.shutdown(10000)
         app.transfer_runner.shutdown(10000)
         engine.close()
         app.close_windows()
+
+
+def test_giving_up_while_the_server_is_unreachable_keeps_the_row_and_says_why(  # type: ignore[no-untyped-def]
+    qtbot, account, client, journal, tmp_path
+) -> None:
+    from gsdesktop.datamanager.client import DataManagerClient
+    from gsdesktop.ui.transfers import Transfer
+
+    local = tmp_path / "far.bam"
+    _md5, remote, upload_id, _n = killed_upload(account, client, journal, local, 50, kill_after=3)
+    [item] = TransferJournal(journal).interrupted(client.server_url, client.username)
+    dead = DataManagerClient("http://127.0.0.1:9", account.username, account.password, retries=0)
+    manager = TransferManager(dead, TaskRunner(1))
+    t = Transfer(1, Kind.UPLOAD, local, remote, total=item.size, done=item.done)
+    t.status, t.pending = Status.INTERRUPTED, item
+    manager.transfers.append(t)
+    manager.give_up(t)
+    qtbot.waitUntil(lambda: t.status is Status.INTERRUPTED and bool(t.error), timeout=30000)
+    assert t.error.startswith("Cannot connect to 127.0.0.1:9 (is the server running?)"), t.error
+    assert t.pending is item  # can still be continued or given up later
+    assert len(TransferJournal(journal).interrupted(client.server_url, client.username)) == 1
+    assert api(client, "GET", f"/uploads/{upload_id}").status_code == 200
