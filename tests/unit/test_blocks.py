@@ -97,22 +97,29 @@ def test_hasher_hashes_in_file_order_whatever_the_arrival_order(tmp_path: Path) 
     def worker(seed: int) -> None:
         rnd = random.Random(seed)
         while True:
-            buf = pool.get()  # a buffer first, then a block (as the downloader does)
             with lock:
                 if not todo:
-                    pool.put(buf)
                     return
                 b = todo.pop(rnd.randrange(min(3, len(todo))))  # slightly out of order
+            # as the downloader does: a block takes a buffer only once it is within the pool's count
+            # of the block hashed next (taking one first could leave every buffer with blocks the hash
+            # cannot reach yet, while the block it waits for has none: this test hung that way once)
+            hasher.wait_for_turn(b, pool.count)
+            buf = pool.get()
             piece = data[b * BLOCK : (b + 1) * BLOCK]
             buf[: len(piece)] = piece
             hasher.submit(b, buf, len(piece))
 
-    threads = [threading.Thread(target=worker, args=(s,)) for s in range(3)]
+    threads = [threading.Thread(target=worker, args=(s,), daemon=True) for s in range(3)]
     for t in threads:
         t.start()
     for t in threads:
         t.join(30)
+    hung = [t for t in threads if t.is_alive()]
+    if hung:
+        abort.set()  # frees the threads; the assertion below reports the hang
     try:
+        assert not hung, "the workers hung"
         assert hasher.result() == hashlib.md5(data).hexdigest()
     finally:
         hasher.close()
