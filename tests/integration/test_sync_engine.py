@@ -207,3 +207,30 @@ def test_symlinks_reported_once_and_not_followed(client, tmp_path: Path) -> None
     assert len([e for e in seen if type(e).__name__ == "ProblemChanged"]) == n  # not re-reported
     assert "loop" not in remote_tree(client, ea.remote_root)
     time.sleep(0)
+
+
+def test_bandwidth_limits_hold_for_large_files(client: DataManagerClient, tmp_path: Path) -> None:
+    """A 70 MiB file goes up in parallel parts and comes down in parallel ranges; with 20 MiB/s limits
+    each way neither may take much less than 3.5 s, although the limiter only sleeps in the progress
+    callbacks of a transfer that runs on several threads."""
+    mib = 1024 * 1024
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    (a / "big.bin").write_bytes(os.urandom(70 * mib))
+    limits = {"max_upload_bps": 20 * mib, "max_download_bps": 20 * mib}
+    up_engine = make_engine(client, a, tmp_path / "ea", **limits)
+    down_engine = make_engine(client, b, tmp_path / "eb", **limits)
+    try:
+        start = time.monotonic()
+        assert up_engine.sync_once().converged
+        up = time.monotonic() - start
+        assert client.metadata(f"{client.home}/sync/big.bin").size == 70 * mib
+        start = time.monotonic()
+        assert down_engine.sync_once().converged
+        down = time.monotonic() - start
+    finally:
+        up_engine.close()
+        down_engine.close()
+    assert (b / "big.bin").read_bytes() == (a / "big.bin").read_bytes()
+    assert up >= 3.0 and down >= 3.0, (up, down)  # 70 MiB at 20 MiB/s, minus the limiter's burst
