@@ -12,6 +12,7 @@ import functools
 import getpass
 import json
 import os
+import shlex
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -30,6 +31,7 @@ from gsdesktop.datamanager import credentials as creds
 from gsdesktop.datamanager import paths as P
 from gsdesktop.datamanager.client import DataManagerClient
 from gsdesktop.datamanager.errors import (
+    ConflictError,
     CredentialsUnavailableError,
     GSError,
     InvalidRequestError,
@@ -181,6 +183,34 @@ def cmd_ls(args: argparse.Namespace, client: DataManagerClient) -> int:
     return 0
 
 
+def _plural(n: int, word: str) -> str:
+    return word if n == 1 else word + "s"
+
+
+def tree_lines(root: str, entries: list[GSFileMetadata]) -> list[str]:
+    """Draw ``entries`` (everything below ``root``) as a tree: folders first, then files, by name."""
+    children: dict[str, list[GSFileMetadata]] = {}
+    for m in entries:
+        children.setdefault(P.parent_of(m.path), []).append(m)
+    lines: list[str] = []
+
+    def draw(folder: str, indent: str) -> None:
+        kids = sorted(children.get(folder, []), key=lambda m: (not m.is_directory, m.name))
+        for i, m in enumerate(kids):
+            last = i == len(kids) - 1
+            if m.is_directory:
+                label = m.name + "/"
+            else:
+                size = "?" if m.size is None else f"{m.size:,} {_plural(m.size, 'byte')}"
+                label = f"{m.name}  ({size})"
+            lines.append(indent + ("└── " if last else "├── ") + label)
+            if m.is_directory:
+                draw(m.path, indent + ("    " if last else "│   "))
+
+    draw(root, "")
+    return lines
+
+
 @with_client
 def cmd_tree(args: argparse.Namespace, client: DataManagerClient) -> int:
     path = remote(client, args.path)
@@ -189,13 +219,11 @@ def cmd_tree(args: argparse.Namespace, client: DataManagerClient) -> int:
         _print_json([meta_json(m) for m in entries])
         return 0
     print(path)
-    base = path.count("/")
-    for m in entries:
-        depth = m.path.count("/") - base
-        suffix = "/" if m.is_directory else f"  ({m.size if m.size is not None else '?'} bytes)"
-        print("    " * (depth - 1) + "└── " + m.name + suffix)
+    for line in tree_lines(path, entries):
+        print(line)
     n_dirs = sum(m.is_directory for m in entries)
-    print(f"{n_dirs} folders, {len(entries) - n_dirs} files")
+    n_files = len(entries) - n_dirs
+    print(f"{n_dirs} {_plural(n_dirs, 'folder')}, {n_files} {_plural(n_files, 'file')}")
     return 0
 
 
@@ -250,7 +278,12 @@ def cmd_rm(args: argparse.Namespace, client: DataManagerClient) -> int:
         path = remote(client, p)
         if path.rstrip("/") == client.home:
             raise InvalidRequestError("Refusing to delete your home folder", paths=[path])
-        client.delete(path, recursive=args.recursive)
+        try:
+            client.delete(path, recursive=args.recursive)
+        except ConflictError as exc:
+            if not args.recursive:
+                exc.add_note(f"To delete the folder with everything in it: gsdesktop rm -r {shlex.quote(p)}")
+            raise
         print(f"deleted\t{path}")
     return 0
 

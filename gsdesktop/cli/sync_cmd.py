@@ -313,6 +313,8 @@ def _conflicts(args: argparse.Namespace) -> int:
                          "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(when))})  # fmt: skip
     if args.json:
         print(json.dumps(rows, indent=2))
+    elif not rows:
+        print("No conflicted copies.")
     else:
         for r in rows:
             print(f"{r['time']}\t{r['local']}\t{r['path']}\t{r['copy']}")
@@ -328,6 +330,8 @@ def _errors(args: argparse.Namespace) -> int:
                          "attempts": attempts, "retry_at": retry_at})  # fmt: skip
     if args.json:
         print(json.dumps(rows, indent=2))
+    elif not rows:
+        print("No sync problems.")
     else:
         for r in rows:
             retry = time.strftime("%H:%M:%S", time.localtime(r["retry_at"])) if r["retry_at"] else "-"

@@ -99,6 +99,15 @@ def _multipart_impl() -> MultipartUpload | None:
     return impl if callable(impl) else None
 
 
+def _not_a_data_manager(resp: requests.Response) -> bool:
+    """A sign-in answer that no GenomeSpace identity service gives: no such endpoint, a web page, or
+    the XML error of an S3 store (a common mistake: the storage endpoint given as the server)."""
+    ctype = resp.headers.get("Content-Type", "")
+    if resp.status_code in (404, 405, 501) or (resp.ok and "html" in ctype):
+        return True  # no such endpoint, or a web site's page
+    return "xml" in ctype and "<Error>" in resp.text[:2000]
+
+
 class DataManagerClient:
     """A signed-in connection to one Data Manager account.
 
@@ -203,6 +212,11 @@ class DataManagerClient:
             resp = self._session.get(url, auth=(self.username, self._password), timeout=self.timeout)
         except requests.RequestException as exc:
             raise error_for_exception(exc, url) from exc
+        if _not_a_data_manager(resp):
+            raise InvalidRequestError(
+                f"{self.server_url} is not a GenomeSpace Data Manager (it has no sign-in service); "
+                "use the address the server gives, e.g. the one 'gsdesktop server run' prints"
+            )
         if resp.status_code in (401, 403):
             raise AuthenticationError(f"Wrong user name or password for {self.username} at {self.server_url}")
         if not resp.ok:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import re
 from http.cookiejar import DefaultCookiePolicy
 from typing import Any
 from urllib.parse import urlsplit
@@ -108,6 +110,10 @@ def make_session(server_url: str, pool_size: int = 16, retries: int = DEFAULT_RE
     session.cookies.set_policy(_BlockAllCookies())
     # honour HTTPS_PROXY/NO_PROXY/.netrc like any tool, except for a server on this machine
     session.trust_env = (urlsplit(server_url).hostname or "") not in ("127.0.0.1", "localhost", "::1")
+    # a site's own certificate authority applies wherever the server is (trust_env=False drops it)
+    ca_bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    if ca_bundle:
+        session.verify = ca_bundle
     storage = PooledAdapter(pool_size, storage_retry())
     session.mount("http://", storage)
     session.mount("https://", storage)
@@ -167,9 +173,23 @@ def error_for_status(
         cls, text = InvalidRequestError, f"Request rejected (HTTP {status})"
     else:
         cls, text = ServerError, f"Unexpected answer (HTTP {status})"
-    if detail and detail.lower() not in text.lower():
+    if detail and not _says_nothing_more(detail, text, paths):
         text = f"{text}: {detail}"
     return cls(prefix + text, paths=paths, status=status)
+
+
+_GENERIC_DETAILS = {
+    "not found", "forbidden", "conflict", "access denied", "permission denied", "unauthorized",
+}  # fmt: skip
+
+
+def _says_nothing_more(detail: str, text: str, paths: tuple[str, ...] | list[str]) -> bool:
+    """Whether the server's ``detail`` only repeats the status (``not found: /users/a/x``) and the paths."""
+    rest = detail
+    for path in paths:
+        rest = rest.replace(path, "")
+    rest = rest.strip(" :.-()").lower()
+    return not rest or rest in text.lower() or rest in _GENERIC_DETAILS
 
 
 def error_for_exception(
@@ -182,9 +202,7 @@ def error_for_exception(
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return NetworkError(f"Timed out connecting to {host}", paths=paths)
     if isinstance(exc, requests.exceptions.SSLError):
-        return NetworkError(
-            f"Secure connection to {host} failed: {_short(exc)}", paths=paths, retryable=False
-        )
+        return NetworkError(_tls_problem(exc, host), paths=paths, retryable=False)
     if isinstance(exc, requests.exceptions.ChunkedEncodingError | requests.exceptions.ContentDecodingError):
         return TransferError(f"Connection to {host} broke during the transfer", paths=paths)
     if isinstance(exc, requests.exceptions.ReadTimeout):
@@ -198,6 +216,21 @@ def error_for_exception(
     if isinstance(exc, requests.exceptions.RequestException | OSError):
         return NetworkError(f"Network problem talking to {host}: {_short(exc)}", paths=paths)
     return GSError(f"Unexpected error talking to {host}: {_short(exc)}", paths=paths)
+
+
+def _tls_problem(exc: BaseException, host: str) -> str:
+    """One sentence for a failed TLS handshake: OpenSSL's reason, not urllib3's nested reprs."""
+    text = str(exc)
+    if "WRONG_VERSION_NUMBER" in text or "record layer failure" in text:
+        return f"{host} does not speak HTTPS on this port (is its address http://…?)"
+    found = re.search(r"\[SSL: [A-Z_]+\] ([^(]+?)(?: \(_ssl\.c|'|\)|$)", text)
+    reason = found.group(1).strip() if found else _short(exc)
+    if "CERTIFICATE_VERIFY_FAILED" in text:
+        return (
+            f"The certificate of {host} cannot be trusted ({reason}); if your site uses its own "
+            "certificate authority, point REQUESTS_CA_BUNDLE at its certificate file"
+        )
+    return f"Secure connection to {host} failed: {reason}"
 
 
 def _short(exc: BaseException) -> str:

@@ -159,7 +159,10 @@ def test_every_file_command(account: Account, env: dict[str, str], tmp_path: Pat
     assert [m["name"] for m in left] == ["plain"]
     nonempty = run_cli(["mkdir", "-p", f"{home}/x/y"], env).ok()
     assert nonempty.code == 0
-    run_cli(["rm", f"{home}/x"], env).assert_clean_failure(code=5)  # folder not empty
+    refused = run_cli(["rm", f"{home}/x"], env).assert_clean_failure(code=5)  # folder not empty
+    assert f"gsdesktop rm -r {home}/x" in refused.err
+    run_cli(["tree", f"{home}/x"], env).ok()
+    assert run_cli(["ls", f"{home}/x"], env).ok().out == "y/\n"  # nothing was deleted
 
 
 def test_put_several_sources_and_json(account: Account, env: dict[str, str], tmp_path: Path) -> None:

@@ -35,6 +35,11 @@ def test_sync_once_status_conflicts_errors(account, tmp_path: Path) -> None:  # 
     assert {"event": "action", "kind": "downloaded", "path": "sub/r.txt"}.items() <= next(
         e for e in events if e.get("kind") == "downloaded").items()  # fmt: skip
 
+    # nothing to report yet: a plain sentence for people, an empty list for scripts
+    assert gs(env, "conflicts").stdout == "No conflicted copies.\n"
+    assert gs(env, "errors").stdout == "No sync problems.\n"
+    assert json.loads(gs(env, "conflicts", "--json").stdout) == []
+
     # a conflict, seen by `conflicts`
     (a / "sub" / "r.txt").write_text("A's edit")
     (b / "sub" / "r.txt").write_text("B's edit")

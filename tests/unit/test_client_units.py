@@ -99,6 +99,12 @@ def test_status_mapping() -> None:
             and "boom" in err.user_message
             and "/p" in str(err)
         )
+    # a detail that only repeats the status and the path is left out; one that says more is kept
+    plain = error_for_status(_response(404, '{"message": "not found: /users/a/x"}'), ["/users/a/x"])
+    assert str(plain) == "No such file or folder (/users/a/x)"
+    body = '{"message": "directory /users/a/d is not empty"}'
+    busy = error_for_status(_response(409, body), ["/users/a/d"])
+    assert str(busy) == "Conflict: directory /users/a/d is not empty (/users/a/d)"
     xml = "<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>"
     assert server_message(_response(403, xml, "application/xml")) == "Request has expired"
 
