@@ -749,9 +749,7 @@ class SyncEngine:
     def _note_symlinks(self, links: set[str]) -> None:
         known = {p.path for p in self.db.problems() if p.kind is ProblemKind.SYMLINK}
         for rel in links - known:
-            self.db.add_problem(
-                rel, ProblemKind.SYMLINK, "Symbolic links are not synced (not followed)", None
-            )
+            self.db.add_problem(rel, ProblemKind.SYMLINK, SYMLINK_NOTICE, None)
         for rel in known - links:
             self.db.clear_problem(rel)
 
@@ -768,6 +766,9 @@ class SyncEngine:
         watch = self._watch
         if watch is not None:
             watch.own_write(rel)
+
+
+SYMLINK_NOTICE = "Symbolic links are not synced (not followed); add the name to .gsignore to stop listing it"
 
 
 class _Blocked(Exception):

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gsdesktop.sync.events import ActionDone, ActionKind, ConflictDetected, SyncProblem
+from gsdesktop.sync.events import ActionDone, ActionKind, ConflictDetected, ProblemKind, SyncProblem
 from gsdesktop.ui.formatting import ListTableModel, clock_time
 
 Index = QModelIndex | QPersistentModelIndex
@@ -135,6 +135,8 @@ class ProblemsModel(ListTableModel):
             if index.column() == 1:
                 return p.message
             if index.column() == 2:
+                if p.kind is ProblemKind.SYMLINK:
+                    return tr("not synced")
                 if p.retry_at is None:
                     return tr("needs action")
                 return clock_time(p.retry_at)

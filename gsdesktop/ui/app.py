@@ -47,6 +47,8 @@ log = logging.getLogger(__name__)
 
 ICON_STATES = ("idle", "syncing", "paused", "offline", "error", "conflict")
 QUIET_PROBLEMS = (ProblemKind.CHANGING, ProblemKind.OFFLINE, ProblemKind.WATCHER)
+#: listed in Problems and told once, but nothing is wrong: the tray does not turn to "error" for them
+NOTICE_PROBLEMS = (ProblemKind.SYMLINK,)
 
 
 def tr(text: str) -> str:
@@ -328,8 +330,10 @@ class DesktopApp(QObject):
             before = {(p.path, p.kind) for p in self.problems.problems}
             self.problems.set_problems(ev.problems)
             new = [p for p in ev.problems if (p.path, p.kind) not in before and p.kind not in QUIET_PROBLEMS]
-            if new:
-                self._notify_problems(new)
+            if notices := [p for p in new if p.kind in NOTICE_PROBLEMS]:
+                self._notify_problems(notices, tr("Not synced"))
+            if needs := [p for p in new if p.kind not in NOTICE_PROBLEMS]:
+                self._notify_problems(needs, tr("Needs your attention"))
         elif isinstance(ev, FileProgress):
             self.current_file = ev.path
             return  # the status line picks it up on the next state change
@@ -338,12 +342,12 @@ class DesktopApp(QObject):
             self.current_file = ""
         self.update_status()
 
-    def _notify_problems(self, new: list[SyncProblem]) -> None:
+    def _notify_problems(self, new: list[SyncProblem], title: str) -> None:
         first = new[0]
         text = f"{first.path or tr('Sync folder')}: {first.message}"
         if len(new) > 1:
             text += tr(" (and {0} more)").format(len(new) - 1)
-        self.notify(tr("Needs your attention"), text)
+        self.notify(title, text)
 
     @staticmethod
     def _reason_text(reason: ProblemKind | None) -> str:
@@ -370,7 +374,8 @@ class DesktopApp(QObject):
             return "syncing"
         if self.unseen_conflicts:
             return "conflict"
-        if any(p.retry_at is None and p.kind not in QUIET_PROBLEMS for p in self.problems.problems):
+        calm = QUIET_PROBLEMS + NOTICE_PROBLEMS
+        if any(p.retry_at is None and p.kind not in calm for p in self.problems.problems):
             return "error"
         return "idle"
 

@@ -163,6 +163,28 @@ def test_real_conflict_and_problem_reach_the_views(qtbot, desktop: DesktopApp, c
     assert copies, list(desktop.local_root.iterdir())
 
 
+def test_a_symlink_is_a_notice_not_an_error_and_gsignore_silences_it(qtbot, desktop: DesktopApp) -> None:  # type: ignore[no-untyped-def]
+    """Users' pain point (Maestral #1110, "silence symlink errors"): a symlink in the folder is listed
+    and told once, the tray stays green, and adding it to .gsignore removes it from Problems."""
+    qtbot.waitUntil(lambda: desktop.display_state() == "idle", timeout=30000)
+    os.symlink("/etc/hostname", desktop.local_root / "link")
+    (desktop.local_root / "real.txt").write_text("synced beside the link\n")
+    desktop.sync_now()
+    qtbot.waitUntil(lambda: desktop.problems.rowCount() == 1, timeout=60000)
+    qtbot.waitUntil(lambda: desktop.display_state() == "idle", timeout=60000)
+    problem = desktop.problems.problem(0)
+    assert problem is not None and problem.path == "link" and ".gsignore" in problem.message
+    assert desktop.problems.data(desktop.problems.index(0, 2)) == "not synced"
+    told = [(t, m) for t, m in desktop.notifications if "link" in m]
+    assert [t for t, _m in told] == ["Not synced"], desktop.notifications
+    assert "problem" not in desktop.status_text()
+
+    (desktop.local_root / ".gsignore").write_text("link\n")
+    desktop.sync_now()
+    qtbot.waitUntil(lambda: desktop.problems.rowCount() == 0, timeout=60000)
+    assert [t for t, m in desktop.notifications if "link" in m] == ["Not synced"]  # told once only
+
+
 def test_activity_and_problem_models_pass_modeltester(qtmodeltester) -> None:  # type: ignore[no-untyped-def]
     activity = ActivityModel()
     for i in range(5):
