@@ -256,13 +256,15 @@ class DataManagerClient:
         kwargs.setdefault("allow_redirects", False)
         if self._token is None:
             self._relogin(None)
-        for attempt in range(2):
+        # A 401 means the token expired: sign in again and repeat. Twice, because a request that the
+        # network held up (retries with backoff, a laptop asleep) can outlive even the fresh token.
+        for attempt in range(3):
             token = self._token
             try:
                 resp = self._session.request(method, url, cookies={"gs-token": token or ""}, **kwargs)
             except requests.RequestException as exc:
                 raise error_for_exception(exc, url, path_list) from exc
-            if resp.status_code == 401 and attempt == 0:
+            if resp.status_code == 401 and attempt < 2:
                 resp.close()
                 self._relogin(token)
                 continue

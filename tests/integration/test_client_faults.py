@@ -134,6 +134,30 @@ def test_token_expiry_mid_run_is_transparent(stack: Stack, user: tuple[str, str]
         stale.list(stale.home)
 
 
+def test_a_request_that_outlives_its_fresh_token_signs_in_once_more(
+    stack: Stack, user: tuple[str, str]
+) -> None:
+    """Found by the fault soak: the token expired, the client signed in again, and the repeated request
+    was held up (retries, backoff) until the fresh 3 s token had expired too; that was a hard error."""
+    c = _client(stack, user)
+    c.list(c.home)
+    time.sleep(4.1)  # the first token is now expired
+    listing = f"/datamanager/files{c.home}"
+    seen = {"n": 0}
+
+    def second_listing(method: str, target: str) -> bool:
+        if method == "GET" and target.startswith(listing):
+            seen["n"] += 1
+            return seen["n"] == 2  # the repeat after the first re-login
+        return False
+
+    stack.dm.add(second_listing, "delay", delay=4.5)
+    logins = stack.dm.count("GET", "/identityServer/basic")
+    assert c.list(c.home).directory.path == c.home
+    assert stack.dm.count("GET", "/identityServer/basic") == logins + 2  # expired, then outlived
+    assert stack.dm.count("GET", listing) == 3 + 1  # the first list() and this one's three attempts
+
+
 def test_5xx_and_resets_at_the_data_manager_are_retried(
     stack: Stack, user: tuple[str, str], tmp_path: Path
 ) -> None:
