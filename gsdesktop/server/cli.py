@@ -139,6 +139,12 @@ def _open(args: argparse.Namespace) -> Any:
     cfg = _s3_config(args)
     if cfg is None and args.data_dir is None:
         raise _error("give --data-dir DIR (embedded store) or --s3-endpoint and --s3-bucket")
+    if cfg is None and not args.data_dir.is_dir():
+        # a mistyped folder would otherwise become a new, empty store that no server uses
+        raise _error(
+            f"no such folder: {args.data_dir} (the --data-dir of 'gsdesktop server run'; "
+            "for a new server, create the folder first)"
+        )
     return open_store(args.data_dir, cfg)
 
 
@@ -149,8 +155,13 @@ def _read_password(args: argparse.Namespace) -> str:
         if not password:
             raise _error("no password on stdin")
         return password
-    first = getpass.getpass(f"Password for {args.name}: ")
-    second = getpass.getpass("Repeat the password: ")
+    if not sys.stdin.isatty():
+        raise _error("no terminal to ask for the password on: pipe it in with --password-stdin")
+    try:
+        first = getpass.getpass(f"Password for {args.name}: ")
+        second = getpass.getpass("Repeat the password: ")
+    except EOFError:
+        raise _error("no password given") from None
     if first != second:
         raise _error("the passwords do not match")
     if not first:
@@ -166,12 +177,23 @@ def _users(handle: Any) -> Any:
 
 
 def _user_op(args: argparse.Namespace, op: str) -> int:
+    from gsdesktop.server.paths import validate_username
     from gsdesktop.server.users import UserError
 
-    password = _read_password(args) if op != "remove" else ""
+    if op == "add":
+        try:
+            validate_username(args.name)  # before asking for a password
+        except ValueError as exc:
+            raise _error(str(exc)) from None
     handle = _open(args)
     try:
         users = _users(handle)
+        exists = users.exists(args.name)
+        if op == "add" and exists:
+            raise _error(f"user {args.name!r} already exists")
+        if op != "add" and not exists:
+            raise _error(f"no such user: {args.name!r}")
+        password = _read_password(args) if op != "remove" else ""
         try:
             if op == "add":
                 users.add(args.name, password)
@@ -183,8 +205,7 @@ def _user_op(args: argparse.Namespace, op: str) -> int:
                 users.remove(args.name)
                 print(f"removed user {args.name} (their files stay in the store)")
         except UserError as exc:
-            print(f"gsdesktop: error: {exc}", file=sys.stderr)
-            return 1
+            raise _error(str(exc)) from None
     finally:
         handle.stop()
     return 0

@@ -220,3 +220,14 @@ def test_cli_reports_bad_usage_in_one_line(
     assert badname.returncode == 1 and "invalid user name" in badname.stderr
     empty = cli(["add-user", unique_name("e"), "--password-stdin"], seaweed, stdin="\n")
     assert empty.returncode != 0 and "password" in empty.stderr
+    # no terminal and no --password-stdin: say how, instead of getpass's EOFError
+    piped = cli(["add-user", unique_name("p")], seaweed, stdin="")
+    assert piped.returncode == 1 and "--password-stdin" in piped.stderr and "EOFError" not in piped.stderr
+    # an unknown account is refused before any password is asked for (none could be read here)
+    nobody = cli(["passwd", unique_name("n")], seaweed)
+    assert nobody.returncode == 1 and "no such user" in nobody.stderr, nobody.stderr
+    # a mistyped --data-dir is not quietly turned into a new, empty store
+    typo = tmp_path / "srv-data-typo"
+    wrong = cli(["list-users", "--data-dir", str(typo)], None)
+    assert wrong.returncode == 1 and "no such folder" in wrong.stderr and not typo.exists()
+    assert all("Traceback" not in r.stderr for r in (piped, nobody, wrong))
