@@ -105,6 +105,8 @@ def test_status_mapping() -> None:
     body = '{"message": "directory /users/a/d is not empty"}'
     busy = error_for_status(_response(409, body), ["/users/a/d"])
     assert str(busy) == "Conflict: directory /users/a/d is not empty (/users/a/d)"
+    bad = error_for_status(_response(400, '{"message": "line 1: no header"}'), ["a.fa"], "refget load")
+    assert str(bad) == "refget load: line 1: no header (a.fa)"
     xml = "<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>"
     assert server_message(_response(403, xml, "application/xml")) == "Request has expired"
 
