@@ -39,7 +39,7 @@ from gsdesktop.datamanager.errors import (
     NotFoundError,
 )
 from gsdesktop.datamanager.models import GSDataFormat, GSFileMetadata
-from gsdesktop.datamanager.transfer import CancelToken, ProgressCallback
+from gsdesktop.datamanager.transfer import CancelToken, ProgressCallback, ensure_space
 
 if TYPE_CHECKING:
     from gsdesktop.cli.transfers import Job, Plan
@@ -377,6 +377,8 @@ def cmd_get(args: argparse.Namespace) -> int:
     with client_from_args(args, pool_size=max(16, args.jobs * 2)) as client:
         src = remote(client, args.remote)
         plan = plan_get(client, src, Path(args.local), args.recursive)
+        if not args.format and len(plan.jobs) > 1:  # the whole tree, before the first file (each
+            ensure_space(_nearest_folder(Path(args.local)), _bytes_to_add(plan))  # file checks too)
         for d in plan.dirs:
             try:
                 Path(d).mkdir(parents=True, exist_ok=True)
@@ -391,6 +393,26 @@ def cmd_get(args: argparse.Namespace) -> int:
             )
 
         return _run_plan(args, plan, work, "get", "downloaded", lambda job: job.local)
+
+
+def _nearest_folder(path: Path) -> Path:
+    """``path`` or its nearest existing ancestor (where the downloads will take space)."""
+    path = path.absolute()
+    while not path.is_dir() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def _bytes_to_add(plan: Plan) -> int:
+    """What downloading ``plan`` adds to the disk: files it replaces give their space back."""
+    total = 0
+    for job in plan.jobs:
+        try:
+            old = job.local.stat().st_size
+        except OSError:
+            old = 0
+        total += max(0, job.size - old)
+    return total
 
 
 def _run_plan(
@@ -421,12 +443,11 @@ def _run_plan(
 @guarded
 def cmd_transfers(args: argparse.Namespace) -> int:
     """List, continue (``--resume``) or give up (``--discard``) interrupted large transfers."""
-    import shlex
     import time
 
-    from gsdesktop.cli.progress import human_bytes
     from gsdesktop.cli.transfers import Job, Plan
     from gsdesktop.datamanager.pending import discard, interrupted_transfers, resume
+    from gsdesktop.datamanager.transfer import human_bytes
 
     with client_from_args(args) as client:
         items = interrupted_transfers(client)

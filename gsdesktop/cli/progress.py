@@ -8,15 +8,7 @@ import threading
 import time
 from typing import TextIO
 
-
-def human_bytes(n: float) -> str:
-    """``1536`` -> ``1.5 KiB``."""
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(value) < 1024 or unit == "TiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} TiB"
+from gsdesktop.datamanager.transfer import human_bytes
 
 
 def human_duration(seconds: float) -> str:

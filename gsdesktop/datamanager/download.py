@@ -43,6 +43,7 @@ from gsdesktop.datamanager.transfer import (
     OrderedHasher,
     ProgressCallback,
     ThrottledProgress,
+    ensure_space,
     fsync_dir,
     pwrite_all,
     start_writeback,
@@ -522,6 +523,8 @@ def download_file(
     folder = local.parent
     if not folder.is_dir():
         raise LocalFileError("The destination folder does not exist", paths=[str(folder)])
+    if fmt_url is None and meta.size:
+        ensure_space(folder, meta.size)
     tmp = folder / f".gsdownload-{secrets.token_hex(6)}.part"
     try:
         fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o644)

@@ -48,6 +48,7 @@ from gsdesktop.datamanager.transfer import (
     CancelToken,
     ProgressCallback,
     ThrottledProgress,
+    ensure_space,
     fsync_dir,
     note_kept,
 )
@@ -142,6 +143,7 @@ class ParallelDownloader:
                 have = temp.stat().st_size  # journaled blocks the file really holds
                 done = {c for c in self.journal.done_chunks(key) if c * block + self._length(c, size) <= have}
                 self.stats.resumed = bool(done)
+        ensure_space(local.parent, size - sum(self._length(c, size) for c in done))
         if not done:
             self.journal.put_download(DownloadRecord(key, str(temp), size, version, block))
         try:

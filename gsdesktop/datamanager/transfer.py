@@ -13,6 +13,7 @@ import math
 import mmap
 import os
 import queue
+import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -127,6 +128,33 @@ def note_kept(exc: GSError, kept: int, total: int, what: str, transfer: str) -> 
     continues from there next time."``"""
     if kept and (exc.retryable or isinstance(exc, CancelledError)):
         exc.add_note(f"{kept} of {total} {what} and kept: the {transfer} continues from there next time.")
+
+
+def human_bytes(n: float) -> str:
+    """``1536`` -> ``1.5 KiB``."""
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(value) < 1024 or unit == "TiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} TiB"
+
+
+def ensure_space(folder: Path, need: int) -> None:
+    """Refuse a download that cannot fit before any of it is written (a 50 GB file that fails at
+    40 GB has cost an hour); where the free space cannot be read, the writes themselves decide."""
+    if need <= 0:
+        return
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        return
+    if free < need:
+        raise LocalFileError(
+            f"Not enough disk space: the download needs {human_bytes(need)} more, "
+            f"{human_bytes(free)} is free",
+            paths=[str(folder)],
+        )
 
 
 def md5_file(path: Path, cancel: CancelToken | None = None) -> tuple[str, str, int]:

@@ -272,30 +272,60 @@ def _tiny_fs(path: Path, size: str = "1m") -> Iterator[bool]:
             subprocess.run(["umount", "-l", str(path)], capture_output=True)
 
 
-def test_disk_full_leaves_no_partial_file(stack: Stack, user: tuple[str, str], tmp_path: Path) -> None:
+def test_a_download_that_cannot_fit_is_refused_before_a_byte_is_written(
+    stack: Stack, user: tuple[str, str], tmp_path: Path
+) -> None:
+    """A real 1 MiB file system (tmpfs; mounting needs root, as CI has): a 3 MB file is refused up
+    front with the sizes, by the one-stream download and by the resumable ranged one alike."""
     c = _client(stack, user, via_proxy=False)
     src = _file(tmp_path, "large.bin", 3_000_000)
     c.upload(src, f"{c.home}/large.bin")
     with _tiny_fs(tmp_path / "tiny") as mounted:
+        if not mounted:
+            pytest.skip("mounting a tmpfs needs root")
         target = tmp_path / "tiny" / "large.bin"
         target.write_bytes(b"precious")
-        if mounted:  # a real 1 MiB file system
-            with pytest.raises(LocalFileError, match="disk is full"):
+        for threshold in (1 << 40, 1 << 20):  # one stream; then ranged and journaled
+            c.resumable_download_threshold = threshold
+            with pytest.raises(LocalFileError) as caught:
                 c.download(f"{c.home}/large.bin", target)
-        else:  # no mount permission: a 1 MiB file-size limit on the CLI process instead
-            import resource
-            import signal
-
-            def limit() -> None:
-                signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-                resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))
-
-            env = cli_env(tmp_path / "home", stack.server.url, user[0], user[1])
-            proc = start_cli(["get", f"{c.home}/large.bin", str(target)], env, preexec=limit)
-            _, err = proc.communicate(timeout=120)
-            assert proc.returncode == 8 and "disk is full" in err and "Traceback" not in err
-        assert target.read_bytes() == b"precious"
+            assert "Not enough disk space: the download needs 2.9 MiB more" in caught.value.user_message
+            assert target.read_bytes() == b"precious"
+            assert os.listdir(target.parent) == ["large.bin"]
+        # `get -r`: every file would fit, the folder does not; it is refused before the first file
+        c.mkdir(f"{c.home}/parts")
+        for i in range(3):
+            c.upload(_file(tmp_path, f"p{i}.bin", 400_000), f"{c.home}/parts/p{i}.bin")
+        env = cli_env(tmp_path / "home", stack.server.url, user[0], user[1])
+        res = run_cli(["get", "-r", f"{c.home}/parts", str(tmp_path / "tiny" / "got")], env)
+        res.assert_clean_failure(code=8)
+        assert "Not enough disk space: the download needs 1.1 MiB more" in res.err
         assert os.listdir(target.parent) == ["large.bin"]
+
+
+def test_disk_full_leaves_no_partial_file(stack: Stack, user: tuple[str, str], tmp_path: Path) -> None:
+    """The disk fills while writing (free space looked enough): here a 1 MiB file-size limit on the
+    CLI process makes every write past 1 MiB fail with EFBIG, as a full disk or quota would."""
+    import resource
+    import signal
+
+    c = _client(stack, user, via_proxy=False)
+    src = _file(tmp_path, "large.bin", 3_000_000)
+    c.upload(src, f"{c.home}/large.bin")
+    target = tmp_path / "dest" / "large.bin"
+    target.parent.mkdir()
+    target.write_bytes(b"precious")
+
+    def limit() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))
+
+    env = cli_env(tmp_path / "home", stack.server.url, user[0], user[1])
+    proc = start_cli(["get", f"{c.home}/large.bin", str(target)], env, preexec=limit)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 8 and "disk is full" in err and "Traceback" not in err
+    assert target.read_bytes() == b"precious"
+    assert os.listdir(target.parent) == ["large.bin"]
 
 
 def test_server_killed_and_restarted_mid_transfer(
