@@ -6,12 +6,34 @@ Qt and the server packages are imported only inside the handlers.
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from typing import Any
 
 from gsdesktop.cli.common import add_server_options
 
 
+def require_display(command: str) -> None:
+    """On Linux with no screen, one line pointing at the command line instead of Qt's abort (core dump).
+
+    Raises:
+        CommandError: neither X11 nor Wayland is available and no Qt platform was chosen.
+    """
+    from gsdesktop.cli.main import CommandError
+
+    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
+        return
+    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return
+    raise CommandError(
+        f"`gsdesktop {command}` needs a graphical display, and this session has none (DISPLAY and "
+        "WAYLAND_DISPLAY are not set). Without a screen, sync from the command line: "
+        "gsdesktop sync LOCAL REMOTE --watch"
+    )
+
+
 def cmd_gui(args: argparse.Namespace) -> int:
+    require_display("gui")
     from gsdesktop.ui.launch import launch_gui
 
     return launch_gui(args)
@@ -38,6 +60,7 @@ def require_server_components(command: str) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    require_display("demo")
     require_server_components("demo")
     from gsdesktop.ui.launch import launch_demo
 

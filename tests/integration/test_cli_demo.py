@@ -43,3 +43,20 @@ def test_demo_import_check_passes_with_the_server_installed() -> None:
 
     require_server_components("demo")  # the full install has every server package: no error
     assert "gsdesktop.server.embedded" in sys.modules
+
+
+@pytest.mark.parametrize("command", ["gui", "demo"])
+def test_no_display_is_one_clear_line_not_a_qt_abort(command: str, tmp_path: Path) -> None:
+    """An instrument PC or server without a screen: Qt alone would abort with a core dump (exit 134)."""
+    env = cli_env(tmp_path / "home")
+    for var in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
+        env.pop(var, None)
+    res = subprocess.run(
+        [sys.executable, "-m", "gsdesktop", command, "--folder", str(tmp_path / "f")],
+        env=env, capture_output=True, text=True, timeout=60, cwd=ROOT,
+    )  # fmt: skip
+    assert res.returncode == 1, res.stderr
+    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "needs a graphical display" in lines[0], res.stderr
+    assert "gsdesktop sync LOCAL REMOTE --watch" in lines[0]
+    assert not (tmp_path / "f").exists()
