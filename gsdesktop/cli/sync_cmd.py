@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from gsdesktop.cli.common import EXIT_AUTH, EXIT_NETWORK, add_server_options, client_from_args, guarded
+from gsdesktop.sync.conflicts import Conflict, Keep, ResolveError, open_conflicts, resolve, select
+from gsdesktop.sync.events import ConflictDetected
 
 RATE_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
 ONCE_BUSY_WAIT = 10.0  # --once waits this long at most for files still being written
@@ -96,6 +98,20 @@ def register(subparsers: Any) -> None:
         s.add_argument("--json", action="store_true", help="machine-readable output")
         s.add_argument("--state-dir", type=Path, help=argparse.SUPPRESS)
         s.set_defaults(handler=fn)
+        if name == "conflicts":
+            s.description = (
+                "List the open conflicts (conflicted copies still in the folder), or settle them with "
+                "--keep: 'copy' gives the conflicted copy the original's name (the version it replaces "
+                "goes to the trash), 'original' moves the copy to the trash, 'both' keeps both files and "
+                "stops listing them. The next sync carries the result to the server."
+            )
+            s.add_argument(
+                "--keep",
+                nargs="+",
+                metavar=("copy|original|both", "NAME"),
+                help="settle the conflicts of these copies or originals (paths in LOCAL)",
+            )
+            s.add_argument("--all", action="store_true", help="with --keep: every open conflict of LOCAL")
 
 
 def _remote_path(home: str, remote: str) -> str:
@@ -306,11 +322,19 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _conflicts(args: argparse.Namespace) -> int:
+    from gsdesktop.cli.main import CommandError
+
+    if args.keep:
+        return _settle(args)
+    if args.all:
+        raise CommandError("--all goes with --keep copy|original|both", code=2)
     rows = []
-    for db, meta in _pairs(args):
-        for path, copy, when in _query(db, "SELECT path, copy, time FROM conflicts ORDER BY id"):
-            rows.append({"local": meta.get("local_root"), "path": path, "copy": copy,
-                         "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(when))})  # fmt: skip
+    for db_path, meta in _pairs(args):
+        root = Path(meta.get("local_root") or "")
+        recorded = _query(db_path, "SELECT path, copy, time FROM conflicts ORDER BY id")
+        for c in open_conflicts((ConflictDetected(*row) for row in recorded), root):
+            rows.append({"local": str(root), "path": c.path, "copy": c.copy,
+                         "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(c.time))})  # fmt: skip
     if args.json:
         print(json.dumps(rows, indent=2))
     elif not rows:
@@ -318,6 +342,48 @@ def _conflicts(args: argparse.Namespace) -> int:
     else:
         for r in rows:
             print(f"{r['time']}\t{r['local']}\t{r['path']}\t{r['copy']}")
+    return 0
+
+
+def _settle(args: argparse.Namespace) -> int:
+    from gsdesktop.cli.main import CommandError
+    from gsdesktop.sync.state import StateDB
+
+    if args.local is None:
+        raise CommandError("name the sync folder: gsdesktop conflicts LOCAL --keep … NAME", code=2)
+    policy, *names = args.keep
+    if policy not in {k.value for k in Keep}:
+        raise CommandError(f"--keep takes copy, original or both, not {policy!r}", code=2)
+    if bool(names) == bool(args.all):
+        raise CommandError("give the conflicts to settle by NAME, or --all", code=2)
+    pairs = _pairs(args)
+    if not pairs:
+        raise CommandError(f"{args.local} is not a sync folder (gsdesktop status lists them)", code=4)
+    db_path, meta = pairs[0]
+    root = Path(meta["local_root"])
+    keep = Keep(policy)
+    db = StateDB(db_path)
+    try:
+        conflicts = open_conflicts(db.conflicts(), root)
+        chosen: list[Conflict] = []
+        try:
+            for name in names:
+                hits = select(conflicts, name, root)
+                if keep is Keep.COPY and len(hits) > 1:
+                    raise ResolveError(f"{name} has {len(hits)} conflicted copies: name the one to keep")
+                chosen += [c for c in hits if c not in chosen]
+        except ResolveError as exc:
+            raise CommandError(str(exc), code=4) from None
+        for c in conflicts if args.all else chosen:
+            try:
+                print(resolve(db, root, c, keep), flush=True)
+            except (ResolveError, OSError) as exc:
+                raise CommandError(f"{c.copy}: {exc}") from None
+    finally:
+        db.close()
+    if keep is not Keep.BOTH and not _alive(meta.get("watch_pid", "")):
+        remote = meta.get("remote_root", "REMOTE")
+        print(f"Run gsdesktop sync {root} {remote} --once to carry it to the server.")
     return 0
 
 

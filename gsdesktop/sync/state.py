@@ -253,6 +253,11 @@ class StateDB:
             rows = self._conn.execute("SELECT path, copy, time FROM conflicts ORDER BY id").fetchall()
         return [ConflictDetected(p, c, t) for p, c, t in rows]
 
+    def remove_conflict(self, copy: str) -> None:
+        """Stop listing the conflict whose conflicted copy is ``copy`` (it was settled)."""
+        with self._lock:
+            self._conn.execute("DELETE FROM conflicts WHERE copy=?", (copy,))
+
     def add_activity(self, events: Iterable[ActionDone]) -> None:
         rows = [(e.kind.value, e.path, e.size, e.time) for e in events]
         if not rows:

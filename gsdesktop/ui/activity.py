@@ -28,7 +28,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gsdesktop.sync.conflicts import Conflict, Keep
 from gsdesktop.sync.events import ActionDone, ActionKind, ConflictDetected, ProblemKind, SyncProblem
+from gsdesktop.ui.conflicts import ConflictsModel, ConflictsPage
 from gsdesktop.ui.formatting import ListTableModel, clock_time
 
 Index = QModelIndex | QPersistentModelIndex
@@ -148,7 +150,7 @@ def _open_local(path: Path) -> None:
 
 
 class ActivityWindow(QWidget):
-    """Tabs: Recent activity, Problems (with Retry, Open, Show in folder)."""
+    """Tabs: Recent activity, Problems (with Retry, Open, Show in folder), Conflicts (settle them)."""
 
     def __init__(
         self,
@@ -156,6 +158,8 @@ class ActivityWindow(QWidget):
         problems: ProblemsModel,
         local_root: Path,
         retry: Callable[[], None],
+        conflicts: ConflictsModel | None = None,
+        settle: Callable[[list[Conflict], Keep], None] | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -183,6 +187,14 @@ class ActivityWindow(QWidget):
         self.tabs.addTab(act_page, self.tr("Recent activity"))
         self.tabs.addTab(prob_page, self.tr("Problems"))
         problems.count_changed.connect(self._update_problem_tab)
+        self.conflicts_page: ConflictsPage | None = None
+        if conflicts is not None and settle is not None:
+            self.conflicts_page = ConflictsPage(
+                conflicts, self._table(conflicts), local_root, settle, lambda p: self.open_url(p), self
+            )
+            self.tabs.addTab(self.conflicts_page, self.tr("Conflicts"))
+            conflicts.count_changed.connect(self._update_conflict_tab)
+            self._update_conflict_tab(conflicts.rowCount())
         layout = QVBoxLayout(self)
         layout.addWidget(self.tabs)
         self._update_problem_tab(problems.rowCount())
@@ -210,8 +222,15 @@ class ActivityWindow(QWidget):
     def _update_problem_tab(self, n: int) -> None:
         self.tabs.setTabText(1, self.tr("Problems ({0})").format(n) if n else self.tr("Problems"))
 
+    def _update_conflict_tab(self, n: int) -> None:
+        self.tabs.setTabText(2, self.tr("Conflicts ({0})").format(n) if n else self.tr("Conflicts"))
+
     def show_problems(self) -> None:
         self.tabs.setCurrentIndex(1)
+
+    def show_conflicts(self) -> None:
+        if self.conflicts_page is not None:
+            self.tabs.setCurrentIndex(2)
 
     def show_activity(self) -> None:
         self.tabs.setCurrentIndex(0)

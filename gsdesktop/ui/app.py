@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gsdesktop.sync.conflicts import Conflict, Keep, open_conflicts, resolve
 from gsdesktop.sync.events import (
     ActionDone,
     ConflictDetected,
@@ -40,6 +41,7 @@ from gsdesktop.sync.events import (
 )
 from gsdesktop.ui.activity import ActivityModel, ActivityWindow, ProblemsModel
 from gsdesktop.ui.bridge import EngineBridge, TaskRunner
+from gsdesktop.ui.conflicts import ConflictsModel
 from gsdesktop.ui.prefs import Prefs
 from gsdesktop.ui.transfers import TransferManager
 
@@ -156,6 +158,7 @@ class DesktopApp(QObject):
         self.transfers.load_interrupted(lambda item: not Path(item.local).is_relative_to(self.local_root))
         self.activity = ActivityModel(self)
         self.problems = ProblemsModel(self)
+        self.conflicts = ConflictsModel(self)
         self.bridge = EngineBridge(self)
         self.bridge.engine_event.connect(self.on_event)
         self.runner.unhandled_error.connect(lambda exc: self.notify(tr("Error"), str(exc), force=True))
@@ -247,6 +250,29 @@ class DesktopApp(QObject):
 
     def _load_initial(self) -> None:
         self.runner.run_task(self.engine.problems, lambda probs: self.problems.set_problems(list(probs)))
+        self.refresh_conflicts()
+
+    def refresh_conflicts(self) -> None:
+        """Reload the open conflicts (off the GUI thread: a database query and a stat per copy)."""
+        db, root = self.engine.db, self.local_root
+        self.runner.run_task(lambda: open_conflicts(db.conflicts(), root), self.conflicts.set_conflicts)
+
+    def settle_conflicts(self, chosen: list[Conflict], keep: Keep) -> None:
+        """Settle ``chosen`` as the user asked, then sync so the server follows."""
+        engine, root = self.engine, self.local_root
+
+        def work() -> None:
+            try:
+                for c in chosen:
+                    log.info("conflict: %s", resolve(engine.db, root, c, keep))
+            finally:
+                engine.sync_now()
+
+        def failed(exc: BaseException) -> None:
+            self.notify(tr("Conflict not settled"), str(exc), force=True)
+            self.refresh_conflicts()
+
+        self.runner.run_task(work, lambda _r: self.refresh_conflicts(), failed)
 
     def quit(self) -> None:
         """Stop transfers and the engine safely (off the GUI thread), then leave the event loop."""
@@ -340,6 +366,7 @@ class DesktopApp(QObject):
         elif isinstance(ev, CycleDone):
             self.last_sync = ev.time
             self.current_file = ""
+            self.refresh_conflicts()
         self.update_status()
 
     def _notify_problems(self, new: list[SyncProblem], title: str) -> None:
@@ -459,13 +486,23 @@ class DesktopApp(QObject):
     def _activity_window(self) -> ActivityWindow:
         if self.activity_window is None:
             self.activity_window = ActivityWindow(
-                self.activity, self.problems, self.local_root, self.sync_now
-            )
+                self.activity, self.problems, self.local_root, self.sync_now, self.conflicts,
+                self.settle_conflicts,
+            )  # fmt: skip
         return self.activity_window
 
     def show_activity(self) -> ActivityWindow:
+        """Recent activity, or the Conflicts tab when new conflicts wait there (the tray said so)."""
+        return self.show_conflicts() if self.unseen_conflicts and self.conflicts.rowCount() else (
+            self._show_tab(ActivityWindow.show_activity)
+        )  # fmt: skip
+
+    def show_conflicts(self) -> ActivityWindow:
+        return self._show_tab(ActivityWindow.show_conflicts)
+
+    def _show_tab(self, select: Callable[[ActivityWindow], None]) -> ActivityWindow:
         window = self._activity_window()
-        window.show_activity()
+        select(window)
         self.unseen_conflicts = 0
         self.update_status()
         self._raise(window)

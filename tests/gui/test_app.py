@@ -8,9 +8,10 @@ import time
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QUrl
+from PySide6.QtCore import Qt, QUrl
 from PySide6.QtWidgets import QSystemTrayIcon
 
+from gsdesktop.sync.conflicts import Conflict
 from gsdesktop.sync.engine import SyncConfig, SyncEngine
 from gsdesktop.sync.events import (
     ActionDone,
@@ -25,6 +26,7 @@ from gsdesktop.sync.events import (
 )
 from gsdesktop.ui.activity import ActivityModel, ProblemsModel
 from gsdesktop.ui.app import ICON_STATES, DesktopApp, icons_dir, state_icon
+from gsdesktop.ui.conflicts import ConflictsModel
 from gsdesktop.ui.prefs import Prefs
 
 
@@ -163,6 +165,45 @@ def test_real_conflict_and_problem_reach_the_views(qtbot, desktop: DesktopApp, c
     assert copies, list(desktop.local_root.iterdir())
 
 
+def test_a_conflict_is_settled_from_its_tab_and_the_server_follows(  # type: ignore[no-untyped-def]
+    qtbot, desktop: DesktopApp, client, tmp_path
+) -> None:
+    """The tray's conflict state leads to the Conflicts tab; "Keep the conflicted copy" there gives the
+    copy the file's name (the replaced version goes to the trash) and sync carries it to the server."""
+    qtbot.waitUntil(lambda: desktop.display_state() == "idle", timeout=30000)
+    desktop.toggle_pause()
+    qtbot.waitUntil(lambda: desktop.state is SyncState.PAUSED, timeout=30000)
+    (desktop.local_root / "both.txt").write_text("local version\n")
+    src = tmp_path / "remote.txt"
+    src.write_text("remote version, longer\n")
+    client.upload(src, f"{desktop.remote_root}/both.txt")
+    desktop.toggle_pause()
+    qtbot.waitUntil(lambda: desktop.conflicts.rowCount() == 1, timeout=90000)
+    assert desktop.display_state() == "conflict"
+    window = desktop.show_activity()  # what the tray's "Recent activity" does
+    assert window.tabs.currentIndex() == 2 and window.tabs.tabText(2) == "Conflicts (1)"
+    page = window.conflicts_page
+    assert page is not None and not page.copy_button.isEnabled()  # nothing selected yet
+    conflict = desktop.conflicts.conflict(0)
+    assert conflict is not None and conflict.path == "both.txt"
+    page.view.selectRow(0)
+    assert page.copy_button.isEnabled()
+    qtbot.mouseClick(page.copy_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: desktop.conflicts.rowCount() == 0, timeout=30000)
+    assert (desktop.local_root / "both.txt").read_text() == "local version\n"
+    assert not (desktop.local_root / conflict.copy).exists()
+    remote_file = f"{desktop.remote_root}/both.txt"
+    out = tmp_path / "check.txt"
+
+    def server_has_it() -> bool:
+        client.download(remote_file, out)
+        names = {m.name for m in client.list(desktop.remote_root).contents}
+        return out.read_text() == "local version\n" and conflict.copy not in names
+
+    qtbot.waitUntil(server_has_it, timeout=60000)
+    assert window.tabs.tabText(2) == "Conflicts"
+
+
 def test_a_symlink_is_a_notice_not_an_error_and_gsignore_silences_it(qtbot, desktop: DesktopApp) -> None:  # type: ignore[no-untyped-def]
     """Users' pain point (Maestral #1110, "silence symlink errors"): a symlink in the folder is listed
     and told once, the tray stays green, and adding it to .gsignore removes it from Problems."""
@@ -205,6 +246,11 @@ def test_activity_and_problem_models_pass_modeltester(qtmodeltester) -> None:  #
     qtmodeltester.check(problems)
     assert problems.data(problems.index(1, 0)) == "(whole folder)"
     assert problems.data(problems.index(0, 2)) == "needs action"
+    conflicts = ConflictsModel()
+    qtmodeltester.check(conflicts)
+    conflicts.set_conflicts([Conflict("a.txt", "a (conflicted copy h 2026-01-01 000000).txt", 0.0)])
+    qtmodeltester.check(conflicts)
+    assert conflicts.data(conflicts.index(0, 1)).startswith("a (conflicted copy")
 
 
 def test_transfers_model_passes_modeltester(qtbot, qtmodeltester, client, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
