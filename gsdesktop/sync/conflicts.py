@@ -122,8 +122,9 @@ def resolve(db: StateDB, root: Path, conflict: Conflict, keep: Keep) -> str:
         db.remove_conflict(conflict.copy)
         raise ResolveError(f"{conflict.copy} is no longer there; nothing to do")
     if keep is Keep.COPY:
-        if original.is_dir() and not original.is_symlink():
-            raise ResolveError(f"{conflict.path} is a folder now; rename {conflict.copy} by hand to keep it")
+        if original.is_symlink() or original.is_dir():
+            kind = "a symbolic link" if original.is_symlink() else "a folder"
+            raise ResolveError(f"{conflict.path} is {kind} now; rename {conflict.copy} by hand to keep it")
         if _is_file(original):
             _to_trash(original, root / CACHE_DIR)
         os.replace(copy, original)

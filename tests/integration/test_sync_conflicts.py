@@ -105,6 +105,11 @@ def test_settling_refuses_what_it_cannot_do_safely(
     refused = run_cli(["conflicts", str(b), "--keep", "copy", "f.txt", *state], env)
     refused.assert_clean_failure(code=1)
     assert "is a folder now" in refused.err
+    (b / "f.txt").rmdir()
+    (b / "f.txt").symlink_to(tmp_path / "elsewhere.txt")  # keeping the copy would drop the link
+    linked = run_cli(["conflicts", str(b), "--keep", "copy", "f.txt", *state], env)
+    assert "is a symbolic link now" in linked.assert_clean_failure(code=1).err
+    assert (b / "f.txt").is_symlink()
     # a path outside the folder, no LOCAL, no NAME: usage errors that change nothing
     run_cli(["conflicts", str(b), "--keep", "both", "/etc/passwd", *state], env).assert_clean_failure(code=4)
     run_cli(["conflicts", "--keep", "both", "f.txt", *state], env).assert_clean_failure(code=2)
