@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -142,8 +143,11 @@ def test_state_and_menu_follow_engine_events(qtbot, desktop: DesktopApp, client)
     assert "local files were kept" in desktop.notifications[-1][1]
 
 
-def test_real_conflict_and_problem_reach_the_views(qtbot, desktop: DesktopApp, client, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    """Both sides change a file while paused -> a conflict copy; a symlink -> a problem."""
+def both_sides_change_while_paused(  # type: ignore[no-untyped-def]
+    qtbot, desktop: DesktopApp, client, tmp_path: Path, also: Callable[[], object] = lambda: None
+) -> None:
+    """both.txt gets a local and a different server version while sync is paused (``also`` runs then
+    too), then sync resumes: a real conflict."""
     qtbot.waitUntil(lambda: desktop.display_state() == "idle", timeout=30000)
     desktop.toggle_pause()
     qtbot.waitUntil(lambda: desktop.state is SyncState.PAUSED, timeout=30000)
@@ -151,8 +155,15 @@ def test_real_conflict_and_problem_reach_the_views(qtbot, desktop: DesktopApp, c
     src = tmp_path / "remote.txt"
     src.write_text("remote version, longer\n")
     client.upload(src, f"{desktop.remote_root}/both.txt")
-    os.symlink("/etc/hostname", desktop.local_root / "link")
+    also()
     desktop.toggle_pause()
+
+
+def test_real_conflict_and_problem_reach_the_views(qtbot, desktop: DesktopApp, client, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Both sides change a file while paused -> a conflict copy; a symlink -> a problem."""
+    both_sides_change_while_paused(
+        qtbot, desktop, client, tmp_path, lambda: os.symlink("/etc/hostname", desktop.local_root / "link")
+    )
     qtbot.waitUntil(lambda: any(t == "Conflict" for t, _m in desktop.notifications), timeout=90000)
     qtbot.waitUntil(lambda: desktop.problems.rowCount() >= 1, timeout=60000)
     window = desktop.show_problems()
@@ -170,14 +181,7 @@ def test_a_conflict_is_settled_from_its_tab_and_the_server_follows(  # type: ign
 ) -> None:
     """The tray's conflict state leads to the Conflicts tab; "Keep the conflicted copy" there gives the
     copy the file's name (the replaced version goes to the trash) and sync carries it to the server."""
-    qtbot.waitUntil(lambda: desktop.display_state() == "idle", timeout=30000)
-    desktop.toggle_pause()
-    qtbot.waitUntil(lambda: desktop.state is SyncState.PAUSED, timeout=30000)
-    (desktop.local_root / "both.txt").write_text("local version\n")
-    src = tmp_path / "remote.txt"
-    src.write_text("remote version, longer\n")
-    client.upload(src, f"{desktop.remote_root}/both.txt")
-    desktop.toggle_pause()
+    both_sides_change_while_paused(qtbot, desktop, client, tmp_path)
     qtbot.waitUntil(lambda: desktop.conflicts.rowCount() == 1, timeout=90000)
     assert desktop.display_state() == "conflict"
     window = desktop.show_activity()  # what the tray's "Recent activity" does

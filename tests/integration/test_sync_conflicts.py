@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 from gsdesktop.datamanager.client import DataManagerClient
+from gsdesktop.sync import SyncEngine
 from gsdesktop.sync.conflicts import open_conflicts
 from tests.conftest import Account
 from tests.integration.test_sync_engine import client, make_engine, remote_tree, tree, write  # noqa: F401
@@ -20,6 +21,27 @@ def _trash(home: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in files.iterdir()} if files.is_dir() else {}
 
 
+def _conflicting(
+    client: DataManagerClient,  # noqa: F811
+    tmp_path: Path,
+    edits: dict[str, tuple[str, str]],
+) -> tuple[SyncEngine, SyncEngine]:
+    """Folders A and B in sync, then each file edited differently in each: B's next cycle makes a
+    conflicted copy (host ws2) of every one."""
+    a, b = tmp_path / "A", tmp_path / "B"
+    for name in edits:
+        write(a / name, "base")
+    ea = make_engine(client, a, tmp_path / "sa")
+    eb = make_engine(client, b, tmp_path / "sb", host_name="ws2")
+    assert ea.sync_once().converged and eb.sync_once().converged
+    for name, (in_a, in_b) in edits.items():
+        write(a / name, in_a)
+        write(b / name, in_b)
+    assert ea.sync_once().converged
+    assert eb.sync_once().conflicts == len(edits)
+    return ea, eb
+
+
 def test_keep_copy_original_or_both_and_the_server_follows(
     client: DataManagerClient,  # noqa: F811
     account: Account,
@@ -28,16 +50,7 @@ def test_keep_copy_original_or_both_and_the_server_follows(
 ) -> None:
     a, b = tmp_path / "A", tmp_path / "B"
     names = ("copy wins.txt", "original wins.txt", "both stay.txt", "twice.txt")
-    for name in names:
-        write(a / name, "base")
-    ea = make_engine(client, a, tmp_path / "sa")
-    eb = make_engine(client, b, tmp_path / "sb", host_name="ws2")
-    assert ea.sync_once().converged and eb.sync_once().converged
-    for name in names:
-        write(a / name, f"A: {name}")
-        write(b / name, f"B: {name}")
-    assert ea.sync_once().converged
-    assert eb.sync_once().conflicts == 4
+    ea, eb = _conflicting(client, tmp_path, {name: (f"A: {name}", f"B: {name}") for name in names})
     copies = {c.path: c.copy for c in open_conflicts(eb.db.conflicts(), b)}
     assert set(copies) == set(names) and all("conflicted copy ws2" in c for c in copies.values())
 
@@ -89,14 +102,8 @@ def test_settling_refuses_what_it_cannot_do_safely(
     tmp_path: Path,
     tmp_home: Path,
 ) -> None:
-    a, b = tmp_path / "A", tmp_path / "B"
-    write(a / "f.txt", "base")
-    ea = make_engine(client, a, tmp_path / "sa")
-    eb = make_engine(client, b, tmp_path / "sb", host_name="ws2")
-    assert ea.sync_once().converged and eb.sync_once().converged
-    write(a / "f.txt", "A")
-    write(b / "f.txt", "B")
-    assert ea.sync_once().converged and eb.sync_once().conflicts == 1
+    b = tmp_path / "B"
+    _conflicting(client, tmp_path, {"f.txt": ("A", "B")})
     env = cli_env(tmp_home, account.server_url, account.username, account.password)
     state = ["--state-dir", str(tmp_path / "sb" / "state")]
     # the name is now a folder: keeping the copy under it would need a rename by hand
