@@ -125,10 +125,13 @@ def resolve(db: StateDB, root: Path, conflict: Conflict, keep: Keep) -> str:
         if original.is_symlink() or original.is_dir():
             kind = "a symbolic link" if original.is_symlink() else "a folder"
             raise ResolveError(f"{conflict.path} is {kind} now; rename {conflict.copy} by hand to keep it")
-        if _is_file(original):
+        replaced = _is_file(original)
+        if replaced:
             _to_trash(original, root / CACHE_DIR)
         os.replace(copy, original)
-        done = f"kept the conflicted copy as {conflict.path} (the version it replaced is in the trash)"
+        done = f"kept the conflicted copy as {conflict.path}"
+        if replaced:
+            done += " (the version it replaced is in the trash)"
     elif keep is Keep.ORIGINAL:
         from send2trash import send2trash
 
