@@ -254,6 +254,8 @@ class DesktopApp(QObject):
 
     def refresh_conflicts(self) -> None:
         """Reload the open conflicts (off the GUI thread: a database query and a stat per copy)."""
+        if self._quitting:
+            return  # the engine and its database are closing
         db, root = self.engine.db, self.local_root
         self.runner.run_task(lambda: open_conflicts(db.conflicts(), root), self.conflicts.set_conflicts)
 
