@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 import time
@@ -196,13 +197,11 @@ def test_a_conflict_is_settled_from_its_tab_and_the_server_follows(  # type: ign
     qtbot.waitUntil(lambda: desktop.conflicts.rowCount() == 0, timeout=30000)
     assert (desktop.local_root / "both.txt").read_text() == "local version\n"
     assert not (desktop.local_root / conflict.copy).exists()
-    remote_file = f"{desktop.remote_root}/both.txt"
-    out = tmp_path / "check.txt"
+    want = hashlib.md5(b"local version\n").hexdigest()
 
-    def server_has_it() -> bool:
-        client.download(remote_file, out)
-        names = {m.name for m in client.list(desktop.remote_root).contents}
-        return out.read_text() == "local version\n" and conflict.copy not in names
+    def server_has_it() -> bool:  # by the listing's MD5s: a download could race sync's upload
+        listing = {m.name: m.md5 for m in client.list(desktop.remote_root).contents}
+        return listing.get("both.txt") == want and conflict.copy not in listing
 
     qtbot.waitUntil(server_has_it, timeout=60000)
     assert window.tabs.tabText(2) == "Conflicts"
