@@ -300,7 +300,7 @@ def _status(args: argparse.Namespace) -> int:
     for db, meta in _pairs(args):
         last = json.loads(meta.get("last_report") or "null") or {}
         n_problems = _query(db, "SELECT count(*) FROM problems")[0][0]
-        n_conflicts = _query(db, "SELECT count(*) FROM conflicts")[0][0]
+        n_conflicts = len(_open_conflicts(db, meta))
         watching = _alive(meta.get("watch_pid", ""))
         when = float(meta.get("last_cycle") or 0)
         rows.append({
@@ -321,6 +321,12 @@ def _status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _open_conflicts(db: Path, meta: dict[str, str]) -> list[Conflict]:
+    """The pair's open conflicts, read without writing to its database."""
+    recorded = _query(db, "SELECT path, copy, time FROM conflicts ORDER BY id")
+    return open_conflicts((ConflictDetected(*row) for row in recorded), Path(meta.get("local_root") or ""))
+
+
 def _conflicts(args: argparse.Namespace) -> int:
     from gsdesktop.cli.main import CommandError
 
@@ -331,8 +337,7 @@ def _conflicts(args: argparse.Namespace) -> int:
     rows = []
     for db_path, meta in _pairs(args):
         root = Path(meta.get("local_root") or "")
-        recorded = _query(db_path, "SELECT path, copy, time FROM conflicts ORDER BY id")
-        for c in open_conflicts((ConflictDetected(*row) for row in recorded), root):
+        for c in _open_conflicts(db_path, meta):
             rows.append({"local": str(root), "path": c.path, "copy": c.copy,
                          "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(c.time))})  # fmt: skip
     if args.json:

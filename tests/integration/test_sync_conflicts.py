@@ -123,6 +123,13 @@ def test_settling_refuses_what_it_cannot_do_safely(
     run_cli(["conflicts", str(b), "--keep", "both", *state], env).assert_clean_failure(code=2)
     copy = next(p for p in os.listdir(b) if "conflicted copy" in p)
     assert (b / copy).read_bytes() == b"B"
-    # a copy the user already dealt with by hand is no longer listed
+
+    # a copy the user already dealt with by hand is no longer listed, nor counted by `status`
+    def counted() -> int:
+        pairs = json.loads(run_cli(["status", str(b), "--json", *state], env).ok().out)
+        return int(pairs[0]["conflicts"])
+
+    assert counted() == 1
     (b / copy).rename(b / "renamed by hand.txt")
     assert json.loads(run_cli(["conflicts", str(b), "--json", *state], env).ok().out) == []
+    assert counted() == 0
