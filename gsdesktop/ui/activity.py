@@ -14,7 +14,6 @@ from PySide6.QtCore import (
     QPersistentModelIndex,
     Qt,
     QUrl,
-    Signal,
 )
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
@@ -108,7 +107,6 @@ class ProblemsModel(ListTableModel):
 
     COLUMNS = ("Path", "Problem", "Next retry")
     TR_CONTEXT = "Activity"
-    count_changed = Signal(int)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -119,13 +117,11 @@ class ProblemsModel(ListTableModel):
         return list(self._rows)
 
     def set_problems(self, problems: tuple[SyncProblem, ...] | list[SyncProblem]) -> None:
-        self.beginResetModel()
-        self._rows = list(problems)
-        self.endResetModel()
-        self.count_changed.emit(len(self._rows))
+        self.replace_rows(problems)
 
     def problem(self, row: int) -> SyncProblem | None:
-        return self._rows[row] if 0 <= row < len(self._rows) else None
+        item: SyncProblem | None = self.row_item(row)
+        return item
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         p = self.problem(index.row()) if index.isValid() else None

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, QModelIndex, QObject, QPersistentModelIndex, Qt, Signal
+from PySide6.QtCore import QCoreApplication, QModelIndex, QObject, QPersistentModelIndex, Qt
 from PySide6.QtWidgets import QHBoxLayout, QPushButton, QTableView, QVBoxLayout, QWidget
 
 from gsdesktop.sync.conflicts import Conflict, Keep
@@ -28,20 +28,17 @@ class ConflictsModel(ListTableModel):
 
     COLUMNS = ("File", "Conflicted copy", "Since")
     TR_CONTEXT = "Conflicts"
-    count_changed = Signal(int)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._rows: list[Conflict] = []
 
     def set_conflicts(self, conflicts: list[Conflict]) -> None:
-        self.beginResetModel()
-        self._rows = list(conflicts)
-        self.endResetModel()
-        self.count_changed.emit(len(self._rows))
+        self.replace_rows(conflicts)
 
     def conflict(self, row: int) -> Conflict | None:
-        return self._rows[row] if 0 <= row < len(self._rows) else None
+        item: Conflict | None = self.row_item(row)
+        return item
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         c = self.conflict(index.row()) if index.isValid() else None

@@ -5,7 +5,14 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QCoreApplication, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QCoreApplication,
+    QModelIndex,
+    QPersistentModelIndex,
+    Qt,
+    Signal,
+)
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -66,6 +73,18 @@ class ListTableModel(QAbstractTableModel):
     COLUMNS: tuple[str, ...] = ()
     TR_CONTEXT = "ListTableModel"
     _rows: list[Any]
+    count_changed = Signal(int)  # after replace_rows
+
+    def replace_rows(self, rows: Any) -> None:
+        """Show ``rows`` instead of the current ones (a list replaced as a whole)."""
+        self.beginResetModel()
+        self._rows = list(rows)
+        self.endResetModel()
+        self.count_changed.emit(len(self._rows))
+
+    def row_item(self, row: int) -> Any:
+        """The item shown in ``row``, or None outside the table."""
+        return self._rows[row] if 0 <= row < len(self._rows) else None
 
     def rowCount(self, parent: Index = QModelIndex()) -> int:
         return 0 if parent.isValid() else len(self._rows)
