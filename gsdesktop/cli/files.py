@@ -377,8 +377,8 @@ def cmd_get(args: argparse.Namespace) -> int:
     with client_from_args(args, pool_size=max(16, args.jobs * 2)) as client:
         src = remote(client, args.remote)
         plan = plan_get(client, src, Path(args.local), args.recursive)
-        if not args.format and len(plan.jobs) > 1:  # the whole tree, before the first file (each
-            ensure_space(_nearest_folder(Path(args.local)), _bytes_to_add(plan))  # file checks too)
+        if not args.format and len(plan.jobs) > 1:  # the whole tree first; each file checks too
+            ensure_space(_nearest_folder(Path(args.local)), _bytes_to_add(plan))
         for d in plan.dirs:
             try:
                 Path(d).mkdir(parents=True, exist_ok=True)

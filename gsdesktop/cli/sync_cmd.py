@@ -300,7 +300,7 @@ def _status(args: argparse.Namespace) -> int:
     for db, meta in _pairs(args):
         last = json.loads(meta.get("last_report") or "null") or {}
         n_problems = _query(db, "SELECT count(*) FROM problems")[0][0]
-        n_conflicts = len(_open_conflicts(db, meta))
+        n_conflicts = len(_pair_conflicts(db, meta))
         watching = _alive(meta.get("watch_pid", ""))
         when = float(meta.get("last_cycle") or 0)
         rows.append({
@@ -321,7 +321,7 @@ def _status(args: argparse.Namespace) -> int:
     return 0
 
 
-def _open_conflicts(db: Path, meta: dict[str, str]) -> list[Conflict]:
+def _pair_conflicts(db: Path, meta: dict[str, str]) -> list[Conflict]:
     """The pair's open conflicts, read without writing to its database."""
     recorded = _query(db, "SELECT path, copy, time FROM conflicts ORDER BY id")
     return open_conflicts((ConflictDetected(*row) for row in recorded), Path(meta.get("local_root") or ""))
@@ -337,7 +337,7 @@ def _conflicts(args: argparse.Namespace) -> int:
     rows = []
     for db_path, meta in _pairs(args):
         root = Path(meta.get("local_root") or "")
-        for c in _open_conflicts(db_path, meta):
+        for c in _pair_conflicts(db_path, meta):
             rows.append({"local": str(root), "path": c.path, "copy": c.copy,
                          "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(c.time))})  # fmt: skip
     if args.json:
@@ -371,14 +371,14 @@ def _settle(args: argparse.Namespace) -> int:
     try:
         conflicts = open_conflicts(db.conflicts(), root)
         chosen: list[Conflict] = []
-        try:
-            for name in names:
+        for name in names:
+            try:
                 hits = select(conflicts, name, root)
-                if keep is Keep.COPY and len(hits) > 1:
-                    raise ResolveError(f"{name} has {len(hits)} conflicted copies: name the one to keep")
-                chosen += [c for c in hits if c not in chosen]
-        except ResolveError as exc:
-            raise CommandError(str(exc), code=4) from None
+            except ResolveError as exc:
+                raise CommandError(str(exc), code=4) from None
+            if keep is Keep.COPY and len(hits) > 1:
+                raise CommandError(f"{name} has {len(hits)} conflicted copies: name the one to keep", code=4)
+            chosen += [c for c in hits if c not in chosen]
         for c in conflicts if args.all else chosen:
             try:
                 print(resolve(db, root, c, keep), flush=True)

@@ -173,10 +173,9 @@ def error_for_status(
         cls, text = InvalidRequestError, f"Request rejected (HTTP {status})"
     else:
         cls, text = ServerError, f"Unexpected answer (HTTP {status})"
-    if detail and status in (400, 422) and not _says_nothing_more(detail, text, paths):
-        text = detail  # the server's reason is the whole story ("line 1: sequence data before …")
-    elif detail and not _says_nothing_more(detail, text, paths):
-        text = f"{text}: {detail}"
+    if detail and not _says_nothing_more(detail, text, paths):
+        # for a 400 the server's reason is the whole story ("line 1: sequence data before …")
+        text = detail if status in (400, 422) else f"{text}: {detail}"
     return cls(prefix + text, paths=paths, status=status)
 
 
