@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -61,9 +62,24 @@ def run_cli(args: Sequence[str], env: Mapping[str, str], *, stdin: str | None = 
     return CLIResult(proc.returncode, proc.stdout, proc.stderr)
 
 
+def as_from_a_terminal(then: Callable[[], None] | None = None) -> Callable[[], None]:
+    """A ``preexec_fn``: the child takes Ctrl-C as a user's command on a terminal would.
+
+    A test run started with SIGINT ignored (``nohup``, ``&`` from a script) passes the ignored signal on to
+    every child, and a CLI child would then shrug off the tests' SIGINT: the child gets the default back.
+    """
+
+    def preexec() -> None:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        if then is not None:
+            then()
+
+    return preexec
+
+
 def start_cli(args: Sequence[str], env: Mapping[str, str],
               preexec: Callable[[], None] | None = None) -> subprocess.Popen[str]:  # fmt: skip
     return subprocess.Popen(
         [sys.executable, "-m", "gsdesktop", *args], env=dict(env), stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True, cwd=ROOT, preexec_fn=preexec,
+        stderr=subprocess.PIPE, text=True, cwd=ROOT, preexec_fn=as_from_a_terminal(preexec),
     )  # fmt: skip
