@@ -13,19 +13,51 @@ import sys
 from pathlib import Path
 from typing import Any
 
+ENV_PREFIX = "GSDM_"
+_TRUE = frozenset({"1", "true", "yes", "on"})
 
-def _add_store_options(p: argparse.ArgumentParser, *, data_dir_required: bool) -> None:
-    p.add_argument(
+ENV_EPILOG = (
+    "Every option can also be given as an environment variable: GSDM_ and the option's name in capitals "
+    "with - as _ (GSDM_DATA_DIR, GSDM_PORT, GSDM_S3_ENDPOINT, GSDM_ACCESS_LOG=1, ...); an option on the "
+    "command line wins. With --s3-endpoint the S3 credentials come from the standard AWS chain: "
+    "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE / ~/.aws/credentials, or an instance role."
+)
+
+
+def env_name(flag: str) -> str:
+    """``--s3-endpoint`` -> ``GSDM_S3_ENDPOINT``."""
+    return ENV_PREFIX + flag.lstrip("-").replace("-", "_").upper()
+
+
+def _option(p: argparse.ArgumentParser, flag: str, **kw: Any) -> None:
+    """``p.add_argument(flag, ...)`` whose default comes from ``GSDM_<FLAG>`` when that is set.
+
+    argparse converts a string default with the option's ``type`` (and checks ``choices`` on it), so a bad
+    value in the environment is refused like one on the command line.
+    """
+    name = env_name(flag)
+    value = os.environ.get(name)
+    if value is not None and value != "":
+        if kw.get("action") == "store_true":
+            kw["default"] = value.strip().lower() in _TRUE
+        else:
+            kw["default"] = value
+            kw.pop("required", None)
+    kw["help"] = f"{kw.get('help', '')} [env {name}]".strip()
+    p.add_argument(flag, **kw)
+
+
+def _add_store_options(p: argparse.ArgumentParser) -> None:
+    _option(
+        p,
         "--data-dir",
         type=Path,
-        required=data_dir_required,
-        help="server data directory (the embedded SeaweedFS keeps its data here)",
+        help="server data directory (the embedded SeaweedFS keeps its data here; not needed with "
+        "--s3-endpoint)",
     )
-    p.add_argument("--s3-endpoint", metavar="URL", help="use this S3 store instead of the embedded SeaweedFS")
-    p.add_argument("--s3-bucket", metavar="NAME", help="bucket on --s3-endpoint (created if missing)")
-    p.add_argument(
-        "--s3-region", metavar="REGION", default=None, help="S3 region (default: AWS config or us-east-1)"
-    )
+    _option(p, "--s3-endpoint", metavar="URL", help="use this S3 store instead of the embedded SeaweedFS")
+    _option(p, "--s3-bucket", metavar="NAME", help="bucket on --s3-endpoint (created if missing)")
+    _option(p, "--s3-region", metavar="REGION", help="S3 region (default: AWS config or us-east-1)")
 
 
 def register(sub: Any) -> None:
@@ -33,20 +65,19 @@ def register(sub: Any) -> None:
     ssub = server.add_subparsers(dest="server_command", metavar="SUBCOMMAND")
     server.set_defaults(handler=lambda args: _help(server))
 
-    run = ssub.add_parser("run", help="run the Data Manager API (embedded SeaweedFS unless --s3-endpoint)")
-    _add_store_options(run, data_dir_required=True)
-    run.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    run.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080)")
-    run.add_argument(
-        "--s3-public-endpoint", metavar="URL", help="S3 endpoint put into signed URLs for clients"
+    run = ssub.add_parser(
+        "run", help="run the Data Manager API (embedded SeaweedFS unless --s3-endpoint)", epilog=ENV_EPILOG
     )
-    run.add_argument(
-        "--public-url", metavar="URL", help="base URL of this API as clients see it (load balancer)"
+    _add_store_options(run)
+    _option(run, "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    _option(run, "--port", type=int, default=8080, help="port to listen on (default 8080)")
+    _option(run, "--s3-public-endpoint", metavar="URL", help="S3 endpoint put into signed URLs for clients")
+    _option(run, "--public-url", metavar="URL", help="base URL of this API as clients see it (load balancer)")
+    _option(
+        run, "--token-ttl", type=int, default=None, metavar="SECONDS", help="token lifetime (default 86400)"
     )
-    run.add_argument(
-        "--token-ttl", type=int, default=None, metavar="SECONDS", help="token lifetime (default 86400)"
-    )
-    run.add_argument(
+    _option(
+        run,
         "--multipart-md5-at-complete",
         choices=("auto", "on", "off"),
         default="auto",
@@ -54,23 +85,23 @@ def register(sub: Any) -> None:
         "(auto: on for the embedded SeaweedFS; turn on only for stores whose CopyObject onto the same key "
         "rewrites just the metadata, e.g. SeaweedFS, never for AWS S3)",
     )
-    run.add_argument(
-        "--demo-user", metavar="NAME", help="create this account if missing (password printed once)"
-    )
-    run.add_argument(
+    _option(run, "--demo-user", metavar="NAME", help="create this account if missing (password printed once)")
+    _option(
+        run,
         "--url-ttl",
         type=int,
         default=None,
         metavar="SECONDS",
         help="lifetime of signed S3 URLs (default: uploads 3600, redirects 900, downloadurls 300)",
     )
-    run.add_argument(
+    _option(
+        run,
         "--forwarded-allow-ips",
         metavar="IPS",
         default=None,
         help="proxies whose X-Forwarded-* headers are trusted (default 127.0.0.1; '*' for all)",
     )
-    run.add_argument("--access-log", action="store_true", help="log every request")
+    _option(run, "--access-log", action="store_true", help="log every request")
     run.set_defaults(handler=cmd_run)
 
     for name, helptext, func in (
@@ -80,12 +111,12 @@ def register(sub: Any) -> None:
     ):
         p = ssub.add_parser(name, help=helptext)
         p.add_argument("name", metavar="NAME")
-        _add_store_options(p, data_dir_required=False)
+        _add_store_options(p)
         if name != "remove-user":
             p.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
         p.set_defaults(handler=func)
     lu = ssub.add_parser("list-users", help="list the accounts")
-    _add_store_options(lu, data_dir_required=False)
+    _add_store_options(lu)
     lu.set_defaults(handler=cmd_list_users)
     fp = ssub.add_parser(
         "data-fingerprint",
@@ -94,7 +125,7 @@ def register(sub: Any) -> None:
     fp.add_argument(
         "--reset", action="store_true", help="set a new fingerprint: sync clients then keep their newer files"
     )
-    _add_store_options(fp, data_dir_required=False)
+    _add_store_options(fp)
     fp.set_defaults(handler=cmd_data_fingerprint)
 
 
@@ -249,6 +280,17 @@ def cmd_data_fingerprint(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_aws_credentials() -> None:
+    """Refuse to start against an external S3 store with no credentials, saying where they come from."""
+    import boto3
+
+    if boto3.Session().get_credentials() is None:
+        raise _error(
+            "no S3 credentials for --s3-endpoint: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
+            "(or AWS_PROFILE / ~/.aws/credentials) for the server's S3 user"
+        )
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     import dataclasses
     import logging
@@ -274,6 +316,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         sock.close()
         raise _error(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
     cfg = _s3_config(args)
+    if cfg is None and args.data_dir is None:
+        sock.close()
+        raise _error(
+            "give --data-dir (the embedded SeaweedFS keeps its data there) or --s3-endpoint and --s3-bucket"
+        )
+    if cfg is not None:
+        _check_aws_credentials()
     handle = open_store(args.data_dir, cfg)
     try:
         settings = ServerSettings(
