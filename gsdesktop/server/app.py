@@ -32,7 +32,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gsdesktop import __version__
-from gsdesktop.server import formats, ops
+from gsdesktop.server import formats, metrics, ops
 from gsdesktop.server.common import (
     BETA,
     REALM,
@@ -136,6 +136,7 @@ def _install_error_handlers(app: FastAPI) -> None:
             return JSONResponse(_error_body(404, f"not found: {request.url.path}"), 404)
         code = exc.response.get("Error", {}).get("Code", "") if isinstance(exc, ClientError) else ""
         log.warning("storage error on %s %s: %s", request.method, request.url.path, exc)
+        metrics.store_error(code or type(exc).__name__)
         message = f"the storage service failed ({code or type(exc).__name__}); try again later"
         return JSONResponse(_error_body(503, message), 503)
 
@@ -252,7 +253,7 @@ def _get(request: Request, raw: str, user: str, dialect: str) -> Response:
         raise not_found(path.display(dialect))
     if data_format:
         return _converted(request, path, data_format)
-    url = store.presign_get(path.key, request.app.state.settings.redirect_ttl)
+    url = store.presign_get(path.key, request.app.state.settings.redirect_ttl, size=info.size)
     return _redirect(url, status_code=302 if dialect == BETA else 303)
 
 
@@ -409,11 +410,13 @@ def _downloadurl(request: Request, raw: str, user: str, dialect: str) -> Respons
     store = store_of(request)
     path = own_path(raw, user)
     assert path is not None
-    if path.is_home or store.head(path.key) is None:
+    info = None if path.is_home else store.head(path.key)
+    if info is None:
         if ops.stat(store, path) is not None:
             raise APIError(400, f"{path.display(dialect)} is a directory; only files have download URLs")
         raise not_found(path.display(dialect))
-    return PlainTextResponse(store.presign_get(path.key, request.app.state.settings.download_ttl))
+    ttl = request.app.state.settings.download_ttl
+    return PlainTextResponse(store.presign_get(path.key, ttl, size=info.size))
 
 
 def _metadata(request: Request, raw: str, user: str, dialect: str) -> Response:
@@ -640,6 +643,7 @@ def create_app(settings: ServerSettings | S3Config, *, store: S3Store | None = N
     app.state.public_url = settings.public_url
     _install_error_handlers(app)
     app.add_middleware(LoginCookieMiddleware)
+    metrics.install(app)
 
     @app.get("/", include_in_schema=False)
     def index() -> Response:

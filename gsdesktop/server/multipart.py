@@ -311,6 +311,7 @@ def part_urls(store: S3Store, state: UploadState, parts: Any, expires: Any = Non
             },
             ExpiresIn=ttl,
         )
+        store.note_signed("upload", expected_part_size(state.size, state.part_size, number))
         out.append(
             {
                 "partNumber": number,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parsedate_to_datetime
@@ -20,7 +20,7 @@ from urllib.parse import unquote_plus
 import boto3
 import urllib3
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from gsdesktop.server.seaweed import S3Config
 
@@ -142,14 +142,16 @@ def _parse_list(body: bytes) -> ListPage:
     return ListPage(objects, prefixes, next_token if truncated else None)
 
 
-def _client(cfg: S3Config, endpoint: str | None, pool: int) -> S3Client:
+def _client(
+    cfg: S3Config, endpoint: str | None, pool: int, *, timeout: float | None = None, attempts: int = 3
+) -> S3Client:
     config = Config(
         signature_version="s3v4",
         s3={"addressing_style": "path"},
-        retries={"max_attempts": 3, "mode": "standard"},
+        retries={"max_attempts": attempts, "mode": "standard"},
         max_pool_connections=pool,
-        connect_timeout=10,
-        read_timeout=120,
+        connect_timeout=timeout or 10,
+        read_timeout=timeout or 120,
         # SeaweedFS and MinIO do not need the newer checksum headers; avoid surprising them
         request_checksum_calculation="when_required",
         response_checksum_validation="when_required",
@@ -182,6 +184,9 @@ class S3Store:
         from gsdesktop.server.presign import FastPutSigner
 
         self._fast_put = FastPutSigner(self.presigner, self.bucket)
+        self._probe: S3Client | None = None
+        # called with ("upload" | "download", bytes or None) for every URL signed (the server's metrics)
+        self.on_signed: Callable[[str, int | None], None] | None = None
         if create_bucket:
             self.ensure_bucket()
 
@@ -208,6 +213,18 @@ class S3Store:
         except ClientError as exc:
             if error_code(exc) not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
                 raise
+
+    def unavailable(self, timeout: float = 3.0) -> str | None:
+        """``None`` when the bucket answers one HEAD within ``timeout`` s, else the reason (no retries)."""
+        if self._probe is None:
+            self._probe = _client(self.cfg, self.cfg.endpoint, 2, timeout=timeout, attempts=1)
+        try:
+            self._probe.head_bucket(Bucket=self.bucket)
+        except ClientError as exc:
+            return f"the S3 store refused a HEAD of bucket {self.bucket!r} ({error_code(exc) or 'error'})"
+        except BotoCoreError as exc:
+            return f"the S3 store does not answer ({type(exc).__name__}: {exc})"
+        return None
 
     # -- objects ------------------------------------------------------------------------------------------
     def head(self, key: str) -> ObjectInfo | None:
@@ -351,7 +368,16 @@ class S3Store:
         return bool(self.list_page(prefix, delimiter=None, max_keys=1).objects)
 
     # -- presigned URLs -----------------------------------------------------------------------------------
-    def presign_get(self, key: str, expires: int = 300, *, filename: str | None = None) -> str:
+    def note_signed(self, direction: str, nbytes: int | None) -> None:
+        """Tell the ``on_signed`` observer (the server's metrics) that a URL for ``nbytes`` was signed."""
+        if self.on_signed is not None:
+            self.on_signed(direction, nbytes)
+
+    def presign_get(
+        self, key: str, expires: int = 300, *, filename: str | None = None, size: int | None = None
+    ) -> str:
+        """A GET URL; ``size`` (when the caller knows it) is counted as bytes signed for download."""
+        self.note_signed("download", size)
         params: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
         if filename is not None:
             from urllib.parse import quote
@@ -370,6 +396,7 @@ class S3Store:
         expires: int = 3600,
     ) -> str:
         """A PUT URL whose signature binds length, Content-MD5, Content-Type and ``x-amz-meta-md5-hash``."""
+        self.note_signed("upload", content_length)
         params: dict[str, Any] = {
             "Bucket": self.bucket,
             "Key": key,
