@@ -20,15 +20,16 @@ from tests.support.servers import ServerProcess
 
 
 def _sample(text: str, name: str, **labels: str) -> float:
-    """The value of one Prometheus sample (0 when it is not there yet)."""
+    """The sum of the Prometheus samples ``name`` with these labels (0 when there is none yet)."""
+    total = 0.0
     for line in text.splitlines():
         if not line.startswith(name + "{") and not line.startswith(name + " "):
             continue
         labels_text = line[line.find("{") + 1 : line.rfind("}")] if "{" in line else ""
         found = dict(re.findall(r'(\w+)="((?:[^"\\]|\\.)*)"', labels_text))
         if all(found.get(k) == v for k, v in labels.items()):
-            return float(line.rsplit(" ", 1)[1])
-    return 0.0
+            total += float(line.rsplit(" ", 1)[1])
+    return total
 
 
 def _metrics(url: str) -> str:
