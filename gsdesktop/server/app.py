@@ -32,7 +32,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gsdesktop import __version__
-from gsdesktop.server import formats, metrics, ops
+from gsdesktop.server import apidocs, formats, metrics, ops
 from gsdesktop.server.common import (
     BETA,
     REALM,
@@ -636,6 +636,8 @@ def create_app(settings: ServerSettings | S3Config, *, store: S3Store | None = N
         title="GenomeSpace Data Manager (gsdesktop)",
         version=__version__,
         description=__doc__,
+        docs_url=None,  # served from local assets by apidocs.install (no CDN)
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.store = store or S3Store(settings.s3)
@@ -644,6 +646,7 @@ def create_app(settings: ServerSettings | S3Config, *, store: S3Store | None = N
     _install_error_handlers(app)
     app.add_middleware(LoginCookieMiddleware)
     metrics.install(app)
+    apidocs.install(app, base_url)
 
     @app.get("/", include_in_schema=False)
     def index() -> Response:
