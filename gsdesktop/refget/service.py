@@ -289,7 +289,7 @@ def _uint(name: str, raw: str | None) -> int | None:
     return int(raw)
 
 
-@router.api_route("/sequence/{seq_id}", methods=["GET", "HEAD"])
+@router.get("/sequence/{seq_id}")
 def sequence(seq_id: str, request: Request) -> Response:
     media = negotiate(request.headers.get("accept"), _SEQ_ACCEPT)
     if media is None:
@@ -298,6 +298,10 @@ def sequence(seq_id: str, request: Request) -> Response:
         return _sequence(seq_id, request, media)
     except RefgetHTTPError as exc:
         return _error(exc.status, exc.message)
+
+
+# HEAD as its own route: one OpenAPI operation (and operation id) per method
+router.add_api_route("/sequence/{seq_id}", sequence, methods=["HEAD"], operation_id="sequence_head")
 
 
 def _sequence(seq_id: str, request: Request, media: str) -> Response:

@@ -501,13 +501,21 @@ def beta_converters(user: str = Depends(require_user)) -> Response:
     return _json(_converters_list())
 
 
-@beta.api_route("/file/{path:path}", methods=["GET", "HEAD", "PUT", "POST", "DELETE"])
 def unversioned_file(request: Request, path: str, user: str = Depends(require_user)) -> Response:
     """The unversioned ``/datamanager/file/...`` redirects to ``/datamanager/v1.0/file/...``."""
     target = f"{base_url(request)}/datamanager/v1.0/file/{_quote_path(path)}"
     if request.url.query:
         target += "?" + request.url.query
     return _redirect(target, status_code=307)
+
+
+for _method in ("GET", "HEAD", "PUT", "POST", "DELETE"):  # one route per method: one operation id each
+    beta.add_api_route(
+        "/file/{path:path}",
+        unversioned_file,
+        methods=[_method],
+        operation_id=f"unversioned_file_{_method.lower()}",
+    )
 
 
 def _quote_path(path: str) -> str:
