@@ -23,6 +23,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "gsdesktop.cli.refget_cmd",
     "gsdesktop.cli.gui_cmd",
     "gsdesktop.server.cli",
+    "gsdesktop.cli.completion",
 )
 
 
