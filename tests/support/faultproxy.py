@@ -81,10 +81,13 @@ class FaultProxy:
     upstream: str  # http://host:port
     rules: list[Rule] = field(default_factory=list)
     seen: list[Seen] = field(default_factory=list)
+    # more upstreams: requests go round robin over upstream and these (a load balancer in front of replicas)
+    more_upstreams: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        parts = urlsplit(self.upstream)
-        self._up = (parts.hostname or "127.0.0.1", parts.port or 80)
+        ups = [urlsplit(u) for u in (self.upstream, *self.more_upstreams)]
+        self._ups = [(p.hostname or "127.0.0.1", p.port or 80) for p in ups]
+        self._next = 0
         self._lock = threading.Lock()
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -191,8 +194,11 @@ class FaultProxy:
             return
         if rule is not None and rule.action == "delay":
             time.sleep(rule.delay)
+        with self._lock:
+            target_up = self._ups[self._next % len(self._ups)]
+            self._next += 1
         try:
-            upstream = socket.create_connection(self._up, timeout=60)
+            upstream = socket.create_connection(target_up, timeout=60)
         except OSError:
             body = b"upstream unreachable\n"
             _send_all(
