@@ -52,8 +52,9 @@ class SeaweedCluster:
         for sub in ("master", "v1", "v2", "filer"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         access, secret = "gsdm" + secrets.token_hex(6), secrets.token_urlsafe(24)
-        identities = {"identities": [{"name": "gsdm", "credentials": [{"accessKey": access, "secretKey": secret}],
-                                      "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}  # fmt: skip
+        ident = {"name": "gsdm", "credentials": [{"accessKey": access, "secretKey": secret}],
+                 "actions": ["Admin", "Read", "Write", "List", "Tagging"]}  # fmt: skip
+        identities = {"identities": [ident]}
         (self.root / "s3.json").write_text(json.dumps(identities))
         for name in ("master", "volume1", "volume2", "filer", "s3"):
             self.launch(name)
@@ -95,7 +96,8 @@ class SeaweedCluster:
         """Until a write is stored with its replica (the volume servers register with the master first)."""
         s3 = boto3.client("s3", endpoint_url=cfg.endpoint, aws_access_key_id=cfg.access_key,
                           aws_secret_access_key=cfg.secret_key, region_name=cfg.region,
-                          config=Config(retries={"max_attempts": 1}, connect_timeout=3, read_timeout=10))  # fmt: skip
+                          config=Config(retries={"max_attempts": 1}, connect_timeout=3,
+                                        read_timeout=10))  # fmt: skip
         deadline = time.monotonic() + timeout
         last: Exception | None = None
         while time.monotonic() < deadline:
