@@ -31,6 +31,10 @@ DEFAULT_BUCKET = "genomespace"
 # The IAM role the embedded store lets the server assume (STS AssumeRole + a session policy naming one
 # object) to hand out v1.0 ``uploadinfo`` credentials that can write only that object.
 UPLOAD_ROLE_ARN = "arn:aws:iam::000000000000:role/GenomeSpaceUpload"
+# The server's own identity in the embedded store; the upload role trusts it and nobody else, so the
+# holder of upload credentials cannot assume the role again without the session policy.
+SERVER_IDENTITY = "gsdm"
+SERVER_PRINCIPAL_ARN = f"arn:aws:iam::000000000000:user/{SERVER_IDENTITY}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,8 +115,13 @@ def _load_or_create_credentials(state: Path) -> tuple[str, str]:
     return access, secret
 
 
-def _sts_config(state: Path, bucket: str) -> dict[str, object]:
-    """SeaweedFS advanced-IAM settings: STS plus one role that may only write below ``users/``."""
+def sts_config(state: Path, bucket: str) -> dict[str, object]:
+    """SeaweedFS advanced-IAM settings: STS plus one role that may only write below ``users/``.
+
+    Only the server's identity may assume the role (its trust policy names that principal, not ``*``):
+    credentials from ``uploadinfo`` are sessions of the role, and a session cannot assume it again to
+    shed its one-key session policy. Sessions last at most an hour; the server asks for 15 minutes.
+    """
     key_file = state / "sts.json"
     if key_file.exists():
         signing_key = str(json.loads(key_file.read_text())["signingKey"])
@@ -125,8 +134,8 @@ def _sts_config(state: Path, bucket: str) -> dict[str, object]:
             json.dump({"signingKey": signing_key}, fh)
     return {
         "sts": {
-            "tokenDuration": "1h",
-            "maxSessionLength": "12h",
+            "tokenDuration": "15m",
+            "maxSessionLength": "1h",
             "issuer": "gsdm-sts",
             "signingKey": signing_key,
         },
@@ -136,7 +145,13 @@ def _sts_config(state: Path, bucket: str) -> dict[str, object]:
                 "roleArn": UPLOAD_ROLE_ARN,
                 "trustPolicy": {
                     "Version": "2012-10-17",
-                    "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "sts:AssumeRole"}],
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"AWS": SERVER_PRINCIPAL_ARN},
+                            "Action": "sts:AssumeRole",
+                        }
+                    ],
                 },
                 "attachedPolicies": ["GenomeSpaceUserWrite"],
             }
@@ -212,13 +227,13 @@ class EmbeddedSeaweed:
         identities: dict[str, object] = {
             "identities": [
                 {
-                    "name": "gsdm",
+                    "name": SERVER_IDENTITY,
                     "credentials": [{"accessKey": access, "secretKey": secret}],
                     "actions": ["Admin", "Read", "Write", "List", "Tagging"],
                 }
             ]
         }
-        identities.update(_sts_config(self.state, self.bucket))
+        identities.update(sts_config(self.state, self.bucket))
         s3_json = self.state / "s3.json"
         fd = os.open(s3_json, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as fh:

@@ -3,9 +3,11 @@
 The real GenomeSpace answered with STS credentials and the bucket/key to PUT (python-genomespaceclient
 uploads only this way). We do the same without ever handing out the server's own keys: the server calls
 STS ``AssumeRole`` on an upload role with an inline session policy that allows writing exactly one key
-(``users/<user>/<path>``), for one hour. The embedded SeaweedFS is configured with such a role
-(:data:`gsdesktop.server.seaweed.UPLOAD_ROLE_ARN`); on AWS set ``GSDM_STS_ROLE_ARN`` to a role whose
-policy allows ``s3:PutObject`` below ``users/`` and that trusts the server's identity. A store that
+(``users/<user>/<path>``), for 15 minutes (the shortest STS allows). The embedded SeaweedFS is
+configured with such a role (:data:`gsdesktop.server.seaweed.UPLOAD_ROLE_ARN`) whose trust policy admits
+only the server's own identity, so the credentials cannot assume it again without the session policy;
+on AWS set ``GSDM_STS_ROLE_ARN`` to a role whose policy allows ``s3:PutObject`` below ``users/`` and
+whose trust policy names only the server's identity (never ``*`` or the role itself). A store that
 cannot issue scoped credentials gets 501 with a clear message (single-PUT ``uploadurl`` and the
 multipart extension keep working).
 
@@ -33,7 +35,7 @@ from gsdesktop.server.storage import S3Store
 
 log = logging.getLogger(__name__)
 
-DURATION = 3600
+DURATION = 900  # the shortest lifetime STS (AWS and SeaweedFS) allows; S3 cannot revoke them earlier
 WRITE_ACTIONS = ["s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]
 UNAVAILABLE = (
     "uploadinfo is not available: this server's S3 store cannot issue temporary credentials limited to "
