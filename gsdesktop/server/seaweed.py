@@ -4,6 +4,14 @@ Every listener gets an explicit free loopback port so several instances (tests, 
 side. Credentials are generated once per data directory and kept in a 0600 file there; the running
 instance's endpoint is written to ``runtime.json`` so ``gsdesktop server add-user`` can reach the store
 while the server runs (SeaweedFS cannot open one data directory twice).
+
+Loopback is not private on a shared workstation, so only the S3 port (SigV4 credentials) gives access
+to files: WebDAV is off, the master's and filer's HTTP APIs are off (``-disableHttp``: their
+``/dir/assign`` handed out write tokens and ``/col/delete`` dropped the bucket), the volume servers want
+JWTs for reads and writes, and every gRPC port wants a client certificate (mutual TLS). The JWT keys
+and a throw-away CA are made fresh at every start (the CA's key is never written); the certificate
+and key weed reads sit in the 0700 state folder. weed runs with umask 077 and the data folder is
+tightened to 0700/0600 at start.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ import secrets
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -91,7 +100,8 @@ def free_port(with_grpc: bool = False) -> int:
 
 
 def _set_pdeathsig() -> None:  # pragma: no cover - runs in the child
-    """Linux: kill weed when the process that started it dies (even by SIGKILL)."""
+    """Linux: kill weed when the process that started it dies (even by SIGKILL); umask 077."""
+    os.umask(0o077)
     if sys.platform.startswith("linux"):
         try:
             import ctypes
@@ -178,6 +188,130 @@ def sts_config(state: Path, bucket: str) -> dict[str, object]:
     }
 
 
+GRPC_COMPONENTS = (
+    "master",
+    "volume",
+    "filer",
+    "s3",
+    "admin",
+    "worker",
+    "client",
+    "msg_broker",
+    "msg_agent",
+    "mq",
+)
+JWT_KEYS = (
+    "WEED_JWT_SIGNING_KEY",
+    "WEED_JWT_SIGNING_READ_KEY",
+    "WEED_JWT_FILER_SIGNING_KEY",
+    "WEED_JWT_FILER_SIGNING_READ_KEY",
+)
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    os.replace(tmp, path)
+
+
+def _grpc_certificate(folder: Path) -> tuple[Path, Path, Path]:
+    """A fresh CA and one certificate (server and client use, 127.0.0.1) it signed; the CA key is
+    dropped, so nobody can sign another. Returns (ca.pem, store.pem, store.key)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    now = datetime.datetime.now(datetime.UTC)
+    start, end = now - datetime.timedelta(days=1), now + datetime.timedelta(days=3650)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "gsdesktop embedded store CA")])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(end)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "gsdesktop-store")]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(end)
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .add_extension(
+            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]),
+            critical=False,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    folder.mkdir(mode=0o700, exist_ok=True)
+    paths = (folder / "ca.pem", folder / "store.pem", folder / "store.key")
+    _write_private(paths[0], ca.public_bytes(serialization.Encoding.PEM))
+    _write_private(paths[1], cert.public_bytes(serialization.Encoding.PEM))
+    _write_private(
+        paths[2],
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ),
+    )
+    return paths
+
+
+def security_env(state: Path) -> dict[str, str]:
+    """SeaweedFS security settings (``WEED_*`` variables; they win over any ``security.toml``)."""
+    ca, cert, key = _grpc_certificate(state / "tls")
+    env = {name: secrets.token_urlsafe(32) for name in JWT_KEYS}
+    env["WEED_FILER_EXPOSE_DIRECTORY_METADATA_ENABLED"] = "false"
+    env["WEED_GRPC_CA"] = str(ca)
+    for component in GRPC_COMPONENTS:
+        env[f"WEED_GRPC_{component.upper()}_CERT"] = str(cert)
+        env[f"WEED_GRPC_{component.upper()}_KEY"] = str(key)
+        env[f"WEED_GRPC_{component.upper()}_ALLOWED_COMMONNAMES"] = "gsdesktop-store"
+    return env
+
+
+def tighten_modes(root: Path) -> None:
+    """Folders 0700 and files 0600 below (and including) ``root``: other local users see nothing."""
+    for folder, dirs, files in os.walk(root):
+        for name in [
+            folder,
+            *(os.path.join(folder, d) for d in dirs),
+            *(os.path.join(folder, f) for f in files),
+        ]:
+            try:
+                st = os.lstat(name)
+            except OSError:
+                continue
+            if stat.S_ISDIR(st.st_mode):
+                wanted = stat.S_IMODE(st.st_mode) & 0o700 | 0o700
+            elif stat.S_ISREG(st.st_mode):
+                wanted = stat.S_IMODE(st.st_mode) & 0o700 | 0o600
+            else:
+                continue  # symlinks, sockets
+            if stat.S_IMODE(st.st_mode) != wanted:
+                with contextlib.suppress(OSError):
+                    os.chmod(name, wanted)
+
+
 def running_store(data_dir: Path) -> S3Config | None:
     """The S3 config of a live embedded SeaweedFS for ``data_dir``, or ``None``."""
     runtime = Path(data_dir) / "seaweedfs" / "runtime.json"
@@ -204,6 +338,8 @@ class EmbeddedSeaweed:
         self.s3_port = s3_port
         self.proc: subprocess.Popen[bytes] | None = None
         self.config: S3Config | None = None
+        self.ports: dict[str, int] = {}  # master, volume, filer, s3 (HTTP; gRPC is +10000)
+        self._security: dict[str, str] = {}
 
     def start(self, timeout: float = 60.0, attempts: int = 3) -> S3Config:
         """Start SeaweedFS and wait until a bucket round trip works.
@@ -220,9 +356,13 @@ class EmbeddedSeaweed:
                 log.warning("SeaweedFS exited during start-up (port taken?); retrying on new ports")
         raise AssertionError("unreachable")
 
+    def client_env(self) -> dict[str, str]:
+        """The environment a ``weed`` client (``weed shell``) needs to reach this store's gRPC ports."""
+        return {**os.environ, **self._security}
+
     def _start_once(self, timeout: float) -> S3Config:
         self.state.mkdir(parents=True, exist_ok=True)
-        os.chmod(self.state, 0o700)
+        tighten_modes(self.data_dir)
         access, secret = _load_or_create_credentials(self.state)
         identities: dict[str, object] = {
             "identities": [
@@ -238,10 +378,11 @@ class EmbeddedSeaweed:
         fd = os.open(s3_json, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as fh:
             json.dump(identities, fh)
-        (self.state / "data").mkdir(exist_ok=True)
+        (self.state / "data").mkdir(mode=0o700, exist_ok=True)
         ports = [free_port(with_grpc=True) for _ in range(3)]
         s3_port = self.s3_port or free_port(with_grpc=True)
-        webdav_port = free_port()
+        self.ports = {"master": ports[0], "volume": ports[1], "filer": ports[2], "s3": s3_port}
+        self._security = security_env(self.state)
         cmd = [
             find_weed(),
             "mini",
@@ -255,12 +396,17 @@ class EmbeddedSeaweed:
             f"-volume.port={ports[1]}",
             f"-filer.port={ports[2]}",
             f"-s3.port={s3_port}",
-            f"-webdav.port={webdav_port}",
+            # closed doors: no WebDAV, no master/filer HTTP API (S3 talks gRPC to them), no telemetry
+            "-webdav=false",
+            "-disableHttp",
+            "-master.telemetry=false",
             # not used by us; disabled so parallel instances never race for their default ports
             "-s3.port.iceberg=0",
             "-s3.port.lance=0",
         ]
-        log_file = open(self.state / "weed.log", "ab")  # noqa: SIM115 - owned by the child
+        log_file = os.fdopen(
+            os.open(self.state / "weed.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab"
+        )
         self.proc = subprocess.Popen(
             cmd,
             stdout=log_file,
@@ -268,6 +414,7 @@ class EmbeddedSeaweed:
             stdin=subprocess.DEVNULL,
             preexec_fn=_set_pdeathsig,
             cwd=self.state,
+            env={**os.environ, **self._security},
         )
         log_file.close()
         endpoint = f"http://127.0.0.1:{s3_port}"
@@ -277,6 +424,7 @@ class EmbeddedSeaweed:
         except Exception:
             self.stop()
             raise
+        tighten_modes(self.data_dir)  # weed writes a volume's .vif 0644 whatever the umask
         runtime = {"pid": self.proc.pid, "s3": asdict(self.config)}
         tmp = self.state / "runtime.json.tmp"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
