@@ -19,7 +19,7 @@ from types import TracebackType
 from typing import Any
 
 from gsdesktop.refget.fasta import FastaFormatError, FastaRecord, FastaSpooler
-from gsdesktop.refget.store import RefgetStore
+from gsdesktop.refget.store import NameTakenError, RefgetStore
 
 log = logging.getLogger(__name__)
 
@@ -64,11 +64,17 @@ class LoadSession:
     """One FASTA being loaded: ``feed`` chunks, then ``finish()``; use as a context manager."""
 
     def __init__(
-        self, store: RefgetStore, source: str, circular: Iterable[str] = (), tmp_root: Path | None = None
+        self,
+        store: RefgetStore,
+        source: str,
+        circular: Iterable[str] = (),
+        tmp_root: Path | None = None,
+        owner: str | None = None,
     ):
         self.store = store
         self.source = source
         self.circular = set(circular)
+        self.owner = owner  # the signed-in user loading: names are theirs (see RefgetStore)
         self._dir = Path(tempfile.mkdtemp(prefix="gs-refget-", dir=tmp_root))
         self._spooler = FastaSpooler(self._dir, source=source)
         self._t0 = time.monotonic()
@@ -88,11 +94,21 @@ class LoadSession:
         groups: dict[str, list[FastaRecord]] = {}
         for rec in records:
             groups.setdefault(rec.digests.trunc512, []).append(rec)
+        if self.owner is not None:  # every name checked before the first write: a refusal stores nothing
+            refused = [
+                why
+                for primary, recs in groups.items()
+                for why in self.store.name_refusals(self.owner, primary, [r.name for r in recs])
+            ]
+            if refused:
+                raise NameTakenError(f"{self.source}: nothing loaded: " + "; ".join(refused))
         report = LoadReport(source=self.source, bytes_in=self._spooler.bytes_in)
         for recs in groups.values():
             first = recs[0]
             circ = any(r.name in self.circular for r in recs)
-            res = self.store.commit(first.path, first.digests, [r.name for r in recs], circular=circ)
+            res = self.store.commit(
+                first.path, first.digests, [r.name for r in recs], circular=circ, owner=self.owner
+            )
             report.objects_written += res.objects_written
             d = first.digests
             for r in recs:
@@ -125,10 +141,15 @@ class LoadSession:
 
 
 def load_chunks(
-    store: RefgetStore, chunks: Iterable[bytes], source: str, circular: Iterable[str] = ()
+    store: RefgetStore,
+    chunks: Iterable[bytes],
+    source: str,
+    circular: Iterable[str] = (),
+    owner: str | None = None,
 ) -> LoadReport:
-    """Load a FASTA given as an iterable of byte chunks (``.gz`` detected)."""
-    with LoadSession(store, source, circular) as session:
+    """Load a FASTA given as an iterable of byte chunks (``.gz`` detected); ``owner``: see
+    :class:`LoadSession`."""
+    with LoadSession(store, source, circular, owner=owner) as session:
         for chunk in chunks:
             session.feed(chunk)
         return session.finish()

@@ -34,7 +34,7 @@ from starlette.concurrency import run_in_threadpool
 from gsdesktop.refget.digests import IdKind, ParsedId, parse_id
 from gsdesktop.refget.fasta import FastaFormatError
 from gsdesktop.refget.loader import LoadReport, LoadSession, load_chunks
-from gsdesktop.refget.store import RefgetStore, SequenceInfo
+from gsdesktop.refget.store import NameTakenError, RefgetStore, SequenceInfo
 
 log = logging.getLogger(__name__)
 
@@ -402,7 +402,7 @@ async def load_fasta(request: Request) -> Response:
     state = refget_state(request)
     source = request.query_params.get("name") or "upload.fa"
     circular = request.query_params.getlist("circular")
-    session = LoadSession(state.store, source, circular)
+    session = LoadSession(state.store, source, circular, owner=user)
     try:
         buf = bytearray()
         async for chunk in request.stream():
@@ -414,6 +414,8 @@ async def load_fasta(request: Request) -> Response:
         report = await run_in_threadpool(session.finish)
     except FastaFormatError as exc:
         return _api_error(400, str(exc))
+    except NameTakenError as exc:
+        return _api_error(409, str(exc))
     finally:
         await run_in_threadpool(session.close)
     log.info("refget: %s loaded %s", user, source)
@@ -449,10 +451,16 @@ def index_fasta(request: Request) -> Response:
     body = obj["Body"]
     try:
         report = load_chunks(
-            state.store, body.iter_chunks(_SMALL), path.name, request.query_params.getlist("circular")
+            state.store,
+            body.iter_chunks(_SMALL),
+            path.name,
+            request.query_params.getlist("circular"),
+            owner=user,
         )
     except FastaFormatError as exc:
         return _api_error(400, str(exc))
+    except NameTakenError as exc:
+        return _api_error(409, str(exc))
     finally:
         body.close()
     log.info("refget: %s indexed %s", user, raw)

@@ -10,6 +10,15 @@ Layout (``<t>`` = TRUNC512, the primary id; ``<m>`` = MD5; ``<g>`` = ``SQ.…``)
     refget/alias/<quoted name>/<t> empty: the FASTA name ``name`` refers to ``<t>``
     refget/source/<user>/<h>.json  which Data Manager file was indexed (``<h>`` = SHA-256 of its S3
                                    key): path, ETag/MD5 at indexing time, the sequences' ids
+    refget/owner/sequence/<t>      empty, user metadata ``gs-owner``: the user who first loaded <t>
+    refget/owner/name/<quoted>     empty, user metadata ``gs-owner``: the user who owns the name
+
+Names are shared by every reader, so they are owned (loads by a signed-in user): a name belongs to
+the user who first loads a sequence under it, and only the user who first loaded a sequence gives it
+names. Anyone may load an identical sequence under a name it already has (nothing changes). Owner
+records are created with ``If-None-Match: *``, so of two racing loaders exactly one gets a name.
+Sequences and names loaded before owners were recorded: the next loader becomes the sequence's
+owner; an unowned name that already refers to a sequence gets no other sequence.
 
 The service resolves ids itself (S3 website redirects only work on AWS website endpoints). Writes go
 sequence -> metadata -> secondaries -> aliases, so a sequence becomes reachable by MD5 or name only
@@ -36,7 +45,12 @@ SEQUENCE_TYPE = "text/vnd.ga4gh.refget.v1.0.0+plain"
 METADATA_TYPE = "application/vnd.ga4gh.refget.v1.0.0+json"
 PRIMARY_META = "refget-primary"
 CIRCULAR_META = "circular"
+OWNER_META = "gs-owner"
 PREFIX = "refget/"
+
+
+class NameTakenError(Exception):
+    """A load would give a name another user owns, or name a sequence another user loaded first."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +122,12 @@ class RefgetStore:
     def alias_prefix(self, name: str) -> str:
         return f"{self.prefix}alias/{quote(name, safe='')}/"
 
+    def name_owner_key(self, name: str) -> str:
+        return f"{self.prefix}owner/name/{quote(name, safe='')}"
+
+    def sequence_owner_key(self, primary: str) -> str:
+        return f"{self.prefix}owner/sequence/{primary}"
+
     def source_key(self, user: str, dm_key: str) -> str:
         """Key of the record saying Data Manager file ``dm_key`` (``users/<u>/a.fa``) was indexed."""
         digest = hashlib.sha256(dm_key.encode("utf-8")).hexdigest()
@@ -172,9 +192,88 @@ class RefgetStore:
                 self._redirects_ok = False
         self.s3.put_object(**args)
 
+    # -- owners of names and sequences ---------------------------------------------------------
+    def owner(self, key: str) -> str | None:
+        """The ``gs-owner`` of an owner record, or None when there is none."""
+        head = self._head(key)
+        owner = (head or {}).get("Metadata", {}).get(OWNER_META)
+        return str(owner) if owner else None
+
+    def _claim(self, key: str, user: str) -> bool:
+        """Create the owner record ``key`` for ``user`` unless it exists; True if ``user`` owns it now
+        (False: someone else does). Conditional create: of racing claims exactly one wins."""
+        from botocore.exceptions import ClientError
+
+        for _ in range(5):
+            current = self.owner(key)
+            if current is not None:
+                return current == user
+            try:
+                self.s3.put_object(
+                    Bucket=self.bucket, Key=key, Body=b"", Metadata={OWNER_META: user}, IfNoneMatch="*"
+                )
+                return True
+            except ClientError as exc:
+                code = str(exc.response.get("Error", {}).get("Code", ""))
+                if code not in ("PreconditionFailed", "412", "ConditionalRequestConflict"):
+                    raise
+        return self.owner(key) == user
+
+    def name_refusals(self, user: str, primary: str, names: list[str]) -> list[str]:
+        """Why ``user`` may not give sequence ``primary`` these names (empty: all fine); no writes."""
+        refused: list[str] = []
+        seq_owner: str | None = None
+        if self._get_metadata(primary) is not None:
+            seq_owner = self.owner(self.sequence_owner_key(primary))
+        for name in dict.fromkeys(names):
+            targets = self.aliases(name)
+            if primary in targets:
+                continue  # the name already refers to this very sequence: nothing changes
+            name_owner = self.owner(self.name_owner_key(name))
+            if name_owner not in (None, user) or (name_owner is None and targets):
+                refused.append(f"the name {name!r} is already used by another user")
+            elif seq_owner not in (None, user):
+                refused.append(
+                    f"{name!r}: this sequence was loaded first by another user, who alone names it "
+                    "(it is already served under its checksum ids)"
+                )
+        return refused
+
+    def _claim_for(self, user: str, primary: str, names: list[str]) -> None:
+        """Own the sequence (if nobody does) and every new name, or raise :class:`NameTakenError`
+        having released the name records this call made."""
+        made: list[str] = []
+        try:
+            seq_key = self.sequence_owner_key(primary)
+            seq_free = self.owner(seq_key) is None
+            if not self._claim(seq_key, user) and not seq_free:
+                refused = [n for n in names if primary not in self.aliases(n)]
+                if refused:
+                    raise NameTakenError(
+                        f"{refused[0]!r}: this sequence was loaded first by another user, who alone names it"
+                    )
+            for name in dict.fromkeys(names):
+                if primary in self.aliases(name):
+                    continue
+                key = self.name_owner_key(name)
+                had = self.owner(key) is not None
+                if not self._claim(key, user):
+                    raise NameTakenError(f"the name {name!r} is already used by another user")
+                if not had:
+                    made.append(key)
+        except NameTakenError:
+            for key in made:
+                self.s3.delete_object(Bucket=self.bucket, Key=key)
+            raise
+
     # -- write side ----------------------------------------------------------------------------
     def commit(
-        self, seq_file: Path, digests: Digests, names: list[str], circular: bool = False
+        self,
+        seq_file: Path,
+        digests: Digests,
+        names: list[str],
+        circular: bool = False,
+        owner: str | None = None,
     ) -> CommitResult:
         """Store one normalised sequence file; idempotent (an identical re-run writes nothing).
 
@@ -183,9 +282,14 @@ class RefgetStore:
             digests: its digests (from the parser).
             names: FASTA names to record as aliases.
             circular: mark the sequence circular (sticky: never cleared by a later load).
+            owner: the signed-in user loading it: names and the sequence are claimed for them first
+                (:class:`NameTakenError` before anything is written when another user owns one).
+                ``None`` (server-side tools): no ownership checks.
         """
         res = CommitResult(digests=digests, names=list(names), circular=circular)
         primary = digests.trunc512
+        if owner is not None:
+            self._claim_for(owner, primary, list(names))
         skey = self.seq_key(primary)
         head = self._head(skey)
         if head is None or int(head.get("ContentLength", -1)) != digests.length:

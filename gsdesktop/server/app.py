@@ -74,7 +74,7 @@ class ServerSettings:
     public_url: str | None = None  # base URL clients use, when behind a proxy / load balancer
     download_ttl: int = 300  # downloadurls: 5 minutes, as the seed says
     redirect_ttl: int = 900  # file GET redirects
-    upload_ttl: int = 3600  # uploadurls
+    upload_ttl: int = 900  # uploadurls: 15 minutes (they outlive passwd/remove-user until they expire)
     # multipart uploads may give the whole-file MD5 at complete (needs a store whose CopyObject onto the
     # same key rewrites only metadata, as SeaweedFS's does); None = GSDM_MULTIPART_MD5_AT_COMPLETE
     multipart_md5_at_complete: bool | None = None

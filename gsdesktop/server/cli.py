@@ -92,7 +92,7 @@ def register(sub: Any) -> None:
         type=int,
         default=None,
         metavar="SECONDS",
-        help="lifetime of signed S3 URLs (default: uploads 3600, redirects 900, downloadurls 300)",
+        help="lifetime of signed S3 URLs (default: uploads 900, redirects 900, downloadurls 300)",
     )
     _option(
         run,

@@ -23,7 +23,7 @@ def _client(account: Account) -> DataManagerClient:
 
 
 def test_cli_indexed_file_is_found_and_changes_are_reported(account: Account, tmp_path: Path) -> None:
-    seqs = {"chrA": random_seq(3000, 11), "chrB": random_seq(1234, 12)}
+    seqs = {"ixA": random_seq(3000, 11), "ixB": random_seq(1234, 12)}
     local = tmp_path / "ref.fa"
     local.write_bytes(fasta_bytes(seqs))
     with _client(account) as client:
@@ -39,8 +39,8 @@ def test_cli_indexed_file_is_found_and_changes_are_reported(account: Account, tm
 
         ids = indexed_ids(client, remote)
         assert ids is not None
-        assert [(s.name, s.length) for s in ids.sequences] == [("chrA", 3000), ("chrB", 1234)]
-        d = compute(seqs["chrB"])
+        assert [(s.name, s.length) for s in ids.sequences] == [("ixA", 3000), ("ixB", 1234)]
+        d = compute(seqs["ixB"])
         assert (ids.sequences[1].md5, ids.sequences[1].trunc512, ids.sequences[1].ga4gh) == (
             d.md5,
             d.trunc512,
@@ -53,17 +53,17 @@ def test_cli_indexed_file_is_found_and_changes_are_reported(account: Account, tm
         same = indexed_ids(client, home_form)
         assert same is not None and same.sequences == ids.sequences
 
-        local.write_bytes(fasta_bytes({"chrC": random_seq(500, 13)}))
+        local.write_bytes(fasta_bytes({"ixC": random_seq(500, 13)}))
         client.upload(local, remote)
         changed = indexed_ids(client, remote)
         assert changed is not None and changed.changed and changed.exists
         assert changed.current_md5 != changed.indexed_md5
-        assert [s.name for s in changed.sequences] == ["chrA", "chrB"]  # what was indexed then
+        assert [s.name for s in changed.sequences] == ["ixA", "ixB"]  # what was indexed then
 
         again = index_remote(client, remote)  # re-indexing refreshes the record
-        assert [s.name for s in again.sequences] == ["chrC"]
+        assert [s.name for s in again.sequences] == ["ixC"]
         fresh = indexed_ids(client, remote)
-        assert fresh is not None and not fresh.changed and [s.name for s in fresh.sequences] == ["chrC"]
+        assert fresh is not None and not fresh.changed and [s.name for s in fresh.sequences] == ["ixC"]
 
         client.delete(remote)
         gone = indexed_ids(client, remote)

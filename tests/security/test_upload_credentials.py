@@ -168,3 +168,35 @@ def test_removed_user_keeps_only_the_one_key_until_expiry(make_account: Any, sea
     sts = client_for("sts", info["amazonCredentials"], info["s3Endpoint"])
     denied(lambda: sts.assume_role(RoleArn=UPLOAD_ROLE_ARN, RoleSessionName="bob-after"))
     assert store.get_bytes(victim) == b"keep"
+
+
+def test_upload_urls_are_short_lived_by_default(account: Account) -> None:
+    """Signed upload URLs, like the credentials, outlive passwd/remove-user until they expire: the
+    default lifetime is 15 minutes (single URL and batch; clients ask again when one expired)."""
+    import base64
+    import hashlib
+    from urllib.parse import parse_qs, urlsplit
+
+    client = DataManagerClient(account.server_url, account.username, account.password)
+    b64 = base64.b64encode(hashlib.md5(b"x").digest()).decode()
+    single = client.request(
+        "GET",
+        f"/datamanager/v1.0/uploadurl/Home/{account.username}/short.txt",
+        params={"Content-Length": 1, "Content-MD5": b64, "Content-Type": "text/plain"},
+    ).text
+    batch = client.request(
+        "POST",
+        "/datamanager/uploadurls-batch",
+        json={
+            "files": [
+                {
+                    "path": f"/users/{account.username}/b.txt",
+                    "size": 1,
+                    "md5": hashlib.md5(b"x").hexdigest(),
+                    "contentType": "text/plain",
+                }
+            ]
+        },
+    ).json()["results"][0]["url"]
+    for url in (single, batch):
+        assert parse_qs(urlsplit(url).query)["X-Amz-Expires"] == ["900"], url
