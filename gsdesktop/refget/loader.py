@@ -98,7 +98,12 @@ class LoadSession:
             refused = [
                 why
                 for primary, recs in groups.items()
-                for why in self.store.name_refusals(self.owner, primary, [r.name for r in recs])
+                for why in self.store.name_refusals(
+                    self.owner,
+                    primary,
+                    [r.name for r in recs],
+                    circular=any(r.name in self.circular for r in recs),
+                )
             ]
             if refused:
                 raise NameTakenError(f"{self.source}: nothing loaded: " + "; ".join(refused))

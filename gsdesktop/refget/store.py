@@ -49,6 +49,9 @@ OWNER_META = "gs-owner"
 PREFIX = "refget/"
 
 
+CIRCULAR_REFUSED = "this sequence was loaded first by another user, who alone marks it circular"
+
+
 class NameTakenError(Exception):
     """A load would give a name another user owns, or name a sequence another user loaded first."""
 
@@ -219,12 +222,16 @@ class RefgetStore:
                     raise
         return self.owner(key) == user
 
-    def name_refusals(self, user: str, primary: str, names: list[str]) -> list[str]:
-        """Why ``user`` may not give sequence ``primary`` these names (empty: all fine); no writes."""
+    def name_refusals(self, user: str, primary: str, names: list[str], circular: bool = False) -> list[str]:
+        """Why ``user`` may not give sequence ``primary`` these names (or mark it circular); empty:
+        all fine. No writes."""
         refused: list[str] = []
         seq_owner: str | None = None
-        if self._get_metadata(primary) is not None:
+        existing = self._get_metadata(primary)
+        if existing is not None:
             seq_owner = self.owner(self.sequence_owner_key(primary))
+            if circular and not existing[1] and seq_owner not in (None, user):
+                refused.append(CIRCULAR_REFUSED)
         for name in dict.fromkeys(names):
             targets = self.aliases(name)
             if primary in targets:
@@ -239,19 +246,23 @@ class RefgetStore:
                 )
         return refused
 
-    def _claim_for(self, user: str, primary: str, names: list[str]) -> None:
+    def _is_circular(self, primary: str) -> bool:
+        got = self._get_metadata(primary)
+        return bool(got and got[1])
+
+    def _claim_for(self, user: str, primary: str, names: list[str], circular: bool) -> None:
         """Own the sequence (if nobody does) and every new name, or raise :class:`NameTakenError`
         having released the name records this call made."""
         made: list[str] = []
         try:
-            seq_key = self.sequence_owner_key(primary)
-            seq_free = self.owner(seq_key) is None
-            if not self._claim(seq_key, user) and not seq_free:
+            if not self._claim(self.sequence_owner_key(primary), user):
                 refused = [n for n in names if primary not in self.aliases(n)]
                 if refused:
                     raise NameTakenError(
                         f"{refused[0]!r}: this sequence was loaded first by another user, who alone names it"
                     )
+                if circular and not self._is_circular(primary):
+                    raise NameTakenError(CIRCULAR_REFUSED)
             for name in dict.fromkeys(names):
                 if primary in self.aliases(name):
                     continue
@@ -289,7 +300,7 @@ class RefgetStore:
         res = CommitResult(digests=digests, names=list(names), circular=circular)
         primary = digests.trunc512
         if owner is not None:
-            self._claim_for(owner, primary, list(names))
+            self._claim_for(owner, primary, list(names), circular)
         skey = self.seq_key(primary)
         head = self._head(skey)
         if head is None or int(head.get("ContentLength", -1)) != digests.length:

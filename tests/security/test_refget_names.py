@@ -20,10 +20,12 @@ from tests.support.fasta import fasta_bytes, random_seq
 from tests.support.servers import ServerProcess
 
 
-def load(account: Account, fasta: bytes, server_url: str | None = None) -> requests.Response:
+def load(
+    account: Account, fasta: bytes, server_url: str | None = None, circular: str | None = None
+) -> requests.Response:
     return requests.post(
         f"{server_url or account.server_url}/refget/load",
-        params={"name": "x.fa"},
+        params={"name": "x.fa", **({"circular": circular} if circular else {})},
         data=fasta,
         auth=(account.username, account.password),
         timeout=60,
@@ -60,6 +62,10 @@ def test_bob_can_neither_block_nor_alias_alices_names(make_account: Any) -> None
     r = load(bob, fasta_bytes({chr1: mine}))
     assert r.status_code == 200, r.text
     assert r.json()["objects_written"] == 0
+    # ... but he cannot mark her sequence circular
+    assert load(bob, fasta_bytes({chr1: mine}), circular=chr1).status_code == 409
+    wrap = requests.get(f"{url}/sequence/{chr1}", params={"start": 1990, "end": 5}, timeout=10)
+    assert wrap.status_code == 416, wrap.status_code  # still linear: start > end is out of range
 
     # bob's own sequences and names work; alice keeps naming hers
     own = "bobchr_" + secrets.token_hex(3)
