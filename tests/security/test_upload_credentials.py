@@ -20,7 +20,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from gsdesktop.datamanager.client import DataManagerClient
-from gsdesktop.server.seaweed import UPLOAD_ROLE_ARN, S3Config, sts_config
+from gsdesktop.server.seaweed import SERVER_IDENTITY, UPLOAD_ROLE_ARN, S3Config, sts_config
 from gsdesktop.server.storage import S3Store
 from tests.conftest import Account
 
@@ -148,6 +148,33 @@ def test_uploadinfo_credentials_cannot_be_widened(
                 RoleArn=role, RoleSessionName="bob-web", WebIdentityToken=creds["sessionToken"]
             ),
         )
+    # nor through the store's IAM API (new keys, users, a wider trust policy)
+    iam = client_for("iam", creds, endpoint)
+    role = UPLOAD_ROLE_ARN.rsplit("/", 1)[-1]
+    trust_all = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "sts:AssumeRole"}],
+        }
+    )
+    for label, iam_call in (
+        ("CreateAccessKey", lambda: iam.create_access_key(UserName=SERVER_IDENTITY)),
+        ("ListAccessKeys", lambda: iam.list_access_keys(UserName=SERVER_IDENTITY)),
+        ("CreateUser", lambda: iam.create_user(UserName="bob-admin")),
+        (
+            "UpdateAssumeRolePolicy",
+            lambda: iam.update_assume_role_policy(RoleName=role, PolicyDocument=trust_all),
+        ),
+        (
+            "PutRolePolicy",
+            lambda: iam.put_role_policy(RoleName=role, PolicyName="x", PolicyDocument=WIDE_POLICY),
+        ),
+    ):
+        try:
+            iam_call()
+            escalations.append(f"IAM {label} was answered")
+        except ClientError as exc:
+            assert 400 <= exc.response["ResponseMetadata"]["HTTPStatusCode"] < 500, (label, exc.response)
     assert not escalations, "\n".join(escalations)
     assert store.get_bytes(victim) == b"alice's results"
 
