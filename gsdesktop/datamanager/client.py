@@ -598,7 +598,10 @@ class DataManagerClient:
         """
         specs = []
         for remote, size, md5_hex in items:
-            remote = P.canonical(remote)
+            try:
+                remote = P.canonical(remote)
+            except InvalidRequestError:
+                continue  # a name no server accepts: its own upload reports it
             specs.append((remote, spec_for(remote.rsplit("/", 1)[-1], size, md5_hex, content_type)))
         self._prefetcher.prefetch(specs)
 

@@ -42,7 +42,8 @@ from gsdesktop.sync.events import (
     SyncState,
 )
 from gsdesktop.sync.executor import AuthFailed, Executor, Offline, Throttle
-from gsdesktop.sync.planner import Action, Entry, Mode, Op, Plan, fold_case, plan
+from gsdesktop.sync.holds import PendingDeletions, hold_mass_deletions
+from gsdesktop.sync.planner import Action, Entry, Mode, Op, fold_case, plan
 from gsdesktop.sync.scanner import CACHE_DIR, MARKER, Ignore, remote_tree, scan_local
 from gsdesktop.sync.state import CachedHash, StateDB, default_state_dir, pair_id
 
@@ -118,6 +119,7 @@ class SyncReport:
     duration: float = 0.0
     server_restored: bool = False  # this cycle ran in restore mode (the server's data fingerprint changed)
     busy: list[str] = field(default_factory=list)  # local files still being written: left for later
+    held_deletions: int = 0  # deletions held back for confirmation (see SyncEngine.pending_deletions)
 
     def then(self, later: SyncReport) -> SyncReport:
         """This report followed by ``later`` (a further cycle): counts add up, the state is ``later``'s."""
@@ -137,6 +139,7 @@ class SyncReport:
         return (
             self.blocked is None
             and not self.busy
+            and not self.held_deletions
             and not [p for p in self.problems if p.kind not in _INFO_KINDS]
         )
 
@@ -153,6 +156,7 @@ class SyncReport:
             "planned": self.planned,
             "converged": self.converged,
             "busy": list(self.busy),
+            "held_deletions": self.held_deletions,
             "blocked": None if self.blocked is None else _problem_json(self.blocked),
             "problems": [_problem_json(p) for p in self.problems],
             "duration": round(self.duration, 3),
@@ -160,7 +164,7 @@ class SyncReport:
         }
 
 
-_INFO_KINDS = frozenset({ProblemKind.SYMLINK, ProblemKind.WATCHER})
+_INFO_KINDS = frozenset({ProblemKind.SYMLINK, ProblemKind.SPECIAL, ProblemKind.WATCHER})
 
 
 def _problem_json(p: SyncProblem) -> dict[str, object]:
@@ -181,7 +185,6 @@ ACTIVITY_BATCH = 200  # activity rows written per transaction
 MAX_ROUNDS = 8
 DATA_FINGERPRINT = "data_fingerprint"  # meta key: the server's data fingerprint last seen
 RESTORE_PENDING = "restore_pending"  # meta key: non-empty while a restore-mode sync is unfinished
-MASS_DELETE_MIN_FILES = 10
 
 
 def _host() -> str:
@@ -300,6 +303,8 @@ class SyncEngine:
         self.needs_refresh = False  # a step was skipped against a stale remote snapshot
         self.busy_paths: set[str] = set()  # local files still being written at the last scan
         self._failed_now: set[str] = set()
+        self._held = PendingDeletions()  # deletions awaiting confirmation (mass-delete guard)
+        self._seen: dict[str, tuple[tuple[int, int, int], float]] = {}  # young files: identity, first seen
         self._readopt = False
         self._restore_stable = True
         self.fold = self._detect_fold()
@@ -350,6 +355,7 @@ class SyncEngine:
         """
         if force_retry:
             self.db.reset_backoff()
+            self.db.clear_problems([ProblemKind.BAD_NAME])  # tried once more, told again if refused
         return self._cycle(refresh_remote=True)
 
     def start(self) -> None:
@@ -392,6 +398,7 @@ class SyncEngine:
     def sync_now(self) -> None:
         """Ask watch mode to run a full cycle as soon as possible (also retries failed files now)."""
         self.db.reset_backoff()
+        self.db.clear_problems([ProblemKind.BAD_NAME])
         if self._watch is not None:
             self._watch.request_full()
 
@@ -405,6 +412,11 @@ class SyncEngine:
         """Let the next cycle carry out deletions held back by the mass-delete / root guard."""
         self._approved = True
         self.sync_now()
+
+    def pending_deletions(self) -> PendingDeletions:
+        """Deletions the last cycle held back for confirmation (:meth:`approve_deletions`); everything
+        else was synced. Empty when nothing waits."""
+        return self._held
 
     def problems(self) -> list[SyncProblem]:
         return self.db.problems()
@@ -523,7 +535,9 @@ class SyncEngine:
             try:
                 self._run_cycle(report, refresh_remote, verify_remote)
                 pair = next((p for p in self.db.problems() if not p.path), None)
-                if pair is not None and pair.kind is not ProblemKind.WATCHER:
+                if self._held:
+                    self._add_problem("", ProblemKind.MASS_DELETE, self._held.message, None)
+                elif pair is not None and pair.kind is not ProblemKind.WATCHER:
                     self.db.clear_problem("")
                 self._set_state(SyncState.IDLE)
             except _Blocked as blk:
@@ -542,9 +556,10 @@ class SyncEngine:
                 self._set_state(SyncState.ERROR, ProblemKind.AUTH)
             except CancelledError:
                 report.blocked = SyncProblem("", "Cancelled", None, 0, ProblemKind.FATAL)
-            except Exception as exc:
-                log.exception("sync cycle failed")
+            except Exception as exc:  # told in `errors` as in `status`; the traceback goes to the debug log
+                log.error("sync cycle failed: %s", exc, exc_info=log.isEnabledFor(logging.DEBUG))
                 report.blocked = SyncProblem("", f"Unexpected error: {exc}", None, 0, ProblemKind.FATAL)
+                self.db.add_problem("", ProblemKind.FATAL, report.blocked.message, None)
                 self._set_state(SyncState.ERROR, ProblemKind.FATAL)
             finally:
                 if self._paused:
@@ -586,27 +601,34 @@ class SyncEngine:
         if self._hashes is None:
             self._hashes = self.db.load_hashes()
             self._clean_cache()
-        scan = scan_local(self.local_root, ignore, self._hashes, min_age=cfg.min_file_age,
+        scan = scan_local(self.local_root, ignore, self._hashes, min_age=cfg.min_file_age, seen=self._seen,
                           excluded=(lambda r: _under(r, excluded)) if excluded else None)  # fmt: skip
+        self._seen = scan.seen
         if scan.new_hashes:
             self.db.put_hashes(scan.new_hashes.items())
             self._hashes.update(scan.new_hashes)
-        stale = [p for p in self._hashes if p not in scan.ids and p not in scan.busy]
+        kept = scan.busy | scan.unreadable.keys()
+        stale = [p for p in self._hashes if p not in scan.ids and p not in kept]
         if stale and len(stale) > 64:
             self.db.drop_hashes(stale)
             for p in stale:
                 self._hashes.pop(p, None)
-        self._note_symlinks(scan.symlinks)
+        self._note_not_synced(scan.symlinks, scan.special)
         self.busy_paths = set(scan.busy)
         report.busy = sorted(scan.busy)
         self.needs_refresh = False
         for rel, msg in scan.unreadable.items():
             self._add_problem(rel, ProblemKind.FILE_ERROR, f"Cannot read: {msg}", cfg.retry_base)
         now = time.time()
-        frozen: set[str] = set(scan.busy) | set(scan.symlinks)
+        frozen: set[str] = set(scan.busy) | set(scan.symlinks) | set(scan.unreadable)
         retrying: set[str] = set()
         for prob in self.db.problems():
-            if prob.path and prob.retry_at is not None and prob.retry_at > now:
+            if prob.kind is ProblemKind.BAD_NAME:
+                if prob.path in scan.tree or prob.path in remote:
+                    frozen.add(prob.path)  # refused: told once, not tried again until renamed
+                else:
+                    self.db.clear_problem(prob.path)
+            elif prob.path and prob.retry_at is not None and prob.retry_at > now:
                 frozen.add(prob.path)  # failed recently: wait for its backoff
             elif prob.path and prob.kind in (ProblemKind.FILE_ERROR, ProblemKind.CHANGING):
                 retrying.add(prob.path)
@@ -632,9 +654,14 @@ class SyncEngine:
                 self._add_problem(pr.path, pr.kind, pr.message, None)
             if rnd == 0:
                 report.planned = len(todo.actions)
-                self._mass_delete_guard(todo, base_files)
+                self._held = hold_mass_deletions(
+                    todo, base_files, fraction=cfg.mass_delete_fraction, count=cfg.mass_delete_count,
+                    allowed=cfg.allow_mass_delete or self._approved,
+                )  # fmt: skip
+                frozen |= self._held.paths()  # the rest of the plan goes ahead
+                report.held_deletions = len(self._held.local) + len(self._held.remote)
             if not todo.actions:
-                if restore and not frozen - set(scan.symlinks) and self._restore_stable:
+                if restore and not frozen - set(scan.symlinks) - scan.special and self._restore_stable:
                     self.db.set_meta(RESTORE_PENDING, "")  # restore finished: normal sync from now on
                     log.warning("restore-mode sync of %s finished", self.local_root)
                 break
@@ -724,20 +751,6 @@ class SyncEngine:
         elif op in (Op.MKDIR_LOCAL, Op.MKDIR_REMOTE):
             report.folders_created += 1
 
-    def _mass_delete_guard(self, p: Plan, base_files: int) -> None:
-        if self.config.allow_mass_delete or self._approved:
-            return
-        cfg = self.config
-        for n, where in zip(p.deleted_files(), ("locally", "on the server"), strict=True):
-            too_many = n > cfg.mass_delete_count or (
-                base_files >= MASS_DELETE_MIN_FILES and n > cfg.mass_delete_fraction * base_files
-            )
-            if too_many:
-                raise _Blocked(SyncProblem(
-                    "", f"This sync would delete {n} of {base_files} files {where}. Nothing was changed; "
-                    "approve the deletions (or run with --allow-mass-delete) if this is intended.",
-                    None, 0, ProblemKind.MASS_DELETE))  # fmt: skip
-
     def _take_problems(self, executor: Executor) -> None:
         items, executor.problems = executor.problems, []
         for path, kind, message, retry in items:
@@ -746,12 +759,15 @@ class SyncEngine:
             self.db.add_problem(path, kind, message, retry)
             self._failed_now.add(path)
 
-    def _note_symlinks(self, links: set[str]) -> None:
-        known = {p.path for p in self.db.problems() if p.kind is ProblemKind.SYMLINK}
-        for rel in links - known:
-            self.db.add_problem(rel, ProblemKind.SYMLINK, SYMLINK_NOTICE, None)
-        for rel in known - links:
-            self.db.clear_problem(rel)
+    def _note_not_synced(self, links: set[str], special: set[str]) -> None:
+        """Symlinks and special files (FIFOs, sockets, devices) are listed as not synced, told once."""
+        for kind, found, notice in ((ProblemKind.SYMLINK, links, SYMLINK_NOTICE),
+                                    (ProblemKind.SPECIAL, special, SPECIAL_NOTICE)):  # fmt: skip
+            known = {p.path for p in self.db.problems() if p.kind is kind}
+            for rel in found - known:
+                self.db.add_problem(rel, kind, notice, None)
+            for rel in known - found:
+                self.db.clear_problem(rel)
 
     def _on_event(self, event: SyncEvent) -> None:
         if isinstance(event, ActionDone):
@@ -769,6 +785,10 @@ class SyncEngine:
 
 
 SYMLINK_NOTICE = "Symbolic links are not synced (not followed); add the name to .gsignore to stop listing it"
+SPECIAL_NOTICE = (
+    "Not synced: a special file (FIFO, socket or device), not a regular file; add the name to .gsignore "
+    "to stop listing it"
+)
 
 
 class _Blocked(Exception):

@@ -52,6 +52,8 @@ class ProblemKind(Enum):
     FILE_ERROR = "file_error"  # a transfer / local I/O failed; retried with backoff
     CHANGING = "changing"  # file still being written; retried later
     SYMLINK = "symlink"  # symlinks are not followed
+    SPECIAL = "special"  # FIFOs, sockets, devices: not synced (told once, like symlinks)
+    BAD_NAME = "bad_name"  # the server (or the client library) refuses this name: rename it to sync it
     NAME_COLLISION = "name_collision"  # names clash on a case-insensitive / normalizing FS
     IGNORED_REMOTE = "ignored_remote"  # a remote name that cannot exist locally
     MASS_DELETE = "mass_delete"  # deletions held back; call approve_deletions()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import re
 import secrets
 import shutil
 import threading
@@ -27,6 +28,7 @@ from gsdesktop.datamanager.errors import (
     ConflictError,
     GSError,
     IntegrityError,
+    InvalidRequestError,
     LocalFileError,
     NetworkError,
     NotFoundError,
@@ -218,7 +220,10 @@ class Executor:
             if a.op is Op.UPLOAD and a.entry is not None and a.entry.md5
         ]
         if len(items) > 1:
-            prefetch(items)
+            try:
+                prefetch(items)
+            except Exception:  # only an optimisation: each upload then asks for its own URL
+                log.warning("signing uploads ahead failed; they are signed one by one", exc_info=True)
 
     def _parallel(self, actions: list[Action], out: Outcome) -> None:
         todo = actions
@@ -237,6 +242,8 @@ class Executor:
             self._flush_records()
 
     def _run_actions(self, todo: list[Action], out: Outcome) -> None:
+        if not todo:
+            return  # everything of this batch lay below a failed item: nothing to do is no error
         if len(todo) == 1 or self.transfers == 1:
             for a in todo:
                 self._one(a, out)
@@ -287,11 +294,25 @@ class Executor:
             raise AuthFailed(str(exc)) from exc
         except NetworkError as exc:
             raise Offline(str(exc)) from exc
+        except InvalidRequestError as exc:
+            # refused as malformed (a name the server or the client library does not accept): told
+            # once, not retried until the name changes; a rename is refused for its new name
+            where = a.dest if a.op in (Op.MOVE_REMOTE, Op.ASIDE_REMOTE) and a.dest else a.path
+            self._problem(where, ProblemKind.BAD_NAME, f"Not synced: {_reason(exc)}. {RENAME_HINT}", None)
+            with self._lock:
+                out.failed.add(a.path)
+            return
         except (GSError, OSError) as exc:
             message = exc.user_message if isinstance(exc, GSError) else (exc.strerror or str(exc))
             kind = ProblemKind.CHANGING if isinstance(exc, IntegrityError) else ProblemKind.FILE_ERROR
             retry = 1.0 if kind is ProblemKind.CHANGING else self.retry_base
             self._problem(a.path, kind, f"{_verb(a.op)} failed: {message}", retry)
+            with self._lock:
+                out.failed.add(a.path)
+            return
+        except Exception as exc:  # a bug around one file must not stop the others: per-file, retried
+            log.exception("%s %s failed", a.op.value, a.path)
+            self._problem(a.path, ProblemKind.FILE_ERROR, f"{_verb(a.op)} failed: {exc}", self.retry_base)
             with self._lock:
                 out.failed.add(a.path)
             return
@@ -414,7 +435,7 @@ class Executor:
             raise Skipped("local file vanished")
         if ident != self.local_ids.get(a.path):
             raise Busy("the file changed since it was scanned")
-        if time.time() - ident[2] / 1e9 < self.min_age:
+        if 0 <= time.time() - ident[2] / 1e9 < self.min_age:  # (a future mtime: the scan saw it settle)
             raise Busy("the file is still being written")
         size = ident[1]
         if self.verify_remote:
@@ -579,6 +600,15 @@ class Executor:
             pass
         self._finish(a, None, ActionKind.DELETED_REMOTE, a.entry.size if a.entry else None)
         return None, 0
+
+
+RENAME_HINT = "Rename it to sync it; it is not tried again until then"
+
+
+def _reason(exc: InvalidRequestError) -> str:
+    """Why a name was refused, without the remote path (the problem is listed under its local path)."""
+    text = re.sub(r"^Cannot [a-z ]+: ", "", exc.message)
+    return (text[:1].lower() + text[1:]).rstrip(".") or "the server refused it"
 
 
 def _verb(op: Op) -> str:

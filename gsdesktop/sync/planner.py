@@ -157,23 +157,41 @@ def conflict_name(path: str, host: str, when: datetime, taken: Callable[[str], b
     """``dir/name (conflicted copy <host> <YYYY-MM-DD HHMMSS>).ext``, unique under ``taken``.
 
     The extension is everything after the first dot of the name (``reads.fastq.gz`` keeps
-    ``.fastq.gz``); dot-files keep their whole name as the stem.
+    ``.fastq.gz``); dot-files keep their whole name as the stem. The copy's name never exceeds
+    :data:`MAX_NAME_BYTES` bytes: a long stem (then a long extension) is shortened to fit.
     """
     parent, _, name = path.rpartition("/")
     head = name[1:] if name.startswith(".") else name
     stem, dot, ext = head.partition(".")
     if name.startswith("."):
         stem = "." + stem
-    host = host.replace("/", "_").replace(")", "_") or "host"
+    host = _fit(host.replace("/", "_").replace(")", "_"), MAX_HOST_BYTES) or "host"
     stamp = when.strftime("%Y-%m-%d %H%M%S")
     n = 1
     while True:
         suffix = "" if n == 1 else f" {n}"
-        candidate = f"{stem}{CONFLICT_MARK}{host} {stamp}{suffix}){dot}{ext}"
+        mark = f"{CONFLICT_MARK}{host} {stamp}{suffix})"
+        # the copy's name must fit the file system's limit (bytes): shorten the stem, then the extension
+        room = MAX_NAME_BYTES - len(mark.encode())
+        short_ext = _fit(dot + ext, room - min(len(stem.encode()), MIN_STEM_BYTES))
+        candidate = f"{_fit(stem, room - len(short_ext.encode()))}{mark}{short_ext}"
         full = f"{parent}/{candidate}" if parent else candidate
         if not taken(full):
             return full
         n += 1
+
+
+MAX_NAME_BYTES = 255  # the longest file name (UTF-8 bytes) of common local file systems and the server
+MAX_HOST_BYTES = 64
+MIN_STEM_BYTES = 16  # a long extension is shortened before the stem goes below this
+
+
+def _fit(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` UTF-8 bytes, never inside a character."""
+    raw = text.encode()
+    if len(raw) <= limit:
+        return text
+    return raw[: max(0, limit)].decode("utf-8", errors="ignore")
 
 
 def fold_case(path: str) -> str:

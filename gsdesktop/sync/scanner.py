@@ -140,7 +140,9 @@ class LocalScan:
     ids: dict[str, tuple[int, int, int]] = field(default_factory=dict)  # path -> (inode, size, mtime_ns)
     busy: set[str] = field(default_factory=set)  # being written: leave alone this round
     symlinks: set[str] = field(default_factory=set)
-    unreadable: dict[str, str] = field(default_factory=dict)  # path -> error message
+    special: set[str] = field(default_factory=set)  # FIFOs, sockets, devices: not synced
+    unreadable: dict[str, str] = field(default_factory=dict)  # path -> error message (not busy)
+    seen: dict[str, tuple[tuple[int, int, int], float]] = field(default_factory=dict)  # young files
     new_hashes: dict[str, CachedHash] = field(default_factory=dict)
     hashed_bytes: int = 0
 
@@ -164,11 +166,20 @@ def scan_local(
     min_age: float = 0.0,
     excluded: Callable[[str], bool] | None = None,
     now: float | None = None,
+    seen: dict[str, tuple[tuple[int, int, int], float]] | None = None,
 ) -> LocalScan:
-    """Walk ``root`` into a tree of :class:`Entry` (paths relative, ``/``-separated)."""
+    """Walk ``root`` into a tree of :class:`Entry` (paths relative, ``/``-separated).
+
+    A file is settled when it has been unchanged for ``min_age`` seconds: its mtime is that old, or
+    (an mtime in the future, a skewed clock) earlier scans saw the same identity at least that long
+    ago. ``seen`` is the previous scan's :attr:`LocalScan.seen` (identity and first sighting of each
+    file that was not settled yet).
+    """
     out = LocalScan()
     now = time.time() if now is None else now
     young_ns = int((now - min_age) * 1e9)
+    mono = time.monotonic()
+    seen = {} if seen is None else seen
     stack: list[tuple[str, str]] = [(str(root), "")]
     tree, ids, match, s_isreg = out.tree, out.ids, ignore.match_entry, statmod.S_ISREG
     while stack:
@@ -178,7 +189,6 @@ def scan_local(
         except OSError as exc:
             if rel_dir:
                 out.unreadable[rel_dir] = exc.strerror or str(exc)
-                out.busy.add(rel_dir)
             else:
                 raise
             continue
@@ -203,7 +213,8 @@ def scan_local(
                 except OSError:
                     continue  # vanished meanwhile
                 if not s_isreg(st.st_mode):
-                    continue  # sockets, fifos, devices are not synced
+                    out.special.add(rel)  # sockets, fifos, devices are not synced (and listed so)
+                    continue
                 ident = (st.st_ino, st.st_size, st.st_mtime_ns)
                 ids[rel] = ident
                 cached = cache.get(rel)
@@ -211,14 +222,17 @@ def scan_local(
                     tree[rel] = Entry(False, cached[3], st.st_size)
                     continue
                 if st.st_mtime_ns > young_ns:
-                    out.busy.add(rel)
-                    continue
+                    first = seen.get(rel)
+                    since = first[1] if first is not None and first[0] == ident else mono
+                    if min_age > 0 and mono - since < min_age:
+                        out.seen[rel] = (ident, since)
+                        out.busy.add(rel)
+                        continue
                 try:
                     digest = md5_of(de.path)
                     st2 = os.stat(de.path, follow_symlinks=False)
                 except OSError as exc:
                     out.unreadable[rel] = exc.strerror or str(exc)
-                    out.busy.add(rel)
                     continue
                 if (st2.st_ino, st2.st_size, st2.st_mtime_ns) != ident:
                     out.busy.add(rel)  # changed while hashing

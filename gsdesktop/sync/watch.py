@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 
 FALLBACK_SCAN = 5.0  # seconds between scans when no watcher is available
 OWN_WRITE_TTL = 60.0
+BUSY_RECHECK_MAX = 10.0  # seconds: the longest wait before looking again at a file still being written
 
 
 class WatchLoop:
@@ -136,6 +137,7 @@ class WatchLoop:
         next_remote = 0.0
         next_rescan = time.monotonic() + (cfg.rescan_interval if self.watcher_ok else FALLBACK_SCAN)
         offline_delay = 1.0
+        busy_delay = 0.0
         while not self._stop.is_set():
             now = time.monotonic()
             if eng.paused:
@@ -171,9 +173,16 @@ class WatchLoop:
                 if rescan or full:
                     next_rescan = now + (cfg.rescan_interval if self.watcher_ok else FALLBACK_SCAN)
                 if report is not None and eng.busy_paths:
-                    with self._lock:  # files still being written: look again shortly
-                        self._dirty = True
-                        self._last_event = now
+                    # files still being written: look again once they may have settled, less and less
+                    # often while they keep changing (never a full scan every quiet period)
+                    busy_delay = max(busy_delay * 2, cfg.quiet_period, cfg.min_file_age)
+                    busy_delay = min(busy_delay, BUSY_RECHECK_MAX)
+                    with self._lock:
+                        if not self._dirty:
+                            self._dirty = True
+                            self._last_event = now + busy_delay - cfg.quiet_period
+                else:
+                    busy_delay = 0.0
                 continue
             deadlines = [next_remote, next_rescan]
             with self._lock:

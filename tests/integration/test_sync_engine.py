@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from gsdesktop.datamanager.client import DataManagerClient
-from gsdesktop.sync import ActionDone, ActionKind, ProblemKind, SyncConfig, SyncEngine, SyncMode, SyncState
+from gsdesktop.sync import ActionDone, ActionKind, ProblemKind, SyncConfig, SyncEngine, SyncMode
 from gsdesktop.sync.scanner import MARKER
 
 FAST = SyncConfig(min_file_age=0.0, host_name="ws1", retry_base=0.5)
@@ -133,7 +133,7 @@ def test_rename_propagates_as_move_and_delete_goes_to_trash(client, tmp_path: Pa
     assert (trash / "s0.fastq").read_text() == "reads 0" * 100
 
 
-def test_mass_delete_and_missing_marker_block_until_approved(client, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_mass_delete_held_and_missing_marker_blocks_until_approved(client, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     a = tmp_path / "A"
     for i in range(20):
         write(a / f"f{i}.txt", str(i))
@@ -142,8 +142,8 @@ def test_mass_delete_and_missing_marker_block_until_approved(client, tmp_path: P
     for i in range(15):
         (a / f"f{i}.txt").unlink()
     r = ea.sync_once()
-    assert r.blocked is not None and r.blocked.kind is ProblemKind.MASS_DELETE
-    assert ea.state is SyncState.ERROR
+    assert r.blocked is None and r.held_deletions == 15 and not r.converged  # held back, not a stop
+    assert [p.kind for p in ea.problems()] == [ProblemKind.MASS_DELETE]
     assert len(client.list_recursive(ea.remote_root)) == 20  # nothing deleted
     ea.approve_deletions()
     r = ea.sync_once()

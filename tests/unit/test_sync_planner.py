@@ -302,6 +302,28 @@ def test_conflict_name_unique_and_dotfiles() -> None:
     assert name == "Makefile (conflicted copy h 2026-11-23 123456)"
 
 
+def test_conflict_name_fits_255_bytes_with_multibyte_names() -> None:
+    """Issue 16 item 9: the copy of a name at the byte limit still fits, cut at a character boundary,
+    extension kept; a long extension is cut too; a long host name cannot push it over."""
+    stems = ["é" * 200, "😀" * 100, "a" * 300, "日本" * 100, "ö" + "é" * 200]
+    for stem, ext, host in product(stems, [".fastq.gz", "", "." + "x" * 240], ["ws2", "h" * 300]):
+        name = stem.encode()[: 255 - len(ext)].decode("utf-8", errors="ignore") + ext
+        assert 252 <= len(name.encode()) <= 255
+        taken: set[str] = set()
+        for _ in range(3):  # unique even when the shortened names meet
+            copy = conflict_name(f"dir/{name}", host, NOW, taken.__contains__)
+            taken.add(copy)
+            base = copy.rpartition("/")[2]
+            assert len(base.encode()) <= 255, (len(base.encode()), base)
+            assert base.encode().decode() == base and CONFLICT_MARK in base
+            if ext == ".fastq.gz":
+                assert base.endswith(").fastq.gz")
+            assert base.startswith(name.partition(".")[0][:3])
+        assert len(taken) == 3
+    short = conflict_name("reads.fastq.gz", "ws2", NOW, lambda _: False)
+    assert short == "reads (conflicted copy ws2 2026-11-23 123456).fastq.gz"
+
+
 def test_case_collisions_are_kept_apart_not_overwritten() -> None:
     remote = {"Data.txt": Entry(False, "R"), "data.txt": Entry(False, "S")}
     local = {"data.txt": Entry(False, "S")}
