@@ -85,11 +85,12 @@ def _print_json(data: Any) -> None:
     print(json.dumps(data, indent=2, ensure_ascii=False))
 
 
-def _long_line(m: GSFileMetadata) -> str:
+def _long_line(m: GSFileMetadata, name: str | None = None) -> str:
     kind = "d" if m.is_directory else "-"
     size = "" if m.is_directory else str(m.size if m.size is not None else "?")
     when = m.last_modified.strftime("%Y-%m-%d %H:%M") if m.last_modified else "-"
-    name = m.name + ("/" if m.is_directory else "")
+    if name is None:
+        name = m.name + ("/" if m.is_directory else "")
     return f"{kind} {size:>12} {when} {name}"
 
 
@@ -171,15 +172,19 @@ def cmd_whoami(args: argparse.Namespace, client: DataManagerClient) -> int:
 def cmd_ls(args: argparse.Namespace, client: DataManagerClient) -> int:
     path = remote(client, args.path)
     meta = client.metadata(path)
-    entries = list(client.list(path).contents) if meta.is_directory else [meta]
+    if not meta.is_directory:
+        entries = [meta]
+    elif args.recursive:  # everything below, named by its path relative to the folder, sorted
+        entries = sorted(client.list_recursive(path), key=lambda m: m.path)
+    else:
+        entries = list(client.list(path).contents)
     if args.json:
         _print_json([meta_json(m) for m in entries])
-    elif args.long:
-        for m in entries:
-            print(_long_line(m))
-    else:
-        for m in entries:
-            print(m.name + ("/" if m.is_directory else ""))
+        return 0
+    for m in entries:
+        name = m.path[len(path.rstrip("/")) + 1 :] if args.recursive and meta.is_directory else m.name
+        name += "/" if m.is_directory else ""
+        print(_long_line(m, name) if args.long else name)
     return 0
 
 
@@ -528,6 +533,7 @@ def register(subparsers: Any) -> None:
 
     p = add("ls", cmd_ls, "list a folder")
     p.add_argument("-l", "--long", action="store_true", help="type, size, modification time")
+    p.add_argument("-R", "--recursive", action="store_true", help="everything below the folder too")
     p.add_argument("--json", action="store_true")
     p.add_argument("path", nargs="?", help="remote folder (default: your home folder)")
     p = add("tree", cmd_tree, "list a folder recursively")

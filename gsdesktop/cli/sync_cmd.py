@@ -210,7 +210,8 @@ def _sync(args: argparse.Namespace) -> int:
             while report.busy and report.blocked is None and time.monotonic() < deadline:
                 time.sleep(0.5)  # files still being written: let them settle, then another cycle
                 report = report.then(engine.sync_once())
-            _summary(report, args.json)
+            _summary(report, args.json, confirm=f"gsdesktop sync {engine.local_root} {remote} --once "
+                     "--allow-mass-delete")
             if report.blocked is not None:
                 if report.blocked.kind is ProblemKind.AUTH:
                     return EXIT_AUTH
@@ -243,7 +244,7 @@ def _watch(engine: Any) -> int:
     return 0
 
 
-def _summary(report: Any, as_json: bool) -> None:
+def _summary(report: Any, as_json: bool, confirm: str = "") -> None:
     if as_json:
         print(json.dumps({"event": "summary", **report.to_json()}), flush=True)
         return
@@ -260,6 +261,8 @@ def _summary(report: Any, as_json: bool) -> None:
         print(f"problem\t{p.kind.value}\t{p.path}\t{p.message}", flush=True)
     for path in report.busy:
         print(f"busy\t{path}\tstill being written; synced once it settles", flush=True)
+    if report.held_deletions:
+        print(f"held\t{report.held_deletions} deletions wait for confirmation: {confirm}", flush=True)
 
 
 # -- status / conflicts / errors ---------------------------------------------------------------
@@ -302,10 +305,13 @@ def _status(args: argparse.Namespace) -> int:
         n_problems = _query(db, "SELECT count(*) FROM problems")[0][0]
         n_conflicts = len(_pair_conflicts(db, meta))
         watching = _alive(meta.get("watch_pid", ""))
+        state = meta.get("state", "idle")
+        if state in ("scanning", "syncing") and not _alive(meta.get("state_pid", "")):
+            state = "interrupted"  # the process that was syncing is gone (killed, crashed)
         when = float(meta.get("last_cycle") or 0)
         rows.append({
             "local": meta.get("local_root"), "remote": meta.get("remote_root"), "server": meta.get("server"),
-            "username": meta.get("username"), "state": meta.get("state", "idle"), "watching": watching,
+            "username": meta.get("username"), "state": state, "watching": watching,
             "last_sync": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(when)) if when else None,
             "converged": last.get("converged"), "problems": n_problems, "conflicts": n_conflicts,
         })  # fmt: skip

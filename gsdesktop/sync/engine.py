@@ -344,6 +344,7 @@ class SyncEngine:
         with self._state_lock:
             prev, self._state = self._state, state
         if prev is not state:
+            self.db.set_meta("state_pid", str(os.getpid()))  # `status` checks that it still runs
             self.db.set_meta("state", state.value)
             self._emit(StateChanged(state, prev, reason))
 

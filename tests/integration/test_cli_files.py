@@ -165,6 +165,25 @@ def test_every_file_command(account: Account, env: dict[str, str], tmp_path: Pat
     assert run_cli(["ls", f"{home}/x"], env).ok().out == "y/\n"  # nothing was deleted
 
 
+def test_ls_recursive(account: Account, env: dict[str, str], tmp_path: Path) -> None:
+    """`ls -R` lists a folder and everything below it: paths relative to the folder, folders with a
+    trailing slash; `-l` and `--json` work with it."""
+    home = f"/users/{account.username}"
+    run_cli(["mkdir", "-p", f"{home}/lsr/run 1/lane#2"], env).ok()
+    local = tmp_path / "r.fq"
+    local.write_text("@r\nACGT\n+\nIIII\n")
+    run_cli(["put", str(local), f"{home}/lsr/run 1/lane#2/"], env).ok()
+    run_cli(["put", str(local), f"{home}/lsr/"], env).ok()
+    out = run_cli(["ls", "-R", "lsr"], env).ok().out
+    assert out.splitlines() == ["r.fq", "run 1/", "run 1/lane#2/", "run 1/lane#2/r.fq"]
+    long = run_cli(["ls", "-lR", f"{home}/lsr"], env).ok().out.splitlines()
+    assert len(long) == 4 and long[-1].startswith("-") and long[-1].endswith(" run 1/lane#2/r.fq")
+    rows = json.loads(run_cli(["ls", "--recursive", "--json", "lsr"], env).ok().out)
+    assert sorted(r["path"] for r in rows) == sorted(
+        f"{home}/lsr/{p}" for p in ("r.fq", "run 1", "run 1/lane#2", "run 1/lane#2/r.fq")
+    )
+
+
 def test_put_several_sources_and_json(account: Account, env: dict[str, str], tmp_path: Path) -> None:
     files = []
     for i in range(3):
