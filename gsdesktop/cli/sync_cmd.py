@@ -210,8 +210,11 @@ def _sync(args: argparse.Namespace) -> int:
             while report.busy and report.blocked is None and time.monotonic() < deadline:
                 time.sleep(0.5)  # files still being written: let them settle, then another cycle
                 report = report.then(engine.sync_once())
-            _summary(report, args.json, confirm=f"gsdesktop sync {engine.local_root} {remote} --once "
-                     "--allow-mass-delete")
+            _summary(
+                report,
+                args.json,
+                confirm=f"gsdesktop sync {engine.local_root} {remote} --once --allow-mass-delete",
+            )
             if report.blocked is not None:
                 if report.blocked.kind is ProblemKind.AUTH:
                     return EXIT_AUTH

@@ -48,6 +48,7 @@ from gsdesktop.datamanager.errors import (
     IntegrityError,
     InvalidRequestError,
     LocalFileError,
+    NetworkError,
     ServerError,
     TransferError,
     UnsupportedError,
@@ -630,6 +631,7 @@ class MultipartUploader:
             "Content-Type": "application/octet-stream",
         }
         delay = 0.3
+        refreshed = False
         failure: GSError | None = None
         for _attempt in range(PART_ATTEMPTS):
             cancel.raise_if_cancelled()
@@ -648,6 +650,15 @@ class MultipartUploader:
             except requests.RequestException as exc:
                 tracker.add(-sent[0])
                 failure = error_for_exception(exc, url, [remote])
+                if isinstance(failure, NetworkError):
+                    # the store does not answer at the signed address (it may have come back
+                    # elsewhere after a restart): fresh URLs for every part, the first time at once
+                    with cache.lock:
+                        if cache.urls.get(number, ("", 0.0))[0] == url:
+                            cache.urls.clear()  # (unless another part did so already)
+                    if not refreshed:
+                        refreshed = True
+                        continue
             except OSError as exc:
                 raise LocalFileError(
                     f"Cannot read local file: {exc.strerror or exc}", paths=[str(local)]

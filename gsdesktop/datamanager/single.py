@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import requests
 
 from gsdesktop.datamanager.batch import UploadSpec
-from gsdesktop.datamanager.errors import GSError, IntegrityError, LocalFileError
+from gsdesktop.datamanager.errors import GSError, IntegrityError, LocalFileError, NetworkError
 from gsdesktop.datamanager.http import error_for_exception, error_for_status, transfer_retry
 from gsdesktop.datamanager.models import GSFileMetadata
 from gsdesktop.datamanager.paths import Dialect
@@ -72,6 +72,7 @@ def put_single(
     url: str | None = client._prefetcher.take(remote, UploadSpec(size, md5_b64, ctype))
     headers = {"Content-Length": str(size), "Content-MD5": md5_b64, "Content-Type": ctype}
     renewals = 0
+    refreshed = False  # a fresh URL was asked for after a connection failure
     lean_tried = False
     while True:
         if cancel is not None:
@@ -110,6 +111,14 @@ def put_single(
             raise
         except requests.RequestException as exc:
             failure = error_for_exception(exc, url, [remote])
+            if isinstance(failure, NetworkError):
+                # the store does not answer at the signed address (it may have come back elsewhere,
+                # e.g. after a restart): ask the server for a fresh URL, the first time at once
+                url = None
+                if not refreshed:
+                    refreshed = True
+                    log.info("upload URL unreachable (%s); asking for a new one", failure)
+                    continue
         except OSError as exc:
             raise _unreadable(local, exc) from exc
         else:

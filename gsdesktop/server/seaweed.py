@@ -1,9 +1,11 @@
 """Embedded SeaweedFS (``weed mini``) as the default S3 store.
 
 Every listener gets an explicit free loopback port so several instances (tests, the demo) run side by
-side. Credentials are generated once per data directory and kept in a 0600 file there; the running
-instance's endpoint is written to ``runtime.json`` so ``gsdesktop server add-user`` can reach the store
-while the server runs (SeaweedFS cannot open one data directory twice).
+side; a restart of the same data directory takes the same ports again while they are free, so upload
+URLs signed before the restart still reach the store. Credentials are generated once per data directory
+and kept in a 0600 file there; the running instance's endpoint is written to ``runtime.json`` so
+``gsdesktop server add-user`` can reach the store while the server runs (SeaweedFS cannot open one data
+directory twice).
 
 Loopback is not private on a shared workstation, so only the S3 port (SigV4 credentials) gives access
 to files: WebDAV is off, the master's and filer's HTTP APIs are off (``-disableHttp``: their
@@ -73,8 +75,12 @@ def find_weed() -> str:
     )
 
 
-def _port_free(port: int) -> bool:
+def _port_free(port: int, reuse: bool = False) -> bool:
+    """Whether ``port`` can be bound on loopback; ``reuse``: as a listener does with SO_REUSEADDR (as
+    ``weed`` does), so connections of a previous run in TIME_WAIT do not count."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        if reuse:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
         except OSError:
@@ -324,6 +330,10 @@ def running_store(data_dir: Path) -> S3Config | None:
     return S3Config(**data["s3"])
 
 
+PORTS_FILE = "ports.json"  # the ports of the last start, reused by the next one while free
+_PORT_NAMES = ("master", "volume", "filer", "s3")
+
+
 class SeaweedExitedError(RuntimeError):
     """``weed`` exited while starting (typically: one of its ports was taken meanwhile)."""
 
@@ -349,7 +359,7 @@ class EmbeddedSeaweed:
         """
         for attempt in range(1, attempts + 1):
             try:
-                return self._start_once(timeout)
+                return self._start_once(timeout, reuse=attempt == 1)
             except SeaweedExitedError:
                 if attempt == attempts or self.s3_port is not None:
                     raise
@@ -360,7 +370,7 @@ class EmbeddedSeaweed:
         """The environment a ``weed`` client (``weed shell``) needs to reach this store's gRPC ports."""
         return {**os.environ, **self._security}
 
-    def _start_once(self, timeout: float) -> S3Config:
+    def _start_once(self, timeout: float, reuse: bool = True) -> S3Config:
         self.state.mkdir(parents=True, exist_ok=True)
         tighten_modes(self.data_dir)
         access, secret = _load_or_create_credentials(self.state)
@@ -379,8 +389,7 @@ class EmbeddedSeaweed:
         with os.fdopen(fd, "w") as fh:
             json.dump(identities, fh)
         (self.state / "data").mkdir(mode=0o700, exist_ok=True)
-        ports = [free_port(with_grpc=True) for _ in range(3)]
-        s3_port = self.s3_port or free_port(with_grpc=True)
+        *ports, s3_port = self._pick_ports(reuse)
         self.ports = {"master": ports[0], "volume": ports[1], "filer": ports[2], "s3": s3_port}
         self._security = security_env(self.state)
         cmd = [
@@ -425,6 +434,7 @@ class EmbeddedSeaweed:
             self.stop()
             raise
         tighten_modes(self.data_dir)  # weed writes a volume's .vif 0644 whatever the umask
+        _write_private(self.state / PORTS_FILE, json.dumps(self.ports).encode())
         runtime = {"pid": self.proc.pid, "s3": asdict(self.config)}
         tmp = self.state / "runtime.json.tmp"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -432,6 +442,28 @@ class EmbeddedSeaweed:
             json.dump(runtime, fh)
         os.replace(tmp, self.state / "runtime.json")
         return self.config
+
+    def _pick_ports(self, reuse: bool) -> list[int]:
+        """Master, volume, filer and S3 ports: those of the last start of this data folder while still
+        free (URLs signed before a restart keep working), fresh ones otherwise."""
+        saved: dict[str, int] = {}
+        if reuse:
+            try:
+                data = json.loads((self.state / PORTS_FILE).read_text())
+                saved = {k: int(data[k]) for k in _PORT_NAMES if k in data}
+            except (OSError, ValueError, TypeError, AttributeError):
+                saved = {}
+        if self.s3_port:
+            saved["s3"] = self.s3_port
+        out = []
+        for name in _PORT_NAMES:
+            port = saved.get(name, 0)
+            given = name == "s3" and bool(self.s3_port)
+            if given or (0 < port < 55536 and _port_free(port, True) and _port_free(port + 10000, True)):
+                out.append(port)
+            else:
+                out.append(free_port(with_grpc=True))
+        return out
 
     def _wait_ready(self, endpoint: str, timeout: float) -> None:
         import boto3

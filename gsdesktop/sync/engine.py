@@ -545,11 +545,9 @@ class SyncEngine:
                 report.blocked = blk.problem
                 self.db.add_problem("", blk.problem.kind, blk.problem.message, None)
                 self._set_state(SyncState.ERROR, blk.problem.kind)
-            except Offline as exc:
+            except (Offline, NetworkError, ServerError) as exc:  # listed in `errors` too, until it passes
                 report.blocked = SyncProblem("", f"Server unreachable: {exc}", None, 0, ProblemKind.OFFLINE)
-                self._set_state(SyncState.OFFLINE, ProblemKind.OFFLINE)
-            except (NetworkError, ServerError) as exc:
-                report.blocked = SyncProblem("", f"Server unreachable: {exc}", None, 0, ProblemKind.OFFLINE)
+                self._add_problem("", ProblemKind.OFFLINE, report.blocked.message, None)
                 self._set_state(SyncState.OFFLINE, ProblemKind.OFFLINE)
             except (AuthFailed, AuthenticationError, PermissionDeniedError) as exc:
                 report.blocked = SyncProblem("", f"Sign-in failed: {exc}", None, 0, ProblemKind.AUTH)

@@ -111,6 +111,8 @@ class FaultProxy:
     def stop(self) -> None:
         self._closed = True
         with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)  # wakes a blocked accept(): close() alone does not
+        with contextlib.suppress(OSError):
             self._sock.close()
 
     def __enter__(self) -> FaultProxy:
