@@ -294,19 +294,17 @@ class Executor:
             raise AuthFailed(str(exc)) from exc
         except NetworkError as exc:
             raise Offline(str(exc)) from exc
-        except InvalidRequestError as exc:
-            # refused as malformed (a name the server or the client library does not accept): told
-            # once, not retried until the name changes; a rename is refused for its new name
-            where = a.dest if a.op in (Op.MOVE_REMOTE, Op.ASIDE_REMOTE) and a.dest else a.path
-            self._problem(where, ProblemKind.BAD_NAME, f"Not synced: {_reason(exc)}. {RENAME_HINT}", None)
-            with self._lock:
-                out.failed.add(a.path)
-            return
         except (GSError, OSError) as exc:
-            message = exc.user_message if isinstance(exc, GSError) else (exc.strerror or str(exc))
-            kind = ProblemKind.CHANGING if isinstance(exc, IntegrityError) else ProblemKind.FILE_ERROR
-            retry = 1.0 if kind is ProblemKind.CHANGING else self.retry_base
-            self._problem(a.path, kind, f"{_verb(a.op)} failed: {message}", retry)
+            if isinstance(exc, InvalidRequestError) and _about_name(exc):
+                # a name the server or the client library refuses: told once, not retried until the
+                # name changes; a rename is refused for its new name
+                where = a.dest if a.op in (Op.MOVE_REMOTE, Op.ASIDE_REMOTE) and a.dest else a.path
+                self._problem(where, ProblemKind.BAD_NAME, f"Not synced: {_reason(exc)}. {RENAME_HINT}", None)
+            else:
+                message = exc.user_message if isinstance(exc, GSError) else (exc.strerror or str(exc))
+                kind = ProblemKind.CHANGING if isinstance(exc, IntegrityError) else ProblemKind.FILE_ERROR
+                retry = 1.0 if kind is ProblemKind.CHANGING else self.retry_base
+                self._problem(a.path, kind, f"{_verb(a.op)} failed: {message}", retry)
             with self._lock:
                 out.failed.add(a.path)
             return
@@ -603,6 +601,14 @@ class Executor:
 
 
 RENAME_HINT = "Rename it to sync it; it is not tried again until then"
+
+
+_NAME_WORDS = re.compile(r"\b(name|path|segment|backslash|control character|NUL|'\.')", re.IGNORECASE)
+
+
+def _about_name(exc: InvalidRequestError) -> bool:
+    """Whether the request was refused for the name or path itself (not e.g. for the file's size)."""
+    return _NAME_WORDS.search(exc.message) is not None
 
 
 def _reason(exc: InvalidRequestError) -> str:
