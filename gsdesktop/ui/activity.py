@@ -133,7 +133,7 @@ class ProblemsModel(ListTableModel):
             if index.column() == 1:
                 return p.message
             if index.column() == 2:
-                if p.kind is ProblemKind.SYMLINK:
+                if p.kind in (ProblemKind.SYMLINK, ProblemKind.SPECIAL):
                     return tr("not synced")
                 if p.retry_at is None:
                     return tr("needs action")

@@ -50,7 +50,7 @@ log = logging.getLogger(__name__)
 ICON_STATES = ("idle", "syncing", "paused", "offline", "error", "conflict")
 QUIET_PROBLEMS = (ProblemKind.CHANGING, ProblemKind.OFFLINE, ProblemKind.WATCHER)
 #: listed in Problems and told once, but nothing is wrong: the tray does not turn to "error" for them
-NOTICE_PROBLEMS = (ProblemKind.SYMLINK,)
+NOTICE_PROBLEMS = (ProblemKind.SYMLINK, ProblemKind.SPECIAL)
 
 
 def tr(text: str) -> str:

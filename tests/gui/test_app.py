@@ -245,10 +245,12 @@ def test_activity_and_problem_models_pass_modeltester(qtmodeltester) -> None:  #
     assert activity.path_at(0) == "c (conflict).txt"
     problems = ProblemsModel()
     qtmodeltester.check(problems)
-    problems.set_problems([SyncProblem("p", "bad"), SyncProblem("", "offline", kind=ProblemKind.OFFLINE)])
+    problems.set_problems([SyncProblem("p", "bad"), SyncProblem("", "offline", kind=ProblemKind.OFFLINE),
+                           SyncProblem("pipe", "a FIFO", kind=ProblemKind.SPECIAL)])  # fmt: skip
     qtmodeltester.check(problems)
     assert problems.data(problems.index(1, 0)) == "(whole folder)"
     assert problems.data(problems.index(0, 2)) == "needs action"
+    assert problems.data(problems.index(2, 2)) == "not synced"  # like a symlink: told, nothing wrong
     conflicts = ConflictsModel()
     qtmodeltester.check(conflicts)
     conflicts.set_conflicts([Conflict("a.txt", "a (conflicted copy h 2026-01-01 000000).txt", 0.0)])
