@@ -151,6 +151,7 @@ class Executor:
         self._lock = threading.Lock()
         self._deferred: list[tuple[str, Entry | None]] = []  # upload results not yet in the base
         self._problem_paths: set[str] | None = None  # paths with a recorded problem (this run)
+        self._unreachable = False  # a step found the server or the store unreachable
 
     # -- helpers ------------------------------------------------------------------------------
     def rpath(self, rel: str) -> str:
@@ -194,6 +195,7 @@ class Executor:
     def run(self, plan: Plan) -> Outcome:
         out = Outcome()
         self._problem_paths = {p.path for p in self.db.problems()}
+        self._unreachable = False
         for phase, group in zip(Phase, plan.by_phase(), strict=True):
             if not group:
                 continue
@@ -264,7 +266,7 @@ class Executor:
             raise errors[0]
 
     def _one(self, a: Action, out: Outcome) -> None:
-        if self.cancel.cancelled:
+        if self.cancel.cancelled or self._unreachable:  # (unreachable: the cycle ends offline)
             with self._lock:
                 out.failed.add(a.path)
             return
@@ -293,6 +295,7 @@ class Executor:
         except AuthenticationError as exc:
             raise AuthFailed(str(exc)) from exc
         except NetworkError as exc:
+            self._unreachable = True  # the queued steps would only wait through the same retries
             raise Offline(str(exc)) from exc
         except (GSError, OSError) as exc:
             if isinstance(exc, InvalidRequestError) and _about_name(exc):

@@ -111,3 +111,30 @@ def test_unreachable_server_is_listed_in_errors(account, seaweed, tmp_path: Path
         eng.close()
         c.close()
         server.stop()
+
+
+def test_an_unreachable_store_ends_the_cycle_after_the_first_failures(account, seaweed, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Storage stops answering in the middle of a cycle with many pending uploads: once the first
+    transfers have failed (each after its own retries), the others are not tried one after another with
+    the same retries, which stalled the cycle for minutes; the cycle ends offline and says so."""
+    dead = FaultProxy(seaweed.endpoint or "").start()
+    server = ServerProcess(tmp_path / "srv", seaweed, extra_args=["--s3-public-endpoint", dead.url]).start()
+    dead.stop()  # every signed URL points at an address where nothing answers
+    c = DataManagerClient(server.url, account.username, account.password, retries=2)
+    local = tmp_path / "L"
+    local.mkdir()
+    for i in range(48):
+        (local / f"f{i}.txt").write_text(f"file {i}")
+    cfg = SyncConfig(min_file_age=0, transfers=4)
+    eng = SyncEngine(c, local, f"{c.home}/stall", cfg, state_dir=tmp_path / "state")
+    try:
+        started = time.monotonic()
+        r = eng.sync_once()
+        took = time.monotonic() - started
+        assert r.blocked is not None and r.blocked.kind is ProblemKind.OFFLINE, r
+        assert eng.state is SyncState.OFFLINE and [p.kind for p in eng.problems()] == [ProblemKind.OFFLINE]
+        assert took < 5.0, f"the cycle took {took:.1f} s against a store that does not answer"
+    finally:
+        eng.close()
+        c.close()
+        server.stop()
