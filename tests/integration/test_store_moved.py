@@ -113,7 +113,7 @@ def test_unreachable_server_is_listed_in_errors(account, seaweed, tmp_path: Path
         server.stop()
 
 
-def test_an_unreachable_store_ends_the_cycle_after_the_first_failures(account, seaweed, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_unreachable_store_ends_the_cycle_after_the_first_failures(account, seaweed, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """Storage stops answering in the middle of a cycle with many pending uploads: once the first
     transfers have failed (each after its own retries), the others are not tried one after another with
     the same retries, which stalled the cycle for minutes; the cycle ends offline and says so."""
