@@ -312,7 +312,7 @@ class Executor:
                 out.failed.add(a.path)
             return
         except Exception as exc:  # a bug around one file must not stop the others: per-file, retried
-            log.exception("%s %s failed", a.op.value, a.path)
+            log.error("%s %s failed: %r", a.op.value, a.path, exc, exc_info=log.isEnabledFor(logging.DEBUG))
             self._problem(a.path, ProblemKind.FILE_ERROR, f"{_verb(a.op)} failed: {exc}", self.retry_base)
             with self._lock:
                 out.failed.add(a.path)
