@@ -106,7 +106,7 @@ def bash_script(root: Command, prog: str = "gsdesktop") -> str:
         "        w=${COMP_WORDS[i]}",
         '        if [[ " ${subs[$path]} " == *" $w "* ]]; then path=$path/$w; fi',
         "    done",
-        '    local pkey=$path/$prev',
+        "    local pkey=$path/$prev",
         "    if [[ -n ${valued[$pkey]} ]]; then",
         "        if [[ -n ${choices[$pkey]} ]]; then",
         '            COMPREPLY=($(__gsdesktop_words "${choices[$pkey]}" "$cur"))',
