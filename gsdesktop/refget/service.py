@@ -49,7 +49,7 @@ _JSON_ACCEPT = {
     JSON_V1: JSON_V1, JSON_V2: JSON_V2, "application/json": JSON_V1, "application/*": JSON_V1, "*/*": JSON_V1,
 }  # fmt: skip
 _UINT = re.compile(r"^[0-9]+$")
-_RANGE = re.compile(r"^bytes=([0-9]+)-([0-9]+)$")
+_RANGE = re.compile(r"^bytes=([0-9]{1,18})-([0-9]{1,18})$")
 _UINT32_MAX = 2**32 - 1
 _SMALL = 1 << 20  # slices up to this size are read in one go, larger ones are streamed
 BLOCK = 64 << 10  # small slices are served from aligned blocks of this size, kept in an LRU
@@ -284,7 +284,8 @@ def sequence_metadata(seq_id: str, request: Request) -> Response:
 def _uint(name: str, raw: str | None) -> int | None:
     if raw is None:
         return None
-    if not _UINT.match(raw) or int(raw) > _UINT32_MAX:
+    # the length check first: int() of thousands of digits is refused by Python (and quadratic)
+    if len(raw) > 10 or not _UINT.match(raw) or int(raw) > _UINT32_MAX:
         raise RefgetHTTPError(400, f"{name} must be an unsigned 32-bit integer, got {raw!r}")
     return int(raw)
 

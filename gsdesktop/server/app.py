@@ -16,7 +16,6 @@ Extensions: ``md5`` on file metadata; ``GET files/<dir>?recursive=true[&pageToke
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -38,6 +37,7 @@ from gsdesktop.server.common import (
     REALM,
     V1,
     APIError,
+    JsonOnlyMiddleware,
     LoginCookieMiddleware,
     base_url,
     basic_credentials,
@@ -45,6 +45,7 @@ from gsdesktop.server.common import (
     forbidden,
     not_found,
     own_path,
+    parse_json,
     path_url,
     read_body,
     require_user,
@@ -306,10 +307,7 @@ def _put_sync(request: Request, raw: str, user: str, dialect: str, body: bytes) 
             'PUT needs a JSON body {"isDirectory": true} (mkdir) or an x-gs-copy-source header (copy); '
             "upload files through uploadurls",
         )
-    try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise APIError(400, f"malformed JSON body: {exc}") from exc
+    payload = parse_json(body)
     if not isinstance(payload, dict) or not _truthy(payload.get("isDirectory", payload.get("directory"))):
         raise APIError(400, 'only {"isDirectory": true} can be PUT here (use uploadurls to upload files)')
     status, meta = ops.mkdir(store, path, base, dialect)
@@ -580,10 +578,7 @@ def _move_sync(request: Request, raw: str, user: str, body: bytes) -> Response:
     store, base = store_of(request), base_url(request)
     src = own_path(raw, user)
     assert src is not None
-    try:
-        payload = json.loads(body or b"null")
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise APIError(400, f"malformed JSON body: {exc}") from exc
+    payload = parse_json(body) if body.strip() else None
     target = payload.get("path") if isinstance(payload, dict) else None
     if not isinstance(target, str) or not target.strip():
         raise APIError(400, 'POST needs a JSON body {"path": "/Home/<user>/<new path>"} (move/rename)')
@@ -653,6 +648,7 @@ def create_app(settings: ServerSettings | S3Config, *, store: S3Store | None = N
     app.state.public_url = settings.public_url
     _install_error_handlers(app)
     app.add_middleware(LoginCookieMiddleware)
+    app.add_middleware(JsonOnlyMiddleware)  # inside the metrics middleware: its 415s are counted
     metrics.install(app)
     apidocs.install(app, base_url)
 

@@ -13,7 +13,6 @@ one listing answers both "does the parent exist" and "is the target a folder"). 
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -22,7 +21,16 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from gsdesktop.server.common import BETA, V1, APIError, forbidden, read_body, require_user, store_of
+from gsdesktop.server.common import (
+    BETA,
+    V1,
+    APIError,
+    forbidden,
+    parse_json,
+    read_body,
+    require_user,
+    store_of,
+)
 from gsdesktop.server.paths import DMPath, PathError, parse_path
 from gsdesktop.server.storage import S3Store
 
@@ -69,10 +77,7 @@ def _item_error(path: str, status: int, message: str) -> dict[str, Any]:
 
 
 def _parse_body(body: bytes) -> list[Any]:
-    try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise APIError(400, f"malformed JSON body: {exc}") from exc
+    payload = parse_json(body)
     files = payload.get("files") if isinstance(payload, dict) else payload
     if not isinstance(files, list):
         raise APIError(400, 'the body must be {"files": [{"path", "size", "md5", "contentType"}, ...]}')

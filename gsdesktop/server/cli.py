@@ -300,6 +300,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     from gsdesktop.server.app import ServerSettings, create_app
     from gsdesktop.server.embedded import QuietExitServer, open_store
+    from gsdesktop.server.httpproto import LimitedH11Protocol
     from gsdesktop.server.users import DEFAULT_TOKEN_TTL, UserError, UserStore
 
     logging.getLogger("gsdesktop").setLevel(logging.INFO)
@@ -354,6 +355,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                     print(f"gsdesktop: warning: {exc}", file=sys.stderr)
         config = uvicorn.Config(
             app,
+            http=LimitedH11Protocol,
             log_level="info",
             access_log=args.access_log,
             lifespan="off",

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
@@ -40,14 +41,51 @@ class APIError(Exception):
         self.headers = headers or {}
 
 
+#: The deepest nesting of arrays/objects a JSON body may have (the API's own bodies need 3).
+MAX_JSON_DEPTH = 16
+
+
 async def read_body(request: Request, limit: int) -> bytes:
-    """The whole request body, refused with 413 once it grows past ``limit`` bytes."""
+    """The whole request body, refused with 413 once it grows past ``limit`` bytes.
+
+    A ``Content-Length`` above ``limit`` is refused before the first byte is read. Call it only after
+    authentication (a route reads its body in the endpoint, after its ``Depends(require_user)``).
+    """
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise APIError(413, f"request body larger than {limit} bytes")
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
         if len(body) > limit:
             raise APIError(413, f"request body larger than {limit} bytes")
     return bytes(body)
+
+
+def parse_json(body: bytes) -> Any:
+    """The JSON value of a request body; 400 with a message when malformed or nested too deeply."""
+    try:
+        value = json.loads(body)
+    except RecursionError as exc:
+        raise APIError(400, f"JSON body nested deeper than {MAX_JSON_DEPTH} levels") from exc
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise APIError(400, f"malformed JSON body: {exc}") from exc
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        for child in children:
+            if isinstance(child, dict | list):
+                if depth + 1 > MAX_JSON_DEPTH:
+                    raise APIError(400, f"JSON body nested deeper than {MAX_JSON_DEPTH} levels")
+                stack.append((child, depth + 1))
+    return value
+
+
+async def read_json(request: Request, limit: int) -> Any:
+    """:func:`read_body` then :func:`parse_json` (an empty body is ``None``)."""
+    body = await read_body(request, limit)
+    return parse_json(body) if body.strip() else None
 
 
 def not_found(what: str) -> APIError:
@@ -147,6 +185,62 @@ class LoginCookieMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_cookies)
+
+
+#: Bodies an HTML form can send cross-site without a CORS preflight.
+FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data", "text/plain"})
+#: Routes whose body is not JSON (FASTA bytes): only the form types are refused there.
+RAW_BODY_ROUTES = frozenset({"/refget/load"})
+
+
+def is_json_type(media_type: str) -> bool:
+    return media_type == "application/json" or (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    )
+
+
+class JsonOnlyMiddleware:
+    """415 for a POST/PUT/PATCH whose body is not declared JSON, before anything is read or done.
+
+    A cross-site HTML form can only send ``application/x-www-form-urlencoded``, ``multipart/form-data``
+    or ``text/plain`` (anything else needs a CORS preflight, which this server never grants), so no form
+    can act with a browser's cached Basic login. A request without a body may omit ``Content-Type``
+    (``x-gs-copy-source`` copies); one with a body must say ``application/json`` (or ``*/*+json``).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] in ("POST", "PUT", "PATCH"):
+            message = self._refusal(scope)
+            if message is not None:
+                body = json.dumps({"status": 415, "error": "Unsupported Media Type", "message": message})
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 415,
+                        "headers": [(b"content-type", b"application/json"),
+                                    (b"content-length", str(len(body)).encode())],
+                    }
+                )  # fmt: skip
+                await send({"type": "http.response.body", "body": body.encode()})
+                return
+        await self.app(scope, receive, send)
+
+    @staticmethod
+    def _refusal(scope: Scope) -> str | None:
+        headers = {k.lower(): v for k, v in scope.get("headers", [])}
+        media = headers.get(b"content-type", b"").decode("latin-1").split(";", 1)[0].strip().lower()
+        if scope.get("path") in RAW_BODY_ROUTES:
+            return f"a {media} body is not accepted here" if media in FORM_TYPES else None
+        length = headers.get(b"content-length", b"").strip()
+        has_body = b"transfer-encoding" in headers or (length not in (b"", b"0"))
+        if media and not is_json_type(media):
+            return f"the body must be JSON (Content-Type: application/json), not {media}"
+        if has_body and not media:
+            return "the body must be JSON: send Content-Type: application/json"
+        return None
 
 
 # -- paths --------------------------------------------------------------------------------------------------

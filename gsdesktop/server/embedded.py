@@ -130,6 +130,7 @@ def start_local_server(
     ``port=0`` picks a free port; ``users`` are created if missing. Returns once the API answers.
     """
     from gsdesktop.server.app import ServerSettings, create_app
+    from gsdesktop.server.httpproto import LimitedH11Protocol
     from gsdesktop.server.users import DEFAULT_TOKEN_TTL
 
     handle = open_store(Path(data_dir), s3)
@@ -147,7 +148,9 @@ def start_local_server(
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
         real_port = int(sock.getsockname()[1])
-        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+        config = uvicorn.Config(
+            app, http=LimitedH11Protocol, log_level="warning", access_log=False, lifespan="off"
+        )
         server = QuietExitServer(config)
         thread = threading.Thread(
             target=server.run, kwargs={"sockets": [sock]}, name="gsdm-uvicorn", daemon=True

@@ -10,6 +10,7 @@ count first) reads the object twice instead of holding it in memory.
 from __future__ import annotations
 
 import codecs
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -117,24 +118,149 @@ def parse_format_url(value: str) -> DataFormat | None:
 
 
 # -- streaming helpers --------------------------------------------------------------------------------------
-def iter_lines(chunks: Iterator[bytes]) -> Iterator[bytes]:
-    """Lines (without ``\\n`` / ``\\r\\n``) from an iterator of byte chunks."""
-    pending = b""
+#: Whitespace held back (its line may still turn out blank) spills to a temporary file past this size.
+HELD_IN_MEMORY = 1024 * 1024
+
+
+def iter_line_parts(chunks: Iterator[bytes]) -> Iterator[tuple[bytes, bool]]:
+    """``(piece, ends_line)`` for every line of a byte stream, without ever joining a line.
+
+    Pieces never contain ``\n``; the ``\r`` of a ``\r\n`` (or of a last line without ``\n``) is dropped.
+    A line that arrives in one chunk is one piece. Work is linear in the input and memory is bounded by
+    the chunk size, however long a line is.
+    """
+    held_cr = False  # a "\r" that ended the previous piece: dropped if "\n" follows
+    in_line = False  # bytes of an unfinished line were seen
     for chunk in chunks:
-        pending += chunk
-        *lines, pending = pending.split(b"\n")
-        for line in lines:
-            yield line[:-1] if line.endswith(b"\r") else line
-    if pending:
-        yield pending[:-1] if pending.endswith(b"\r") else pending
+        if not chunk:
+            continue
+        lines = chunk.split(b"\n")
+        tail = lines.pop()
+        for piece in lines:
+            if held_cr:
+                held_cr = False
+                if piece:
+                    yield b"\r", False
+            yield (piece[:-1] if piece.endswith(b"\r") else piece), True
+        if lines:
+            in_line = False
+        if tail:
+            if held_cr:
+                yield b"\r", False
+            held_cr = tail.endswith(b"\r")
+            if held_cr:
+                tail = tail[:-1]
+            if tail:
+                yield tail, False
+            in_line = True
+    if in_line:
+        yield b"", True
 
 
-def _batched(lines: Iterator[bytes], size: int = 64 * 1024) -> Iterator[bytes]:
+class _Held:
+    """Bytes kept back while it is undecided whether they are written; a temporary file past 1 MiB."""
+
+    def __init__(self) -> None:
+        self._mem = bytearray()
+        self._file: Any = None
+
+    def add(self, data: bytes) -> None:
+        if self._file is None and len(self._mem) + len(data) <= HELD_IN_MEMORY:
+            self._mem += data
+            return
+        if self._file is None:
+            self._file = tempfile.TemporaryFile()  # noqa: SIM115  (closed by drain or discard)
+            self._file.write(self._mem)
+            self._mem = bytearray()
+        self._file.write(data)
+
+    def drain(self) -> Iterator[bytes]:
+        if self._mem:
+            yield bytes(self._mem)
+            self._mem = bytearray()
+        if self._file is not None:
+            self._file.seek(0)
+            while block := self._file.read(HELD_IN_MEMORY):
+                yield block
+            self.discard()
+
+    def discard(self) -> None:
+        self._mem = bytearray()
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+class _Line:
+    """One line of a tab-separated file, rewritten piece by piece as it streams through.
+
+    ``skip_blank``: a line of whitespace only is dropped (its whitespace is held until that is known);
+    ``head``: written instead of the line's first two cells; ``tabs``: pad the line with empty cells
+    up to this many tabs.
+    """
+
+    def __init__(self, skip_blank: bool, head: bytes | None = None, tabs: int | None = None) -> None:
+        self.undecided = skip_blank
+        self.head = head
+        self.tabs = tabs
+        self.skip = 2 if head is not None else 0  # input tabs still to drop (with the first two cells)
+        self.started = False
+        self.out_tabs = 0
+        self.held: _Held | None = None
+
+    @property
+    def written(self) -> bool:
+        return not self.undecided
+
+    def feed(self, piece: bytes) -> Iterator[bytes]:
+        if self.undecided:
+            if not piece or piece.isspace():
+                if piece:
+                    self.held = self.held or _Held()
+                    self.held.add(piece)
+                return
+            self.undecided = False
+            if self.held is not None:
+                for block in self.held.drain():
+                    yield from self._write(block)
+                self.held = None
+        yield from self._write(piece)
+
+    def end(self) -> Iterator[bytes]:
+        if self.undecided:  # blank: dropped
+            if self.held is not None:
+                self.held.discard()
+            return
+        yield from self._write(b"")
+        if self.tabs is not None and self.out_tabs < self.tabs:
+            yield b"\t" * (self.tabs - self.out_tabs)
+        yield b"\n"
+
+    def _write(self, data: bytes) -> Iterator[bytes]:
+        if not self.started:
+            self.started = True
+            if self.head is not None:
+                self.out_tabs += self.head.count(b"\t")
+                yield self.head
+        if self.skip:
+            pos = -1
+            while self.skip:
+                pos = data.find(b"\t", pos + 1)
+                if pos == -1:
+                    return
+                self.skip -= 1
+            data = data[pos:]  # from the tab that ends the second cell
+        if data:
+            self.out_tabs += data.count(b"\t")
+            yield data
+
+
+def _batched(pieces: Iterator[bytes], size: int = 64 * 1024) -> Iterator[bytes]:
     buf: list[bytes] = []
     total = 0
-    for line in lines:
-        buf.append(line)
-        total += len(line)
+    for piece in pieces:
+        buf.append(piece)
+        total += len(piece)
         if total >= size:
             yield b"".join(buf)
             buf, total = [], 0
@@ -157,57 +283,84 @@ def _case_converter(upper: bool) -> Converter:
 
 
 def tab_to_gct(opener: Opener) -> Iterator[bytes]:
-    """Genomica tab (``UNIQID NAME s1 s2 ...``) to GCT 1.2; two streamed passes (rows are counted first)."""
-    rows = 0
+    """Genomica tab (``UNIQID NAME s1 s2 ...``) to GCT 1.2; two streamed passes (rows are counted first).
+
+    Linear in the file's size with bounded memory, however long its lines are.
+    """
+    rows = -1  # the header line is not a row
     columns = 0
-    first = True
-    for line in iter_lines(opener()):
-        if not line.strip():
-            continue
-        if first:
-            columns = max(0, len(line.split(b"\t")) - 2)
-            first = False
-        else:
-            rows += 1
-    if first:
+    tabs = 0
+    nonblank = False
+    for piece, ends in iter_line_parts(opener()):
+        if rows < 0:
+            tabs += piece.count(b"\t")
+        if not nonblank and piece and not piece.isspace():
+            nonblank = True
+        if ends:
+            if nonblank:
+                if rows < 0:
+                    columns = max(0, tabs - 1)
+                rows += 1
+            tabs, nonblank = 0, False
+    if rows < 0:
         raise ValueError("the file is empty: no header line to convert")
     yield b"#1.2\n" + f"{rows}\t{columns}\n".encode()
 
     def body() -> Iterator[bytes]:
         header = True
-        for line in iter_lines(opener()):
-            if not line.strip():
+        line: _Line | None = None
+        for piece, ends in iter_line_parts(opener()):
+            if line is None and ends and not header:  # a whole ordinary line: at once
+                if piece and not piece.isspace():
+                    missing = columns + 1 - piece.count(b"\t")
+                    yield piece + b"\t" * missing + b"\n" if missing > 0 else piece + b"\n"
                 continue
-            cells = line.split(b"\t")
-            if header:
-                cells[:2] = [b"Name", b"Description"]
-                header = False
-            while len(cells) < columns + 2:
-                cells.append(b"")
-            yield b"\t".join(cells) + b"\n"
+            if line is None:
+                line = _Line(True, b"Name\tDescription" if header else None, columns + 1)
+            yield from line.feed(piece)
+            if ends:
+                yield from line.end()
+                header = header and not line.written
+                line = None
 
     yield from _batched(body())
 
 
 def gct_to_tab(opener: Opener) -> Iterator[bytes]:
-    """GCT to Genomica tab: drop the two preamble lines, rename the first two header cells."""
+    """GCT to Genomica tab: drop the two preamble lines, rename the first two header cells.
+
+    Linear in the file's size with bounded memory, however long its lines are.
+    """
 
     def body() -> Iterator[bytes]:
         index = 0
-        for line in iter_lines(opener()):
-            if index == 0 and line.startswith(b"#1."):
+        line: _Line | None = None
+        prefix = b""  # the first bytes of line 0, until it is known whether it starts with "#1."
+        dropping = False
+        for piece, ends in iter_line_parts(opener()):
+            if index == 0 and line is None and not dropping:
+                prefix += piece
+                if len(prefix) < 3 and not ends:
+                    continue
+                piece, prefix = prefix, b""
+                if piece.startswith(b"#1."):
+                    dropping = True
+            if dropping or index == 1:
+                if ends:
+                    index, dropping = (1 if dropping else 2), False
+                continue
+            if line is None and ends and index > 2:  # a whole ordinary line: at once
+                if piece and not piece.isspace():
+                    yield piece + b"\n"
                 index += 1
                 continue
-            if index == 1:
+            if line is None:
+                line = _Line(False, b"UNIQID\tNAME") if index == 2 else _Line(True)
+            yield from line.feed(piece)
+            if ends:
+                yield from line.end()
+                line = None
                 index += 1
-                continue
-            if index == 2:
-                cells = line.split(b"\t")
-                cells[:2] = [b"UNIQID", b"NAME"]
-                line = b"\t".join(cells)
-            index += 1
-            if line.strip():
-                yield line + b"\n"
 
     yield from _batched(body())
 

@@ -43,14 +43,15 @@ import secrets
 import threading
 import time
 from dataclasses import asdict, dataclass
-from typing import Annotated, Any
+from typing import Any
 
 from botocore.exceptions import ClientError
-from fastapi import APIRouter, Body, Depends, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from gsdesktop.server import ops
-from gsdesktop.server.common import APIError, base_url, own_path, require_user
+from gsdesktop.server.common import APIError, base_url, own_path, read_json, require_user
 from gsdesktop.server.paths import DMPath
 from gsdesktop.server.storage import ObjectInfo, S3Store, error_code
 
@@ -559,7 +560,15 @@ def current_user(request: Request) -> str:
     return require_user(request)
 
 
-JsonBody = Annotated[dict[str, Any], Body()]
+#: Largest JSON body of a multipart call (a complete naming 10,000 parts is about 0.7 MB).
+MAX_JSON_BODY = 2 * 1024 * 1024
+#: The OpenAPI description of the body these routes read themselves (after the sign-in check).
+JSON_OBJECT_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {"type": "object", "additionalProperties": True}}},
+    }
+}
 
 
 def _error(exc: APIError) -> JSONResponse:
@@ -580,8 +589,24 @@ def limits(request: Request, user: str = Depends(current_user)) -> dict[str, Any
     }
 
 
-@router.post("/datamanager/multipart/uploads", status_code=201)
-def start(request: Request, body: JsonBody, user: str = Depends(current_user)) -> Response:
+async def _body(request: Request) -> dict[str, Any]:
+    """The JSON object of the request, read only now (after the route's sign-in check), capped."""
+    body = await read_json(request, MAX_JSON_BODY)
+    if not isinstance(body, dict):
+        raise MultipartError(400, "the body must be a JSON object")
+    return body
+
+
+@router.post("/datamanager/multipart/uploads", status_code=201, openapi_extra=JSON_OBJECT_BODY)
+async def start(request: Request, user: str = Depends(current_user)) -> Response:
+    try:
+        body = await _body(request)
+    except APIError as exc:
+        return _error(exc)
+    return await run_in_threadpool(_start_sync, request, body, user)
+
+
+def _start_sync(request: Request, body: dict[str, Any], user: str) -> Response:
     try:
         store = _store(request)
         state = start_upload(
@@ -617,8 +642,16 @@ def show(upload_id: str, request: Request, user: str = Depends(current_user)) ->
     return JSONResponse(data)
 
 
-@router.post("/datamanager/multipart/uploads/{upload_id}/urls")
-def urls(upload_id: str, request: Request, body: JsonBody, user: str = Depends(current_user)) -> Response:
+@router.post("/datamanager/multipart/uploads/{upload_id}/urls", openapi_extra=JSON_OBJECT_BODY)
+async def urls(upload_id: str, request: Request, user: str = Depends(current_user)) -> Response:
+    try:
+        body = await _body(request)
+    except APIError as exc:
+        return _error(exc)
+    return await run_in_threadpool(_urls_sync, upload_id, request, body, user)
+
+
+def _urls_sync(upload_id: str, request: Request, body: dict[str, Any], user: str) -> Response:
     try:
         store = _store(request)
         state = load_state(store, user, upload_id)
@@ -628,8 +661,16 @@ def urls(upload_id: str, request: Request, body: JsonBody, user: str = Depends(c
     return JSONResponse({"uploadId": upload_id, "urls": result})
 
 
-@router.post("/datamanager/multipart/uploads/{upload_id}/complete")
-def complete(upload_id: str, request: Request, body: JsonBody, user: str = Depends(current_user)) -> Response:
+@router.post("/datamanager/multipart/uploads/{upload_id}/complete", openapi_extra=JSON_OBJECT_BODY)
+async def complete(upload_id: str, request: Request, user: str = Depends(current_user)) -> Response:
+    try:
+        body = await _body(request)
+    except APIError as exc:
+        return _error(exc)
+    return await run_in_threadpool(_complete_sync, upload_id, request, body, user)
+
+
+def _complete_sync(upload_id: str, request: Request, body: dict[str, Any], user: str) -> Response:
     try:
         store = _store(request)
         state = load_state(store, user, upload_id)

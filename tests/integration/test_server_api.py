@@ -100,7 +100,10 @@ def test_mkdir_idempotent_parent_required_and_json(dm: DM) -> None:
     assert r.status_code == 201 and r.headers["content-type"] == "application/json"
     meta = r.json()
     assert meta["isDirectory"] is True and meta["directory"] is True and "dataFormat" not in meta
-    again = dm.s.put(dm.url("d"), data='{"isDirectory":"true"}', timeout=10)
+    # GS-AU sent the flag as a string, with Content-Type: application/json (a body must be declared JSON)
+    again = dm.s.put(
+        dm.url("d"), data='{"isDirectory":"true"}', headers={"Content-Type": "application/json"}, timeout=10
+    )
     assert again.status_code == 200 and again.headers["content-type"] == "application/json"
     home = dm.s.put(dm.url(""), json={"isDirectory": True}, timeout=10)  # clients re-create every ancestor
     assert home.status_code == 200
@@ -324,7 +327,9 @@ def test_v1_move_head_and_lists(dm: DM) -> None:
     assert r.status_code == 200 and r.json()["isDirectory"] is True
     assert dm.download("moved/b.txt", "v1").content == b"move me"
     assert dm.s.get(dm.url("mv", "v1"), timeout=10).status_code == 404
-    bad = dm.s.post(dm.url("moved", "v1"), data="{oops", timeout=10)
+    bad = dm.s.post(
+        dm.url("moved", "v1"), data="{oops", headers={"Content-Type": "application/json"}, timeout=10
+    )
     assert bad.status_code == 400
     formats = dm.s.get(f"{dm.base}/datamanager/v1.0/dataformat/list", timeout=10).json()
     names = {f["name"] for f in formats}

@@ -185,18 +185,21 @@ def test_bad_paths_rejected_with_clear_400(pair: tuple[DM, DM], method: str) -> 
         assert "Traceback" not in body
 
 
+JSON = {"Content-Type": "application/json"}  # a body must be declared JSON (else 415)
+
+
 def test_malformed_requests_get_4xx_with_message(pair: tuple[DM, DM]) -> None:
     alice, _ = pair
     s, u = alice.s, alice.url
     alice.mkdir("m")
     cases: list[tuple[requests.Response, int]] = [
-        (s.put(u("m/x"), data="{not json", timeout=10), 400),
-        (s.put(u("m/x"), data="[1, 2]", timeout=10), 400),
+        (s.put(u("m/x"), data="{not json", headers=JSON, timeout=10), 400),
+        (s.put(u("m/x"), data="[1, 2]", headers=JSON, timeout=10), 400),
         (s.put(u("m/x"), json={"isDirectory": False}, timeout=10), 400),
         (s.put(u("m/x"), data="", timeout=10), 400),
-        (s.put(u("m/x"), data=b"\xff\xfe\x00", timeout=10), 400),
-        (s.put(u("m/x"), data="x" * 100_000, timeout=10), 413),
-        (s.post(u("m", "v1"), data="{}", timeout=10), 400),
+        (s.put(u("m/x"), data=b"\xff\xfe\x00", headers=JSON, timeout=10), 400),
+        (s.put(u("m/x"), data="x" * 100_000, headers=JSON, timeout=10), 413),
+        (s.post(u("m", "v1"), data="{}", headers=JSON, timeout=10), 400),
         (s.post(u("m", "v1"), json={"path": 5}, timeout=10), 400),
         (s.post(u("m", "v1"), json={"path": "/etc/x"}, timeout=10), 400),
         (s.patch(u("m"), timeout=10), 405),

@@ -116,12 +116,13 @@ def test_batch_per_item_errors(client: DataManagerClient) -> None:
     assert res[8]["url"].startswith("http")
     assert not client.exists(f"{h}/nope")  # nothing created on the way
     # malformed requests fail as a whole
-    r = requests.post(client.server_url + BETA_ROUTE, data=b"{not json", timeout=30,
+    json_ct = {"Content-Type": "application/json"}  # a body must be declared JSON (else 415)
+    r = requests.post(client.server_url + BETA_ROUTE, data=b"{not json", timeout=30, headers=json_ct,
                       cookies={"gs-token": client.token or ""})  # fmt: skip
     assert r.status_code == 400
     assert _post(client, BETA_ROUTE, [ok] * 1001).status_code == 400
     huge = requests.post(client.server_url + BETA_ROUTE, data=b"x" * (3 * 1024 * 1024), timeout=30,
-                         cookies={"gs-token": client.token or ""})  # fmt: skip
+                         headers=json_ct, cookies={"gs-token": client.token or ""})  # fmt: skip
     assert huge.status_code == 413 and "larger than" in huge.json()["message"]
 
 
