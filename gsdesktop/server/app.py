@@ -41,6 +41,7 @@ from gsdesktop.server.common import (
     LoginCookieMiddleware,
     base_url,
     basic_credentials,
+    check_password,
     dir_json,
     forbidden,
     not_found,
@@ -58,6 +59,7 @@ from gsdesktop.server.common import (
 from gsdesktop.server.paths import DMPath, PathError
 from gsdesktop.server.seaweed import S3Config
 from gsdesktop.server.storage import S3Store, is_not_found
+from gsdesktop.server.throttle import LoginThrottle
 from gsdesktop.server.users import DEFAULT_TOKEN_TTL, UserStore
 
 log = logging.getLogger(__name__)
@@ -168,7 +170,7 @@ def login_basic(request: Request) -> Response:
         raise APIError(
             401, "send your GenomeSpace user name and password (HTTP Basic)", {"WWW-Authenticate": REALM}
         )
-    if not users.verify(*creds):
+    if not check_password(request, *creds):
         raise APIError(401, "invalid user name or password", {"WWW-Authenticate": REALM})
     token = users.issue_token(creds[0])
     response = PlainTextResponse(token)
@@ -645,6 +647,7 @@ def create_app(settings: ServerSettings | S3Config, *, store: S3Store | None = N
     app.state.settings = settings
     app.state.store = store or S3Store(settings.s3)
     app.state.users = UserStore(app.state.store, token_ttl=settings.token_ttl)
+    app.state.login_throttle = LoginThrottle()  # per replica: see gsdesktop.server.throttle
     app.state.public_url = settings.public_url
     _install_error_handlers(app)
     app.add_middleware(LoginCookieMiddleware)

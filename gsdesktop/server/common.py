@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gsdesktop.server import formats
 from gsdesktop.server.paths import DMPath, PathError, parse_path
 from gsdesktop.server.storage import ObjectInfo, S3Store
+from gsdesktop.server.throttle import LoginThrottle
 from gsdesktop.server.users import UserStore
 
 BETA = "beta"
@@ -133,6 +134,31 @@ def token_from(request: Request) -> str | None:
     return request.cookies.get("gs-token") or request.headers.get("gs-token")
 
 
+def check_password(request: Request, user: str, password: str) -> bool:
+    """Verify a password under the guessing throttle (:mod:`gsdesktop.server.throttle`).
+
+    Raises:
+        APIError: 429 with ``Retry-After`` when the account or the client's address has used up its
+            failed attempts; no scrypt is run then.
+    """
+    users = users_of(request)
+    if users.verify_known(user, password):
+        return True
+    throttle: LoginThrottle = request.app.state.login_throttle
+    account, address = user[:256], request.client.host if request.client else ""
+    wait = throttle.acquire(account, address)
+    if wait is not None:
+        raise APIError(
+            429,
+            f"too many failed sign-ins for this account or from this address; try again in {wait} s",
+            {"Retry-After": str(wait)},
+        )
+    ok = users.verify(user, password)
+    if ok:
+        throttle.succeeded(account, address)
+    return ok
+
+
 def authenticate(request: Request) -> str:
     """The caller's user name; raises 401 with a Basic challenge when not authenticated."""
     users = users_of(request)
@@ -140,7 +166,7 @@ def authenticate(request: Request) -> str:
     if info is not None:
         return info.username
     creds = basic_credentials(request)
-    if creds is not None and users.verify(*creds):
+    if creds is not None and check_password(request, *creds):
         request.state.new_login = creds[0]
         return creds[0]
     message = "authentication required: log in at /identityServer/basic or send a valid gs-token cookie"

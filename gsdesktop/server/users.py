@@ -224,6 +224,21 @@ class UserStore:
             self._verified[(name, digest)] = generation
         return True
 
+    def verify_known(self, name: str, password: str) -> bool:
+        """True when this process verified ``password`` for ``name`` before (and it is still current).
+
+        No scrypt, and no store read unless the password was verified before (then the record is read
+        fresh, as in :meth:`verify`, so passwd/remove-user apply at once): the throttle lets such logins
+        through, so a signed-in client is not locked out by someone guessing its password.
+        """
+        digest = hmac.new(self._memo_key, f"{name}\0{password}".encode(), hashlib.sha256).digest()
+        with self._lock:
+            generation = self._verified.get((name, digest))
+        if generation is None:
+            return False
+        rec = self._load(name, fresh=True)
+        return rec is not None and str(rec.get("generation", "")) == generation
+
     # -- tokens -------------------------------------------------------------------------------------------
     def _secret(self) -> bytes:
         raw = self.store.get_bytes(SECRET_KEY)
