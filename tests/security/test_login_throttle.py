@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from gsdesktop.server.seaweed import S3Config
-from gsdesktop.server.throttle import ACCOUNT_BURST, ADDRESS_BURST, ADDRESS_REFILL
+from gsdesktop.server.throttle import ACCOUNT_BURST, ACCOUNT_REFILL, ADDRESS_BURST, ADDRESS_REFILL
 from gsdesktop.server.users import SCRYPT_N, SCRYPT_P, SCRYPT_R
 from tests.support.servers import ServerProcess
 
@@ -34,6 +34,11 @@ def _login(url: str, user: str, password: str) -> requests.Response:
     return requests.get(f"{url}/identityServer/basic", auth=(user, password), timeout=30)
 
 
+def _refilled(since: float) -> bool:
+    """Whether an account's bucket may have earned a guess back since ``since``."""
+    return time.monotonic() - since >= ACCOUNT_REFILL
+
+
 def _scrypt_seconds() -> float:
     start = time.perf_counter()
     hashlib.scrypt(b"x", salt=b"s" * 16, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, maxmem=64 << 20, dklen=32)
@@ -48,6 +53,7 @@ def test_guessing_one_account_is_throttled_on_every_replica(
     # (on replica 1 only: replica 0 has never checked her password)
     token = _login(replicas[1].url, alice.username, alice.password).text
     # a flood: 64 connections at once, half to each replica
+    t0 = time.monotonic()
     with ThreadPoolExecutor(64) as pool:
         flood = list(
             pool.map(lambda i: (i % 2, _login(replicas[i % 2].url, alice.username, f"g{i}")), range(64))
@@ -61,6 +67,8 @@ def test_guessing_one_account_is_throttled_on_every_replica(
         start = time.perf_counter()
         r = _login(replicas[i % 2].url, alice.username, f"guess-{i}")
         throttled.append(time.perf_counter() - start)
+        if r.status_code == 401 and _refilled(t0):
+            continue  # a very slow machine: the bucket earned a guess back meanwhile
         assert r.status_code == 429, r.text
         assert int(r.headers["Retry-After"]) >= 1
         assert "too many" in r.json()["message"]
@@ -70,7 +78,7 @@ def test_guessing_one_account_is_throttled_on_every_replica(
     assert statistics.median(throttled) < _scrypt_seconds(), statistics.median(throttled)
     for server in replicas:
         # replica 0 refuses even the right password unchecked; replica 1 verified it before the attack
-        expected = 429 if server is replicas[0] else 200
+        expected = 429 if server is replicas[0] and not _refilled(t0) else 200
         assert _login(server.url, alice.username, alice.password).status_code == expected
         # other accounts are not locked out
         assert _login(server.url, bob.username, bob.password).status_code == 200
@@ -96,10 +104,19 @@ def test_guessing_from_one_address_is_throttled(
     refilled = (time.monotonic() - start) / ADDRESS_REFILL
     assert statuses[-1] == 429, statuses
     assert statuses.count(401) <= ADDRESS_BURST + refilled + 1, (statuses, refilled)
-    # every account from this address: refused at once, before any password check
-    assert _login(server.url, carol.username, "wrong").status_code == 429
-    # spraying names through Basic on a data route is counted too
-    r = requests.get(f"{server.url}/datamanager/v1.0/file/Home/x", auth=("nosuchuser", "pw"), timeout=30)
-    assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1
+    # every account from this address, and Basic on a data route too: refused before any password check
+    # (but for the one attempt per ADDRESS_REFILL seconds that the bucket earns back meanwhile)
+    start = time.monotonic()
+    more = [_login(server.url, carol.username, "wrong") for _ in range(5)]
+    more += [
+        requests.get(f"{server.url}/datamanager/v1.0/file/Home/x", auth=(f"spray{i}", "pw"), timeout=30)
+        for i in range(5)
+    ]
+    earned = (time.monotonic() - start) / ADDRESS_REFILL + 1
+    assert sum(r.status_code == 401 for r in more) <= earned, [r.status_code for r in more]
+    for r in more:
+        assert r.status_code in (401, 429)
+        if r.status_code == 429:
+            assert int(r.headers["Retry-After"]) >= 1
     # the other replica has its own budget: carol signs in there
     assert _login(replicas[1].url, carol.username, carol.password).status_code == 200
