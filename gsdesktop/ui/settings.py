@@ -116,7 +116,7 @@ class SettingsDialog(QDialog):
             account,
         )
         self.sign_out_button = QPushButton(self.tr("&Sign out…"), account)
-        self.sign_out_button.clicked.connect(self.sign_out)
+        self.sign_out_button.clicked.connect(lambda _checked=False: self.sign_out())  # not sign_out(False)
         form.addRow(self.tr("Signed in as:"), self.account_label)
         form.addRow(self.sign_out_button)
         self.tabs.addTab(account, self.tr("Account"))

@@ -71,3 +71,68 @@ def runner(qtbot) -> Iterator[object]:  # type: ignore[no-untyped-def]
     yield r
     r.shutdown(10000)
     r.deleteLater()
+
+
+@pytest.fixture
+def memory_keyring():  # type: ignore[no-untyped-def]
+    """A working keyring that never touches the real one: an in-memory backend for the whole test."""
+    import keyring
+    from keyring.backend import KeyringBackend
+
+    class MemoryKeyring(KeyringBackend):
+        priority = 1  # type: ignore[assignment]
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.store: dict[tuple[str, str], str] = {}
+
+        def get_password(self, service: str, username: str) -> str | None:
+            return self.store.get((service, username))
+
+        def set_password(self, service: str, username: str, password: str) -> None:
+            self.store[(service, username)] = password
+
+        def delete_password(self, service: str, username: str) -> None:
+            self.store.pop((service, username), None)
+
+    previous = keyring.get_keyring()
+    backend = MemoryKeyring()
+    keyring.set_keyring(backend)
+    yield backend
+    keyring.set_keyring(previous)
+
+
+@pytest.fixture
+def no_keyring():  # type: ignore[no-untyped-def]
+    """No keyring backend at all (keyring's own "fail" backend), as on a minimal Linux machine."""
+    import keyring
+    from keyring.backends import fail
+
+    previous = keyring.get_keyring()
+    keyring.set_keyring(fail.Keyring())
+    yield
+    keyring.set_keyring(previous)
+
+
+def answer_next_dialog(qtbot, button: str, timeout_ms: int = 10000) -> list[str]:  # type: ignore[no-untyped-def]
+    """Press ``button`` (its text without '&') in the next modal dialog; returns the dialog's text."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    seen: list[str] = []
+
+    def poll() -> None:
+        box = QApplication.activeModalWidget()
+        if isinstance(box, QMessageBox):
+            seen.append(box.text())
+            for b in box.buttons():
+                if b.text().replace("&", "") == button:
+                    b.click()
+                    return
+            seen.append(f"no button {button!r}")
+            box.reject()
+            return
+        QTimer.singleShot(20, poll)
+
+    QTimer.singleShot(0, poll)
+    return seen
