@@ -6,8 +6,15 @@ Qt and the server packages are imported only inside the handlers.
 from __future__ import annotations
 
 import argparse
+import ctypes
+import importlib.util
 import os
+import re
+import shutil
+import subprocess
 import sys
+from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 from gsdesktop.cli.common import add_server_options
@@ -32,8 +39,112 @@ def require_display(command: str) -> None:
     )
 
 
+#: Debian/Ubuntu packages of the libraries Qt's xcb plugin loads whose names do not follow the usual rule
+_APT_NAMES = {
+    "libX11-xcb.so.1": "libx11-xcb1",
+    "libX11.so.6": "libx11-6",
+    "libxkbcommon-x11.so.0": "libxkbcommon-x11-0",
+    "libGL.so.1": "libgl1",
+    "libEGL.so.1": "libegl1",
+    "libglib-2.0.so.0": "libglib2.0-0",
+    "libgthread-2.0.so.0": "libglib2.0-0",
+    "libdbus-1.so.3": "libdbus-1-3",
+    "libSM.so.6": "libsm6",
+    "libICE.so.6": "libice6",
+}
+#: everything Qt's X11 plugin needs beyond a minimal Debian (README and .ci/run install this set)
+XCB_APT_PACKAGES = (
+    "libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 libxcb-shape0 "
+    "libxcb-randr0 libxcb-xkb1 libxkbcommon-x11-0 libx11-xcb1"
+)
+
+
+def apt_packages_for(sonames: Iterable[str]) -> list[str]:
+    """Debian/Ubuntu package names for shared-library names (``libxcb-icccm.so.4`` -> ``libxcb-icccm4``),
+    in order, without repeats."""
+    out: list[str] = []
+    for so in sonames:
+        pkg = _APT_NAMES.get(so)
+        if pkg is None:
+            m = re.fullmatch(r"(lib[\w.+-]+?)\.so\.(\d+)(?:\.[\d.]+)?", so)
+            if m is None:
+                continue
+            stem, major = m.group(1).lower(), m.group(2)
+            pkg = f"{stem}-{major}" if stem[-1].isdigit() else f"{stem}{major}"
+        if pkg not in out:
+            out.append(pkg)
+    return out
+
+
+def xcb_plugin_dir(env: Mapping[str, str]) -> Path | None:
+    """Where Qt looks for its platform plugins: ``QT_QPA_PLATFORM_PLUGIN_PATH`` or PySide6's own folder."""
+    if env.get("QT_QPA_PLATFORM_PLUGIN_PATH"):
+        return Path(env["QT_QPA_PLATFORM_PLUGIN_PATH"])
+    spec = importlib.util.find_spec("PySide6")  # locates the package without importing Qt
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations))) / "Qt" / "plugins" / "platforms"
+
+
+def missing_xcb_libraries(plugin: Path) -> list[str]:
+    """Shared libraries ``plugin`` (and what it links) needs that the dynamic loader cannot find.
+
+    ``ldd`` lists them all at once; without ``ldd`` the plugin is loaded with ctypes, which names the first.
+    """
+    ldd = shutil.which("ldd")
+    if ldd is not None:
+        try:
+            res = subprocess.run([ldd, str(plugin)], capture_output=True, text=True, timeout=30, check=False)
+        except (OSError, subprocess.SubprocessError):
+            res = None
+        if res is None or res.returncode != 0:
+            return []  # not something ldd can read: Qt reports it itself
+        missing = re.findall(r"^\s*(\S+) => not found", res.stdout, re.MULTILINE)
+        return list(dict.fromkeys(missing))
+    try:
+        ctypes.CDLL(str(plugin))
+    except OSError as exc:
+        m = re.match(r"(\S+?): cannot open shared object file", str(exc))
+        return [m.group(1)] if m else [str(exc)]
+    return []
+
+
+def _uses_xcb(env: Mapping[str, str]) -> bool:
+    platform = env.get("QT_QPA_PLATFORM", "")
+    if platform:
+        return platform.split(";")[0].split(":")[0] == "xcb"
+    wayland = env.get("WAYLAND_DISPLAY") or env.get("XDG_SESSION_TYPE") == "wayland"
+    return bool(env.get("DISPLAY")) and not wayland
+
+
+def require_xcb_libraries(command: str, env: Mapping[str, str] | None = None) -> None:
+    """On Linux with X11, check that Qt's xcb plugin can load before Qt tries (and aborts with a core dump).
+
+    Raises:
+        CommandError: one line naming the missing libraries and the ``apt install`` that provides them.
+    """
+    from gsdesktop.cli.main import CommandError
+
+    env = os.environ if env is None else env
+    if not sys.platform.startswith("linux") or not _uses_xcb(env):
+        return
+    folder = xcb_plugin_dir(env)
+    plugin = folder / "libqxcb.so" if folder is not None else None
+    if plugin is None or not plugin.is_file():
+        return  # no plugin to check: Qt reports that itself
+    missing = missing_xcb_libraries(plugin)
+    if missing:
+        packages = " ".join(apt_packages_for(missing)) or XCB_APT_PACKAGES
+        raise CommandError(
+            f"`gsdesktop {command}` cannot open a window: Qt's X11 plugin needs {', '.join(missing)}, "
+            f"which {'is' if len(missing) == 1 else 'are'} not installed. On Debian or Ubuntu: "
+            f"sudo apt install {packages} (all of Qt's X11 libraries: sudo apt install {XCB_APT_PACKAGES})"
+        )
+
+
 def cmd_gui(args: argparse.Namespace) -> int:
     require_display("gui")
+    require_xcb_libraries("gui")
     from gsdesktop.ui.launch import launch_gui
 
     return launch_gui(args)
@@ -61,6 +172,7 @@ def require_server_components(command: str) -> None:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     require_display("demo")
+    require_xcb_libraries("demo")
     require_server_components("demo")
     from gsdesktop.ui.launch import launch_demo
 

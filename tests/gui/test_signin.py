@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from gsdesktop.datamanager import credentials as creds
 from gsdesktop.sync.engine import SyncConfig, SyncEngine
 from gsdesktop.ui.app import DesktopApp
@@ -65,6 +63,6 @@ def test_sign_out_cancelled_keeps_everything(qtbot, client, memory_keyring, tmp_
     dialog.sign_out_button.click()
     qtbot.waitUntil(lambda: bool(seen), timeout=10000)
     qtbot.wait(300)
-    assert not app._quitting  # noqa: SLF001
+    assert not app._quitting
     assert creds.get_keyring_password(client.server_url, client.username) == "secret-pw"
     close_app(app)
