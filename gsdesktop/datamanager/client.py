@@ -229,6 +229,22 @@ class DataManagerClient:
             self._on_token(token)
         return token
 
+    def sign_in(self, password: str) -> str:
+        """Sign in again with ``password`` (the session ended, the password changed): every later request
+        uses it. On failure the previous credentials stay. Returns the new token.
+
+        Raises:
+            AuthenticationError: wrong password.
+        """
+        with self._login_lock:
+            old = self._password, self._token
+            self._password = password
+            try:
+                return self.login()
+            except BaseException:
+                self._password, self._token = old
+                raise
+
     def _relogin(self, stale: str | None) -> None:
         with self._login_lock:
             if self._token is not None and self._token != stale:

@@ -103,6 +103,8 @@ class StatusWindow(QWidget):
             button.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
             grid.addWidget(button, i // 2, i % 2)
             self.buttons[action.objectName()] = button
+            button.setVisible(action.isVisible())
+            action.changed.connect(lambda b=button, a=action: b.setVisible(a.isVisible()))
         top = QGridLayout()
         top.addWidget(self.icon_label, 0, 0, 2, 1)
         top.addWidget(self.status_label, 0, 1)
@@ -173,6 +175,9 @@ class DesktopApp(QObject):
         self.browser: Any = None
         self.activity_window: ActivityWindow | None = None
         self.settings_dialog: Any = None
+        self.sign_in_dialog: Any = None
+        self._stop_cause: object = None  # the cause "Sync stopped" was told for (told once per cause)
+        self._last_notice = ""  # what the last notification was about ("auth": clicking it signs in)
         self._build_actions()
         self.menu = QMenu()
         self._fill_menu()
@@ -184,7 +189,7 @@ class DesktopApp(QObject):
             self.tray = QSystemTrayIcon(self)
             self.tray.setContextMenu(self.menu)
             self.tray.activated.connect(self._on_tray_activated)
-            self.tray.messageClicked.connect(self.show_activity)
+            self.tray.messageClicked.connect(self.on_message_clicked)
         else:
             self.status_window = StatusWindow(self.window_actions, None)
         self.problems.count_changed.connect(lambda _n: self.update_status())
@@ -206,10 +211,13 @@ class DesktopApp(QObject):
         self.activity_action = act("activity", tr("Recent activity"), self.show_activity)
         self.problems_action = act("problems", tr("Problems"), self.show_problems)
         self.settings_action = act("settings", tr("Settings…"), self.show_settings)
+        self.sign_in_action = act("sign_in", tr("Sign in…"), self.show_sign_in)
+        self.sign_in_action.setVisible(False)  # shown while the server rejects the sign-in
         self.quit_action = act("quit", tr("Quit"), self.quit)
         self.status_action = QAction("", self)
         self.status_action.setEnabled(False)
         self.window_actions = [
+            self.sign_in_action,
             self.open_folder_action,
             self.open_browser_action,
             self.sync_now_action,
@@ -231,7 +239,7 @@ class DesktopApp(QObject):
         self.menu.addAction(self.quit_action)
 
     def menu_texts(self) -> list[str]:
-        return [a.text() for a in self.menu.actions() if not a.isSeparator()]
+        return [a.text() for a in self.menu.actions() if not a.isSeparator() and a.isVisible()]
 
     # ==== lifecycle ====
 
@@ -337,10 +345,13 @@ class DesktopApp(QObject):
         if isinstance(ev, StateChanged):
             self.state = ev.state
             self.reason = ev.reason
-            if ev.state is SyncState.ERROR:
+            if ev.state is SyncState.ERROR and self._stop_cause != ev.reason:
+                self._stop_cause = ev.reason  # told once; again only after a cycle succeeded
                 self.notify(
                     tr("Sync stopped"), self._reason_text(ev.reason) or tr("See Problems for details.")
                 )
+                if ev.reason is ProblemKind.AUTH:
+                    self._last_notice = "auth"
         elif isinstance(ev, ActionDone):
             self.activity.add_event(ev)
         elif isinstance(ev, ConflictDetected):
@@ -357,15 +368,18 @@ class DesktopApp(QObject):
         elif isinstance(ev, ProblemChanged):
             before = {(p.path, p.kind) for p in self.problems.problems}
             self.problems.set_problems(ev.problems)
+            # a rejected sign-in is told once, as "Sync stopped" (StateChanged), not twice
             new = [p for p in ev.problems if (p.path, p.kind) not in before and p.kind not in QUIET_PROBLEMS]
             if notices := [p for p in new if p.kind in NOTICE_PROBLEMS]:
                 self._notify_problems(notices, tr("Not synced"))
-            if needs := [p for p in new if p.kind not in NOTICE_PROBLEMS]:
+            if needs := [p for p in new if p.kind not in NOTICE_PROBLEMS and p.kind is not ProblemKind.AUTH]:
                 self._notify_problems(needs, tr("Needs your attention"))
         elif isinstance(ev, FileProgress):
             self.current_file = ev.path
             return  # the status line picks it up on the next state change
         elif isinstance(ev, CycleDone):
+            if getattr(ev.report, "blocked", None) is None:
+                self._stop_cause = None  # a cycle went through: a new stop is news again
             self.last_sync = ev.time
             self.current_file = ""
             self.refresh_conflicts()
@@ -383,7 +397,7 @@ class DesktopApp(QObject):
         if reason is None:
             return ""
         return {
-            ProblemKind.AUTH: tr("The server rejected your credentials; sign in again in Settings."),
+            ProblemKind.AUTH: tr("The server rejected your sign-in; choose Sign in… to continue syncing."),
             ProblemKind.OFFLINE: tr("The server cannot be reached; retrying automatically."),
             ProblemKind.ROOT_MISSING: tr("The local folder is missing or not mounted."),
             ProblemKind.MASS_DELETE: tr("Many deletions are held back until you approve them."),
@@ -435,6 +449,7 @@ class DesktopApp(QObject):
         self.status_action.setText(text)
         n = self.problems.rowCount()
         self.problems_action.setText(tr("Problems ({0})").format(n) if n else tr("Problems"))
+        self.sign_in_action.setVisible(self.state is SyncState.ERROR and self.reason is ProblemKind.AUTH)
         paused = self.state is SyncState.PAUSED
         self.pause_action.setText(tr("Resume syncing") if paused else tr("Pause syncing"))
         if self.tray is not None:
@@ -454,6 +469,7 @@ class DesktopApp(QObject):
 
     def notify(self, title: str, message: str, force: bool = False) -> None:
         """A desktop notification (tray balloon; the status window's note line without a tray)."""
+        self._last_notice = ""
         self.notifications.append((title, message))
         self.notified.emit(title, message)
         if not (self.prefs.notifications or force):
@@ -516,6 +532,34 @@ class DesktopApp(QObject):
         self._raise(window)
         return window
 
+    def on_message_clicked(self) -> None:
+        """A click on the last notification: sign in when it said the sign-in was rejected."""
+        if self._last_notice == "auth" or (self.state is SyncState.ERROR and self.reason is ProblemKind.AUTH):
+            self.show_sign_in()
+        else:
+            self.show_activity()
+
+    def show_sign_in(self) -> Any:
+        """The sign-in dialog (server and user filled in); after the server accepts, sync resumes."""
+        if self.sign_in_dialog is None:
+            from gsdesktop.ui.signin import SignInDialog
+
+            reason = self._reason_text(self.reason) if self.reason is ProblemKind.AUTH else ""
+            self.sign_in_dialog = SignInDialog(self.client, self.runner, self._signed_in, reason, None)
+            self.sign_in_dialog.finished.connect(self._sign_in_closed)
+        self._raise(self.sign_in_dialog)
+        return self.sign_in_dialog
+
+    def _sign_in_closed(self, _result: int) -> None:
+        dialog, self.sign_in_dialog = self.sign_in_dialog, None
+        if dialog is not None:
+            dialog.deleteLater()
+
+    def _signed_in(self, summary: str) -> None:
+        self._stop_cause = None
+        self.notify(tr("Signed in"), tr("Syncing again. {0}").format(summary))
+        self.sync_now()
+
     def show_settings(self) -> Any:
         if self.settings_dialog is None:
             from gsdesktop.ui.settings import SettingsDialog
@@ -543,6 +587,7 @@ class DesktopApp(QObject):
             self.show_browser()
 
     def close_windows(self) -> None:
-        for w in (self.browser, self.activity_window, self.settings_dialog, self.status_window):
+        for w in (self.browser, self.activity_window, self.settings_dialog, self.sign_in_dialog,
+                  self.status_window):  # fmt: skip
             if w is not None:
                 w.close()

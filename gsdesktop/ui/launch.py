@@ -13,7 +13,7 @@ from typing import Any
 
 from gsdesktop.datamanager import credentials as creds
 from gsdesktop.datamanager.errors import CredentialsUnavailableError, GSError
-from gsdesktop.ui.prefs import Prefs
+from gsdesktop.ui.prefs import Prefs, load_file_password
 from gsdesktop.ui.runtime import (
     SingleInstance,
     SyncSetup,
@@ -32,7 +32,7 @@ DEMO_PASSWORD = "demo-password"  # a loopback-only demo server; never used for a
 def _client_for(server: str, username: str, password: str | None = None) -> Any:
     from gsdesktop.datamanager.client import DataManagerClient
 
-    password = password or creds.find_password(server, username)
+    password = password or creds.find_password(server, username) or load_file_password(server, username)
     token = None
     sso = creds.read_sso()
     if not password and sso is not None and sso.username == username:
@@ -79,9 +79,12 @@ def launch_gui(args: argparse.Namespace) -> int:
     if prefs.configured:
         try:
             client = _client_for(server or prefs.server_url, username or prefs.username)
-            setup = SyncSetup(client, Path(prefs.local_folder), prefs.remote_folder, prefs)
         except CredentialsUnavailableError as exc:
             log.info("saved account needs a password: %s", exc)
+            client = _sign_in_at_start(server or prefs.server_url, username or prefs.username)
+            if client is None:
+                return 0  # cancelled
+        setup = SyncSetup(client, Path(prefs.local_folder), prefs.remote_folder, prefs)
     if setup is None:
         from gsdesktop.ui.wizard import run_wizard
 
@@ -90,6 +93,27 @@ def launch_gui(args: argparse.Namespace) -> int:
             return 0  # cancelled
     single.listen()
     return run_app(setup, single=single)
+
+
+def _sign_in_at_start(server: str, username: str) -> Any:
+    """The saved account has no stored password (the user chose to be asked): ask for it now, with server
+    and user filled in. ``None`` when cancelled."""
+    from gsdesktop.datamanager.client import DataManagerClient
+    from gsdesktop.ui.bridge import TaskRunner
+    from gsdesktop.ui.runtime import SignalWatcher
+    from gsdesktop.ui.signin import SignInDialog
+
+    client = DataManagerClient(server, username, pool_size=16)
+    runner = TaskRunner(1)
+    dialog = SignInDialog(client, runner, lambda _summary: None)
+    watcher = SignalWatcher()
+    watcher.received.connect(lambda _sig: dialog.reject())
+    try:
+        accepted = dialog.exec() == SignInDialog.DialogCode.Accepted
+    finally:
+        watcher.restore()
+        runner.shutdown(5000)
+    return client if accepted else None
 
 
 def _run_single(setup: SyncSetup, name: str | None = None) -> int:

@@ -25,6 +25,56 @@ def log_dir() -> Path:
     return Path(user_log_dir("gsdesktop", appauthor=False))
 
 
+def password_file() -> Path:
+    """Where the password is kept when the user chose a file because the system has no keyring."""
+    return config_dir() / "password-not-encrypted.json"
+
+
+def save_file_password(server_url: str, username: str, password: str) -> Path:
+    """Keep the password in :func:`password_file`, readable only by the user (0600; written atomically)."""
+    path = password_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = {
+        "note": "GenomeSpace Desktop password, NOT encrypted (no system keyring); readable only by you. "
+        "Delete this file or sign out to remove it.",
+        "server_url": server_url.rstrip("/"),
+        "username": username,
+        "password": password,
+    }
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        os.write(fd, json.dumps(data, indent=2).encode("utf-8"))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    return path
+
+
+def load_file_password(server_url: str, username: str) -> str | None:
+    """The password :func:`save_file_password` kept for this server and user, if any."""
+    try:
+        data: Any = json.loads(password_file().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("username") != username:
+        return None
+    if str(data.get("server_url", "")).rstrip("/") != server_url.rstrip("/"):
+        return None
+    password = data.get("password")
+    return password if isinstance(password, str) and password else None
+
+
+def delete_file_password() -> bool:
+    try:
+        password_file().unlink()
+    except FileNotFoundError:
+        return False
+    return True
+
+
 def default_local_folder() -> Path:
     return Path.home() / "GenomeSpace"
 

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 
 from gsdesktop.datamanager import credentials as creds
 from gsdesktop.ui import autostart
-from gsdesktop.ui.prefs import log_dir
+from gsdesktop.ui.prefs import delete_file_password, log_dir
 from gsdesktop.ui.remote_model import RemoteTreeModel
 
 if TYPE_CHECKING:
@@ -117,7 +117,10 @@ class SettingsDialog(QDialog):
         )
         self.sign_out_button = QPushButton(self.tr("&Sign out…"), account)
         self.sign_out_button.clicked.connect(lambda _checked=False: self.sign_out())  # not sign_out(False)
+        self.sign_in_button = QPushButton(self.tr("Sign &in again…"), account)
+        self.sign_in_button.clicked.connect(lambda _checked=False: self.app.show_sign_in())
         form.addRow(self.tr("Signed in as:"), self.account_label)
+        form.addRow(self.sign_in_button)
         form.addRow(self.sign_out_button)
         self.tabs.addTab(account, self.tr("Account"))
 
@@ -325,6 +328,7 @@ class SettingsDialog(QDialog):
 
         def work() -> None:
             creds.delete_keyring_password(client.server_url, client.username)
+            delete_file_password()
             creds.clear_sso()
             prefs.username = ""
             prefs.save(prefs_path)

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtWidgets import (
-    QCheckBox,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
@@ -21,10 +20,10 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
-from gsdesktop.datamanager import credentials as creds
 from gsdesktop.ui.bridge import TaskRunner
 from gsdesktop.ui.prefs import Prefs, default_local_folder
 from gsdesktop.ui.runtime import SyncSetup
+from gsdesktop.ui.signin import PasswordStorage
 
 log = logging.getLogger(__name__)
 
@@ -62,18 +61,22 @@ class AccountPage(QWizardPage):
         super().__init__(wizard)
         self.wiz = wizard
         self.setTitle(self.tr("Your account"))
-        self.setSubTitle(self.tr("The password is kept in your system keyring, never in a file."))
+        self.storage = PasswordStorage(self)
+        self.setSubTitle(
+            self.tr("The password is kept in your system keyring, never in a file.")
+            if self.storage.has_keyring
+            else self.tr("This computer has no system keyring: choose below how to handle the password.")
+        )
         self.username = QLineEdit(prefs.username, self)
         self.password = QLineEdit(self)
         self.password.setEchoMode(QLineEdit.EchoMode.Password)
-        self.remember = QCheckBox(self.tr("&Remember the password in the keyring"), self)
-        self.remember.setChecked(True)
+        self.remember = self.storage.remember
         self.status = QLabel(self)
         self.status.setWordWrap(True)
         form = QFormLayout(self)
         form.addRow(self.tr("&User name:"), self.username)
         form.addRow(self.tr("&Password:"), self.password)
-        form.addRow(self.remember)
+        form.addRow(self.storage)
         form.addRow(self.status)
         self.client: Any = None
         self._verified = False
@@ -85,7 +88,7 @@ class AccountPage(QWizardPage):
 
             self.username.setText(DEMO_USER)
             self.password.setText(DEMO_PASSWORD)
-            self.remember.setChecked(False)
+            self.storage.set_remember(False)
         self._verified = False
 
     def validatePage(self) -> bool:
@@ -100,7 +103,7 @@ class AccountPage(QWizardPage):
         self._busy = True
         self.status.setText(self.tr("Signing in…"))
         self.wiz.button(QWizard.WizardButton.NextButton).setEnabled(False)
-        remember = self.remember.isChecked()
+        choice = self.storage.choice()
         wiz = self.wiz
 
         def work() -> Any:
@@ -109,18 +112,15 @@ class AccountPage(QWizardPage):
             url = wiz.server_url()
             client = DataManagerClient(url, user, password, pool_size=16)
             client.login()
-            if remember:
-                try:
-                    creds.set_keyring_password(url, user, password)
-                except creds.CredentialsUnavailableError as exc:
-                    log.warning("password not stored: %s", exc)
-            return client
+            summary = PasswordStorage.store(choice, url, user, password)
+            return client, summary
 
-        def done(client: Any) -> None:
+        def done(result: tuple[Any, str]) -> None:
+            client, summary = result
             self._busy = False
             self.client = client
             self._verified = True
-            self.status.setText(self.tr("Signed in as {0}.").format(user))
+            self.status.setText(self.tr("Signed in as {0}. {1}").format(user, summary))
             self.wiz.button(QWizard.WizardButton.NextButton).setEnabled(True)
             self.wiz.next()
 

@@ -120,7 +120,7 @@ def test_state_and_menu_follow_engine_events(qtbot, desktop: DesktopApp, client)
     assert "Offline" in desktop.status_text()
     emit_from_thread(engine, StateChanged(SyncState.ERROR, SyncState.OFFLINE, ProblemKind.AUTH))
     qtbot.waitUntil(lambda: desktop.display_state() == "error")
-    assert "credentials" in desktop.status_text()
+    assert "rejected your sign-in" in desktop.status_text() and "Sign in…" in desktop.menu_texts()
     assert desktop.notifications[-1][0] == "Sync stopped"
     problems = (
         SyncProblem("a.txt", "Permission denied", kind=ProblemKind.FILE_ERROR),
