@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import signal
 import sqlite3
@@ -21,6 +22,8 @@ from typing import Any
 from gsdesktop.cli.common import EXIT_AUTH, EXIT_NETWORK, add_server_options, client_from_args, guarded
 from gsdesktop.sync.conflicts import Conflict, Keep, ResolveError, open_conflicts, resolve, select
 from gsdesktop.sync.events import ConflictDetected
+
+log = logging.getLogger(__name__)
 
 RATE_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
 ONCE_BUSY_WAIT = 10.0  # --once waits this long at most for files still being written
@@ -234,6 +237,11 @@ def _watch(engine: Any) -> int:
         stop.set()
 
     old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    from gsdesktop.logfiles import log_engine_event, start_file_log
+
+    path = start_file_log("sync-watch")
+    log.info("watching %s <-> %s (log file %s)", engine.local_root, engine.remote_root, path)
+    unsubscribe = engine.subscribe(log_engine_event)
     engine.db.set_meta("watch_pid", str(os.getpid()))
     try:
         engine.start()
@@ -241,6 +249,8 @@ def _watch(engine: Any) -> int:
             pass
     finally:
         engine.stop()
+        unsubscribe()
+        log.info("stopped watching %s", engine.local_root)
         engine.db.set_meta("watch_pid", "")
         for s, h in old.items():
             signal.signal(s, h)

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gsdesktop.logfiles import log_engine_event
 from gsdesktop.sync.conflicts import Conflict, Keep, open_conflicts, resolve
 from gsdesktop.sync.events import (
     ActionDone,
@@ -342,6 +343,7 @@ class DesktopApp(QObject):
 
     def on_event(self, ev: object) -> None:
         """Handle one engine event (delivered on the GUI thread by the bridge)."""
+        log_engine_event(ev)
         if isinstance(ev, StateChanged):
             self.state = ev.state
             self.reason = ev.reason
@@ -470,6 +472,7 @@ class DesktopApp(QObject):
     def notify(self, title: str, message: str, force: bool = False) -> None:
         """A desktop notification (tray balloon; the status window's note line without a tray)."""
         self._last_notice = ""
+        log.info("notification: %s: %s", title, message)
         self.notifications.append((title, message))
         self.notified.emit(title, message)
         if not (self.prefs.notifications or force):

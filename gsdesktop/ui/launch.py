@@ -45,8 +45,19 @@ def _client_for(server: str, username: str, password: str | None = None) -> Any:
     return DataManagerClient(server, username, password, token=token, pool_size=16)
 
 
+def start_log(program: str) -> None:
+    """The app's rotating log file (version, platform and Qt at the top)."""
+    import PySide6
+    from PySide6.QtCore import qVersion
+
+    from gsdesktop.logfiles import start_file_log
+
+    start_file_log(program, f"Qt {qVersion()}, PySide6 {PySide6.__version__}")
+
+
 def launch_gui(args: argparse.Namespace) -> int:
     """``gsdesktop gui``: provisioning flags, saved settings, or the first-run wizard."""
+    start_log("desktop")
     prefs = Prefs.load()
     if getattr(args, "poll_interval", None):
         prefs.poll_interval = float(args.poll_interval)
@@ -189,6 +200,7 @@ def launch_demo(args: argparse.Namespace) -> int:
 
     data_dir = Path(args.data_dir).expanduser() if getattr(args, "data_dir", None) else demo_data_dir()
     data_dir.mkdir(parents=True, exist_ok=True)
+    start_log("desktop-demo")
     ensure_qapp()
     single = SingleInstance(instance_name() + "-demo")
     if single.notify_running():

@@ -20,9 +20,10 @@ def config_dir() -> Path:
 
 
 def log_dir() -> Path:
-    from platformdirs import user_log_dir
+    """Where the app and ``sync --watch`` write their rotating log files (see :mod:`gsdesktop.logfiles`)."""
+    from gsdesktop.logfiles import log_dir as folder
 
-    return Path(user_log_dir("gsdesktop", appauthor=False))
+    return folder()
 
 
 def password_file() -> Path:

@@ -81,6 +81,12 @@ def test_demo_starts_server_seeds_and_syncs(tmp_home, tmp_path) -> None:  # type
     finally:
         code = stop_process(proc)
     assert_clean_exit(code, tmp_path / "demo.log")
+    # the log file "Open log folder" shows: version, platform and Qt at the top, then what sync did
+    from gsdesktop import __version__
+
+    lines = (tmp_home / ".local/state/gsdesktop/log/desktop-demo.log").read_text().splitlines()
+    assert lines[0].startswith(f"# GenomeSpace Desktop {__version__} (desktop-demo)") and "Qt 6" in lines[0]
+    assert any("demo-data/peaks.bed" in ln for ln in lines), lines
 
 
 def test_first_run_gui_exits_cleanly_on_sigterm(tmp_home, tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -187,3 +187,27 @@ def test_first_run_wizard_signs_in_and_stores_password(qtbot, account, null_keyr
     saved = Prefs.load()
     assert saved.username == account.username and saved.configured
     assert account.password not in Prefs.path().read_text()
+
+
+def test_open_log_folder_opens_the_folder_the_log_files_are_in(qtbot, client, tmp_home, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtCore import QUrl
+
+    from gsdesktop.logfiles import start_file_log, stop_file_log
+
+    path = start_file_log("desktop")
+    try:
+        engine = SyncEngine(client, tmp_path / "sync", client.home, state_dir=tmp_path / "state")
+        app = DesktopApp(client, engine, tmp_path / "sync", client.home, Prefs(), use_tray=False)
+        opened: list[QUrl] = []
+        app.open_url = opened.append
+        dialog = app.show_settings()
+        dialog.log_button.click()
+        qtbot.waitUntil(lambda: bool(opened), timeout=10000)
+        app.notify("Test", "a notification is logged")
+    finally:
+        stop_file_log()
+    assert path is not None and Path(opened[0].toLocalFile()) == path.parent
+    assert "a notification is logged" in path.read_text()
+    app.close_windows()
+    app.runner.shutdown(10000)
+    engine.close()
