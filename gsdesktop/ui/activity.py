@@ -31,6 +31,7 @@ from gsdesktop.sync.conflicts import Conflict, Keep
 from gsdesktop.sync.events import ActionDone, ActionKind, ConflictDetected, ProblemKind, SyncProblem
 from gsdesktop.ui.conflicts import ConflictsModel, ConflictsPage
 from gsdesktop.ui.formatting import ListTableModel, clock_time
+from gsdesktop.ui.outage import for_user
 
 Index = QModelIndex | QPersistentModelIndex
 MAX_ACTIVITY = 500
@@ -111,6 +112,7 @@ class ProblemsModel(ListTableModel):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._rows: list[SyncProblem] = []
+        self.server_url = ""  # messages name this server, not an internal storage address
 
     @property
     def problems(self) -> list[SyncProblem]:
@@ -131,7 +133,7 @@ class ProblemsModel(ListTableModel):
             if index.column() == 0:
                 return p.path or tr("(whole folder)")
             if index.column() == 1:
-                return p.message
+                return for_user(p.message, self.server_url) if self.server_url else p.message
             if index.column() == 2:
                 if p.kind in (ProblemKind.SYMLINK, ProblemKind.SPECIAL):
                     return tr("not synced")
@@ -166,6 +168,7 @@ class ActivityWindow(QWidget):
         self.tabs = QTabWidget(self)
         self.activity_view = self._table(activity)
         self.problems_view = self._table(problems)
+        self._wrap_messages(self.problems_view)
         self.problems = problems
         self.activity = activity
         act_page = QWidget(self)
@@ -214,6 +217,25 @@ class ActivityWindow(QWidget):
         view.horizontalHeader().setStretchLastSection(True)
         view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         return view
+
+    def _wrap_messages(self, view: QTableView) -> None:
+        """Problems: the message column takes the width left and wraps (never cut off at the window's edge);
+        a long path is elided in the middle; both show in full as a tooltip."""
+        header = view.horizontalHeader()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
+        view.setWordWrap(True)
+        view.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        view.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+
+        def fit_path_column() -> None:
+            view.setColumnWidth(0, max(120, min(view.sizeHintForColumn(0), view.width() // 3)))
+
+        model = view.model()
+        model.modelReset.connect(fit_path_column)
+        model.rowsInserted.connect(fit_path_column)
 
     def _update_problem_tab(self, n: int) -> None:
         self.tabs.setTabText(1, self.tr("Problems ({0})").format(n) if n else self.tr("Problems"))

@@ -30,6 +30,7 @@ from gsdesktop.logfiles import log_engine_event
 from gsdesktop.sync.conflicts import Conflict, Keep, open_conflicts, resolve
 from gsdesktop.sync.events import (
     ActionDone,
+    ActionKind,
     ConflictDetected,
     CycleDone,
     FileProgress,
@@ -43,6 +44,7 @@ from gsdesktop.sync.events import (
 from gsdesktop.ui.activity import ActivityModel, ActivityWindow, ProblemsModel
 from gsdesktop.ui.bridge import EngineBridge, TaskRunner
 from gsdesktop.ui.conflicts import ConflictsModel
+from gsdesktop.ui.outage import OFFLINE, STORAGE, RetryWatcher, classify, for_user
 from gsdesktop.ui.prefs import Prefs
 from gsdesktop.ui.transfers import TransferManager
 
@@ -52,6 +54,11 @@ ICON_STATES = ("idle", "syncing", "paused", "offline", "error", "conflict")
 QUIET_PROBLEMS = (ProblemKind.CHANGING, ProblemKind.OFFLINE, ProblemKind.WATCHER)
 #: listed in Problems and told once, but nothing is wrong: the tray does not turn to "error" for them
 NOTICE_PROBLEMS = (ProblemKind.SYMLINK, ProblemKind.SPECIAL)
+#: actions that prove the server (and its storage) answered
+SERVER_ACTIONS = (
+    ActionKind.UPLOADED, ActionKind.DOWNLOADED, ActionKind.DELETED_REMOTE, ActionKind.MKDIR_REMOTE,
+    ActionKind.RMDIR_REMOTE, ActionKind.MOVED_REMOTE,
+)  # fmt: skip
 
 
 def tr(text: str) -> str:
@@ -133,6 +140,7 @@ class DesktopApp(QObject):
     """
 
     notified = Signal(str, str)  # title, message
+    _outage_heard = Signal(str)  # from the client's retry log, any thread
     display_state_changed = Signal(str)
     quitting = Signal()
 
@@ -161,11 +169,16 @@ class DesktopApp(QObject):
         self.transfers.load_interrupted(lambda item: not Path(item.local).is_relative_to(self.local_root))
         self.activity = ActivityModel(self)
         self.problems = ProblemsModel(self)
+        self.problems.server_url = client.server_url
         self.conflicts = ConflictsModel(self)
         self.bridge = EngineBridge(self)
         self.bridge.engine_event.connect(self.on_event)
         self.runner.unhandled_error.connect(lambda exc: self.notify(tr("Error"), str(exc), force=True))
         self.state: SyncState = SyncState.IDLE
+        #: "offline" or "storage" from the first failed request until one succeeds (held steady meanwhile)
+        self.outage: str | None = None
+        self._retry_watcher = RetryWatcher(client.server_url, self._outage_heard.emit)
+        self._outage_heard.connect(self._on_outage_heard)
         self.reason: ProblemKind | None = None
         self.unseen_conflicts = 0
         self.last_sync: float | None = None
@@ -247,6 +260,7 @@ class DesktopApp(QObject):
     def start(self) -> None:
         """Show the tray (or status window) and start watch mode off the GUI thread."""
         self.bridge.attach(self.engine)
+        self._retry_watcher.install()
         if self.tray is not None:
             self.tray.show()
         if self.status_window is not None:
@@ -300,6 +314,7 @@ class DesktopApp(QObject):
 
         def done(_r: object = None) -> None:
             self.bridge.detach()
+            self._retry_watcher.remove()
             if self.tray is not None:
                 self.tray.hide()
             QCoreApplication.quit()
@@ -347,6 +362,10 @@ class DesktopApp(QObject):
         if isinstance(ev, StateChanged):
             self.state = ev.state
             self.reason = ev.reason
+            if ev.state is SyncState.OFFLINE:
+                self.outage = self.outage or OFFLINE
+            elif ev.state is SyncState.ERROR and ev.reason is ProblemKind.AUTH:
+                self.outage = None  # the server answered
             if ev.state is SyncState.ERROR and self._stop_cause != ev.reason:
                 self._stop_cause = ev.reason  # told once; again only after a cycle succeeded
                 self.notify(
@@ -356,6 +375,8 @@ class DesktopApp(QObject):
                     self._last_notice = "auth"
         elif isinstance(ev, ActionDone):
             self.activity.add_event(ev)
+            if ev.kind in SERVER_ACTIONS:
+                self.outage = None  # a request went through
         elif isinstance(ev, ConflictDetected):
             self.activity.add_event(ev)
             self.unseen_conflicts += 1
@@ -374,14 +395,20 @@ class DesktopApp(QObject):
             new = [p for p in ev.problems if (p.path, p.kind) not in before and p.kind not in QUIET_PROBLEMS]
             if notices := [p for p in new if p.kind in NOTICE_PROBLEMS]:
                 self._notify_problems(notices, tr("Not synced"))
+            if any(classify(p.message, self.client.server_url) == STORAGE for p in new):
+                self.outage = STORAGE
             if needs := [p for p in new if p.kind not in NOTICE_PROBLEMS and p.kind is not ProblemKind.AUTH]:
                 self._notify_problems(needs, tr("Needs your attention"))
         elif isinstance(ev, FileProgress):
             self.current_file = ev.path
             return  # the status line picks it up on the next state change
         elif isinstance(ev, CycleDone):
-            if getattr(ev.report, "blocked", None) is None:
+            blocked = getattr(ev.report, "blocked", None)
+            if blocked is None:
                 self._stop_cause = None  # a cycle went through: a new stop is news again
+                self.outage = None
+            elif blocked.kind is ProblemKind.OFFLINE:
+                self.outage = classify(blocked.message, self.client.server_url) or OFFLINE
             self.last_sync = ev.time
             self.current_file = ""
             self.refresh_conflicts()
@@ -389,7 +416,7 @@ class DesktopApp(QObject):
 
     def _notify_problems(self, new: list[SyncProblem], title: str) -> None:
         first = new[0]
-        text = f"{first.path or tr('Sync folder')}: {first.message}"
+        text = f"{first.path or tr('Sync folder')}: {for_user(first.message, self.client.server_url)}"
         if len(new) > 1:
             text += tr(" (and {0} more)").format(len(new) - 1)
         self.notify(title, text)
@@ -411,10 +438,10 @@ class DesktopApp(QObject):
         """One of :data:`ICON_STATES`, errors and conflicts first."""
         if self.state is SyncState.ERROR:
             return "error"
-        if self.state is SyncState.OFFLINE:
-            return "offline"
         if self.state is SyncState.PAUSED:
             return "paused"
+        if self.outage is not None or self.state is SyncState.OFFLINE:
+            return "offline"  # held until a request succeeds, not flipped by each retry's scan
         if self.state in (SyncState.SYNCING, SyncState.SCANNING) or self.transfers.active:
             return "syncing"
         if self.unseen_conflicts:
@@ -431,8 +458,11 @@ class DesktopApp(QObject):
             return tr("Stopping…")
         if state == "error":
             text = self._reason_text(self.reason) or tr("{0} problem(s) need attention").format(n)
+        elif state == "offline" and self.outage == STORAGE:
+            text = tr("Storage unavailable — {0} cannot store or send files now; retrying automatically")
+            text = text.format(self.client.server_url)
         elif state == "offline":
-            text = tr("Offline — retrying automatically")
+            text = tr("Offline — cannot reach {0}; retrying automatically").format(self.client.server_url)
         elif state == "paused":
             text = tr("Paused")
         elif state == "syncing":
@@ -460,6 +490,14 @@ class DesktopApp(QObject):
         if self.status_window is not None:
             self.status_window.set_status(icon, text)
         self.display_state_changed.emit(state)
+
+    def _on_outage_heard(self, kind: str) -> None:
+        if self._quitting or self.state is SyncState.PAUSED:
+            return
+        if self.outage != kind:
+            self.outage = kind
+            log.info("outage: %s", kind)
+            self.update_status()
 
     def _on_interrupted_loaded(self, count: int) -> None:
         if count:
@@ -590,6 +628,7 @@ class DesktopApp(QObject):
             self.show_browser()
 
     def close_windows(self) -> None:
+        self._retry_watcher.remove()
         for w in (self.browser, self.activity_window, self.settings_dialog, self.sign_in_dialog,
                   self.status_window):  # fmt: skip
             if w is not None:

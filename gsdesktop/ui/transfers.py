@@ -46,6 +46,7 @@ from gsdesktop.datamanager.models import GSDataFormat
 from gsdesktop.datamanager.transfer import CancelToken
 from gsdesktop.ui.bridge import TaskRunner
 from gsdesktop.ui.formatting import ListTableModel, format_eta, human_size
+from gsdesktop.ui.outage import for_user
 
 if TYPE_CHECKING:
     from gsdesktop.datamanager.client import DataManagerClient
@@ -315,7 +316,9 @@ class TransferManager(QObject):
             t.status = Status.CANCELLED
         else:
             t.status = Status.FAILED
-            t.error = getattr(exc, "user_message", None) or str(exc) or type(exc).__name__
+            t.error = for_user(
+                getattr(exc, "user_message", None) or str(exc) or type(exc).__name__, self.client.server_url
+            )
         self.changed.emit(t)
         entry = self._batches.get(t.batch)
         if entry is not None and all(x.status.finished for x in entry[0]):
@@ -349,7 +352,9 @@ class TransferManager(QObject):
 
         def failed(exc: BaseException) -> None:  # still interrupted, and says why it is still there
             t.status = Status.INTERRUPTED
-            t.error = getattr(exc, "user_message", None) or str(exc) or type(exc).__name__
+            t.error = for_user(
+                getattr(exc, "user_message", None) or str(exc) or type(exc).__name__, self.client.server_url
+            )
             self.changed.emit(t)
 
         t.status, t.error = Status.RUNNING, ""  # until the server and the disk are done with it
