@@ -43,7 +43,8 @@ def header(program: str, extra: str = "") -> str:
 
 
 class HeaderRotatingFileHandler(RotatingFileHandler):
-    """A :class:`RotatingFileHandler` that writes ``header`` at the top of every file it starts."""
+    """A :class:`RotatingFileHandler` that writes ``header`` at the top of every file it starts, and where
+    a new process starts to append to it."""
 
     def __init__(self, path: Path, header_line: str, max_bytes: int, backups: int) -> None:
         self.header_line = header_line
@@ -51,10 +52,9 @@ class HeaderRotatingFileHandler(RotatingFileHandler):
         super().__init__(path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8", delay=False)
 
     def _open(self):  # type: ignore[no-untyped-def]  # returns the stream (typeshed: TextIOWrapper)
-        stream = super()._open()
-        if stream.tell() == 0:
-            stream.write(self.header_line + "\n")
-            stream.flush()
+        stream = super()._open()  # at start (appending to what earlier runs wrote) and after each rollover
+        stream.write(self.header_line + "\n")
+        stream.flush()
         return stream
 
 

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QLabel,
     QMenu,
+    QMessageBox,
     QSizePolicy,
     QSystemTrayIcon,
     QToolButton,
@@ -227,7 +228,7 @@ class DesktopApp(QObject):
         self.settings_action = act("settings", tr("Settings…"), self.show_settings)
         self.sign_in_action = act("sign_in", tr("Sign in…"), self.show_sign_in)
         self.sign_in_action.setVisible(False)  # shown while the server rejects the sign-in
-        self.quit_action = act("quit", tr("Quit"), self.quit)
+        self.quit_action = act("quit", tr("Quit"), self.request_quit)
         self.status_action = QAction("", self)
         self.status_action.setEnabled(False)
         self.window_actions = [
@@ -324,6 +325,31 @@ class DesktopApp(QObject):
             done()
 
         self.runner.run_task(stop, done, failed)
+
+    def running_transfers(self) -> int:
+        """Browser transfers not finished, plus the file sync is moving now (if any)."""
+        syncing = self.state is SyncState.SYNCING and bool(self.current_file)
+        return self.transfers.active + (1 if syncing else 0)
+
+    def request_quit(self) -> None:
+        """Quit from the menu: asks first while transfers run (SIGTERM and sign-out quit without asking)."""
+        if self._quitting:
+            return
+        running = self.running_transfers()
+        if running:
+            box = QMessageBox(
+                QMessageBox.Icon.Question,
+                tr("Quit GenomeSpace Desktop?"),
+                tr("{0} transfer(s) are still running. Quit anyway? Large transfers continue where they "
+                   "stopped when the app starts again; small ones start over.").format(running),
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            )  # fmt: skip
+            box.button(QMessageBox.StandardButton.Yes).setText(tr("&Quit"))
+            box.button(QMessageBox.StandardButton.No).setText(tr("&Keep running"))
+            box.setDefaultButton(QMessageBox.StandardButton.No)
+            if box.exec() != QMessageBox.StandardButton.Yes:
+                return
+        self.quit()
 
     def restart_sync(self, on_done: Callable[[], None] | None = None) -> None:
         """Replace the engine with one built from the current preferences (folders, selective sync,

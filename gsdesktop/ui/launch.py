@@ -193,6 +193,28 @@ def demo_data_dir() -> Path:
     return Path(user_data_dir("gsdesktop", appauthor=False)) / "demo"
 
 
+DEMO_PORT_FILE = "demo-port"
+
+
+def _saved_demo_port(data_dir: Path) -> int | None:
+    """The port the demo server had last time: the same address keeps the sync state and interrupted
+    transfers (both remembered per server address) of the last run."""
+    try:
+        port = int((data_dir / DEMO_PORT_FILE).read_text(encoding="utf-8").strip())
+    except (OSError, ValueError):
+        return None
+    return port if 1024 <= port <= 65535 else None
+
+
+def _save_demo_port(data_dir: Path, url: str) -> None:
+    from urllib.parse import urlsplit
+
+    try:
+        (data_dir / DEMO_PORT_FILE).write_text(f"{urlsplit(url).port}\n", encoding="utf-8")
+    except OSError as exc:
+        log.warning("could not remember the demo port: %s", exc)
+
+
 def launch_demo(args: argparse.Namespace) -> int:
     """``gsdesktop demo``: embedded server + demo account + sample data + the app, all on loopback."""
     from gsdesktop.datamanager.client import DataManagerClient
@@ -208,11 +230,15 @@ def launch_demo(args: argparse.Namespace) -> int:
         return 0
     print(f"gsdesktop demo: starting the local server (data in {data_dir})…", file=sys.stderr)
     port = int(getattr(args, "port", 0) or 0)
+    saved = _saved_demo_port(data_dir) if not port else None
     try:
+        server = start_local_server(
+            data_dir / "server", port=port or saved or 0, users={DEMO_USER: DEMO_PASSWORD}
+        )
+    except (OSError, RuntimeError) as exc:  # e.g. the port taken meanwhile by another process: once more
+        log.warning("demo server did not start on port %s (%s); retrying", port or saved or "any", exc)
         server = start_local_server(data_dir / "server", port=port, users={DEMO_USER: DEMO_PASSWORD})
-    except RuntimeError as exc:  # e.g. a free port taken meanwhile by another process: try once more
-        log.warning("demo server did not start (%s); retrying", exc)
-        server = start_local_server(data_dir / "server", port=port, users={DEMO_USER: DEMO_PASSWORD})
+    _save_demo_port(data_dir, server.url)
     try:
         client = DataManagerClient(server.url, DEMO_USER, DEMO_PASSWORD, pool_size=16)
         seed_demo(client, f"{client.home}/demo-data")

@@ -116,12 +116,17 @@ def no_keyring():  # type: ignore[no-untyped-def]
 
 def answer_next_dialog(qtbot, button: str, timeout_ms: int = 10000) -> list[str]:  # type: ignore[no-untyped-def]
     """Press ``button`` (its text without '&') in the next modal dialog; returns the dialog's text."""
+    import time
+
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication, QMessageBox
 
     seen: list[str] = []
+    deadline = time.monotonic() + timeout_ms / 1000
 
     def poll() -> None:
+        if time.monotonic() > deadline:
+            return  # no dialog came: the caller's assertions say so
         box = QApplication.activeModalWidget()
         if isinstance(box, QMessageBox):
             seen.append(box.text())

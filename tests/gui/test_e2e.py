@@ -100,3 +100,34 @@ def test_first_run_gui_exits_cleanly_on_sigterm(tmp_home, tmp_path) -> None:  # 
     _out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err.decode(errors="replace")
     assert b"Traceback" not in err
+
+
+def test_demo_keeps_its_address_across_runs(tmp_home, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Interrupted transfers and the sync state are remembered per server address: a relaunched demo must
+    come back on the same one (it picked a new random port every run)."""
+    import re
+
+    folder, data = tmp_path / "demo-folder", tmp_path / "data"
+    urls = []
+    app_log = tmp_home / ".local/state/gsdesktop/log/desktop-demo.log"
+    for run in range(2):
+        log = tmp_path / f"demo-{run}.log"
+        proc = start_gsdesktop(
+            ["demo", "--data-dir", str(data), "--folder", str(folder), "--poll-interval", "1"],
+            app_env(tmp_home, PYTHON_KEYRING_BACKEND=NULL_KEYRING),
+            log,
+        )
+        try:
+            wait_for(lambda: "gsdesktop demo: server" in log.read_text(), 120, "the server line", proc, log)  # noqa: B023
+            wait_for(lambda: (folder / "demo-data" / "peaks.bed").exists(), 120, "seeded files", proc, log)
+            wait_for(lambda: "-> idle" in app_log.read_text().split("# GenomeSpace Desktop")[-1], 120,
+                     "a first sync", proc, log)  # fmt: skip
+        finally:
+            code = stop_process(proc)
+        assert_clean_exit(code, log)
+        found = re.search(r"gsdesktop demo: server (http://[^\s,]+),", log.read_text())
+        assert found, log.read_text()
+        urls.append(found.group(1))
+    assert urls[0] == urls[1]
+    pairs = list((tmp_home / ".local/share/gsdesktop/sync").glob("*.sqlite3"))
+    assert len(pairs) == 1, pairs  # one sync state, carried over (not a fresh pair per run)

@@ -155,3 +155,24 @@ def test_long_problem_messages_wrap_inside_the_window(qtbot, tmp_path: Path) -> 
     assert needed.height() <= rect.height() + 2, (needed, rect)  # every line of it shows
     assert problems.data(index, Qt.ItemDataRole.ToolTipRole) == message
     assert problems.data(problems.index(0, 0), Qt.ItemDataRole.ToolTipRole) == problem.path
+
+
+def test_quit_asks_while_a_transfer_runs(qtbot, stack: Stack, app: DesktopApp, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from tests.gui.conftest import answer_next_dialog
+
+    quitting: list[bool] = []
+    app.quitting.connect(lambda: quitting.append(True))
+    stack.s3.add(lambda method, _t: method == "PUT", "delay", delay=6.0, times=-1)  # a slow upload
+    src = tmp_path / "big.bin"
+    src.write_bytes(b"x" * 1_000_000)
+    t = app.transfers.upload(src, f"{app.remote_root}/big.bin")
+    qtbot.waitUntil(lambda: app.running_transfers() > 0, timeout=10000)
+    seen = answer_next_dialog(qtbot, "Keep running")
+    app.quit_action.trigger()
+    assert seen and "still running" in seen[0]
+    assert not quitting  # kept running, the upload goes on
+    stack.s3.clear()
+    qtbot.waitUntil(lambda: t.status.finished, timeout=60000)
+    assert app.client.exists(f"{app.remote_root}/big.bin")
+    app.quit_action.trigger()  # nothing running: no question
+    qtbot.waitUntil(lambda: bool(quitting), timeout=10000)
