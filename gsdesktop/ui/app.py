@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QObject, Qt, QUrl, Signal
-from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication, QIcon
+from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QGuiApplication, QIcon
 from PySide6.QtWidgets import (
     QApplication,
     QGridLayout,
@@ -95,6 +95,8 @@ class StatusWindow(QWidget):
     def __init__(self, actions: list[QAction], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle(tr("GenomeSpace Desktop"))
+        #: asked when the user closes the window; False keeps it open (without a tray it is the app)
+        self.close_requested: Callable[[], bool] = lambda: True
         self.icon_label = QLabel(self)
         self.icon_label.setFixedSize(48, 48)
         self.status_label = QLabel(self)
@@ -121,6 +123,12 @@ class StatusWindow(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addLayout(grid)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self.close_requested():
+            event.accept()
+        else:
+            event.ignore()
 
     def set_status(self, icon: QIcon, text: str) -> None:
         self.icon_label.setPixmap(icon.pixmap(48, 48))
@@ -191,6 +199,8 @@ class DesktopApp(QObject):
         self.activity_window: ActivityWindow | None = None
         self.settings_dialog: Any = None
         self.sign_in_dialog: Any = None
+        self.welcome: Any = None
+        self._closing_windows = False
         self._stop_cause: object = None  # the cause "Sync stopped" was told for (told once per cause)
         self._last_notice = ""  # what the last notification was about ("auth": clicking it signs in)
         self._build_actions()
@@ -207,6 +217,7 @@ class DesktopApp(QObject):
             self.tray.messageClicked.connect(self.on_message_clicked)
         else:
             self.status_window = StatusWindow(self.window_actions, None)
+            self.status_window.close_requested = self._status_window_closing
         self.problems.count_changed.connect(lambda _n: self.update_status())
         self.update_status()
 
@@ -231,8 +242,7 @@ class DesktopApp(QObject):
         self.quit_action = act("quit", tr("Quit"), self.request_quit)
         self.status_action = QAction("", self)
         self.status_action.setEnabled(False)
-        self.window_actions = [
-            self.sign_in_action,
+        self.window_actions = [  # the status window's buttons, two per row (a hidden one leaves no gap last)
             self.open_folder_action,
             self.open_browser_action,
             self.sync_now_action,
@@ -240,13 +250,15 @@ class DesktopApp(QObject):
             self.activity_action,
             self.problems_action,
             self.settings_action,
+            self.sign_in_action,
             self.quit_action,
         ]
 
     def _fill_menu(self) -> None:
         self.menu.addAction(self.status_action)
         self.menu.addSeparator()
-        for a in self.window_actions[:-1]:
+        self.menu.addAction(self.sign_in_action)  # first, while the server rejects the sign-in
+        for a in self.window_actions[:-2]:
             self.menu.addAction(a)
             if a is self.pause_action:
                 self.menu.addSeparator()
@@ -266,6 +278,8 @@ class DesktopApp(QObject):
             self.tray.show()
         if self.status_window is not None:
             self.status_window.show()
+        if not self.prefs.welcomed:
+            self.show_welcome()
         self.runner.run_task(
             self.engine.start,
             lambda _r: self._load_initial(),
@@ -330,6 +344,29 @@ class DesktopApp(QObject):
         """Browser transfers not finished, plus the file sync is moving now (if any)."""
         syncing = self.state is SyncState.SYNCING and bool(self.current_file)
         return self.transfers.active + (1 if syncing else 0)
+
+    def show_welcome(self) -> Any:
+        """The first-run welcome: what is synced where and where the app lives; shown once."""
+        from gsdesktop.ui.welcome import WelcomeWindow
+
+        self.welcome = WelcomeWindow(
+            str(self.local_root), self.remote_root, self.client.server_url, self.tray is not None,
+            self.open_folder, self.show_browser,
+        )  # fmt: skip
+        self._raise(self.welcome)
+        prefs, path = self.prefs, self.prefs_path
+        prefs.welcomed = True
+        self.runner.run_task(
+            lambda: prefs.save(path), None, lambda exc: log.warning("prefs not saved: %s", exc)
+        )
+        return self.welcome
+
+    def _status_window_closing(self) -> bool:
+        """Without a tray the status window is the app: closing it quits (asking while transfers run)."""
+        if self._quitting or self._closing_windows:
+            return True
+        self.request_quit()
+        return self._quitting
 
     def request_quit(self) -> None:
         """Quit from the menu: asks first while transfers run (SIGTERM and sign-out quit without asking)."""
@@ -655,7 +692,8 @@ class DesktopApp(QObject):
 
     def close_windows(self) -> None:
         self._retry_watcher.remove()
+        self._closing_windows = True
         for w in (self.browser, self.activity_window, self.settings_dialog, self.sign_in_dialog,
-                  self.status_window):  # fmt: skip
+                  self.welcome, self.status_window):  # fmt: skip
             if w is not None:
                 w.close()

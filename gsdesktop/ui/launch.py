@@ -247,13 +247,10 @@ def launch_demo(args: argparse.Namespace) -> int:
             if getattr(args, "folder", None)
             else data_dir / "GenomeSpace"
         )
-        prefs = Prefs(
-            server_url=server.url,
-            username=DEMO_USER,
-            local_folder=str(local),
-            remote_folder=client.home,
-            poll_interval=float(getattr(args, "poll_interval", 5.0) or 5.0),
-        )
+        prefs = Prefs.load(data_dir / "desktop.json")  # the demo's own settings persist between runs
+        prefs.server_url, prefs.username = server.url, DEMO_USER
+        prefs.local_folder, prefs.remote_folder = str(local), client.home
+        prefs.poll_interval = float(getattr(args, "poll_interval", 5.0) or 5.0)
         print(f"gsdesktop demo: server {server.url}, user {DEMO_USER}, syncing {local}", file=sys.stderr)
         single.listen()
         return run_app(

@@ -94,6 +94,7 @@ class Prefs:
     max_upload_kbps: int = 0  # 0 = unlimited
     max_download_kbps: int = 0
     excluded_remote_folders: list[str] = field(default_factory=list)
+    welcomed: bool = False  # the first-run welcome window was shown
 
     @property
     def configured(self) -> bool:

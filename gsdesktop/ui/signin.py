@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication
+from PySide6.QtCore import QCoreApplication, Qt
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
@@ -56,16 +56,21 @@ class PasswordStorage(QWidget):
         self.ask_again = QRadioButton(
             self.tr("&Ask me for the password when the server asks again (nothing is stored)"), self
         )
-        text = self.tr("Keep the password in a &file only I can read (not encrypted): {0}")
-        self.use_file = QRadioButton(text.format(password_file()), self)
+        self.use_file = QRadioButton(
+            self.tr("Keep the password in a &file only I can read (not encrypted)"), self
+        )
         self.use_file.setToolTip(str(password_file()))
+        self.file_label = QLabel(self.tr("The file: {0}").format(password_file()), self)
+        self.file_label.setWordWrap(True)
+        self.file_label.setIndent(24)
+        self.file_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         group = QButtonGroup(self)
         group.addButton(self.ask_again)
         group.addButton(self.use_file)
         self.ask_again.setChecked(True)
         if self.has_keyring:
             layout.addWidget(self.remember)
-            for w in (self.warning, self.ask_again, self.use_file):
+            for w in (self.warning, self.ask_again, self.use_file, self.file_label):
                 w.hide()
         else:
             self.remember.setChecked(False)
@@ -76,7 +81,7 @@ class PasswordStorage(QWidget):
                     "Without a stored password you are asked again when your session ends (about once a day)."
                 )
             )
-            for w in (self.warning, self.ask_again, self.use_file):
+            for w in (self.warning, self.ask_again, self.use_file, self.file_label):
                 layout.addWidget(w)
         self.ask_again.setAccessibleName(self.tr("Ask for the password again"))
         self.use_file.setAccessibleName(self.tr("Keep the password in a private file"))

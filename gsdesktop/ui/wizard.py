@@ -1,4 +1,5 @@
-"""First-run wizard: server, account (password to the keyring), local folder, remote folder."""
+"""First-run wizard: server, account (password to the keyring), folders (with a remote-folder picker), and
+which remote folders to sync, all before the first sync."""
 
 from __future__ import annotations
 
@@ -6,7 +7,10 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from PySide6.QtCore import QModelIndex
 from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
@@ -14,6 +18,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QRadioButton,
+    QTreeView,
     QVBoxLayout,
     QWidget,
     QWizard,
@@ -148,17 +153,44 @@ class FoldersPage(QWizardPage):
         browse = QPushButton(self.tr("&Browse…"), self)
         browse.clicked.connect(self._browse)
         self.remote = QLineEdit(prefs.remote_folder, self)
-        row = QHBoxLayout()
-        row.addWidget(self.local, 1)
-        row.addWidget(browse)
+        self.choose_remote = QPushButton(self.tr("&Choose…"), self)
+        self.choose_remote.clicked.connect(self.pick_remote)
+        self.remote_dialog: RemoteFolderDialog | None = None
         form = QFormLayout(self)
-        form.addRow(self.tr("&Local folder:"), row)
-        form.addRow(self.tr("&Remote folder:"), self.remote)
+        # a label whose buddy is a layout shows its '&' literally: the buddy is the line edit itself
+        for text, edit, button in (
+            (self.tr("&Local folder:"), self.local, browse),
+            (self.tr("&Remote folder:"), self.remote, self.choose_remote),
+        ):
+            label = QLabel(text, self)
+            label.setBuddy(edit)
+            row = QHBoxLayout()
+            row.addWidget(edit, 1)
+            row.addWidget(button)
+            form.addRow(label, row)
 
     def initializePage(self) -> None:
         client = self.wiz.account.client
         if client is not None and not self.remote.text():
             self.remote.setText(client.home)
+
+    def pick_remote(self) -> RemoteFolderDialog | None:
+        """A tree of the account's remote folders; the chosen one goes into the remote folder field."""
+        client = self.wiz.account.client
+        if client is None:
+            return None
+        dialog = RemoteFolderDialog(client, self.wiz.runner, client.home, self)
+        self.remote_dialog = dialog
+
+        def chosen(_result: int) -> None:
+            if dialog.result() == QDialog.DialogCode.Accepted and dialog.chosen():
+                self.remote.setText(dialog.chosen())
+            self.remote_dialog = None
+            dialog.deleteLater()
+
+        dialog.finished.connect(chosen)
+        dialog.open()
+        return dialog
 
     def _browse(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, self.tr("Local folder"), self.local.text())
@@ -168,6 +200,84 @@ class FoldersPage(QWizardPage):
     def validatePage(self) -> bool:
         path = Path(self.local.text()).expanduser()
         return bool(self.local.text().strip()) and (not path.exists() or path.is_dir())
+
+
+class RemoteFolderDialog(QDialog):
+    """Pick a folder of the account (the home folder itself when nothing is selected)."""
+
+    def __init__(self, client: Any, runner: TaskRunner, root: str, parent: QWidget | None = None) -> None:
+        from gsdesktop.ui.remote_model import RemoteTreeModel
+
+        super().__init__(parent)
+        self.setWindowTitle(self.tr("Choose the remote folder"))
+        self.resize(420, 360)
+        self.root = root
+        self.model = RemoteTreeModel(client, runner, root, self, dirs_only=True)
+        self.view = QTreeView(self)
+        self.view.setModel(self.model)
+        for column in range(1, self.model.columnCount()):
+            self.view.hideColumn(column)
+        self.view.setHeaderHidden(True)
+        self.view.setAccessibleName(self.tr("Remote folders"))
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
+        )
+        buttons.button(QDialogButtonBox.StandardButton.Ok).setText(self.tr("&Use the selected folder"))
+        self.whole = False
+        self.home_button = buttons.addButton(
+            self.tr("Use all of {0}").format(root), QDialogButtonBox.ButtonRole.ActionRole
+        )
+        self.home_button.clicked.connect(self.use_whole)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        hint = self.tr("Choose the folder of {0} to keep in sync with the local folder:").format(root)
+        layout.addWidget(QLabel(hint, self))
+        layout.addWidget(self.view, 1)
+        layout.addWidget(buttons)
+        self.model.fetchMore(QModelIndex())
+
+    def use_whole(self) -> None:
+        self.whole = True
+        self.accept()
+
+    def chosen(self) -> str:
+        index = self.view.currentIndex()
+        if not self.whole and index.isValid() and self.model.node(index).kind == "entry":
+            return self.model.node(index).path
+        return self.root
+
+
+class SelectivePage(QWizardPage):
+    """Which remote folders to sync, asked before the first sync (unchecked ones stay on the server)."""
+
+    def __init__(self, wizard: FirstRunWizard) -> None:
+        super().__init__(wizard)
+        self.wiz = wizard
+        self.setTitle(self.tr("Folders to sync"))
+        self.setSubTitle(
+            self.tr("Unchecked folders stay on the server only; you can change this later in Settings.")
+        )
+        self.view = QTreeView(self)
+        self.view.setHeaderHidden(True)
+        self.view.setAccessibleName(self.tr("Selective sync"))
+        self.model: Any = None
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.view)
+
+    def initializePage(self) -> None:
+        from gsdesktop.ui.settings import SelectiveSyncModel
+
+        client = self.wiz.account.client
+        remote = self.wiz.folders.remote.text().strip() or (client.home if client is not None else "")
+        if client is None or (self.model is not None and self.model.root_path == remote.rstrip("/")):
+            return
+        self.model = SelectiveSyncModel(client, self.wiz.runner, remote, [], self)
+        self.view.setModel(self.model)
+        self.model.fetchMore(QModelIndex())
+
+    def excluded(self) -> list[str]:
+        return sorted(self.model.excluded) if self.model is not None else []
 
 
 class FirstRunWizard(QWizard):
@@ -182,7 +292,8 @@ class FirstRunWizard(QWizard):
         self.server = ServerPage(prefs, self)
         self.account = AccountPage(self, prefs)
         self.folders = FoldersPage(self, prefs)
-        for page in (self.server, self.account, self.folders):
+        self.selective = SelectivePage(self)
+        for page in (self.server, self.account, self.folders, self.selective):
             self.addPage(page)
 
     def using_demo(self) -> bool:
@@ -214,6 +325,7 @@ class FirstRunWizard(QWizard):
         prefs.server_url, prefs.username = client.server_url, client.username
         prefs.local_folder = str(Path(self.folders.local.text()).expanduser().absolute())
         prefs.remote_folder = self.folders.remote.text().strip() or client.home
+        prefs.excluded_remote_folders = self.selective.excluded()
         if not self.using_demo():
             try:
                 prefs.save()

@@ -162,8 +162,8 @@ def test_no_keyring_the_wizard_says_so_and_keeps_the_password_in_a_private_file(
     assert page.storage.warning.isVisible() and "no system keyring" in page.storage.warning.text()
     assert not page.storage.remember.isVisible()  # no promise of a keyring that is not there
     assert page.storage.ask_again.isVisible() and page.storage.use_file.isVisible()
-    label = page.storage.use_file.text()
-    assert "not encrypted" in label and str(password_file()) in label
+    assert "not encrypted" in page.storage.use_file.text()
+    assert page.storage.file_label.isVisible() and str(password_file()) in page.storage.file_label.text()
     page.storage.use_file.setChecked(True)
     wizard.next()
     qtbot.waitUntil(lambda: wizard.currentPage() is wizard.folders, timeout=30000)
