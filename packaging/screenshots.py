@@ -3,7 +3,8 @@
     QT_QPA_PLATFORM=offscreen python packaging/screenshots.py [--out docs/screenshots]
 
 Starts an embedded Data Manager in a temporary directory, seeds the demo data, runs the real sync
-engine on a temporary folder, and grabs: the status window (shown where there is no tray), the tray
+engine on a temporary folder, and grabs: the welcome window, the sign-in dialog, the status window (shown
+where there is no tray), the tray
 menu, the tray icon states, the remote browser with transfers, activity, problems, settings, the
 first-run wizard and the Properties of a FASTA file served via refget.
 """
@@ -93,9 +94,17 @@ def main(argv: list[str] | None = None) -> int:
                 client, engine, local, home, Prefs(server_url=server.url, username=DEMO_USER), use_tray=False
             )
             desktop.open_url = lambda _url: True
-            desktop.start()
+            desktop.prefs_path = tmp / "desktop.json"
+            desktop.start()  # the first start: the welcome window
             wait_until(lambda: desktop.last_sync is not None and desktop.display_state() == "idle", 120)
             settle(0.5)
+            save(desktop.welcome, "welcome")
+            desktop.welcome.close()
+            sign_in = desktop.show_sign_in()
+            sign_in.reason.setText("The server rejected your sign-in; choose Sign in… to continue syncing.")
+            sign_in.adjustSize()
+            save(sign_in, "sign-in")
+            sign_in.reject()
             save(desktop.status_window, "status-window", QSize(460, 260))  # type: ignore[arg-type]
 
             desktop.menu.adjustSize()

@@ -167,6 +167,7 @@ class SignInDialog(QDialog):
         layout.addWidget(self.buttons)
         self.password.setFocus()
         self._busy = False
+        self.setMinimumWidth(520)  # room for the wrapped notes; the height follows their text
 
     def sign_in(self) -> None:
         if self._busy:
