@@ -143,8 +143,9 @@ class ProblemsModel(ListTableModel):
         return None
 
 
-def _open_local(path: Path) -> None:
-    QDesktopServices.openUrl(QUrl.fromLocalFile(str(path)))
+def _open_local(path: Path) -> bool:
+    """Open in the desktop's application for it; False when there is none (or it failed)."""
+    return bool(QDesktopServices.openUrl(QUrl.fromLocalFile(str(path))))
 
 
 class ActivityWindow(QWidget):
@@ -164,7 +165,7 @@ class ActivityWindow(QWidget):
         self.setWindowTitle(self.tr("GenomeSpace — Activity"))
         self.resize(720, 420)
         self.local_root = local_root
-        self.open_url: Callable[[Path], None] = _open_local
+        self.open_url: Callable[[Path], object] = _open_local
         self.tabs = QTabWidget(self)
         self.activity_view = self._table(activity)
         self.problems_view = self._table(problems)

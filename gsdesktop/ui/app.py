@@ -45,6 +45,7 @@ from gsdesktop.sync.events import (
 from gsdesktop.ui.activity import ActivityModel, ActivityWindow, ProblemsModel
 from gsdesktop.ui.bridge import EngineBridge, TaskRunner
 from gsdesktop.ui.conflicts import ConflictsModel
+from gsdesktop.ui.conflicts import versions as conflict_versions
 from gsdesktop.ui.outage import OFFLINE, STORAGE, RetryWatcher, classify, for_user
 from gsdesktop.ui.prefs import Prefs
 from gsdesktop.ui.transfers import TransferManager
@@ -105,17 +106,18 @@ class StatusWindow(QWidget):
         self.note_label = QLabel(self)
         self.note_label.setWordWrap(True)
         self.buttons: dict[str, QToolButton] = {}
+        self.actions_shown = actions
         grid = QGridLayout()
-        for i, action in enumerate(actions):
+        self.grid = grid
+        for action in actions:
             button = QToolButton(self)
             button.setDefaultAction(action)
             button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
             button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
             button.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-            grid.addWidget(button, i // 2, i % 2)
             self.buttons[action.objectName()] = button
-            button.setVisible(action.isVisible())
-            action.changed.connect(lambda b=button, a=action: b.setVisible(a.isVisible()))
+            action.changed.connect(self._place_buttons)
+        self._place_buttons()
         top = QGridLayout()
         top.addWidget(self.icon_label, 0, 0, 2, 1)
         top.addWidget(self.status_label, 0, 1)
@@ -123,6 +125,16 @@ class StatusWindow(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addLayout(grid)
+
+    def _place_buttons(self) -> None:
+        """Two per row, visible actions only (one shown only at times, e.g. Sign in…, leaves no gap)."""
+        for button in self.buttons.values():
+            self.grid.removeWidget(button)
+        shown = [a for a in self.actions_shown if a.isVisible()]
+        for i, action in enumerate(shown):
+            self.grid.addWidget(self.buttons[action.objectName()], i // 2, i % 2)
+        for action in self.actions_shown:
+            self.buttons[action.objectName()].setVisible(action.isVisible())
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if self.close_requested():
@@ -219,6 +231,7 @@ class DesktopApp(QObject):
             self.status_window = StatusWindow(self.window_actions, None)
             self.status_window.close_requested = self._status_window_closing
         self.problems.count_changed.connect(lambda _n: self.update_status())
+        self.conflicts.count_changed.connect(lambda _n: self.update_status())
         self.update_status()
 
     # ==== actions and menu ====
@@ -238,27 +251,29 @@ class DesktopApp(QObject):
         self.problems_action = act("problems", tr("Problems"), self.show_problems)
         self.settings_action = act("settings", tr("Settings…"), self.show_settings)
         self.sign_in_action = act("sign_in", tr("Sign in…"), self.show_sign_in)
+        self.conflicts_action = act("conflicts", tr("Conflicts"), self.show_conflicts)
+        self.conflicts_action.setVisible(False)  # shown while conflicts are open
         self.sign_in_action.setVisible(False)  # shown while the server rejects the sign-in
         self.quit_action = act("quit", tr("Quit"), self.request_quit)
         self.status_action = QAction("", self)
         self.status_action.setEnabled(False)
-        self.window_actions = [  # the status window's buttons, two per row (a hidden one leaves no gap last)
+        self.window_actions = [  # the status window's buttons, two per row (hidden ones leave no gap)
+            self.sign_in_action,
             self.open_folder_action,
             self.open_browser_action,
             self.sync_now_action,
             self.pause_action,
             self.activity_action,
             self.problems_action,
+            self.conflicts_action,
             self.settings_action,
-            self.sign_in_action,
             self.quit_action,
         ]
 
     def _fill_menu(self) -> None:
         self.menu.addAction(self.status_action)
         self.menu.addSeparator()
-        self.menu.addAction(self.sign_in_action)  # first, while the server rejects the sign-in
-        for a in self.window_actions[:-2]:
+        for a in self.window_actions[:-1]:  # Sign in… first, while the server rejects the sign-in
             self.menu.addAction(a)
             if a is self.pause_action:
                 self.menu.addSeparator()
@@ -295,7 +310,12 @@ class DesktopApp(QObject):
         if self._quitting:
             return  # the engine and its database are closing
         db, root = self.engine.db, self.local_root
-        self.runner.run_task(lambda: open_conflicts(db.conflicts(), root), self.conflicts.set_conflicts)
+
+        def work() -> tuple[list[Conflict], dict[str, Any]]:
+            found = open_conflicts(db.conflicts(), root)
+            return found, conflict_versions(root, found)
+
+        self.runner.run_task(work, self.conflicts.load)
 
     def settle_conflicts(self, chosen: list[Conflict], keep: Keep) -> None:
         """Settle ``chosen`` as the user asked, then sync so the server follows."""
@@ -507,8 +527,8 @@ class DesktopApp(QObject):
             return "offline"  # held until a request succeeds, not flipped by each retry's scan
         if self.state in (SyncState.SYNCING, SyncState.SCANNING) or self.transfers.active:
             return "syncing"
-        if self.unseen_conflicts:
-            return "conflict"
+        if self.unseen_conflicts or self.conflicts.rowCount():
+            return "conflict"  # orange until the conflicts are settled, not only until seen
         calm = QUIET_PROBLEMS + NOTICE_PROBLEMS
         if any(p.retry_at is None and p.kind not in calm for p in self.problems.problems):
             return "error"
@@ -531,7 +551,8 @@ class DesktopApp(QObject):
         elif state == "syncing":
             text = tr("Syncing {0}…").format(self.current_file) if self.current_file else tr("Syncing…")
         elif state == "conflict":
-            text = tr("{0} conflict(s): both versions kept").format(self.unseen_conflicts)
+            n = max(self.unseen_conflicts, self.conflicts.rowCount())
+            text = tr("{0} conflict(s): both versions kept").format(n)
         else:
             when = time.strftime("%H:%M", time.localtime(self.last_sync)) if self.last_sync else ""
             text = tr("Up to date (last sync {0})").format(when) if when else tr("Up to date")
@@ -544,6 +565,9 @@ class DesktopApp(QObject):
         self.status_action.setText(text)
         n = self.problems.rowCount()
         self.problems_action.setText(tr("Problems ({0})").format(n) if n else tr("Problems"))
+        conflicts = self.conflicts.rowCount()
+        self.conflicts_action.setText(tr("Conflicts ({0})").format(conflicts))
+        self.conflicts_action.setVisible(conflicts > 0)
         self.sign_in_action.setVisible(self.state is SyncState.ERROR and self.reason is ProblemKind.AUTH)
         paused = self.state is SyncState.PAUSED
         self.pause_action.setText(tr("Resume syncing") if paused else tr("Pause syncing"))
