@@ -21,9 +21,9 @@ def settle_nothing(_chosen: list[Conflict], _keep: object) -> None:
 
 def test_selection_survives_refreshes_and_the_tray_leads_to_conflicts(  # type: ignore[no-untyped-def]
     qtbot,
-    desktop: DesktopApp,
+    desktop: DesktopApp,  # noqa: F811  (the fixture imported above)
     client,
-    tmp_path,  # noqa: F811
+    tmp_path,
 ) -> None:
     both_sides_change_while_paused(qtbot, desktop, client, tmp_path)
     qtbot.waitUntil(lambda: desktop.conflicts.rowCount() == 1, timeout=90000)

@@ -189,3 +189,29 @@ def test_no_keyring_ask_again_stores_nothing_and_says_so(qtbot, account, no_keyr
     assert not password_file().exists()
     with pytest.raises(CredentialsUnavailableError):
         _client_for(account.server_url, account.username)
+
+
+def test_a_start_without_a_stored_password_asks_for_it(qtbot, account, no_keyring, tmp_home) -> None:  # type: ignore[no-untyped-def]
+    """The user chose "ask me again": the next start shows the sign-in dialog (not the whole wizard)."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from gsdesktop.ui.launch import _sign_in_at_start
+    from gsdesktop.ui.signin import SignInDialog
+
+    seen: list[str] = []
+
+    def answer() -> None:
+        dialog = QApplication.activeModalWidget()
+        if not isinstance(dialog, SignInDialog):
+            QTimer.singleShot(20, answer)
+            return
+        seen.append(f"{dialog.server.text()} {dialog.username.text()}")
+        dialog.password.setText(account.password)
+        dialog.buttons.accepted.emit()
+
+    QTimer.singleShot(0, answer)
+    client = _sign_in_at_start(account.server_url, account.username)
+    assert seen == [f"{account.server_url} {account.username}"]
+    assert client is not None and client.token and client.list(client.home) is not None
+    client.close()
