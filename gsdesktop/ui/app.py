@@ -198,6 +198,7 @@ class DesktopApp(QObject):
         self.state: SyncState = SyncState.IDLE
         #: "offline" or "storage" from the first failed request until one succeeds (held steady meanwhile)
         self.outage: str | None = None
+        self.rejected = False  # the server rejected the sign-in; until a cycle goes through
         self._retry_watcher = RetryWatcher(client.server_url, self._outage_heard.emit)
         self._outage_heard.connect(self._on_outage_heard)
         self.reason: ProblemKind | None = None
@@ -449,6 +450,9 @@ class DesktopApp(QObject):
                 self.outage = self.outage or OFFLINE
             elif ev.state is SyncState.ERROR and ev.reason is ProblemKind.AUTH:
                 self.outage = None  # the server answered
+                self.rejected = True  # held through the next cycles' scans until one goes through
+            elif ev.state is SyncState.IDLE:
+                self.outage, self.rejected = None, False  # a cycle went through (or sync stopped)
             if ev.state is SyncState.ERROR and self._stop_cause != ev.reason:
                 self._stop_cause = ev.reason  # told once; again only after a cycle succeeded
                 self.notify(
@@ -489,7 +493,7 @@ class DesktopApp(QObject):
             blocked = getattr(ev.report, "blocked", None)
             if blocked is None:
                 self._stop_cause = None  # a cycle went through: a new stop is news again
-                self.outage = None
+                self.outage, self.rejected = None, False
             elif blocked.kind is ProblemKind.OFFLINE:
                 self.outage = classify(blocked.message, self.client.server_url) or OFFLINE
             self.last_sync = ev.time
@@ -523,6 +527,8 @@ class DesktopApp(QObject):
             return "error"
         if self.state is SyncState.PAUSED:
             return "paused"
+        if self.rejected:
+            return "error"  # the sign-in was rejected: steady, not "Syncing…" at each retry's scan
         if self.outage is not None or self.state is SyncState.OFFLINE:
             return "offline"  # held until a request succeeds, not flipped by each retry's scan
         if self.state in (SyncState.SYNCING, SyncState.SCANNING) or self.transfers.active:
@@ -540,7 +546,8 @@ class DesktopApp(QObject):
         if self._quitting:
             return tr("Stopping…")
         if state == "error":
-            text = self._reason_text(self.reason) or tr("{0} problem(s) need attention").format(n)
+            reason = ProblemKind.AUTH if self.rejected else self.reason
+            text = self._reason_text(reason) or tr("{0} problem(s) need attention").format(n)
         elif state == "offline" and self.outage == STORAGE:
             text = tr("Storage unavailable — {0} cannot store or send files now; retrying automatically")
             text = text.format(self.client.server_url)
@@ -568,7 +575,7 @@ class DesktopApp(QObject):
         conflicts = self.conflicts.rowCount()
         self.conflicts_action.setText(tr("Conflicts ({0})").format(conflicts))
         self.conflicts_action.setVisible(conflicts > 0)
-        self.sign_in_action.setVisible(self.state is SyncState.ERROR and self.reason is ProblemKind.AUTH)
+        self.sign_in_action.setVisible(self.rejected)
         paused = self.state is SyncState.PAUSED
         self.pause_action.setText(tr("Resume syncing") if paused else tr("Pause syncing"))
         if self.tray is not None:
@@ -662,7 +669,7 @@ class DesktopApp(QObject):
 
     def on_message_clicked(self) -> None:
         """A click on the last notification: sign in when it said the sign-in was rejected."""
-        if self._last_notice == "auth" or (self.state is SyncState.ERROR and self.reason is ProblemKind.AUTH):
+        if self._last_notice == "auth" or self.rejected:
             self.show_sign_in()
         else:
             self.show_activity()
@@ -672,7 +679,7 @@ class DesktopApp(QObject):
         if self.sign_in_dialog is None:
             from gsdesktop.ui.signin import SignInDialog
 
-            reason = self._reason_text(self.reason) if self.reason is ProblemKind.AUTH else ""
+            reason = self._reason_text(ProblemKind.AUTH) if self.rejected else ""
             self.sign_in_dialog = SignInDialog(self.client, self.runner, self._signed_in, reason, None)
             self.sign_in_dialog.finished.connect(self._sign_in_closed)
         self._raise(self.sign_in_dialog)

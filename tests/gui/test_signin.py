@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -94,7 +95,12 @@ def test_rejected_sign_in_is_told_once_then_signing_in_from_the_tray_resumes_syn
         assert "Sign in" in app.status_text()
         # more cycles fail the same way (poll interval 1 s): still one notification, not one per cycle
         cycles = len(app.notifications)
-        qtbot.wait(3500)
+        held = []  # ... and the state holds steady meanwhile: no "Syncing…" at each retry's scan
+        end = time.monotonic() + 3.5
+        while time.monotonic() < end:
+            held.append((app.display_state(), "Sign in…" in app.menu_texts()))
+            qtbot.wait(20)
+        assert set(held) == {("error", True)}, held
         assert len(stop_notices(app)) == 1, app.notifications
         assert len(app.notifications) == cycles
         # the tray menu and the status window offer "Sign in…"
