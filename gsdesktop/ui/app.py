@@ -107,6 +107,7 @@ class StatusWindow(QWidget):
         self.note_label.setWordWrap(True)
         self.buttons: dict[str, QToolButton] = {}
         self.actions_shown = actions
+        self._visible: tuple[bool, ...] = ()
         grid = QGridLayout()
         self.grid = grid
         for action in actions:
@@ -128,6 +129,10 @@ class StatusWindow(QWidget):
 
     def _place_buttons(self) -> None:
         """Two per row, visible actions only (one shown only at times, e.g. Sign in…, leaves no gap)."""
+        visible = tuple(a.isVisible() for a in self.actions_shown)
+        if visible == self._visible:
+            return  # only a text changed
+        self._visible = visible
         for button in self.buttons.values():
             self.grid.removeWidget(button)
         shown = [a for a in self.actions_shown if a.isVisible()]
