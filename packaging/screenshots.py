@@ -5,7 +5,7 @@
 Starts an embedded Data Manager in a temporary directory, seeds the demo data, runs the real sync
 engine on a temporary folder, and grabs: the welcome window, the sign-in dialog, the status window (shown
 where there is no tray), the tray
-menu, the tray icon states, the remote browser with transfers, activity, problems, settings, the
+menu, the tray icon states, the remote browser with transfers, activity, problems, conflicts, settings, the
 first-run wizard and the Properties of a FASTA file served via refget.
 """
 
@@ -161,6 +161,23 @@ def main(argv: list[str] | None = None) -> int:
             save(activity, "activity", QSize(760, 420))
             activity = desktop.show_problems()
             save(activity, "problems", QSize(760, 420))
+
+            # a real conflict: notes.txt changed here and on the server while sync was paused
+            from gsdesktop.sync.events import SyncState
+
+            desktop.toggle_pause()
+            wait_until(lambda: desktop.state is SyncState.PAUSED)
+            (local / "notes.txt").write_text("lab notes, edited on this computer\n")
+            edited = tmp / "notes-server.txt"
+            edited.write_text("lab notes, edited on the server by a colleague\n")
+            client.upload(edited, f"{home}/notes.txt")
+            desktop.toggle_pause()
+            wait_until(lambda: desktop.conflicts.rowCount() > 0, 120)
+            conflicts = desktop.show_conflicts()
+            assert conflicts.conflicts_page is not None
+            conflicts.conflicts_page.view.selectRow(0)
+            conflicts.conflicts_page.view.resizeColumnsToContents()
+            save(conflicts, "conflicts", QSize(980, 420))
 
             settings = desktop.show_settings()
             settings.tabs.setCurrentIndex(1)
