@@ -70,6 +70,7 @@ def test_a_new_conflict_keeps_the_selected_one_selected(qtbot, tmp_path: Path) -
     assert page.selected() == [b] and page.copy_button.isEnabled()
 
 
+@pytest.mark.qt_log_ignore("Unable to detect a launcher", "This plugin does not support")  # Qt says it too
 def test_open_both_says_what_could_not_be_opened(  # type: ignore[no-untyped-def]
     qtbot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
