@@ -71,7 +71,7 @@ print(f"wheel: {len(names)} files, {len(tray)} tray icons; sdist: {len(members)}
 EOF
 done_step build
 
-step "install the wheel into a fresh venv"
+step "install the wheel into fresh venvs: base (no Qt, no server), [gui], [server]"
 "$PYTHON" -m venv "$WORK/venv"
 "$WORK/venv/bin/pip" install -q "$wheel" >"$WORK/pip.log" 2>&1 || { tail -40 "$WORK/pip.log"; fail "pip install of the wheel"; }
 mkdir "$WORK/empty"
@@ -80,24 +80,69 @@ mkdir "$WORK/empty"
   out="$("$WORK/venv/bin/gsdesktop" --version)"
   [ "$out" = "gsdesktop $VERSION" ] || fail "installed gsdesktop --version printed '$out'"
   "$WORK/venv/bin/gsdesktop" --help >/dev/null
+  "$WORK/venv/bin/gsdesktop" sync --help >/dev/null || fail "base install: gsdesktop sync --help failed"
   [ -x "$WORK/venv/bin/gsdesktop-gui" ] || fail "gsdesktop-gui script not installed"
+  set +e
+  gui_out="$("$WORK/venv/bin/gsdesktop" gui 2>&1)"; gui_code=$?
+  set -e
+  [ "$gui_code" = 1 ] && echo "$gui_out" | grep -q "pip install 'gsdesktop\[gui\]'" \
+    || fail "base install: gsdesktop gui printed '$gui_out' (exit $gui_code)"
   "$WORK/venv/bin/python" - "$WORK/venv" <<'EOF'
-import importlib.resources, importlib.util, sys
+import importlib.resources, importlib.util, subprocess, sys
 from pathlib import Path
 import gsdesktop
 venv = Path(sys.argv[1]).resolve()
 assert Path(gsdesktop.__file__).resolve().is_relative_to(venv), f"imported {gsdesktop.__file__}, not the wheel"
 icon = importlib.resources.files("gsdesktop") / "resources" / "icons" / "gsdesktop.svg"
 assert icon.is_file(), f"{icon} missing"
-assert importlib.util.find_spec("PySide6") is not None, "PySide6 not installed as a dependency"
-assert importlib.util.find_spec("fastapi") is None, "the base install must not pull in server packages"
+for name in ("PySide6", "shiboken6", "fastapi", "boto3"):
+    assert importlib.util.find_spec(name) is None, f"the base install must not pull in {name}"
+assert not (venv / "bin" / "weed").exists(), "the base install must not carry the embedded store"
+# the CLI and the sync engine import nothing from Qt or the server
+code = ("import sys, gsdesktop.cli.main, gsdesktop.cli.sync_cmd, gsdesktop.sync.engine, gsdesktop.cli.files;"
+        "gsdesktop.cli.main.build_parser();"
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('PySide6', 'shiboken6', 'fastapi', 'boto3')];"
+        "assert not bad, bad")
+subprocess.run([sys.executable, "-c", code], check=True)
+print(f"base install of gsdesktop {gsdesktop.__version__}: CLI and sync without Qt or server packages")
+EOF
+)
+"$PYTHON" -m venv "$WORK/venv-gui"
+"$WORK/venv-gui/bin/pip" install -q "$wheel[gui]" >"$WORK/pip-gui.log" 2>&1 || { tail -40 "$WORK/pip-gui.log"; fail "pip install of the wheel [gui]"; }
+(
+  cd "$WORK/empty"
+  "$WORK/venv-gui/bin/python" - "$WORK/venv-gui" <<'EOF'
+import importlib.util, sys
+from pathlib import Path
+venv = Path(sys.argv[1]).resolve()
+assert importlib.util.find_spec("PySide6") is not None, "[gui] did not install PySide6"
+assert importlib.util.find_spec("fastapi") is None, "[gui] must not pull in server packages"
 from gsdesktop.ui.app import icons_dir  # the GUI's own lookup finds the tray icons in the installed wheel
 tray = sorted(p.name for p in icons_dir().glob("tray-*.svg"))
 assert Path(icons_dir()).resolve().is_relative_to(venv) and tray, f"tray icons not found via {icons_dir()}"
-print(f"installed gsdesktop {gsdesktop.__version__} in {venv}; {len(tray)} tray icons at {icons_dir()}")
+print(f"[gui] install: {len(tray)} tray icons at {icons_dir()}")
 EOF
+  "$WORK/venv-gui/bin/gsdesktop" gui --help >/dev/null || fail "[gui] install: gsdesktop gui --help failed"
 )
-done_step "wheel install"
+"$PYTHON" -m venv "$WORK/venv-server"
+"$WORK/venv-server/bin/pip" install -q "$wheel[server]" >"$WORK/pip-server.log" 2>&1 || { tail -40 "$WORK/pip-server.log"; fail "pip install of the wheel [server]"; }
+(
+  cd "$WORK/empty"
+  "$WORK/venv-server/bin/gsdesktop" server run --help | grep -q GSDM_S3_ENDPOINT || fail "[server] install: server run --help"
+  "$WORK/venv-server/bin/python" -c "
+import importlib.util, sys
+from pathlib import Path
+assert importlib.util.find_spec('PySide6') is None, '[server] must not pull in Qt'
+assert not (Path(sys.prefix) / 'bin' / 'weed').exists(), '[server] alone must not carry the embedded store'
+import gsdesktop.server.app, gsdesktop.refget.service
+print('[server] install: server imports, no Qt, no weed')"
+  set +e
+  srv_out="$("$WORK/venv-server/bin/gsdesktop" server run --data-dir "$WORK/dm" --port 0 2>&1)"; srv_code=$?
+  set -e
+  [ "$srv_code" = 1 ] && echo "$srv_out" | grep -q "gsdesktop\[store\]" \
+    || fail "[server] install: server run with the embedded store printed '$srv_out' (exit $srv_code)"
+)
+done_step "wheel installs"
 
 if [ "${GSD_SKIP_BUNDLE:-0}" = 1 ]; then
   echo "=== package-check: bundle build skipped (GSD_SKIP_BUNDLE=1)"

