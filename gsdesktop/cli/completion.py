@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import shlex
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,16 +38,33 @@ class Command:
     positional_choices: list[str] = field(default_factory=list)
 
 
-def command_tree(parser: argparse.ArgumentParser, help_text: str = "") -> Command:
-    """The parser's commands and options (argparse has no public introspection: read its action list)."""
-    node = Command(help=help_text)
-    actions: list[argparse.Action] = list(parser._actions)
-    for action in actions:
+def subcommands(parser: argparse.ArgumentParser) -> Iterator[tuple[str, str, argparse.ArgumentParser]]:
+    """``(name, help, parser)`` of each subcommand of ``parser`` (argparse has no public introspection)."""
+    for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             helps = {a.dest: a.help or "" for a in action._choices_actions}
             for name, sub in action.choices.items():
-                node.subcommands[name] = command_tree(sub, helps.get(name, ""))
-        elif action.option_strings:
+                yield name, helps.get(name, ""), sub
+
+
+def walk_parsers(
+    parser: argparse.ArgumentParser, path: tuple[str, ...] = ()
+) -> Iterator[tuple[tuple[str, ...], argparse.ArgumentParser]]:
+    """Every parser of the command line with its command path: ``()``, ``("server", "run")``, ..."""
+    yield path, parser
+    for name, _help, sub in subcommands(parser):
+        yield from walk_parsers(sub, (*path, name))
+
+
+def command_tree(parser: argparse.ArgumentParser, help_text: str = "") -> Command:
+    """The parser's commands and options (argparse has no public introspection: read its action list)."""
+    node = Command(help=help_text)
+    for name, sub_help, sub in subcommands(parser):
+        node.subcommands[name] = command_tree(sub, sub_help)
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            continue
+        if action.option_strings:
             node.options.append(
                 Option(
                     flags=list(action.option_strings),

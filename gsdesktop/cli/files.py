@@ -262,7 +262,12 @@ def cmd_formats(args: argparse.Namespace, client: DataManagerClient) -> int:
 
 @with_client
 def cmd_url(args: argparse.Namespace, client: DataManagerClient) -> int:
-    print(client.download_url(remote(client, args.path)))
+    path = remote(client, args.path)
+    url = client.download_url(path)
+    if args.json:
+        _print_json({"path": path, "url": url})
+    else:
+        print(url)
     return 0
 
 
@@ -271,14 +276,20 @@ def cmd_url(args: argparse.Namespace, client: DataManagerClient) -> int:
 
 @with_client
 def cmd_mkdir(args: argparse.Namespace, client: DataManagerClient) -> int:
+    made = []
     for p in args.paths:
         meta = client.mkdir(remote(client, p), parents=args.parents)
-        print(meta.path)
+        made.append(meta_json(meta))
+        if not args.json:
+            print(meta.path)
+    if args.json:
+        _print_json(made)
     return 0
 
 
 @with_client
 def cmd_rm(args: argparse.Namespace, client: DataManagerClient) -> int:
+    deleted: list[dict[str, Any]] = []
     for p in args.paths:
         path = remote(client, p)
         if path.rstrip("/") == client.home:
@@ -289,7 +300,11 @@ def cmd_rm(args: argparse.Namespace, client: DataManagerClient) -> int:
             if not args.recursive:
                 exc.add_note(f"To delete the folder with everything in it: gsdesktop rm -r {shlex.quote(p)}")
             raise
-        print(f"deleted\t{path}")
+        deleted.append({"path": path, "deleted": True})
+        if not args.json:
+            print(f"deleted\t{path}")
+    if args.json:
+        _print_json(deleted)
     return 0
 
 
@@ -308,7 +323,10 @@ def _copy_or_move(
 ) -> int:
     """Run ``op(src, dest)`` for ``args.src``/``args.dst`` and print the new path."""
     meta = op(remote(client, args.src), _dest(client, args.src, args.dst))
-    print(meta.path)
+    if args.json:
+        _print_json(meta_json(meta))
+    else:
+        print(meta.path)
     return 0
 
 
@@ -546,20 +564,22 @@ def register(subparsers: Any) -> None:
     p.add_argument("--json", action="store_true")
     p.add_argument("path", nargs="?")
     p = add("url", cmd_url, "print a time-limited signed download URL")
+    p.add_argument("--json", action="store_true", help='print {"path", "url"}')
     p.add_argument("path")
 
     p = add("mkdir", cmd_mkdir, "create folders")
     p.add_argument("-p", "--parents", action="store_true", help="create missing parent folders")
+    p.add_argument("--json", action="store_true", help="print the new folders' metadata")
     p.add_argument("paths", nargs="+")
     p = add("rm", cmd_rm, "delete files or (with -r) folders")
     p.add_argument("-r", "--recursive", action="store_true")
+    p.add_argument("--json", action="store_true", help='print [{"path", "deleted"}]')
     p.add_argument("paths", nargs="+")
-    p = add("cp", cmd_cp, "server-side copy")
-    p.add_argument("src")
-    p.add_argument("dst")
-    p = add("mv", cmd_mv, "move or rename")
-    p.add_argument("src")
-    p.add_argument("dst")
+    for name, handler, text in (("cp", cmd_cp, "server-side copy"), ("mv", cmd_mv, "move or rename")):
+        p = add(name, handler, text)
+        p.add_argument("--json", action="store_true", help="print the new item's metadata")
+        p.add_argument("src")
+        p.add_argument("dst")
 
     p = add("transfers", cmd_transfers, "list, continue or give up interrupted large uploads and downloads")
     what = p.add_mutually_exclusive_group()

@@ -210,6 +210,8 @@ def register(subparsers: Any) -> None:
     p: argparse.ArgumentParser = subparsers.add_parser(
         "gui",
         help="open the desktop app (tray icon, remote browser, sync)",
+        epilog="exit codes: 0 the app was quit (or the first-run wizard cancelled), 1 it cannot start "
+        "(no display, Qt or X11 libraries missing; one line says what to install), 2 usage",
         description=(
             "Open the desktop app. With --folder (and optionally --remote) it starts syncing at once, "
             "with credentials from GSDESKTOP_SERVER/GSDESKTOP_USERNAME/GSDESKTOP_PASSWORD or the keyring "
@@ -226,6 +228,8 @@ def register(subparsers: Any) -> None:
     d: argparse.ArgumentParser = subparsers.add_parser(
         "demo",
         help="run a local demo server with sample data and open the app (no network, no account)",
+        epilog="exit codes: 0 the demo was quit, 1 it cannot start (no display, a missing package or "
+        "library: one line says what to install), 2 usage",
         description=(
             "Start an embedded Data Manager (SeaweedFS + API on 127.0.0.1) with a demo account, put a "
             "small FASTA, GCT and BED file into it, and open the desktop app signed in and syncing a "

@@ -137,7 +137,9 @@ def register(subparsers: Any) -> None:
     load.add_argument("--json", action="store_true", help="print the ids as JSON")
     load.set_defaults(handler=cmd_load)
 
-    dig = sub.add_parser("digest", help="print the refget ids of local FASTA sequences (no server)")
+    dig = sub.add_parser(
+        "digest", help="print the refget ids of local FASTA sequences (no server)", epilog=EXIT_CODES_HELP
+    )
     dig.add_argument("fasta", nargs="+", metavar="FASTA")
     dig.add_argument("--json", action="store_true")
     dig.set_defaults(handler=cmd_digest)

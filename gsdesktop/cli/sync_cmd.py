@@ -49,6 +49,8 @@ def register(subparsers: Any) -> None:
         help="keep a local folder and a Data Manager folder identical",
         description="Two-way sync of LOCAL with the Data Manager folder REMOTE (relative to your home "
         "unless it starts with /). --once runs one cycle; --watch runs until interrupted.",
+        epilog="exit codes: 0 in sync (--watch: stopped by SIGINT/SIGTERM), 1 some files could not be synced "
+        "(see `gsdesktop errors`), 2 usage, 3 sign-in rejected, 6 server unreachable",
     )
     p.add_argument("local", type=Path, help="local folder")
     p.add_argument("remote", help="Data Manager folder (e.g. lab/run42 or /users/alice/lab)")
@@ -96,7 +98,9 @@ def register(subparsers: Any) -> None:
         ("conflicts", "list conflicted copies made by sync", _conflicts),
         ("errors", "list files sync could not handle, and why", _errors),
     ):
-        s: argparse.ArgumentParser = subparsers.add_parser(name, help=helptext, description=helptext)
+        s: argparse.ArgumentParser = subparsers.add_parser(
+            name, help=helptext, description=helptext, epilog="exit codes: 0 ok, 1 failure, 2 usage"
+        )
         s.add_argument("local", nargs="?", type=Path, help="only the pair(s) of this local folder")
         s.add_argument("--json", action="store_true", help="machine-readable output")
         s.add_argument("--state-dir", type=Path, help=argparse.SUPPRESS)

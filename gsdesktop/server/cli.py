@@ -16,7 +16,11 @@ from typing import Any
 ENV_PREFIX = "GSDM_"
 _TRUE = frozenset({"1", "true", "yes", "on"})
 
+EXIT_CODES = (
+    "exit codes: 0 ok (server run: stopped by SIGTERM/SIGINT), 1 failure (one line says why), 2 usage"
+)
 ENV_EPILOG = (
+    EXIT_CODES + ". "
     "Every option can also be given as an environment variable: GSDM_ and the option's name in capitals "
     "with - as _ (GSDM_DATA_DIR, GSDM_PORT, GSDM_S3_ENDPOINT, GSDM_ACCESS_LOG=1, ...); an option on the "
     "command line wins. With --s3-endpoint the S3 credentials come from the standard AWS chain: "
@@ -61,7 +65,9 @@ def _add_store_options(p: argparse.ArgumentParser) -> None:
 
 
 def register(sub: Any) -> None:
-    server = sub.add_parser("server", help="run and administer the self-hosted Data Manager server")
+    server = sub.add_parser(
+        "server", help="run and administer the self-hosted Data Manager server", epilog=EXIT_CODES
+    )
     ssub = server.add_subparsers(dest="server_command", metavar="SUBCOMMAND")
     server.set_defaults(handler=lambda args: _help(server))
 
@@ -109,18 +115,19 @@ def register(sub: Any) -> None:
         ("passwd", "change an account's password (its old tokens stop working)", cmd_passwd),
         ("remove-user", "remove an account (files stay in the store)", cmd_remove_user),
     ):
-        p = ssub.add_parser(name, help=helptext)
+        p = ssub.add_parser(name, help=helptext, epilog=EXIT_CODES)
         p.add_argument("name", metavar="NAME")
         _add_store_options(p)
         if name != "remove-user":
             p.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
         p.set_defaults(handler=func)
-    lu = ssub.add_parser("list-users", help="list the accounts")
+    lu = ssub.add_parser("list-users", help="list the accounts", epilog=EXIT_CODES)
     _add_store_options(lu)
     lu.set_defaults(handler=cmd_list_users)
     fp = ssub.add_parser(
         "data-fingerprint",
         help="show the data fingerprint; --reset after restoring the store from a backup",
+        epilog=EXIT_CODES,
     )
     fp.add_argument(
         "--reset", action="store_true", help="set a new fingerprint: sync clients then keep their newer files"

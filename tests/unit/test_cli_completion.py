@@ -93,3 +93,14 @@ def test_fish(tmp_path: Path) -> None:
                              capture_output=True, text=True, cwd=tmp_path, env=env, timeout=60)  # fmt: skip
         got = {ln.split("\t")[0].rstrip("/") for ln in out.stdout.splitlines() if ln}
         assert must <= got and not (must_not & got), (line, got, out.stderr)
+
+
+def test_every_command_help_states_its_exit_codes() -> None:
+    from gsdesktop.cli.completion import walk_parsers
+    from gsdesktop.cli.main import build_parser
+
+    missing = [
+        " ".join(path) for path, parser in walk_parsers(build_parser())
+        if path and "exit codes" not in parser.format_help().lower()
+    ]  # fmt: skip
+    assert not missing, f"--help without exit codes: {missing}"
