@@ -1,24 +1,91 @@
-"""Rotating log files of the desktop app and ``sync --watch``, in the folder "Open log folder" opens.
+"""One logging setup for every entry point: the console (CLI, server), rotating files (app, ``sync --watch``).
 
-Each file starts with one line naming the version, the platform and the process, so a log sent with a bug
-report says what produced it. A few MB in all: :data:`LOG_MAX_BYTES` per file, :data:`LOG_BACKUPS` old ones.
+* :func:`configure_console`: called once by ``gsdesktop``'s main for every command; ``--log-format json``
+  writes one JSON object per line (``ts``, ``level``, ``logger``, ``message`` and, inside a server request,
+  ``request_id``) for log collectors, ``text`` (the default) the classic line.
+* :func:`start_file_log`: the desktop app and ``sync --watch`` also write rotating files into the folder
+  "Open log folder" opens, in the same format. Each file starts with one line naming the version, the
+  platform and the process, so a log sent with a bug report says what produced it. A few MB in all:
+  :data:`LOG_MAX_BYTES` per file, :data:`LOG_BACKUPS` old ones.
+* :data:`request_id`: the server's access-log middleware sets it per request; every record logged while
+  the request runs carries it.
 """
 
 from __future__ import annotations
 
+import contextvars
+import json
 import logging
 import os
 import platform
 import sys
 import time
+from datetime import UTC, datetime
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
+from typing import Any
 
 from gsdesktop import __version__
 
 LOG_MAX_BYTES = 2 * 1024 * 1024
 LOG_BACKUPS = 3
 FORMAT = "%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s"
+CONSOLE_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+LOG_FORMATS = ("text", "json")
+
+#: the id of the server request being handled in this context ("" outside requests)
+request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
+_format_kind = "text"
+# attributes every LogRecord has; anything else was passed with ``extra=`` and goes into the JSON object
+_RECORD_FIELDS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: ``ts`` (UTC, ISO 8601), ``level``, ``logger``, ``message``, ``request_id``
+    inside a server request, the fields given with ``extra=``, and ``exc`` with the traceback if any."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        out: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        rid = request_id.get()
+        if rid:
+            out["request_id"] = rid
+        for key, value in vars(record).items():
+            if key not in _RECORD_FIELDS and not key.startswith("_"):
+                out[key] = value if isinstance(value, str | int | float | bool | None) else str(value)
+        if record.exc_info:
+            out["exc"] = self.formatException(record.exc_info)
+        return json.dumps(out, ensure_ascii=False)
+
+
+class _TextFormatter(logging.Formatter):
+    """The classic line, with ``[request id]`` inside a server request."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        rid = request_id.get()
+        return f"{line} [{rid}]" if rid else line
+
+
+def formatter(fmt: str = CONSOLE_FORMAT) -> logging.Formatter:
+    """The formatter of the chosen log format (``text`` lines with ``fmt``, or JSON)."""
+    return JsonFormatter() if _format_kind == "json" else _TextFormatter(fmt)
+
+
+def configure_console(level: int, kind: str = "text") -> None:
+    """The console log of every ``gsdesktop`` command: ``level`` and above on stderr, as ``kind``."""
+    global _format_kind
+    if kind not in LOG_FORMATS:
+        raise ValueError(f"log format must be one of {', '.join(LOG_FORMATS)}, not {kind!r}")
+    _format_kind = kind
+    logging.basicConfig(level=level)
+    for h in logging.getLogger().handlers:
+        if not isinstance(h, HeaderRotatingFileHandler):
+            h.setFormatter(formatter())
 
 
 def log_dir() -> Path:
@@ -77,7 +144,7 @@ def start_file_log(
     except OSError as exc:
         logging.getLogger(__name__).warning("no log file (%s): %s", path, exc)
         return None
-    handler.setFormatter(logging.Formatter(FORMAT))
+    handler.setFormatter(formatter(FORMAT))
     handler.setLevel(level)
     handler.restore = [(h, h.level) for h in root.handlers] + [(root, root.level)]
     for h in root.handlers:  # the console keeps the level it had through the root logger

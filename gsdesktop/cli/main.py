@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -42,6 +43,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"gsdesktop {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logging")
+    parser.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default=os.environ.get("GSDESKTOP_LOG_FORMAT") or "text",
+        help="log lines as text (default) or one JSON object per line, for log collectors; also for "
+        "the log files of the app and `sync --watch` [env GSDESKTOP_LOG_FORMAT]",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         try:
@@ -96,10 +104,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args_list:
         args_list = ["gui"]  # `gsdesktop` with no arguments opens the desktop app
     args = parser.parse_args(args_list)
-    logging.basicConfig(
-        level=logging.DEBUG if args.debug else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    from gsdesktop.logfiles import LOG_FORMATS, configure_console
+
+    if args.log_format not in LOG_FORMATS:  # from GSDESKTOP_LOG_FORMAT (argparse checks only the option)
+        parser.error(f"GSDESKTOP_LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}, not {args.log_format!r}")
+    configure_console(logging.DEBUG if args.debug else logging.WARNING, args.log_format)
     handler = getattr(args, "handler", None)
     if handler is None:
         parser.print_help()

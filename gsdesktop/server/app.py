@@ -32,6 +32,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gsdesktop import __version__
 from gsdesktop.server import apidocs, formats, metrics, ops
+from gsdesktop.server.accesslog import AccessLogMiddleware
 from gsdesktop.server.common import (
     BETA,
     REALM,
@@ -81,6 +82,7 @@ class ServerSettings:
     # multipart uploads may give the whole-file MD5 at complete (needs a store whose CopyObject onto the
     # same key rewrites only metadata, as SeaweedFS's does); None = GSDM_MULTIPART_MD5_AT_COMPLETE
     multipart_md5_at_complete: bool | None = None
+    access_log: bool = False  # one log line per request (logger gsdesktop.access), with its request id
 
 
 def _json(data: Any, status: int = 200) -> JSONResponse:
@@ -654,6 +656,7 @@ def create_app(settings: ServerSettings | S3Config, *, store: S3Store | None = N
     app.add_middleware(JsonOnlyMiddleware)  # inside the metrics middleware: its 415s are counted
     metrics.install(app)
     apidocs.install(app, base_url)
+    app.add_middleware(AccessLogMiddleware, enabled=settings.access_log)  # outermost: ids cover everything
 
     @app.get("/", include_in_schema=False)
     def index() -> Response:

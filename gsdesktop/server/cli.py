@@ -107,7 +107,15 @@ def register(sub: Any) -> None:
         default=None,
         help="proxies whose X-Forwarded-* headers are trusted (default 127.0.0.1; '*' for all)",
     )
-    _option(run, "--access-log", action="store_true", help="log every request")
+    _option(run, "--access-log", action="store_true", help="log every request, with its request id")
+    _option(
+        run,
+        "--log-format",
+        dest="server_log_format",  # not the top-level --log-format's dest, which it overrides when given
+        choices=("text", "json"),
+        default=None,
+        help="log lines as text or one JSON object per line (default: gsdesktop's --log-format)",
+    )
     run.set_defaults(handler=cmd_run)
 
     for name, helptext, func in (
@@ -305,12 +313,16 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     import uvicorn
 
+    from gsdesktop.logfiles import configure_console
     from gsdesktop.server.app import ServerSettings, create_app
     from gsdesktop.server.embedded import QuietExitServer, open_store
     from gsdesktop.server.httpproto import LimitedH11Protocol
     from gsdesktop.server.users import DEFAULT_TOKEN_TTL, UserError, UserStore
 
+    if args.server_log_format:
+        configure_console(logging.getLogger().level, args.server_log_format)
     logging.getLogger("gsdesktop").setLevel(logging.INFO)
+    logging.getLogger("uvicorn.error").setLevel(logging.INFO)
     if args.token_ttl is not None and args.token_ttl <= 0:
         raise _error("--token-ttl must be a positive number of seconds")
     # fail on a busy port before starting SeaweedFS
@@ -337,6 +349,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             s3=handle.config,
             token_ttl=args.token_ttl or DEFAULT_TOKEN_TTL,
             public_url=args.public_url,
+            access_log=args.access_log,
             multipart_md5_at_complete=(
                 handle.seaweed is not None
                 if args.multipart_md5_at_complete == "auto"
@@ -364,7 +377,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             app,
             http=LimitedH11Protocol,
             log_level="info",
-            access_log=args.access_log,
+            log_config=None,  # uvicorn's messages go through gsdesktop's log setup (text or JSON)
+            access_log=False,  # the access log is gsdesktop's own, with request ids
             lifespan="off",
             proxy_headers=True,
             forwarded_allow_ips=args.forwarded_allow_ips,

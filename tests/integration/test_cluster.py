@@ -59,7 +59,7 @@ def test_two_replicas_on_a_seaweedfs_cluster_behind_a_proxy(
         assert _digest(out) == _digest(src)
         # all went through the proxy, alternately to both replicas (a token from one works on the other)
         assert len(proxy.seen) >= 10
-        served = [r.log_tail(1_000_000).count('HTTP/1.1" ') for r in replicas]
+        served = [r.log_tail(1_000_000).count("gsdesktop.access:") for r in replicas]
         assert all(n >= len(proxy.seen) // 2 - 1 for n in served), (served, len(proxy.seen))
     finally:
         proxy.stop()
