@@ -166,3 +166,12 @@ def test_install_desktop_entry_script(tmp_path: Path) -> None:
     subprocess.run([str(script), "--prefix", str(prefix), "--uninstall"], check=True, capture_output=True)
     assert not (prefix / "applications" / f"{APP_ID}.desktop").exists()
     assert not any(prefix.glob("icons/hicolor/*/apps/*"))
+
+
+def test_license_file_matches_pyproject() -> None:
+    import tomllib
+
+    meta = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    text = (ROOT / "LICENSE").read_text()
+    assert meta["license"] == {"text": "MIT"} and text.startswith("MIT License")
+    assert "License :: OSI Approved :: MIT License" in meta["classifiers"]
