@@ -300,7 +300,7 @@ def _put_sync(request: Request, raw: str, user: str, dialect: str, body: bytes) 
     source = request.headers.get("x-gs-copy-source")
     if source is not None:
         src = _copy_source(store, source, user)
-        is_dir = ops.copy(store, src, path)
+        is_dir = ops.copy(store, src, path, merge=_flag(_query(request, "merge")))
         meta = ops.metadata(store, path, base, dialect) if not is_dir else dir_json(path, base, dialect)
         return _json(meta, 201)
     if not body.strip():

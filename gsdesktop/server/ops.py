@@ -169,6 +169,7 @@ def mkdir(store: S3Store, path: DMPath, base: str, dialect: str) -> tuple[int, d
         if store.head(path.dir_key) is None:
             store.put_bytes(path.dir_key, b"", content_type=DIR_CONTENT_TYPE)
         return 200, dir_json(path, base, dialect)
+    path.require_folder_name()
     if store.head(path.key) is not None:
         raise APIError(409, f"a file named {path.display(dialect)} exists already")
     page = store.list_page(path.dir_key, delimiter=None, max_keys=1)  # not a file: a folder already?
@@ -202,13 +203,21 @@ def _check_not_inside(src: DMPath, dst: DMPath) -> None:
         raise APIError(400, f"cannot copy or move {src.display()} into itself ({dst.display()})")
 
 
-def copy(store: S3Store, src: DMPath, dst: DMPath) -> bool:
-    """Server-side copy of a file or a whole directory; returns True when ``dst`` is a directory."""
+def copy(store: S3Store, src: DMPath, dst: DMPath, *, merge: bool = False) -> bool:
+    """Server-side copy of a file or a whole directory; returns True when ``dst`` is a directory.
+
+    Everything that can refuse is checked before the first write. A file may replace an existing file
+    (like an upload); a directory onto an existing directory is 409, as for move, unless ``merge``
+    (then the source's files are added to it, replacing same-named files).
+    """
     if dst.is_home:
         raise APIError(409, "the destination is your home folder, which exists already")
     st = stat(store, src)
     if st is None:
         raise not_found(f"copy source {src.display()}")
+    if st.is_dir:
+        dst.require_folder_name()
+        _check_not_inside(src, dst)
     require_parent(store, dst)
     if not st.is_dir:
         assert st.info is not None
@@ -216,9 +225,15 @@ def copy(store: S3Store, src: DMPath, dst: DMPath) -> bool:
             raise APIError(409, f"the destination {dst.display()} is an existing directory")
         store.copy(src.key, dst.key, st.info.size)
         return False
-    _check_not_inside(src, dst)
-    if store.head(dst.key) is not None:
+    existing = stat(store, dst)
+    if existing is not None and not existing.is_dir:
         raise APIError(409, f"the destination {dst.display()} is an existing file")
+    if existing is not None and not merge:
+        raise APIError(
+            409,
+            f"the destination {dst.display()} is an existing directory; copy to a new name, "
+            "or ask to merge into it with ?merge=true (same-named files are then replaced)",
+        )
     objects, _ = store.list_all(src.dir_key, delimiter=None)
     pairs = [(o.key, dst.dir_key + o.key[len(src.dir_key) :], o.size) for o in objects]
     if store.head(dst.dir_key) is None:
