@@ -243,13 +243,13 @@ def _get(request: Request, raw: str, user: str, dialect: str) -> Response:
         if page is not None:
             return _json(page)
     # one store call in the common case: names with an extension are usually files
-    info = store.head(path.key) if "." in path.name and not path.is_home else None
+    info = ops.file_info(store, path) if "." in path.name else None
     if info is None and not data_format:
         listing = ops.listing(store, path, base, dialect)
         if listing is not None:
             return _json(listing)
-    if info is None and "." not in path.name and not path.is_home:
-        info = store.head(path.key)
+    if info is None and "." not in path.name:
+        info = ops.file_info(store, path)
     if info is None:
         if data_format and ops.stat(store, path) is not None:
             raise APIError(400, f"{path.display(dialect)} is a directory; only files can be converted")
@@ -410,7 +410,7 @@ def _downloadurl(request: Request, raw: str, user: str, dialect: str) -> Respons
     store = store_of(request)
     path = own_path(raw, user)
     assert path is not None
-    info = None if path.is_home else store.head(path.key)
+    info = ops.file_info(store, path)
     if info is None:
         if ops.stat(store, path) is not None:
             raise APIError(400, f"{path.display(dialect)} is a directory; only files have download URLs")

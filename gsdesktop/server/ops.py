@@ -12,9 +12,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from gsdesktop.server import clash
 from gsdesktop.server.common import APIError, dir_json, file_json, not_found
 from gsdesktop.server.paths import DMPath, PathError
-from gsdesktop.server.storage import ObjectInfo, S3Store
+from gsdesktop.server.storage import ListPage, ObjectInfo, S3Store
 
 DIR_CONTENT_TYPE = "application/x-directory"
 MAX_PUT_SIZE = 5 * 1024**3
@@ -29,12 +30,23 @@ class Stat:
     info: ObjectInfo | None
 
 
+def file_info(store: S3Store, path: DMPath) -> ObjectInfo | None:
+    """The file at ``path``, or ``None`` (absent, or a folder: a file that shares the folder's name is
+    moved aside first, see :mod:`gsdesktop.server.clash`); one store call, two for a file."""
+    if path.is_home:
+        return None
+    info = store.head(path.key)
+    if info is not None and clash.is_clash(store, path):
+        clash.settle(store, path, info)
+        return None
+    return info
+
+
 def stat(store: S3Store, path: DMPath) -> Stat | None:
-    """File, directory or ``None`` (absent); at most two store calls. The home folder always exists."""
-    if not path.is_home:
-        info = store.head(path.key)
-        if info is not None:
-            return Stat(False, info)
+    """File, directory or ``None`` (absent); two or three store calls. The home folder always exists."""
+    info = file_info(store, path)
+    if info is not None:
+        return Stat(False, info)
     page = store.list_page(path.dir_key, delimiter=None, max_keys=1)
     if page.objects:
         first = page.objects[0]
@@ -85,9 +97,57 @@ def metadata(store: S3Store, path: DMPath, base: str, dialect: str) -> dict[str,
     return file_json(path, st.info, base, dialect)
 
 
+def _clashes(
+    store: S3Store,
+    root: DMPath,
+    objects: list[ObjectInfo],
+    prefixes: list[str],
+    *,
+    more: bool = False,
+    look_further: bool = True,
+) -> list[ObjectInfo]:
+    """The listed files that share their name with a folder (see :mod:`gsdesktop.server.clash`).
+
+    A folder is seen in the listing itself (a common prefix, a marker, or, in a recursive listing, the
+    parent of any key). When ``more`` pages follow, a file whose folder may be listed on a later page is
+    checked with one store call each (``look_further``): the page's last file (stores that list depth
+    first put a folder's keys right after the file of that name) and the files whose key begins the
+    page's last key (in plain key order ``x/...`` may follow ``x``, ``x.txt``...). That is a few files at
+    most: the prefixes of one key.
+    """
+    floor = len(root.dir_key)
+    folders = {p.rstrip("/") for p in prefixes}
+    for o in objects:
+        key = o.key.rstrip("/") if o.key.endswith("/") else o.key.rsplit("/", 1)[0]
+        while len(key) >= floor and key not in folders:  # every folder between the key and the root
+            folders.add(key)
+            key = key.rsplit("/", 1)[0]
+    files = [o for o in objects if not o.key.endswith("/")]
+    found = [o for o in files if o.key in folders]
+    if more and look_further and files:
+        last = max([o.key for o in objects] + prefixes)
+        unsure = [o for o in files if o.key not in folders and (o is files[-1] or last.startswith(o.key))]
+        found += [o for o in unsure if store.any_under(o.key + "/")]
+    return found
+
+
+def _settle_all(store: S3Store, found: list[ObjectInfo]) -> None:
+    for obj in found:
+        try:
+            clash.settle(store, DMPath.from_key(obj.key), obj)
+        except PathError:
+            continue
+
+
 def listing(store: S3Store, path: DMPath, base: str, dialect: str) -> dict[str, Any] | None:
     """GSDirectoryListing of a directory, or ``None`` when ``path`` is not a directory."""
     objects, prefixes = store.list_all(path.dir_key, delimiter="/")
+    found = _clashes(store, path, objects, prefixes)
+    if found:  # a file and a folder share a name: the file is moved aside, then listed under its new name
+        _settle_all(store, found)
+        objects, prefixes = store.list_all(path.dir_key, delimiter="/")
+        hidden = {o.key for o in _clashes(store, path, objects, prefixes)}
+        objects = [o for o in objects if o.key not in hidden]
     marker = next((o for o in objects if o.key == path.dir_key), None)
     if not objects and not prefixes and not path.is_home:
         return None
@@ -126,7 +186,7 @@ def listing_page(
 
     ``None`` when ``path`` is not a directory (only decidable on the first page, ``token is None``).
     """
-    page = store.list_page(path.dir_key, delimiter="/", token=token, max_keys=page_size)
+    page = _settled_page(store, path, "/", token, page_size)
     if token is None and not page.objects and not page.prefixes and not path.is_home:
         return None
     contents = _contents(store, path, page.objects, page.prefixes, base, dialect)
@@ -137,11 +197,25 @@ def listing_page(
     }
 
 
+def _settled_page(
+    store: S3Store, path: DMPath, delimiter: str | None, token: str | None, page_size: int
+) -> ListPage:
+    """One listing page in which no file shares its name with a folder (clashes are settled first)."""
+    page = store.list_page(path.dir_key, delimiter=delimiter, token=token, max_keys=page_size)
+    found = _clashes(store, path, page.objects, page.prefixes, more=page.next_token is not None)
+    if not found:
+        return page
+    _settle_all(store, found)
+    page = store.list_page(path.dir_key, delimiter=delimiter, token=token, max_keys=page_size)
+    hidden = {o.key for o in _clashes(store, path, page.objects, page.prefixes, look_further=False)}
+    return ListPage([o for o in page.objects if o.key not in hidden], page.prefixes, page.next_token)
+
+
 def recursive_page(
     store: S3Store, path: DMPath, base: str, dialect: str, token: str | None, page_size: int
 ) -> dict[str, Any] | None:
     """Extension: one page of every entry below a directory (``nextPageToken`` when more follow)."""
-    page = store.list_page(path.dir_key, delimiter=None, token=token, max_keys=page_size)
+    page = _settled_page(store, path, None, token, page_size)
     if not page.objects and token is None and not path.is_home and stat(store, path) is None:
         return None
     contents: list[dict[str, Any]] = []
@@ -170,7 +244,7 @@ def mkdir(store: S3Store, path: DMPath, base: str, dialect: str) -> tuple[int, d
             store.put_bytes(path.dir_key, b"", content_type=DIR_CONTENT_TYPE)
         return 200, dir_json(path, base, dialect)
     path.require_folder_name()
-    if store.head(path.key) is not None:
+    if file_info(store, path) is not None:
         raise APIError(409, f"a file named {path.display(dialect)} exists already")
     page = store.list_page(path.dir_key, delimiter=None, max_keys=1)  # not a file: a folder already?
     if page.objects:
@@ -185,7 +259,7 @@ def delete(store: S3Store, path: DMPath, dialect: str) -> dict[str, Any]:
     """Delete a file or an empty directory (a non-empty one gets 409)."""
     if path.is_home:
         raise APIError(403, "your home folder cannot be deleted")
-    if store.head(path.key) is not None:
+    if file_info(store, path) is not None:
         store.delete(path.key)
         return {"deleted": path.display(dialect), "isDirectory": False}
     page = store.list_page(path.dir_key, delimiter=None, max_keys=2)
@@ -221,7 +295,8 @@ def copy(store: S3Store, src: DMPath, dst: DMPath, *, merge: bool = False) -> bo
     require_parent(store, dst)
     if not st.is_dir:
         assert st.info is not None
-        if stat(store, dst) is not None and store.head(dst.key) is None:
+        existing = stat(store, dst)
+        if existing is not None and existing.is_dir:
             raise APIError(409, f"the destination {dst.display()} is an existing directory")
         store.copy(src.key, dst.key, st.info.size)
         return False
