@@ -19,6 +19,7 @@ ETag, so two replicas settling one version make one copy.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -28,7 +29,6 @@ from gsdesktop.server.storage import NOT_FOUND_CODES, PRECONDITION_CODES, Object
 log = logging.getLogger(__name__)
 
 TAG = "file clashed with folder"
-DIR_CONTENT_TYPE = "application/x-directory"
 _SINGLE_COPY_LIMIT = 5 * 1024**3
 
 
@@ -87,10 +87,6 @@ def settle(store: S3Store, path: DMPath, info: ObjectInfo) -> None:
             raise
         return  # a newer version arrived (settled by the next look) or a racing replica deleted it
     log.info("file %s clashed with a folder of that name: moved to %s", path.key, target.key)
-    try:  # the folder's own marker (SeaweedFS: the file had replaced the folder's entry)
-        store.put_bytes(path.dir_key, b"", content_type=DIR_CONTENT_TYPE, if_none_match=True)
-    except ClientError as exc:
-        log.info("folder marker %s not re-created (%s)", path.dir_key, error_code(exc))
 
 
 def _copy_version(store: S3Store, src: str, dst: str, info: ObjectInfo) -> None:
@@ -98,12 +94,12 @@ def _copy_version(store: S3Store, src: str, dst: str, info: ObjectInfo) -> None:
     if info.size > _SINGLE_COPY_LIMIT:
         if store.head(dst) is not None:
             raise ClientError({"Error": {"Code": "PreconditionFailed", "Message": "exists"}}, "CopyObject")
-        store.s3.copy(
-            {"Bucket": store.bucket, "Key": src},
-            store.bucket,
-            dst,
-            ExtraArgs={"CopySourceIfMatch": f'"{info.etag}"', "MetadataDirective": "COPY"},
-        )
+        meta = info if info.metadata is not None else (store.head(src) or info)
+        extra: dict[str, Any] = {"CopySourceIfMatch": f'"{info.etag}"', "Metadata": meta.metadata or {}}
+        if meta.content_type:
+            extra["ContentType"] = meta.content_type
+        # a multipart copy: its metadata (the md5-hash record) is given, not copied
+        store.s3.copy({"Bucket": store.bucket, "Key": src}, store.bucket, dst, ExtraArgs=extra)
         return
     store.s3.copy_object(
         Bucket=store.bucket,

@@ -282,3 +282,34 @@ def test_clash_names_fit_and_keep_the_extension(tmp_path: Path) -> None:
     out = clash_name(long[:-4][:125] + ".txt", "0123456789abcdef")
     assert len(out.encode()) <= MAX_NAME_BYTES and out.endswith(").txt")
     validate_name(out)
+
+
+@pytest.mark.parametrize("managed", [False, True])
+def test_settle_keeps_the_bytes_and_the_md5_record(
+    seaweed: S3Config, monkeypatch: pytest.MonkeyPatch, managed: bool
+) -> None:
+    """Straight against the store: the file moved aside keeps its bytes and ``md5-hash`` record, also
+    through the managed (multipart) copy used above 5 GiB (forced here with a limit of 0)."""
+    from gsdesktop.server import clash
+    from gsdesktop.server.paths import DMPath
+    from gsdesktop.server.storage import S3Store
+    from tests.support.servers import unique_name
+
+    if managed:
+        monkeypatch.setattr(clash, "_SINGLE_COPY_LIMIT", 0)
+    store = S3Store(seaweed, create_bucket=False)
+    user = unique_name("st")
+    data = b"file bytes"
+    store.put_bytes(f"users/{user}/x/in.txt", b"in")
+    store.put_bytes(f"users/{user}/x", data, content_type="text/plain", metadata={"md5-hash": "ab" * 16})
+    path = DMPath(user, "x")
+    info = store.head(path.key)
+    assert info is not None and clash.is_clash(store, path)
+    clash.settle(store, path, info)
+    clash.settle(store, path, info)  # a second replica settling the same version: nothing more happens
+    keys = store_keys(seaweed, f"users/{user}/")
+    moved = f"users/{user}/" + clash.clash_name("x", info.etag)
+    assert keys == sorted([f"users/{user}/x/in.txt", moved])
+    assert store.get_bytes(moved) == data
+    held = store.head(moved)
+    assert held is not None and (held.metadata or {}).get("md5-hash") == "ab" * 16

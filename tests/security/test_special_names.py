@@ -213,3 +213,28 @@ def test_the_name_rules_in_paths() -> None:
     ):
         assert not is_reserved_folder_name(name)  # the store hides these exact forms only (case-sensitive)
         assert parse_path(f"/Home/u/{name}/f.txt").path is not None
+
+
+def test_sync_keeps_going_past_a_local_folder_with_such_a_name(
+    account: Any, tmp_path: Any, tmp_home: Any
+) -> None:
+    """A local folder the server refuses is that folder's problem only: everything else syncs."""
+    from gsdesktop.datamanager.client import DataManagerClient
+    from tests.integration.test_sync_engine import make_engine, write
+
+    client = DataManagerClient(account.server_url, account.username, account.password)
+    try:
+        local = tmp_path / "L"
+        write(local / "ok.txt", "fine")
+        write(local / "proj.versions" / "inside.txt", "kept locally")
+        write(local / "sub" / "deep.txt", "deep")
+        engine = make_engine(client, local, tmp_path)
+        report = engine.sync_once()
+        listed = {m.path.rsplit("/", 1)[-1] for m in client.list_recursive(f"{client.home}/sync")}
+        assert {"ok.txt", "sub", "deep.txt"} <= listed
+        assert "proj.versions" not in listed
+        assert (local / "proj.versions" / "inside.txt").read_text() == "kept locally"
+        assert [p.path for p in report.problems] == ["proj.versions"]
+        assert "cannot be a folder name" in report.problems[0].message
+    finally:
+        client.close()
