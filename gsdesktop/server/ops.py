@@ -310,6 +310,17 @@ def copy(store: S3Store, src: DMPath, dst: DMPath, *, merge: bool = False) -> bo
             "or ask to merge into it with ?merge=true (same-named files are then replaced)",
         )
     objects, _ = store.list_all(src.dir_key, delimiter=None)
+    if existing is not None:  # a merge must not make one name both a file and a folder
+        clashing = _merge_clash(
+            [o.key[len(src.dir_key) :] for o in objects],
+            [o.key[len(dst.dir_key) :] for o in store.list_all(dst.dir_key, delimiter=None)[0]],
+        )
+        if clashing is not None:
+            raise APIError(
+                409,
+                f"cannot merge into {dst.display()}: {dst.display()}/{clashing} is a file in one folder "
+                "and a folder in the other",
+            )
     pairs = [(o.key, dst.dir_key + o.key[len(src.dir_key) :], o.size) for o in objects]
     if store.head(dst.dir_key) is None:
         store.put_bytes(dst.dir_key, b"", content_type=DIR_CONTENT_TYPE)
@@ -324,6 +335,25 @@ def copy(store: S3Store, src: DMPath, dst: DMPath, *, merge: bool = False) -> bo
     with ThreadPoolExecutor(max_workers=COPY_WORKERS) as pool:
         list(pool.map(copy_one, pairs))
     return True
+
+
+def _folders_of(rels: list[str]) -> set[str]:
+    """Every folder the relative keys name (markers ``a/`` and every parent of a key)."""
+    out: set[str] = set()
+    for rel in rels:
+        key = rel.rstrip("/") if rel.endswith("/") else rel.rpartition("/")[0]
+        while key and key not in out:
+            out.add(key)
+            key = key.rpartition("/")[0]
+    return out
+
+
+def _merge_clash(src_rels: list[str], dst_rels: list[str]) -> str | None:
+    """A relative name that is a file on one side and a folder on the other, if any."""
+    src_files = {r for r in src_rels if r and not r.endswith("/")}
+    dst_files = {r for r in dst_rels if r and not r.endswith("/")}
+    both = (src_files & _folders_of(dst_rels)) | (dst_files & _folders_of(src_rels))
+    return min(both) if both else None
 
 
 def move(store: S3Store, src: DMPath, dst: DMPath) -> bool:

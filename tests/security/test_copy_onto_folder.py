@@ -99,3 +99,62 @@ def test_copies_onto_new_names_and_the_other_clashes(dm: DM, seaweed: S3Config) 
     r = dm.s.put(dm.url("dst/only.txt"), headers={"x-gs-copy-source": dm.p("src/same.txt")}, timeout=30)
     assert r.status_code == 201, r.text
     assert dm.download("dst/only.txt").content == b"from src"
+
+
+@pytest.mark.parametrize("dialect", ["beta", "v1"])
+def test_a_merge_never_makes_a_name_both_file_and_folder(dm: DM, seaweed: S3Config, dialect: str) -> None:
+    dm.mkdir("src")
+    dm.mkdir("src/a")
+    dm.upload("src/a/in.txt", b"in")
+    dm.upload("src/b", b"file b")
+    dm.mkdir("dst")
+    dm.upload("dst/a", b"file a")  # a file where the source has a folder
+    before = store_keys(seaweed, f"users/{dm.user}/")
+    source = _source(dm, "src", dialect)
+    r = dm.s.put(
+        dm.url("dst", dialect), params={"merge": "true"}, headers={"x-gs-copy-source": source}, timeout=30
+    )
+    assert r.status_code == 409 and "/dst/a is a file in one folder" in r.json()["message"], r.text
+    assert store_keys(seaweed, f"users/{dm.user}/") == before
+    assert dm.s.delete(dm.url("dst/a"), timeout=30).status_code == 200
+    dm.mkdir("dst/b")
+    dm.upload("dst/b/x.txt", b"x")  # a folder where the source has a file
+    before = store_keys(seaweed, f"users/{dm.user}/")
+    r = dm.s.put(
+        dm.url("dst", dialect), params={"merge": "true"}, headers={"x-gs-copy-source": source}, timeout=30
+    )
+    assert r.status_code == 409 and "/dst/b is a file in one folder" in r.json()["message"], r.text
+    assert store_keys(seaweed, f"users/{dm.user}/") == before
+
+
+BAD_DESTINATIONS = {
+    "missing parent": ("no/such/place", 404),
+    "parent is a file": ("file.txt/inside", 409),
+    "existing folder": ("other", 409),
+    "existing file": ("file.txt", 409),
+    "into itself": ("tree/sub/deeper", 400),
+    "hidden folder name": ("tree.versions", 400),
+    "backslash": ("a\\b", 400),
+    "dot segment": ("%2e%2e/x", 400),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_DESTINATIONS))
+def test_a_refused_move_or_copy_changes_nothing(dm: DM, seaweed: S3Config, case: str) -> None:
+    """Every refusal of a move or a folder copy comes before the first write (item 8: a move to a
+    hidden name used to delete the source and then answer 404)."""
+    dm.mkdir("tree")
+    dm.mkdir("tree/sub")
+    dm.upload("tree/sub/f.txt", b"f")
+    dm.upload("file.txt", b"file")
+    dm.mkdir("other")
+    rel, status = BAD_DESTINATIONS[case]
+    before = store_keys(seaweed, f"users/{dm.user}/")
+    target = f"/Home/{dm.user}/{rel}"
+    r = dm.s.post(dm.url("tree", "v1"), json={"path": target}, timeout=30)
+    assert r.status_code == status, (case, r.text)
+    if case != "existing file":  # copying a folder onto a file: 409 as well
+        url = f"{dm.base}/datamanager/v1.0/file{target}".replace("\\", "%5C")
+        r = dm.s.put(url, headers={"x-gs-copy-source": f"/Home/{dm.user}/tree"}, timeout=30)
+        assert r.status_code == status, (case, r.text)
+    assert store_keys(seaweed, f"users/{dm.user}/") == before
