@@ -357,12 +357,14 @@ def complete_upload(store: S3Store, state: UploadState, parts: Any, md5: Any = N
     missing = [n for n in range(1, state.parts + 1) if n not in wanted]
     if missing:
         raise MultipartError(409, f"{len(missing)} of {state.parts} parts are missing (first: {missing[0]})")
-    if clash.is_clash(store, state.dm_path):  # made since the upload started: a name is one thing
+    # a name is one thing: the path may have become a folder, or its folder a file, since the start
+    if clash.is_clash(store, state.dm_path):
         raise MultipartError(
             409,
             f"{state.dm_path.display(state.dialect)} is now a folder: the upload was not completed "
             "(its parts are kept until you abort it)",
         )
+    ops.require_parent(store, state.dm_path)
     try:
         _assemble(store, state, wanted)
     except MultipartError as exc:

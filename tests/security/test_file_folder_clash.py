@@ -231,6 +231,18 @@ def _look(client: DM, how: str, name: str, stop: threading.Event, problems: list
             problems.append(repr(exc))
 
 
+def test_a_multipart_complete_into_a_folder_that_became_a_file_is_409(dm: DM, seaweed: S3Config) -> None:
+    dm.mkdir("z")
+    complete = _multipart(dm, "z/part.txt", b"multipart bytes")
+    assert dm.s.delete(dm.url("z"), timeout=30).status_code == 200
+    dm.upload("z", b"now a file")
+    before = store_keys(seaweed, f"users/{dm.user}/")
+    r = complete()
+    assert r.status_code == 409, r.text
+    assert store_keys(seaweed, f"users/{dm.user}/") == before
+    assert dm.download("z").content == b"now a file" and clash_copies(dm) == {}
+
+
 def test_racing_stale_uploads_and_two_replicas_settle_each_clash_once(
     dm: DM, account: Any, replica: ServerProcess
 ) -> None:
