@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 TAG = "file clashed with folder"
 _SINGLE_COPY_LIMIT = 5 * 1024**3
+DIR_CONTENT_TYPE = "application/x-directory"
 
 
 def clash_name(name: str, etag: str, *, full: bool = False) -> str:
@@ -87,6 +88,11 @@ def settle(store: S3Store, path: DMPath, info: ObjectInfo) -> None:
             raise
         return  # a newer version arrived (settled by the next look) or a racing replica deleted it
     log.info("file %s clashed with a folder of that name: moved to %s", path.key, target.key)
+    try:  # the folder's own marker: in SeaweedFS the file had replaced the folder's entry, without a
+        # marker the folder would linger in listings once emptied
+        store.put_bytes(path.dir_key, b"", content_type=DIR_CONTENT_TYPE)
+    except ClientError as exc:  # a newer upload of the file took the name again: the next look settles it
+        log.info("folder marker %s not re-created (%s)", path.dir_key, error_code(exc))
 
 
 def _copy_version(store: S3Store, src: str, dst: str, info: ObjectInfo) -> None:

@@ -131,26 +131,40 @@ def _clashes(
     return found
 
 
-def _settle_all(store: S3Store, found: list[ObjectInfo]) -> None:
+def _settle_all(store: S3Store, found: list[ObjectInfo]) -> set[str]:
+    """Settle each clash a listing suggested, once confirmed; returns the keys of the confirmed ones.
+
+    Confirmed means objects below ``key/``. SeaweedFS keeps listing a folder whose last object was
+    deleted without a marker; beside a file of that name such an empty leftover is no folder: the file
+    keeps the name and the listing leaves the leftover out (as metadata, which sees the file, does)."""
+    confirmed: set[str] = set()
     for obj in found:
         try:
-            clash.settle(store, DMPath.from_key(obj.key), obj)
+            path = DMPath.from_key(obj.key)
         except PathError:
             continue
+        if clash.is_clash(store, path):
+            confirmed.add(obj.key)
+            clash.settle(store, path, obj)
+    return confirmed
 
 
 def listing(store: S3Store, path: DMPath, base: str, dialect: str) -> dict[str, Any] | None:
     """GSDirectoryListing of a directory, or ``None`` when ``path`` is not a directory."""
     objects, prefixes = store.list_all(path.dir_key, delimiter="/")
     found = _clashes(store, path, objects, prefixes)
-    if found:  # a file and a folder share a name: the file is moved aside, then listed under its new name
-        _settle_all(store, found)
+    confirmed = _settle_all(store, found)
+    ghosts = {o.key + "/" for o in found if o.key not in confirmed}
+    if confirmed:  # a file and a folder shared a name: the file was moved aside, list it under its new name
         objects, prefixes = store.list_all(path.dir_key, delimiter="/")
-        hidden = {o.key for o in _clashes(store, path, objects, prefixes)}
+        hidden = {o.key for o in _clashes(store, path, objects, prefixes)} & confirmed
         objects = [o for o in objects if o.key not in hidden]
+    prefixes = [p for p in prefixes if p not in ghosts]
     marker = next((o for o in objects if o.key == path.dir_key), None)
     if not objects and not prefixes and not path.is_home:
         return None
+    if not objects and not path.is_home and not store.any_under(path.dir_key) and store.head(path.key):
+        return None  # only empty leftovers below (see _settle_all) and a file of this name: the file
     return {
         "directory": dir_json(path, base, dialect, marker.last_modified if marker else None),
         "contents": _contents(store, path, objects, prefixes, base, dialect),
@@ -203,12 +217,14 @@ def _settled_page(
     """One listing page in which no file shares its name with a folder (clashes are settled first)."""
     page = store.list_page(path.dir_key, delimiter=delimiter, token=token, max_keys=page_size)
     found = _clashes(store, path, page.objects, page.prefixes, more=page.next_token is not None)
-    if not found:
-        return page
-    _settle_all(store, found)
-    page = store.list_page(path.dir_key, delimiter=delimiter, token=token, max_keys=page_size)
-    hidden = {o.key for o in _clashes(store, path, page.objects, page.prefixes, look_further=False)}
-    return ListPage([o for o in page.objects if o.key not in hidden], page.prefixes, page.next_token)
+    confirmed = _settle_all(store, found)
+    ghosts = {o.key + "/" for o in found if o.key not in confirmed}
+    hidden: set[str] = set()
+    if confirmed:
+        page = store.list_page(path.dir_key, delimiter=delimiter, token=token, max_keys=page_size)
+        hidden = {o.key for o in _clashes(store, path, page.objects, page.prefixes, look_further=False)}
+    objects = [o for o in page.objects if o.key not in hidden & confirmed]
+    return ListPage(objects, [p for p in page.prefixes if p not in ghosts], page.next_token)
 
 
 def recursive_page(

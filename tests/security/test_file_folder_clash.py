@@ -321,7 +321,38 @@ def test_settle_keeps_the_bytes_and_the_md5_record(
     clash.settle(store, path, info)  # a second replica settling the same version: nothing more happens
     keys = store_keys(seaweed, f"users/{user}/")
     moved = f"users/{user}/" + clash.clash_name("x", info.etag)
-    assert keys == sorted([f"users/{user}/x/in.txt", moved])
+    assert keys == sorted([f"users/{user}/x/", f"users/{user}/x/in.txt", moved])  # marker made again
     assert store.get_bytes(moved) == data
     held = store.head(moved)
     assert held is not None and (held.metadata or {}).get("md5-hash") == "ab" * 16
+
+
+def test_a_settled_folder_emptied_and_deleted_leaves_nothing_behind(dm: DM) -> None:
+    """The folder gets its marker back when the file is moved aside (in SeaweedFS the file had replaced
+    the folder's own entry): emptied and deleted, it is gone from every listing."""
+    url = dm.upload_url("g", b"stale")
+    dm.mkdir("g")
+    dm.upload("g/in.txt", b"in")
+    put_stale(url, b"stale")
+    assert dm.meta("g")["isDirectory"] is True
+    assert dm.s.delete(dm.url("g/in.txt"), timeout=30).status_code == 200
+    assert dm.s.delete(dm.url("g"), timeout=30).status_code == 200
+    assert [n for n, _ in entries(dm)] == [n for n in clash_copies(dm)]  # only the moved file is left
+    assert dm.s.get(dm.url("g", endpoint="filemetadata"), timeout=30).status_code == 404
+
+
+def test_an_empty_folder_the_store_left_behind_does_not_clash(dm: DM, seaweed: S3Config) -> None:
+    """SeaweedFS keeps listing a folder whose last object went (no marker). Beside a file of that name
+    it is no folder: the file keeps the name, nothing moves, and the name is listed once."""
+    from gsdesktop.server.storage import S3Store
+
+    store = S3Store(seaweed, create_bucket=False)
+    store.put_bytes(f"users/{dm.user}/h/sub/f", b"gone soon")
+    store.put_bytes(f"users/{dm.user}/h", b"the file h")
+    store.delete(f"users/{dm.user}/h/sub/f")  # leaves h/ and h/sub/ listed as empty folders
+    for dialect in ("beta", "v1"):
+        listing = entries(dm, "", dialect)
+        one_name_one_thing(listing)
+        assert ("h", False) in listing
+    assert dm.meta("h")["isDirectory"] is False
+    assert dm.download("h").content == b"the file h" and clash_copies(dm) == {}
