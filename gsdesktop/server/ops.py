@@ -51,7 +51,15 @@ def stat(store: S3Store, path: DMPath) -> Stat | None:
     if page.objects:
         first = page.objects[0]
         return Stat(True, first if first.key == path.dir_key else None)
-    return Stat(True, None) if path.is_home else None
+    return Stat(True, None) if path.is_home or empty_leftover(store, path) else None
+
+
+def empty_leftover(store: S3Store, path: DMPath) -> bool:
+    """True for a folder with nothing in it and no marker that the store still lists (SeaweedFS keeps
+    such a folder's entry when its last object goes): an empty folder, which delete removes. One call;
+    asked only where nothing else was found."""
+    info = store.head(path.dir_key)
+    return info is not None and info.size == 0 and (info.content_type or "").startswith(DIR_CONTENT_TYPE)
 
 
 def dir_exists(store: S3Store, path: DMPath) -> bool:
@@ -84,6 +92,8 @@ def require_parent(store: S3Store, path: DMPath) -> None:
         return
     if store.head(parent.key) is not None:
         raise APIError(409, f"parent {parent.display()} is a file, not a directory")
+    if empty_leftover(store, parent):
+        return
     raise not_found(f"parent directory {parent.display()} does not exist (create it first)")
 
 
@@ -161,7 +171,7 @@ def listing(store: S3Store, path: DMPath, base: str, dialect: str) -> dict[str, 
         objects = [o for o in objects if o.key not in hidden]
     prefixes = [p for p in prefixes if p not in ghosts]
     marker = next((o for o in objects if o.key == path.dir_key), None)
-    if not objects and not prefixes and not path.is_home:
+    if not objects and not prefixes and not path.is_home and not empty_leftover(store, path):
         return None
     if not objects and not path.is_home and not store.any_under(path.dir_key) and store.head(path.key):
         return None  # only empty leftovers below (see _settle_all) and a file of this name: the file
@@ -267,8 +277,12 @@ def mkdir(store: S3Store, path: DMPath, base: str, dialect: str) -> tuple[int, d
         first = page.objects[0]
         return 200, dir_json(path, base, dialect, first.last_modified if first.key == path.dir_key else None)
     require_parent(store, path)
-    store.put_bytes(path.dir_key, b"", content_type=DIR_CONTENT_TYPE)
-    return 201, dir_json(path, base, dialect)
+    # If-None-Match: a plain marker PUT racing a file PUT of this name can replace the file in SeaweedFS
+    if store.put_bytes(path.dir_key, b"", content_type=DIR_CONTENT_TYPE, if_none_match=True):
+        return 201, dir_json(path, base, dialect)
+    if file_info(store, path) is not None:  # a file of this name arrived meanwhile (a stale upload URL)
+        raise APIError(409, f"a file named {path.display(dialect)} exists already")
+    return 200, dir_json(path, base, dialect)  # the folder exists (made meanwhile, or a leftover entry)
 
 
 def delete(store: S3Store, path: DMPath, dialect: str) -> dict[str, Any]:
@@ -280,6 +294,8 @@ def delete(store: S3Store, path: DMPath, dialect: str) -> dict[str, Any]:
         return {"deleted": path.display(dialect), "isDirectory": False}
     page = store.list_page(path.dir_key, delimiter=None, max_keys=2)
     keys = [o.key for o in page.objects]
+    if not keys and empty_leftover(store, path):
+        keys = [path.dir_key]
     if not keys:
         raise not_found(path.display(dialect))
     if any(k != path.dir_key for k in keys):

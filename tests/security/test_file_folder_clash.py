@@ -321,15 +321,15 @@ def test_settle_keeps_the_bytes_and_the_md5_record(
     clash.settle(store, path, info)  # a second replica settling the same version: nothing more happens
     keys = store_keys(seaweed, f"users/{user}/")
     moved = f"users/{user}/" + clash.clash_name("x", info.etag)
-    assert keys == sorted([f"users/{user}/x/", f"users/{user}/x/in.txt", moved])  # marker made again
+    assert keys == sorted([f"users/{user}/x/in.txt", moved])
     assert store.get_bytes(moved) == data
     held = store.head(moved)
     assert held is not None and (held.metadata or {}).get("md5-hash") == "ab" * 16
 
 
 def test_a_settled_folder_emptied_and_deleted_leaves_nothing_behind(dm: DM) -> None:
-    """The folder gets its marker back when the file is moved aside (in SeaweedFS the file had replaced
-    the folder's own entry): emptied and deleted, it is gone from every listing."""
+    """In SeaweedFS the file had replaced the folder's own entry (its marker); once emptied the folder is
+    still listed, and delete removes it: gone from every listing."""
     url = dm.upload_url("g", b"stale")
     dm.mkdir("g")
     dm.upload("g/in.txt", b"in")
@@ -356,3 +356,84 @@ def test_an_empty_folder_the_store_left_behind_does_not_clash(dm: DM, seaweed: S
         assert ("h", False) in listing
     assert dm.meta("h")["isDirectory"] is False
     assert dm.download("h").content == b"the file h" and clash_copies(dm) == {}
+
+
+@pytest.mark.parametrize("taken_by", ["file", "folder"])
+def test_settle_takes_the_longer_name_when_the_short_one_is_taken(seaweed: S3Config, taken_by: str) -> None:
+    from gsdesktop.server import clash
+    from gsdesktop.server.paths import DMPath
+    from gsdesktop.server.storage import S3Store
+    from tests.support.servers import unique_name
+
+    store = S3Store(seaweed, create_bucket=False)
+    user = unique_name("st")
+    data = b"the clashing file"
+    etag = hashlib.md5(data).hexdigest()
+    short = f"users/{user}/" + clash.clash_name("x.txt", etag)
+    if taken_by == "file":
+        store.put_bytes(short, b"someone else's file")
+    else:
+        store.put_bytes(short + "/inside", b"someone else's folder")
+    store.put_bytes(f"users/{user}/x.txt/in", b"in")
+    store.put_bytes(f"users/{user}/x.txt", data)
+    path = DMPath(user, "x.txt")
+    info = store.head(path.key)
+    assert info is not None and info.etag == etag
+    clash.settle(store, path, info)
+    full = f"users/{user}/" + clash.clash_name("x.txt", etag, full=True)
+    assert store.get_bytes(full) == data
+    assert store.head(path.key) is None
+    assert store.get_bytes(short if taken_by == "file" else short + "/inside") is not None
+
+
+def test_an_emptied_folder_the_store_keeps_listing_is_an_empty_folder(dm: DM, seaweed: S3Config) -> None:
+    """A folder without a marker whose last object went stays listed by SeaweedFS: metadata, GET and
+    mkdir agree that it is an empty folder, and delete removes it from the listing."""
+    from gsdesktop.server.storage import S3Store
+
+    store = S3Store(seaweed, create_bucket=False)
+    store.put_bytes(f"users/{dm.user}/k/f", b"gone soon")
+    store.delete(f"users/{dm.user}/k/f")
+    assert ("k", True) in entries(dm)
+    assert dm.meta("k")["isDirectory"] is True and dm.meta("k", "v1")["isDirectory"] is True
+    assert entries(dm, "k") == []
+    assert dm.s.put(dm.url("k"), json={"isDirectory": True}, timeout=30).status_code == 200
+    dm.upload("k/new.txt", b"new")  # its parent exists
+    assert dm.s.delete(dm.url("k/new.txt"), timeout=30).status_code == 200
+    assert dm.s.delete(dm.url("k"), timeout=30).status_code == 200
+    assert ("k", True) not in entries(dm)
+    assert dm.s.get(dm.url("k", endpoint="filemetadata"), timeout=30).status_code == 404
+
+
+def test_mkdir_racing_a_stale_upload_never_loses_the_file(
+    dm: DM, account: Any, replica: ServerProcess
+) -> None:
+    """mkdir's marker is written with If-None-Match: a plain marker PUT racing a file PUT of the same name
+    could replace the file in SeaweedFS (both answered 200; 2 of 60 raw tries lost the file)."""
+    other = DM(replica.url, account.username, account.password)
+    try:
+        for i in range(30):
+            name, data = f"m{i}", f"upload {i}".encode()
+            url = dm.upload_url(name, data)
+            barrier = threading.Barrier(2)
+            results: list[int] = []
+
+            def make_folder(
+                client: DM = other, rel: str = name, out: list[int] = results, go: threading.Barrier = barrier
+            ) -> None:
+                go.wait()
+                out.append(client.s.put(client.url(rel), json={"isDirectory": True}, timeout=30).status_code)
+
+            t = threading.Thread(target=make_folder)
+            t.start()
+            barrier.wait()
+            put_stale(url, data)
+            t.join()
+            assert results[0] in (200, 201, 409), results
+            listing = entries(dm)
+            one_name_one_thing(listing)
+            (kind,) = [d for n, d in listing if n == name]
+            kept = dm.download(name).content if not kind else None
+            assert kept == data or data in clash_copies(dm).values(), (i, results, listing)
+    finally:
+        other.close()
