@@ -12,10 +12,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from gsdesktop.server import clash
 from gsdesktop.server.common import APIError, dir_json, file_json, not_found
 from gsdesktop.server.paths import DMPath, PathError
-from gsdesktop.server.storage import ListPage, ObjectInfo, S3Store
+from gsdesktop.server.storage import ListPage, ObjectInfo, S3Store, error_code
 
 DIR_CONTENT_TYPE = "application/x-directory"
 MAX_PUT_SIZE = 5 * 1024**3
@@ -278,8 +280,12 @@ def mkdir(store: S3Store, path: DMPath, base: str, dialect: str) -> tuple[int, d
         return 200, dir_json(path, base, dialect, first.last_modified if first.key == path.dir_key else None)
     require_parent(store, path)
     # If-None-Match: a plain marker PUT racing a file PUT of this name can replace the file in SeaweedFS
-    if store.put_bytes(path.dir_key, b"", content_type=DIR_CONTENT_TYPE, if_none_match=True):
-        return 201, dir_json(path, base, dialect)
+    try:
+        if store.put_bytes(path.dir_key, b"", content_type=DIR_CONTENT_TYPE, if_none_match=True):
+            return 201, dir_json(path, base, dialect)
+    except ClientError as exc:
+        if error_code(exc) != "ExistingObjectIsFile":  # SeaweedFS: a file of this name arrived first
+            raise
     if file_info(store, path) is not None:  # a file of this name arrived meanwhile (a stale upload URL)
         raise APIError(409, f"a file named {path.display(dialect)} exists already")
     return 200, dir_json(path, base, dialect)  # the folder exists (made meanwhile, or a leftover entry)
