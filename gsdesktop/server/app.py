@@ -245,13 +245,13 @@ def _get(request: Request, raw: str, user: str, dialect: str) -> Response:
         if page is not None:
             return _json(page)
     # one store call in the common case: names with an extension are usually files
-    info = store.head(path.key) if "." in path.name and not path.is_home else None
+    info = ops.file_info(store, path) if "." in path.name else None
     if info is None and not data_format:
         listing = ops.listing(store, path, base, dialect)
         if listing is not None:
             return _json(listing)
-    if info is None and "." not in path.name and not path.is_home:
-        info = store.head(path.key)
+    if info is None and "." not in path.name:
+        info = ops.file_info(store, path)
     if info is None:
         if data_format and ops.stat(store, path) is not None:
             raise APIError(400, f"{path.display(dialect)} is a directory; only files can be converted")
@@ -302,7 +302,7 @@ def _put_sync(request: Request, raw: str, user: str, dialect: str, body: bytes) 
     source = request.headers.get("x-gs-copy-source")
     if source is not None:
         src = _copy_source(store, source, user)
-        is_dir = ops.copy(store, src, path)
+        is_dir = ops.copy(store, src, path, merge=_flag(_query(request, "merge")))
         meta = ops.metadata(store, path, base, dialect) if not is_dir else dir_json(path, base, dialect)
         return _json(meta, 201)
     if not body.strip():
@@ -412,7 +412,7 @@ def _downloadurl(request: Request, raw: str, user: str, dialect: str) -> Respons
     store = store_of(request)
     path = own_path(raw, user)
     assert path is not None
-    info = None if path.is_home else store.head(path.key)
+    info = ops.file_info(store, path)
     if info is None:
         if ops.stat(store, path) is not None:
             raise APIError(400, f"{path.display(dialect)} is a directory; only files have download URLs")

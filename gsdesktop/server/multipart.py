@@ -50,7 +50,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from gsdesktop.server import ops
+from gsdesktop.server import clash, ops
 from gsdesktop.server.common import APIError, base_url, own_path, read_json, require_user
 from gsdesktop.server.paths import DMPath
 from gsdesktop.server.storage import ObjectInfo, S3Store, error_code
@@ -357,6 +357,14 @@ def complete_upload(store: S3Store, state: UploadState, parts: Any, md5: Any = N
     missing = [n for n in range(1, state.parts + 1) if n not in wanted]
     if missing:
         raise MultipartError(409, f"{len(missing)} of {state.parts} parts are missing (first: {missing[0]})")
+    # a name is one thing: the path may have become a folder, or its folder a file, since the start
+    if clash.is_clash(store, state.dm_path):
+        raise MultipartError(
+            409,
+            f"{state.dm_path.display(state.dialect)} is now a folder: the upload was not completed "
+            "(its parts are kept until you abort it)",
+        )
+    ops.require_parent(store, state.dm_path)
     try:
         _assemble(store, state, wanted)
     except MultipartError as exc:

@@ -18,6 +18,12 @@ MAX_NAME_BYTES = 255
 MAX_KEY_BYTES = 1024
 USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _DOT_FORMS = {"..", ".", "%2e%2e", "%2e.", ".%2e", "%2e"}
+#: Folder names the store keeps for itself: SeaweedFS leaves a directory named ``.uploads`` (its multipart
+#: staging) or ending in ``.versions`` (object versions) out of every listing, and never lists the files
+#: directly inside one. Such names cannot work as folders, so they are refused as folder names (files may
+#: use them: the store hides only directories).
+RESERVED_FOLDER_NAMES = frozenset({".uploads"})
+RESERVED_FOLDER_SUFFIX = ".versions"
 
 
 class PathError(ValueError):
@@ -30,6 +36,27 @@ def validate_username(name: str) -> str:
         raise PathError(
             f"invalid user name {name!r}: use 1-64 letters, digits, '.', '_' or '-', "
             "starting with a letter or digit"
+        )
+    if is_reserved_folder_name(name):
+        raise PathError(
+            f"invalid user name {name!r}: the home folder would be hidden by the store "
+            f"(names ending in {RESERVED_FOLDER_SUFFIX!r} are reserved)"
+        )
+    return name
+
+
+def is_reserved_folder_name(name: str) -> bool:
+    """True for a name the store hides when it is a folder (see :data:`RESERVED_FOLDER_NAMES`)."""
+    return name in RESERVED_FOLDER_NAMES or name.endswith(RESERVED_FOLDER_SUFFIX)
+
+
+def validate_folder_name(name: str) -> str:
+    """Check a name that is (or would become) a folder; raises :class:`PathError` for a reserved one."""
+    if is_reserved_folder_name(name):
+        raise PathError(
+            f"{name!r} cannot be a folder name: the storage service reserves folders named '.uploads' "
+            f"or ending in {RESERVED_FOLDER_SUFFIX!r} (it would hide the folder and its files); "
+            "a file may have this name"
         )
     return name
 
@@ -91,6 +118,11 @@ class DMPath:
         validate_name(name)
         return DMPath(self.user, f"{self.rel}/{name}" if self.rel else name)
 
+    def require_folder_name(self) -> None:
+        """Raise :class:`PathError` when this path cannot be a folder (a reserved name, see above)."""
+        if self.rel:
+            validate_folder_name(self.name)
+
     def is_within(self, other: DMPath) -> bool:
         """True when this path is ``other`` or lies below it."""
         if self.user != other.user:
@@ -146,6 +178,8 @@ def parse_path(raw: str) -> ParsedPath:
     for seg in segments[1:]:
         validate_name(seg)
     validate_username(user)
+    for seg in segments[2:-1]:  # every segment but the last names a folder
+        validate_folder_name(seg)
     rel = "/".join(segments[2:])
     path = DMPath(user, rel)
     if len(path.dir_key.encode("utf-8")) > MAX_KEY_BYTES:
