@@ -674,6 +674,10 @@ class SyncEngine:
                 key = act.dest if act.op in (Op.MOVE_LOCAL, Op.MOVE_REMOTE) and act.dest else act.path
                 _apply(trees, act, out.actual.get(key))
                 self._count(report, act)
+            for path, (entry, recorded) in out.landed.items():
+                trees[2][path] = entry  # stored although the step failed: the snapshot must say so
+                if recorded:
+                    trees[0][path] = entry
             report.bytes_up += out.bytes_up
             report.bytes_down += out.bytes_down
             frozen |= out.failed

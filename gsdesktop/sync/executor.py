@@ -65,7 +65,17 @@ class Skipped(Exception):
 
 
 class Busy(Exception):
-    """The local file is being written; retry soon."""
+    """The local file is being written; retry soon.
+
+    ``landed``: what the step nevertheless stored on the server (an upload that completed while the
+    file changed under it), and whether the base recorded it: the engine's remote snapshot must
+    follow, or a later cycle would plan against the version the server no longer has.
+    """
+
+    def __init__(self, message: str, landed: Entry | None = None, recorded: bool = False) -> None:
+        super().__init__(message)
+        self.landed = landed
+        self.recorded = recorded
 
 
 @dataclass
@@ -75,6 +85,8 @@ class Outcome:
     done: list[Action] = field(default_factory=list)
     actual: dict[str, Entry | None] = field(default_factory=dict)  # path -> entry actually written
     failed: set[str] = field(default_factory=set)
+    # path -> (entry now on the server, recorded in the base) for steps that failed after storing it
+    landed: dict[str, tuple[Entry, bool]] = field(default_factory=dict)
     bytes_up: int = 0
     bytes_down: int = 0
 
@@ -281,6 +293,8 @@ class Executor:
             self._problem(a.path, ProblemKind.CHANGING, str(exc), 1.0)
             with self._lock:
                 out.failed.add(a.path)
+                if exc.landed is not None:
+                    out.landed[a.path] = (exc.landed, exc.recorded)
             return
         except CancelledError:
             with self._lock:
@@ -457,11 +471,12 @@ class Executor:
         )
         remote = Entry(False, meta.md5 or a.entry.md5, meta.size if meta.size is not None else size)
         if self._ident(a.path) != ident or (meta.md5 and meta.md5 != a.entry.md5):
-            # the remote now holds whatever was read; the base follows the remote so the newer local
-            # version is uploaded on the next round
+            # the remote now holds what was read (the version scanned: storage checked its MD5), which
+            # was also the local version when the upload began: the base records it, so the newer
+            # local version is uploaded next; the engine's remote snapshot follows (Busy.landed)
             if a.record:
                 self.db.record(a.path, remote)
-            raise Busy("the file changed during the upload")
+            raise Busy("the file changed during the upload", landed=remote, recorded=a.record)
         self._finish(a, remote, ActionKind.UPLOADED, size)
         return remote, size
 
