@@ -644,6 +644,8 @@ class SyncEngine:
         executor.verify_remote = verify_remote
         mode = Mode(cfg.mode.value)
         host = cfg.host_name or _host()
+        lost_race: set[str] = set()
+        relisted = False
         for rnd in range(MAX_ROUNDS):
             b, lo, re_ = (_drop(t, frozen) for t in trees)
             todo = plan(
@@ -653,12 +655,16 @@ class SyncEngine:
                 self._add_problem(pr.path, pr.kind, pr.message, None)
             if rnd == 0:
                 report.planned = len(todo.actions)
-                self._held = hold_mass_deletions(
+            if rnd == 0 or relisted:  # (again on a fresh listing after a lost race)
+                held = hold_mass_deletions(
                     todo, base_files, fraction=cfg.mass_delete_fraction, count=cfg.mass_delete_count,
                     allowed=cfg.allow_mass_delete or self._approved,
                 )  # fmt: skip
-                frozen |= self._held.paths()  # the rest of the plan goes ahead
-                report.held_deletions = len(self._held.local) + len(self._held.remote)
+                frozen |= held.paths()  # the rest of the plan goes ahead
+                if rnd == 0:
+                    self._held = held
+                    report.held_deletions = len(held.local) + len(held.remote)
+                relisted = False
             if not todo.actions:
                 if restore and not frozen - set(scan.symlinks) - scan.special and self._restore_stable:
                     self.db.set_meta(RESTORE_PENDING, "")  # restore finished: normal sync from now on
@@ -678,6 +684,18 @@ class SyncEngine:
                 trees[2][path] = entry  # stored although the step failed: the snapshot must say so
                 if recorded:
                     trees[0][path] = entry
+            if out.stale:
+                # an upload lost a race: re-plan on a fresh listing (the local version then becomes a
+                # conflicted copy); a path refused twice waits for the next cycle
+                again = out.stale & lost_race
+                for path in again:
+                    self._add_problem(path, ProblemKind.FILE_ERROR, "Upload failed: the server's version "
+                                      "keeps changing", cfg.retry_base)  # fmt: skip
+                    self._failed_now.add(path)
+                frozen |= again
+                lost_race |= out.stale
+                trees = (trees[0], trees[1], self._scan_remote(ignore, excluded, len(base_all)))
+                relisted = True
             report.bytes_up += out.bytes_up
             report.bytes_down += out.bytes_down
             frozen |= out.failed

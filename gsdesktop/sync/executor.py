@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gsdesktop.datamanager.batch import UploadCondition
 from gsdesktop.datamanager.errors import (
     AuthenticationError,
     CancelledError,
@@ -32,6 +33,7 @@ from gsdesktop.datamanager.errors import (
     LocalFileError,
     NetworkError,
     NotFoundError,
+    PreconditionFailed,
 )
 from gsdesktop.datamanager.transfer import CancelToken
 from gsdesktop.sync.events import (
@@ -87,6 +89,9 @@ class Outcome:
     failed: set[str] = field(default_factory=set)
     # path -> (entry now on the server, recorded in the base) for steps that failed after storing it
     landed: dict[str, tuple[Entry, bool]] = field(default_factory=dict)
+    # uploads refused because the server's version is not the one planned against: re-plan them on a
+    # fresh listing (a local version that lost the race becomes a conflicted copy)
+    stale: set[str] = field(default_factory=set)
     bytes_up: int = 0
     bytes_down: int = 0
 
@@ -234,10 +239,25 @@ class Executor:
             if a.op is Op.UPLOAD and a.entry is not None and a.entry.md5
         ]
         if len(items) > 1:
+            conditions = {}
+            for a in group:
+                cond = self._condition(a.path) if a.op is Op.UPLOAD else None
+                if cond is not None:
+                    conditions[self.rpath(a.path)] = cond
             try:
-                prefetch(items)
+                prefetch(items, conditions=conditions)
             except Exception:  # only an optimisation: each upload then asks for its own URL
                 log.warning("signing uploads ahead failed; they are signed one by one", exc_info=True)
+
+    def _condition(self, rel: str) -> UploadCondition | None:
+        """What the server must still hold for an upload of ``rel`` to replace it: the version the
+        plan saw there (its MD5), or nothing (a new name; a folder there was removed first)."""
+        seen = self.expected_remote.get(rel)
+        if seen is None or seen.is_dir:
+            return UploadCondition(if_none_match=True)
+        if seen.md5 and len(seen.md5) == 32:
+            return UploadCondition(if_match=seen.md5)
+        return None  # a server without MD5s: nothing to condition on
 
     def _parallel(self, actions: list[Action], out: Outcome) -> None:
         todo = actions
@@ -299,6 +319,11 @@ class Executor:
         except CancelledError:
             with self._lock:
                 out.failed.add(a.path)  # paused or stopping: simply not done yet
+            return
+        except PreconditionFailed as exc:
+            log.info("%s %s: %s", a.op.value, a.path, exc)
+            with self._lock:
+                out.stale.add(a.path)
             return
         except NotFoundError as exc:
             # the remote changed under us (e.g. a folder was moved meanwhile): re-plan next cycle
@@ -468,6 +493,7 @@ class Executor:
             cancel=self.cancel,
             server_metadata=False,
             md5=a.entry.md5 or None,
+            condition=self._condition(a.path),
         )
         remote = Entry(False, meta.md5 or a.entry.md5, meta.size if meta.size is not None else size)
         if self._ident(a.path) != ident or (meta.md5 and meta.md5 != a.entry.md5):
