@@ -305,6 +305,7 @@ class SyncEngine:
         self._failed_now: set[str] = set()
         self._held = PendingDeletions()  # deletions awaiting confirmation (mass-delete guard)
         self._seen: dict[str, tuple[tuple[int, int, int], float]] = {}  # young files: identity, first seen
+        self._ambiguous: set[str] = set()  # names the server lists as a file and a folder at once
         self._readopt = False
         self._restore_stable = True
         self.fold = self._detect_fold()
@@ -502,7 +503,11 @@ class SyncEngine:
             self.client.mkdir(self.remote_root, parents=True)
             listing = []
             self._readopt = True
-        tree, bad = remote_tree(self.remote_root, list(listing), ignore, lambda r: _under(r, excluded))
+        ambiguous: set[str] = set()
+        tree, bad = remote_tree(
+            self.remote_root, list(listing), ignore, lambda r: _under(r, excluded), ambiguous
+        )
+        self._ambiguous = ambiguous
         for rel in bad:
             self._add_problem(
                 rel, ProblemKind.IGNORED_REMOTE, "This remote name cannot be used locally", None
@@ -632,6 +637,12 @@ class SyncEngine:
             elif prob.path and prob.kind in (ProblemKind.FILE_ERROR, ProblemKind.CHANGING):
                 retrying.add(prob.path)
         self._failed_now = set(scan.unreadable)
+        for rel in self._ambiguous:
+            # what the server holds there is unknown: change nothing at or under it on either side
+            self._add_problem(rel, ProblemKind.FILE_ERROR, "The server lists both a file and a folder of "
+                              "this name; nothing there is synced until that is repaired", None)  # fmt: skip
+            self._failed_now.add(rel)
+            frozen.add(rel)
         trees = (dict(base_all), scan.tree, remote)
         executor = Executor(
             self.client, self.local_root, self.remote_root, self.db, self._on_event,

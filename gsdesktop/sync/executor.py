@@ -261,12 +261,21 @@ class Executor:
 
     def _parallel(self, actions: list[Action], out: Outcome) -> None:
         todo = actions
-        if out.failed:  # skip what lies below a failed item (ancestor lookup: linear, not n x m)
-            failed_parent = set(out.failed)
+        if out.failed:
+            # A failed step invalidates the plan at its path: skip later steps at that path or below it
+            # (a folder must not be created where removing a changed file failed, nothing is uploaded
+            # into it), and deletions of the folders above it. Ancestor lookup: linear, not n x m.
+            failed = set(out.failed)
+            below: set[str] = set()
+            for f in failed:
+                parts = f.split("/")
+                below.update("/".join(parts[:i]) for i in range(1, len(parts)))
             todo = []
             for a in actions:
                 parts = a.path.split("/")
-                if any("/".join(parts[:i]) in failed_parent for i in range(1, len(parts))):
+                if any("/".join(parts[:i]) in failed for i in range(1, len(parts) + 1)) or (
+                    a.phase is Phase.DELETE and a.path in below
+                ):
                     out.failed.add(a.path)
                 else:
                     todo.append(a)

@@ -183,3 +183,81 @@ def test_near_simultaneous_edits_on_two_machines_keep_both_versions(
         ca.close()
         cb.close()
         replica.stop()
+
+
+def test_file_replaced_by_folder_while_the_other_machine_appends(
+    client: DataManagerClient, tmp_path: Path, tmp_home: Path  # noqa: F811
+) -> None:
+    """Item 3: A replaces file x by a folder x/ while B appends to x (B's upload lands after A planned
+    on the old listing). A's removal of the server's x fails (it changed), so the folder must not be
+    created over it, and nothing may be trashed on that plan: in the end x/ holds A's file and B's
+    appended x survives as a conflicted copy on both machines and the server."""
+    a, b = tmp_path / "A", tmp_path / "B"
+    write(a / "x", "line 1\n")
+    ea = make_engine(client, a, tmp_path / "sa", host_name="hostA")
+    eb = make_engine(client, b, tmp_path / "sb", host_name="hostB")
+    try:
+        assert ea.sync_once().converged and eb.sync_once().converged
+        (a / "x").unlink()
+        write(a / "x/fromA.txt", "A's file")
+        with open(b / "x", "ab") as fh:
+            fh.write(b"line 2 from B\n")
+        fired = threading.Event()
+
+        def b_first(ev: SyncEvent) -> None:
+            if isinstance(ev, StateChanged) and ev.state is SyncState.SYNCING and not fired.is_set():
+                fired.set()
+                assert eb.sync_once().uploaded == 1
+
+        ea.subscribe(b_first)
+        first = ea.sync_once()
+        assert fired.is_set()
+        # the failed removal stopped the steps that depended on it: no folder was asked for over B's
+        # file (which a server racing with the upload could have created beside it), no error shown
+        assert first.folders_created == 0 and first.uploaded == 0 and first.problems == []
+        converge(ea, eb)
+        ta = tree(a)
+        assert ta == tree(b) == remote_tree(client, ea.remote_root)
+        assert ta["x"] is None and ta["x/fromA.txt"] == b"A's file"
+        copies = {p: v for p, v in ta.items() if "conflicted copy" in p}
+        assert list(copies.values()) == [b"line 1\nline 2 from B\n"], ta
+        assert b"A's file" not in trash(tmp_home)
+    finally:
+        ea.close()
+        eb.close()
+
+
+def test_a_server_listing_a_file_and_a_folder_of_one_name_costs_nothing_locally(
+    client: DataManagerClient, seaweed, account, tmp_path: Path, tmp_home: Path  # type: ignore[no-untyped-def]  # noqa: F811
+) -> None:
+    """Item 3, the outcome the race left on the server: a file ``x`` and a folder ``x/`` at once. A
+    (which has the folder, synced) and B (which has the file) must neither trash nor replace anything
+    there; the name is reported until the server is repaired, then both converge."""
+    from gsdesktop.server.paths import DMPath
+    from gsdesktop.server.storage import S3Store
+
+    a, b = tmp_path / "A", tmp_path / "B"
+    write(a / "x/fromA.txt", "A's file")
+    write(a / "keep.txt", "k")
+    ea = make_engine(client, a, tmp_path / "sa", host_name="hostA")
+    eb = make_engine(client, b, tmp_path / "sb", host_name="hostB")
+    store = S3Store(seaweed)
+    rel = ea.remote_root.split("/", 3)[3]  # the sync folder inside the user's home
+    try:
+        assert ea.sync_once().converged
+        # the race's outcome: a file x stored beside the folder x/ (as a racing upload left it)
+        store.put_bytes(DMPath(account.username, f"{rel}/x").key, b"B's appended x")
+        for _ in range(3):
+            ra, rb = ea.sync_once(force_retry=True), eb.sync_once(force_retry=True)
+            assert tree(a) == {"keep.txt": b"k", "x": None, "x/fromA.txt": b"A's file"}
+            assert tree(b).get("keep.txt") == b"k"
+            assert "x" in {p.path for p in ra.problems} and "x" in {p.path for p in rb.problems}
+        assert trash(tmp_home) == []
+        store.delete(DMPath(account.username, f"{rel}/x").key)  # repaired
+        converge(ea, eb)
+        assert tree(a) == tree(b) == {"keep.txt": b"k", "x": None, "x/fromA.txt": b"A's file"}
+        # (the damaged store lost the folder's own entry: the server lists only its contents)
+        assert remote_tree(client, ea.remote_root) == {"keep.txt": b"k", "x/fromA.txt": b"A's file"}
+    finally:
+        ea.close()
+        eb.close()
