@@ -85,6 +85,43 @@ def test_a_save_during_its_own_upload_is_never_reverted(
         eng.close()
 
 
+def test_a_save_during_its_own_upload_in_watch_mode_reaches_the_other_machine(
+    client: DataManagerClient, tmp_path: Path, tmp_home: Path  # noqa: F811
+) -> None:
+    """Item 1 as reported: watch mode polling every 30 s, uploads limited; Y is saved while the watcher
+    is stopped, the watcher starts uploading it, and X is saved again 1 s later. Within the poll
+    interval the server and the other machine must hold X, and X must not be in a trash."""
+    import hashlib
+
+    a, b = tmp_path / "A", tmp_path / "B"
+    x, y = os.urandom(SIZE), os.urandom(SIZE)
+    write(a / "f.bin", x)
+    ea = make_engine(client, a, tmp_path / "sa", host_name="hostA", poll_interval=30.0,
+                     max_upload_bps=SIZE // 2)  # fmt: skip
+    eb = make_engine(client, b, tmp_path / "sb", host_name="hostB")
+    try:
+        assert ea.sync_once().converged and eb.sync_once().converged
+        save(a / "f.bin", y)
+        started = upload_started(ea, "f.bin")
+        ea.start()
+        assert started.wait(30)
+        time.sleep(1.0)
+        save(a / "f.bin", x)
+        deadline = time.monotonic() + 25
+        while time.monotonic() < deadline:
+            if client.metadata(f"{ea.remote_root}/f.bin").md5 == hashlib.md5(x).hexdigest():
+                break
+            time.sleep(0.2)
+        ea.stop()
+        assert (a / "f.bin").read_bytes() == x
+        converge(ea, eb)
+        assert tree(a) == tree(b) == remote_tree(client, ea.remote_root) == {"f.bin": x}
+        assert x not in trash(tmp_home)
+    finally:
+        ea.close()
+        eb.close()
+
+
 def versions(root: Path, name: str) -> dict[str, bytes]:
     """The file ``name`` and its conflicted copies under ``root``."""
     stem = name.split(".")[0]
