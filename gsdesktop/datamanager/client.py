@@ -707,10 +707,12 @@ class DataManagerClient:
         Raises:
             PreconditionFailed: the server's version is not the one the condition names.
         """
-        if condition is not None and (condition.if_match or condition.if_none_match):
+        wanted = condition is not None and (condition.if_match or condition.if_none_match)
+        if condition is not None and wanted and self._prefetcher.supported is not False:
             got = sign_request(self, [(remote, UploadSpec(size, md5_b64, content_type), condition)])
             if got is None:
-                log.info("the server has no uploadurls-batch: uploading %s without a precondition", remote)
+                self._prefetcher.supported = False
+                log.info("the server has no uploadurls-batch: uploads carry no precondition")
             elif isinstance(got[0], Exception):
                 raise got[0]
             elif got[0] is not None:
