@@ -288,19 +288,27 @@ def remote_tree(
     # name is ignored, excluded or unusable. Children of a file are dropped (a malformed listing); the
     # file's name is then ambiguous.
     skipped = set(bad)
+
+    def implied(folder: str) -> bool:
+        """Whether ``folder`` (not listed) can stand as a folder; adds it and its missing parents."""
+        if folder in skipped:
+            return False
+        up = folder.rsplit("/", 1)[0] if "/" in folder else ""
+        if up and ((up not in tree and not implied(up)) or not tree[up].is_dir):
+            skipped.add(folder)
+            return False
+        if ignore.match(folder, True) or (excluded is not None and excluded(folder)):
+            skipped.add(folder)
+            return False
+        tree[folder] = DIR
+        return True
+
     for rel in sorted(tree, key=lambda r: r.count("/")):
         parent = rel.rsplit("/", 1)[0] if "/" in rel else ""
         if not parent or (parent in tree and tree[parent].is_dir):
             continue
-        if parent not in tree and parent not in skipped:
-            grand = parent.rsplit("/", 1)[0] if "/" in parent else ""
-            usable = (not grand or (grand in tree and tree[grand].is_dir)) and not (
-                ignore.match(parent, True) or (excluded is not None and excluded(parent))
-            )
-            if usable:
-                tree[parent] = DIR
-                continue
-            skipped.add(parent)
+        if parent not in tree and implied(parent):
+            continue
         if ambiguous is not None and parent in tree and not _under_any(parent, ambiguous):
             ambiguous.add(parent)  # listed as a file, and with contents
         del tree[rel]
