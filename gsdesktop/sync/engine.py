@@ -503,11 +503,9 @@ class SyncEngine:
             self.client.mkdir(self.remote_root, parents=True)
             listing = []
             self._readopt = True
-        ambiguous: set[str] = set()
-        tree, bad = remote_tree(
-            self.remote_root, list(listing), ignore, lambda r: _under(r, excluded), ambiguous
-        )
-        self._ambiguous = ambiguous
+        self._ambiguous = set()
+        tree, bad = remote_tree(self.remote_root, list(listing), ignore, lambda r: _under(r, excluded),
+                                self._ambiguous)  # fmt: skip
         for rel in bad:
             self._add_problem(
                 rel, ProblemKind.IGNORED_REMOTE, "This remote name cannot be used locally", None
@@ -637,12 +635,11 @@ class SyncEngine:
             elif prob.path and prob.kind in (ProblemKind.FILE_ERROR, ProblemKind.CHANGING):
                 retrying.add(prob.path)
         self._failed_now = set(scan.unreadable)
-        for rel in self._ambiguous:
-            # what the server holds there is unknown: change nothing at or under it on either side
+        for rel in self._ambiguous:  # what the server holds there is unknown: change nothing there
             self._add_problem(rel, ProblemKind.FILE_ERROR, "The server lists both a file and a folder of "
                               "this name; nothing there is synced until that is repaired", None)  # fmt: skip
             self._failed_now.add(rel)
-            frozen.add(rel)
+        frozen |= self._ambiguous
         trees = (dict(base_all), scan.tree, remote)
         executor = Executor(
             self.client, self.local_root, self.remote_root, self.db, self._on_event,
@@ -655,8 +652,7 @@ class SyncEngine:
         executor.verify_remote = verify_remote
         mode = Mode(cfg.mode.value)
         host = cfg.host_name or _host()
-        lost_race: set[str] = set()
-        relisted = False
+        lost_race, relisted = set[str](), False  # uploads that lost a race; the server was listed again
         for rnd in range(MAX_ROUNDS):
             b, lo, re_ = (_drop(t, frozen) for t in trees)
             todo = plan(
@@ -695,18 +691,14 @@ class SyncEngine:
                 trees[2][path] = entry  # stored although the step failed: the snapshot must say so
                 if recorded:
                     trees[0][path] = entry
-            if out.stale:
-                # an upload lost a race: re-plan on a fresh listing (the local version then becomes a
-                # conflicted copy); a path refused twice waits for the next cycle
-                again = out.stale & lost_race
-                for path in again:
+            if out.stale:  # an upload lost a race: re-plan on a fresh listing (its version becomes a copy)
+                for path in out.stale & lost_race:  # refused twice in this cycle: wait for the next one
                     self._add_problem(path, ProblemKind.FILE_ERROR, "Upload failed: the server's version "
                                       "keeps changing", cfg.retry_base)  # fmt: skip
                     self._failed_now.add(path)
-                frozen |= again
+                    frozen.add(path)
                 lost_race |= out.stale
-                trees = (trees[0], trees[1], self._scan_remote(ignore, excluded, len(base_all)))
-                relisted = True
+                trees, relisted = (*trees[:2], self._scan_remote(ignore, excluded, len(base_all))), True
             report.bytes_up += out.bytes_up
             report.bytes_down += out.bytes_down
             frozen |= out.failed
