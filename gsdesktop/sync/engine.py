@@ -41,7 +41,7 @@ from gsdesktop.sync.events import (
     SyncProblem,
     SyncState,
 )
-from gsdesktop.sync.executor import AuthFailed, Executor, Offline, Throttle
+from gsdesktop.sync.executor import AuthFailed, Executor, Offline, Throttle, apply_outcome
 from gsdesktop.sync.holds import PendingDeletions, hold_mass_deletions
 from gsdesktop.sync.planner import Action, Entry, Mode, Op, fold_case, plan
 from gsdesktop.sync.scanner import CACHE_DIR, MARKER, Ignore, remote_tree, scan_local
@@ -208,48 +208,6 @@ def _drop(tree: dict[str, Entry], frozen: set[str]) -> dict[str, Entry]:
     if not frozen:
         return tree
     return {p: e for p, e in tree.items() if not _under(p, frozen)}
-
-
-Trees = tuple[dict[str, Entry], dict[str, Entry], dict[str, Entry]]
-
-
-def _apply(trees: Trees, a: Action, actual: Entry | None) -> None:
-    """Mirror one executed action in the in-memory (base, local, remote) trees."""
-    b, lo, re_ = trees
-    op, p = a.op, a.path
-    if op is Op.UPLOAD or op is Op.MKDIR_REMOTE:
-        if actual is not None:
-            re_[p] = actual
-    elif op is Op.DOWNLOAD or op is Op.MKDIR_LOCAL:
-        if actual is not None:
-            lo[p] = actual
-    elif op is Op.CONFLICT:
-        if a.dest and p in lo:
-            lo[a.dest] = lo[p]
-        if actual is not None:
-            lo[p] = actual
-            re_[p] = actual
-    elif op is Op.DELETE_LOCAL:
-        lo.pop(p, None)
-    elif op is Op.DELETE_REMOTE:
-        re_.pop(p, None)
-    elif op in (Op.MOVE_LOCAL, Op.MOVE_REMOTE, Op.ASIDE_LOCAL, Op.ASIDE_REMOTE):
-        tree = lo if op in (Op.MOVE_LOCAL, Op.ASIDE_LOCAL) else re_
-        assert a.dest is not None
-        for q in [q for q in tree if q == p or q.startswith(p + "/")]:
-            tree[a.dest + q[len(p) :]] = tree.pop(q)
-        if op in (Op.MOVE_LOCAL, Op.MOVE_REMOTE):
-            b.pop(p, None)
-            if a.entry is not None:
-                b[a.dest] = a.entry
-        return
-    if a.record and op is not Op.CONFLICT:
-        if op in (Op.DELETE_LOCAL, Op.DELETE_REMOTE) or actual is None:
-            b.pop(p, None)
-        else:
-            b[p] = actual
-    elif op is Op.CONFLICT and actual is not None:
-        b[p] = actual
 
 
 class SyncEngine:
@@ -683,14 +641,9 @@ class SyncEngine:
                 out = executor.run(todo)
             finally:
                 self._take_problems(executor)
+            apply_outcome(trees, out)
             for act in out.done:
-                key = act.dest if act.op in (Op.MOVE_LOCAL, Op.MOVE_REMOTE) and act.dest else act.path
-                _apply(trees, act, out.actual.get(key))
                 self._count(report, act)
-            for path, (entry, recorded) in out.landed.items():
-                trees[2][path] = entry  # stored although the step failed: the snapshot must say so
-                if recorded:
-                    trees[0][path] = entry
             if out.stale:  # an upload lost a race: re-plan on a fresh listing (its version becomes a copy)
                 for path in out.stale & lost_race:  # refused twice in this cycle: wait for the next one
                     self._add_problem(path, ProblemKind.FILE_ERROR, "Upload failed: the server's version "

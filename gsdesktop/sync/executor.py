@@ -670,6 +670,59 @@ def _reason(exc: InvalidRequestError) -> str:
     return (text[:1].lower() + text[1:]).rstrip(".") or "the server refused it"
 
 
+Trees = tuple[dict[str, Entry], dict[str, Entry], dict[str, Entry]]
+
+
+def _apply_action(trees: Trees, a: Action, actual: Entry | None) -> None:
+    """Mirror one executed action in the in-memory (base, local, remote) trees."""
+    b, lo, re_ = trees
+    op, p = a.op, a.path
+    if op is Op.UPLOAD or op is Op.MKDIR_REMOTE:
+        if actual is not None:
+            re_[p] = actual
+    elif op is Op.DOWNLOAD or op is Op.MKDIR_LOCAL:
+        if actual is not None:
+            lo[p] = actual
+    elif op is Op.CONFLICT:
+        if a.dest and p in lo:
+            lo[a.dest] = lo[p]
+        if actual is not None:
+            lo[p] = actual
+            re_[p] = actual
+    elif op is Op.DELETE_LOCAL:
+        lo.pop(p, None)
+    elif op is Op.DELETE_REMOTE:
+        re_.pop(p, None)
+    elif op in (Op.MOVE_LOCAL, Op.MOVE_REMOTE, Op.ASIDE_LOCAL, Op.ASIDE_REMOTE):
+        tree = lo if op in (Op.MOVE_LOCAL, Op.ASIDE_LOCAL) else re_
+        assert a.dest is not None
+        for q in [q for q in tree if q == p or q.startswith(p + "/")]:
+            tree[a.dest + q[len(p) :]] = tree.pop(q)
+        if op in (Op.MOVE_LOCAL, Op.MOVE_REMOTE):
+            b.pop(p, None)
+            if a.entry is not None:
+                b[a.dest] = a.entry
+        return
+    if a.record and op is not Op.CONFLICT:
+        if op in (Op.DELETE_LOCAL, Op.DELETE_REMOTE) or actual is None:
+            b.pop(p, None)
+        else:
+            b[p] = actual
+    elif op is Op.CONFLICT and actual is not None:
+        b[p] = actual
+
+
+def apply_outcome(trees: Trees, out: Outcome) -> None:
+    """Mirror what one executed batch changed in the engine's in-memory (base, local, remote) trees."""
+    for act in out.done:
+        key = act.dest if act.op in (Op.MOVE_LOCAL, Op.MOVE_REMOTE) and act.dest else act.path
+        _apply_action(trees, act, out.actual.get(key))
+    for path, (entry, recorded) in out.landed.items():
+        trees[2][path] = entry  # stored although the step failed: the snapshot must say so
+        if recorded:
+            trees[0][path] = entry
+
+
 def _verb(op: Op) -> str:
     return {
         Op.UPLOAD: "Upload",
@@ -686,4 +739,7 @@ def _verb(op: Op) -> str:
     }.get(op, op.value)
 
 
-__all__ = ["AuthFailed", "Busy", "Executor", "LocalFileError", "Offline", "Outcome", "Skipped", "Throttle"]
+__all__ = [
+    "AuthFailed", "Busy", "Executor", "LocalFileError", "Offline", "Outcome", "Skipped", "Throttle", "Trees",
+    "apply_outcome",
+]  # fmt: skip
