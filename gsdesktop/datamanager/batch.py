@@ -15,7 +15,7 @@ import os
 import socket
 import threading
 import urllib.parse
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
@@ -24,7 +24,7 @@ import requests
 
 from gsdesktop.datamanager import paths as P
 from gsdesktop.datamanager import rawput
-from gsdesktop.datamanager.errors import GSError
+from gsdesktop.datamanager.errors import GSError, PreconditionFailed
 from gsdesktop.datamanager.paths import Dialect
 from gsdesktop.datamanager.transfer import CHUNK as SENDFILE_PIECE
 from gsdesktop.datamanager.transfer import CancelToken
@@ -61,6 +61,84 @@ def spec_for(name: str, size: int, md5_hex: str, content_type: str | None = None
     return UploadSpec(size, b64, content_type or guess_type(name))
 
 
+class UploadCondition(NamedTuple):
+    """A precondition for an upload (our ``uploadurls-batch`` / multipart extension).
+
+    ``if_match``: the hex MD5 of the server version the upload may replace (the one the caller last
+    saw there); ``if_none_match``: the name must not exist yet. The server checks it when it signs
+    and binds it into the signed PUT (``If-Match`` / ``If-None-Match`` headers), so storage refuses a
+    PUT that would replace a version written meanwhile: :class:`PreconditionFailed`.
+    """
+
+    if_match: str | None = None
+    if_none_match: bool = False
+
+    def fields(self) -> dict[str, Any]:
+        if self.if_match:
+            return {"ifMatch": self.if_match}
+        return {"ifNoneMatch": True} if self.if_none_match else {}
+
+
+class Signed(NamedTuple):
+    """A signed PUT URL and the headers its signature binds (they must go with the PUT)."""
+
+    url: str
+    headers: dict[str, str]
+
+
+SignResult = Signed | PreconditionFailed | None
+
+
+def sign_request(
+    client: DataManagerClient, chunk: Sequence[tuple[str, UploadSpec, UploadCondition | None]]
+) -> list[SignResult] | None:
+    """Sign ``(remote path, spec, condition)`` items in one ``uploadurls-batch`` request.
+
+    Returns one result per item (a URL, a lost precondition, or ``None`` for an item refused otherwise
+    - its own upload then asks ``uploadurls`` and gets the proper error), or ``None`` when the server
+    lacks the extension. Raises :class:`GSError` when the request itself fails.
+    """
+    dialect = client.dialect
+    files: list[dict[str, Any]] = []
+    for remote, spec, cond in chunk:
+        item: dict[str, Any] = {
+            "path": P.to_dialect(remote, dialect),
+            "size": spec.size,
+            "md5": base64.b64decode(spec.md5_b64).hex(),
+            "contentType": spec.content_type,
+        }
+        if cond is not None:
+            item.update(cond.fields())
+        files.append(item)
+    resp = client.request("POST", BATCH_ROUTES[dialect], json={"files": files}, ok=(404, 405, 501))
+    try:
+        if resp.status_code in (404, 405, 501) or resp.is_redirect:
+            return None
+        data = resp.json()
+    except ValueError:
+        return [None] * len(chunk)
+    finally:
+        resp.close()
+    results = data.get("results") if isinstance(data, dict) else None
+    if not isinstance(results, list) or len(results) != len(chunk):
+        return [None] * len(chunk)
+    out: list[SignResult] = []
+    for (remote, _spec, _cond), res in zip(chunk, results, strict=True):
+        if not isinstance(res, dict):
+            out.append(None)
+            continue
+        url, headers = res.get("url"), res.get("headers")
+        if res.get("status") == 412:
+            message = str(res.get("message") or f"{remote} changed on the server")
+            out.append(PreconditionFailed(message, paths=[remote], status=412))
+        elif isinstance(url, str) and url.startswith(("http://", "https://")):
+            sent = {str(k): str(v) for k, v in headers.items()} if isinstance(headers, dict) else {}
+            out.append(Signed(url, sent))
+        else:
+            out.append(None)
+    return out
+
+
 class UrlPrefetcher:
     """Signs uploads in batches in the background; ``take`` hands a matching URL to one upload."""
 
@@ -68,97 +146,82 @@ class UrlPrefetcher:
         self.client = client
         self.supported: bool | None = None  # None: not tried yet
         self._lock = threading.Lock()
-        self._pending: dict[str, tuple[UploadSpec, Future[str | None]]] = {}
+        self._pending: dict[str, tuple[UploadSpec, UploadCondition | None, Future[SignResult]]] = {}
         self._pool: ThreadPoolExecutor | None = None
 
     def close(self) -> None:
         with self._lock:
             pool, self._pool = self._pool, None
-            for _spec, fut in self._pending.values():
+            for _spec, _cond, fut in self._pending.values():
                 if not fut.done():
                     fut.set_result(None)
             self._pending.clear()
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)
 
-    def prefetch(self, items: Sequence[tuple[str, UploadSpec]]) -> None:
-        """Start signing ``(remote path, spec)`` pairs (remote paths in canonical beta form)."""
+    def prefetch(
+        self,
+        items: Sequence[tuple[str, UploadSpec]],
+        conditions: Mapping[str, UploadCondition] | None = None,
+    ) -> None:
+        """Start signing ``(remote path, spec)`` pairs (remote paths in canonical beta form);
+        ``conditions``: a precondition per remote path, where the upload has one."""
         if self.supported is False or not items:
             return
+        conds = conditions or {}
         with self._lock:
             if len(self._pending) + len(items) > MAX_PENDING:
                 self._pending.clear()  # stale entries of uploads that never happened
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="gs-sign")
             pool = self._pool
-            chunks: list[list[tuple[str, UploadSpec, Future[str | None]]]] = [[]]
+            chunks: list[list[tuple[str, UploadSpec, UploadCondition | None, Future[SignResult]]]] = [[]]
             for remote, spec in items:
-                fut: Future[str | None] = Future()
-                self._pending[remote] = (spec, fut)
+                fut: Future[SignResult] = Future()
+                cond = conds.get(remote)
+                self._pending[remote] = (spec, cond, fut)
                 limit = FIRST_CHUNK if len(chunks) == 1 else CHUNK
                 if len(chunks[-1]) >= limit:
                     chunks.append([])
-                chunks[-1].append((remote, spec, fut))
+                chunks[-1].append((remote, spec, cond, fut))
         for chunk in chunks:
             pool.submit(self._sign, chunk)
 
-    def take(self, remote: str, spec: UploadSpec, timeout: float = 60.0) -> str | None:
-        """The prefetched URL for exactly this upload, or ``None`` (then ask ``uploadurls``)."""
+    def take(
+        self, remote: str, spec: UploadSpec, condition: UploadCondition | None = None, timeout: float = 60.0
+    ) -> Signed | None:
+        """The prefetched URL for exactly this upload (same content and precondition), or ``None``
+        (then ask for one). Raises :class:`PreconditionFailed` when the server refused the
+        precondition while signing."""
         with self._lock:
             hit = self._pending.pop(remote, None)
-        if hit is None or hit[0] != spec:
+        if hit is None or hit[0] != spec or hit[1] != condition:
             return None
         try:
-            return hit[1].result(timeout=timeout)
+            got = hit[2].result(timeout=timeout)
         except Exception:
             return None
+        if isinstance(got, PreconditionFailed):
+            raise got
+        return got
 
-    def _sign(self, chunk: list[tuple[str, UploadSpec, Future[str | None]]]) -> None:
-        urls: dict[int, str] = {}
+    def _sign(self, chunk: list[tuple[str, UploadSpec, UploadCondition | None, Future[SignResult]]]) -> None:
+        results: list[SignResult] | None = None
         try:
             if self.supported is not False:
-                urls = self._request(chunk)
+                results = sign_request(self.client, [(r, s, c) for r, s, c, _f in chunk])
+                if results is None:
+                    self.supported = False
+                    log.info("the server has no uploadurls-batch; signing uploads one by one")
+                else:
+                    self.supported = True
         except GSError as exc:
             log.info("batch upload signing failed (%s); signing files one by one", exc)
         except Exception:
             log.exception("batch upload signing failed")
-        for i, (_remote, _spec, fut) in enumerate(chunk):
+        for i, (_remote, _spec, _cond, fut) in enumerate(chunk):
             if not fut.done():
-                fut.set_result(urls.get(i))
-
-    def _request(self, chunk: list[tuple[str, UploadSpec, Future[str | None]]]) -> dict[int, str]:
-        client = self.client
-        dialect = client.dialect
-        files: list[dict[str, Any]] = [
-            {
-                "path": P.to_dialect(remote, dialect),
-                "size": spec.size,
-                "md5": base64.b64decode(spec.md5_b64).hex(),
-                "contentType": spec.content_type,
-            }
-            for remote, spec, _fut in chunk
-        ]
-        resp = client.request("POST", BATCH_ROUTES[dialect], json={"files": files}, ok=(404, 405, 501))
-        try:
-            if resp.status_code in (404, 405, 501) or resp.is_redirect:
-                self.supported = False
-                log.info("the server has no uploadurls-batch; signing uploads one by one")
-                return {}
-            data = resp.json()
-        except ValueError:
-            return {}
-        finally:
-            resp.close()
-        self.supported = True
-        results = data.get("results") if isinstance(data, dict) else None
-        if not isinstance(results, list) or len(results) != len(chunk):
-            return {}
-        out: dict[int, str] = {}
-        for i, res in enumerate(results):
-            url = res.get("url") if isinstance(res, dict) else None
-            if isinstance(url, str) and url.startswith(("http://", "https://")):
-                out[i] = url
-        return out
+                fut.set_result(results[i] if results is not None else None)
 
 
 class LeanAnswer(NamedTuple):

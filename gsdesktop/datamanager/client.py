@@ -13,7 +13,7 @@ import logging
 import os
 import stat
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol
@@ -24,7 +24,15 @@ import urllib3
 from urllib3.exceptions import MaxRetryError
 
 from gsdesktop.datamanager import paths as P
-from gsdesktop.datamanager.batch import LeanPut, UrlPrefetcher, spec_for
+from gsdesktop.datamanager.batch import (
+    LeanPut,
+    Signed,
+    UploadCondition,
+    UploadSpec,
+    UrlPrefetcher,
+    sign_request,
+    spec_for,
+)
 from gsdesktop.datamanager.envsettings import MULTIPART_THRESHOLD_MIB, env_int
 from gsdesktop.datamanager.errors import (
     AuthenticationError,
@@ -87,6 +95,7 @@ class MultipartUpload(Protocol):
         progress: ProgressCallback | None,
         cancel: CancelToken | None,
         content_type: str | None,
+        condition: UploadCondition | None = None,
     ) -> GSFileMetadata: ...
 
 
@@ -563,6 +572,7 @@ class DataManagerClient:
         content_type: str | None = None,
         server_metadata: bool = True,
         md5: str | None = None,
+        condition: UploadCondition | None = None,
     ) -> GSFileMetadata:
         """Upload one file to the remote path ``remote`` (its folder must exist); returns its metadata.
 
@@ -572,7 +582,9 @@ class DataManagerClient:
         returns metadata built locally (path, size, md5, content type, storage's Date) and saves the
         metadata round trip; data formats and the server's URL details are then absent. ``md5``: the
         file's hex MD5 if already known (a single PUT then signs it instead of reading the file twice;
-        storage rejects bytes that do not match it).
+        storage rejects bytes that do not match it). ``condition``: replace only the server version with
+        that MD5 (or create only a new name); otherwise :class:`PreconditionFailed` and nothing is
+        replaced (servers without the extension upload unconditionally).
         """
         local = Path(local)
         remote = P.canonical(remote)
@@ -587,7 +599,10 @@ class DataManagerClient:
         impl = _multipart_impl()
         if impl is not None and st.st_size >= self.multipart_threshold:
             try:
-                return impl(self, local, remote, progress=progress, cancel=cancel, content_type=content_type)
+                return impl(
+                    self, local, remote, progress=progress, cancel=cancel, content_type=content_type,
+                    condition=condition,
+                )  # fmt: skip
             except UnsupportedError:
                 log.info("multipart upload unsupported by the server; using a single PUT")
         from gsdesktop.datamanager.single import put_single
@@ -601,25 +616,35 @@ class DataManagerClient:
             content_type=content_type,
             fetch=server_metadata,
             md5=md5,
+            condition=condition,
         )
 
     def prefetch_upload_urls(
-        self, items: Sequence[tuple[str, int, str]], *, content_type: str | None = None
+        self,
+        items: Sequence[tuple[str, int, str]],
+        *,
+        content_type: str | None = None,
+        conditions: Mapping[str, UploadCondition] | None = None,
     ) -> None:
         """Start signing uploads ahead, many per request, when the server has ``uploadurls-batch``.
 
         ``items`` are ``(remote path, size, hex MD5)`` of uploads about to happen; an :meth:`upload` of
         exactly that content then uses its prefetched URL instead of asking for one. Harmless when the
-        server lacks the extension or refuses an item (that upload asks for its own URL).
+        server lacks the extension or refuses an item (that upload asks for its own URL). ``conditions``:
+        the precondition of each upload that has one, by remote path (the upload must pass the same).
         """
         specs = []
+        conds: dict[str, UploadCondition] = {}
         for remote, size, md5_hex in items:
             try:
-                remote = P.canonical(remote)
+                canon = P.canonical(remote)
             except InvalidRequestError:
                 continue  # a name no server accepts: its own upload reports it
-            specs.append((remote, spec_for(remote.rsplit("/", 1)[-1], size, md5_hex, content_type)))
-        self._prefetcher.prefetch(specs)
+            specs.append((canon, spec_for(canon.rsplit("/", 1)[-1], size, md5_hex, content_type)))
+            cond = (conditions or {}).get(remote)
+            if cond is not None:
+                conds[canon] = cond
+        self._prefetcher.prefetch(specs, conds)
 
     def upload_many(
         self,
@@ -672,6 +697,27 @@ class DataManagerClient:
         if not text.startswith(("http://", "https://")):
             raise ServerError("The server did not return an upload URL", paths=[remote])
         return text
+
+    def signed_upload(
+        self, remote: str, size: int, md5_b64: str, content_type: str, condition: UploadCondition | None
+    ) -> Signed:
+        """A signed PUT URL for ``remote`` and the headers to send with it; with a ``condition`` it is
+        asked for through ``uploadurls-batch`` (the server checks and binds the precondition there).
+
+        Raises:
+            PreconditionFailed: the server's version is not the one the condition names.
+        """
+        wanted = condition is not None and (condition.if_match or condition.if_none_match)
+        if condition is not None and wanted and self._prefetcher.supported is not False:
+            got = sign_request(self, [(remote, UploadSpec(size, md5_b64, content_type), condition)])
+            if got is None:
+                self._prefetcher.supported = False
+                log.info("the server has no uploadurls-batch: uploads carry no precondition")
+            elif isinstance(got[0], Exception):
+                raise got[0]
+            elif got[0] is not None:
+                return got[0]
+        return Signed(self.upload_url(remote, size, md5_b64, content_type), {})
 
     @staticmethod
     def _next_attempt(

@@ -64,6 +64,14 @@ class ConflictError(GSError):
     title = "Conflict"
 
 
+class PreconditionFailed(ConflictError):
+    """A conditional upload lost its precondition: the server's version is no longer the one the
+    upload was based on (``If-Match``), or the name exists after all (``If-None-Match``). Nothing was
+    replaced; the caller decides what to do with both versions."""
+
+    title = "Changed on the server"
+
+
 class InvalidRequestError(GSError):
     """The server rejected the request as malformed (bad name, missing parameter)."""
 

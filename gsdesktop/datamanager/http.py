@@ -28,6 +28,7 @@ from gsdesktop.datamanager.errors import (
     NetworkError,
     NotFoundError,
     PermissionDeniedError,
+    PreconditionFailed,
     ServerError,
     TransferError,
 )
@@ -165,8 +166,10 @@ def error_for_status(
         cls, text = PermissionDeniedError, "Permission denied"
     elif status == 404:
         cls, text = NotFoundError, "No such file or folder"
-    elif status == 409 or status == 412:
+    elif status == 409:
         cls, text = ConflictError, "Conflict"
+    elif status == 412:
+        cls, text = PreconditionFailed, "Changed on the server since it was last seen"
     elif status in RETRY_STATUSES or status >= 500:
         cls, text = ServerError, f"Server error (HTTP {status})"
     elif 400 <= status < 500:

@@ -41,6 +41,7 @@ import requests
 
 from gsdesktop.datamanager import envsettings
 from gsdesktop.datamanager import paths as P
+from gsdesktop.datamanager.batch import UploadCondition
 from gsdesktop.datamanager.envsettings import env_int
 from gsdesktop.datamanager.errors import (
     CancelledError,
@@ -49,6 +50,7 @@ from gsdesktop.datamanager.errors import (
     InvalidRequestError,
     LocalFileError,
     NetworkError,
+    PreconditionFailed,
     ServerError,
     TransferError,
     UnsupportedError,
@@ -297,8 +299,13 @@ class MultipartUploader:
         progress: ProgressCallback | None = None,
         cancel: CancelToken | None = None,
         content_type: str | None = None,
+        condition: UploadCondition | None = None,
     ) -> GSFileMetadata:
-        """Upload ``local`` to ``remote``, resuming a journaled upload of the same file version."""
+        """Upload ``local`` to ``remote``, resuming a journaled upload of the same file version.
+
+        ``condition``: sent at create and enforced by the server again at complete; a lost one aborts
+        the upload (nothing is replaced) and raises :class:`PreconditionFailed`.
+        """
         local = Path(local).absolute()
         remote = P.canonical(remote)
         offer = server_offer(self.client)
@@ -308,7 +315,7 @@ class MultipartUploader:
         try:  # a file that changes meanwhile is uploaded again from its start (three times at most)
             for _round in range(3):
                 try:
-                    return self._upload_once(local, remote, offer, ctype, progress, cancel)
+                    return self._upload_once(local, remote, offer, ctype, progress, cancel, condition)
                 except FileChangedError as exc:
                     log.info("%s changed during the upload; starting again: %s", local, exc)
                     self.stats.restarted_because_changed = True
@@ -347,6 +354,7 @@ class MultipartUploader:
         ctype: str,
         progress: ProgressCallback | None,
         cancel: CancelToken | None,
+        condition: UploadCondition | None = None,
     ) -> GSFileMetadata:
         key = upload_key(self.client.server_url, self.client.username, remote)
         ident = self._identity(local)
@@ -375,7 +383,17 @@ class MultipartUploader:
                     md5, part_md5s, _size = hash_parts(local, part_size, cancel, ident.size)
                 rec = UploadRecord(key, str(local), ident, md5, part_size, part_md5s, None)
                 self.journal.put_upload(rec)
-            return self._send_and_complete(local, remote, rec, ident, hasher, ctype, progress, cancel)
+            try:
+                return self._send_and_complete(
+                    local, remote, rec, ident, hasher, ctype, progress, cancel, condition
+                )
+            except PreconditionFailed:
+                # the server's version changed: never complete this upload later (resumed)
+                stale = self.journal.get_upload(key)
+                if stale is not None and stale.upload_id:
+                    self.abort(stale.upload_id, remote)
+                self.journal.drop_upload(key)
+                raise
         finally:
             if hasher is not None:
                 hasher.close()
@@ -408,6 +426,7 @@ class MultipartUploader:
         ctype: str,
         progress: ProgressCallback | None,
         cancel: CancelToken | None,
+        condition: UploadCondition | None = None,
     ) -> GSFileMetadata:
         state = self._server_state(rec, ident, remote)
         if state is None:
@@ -419,6 +438,8 @@ class MultipartUploader:
             }
             if rec.md5:
                 start["md5"] = rec.md5
+            if condition is not None:
+                start.update(condition.fields())
             state = self._call("POST", "/uploads", remote, start)
             assert isinstance(state, dict)
             if int(state.get("partSize", 0)) != rec.part_size:
@@ -702,6 +723,7 @@ def multipart_upload(
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
     content_type: str | None = None,
+    condition: UploadCondition | None = None,
 ) -> GSFileMetadata:
     """The hook :meth:`DataManagerClient.upload` calls for large files.
 
@@ -723,7 +745,7 @@ def multipart_upload(
         raise UnsupportedError("This server does not offer multipart uploads", paths=[remote])
     workers = env_int(envsettings.UPLOAD_WORKERS, DEFAULT_WORKERS, 1, 64)
     return MultipartUploader(client, workers=workers).upload(
-        local, remote, progress=progress, cancel=cancel, content_type=content_type
+        local, remote, progress=progress, cancel=cancel, content_type=content_type, condition=condition
     )
 
 

@@ -21,8 +21,14 @@ from typing import TYPE_CHECKING
 
 import requests
 
-from gsdesktop.datamanager.batch import UploadSpec
-from gsdesktop.datamanager.errors import GSError, IntegrityError, LocalFileError, NetworkError
+from gsdesktop.datamanager.batch import UploadCondition, UploadSpec
+from gsdesktop.datamanager.errors import (
+    GSError,
+    IntegrityError,
+    LocalFileError,
+    NetworkError,
+    PreconditionFailed,
+)
 from gsdesktop.datamanager.http import error_for_exception, error_for_status, transfer_retry
 from gsdesktop.datamanager.models import GSFileMetadata
 from gsdesktop.datamanager.paths import Dialect
@@ -50,12 +56,14 @@ def put_single(
     content_type: str | None = None,
     fetch: bool = True,
     md5: str | None = None,
+    condition: UploadCondition | None = None,
 ) -> GSFileMetadata:
     """Upload ``local`` to ``remote`` in one signed PUT (see :meth:`DataManagerClient.upload`).
 
     ``md5``: the file's hex MD5 when the caller already knows it (the sync engine hashed it while
     scanning and checked since that the file is unchanged). The file is then not read twice: the
     signed URL binds that MD5 as Content-MD5, so storage itself rejects bytes that do not match it.
+    ``condition``: see :meth:`DataManagerClient.upload` (a lost one raises :class:`PreconditionFailed`).
     """
     ctype = content_type or mimetypes.guess_type(local.name)[0] or "application/octet-stream"
     known = md5 if md5 is not None and _is_md5_hex(md5) else None
@@ -69,8 +77,11 @@ def put_single(
         md5_hex, md5_b64, size = md5_file(local, cancel)
     tracker = ThrottledProgress(progress, size)
     policy = transfer_retry(client.retries)
-    url: str | None = client._prefetcher.take(remote, UploadSpec(size, md5_b64, ctype))
+    signed = client._prefetcher.take(remote, UploadSpec(size, md5_b64, ctype), condition)
+    url: str | None = None if signed is None else signed.url
     headers = {"Content-Length": str(size), "Content-MD5": md5_b64, "Content-Type": ctype}
+    if signed is not None:
+        headers.update(signed.headers)
     renewals = 0
     refreshed = False  # a fresh URL was asked for after a connection failure
     lean_tried = False
@@ -78,7 +89,11 @@ def put_single(
         if cancel is not None:
             cancel.raise_if_cancelled()
         if url is None:
-            url = client.upload_url(remote, size, md5_b64, ctype)
+            signed = client.signed_upload(remote, size, md5_b64, ctype, condition)
+            url = signed.url
+            for name in ("If-Match", "If-None-Match"):
+                headers.pop(name, None)
+            headers.update(signed.headers)
         if known is not None and not signs_md5(url):
             # storage would not check the bytes against the MD5 we were given: hash them after all
             known = None
@@ -129,6 +144,14 @@ def put_single(
             failure = error_for_status(resp, [remote], "Storage rejected the upload")
             body_text = resp.text
             resp.close()
+            if isinstance(failure, PreconditionFailed):
+                if _already_stored(client, remote, md5_hex, size):
+                    stored_at = None  # an earlier attempt of this upload landed (its reply was lost)
+                    break
+                raise PreconditionFailed(
+                    f"{remote} changed on the server since it was last synced; nothing was replaced",
+                    paths=[remote], status=412,
+                )  # fmt: skip
             if resp.status_code == 400 and "Digest" in body_text:
                 raise IntegrityError(
                     "Storage received bytes that do not match the file's checksum "
@@ -151,6 +174,15 @@ def put_single(
     if meta.md5 and meta.md5 != md5_hex:
         raise IntegrityError("The server reports a different checksum after upload", paths=[remote])
     return meta
+
+
+def _already_stored(client: DataManagerClient, remote: str, md5_hex: str, size: int) -> bool:
+    """Whether the server already holds exactly these bytes at ``remote``."""
+    try:
+        meta = client.metadata(remote)
+    except GSError:
+        return False
+    return not meta.is_directory and meta.md5 == md5_hex and meta.size == size
 
 
 def _unreadable(local: Path, exc: OSError) -> LocalFileError:

@@ -41,7 +41,7 @@ from gsdesktop.sync.events import (
     SyncProblem,
     SyncState,
 )
-from gsdesktop.sync.executor import AuthFailed, Executor, Offline, Throttle
+from gsdesktop.sync.executor import AuthFailed, Executor, Offline, Throttle, apply_outcome
 from gsdesktop.sync.holds import PendingDeletions, hold_mass_deletions
 from gsdesktop.sync.planner import Action, Entry, Mode, Op, fold_case, plan
 from gsdesktop.sync.scanner import CACHE_DIR, MARKER, Ignore, remote_tree, scan_local
@@ -210,48 +210,6 @@ def _drop(tree: dict[str, Entry], frozen: set[str]) -> dict[str, Entry]:
     return {p: e for p, e in tree.items() if not _under(p, frozen)}
 
 
-Trees = tuple[dict[str, Entry], dict[str, Entry], dict[str, Entry]]
-
-
-def _apply(trees: Trees, a: Action, actual: Entry | None) -> None:
-    """Mirror one executed action in the in-memory (base, local, remote) trees."""
-    b, lo, re_ = trees
-    op, p = a.op, a.path
-    if op is Op.UPLOAD or op is Op.MKDIR_REMOTE:
-        if actual is not None:
-            re_[p] = actual
-    elif op is Op.DOWNLOAD or op is Op.MKDIR_LOCAL:
-        if actual is not None:
-            lo[p] = actual
-    elif op is Op.CONFLICT:
-        if a.dest and p in lo:
-            lo[a.dest] = lo[p]
-        if actual is not None:
-            lo[p] = actual
-            re_[p] = actual
-    elif op is Op.DELETE_LOCAL:
-        lo.pop(p, None)
-    elif op is Op.DELETE_REMOTE:
-        re_.pop(p, None)
-    elif op in (Op.MOVE_LOCAL, Op.MOVE_REMOTE, Op.ASIDE_LOCAL, Op.ASIDE_REMOTE):
-        tree = lo if op in (Op.MOVE_LOCAL, Op.ASIDE_LOCAL) else re_
-        assert a.dest is not None
-        for q in [q for q in tree if q == p or q.startswith(p + "/")]:
-            tree[a.dest + q[len(p) :]] = tree.pop(q)
-        if op in (Op.MOVE_LOCAL, Op.MOVE_REMOTE):
-            b.pop(p, None)
-            if a.entry is not None:
-                b[a.dest] = a.entry
-        return
-    if a.record and op is not Op.CONFLICT:
-        if op in (Op.DELETE_LOCAL, Op.DELETE_REMOTE) or actual is None:
-            b.pop(p, None)
-        else:
-            b[p] = actual
-    elif op is Op.CONFLICT and actual is not None:
-        b[p] = actual
-
-
 class SyncEngine:
     """Keeps ``local_root`` and the Data Manager folder ``remote_root`` identical.
 
@@ -305,6 +263,7 @@ class SyncEngine:
         self._failed_now: set[str] = set()
         self._held = PendingDeletions()  # deletions awaiting confirmation (mass-delete guard)
         self._seen: dict[str, tuple[tuple[int, int, int], float]] = {}  # young files: identity, first seen
+        self._ambiguous: set[str] = set()  # names the server lists as a file and a folder at once
         self._readopt = False
         self._restore_stable = True
         self.fold = self._detect_fold()
@@ -502,7 +461,9 @@ class SyncEngine:
             self.client.mkdir(self.remote_root, parents=True)
             listing = []
             self._readopt = True
-        tree, bad = remote_tree(self.remote_root, list(listing), ignore, lambda r: _under(r, excluded))
+        self._ambiguous = set()
+        tree, bad = remote_tree(self.remote_root, list(listing), ignore, lambda r: _under(r, excluded),
+                                self._ambiguous)  # fmt: skip
         for rel in bad:
             self._add_problem(
                 rel, ProblemKind.IGNORED_REMOTE, "This remote name cannot be used locally", None
@@ -632,6 +593,11 @@ class SyncEngine:
             elif prob.path and prob.kind in (ProblemKind.FILE_ERROR, ProblemKind.CHANGING):
                 retrying.add(prob.path)
         self._failed_now = set(scan.unreadable)
+        for rel in self._ambiguous:  # what the server holds there is unknown: change nothing there
+            self._add_problem(rel, ProblemKind.FILE_ERROR, "The server lists both a file and a folder of "
+                              "this name; nothing there is synced until that is repaired", None)  # fmt: skip
+            self._failed_now.add(rel)
+        frozen |= self._ambiguous
         trees = (dict(base_all), scan.tree, remote)
         executor = Executor(
             self.client, self.local_root, self.remote_root, self.db, self._on_event,
@@ -644,6 +610,7 @@ class SyncEngine:
         executor.verify_remote = verify_remote
         mode = Mode(cfg.mode.value)
         host = cfg.host_name or _host()
+        lost_race, relisted = set[str](), False  # uploads that lost a race; the server was listed again
         for rnd in range(MAX_ROUNDS):
             b, lo, re_ = (_drop(t, frozen) for t in trees)
             todo = plan(
@@ -653,12 +620,16 @@ class SyncEngine:
                 self._add_problem(pr.path, pr.kind, pr.message, None)
             if rnd == 0:
                 report.planned = len(todo.actions)
-                self._held = hold_mass_deletions(
+            if rnd == 0 or relisted:  # (again on a fresh listing after a lost race)
+                held = hold_mass_deletions(
                     todo, base_files, fraction=cfg.mass_delete_fraction, count=cfg.mass_delete_count,
                     allowed=cfg.allow_mass_delete or self._approved,
                 )  # fmt: skip
-                frozen |= self._held.paths()  # the rest of the plan goes ahead
-                report.held_deletions = len(self._held.local) + len(self._held.remote)
+                frozen |= held.paths()  # the rest of the plan goes ahead
+                if rnd == 0:
+                    self._held = held
+                    report.held_deletions = len(held.local) + len(held.remote)
+                relisted = False
             if not todo.actions:
                 if restore and not frozen - set(scan.symlinks) - scan.special and self._restore_stable:
                     self.db.set_meta(RESTORE_PENDING, "")  # restore finished: normal sync from now on
@@ -670,10 +641,17 @@ class SyncEngine:
                 out = executor.run(todo)
             finally:
                 self._take_problems(executor)
+            apply_outcome(trees, out)
             for act in out.done:
-                key = act.dest if act.op in (Op.MOVE_LOCAL, Op.MOVE_REMOTE) and act.dest else act.path
-                _apply(trees, act, out.actual.get(key))
                 self._count(report, act)
+            if out.stale:  # an upload lost a race: re-plan on a fresh listing (its version becomes a copy)
+                for path in out.stale & lost_race:  # refused twice in this cycle: wait for the next one
+                    self._add_problem(path, ProblemKind.FILE_ERROR, "Upload failed: the server's version "
+                                      "keeps changing", cfg.retry_base)  # fmt: skip
+                    self._failed_now.add(path)
+                    frozen.add(path)
+                lost_race |= out.stale
+                trees, relisted = (*trees[:2], self._scan_remote(ignore, excluded, len(base_all))), True
             report.bytes_up += out.bytes_up
             report.bytes_down += out.bytes_down
             frozen |= out.failed

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gsdesktop.datamanager.batch import UploadCondition
 from gsdesktop.datamanager.errors import (
     AuthenticationError,
     CancelledError,
@@ -32,6 +33,7 @@ from gsdesktop.datamanager.errors import (
     LocalFileError,
     NetworkError,
     NotFoundError,
+    PreconditionFailed,
 )
 from gsdesktop.datamanager.transfer import CancelToken
 from gsdesktop.sync.events import (
@@ -65,7 +67,17 @@ class Skipped(Exception):
 
 
 class Busy(Exception):
-    """The local file is being written; retry soon."""
+    """The local file is being written; retry soon.
+
+    ``landed``: what the step nevertheless stored on the server (an upload that completed while the
+    file changed under it), and whether the base recorded it: the engine's remote snapshot must
+    follow, or a later cycle would plan against the version the server no longer has.
+    """
+
+    def __init__(self, message: str, landed: Entry | None = None, recorded: bool = False) -> None:
+        super().__init__(message)
+        self.landed = landed
+        self.recorded = recorded
 
 
 @dataclass
@@ -75,6 +87,11 @@ class Outcome:
     done: list[Action] = field(default_factory=list)
     actual: dict[str, Entry | None] = field(default_factory=dict)  # path -> entry actually written
     failed: set[str] = field(default_factory=set)
+    # path -> (entry now on the server, recorded in the base) for steps that failed after storing it
+    landed: dict[str, tuple[Entry, bool]] = field(default_factory=dict)
+    # uploads refused because the server's version is not the one planned against: re-plan them on a
+    # fresh listing (a local version that lost the race becomes a conflicted copy)
+    stale: set[str] = field(default_factory=set)
     bytes_up: int = 0
     bytes_down: int = 0
 
@@ -222,19 +239,43 @@ class Executor:
             if a.op is Op.UPLOAD and a.entry is not None and a.entry.md5
         ]
         if len(items) > 1:
+            conditions = {}
+            for a in group:
+                cond = self._condition(a.path) if a.op is Op.UPLOAD else None
+                if cond is not None:
+                    conditions[self.rpath(a.path)] = cond
             try:
-                prefetch(items)
+                prefetch(items, conditions=conditions)
             except Exception:  # only an optimisation: each upload then asks for its own URL
                 log.warning("signing uploads ahead failed; they are signed one by one", exc_info=True)
 
+    def _condition(self, rel: str) -> UploadCondition | None:
+        """What the server must still hold for an upload of ``rel`` to replace it: the version the
+        plan saw there (its MD5), or nothing (a new name; a folder there was removed first)."""
+        seen = self.expected_remote.get(rel)
+        if seen is None or seen.is_dir:
+            return UploadCondition(if_none_match=True)
+        if seen.md5 and len(seen.md5) == 32:
+            return UploadCondition(if_match=seen.md5)
+        return None  # a server without MD5s: nothing to condition on
+
     def _parallel(self, actions: list[Action], out: Outcome) -> None:
         todo = actions
-        if out.failed:  # skip what lies below a failed item (ancestor lookup: linear, not n x m)
-            failed_parent = set(out.failed)
+        if out.failed:
+            # A failed step invalidates the plan at its path: skip later steps at that path or below it
+            # (a folder must not be created where removing a changed file failed, nothing is uploaded
+            # into it), and deletions of the folders above it. Ancestor lookup: linear, not n x m.
+            failed = set(out.failed)
+            below: set[str] = set()
+            for f in failed:
+                parts = f.split("/")
+                below.update("/".join(parts[:i]) for i in range(1, len(parts)))
             todo = []
             for a in actions:
                 parts = a.path.split("/")
-                if any("/".join(parts[:i]) in failed_parent for i in range(1, len(parts))):
+                if any("/".join(parts[:i]) in failed for i in range(1, len(parts) + 1)) or (
+                    a.phase is Phase.DELETE and a.path in below
+                ):
                     out.failed.add(a.path)
                 else:
                     todo.append(a)
@@ -281,10 +322,17 @@ class Executor:
             self._problem(a.path, ProblemKind.CHANGING, str(exc), 1.0)
             with self._lock:
                 out.failed.add(a.path)
+                if exc.landed is not None:
+                    out.landed[a.path] = (exc.landed, exc.recorded)
             return
         except CancelledError:
             with self._lock:
                 out.failed.add(a.path)  # paused or stopping: simply not done yet
+            return
+        except PreconditionFailed as exc:
+            log.info("%s %s: %s", a.op.value, a.path, exc)
+            with self._lock:
+                out.stale.add(a.path)
             return
         except NotFoundError as exc:
             # the remote changed under us (e.g. a folder was moved meanwhile): re-plan next cycle
@@ -454,14 +502,16 @@ class Executor:
             cancel=self.cancel,
             server_metadata=False,
             md5=a.entry.md5 or None,
+            condition=self._condition(a.path),
         )
         remote = Entry(False, meta.md5 or a.entry.md5, meta.size if meta.size is not None else size)
         if self._ident(a.path) != ident or (meta.md5 and meta.md5 != a.entry.md5):
-            # the remote now holds whatever was read; the base follows the remote so the newer local
-            # version is uploaded on the next round
+            # the remote now holds what was read (the version scanned: storage checked its MD5), which
+            # was also the local version when the upload began: the base records it, so the newer
+            # local version is uploaded next; the engine's remote snapshot follows (Busy.landed)
             if a.record:
                 self.db.record(a.path, remote)
-            raise Busy("the file changed during the upload")
+            raise Busy("the file changed during the upload", landed=remote, recorded=a.record)
         self._finish(a, remote, ActionKind.UPLOADED, size)
         return remote, size
 
@@ -620,6 +670,59 @@ def _reason(exc: InvalidRequestError) -> str:
     return (text[:1].lower() + text[1:]).rstrip(".") or "the server refused it"
 
 
+Trees = tuple[dict[str, Entry], dict[str, Entry], dict[str, Entry]]
+
+
+def _apply_action(trees: Trees, a: Action, actual: Entry | None) -> None:
+    """Mirror one executed action in the in-memory (base, local, remote) trees."""
+    b, lo, re_ = trees
+    op, p = a.op, a.path
+    if op is Op.UPLOAD or op is Op.MKDIR_REMOTE:
+        if actual is not None:
+            re_[p] = actual
+    elif op is Op.DOWNLOAD or op is Op.MKDIR_LOCAL:
+        if actual is not None:
+            lo[p] = actual
+    elif op is Op.CONFLICT:
+        if a.dest and p in lo:
+            lo[a.dest] = lo[p]
+        if actual is not None:
+            lo[p] = actual
+            re_[p] = actual
+    elif op is Op.DELETE_LOCAL:
+        lo.pop(p, None)
+    elif op is Op.DELETE_REMOTE:
+        re_.pop(p, None)
+    elif op in (Op.MOVE_LOCAL, Op.MOVE_REMOTE, Op.ASIDE_LOCAL, Op.ASIDE_REMOTE):
+        tree = lo if op in (Op.MOVE_LOCAL, Op.ASIDE_LOCAL) else re_
+        assert a.dest is not None
+        for q in [q for q in tree if q == p or q.startswith(p + "/")]:
+            tree[a.dest + q[len(p) :]] = tree.pop(q)
+        if op in (Op.MOVE_LOCAL, Op.MOVE_REMOTE):
+            b.pop(p, None)
+            if a.entry is not None:
+                b[a.dest] = a.entry
+        return
+    if a.record and op is not Op.CONFLICT:
+        if op in (Op.DELETE_LOCAL, Op.DELETE_REMOTE) or actual is None:
+            b.pop(p, None)
+        else:
+            b[p] = actual
+    elif op is Op.CONFLICT and actual is not None:
+        b[p] = actual
+
+
+def apply_outcome(trees: Trees, out: Outcome) -> None:
+    """Mirror what one executed batch changed in the engine's in-memory (base, local, remote) trees."""
+    for act in out.done:
+        key = act.dest if act.op in (Op.MOVE_LOCAL, Op.MOVE_REMOTE) and act.dest else act.path
+        _apply_action(trees, act, out.actual.get(key))
+    for path, (entry, recorded) in out.landed.items():
+        trees[2][path] = entry  # stored although the step failed: the snapshot must say so
+        if recorded:
+            trees[0][path] = entry
+
+
 def _verb(op: Op) -> str:
     return {
         Op.UPLOAD: "Upload",
@@ -636,4 +739,7 @@ def _verb(op: Op) -> str:
     }.get(op, op.value)
 
 
-__all__ = ["AuthFailed", "Busy", "Executor", "LocalFileError", "Offline", "Outcome", "Skipped", "Throttle"]
+__all__ = [
+    "AuthFailed", "Busy", "Executor", "LocalFileError", "Offline", "Outcome", "Skipped", "Throttle", "Trees",
+    "apply_outcome",
+]  # fmt: skip

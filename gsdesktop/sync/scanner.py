@@ -248,8 +248,13 @@ def remote_tree(
     listing: list[object],
     ignore: Ignore,
     excluded: Callable[[str], bool] | None = None,
+    ambiguous: set[str] | None = None,
 ) -> tuple[dict[str, Entry], list[str]]:
-    """Convert ``list_recursive`` results into a tree; returns (tree, names unusable locally)."""
+    """Convert ``list_recursive`` results into a tree; returns (tree, names unusable locally).
+
+    ``ambiguous`` collects names the listing gives both as a file and as a folder (a server that lost
+    a race): the tree keeps the folder, but what is there is unknown until the server is repaired.
+    """
     prefix = root.rstrip("/") + "/"
     tree: dict[str, Entry] = {}
     bad: list[str] = []
@@ -266,6 +271,11 @@ def remote_tree(
             continue
         if ignore.match(rel, is_dir) or (excluded is not None and excluded(rel)):
             continue
+        seen = tree.get(rel)
+        if seen is not None and seen.is_dir != is_dir:
+            if ambiguous is not None:
+                ambiguous.add(rel)
+            is_dir = True
         if is_dir:
             tree[rel] = DIR
         else:
@@ -274,9 +284,37 @@ def remote_tree(
             if not md5:  # a server without MD5s: compare by size and time (never equal to a local hash)
                 md5 = f"nomd5:{size}:{getattr(m, 'last_modified', '')}"
             tree[rel] = Entry(False, str(md5), int(size))
-    # drop children of anything that is not a folder (defensive: a malformed listing)
+    # A folder the listing leaves out but lists contents of exists (S3 prefixes): implied, unless its
+    # name is ignored, excluded or unusable. Children of a file are dropped (a malformed listing); the
+    # file's name is then ambiguous.
+    skipped = set(bad)
+
+    def implied(folder: str) -> bool:
+        """Whether ``folder`` (not listed) can stand as a folder; adds it and its missing parents."""
+        if folder in skipped:
+            return False
+        up = folder.rsplit("/", 1)[0] if "/" in folder else ""
+        if up and ((up not in tree and not implied(up)) or not tree[up].is_dir):
+            skipped.add(folder)
+            return False
+        if ignore.match(folder, True) or (excluded is not None and excluded(folder)):
+            skipped.add(folder)
+            return False
+        tree[folder] = DIR
+        return True
+
     for rel in sorted(tree, key=lambda r: r.count("/")):
         parent = rel.rsplit("/", 1)[0] if "/" in rel else ""
-        if parent and (parent not in tree or not tree[parent].is_dir):
-            del tree[rel]
+        if not parent or (parent in tree and tree[parent].is_dir):
+            continue
+        if parent not in tree and implied(parent):
+            continue
+        if ambiguous is not None and parent in tree and not _under_any(parent, ambiguous):
+            ambiguous.add(parent)  # listed as a file, and with contents
+        del tree[rel]
     return tree, bad
+
+
+def _under_any(rel: str, names: set[str]) -> bool:
+    parts = rel.split("/")
+    return any("/".join(parts[:i]) in names for i in range(1, len(parts)))

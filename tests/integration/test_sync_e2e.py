@@ -3,9 +3,12 @@
 Folder A is synced by a real ``gsdesktop sync --watch`` subprocess that is killed with SIGKILL at random
 moments and restarted; folder B by an in-process engine whose Data Manager traffic goes through a
 fault-injecting proxy (503s and connection resets). Random operations hit A, B and the server
-(create, edit, delete, rename file, rename folder, identical edits, empty folders). After quiescence:
-all three trees hold the same paths and bytes, every version ever written still exists (in a tree, in a
-trash, or was itself overwritten/deleted by a user operation), and one more cycle plans nothing.
+(create, edit, delete, rename file, rename folder, identical edits, empty folders) and, in the race runs,
+the shapes of issue 16 (a save during its own upload, edits 0-100 ms apart on both machines, a file
+replaced by a folder while another side edits it). After quiescence: all three trees hold the same paths
+and bytes, every version ever written is the final content or a conflicted copy, or was itself
+overwritten/deleted by a user (a trash may hold it only where a user deleted it), and one more cycle
+plans nothing.
 
 Replay a failure with ``GSDESKTOP_SYNC_SEED=<seed> pytest tests/integration/test_sync_e2e.py``.
 """
@@ -13,6 +16,7 @@ Replay a failure with ``GSDESKTOP_SYNC_SEED=<seed> pytest tests/integration/test
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import random
@@ -20,13 +24,16 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
+from gsdesktop.datamanager.batch import UploadCondition
 from gsdesktop.datamanager.client import DataManagerClient
 from gsdesktop.datamanager.errors import GSError
 from gsdesktop.sync import SyncConfig, SyncEngine
@@ -58,12 +65,14 @@ class World:
     b: Path
     written: set[bytes] = field(default_factory=set)
     discarded: set[bytes] = field(default_factory=set)
+    deleted: set[str] = field(default_factory=set)  # paths a user deleted (their versions may be in a trash)
     counter: int = 0
+    engine_b: SyncEngine | None = None  # B's in-process engine (the race shapes sync B at a chosen moment)
 
-    def content(self) -> bytes:
+    def content(self, big: bool = False) -> bytes:
         self.counter += 1
-        body = self.rng.randbytes(self.rng.choice((0, 10, 200, 5000)))
-        return f"v{self.counter}:".encode() + body
+        size = self.rng.choice((300_000, 1_500_000)) if big else self.rng.choice((0, 10, 200, 5000))
+        return f"v{self.counter}:".encode() + self.rng.randbytes(size)
 
     # -- per-side views -------------------------------------------------------------------------
     def files(self, side: str) -> list[str]:
@@ -92,15 +101,18 @@ class World:
         except (OSError, GSError):
             return None
 
-    def put(self, side: str, rel: str, data: bytes) -> None:
-        """Write a version; it counts as written only once the write succeeded."""
+    def put(self, side: str, rel: str, data: bytes, old: bytes | None = None) -> None:
+        """Write a version; it counts as written only once the write succeeded. On the server a user
+        replaces only the version it read (``old``; none: only a new name), as a careful client does."""
         if side == "S":
             with tempfile.TemporaryDirectory() as d:
                 src = Path(d) / "f"
                 src.write_bytes(data)
                 parent = rel.rsplit("/", 1)[0] if "/" in rel else ""
                 self.client.mkdir(f"{self.root}/{parent}".rstrip("/"), parents=True)
-                self.client.upload(src, f"{self.root}/{rel}")
+                cond = UploadCondition(if_match=hashlib.md5(old).hexdigest()) if old is not None else (
+                    UploadCondition(if_none_match=True))  # fmt: skip
+                self.client.upload(src, f"{self.root}/{rel}", condition=cond)
         else:
             p = (self.a if side == "A" else self.b) / rel
             p.parent.mkdir(parents=True, exist_ok=True)
@@ -128,13 +140,14 @@ class World:
                 old = self.read(side, rel)
                 if old is not None:
                     self.discarded.add(old)
-                self.put(side, rel, self.content())
+                self.put(side, rel, self.content(), old)
                 return f"{side} edit {rel}"
             if op == "delete":
                 rel = rng.choice(files)
                 old = self.read(side, rel)
                 if old is not None:
                     self.discarded.add(old)
+                self.deleted.add(rel)
                 if side == "S":
                     self.client.delete(f"{self.root}/{rel}")
                 else:
@@ -161,7 +174,7 @@ class World:
                     old = self.read(s, rel)
                     if old is not None:
                         self.discarded.add(old)
-                    self.put(s, rel, data)
+                    self.put(s, rel, data, old)
                 return f"A+S identical edit {rel}"
             rel = f"e{self.counter}"
             self.counter += 1
@@ -172,6 +185,67 @@ class World:
             return f"{side} mkdir {rel}"
         except (OSError, GSError) as exc:  # raced with the sync: harmless, nothing recorded
             return f"{side} {op} skipped ({type(exc).__name__})"
+
+    # -- race shapes (issue 16): a save during its own upload, edits 0-100 ms apart, file <-> folder --
+    def race_step(self) -> str:
+        rng = self.rng
+        shape = rng.choice(("edit_during_upload", "edits_apart", "file_folder"))
+        try:
+            if shape == "edit_during_upload":
+                side = rng.choice("AB")
+                rel = rng.choice([*self.files(side), f"big{self.counter}.bin"])
+                first = self.content(big=True)
+                self.discard_old(side, rel)
+                self.put(side, rel, first)
+                sync_b = self.sync_b_async() if side == "B" else None
+                time.sleep(rng.uniform(0.05, 0.6))  # A's watcher (bandwidth limited) or B is uploading
+                self.discarded.add(first)
+                self.put(side, rel, self.content(big=rng.random() < 0.5))
+                if sync_b is not None:
+                    sync_b.join(120)
+                return f"{side} edit during upload {rel}"
+            if shape == "edits_apart":
+                common = sorted(set(self.files("A")) & set(self.files("B")))
+                rel = rng.choice(common) if common else f"both{self.counter}.txt"
+                for side in rng.sample(["A", "B"], 2):
+                    self.discard_old(side, rel)
+                    self.put(side, rel, self.content())
+                    time.sleep(rng.uniform(0.0, 0.1))
+                assert self.engine_b is not None
+                self.engine_b.sync_once()  # B syncs at once: its upload races A's watcher
+                return f"A+B edits apart {rel}"
+            # file <-> folder: one side replaces a file by a folder while another edits the file
+            files = sorted(set(self.files("A")) & set(self.files("B")))
+            if not files:
+                return "file<->folder skipped (no common file)"
+            rel = rng.choice(files)
+            side, other = rng.sample(["A", "B", "S"], 2)
+            self.discard_old(other, rel)
+            self.put(other, rel, self.content(), self.read(other, rel))
+            self.discard_old(side, rel)
+            if side == "S":
+                self.deleted.add(rel)  # (may remove a version uploaded after it was read)
+                self.client.delete(f"{self.root}/{rel}")
+                self.client.mkdir(f"{self.root}/{rel}")
+            else:
+                base = self.a if side == "A" else self.b
+                (base / rel).unlink()
+                (base / rel).mkdir()
+            self.put(side, f"{rel}/inside{self.counter}.txt", self.content())
+            return f"{side} file->folder {rel} while {other} edits it"
+        except (OSError, GSError) as exc:  # raced with the sync: harmless, nothing recorded
+            return f"{shape} skipped ({type(exc).__name__})"
+
+    def discard_old(self, side: str, rel: str) -> None:
+        old = self.read(side, rel)
+        if old is not None:
+            self.discarded.add(old)
+
+    def sync_b_async(self) -> threading.Thread:
+        assert self.engine_b is not None
+        t = threading.Thread(target=self.engine_b.sync_once)
+        t.start()
+        return t
 
     def _move(self, side: str, src: str, dst: str) -> None:
         if side == "S":
@@ -233,8 +307,33 @@ def trash_contents(*homes: Path) -> set[bytes]:
     return found
 
 
-def run_scenario(seed: int, steps: int, account, tmp_path: Path, tmp_home: Path) -> None:  # type: ignore[no-untyped-def]
-    print(f"\nsync e2e seed={seed} steps={steps} (replay: GSDESKTOP_SYNC_SEED={seed})")
+def trash_by_origin(roots: list[Path], *homes: Path) -> dict[bytes, set[str]]:
+    """Content of each trashed file -> the paths (relative to a sync root) it was trashed from."""
+    found: dict[bytes, set[str]] = {}
+    for home in homes:
+        trash = home / ".local/share/Trash"
+        for info in (trash / "info").glob("*.trashinfo"):
+            origin = ""
+            for line in info.read_text(errors="replace").splitlines():
+                if line.startswith("Path="):
+                    origin = urllib.parse.unquote(line[5:])
+            item = trash / "files" / info.name[: -len(".trashinfo")]
+            if not origin:
+                continue
+            rels = {os.path.relpath(origin, r) for r in roots if origin.startswith(str(r) + os.sep)}
+            paths = [item] if item.is_file() else [p for p in item.rglob("*") if p.is_file()]
+            for p in paths:
+                sub = os.path.relpath(p, item) if p != item else ""
+                for rel in rels or {origin}:
+                    found.setdefault(p.read_bytes(), set()).add(f"{rel}/{sub}".rstrip("/") if sub else rel)
+    return found
+
+
+def run_scenario(  # type: ignore[no-untyped-def]
+    seed: int, steps: int, account, tmp_path: Path, tmp_home: Path, races: float = 0.0
+) -> None:
+    """``races``: the share of steps that are race shapes (then A's watcher uploads at 4 MB/s)."""
+    print(f"\nsync e2e seed={seed} steps={steps} races={races} (replay: GSDESKTOP_SYNC_SEED={seed})")
     rng = random.Random(seed)
     client = DataManagerClient(account.server_url, account.username, account.password)
     remote = f"{client.home}/e2e{seed % 100000}"
@@ -245,16 +344,19 @@ def run_scenario(seed: int, steps: int, account, tmp_path: Path, tmp_home: Path)
     home_a = tmp_path / "homeA"
     home_a.mkdir()
     args = ["sync", str(a), remote, "--state-dir", str(tmp_path / "stateA"), "--allow-mass-delete"]
+    if races:
+        args += ["--bwlimit-up", "4M"]
     watcher = Watcher(args, _env(home_a, account), tmp_path / "watchA.log")
     proxy = FaultProxy(account.server_url).start()
     bclient = DataManagerClient(proxy.url, account.username, account.password, retries=1)
     cfg = SyncConfig(allow_mass_delete=True, retry_base=0.2, min_file_age=0.0, host_name="hostB")
     eng_b = SyncEngine(bclient, b, remote, cfg, state_dir=tmp_path / "stateB")
+    world.engine_b = eng_b
     log: list[str] = []
     try:
         watcher.start()
         for _ in range(steps):
-            log.append(world.step())
+            log.append(world.race_step() if rng.random() < races else world.step())
             r = rng.random()
             if r < 0.25:
                 if rng.random() < 0.5:
@@ -283,9 +385,14 @@ def run_scenario(seed: int, steps: int, account, tmp_path: Path, tmp_home: Path)
         ts = {p: (world.read("S", p) if v is not None else None) for p, v in world.view("S").items()}
         assert ta == tb, _diff(ta, tb)
         assert ta == ts, _diff(ta, ts)
+        # every version written is the final content or a conflicted copy (both in ``final``), or was
+        # replaced or deleted by a user; a trash may hold it only where a user deleted it
         final = {v for v in ta.values() if v is not None}
-        kept = final | trash_contents(home_a, tmp_home) | world.discarded
-        lost = [v[:12] for v in world.written if v not in kept]
+        trashed = trash_by_origin([a, b], home_a, tmp_home)
+        gone = world.deleted
+        by_delete = {v for v, origins in trashed.items()
+                     if any(o == d or o.startswith(d + "/") for o in origins for d in gone)}  # fmt: skip
+        lost = [v[:12] for v in world.written if v not in final | world.discarded | by_delete]
         if lost:
             for name, t in (("A", ta), ("B", tb), ("S", ts)):
                 print(name, {p: (v or b"")[:5] for p, v in t.items()})
@@ -298,6 +405,7 @@ def run_scenario(seed: int, steps: int, account, tmp_path: Path, tmp_home: Path)
         again = eng_b.sync_once()
         assert again.planned == 0 and again.bytes_up == again.bytes_down == 0
         assert watcher.once()["planned"] == 0
+        print("\n".join(log))  # (captured: shown with -s)
     except BaseException:
         print("\n".join(log))
         print(f"seed={seed}; watcher log tail:\n{watcher.log.read_text(errors='replace')[-3000:]}")
@@ -326,6 +434,18 @@ def test_randomized_two_folders_with_kills_and_faults(
     account, tmp_path: Path, tmp_home: Path, seed: int
 ) -> None:  # type: ignore[no-untyped-def]
     run_scenario(seed, 14, account, tmp_path, tmp_home)
+
+
+def test_randomized_races(account, tmp_path: Path, tmp_home: Path, seed: int) -> None:  # type: ignore[no-untyped-def]
+    """The race shapes of issue 16: a save during its own upload, edits 0-100 ms apart on both
+    machines, a file replaced by a folder while another side edits it (more behind --runslow)."""
+    run_scenario(seed, 8, account, tmp_path, tmp_home, races=0.6)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("n", range(5))
+def test_randomized_races_soak(account, tmp_path: Path, tmp_home: Path, seed: int, n: int) -> None:  # type: ignore[no-untyped-def]
+    run_scenario(seed + n, 40, account, tmp_path, tmp_home, races=0.5)
 
 
 @pytest.mark.slow

@@ -221,6 +221,11 @@ def test_upload_many_falls_back_without_the_extension(seaweed: S3Config, tmp_pat
         with DataManagerClient(server.url, "oldsrv", "pw-oldsrv-1") as c:
             c.mkdir(f"{c.home}/fb")
             files = _files(tmp_path, 12)
+            # a conditional upload: such a server cannot check it; the upload goes through plainly
+            from gsdesktop.datamanager.batch import UploadCondition
+
+            c.upload(files[0][0], f"{c.home}/fb/cond.bin", condition=UploadCondition(if_none_match=True))
+            assert c.metadata(f"{c.home}/fb/cond.bin").md5 == hashlib.md5(files[0][1]).hexdigest()
             results = c.upload_many([(p, f"{c.home}/fb/{p.name}") for p, _d in files], workers=4)
             assert c._prefetcher.supported is False
             for (p, data), meta in zip(files, results, strict=True):

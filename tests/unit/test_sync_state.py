@@ -126,3 +126,23 @@ def test_fast_ignore_matching_agrees_with_pathspec(tmp_path: Path) -> None:
         for is_dir in (False, True):
             expected = bool(reference.match_file(p + "/" if is_dir else p))
             assert ours.match(p, is_dir) == expected, (p, is_dir)
+
+
+def test_remote_listing_with_a_file_and_a_folder_of_one_name(tmp_path: Path) -> None:
+    """A name listed as a file and with contents (or as both) is ambiguous; a folder left out of the
+    listing whose contents are listed is implied (its contents are not taken for deleted)."""
+    listing = [
+        GSFileMetadata("x", "/users/u/s/x", "", False, size=1, md5="f"),
+        GSFileMetadata("in", "/users/u/s/x/in", "", False, size=1, md5="i"),
+        GSFileMetadata("y", "/users/u/s/y", "", True),
+        GSFileMetadata("y", "/users/u/s/y", "", False, size=1, md5="g"),
+        GSFileMetadata("deep", "/users/u/s/d/e/deep", "", False, size=2, md5="d"),
+        GSFileMetadata("t", "/users/u/s/big/t", "", False, size=1, md5="t"),
+    ]
+    ambiguous: set[str] = set()
+    tree, bad = remote_tree(
+        "/users/u/s", list(listing), Ignore(tmp_path), lambda r: r.startswith("big"), ambiguous
+    )
+    assert ambiguous == {"x", "y"} and bad == []
+    assert tree["d"] == DIR and tree["d/e"] == DIR and tree["d/e/deep"] == Entry(False, "d", 2)
+    assert "x/in" not in tree and "big" not in tree and "big/t" not in tree
