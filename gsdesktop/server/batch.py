@@ -5,6 +5,10 @@
 :data:`MAX_ITEMS`; ``md5`` is the hex MD5, required in beta like ``Content-MD5`` of ``uploadurls``).
 The answer keeps the request's order: ``{"results": [{"path", "url"} | {"path", "status", "message"}]}``.
 
+An item may carry one precondition, ``"ifMatch": "<hex md5>"`` or ``"ifNoneMatch": true``
+(:mod:`gsdesktop.server.preconditions`): checked here (a 412 item when it fails) and bound into the URL,
+whose result then has ``"headers"`` the client must send with its PUT (S3 answers 412 on a lost race).
+
 Same rules as ``uploadurls``: every path must lie in the caller's tree (any other path fails the whole
 request with 403, revealing nothing), the parent folder must exist (checked once per distinct parent:
 one listing answers both "does the parent exist" and "is the target a folder"). Problems of one item
@@ -21,6 +25,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from gsdesktop.server import preconditions
 from gsdesktop.server.common import (
     BETA,
     V1,
@@ -32,7 +37,7 @@ from gsdesktop.server.common import (
     store_of,
 )
 from gsdesktop.server.paths import DMPath, PathError, parse_path
-from gsdesktop.server.storage import S3Store
+from gsdesktop.server.storage import ObjectInfo, S3Store
 
 MAX_ITEMS = 1000
 MAX_BODY = 2 * 1024 * 1024
@@ -50,23 +55,26 @@ class _Folder:
 
     error: tuple[int, str] | None  # the parent is missing / a file
     subdirs: set[str] | None  # names of sub-folders (None: too big to list, check per item)
+    files: dict[str, ObjectInfo] | None = None  # files in it by name (None when subdirs is None)
 
 
 def _folder(store: S3Store, parent: DMPath) -> _Folder:
     subdirs: set[str] = set()
+    files: dict[str, ObjectInfo] = {}
     token: str | None = None
     seen = 0
     while True:
         page = store.list_page(parent.dir_key, delimiter="/", token=token)
         seen += len(page.objects) + len(page.prefixes)
         subdirs.update(p[len(parent.dir_key) :].rstrip("/") for p in page.prefixes)
+        files.update((o.key[len(parent.dir_key) :], o) for o in page.objects if o.key != parent.dir_key)
         token = page.next_token
         if not token:
             break
         if seen >= MAX_LISTED:
             return _Folder(None, None)
     if seen or parent.is_home:
-        return _Folder(None, subdirs)
+        return _Folder(None, subdirs, files)
     if store.head(parent.key) is not None:
         return _Folder((409, f"parent {parent.display()} is a file, not a directory"), None)
     return _Folder((404, f"parent directory {parent.display()} does not exist (create it first)"), None)
@@ -144,6 +152,24 @@ def sign_batch(request: Request, user: str, dialect: str, files: list[Any]) -> l
             results.append(_item_error(raw, *folder.error))
             continue
         is_dir = dm.name in folder.subdirs if folder.subdirs is not None else store.any_under(dm.dir_key)
+        try:
+            cond = preconditions.parse(item)
+            resolved = (
+                preconditions.resolve(
+                    store,
+                    dm,
+                    cond,
+                    dm.display(dialect),
+                    info=folder.files.get(dm.name) if folder.files is not None else None,
+                    known=folder.files is not None,
+                    is_dir=is_dir,
+                )
+                if cond is not None
+                else preconditions.Resolved()
+            )
+        except preconditions.PreconditionError as exc:
+            results.append(_item_error(raw, exc.status, exc.message))
+            continue
         if is_dir:
             results.append(_item_error(raw, 409, f"{dm.display(dialect)} is a directory"))
             continue
@@ -154,8 +180,13 @@ def sign_batch(request: Request, user: str, dialect: str, files: list[Any]) -> l
             content_type=ctype,
             md5_hex=md5_hex if dialect == BETA else None,
             expires=ttl,
+            if_match=resolved.if_match_etag,
+            if_none_match=resolved.if_none_match,
         )
-        results.append({"path": raw, "url": url})
+        signed: dict[str, Any] = {"path": raw, "url": url}
+        if resolved.headers():
+            signed["headers"] = resolved.headers()
+        results.append(signed)
     return results
 
 

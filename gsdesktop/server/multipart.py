@@ -21,7 +21,8 @@ at most every few minutes in a background thread when uploads start.
 Endpoints (all need the ``gs-token`` cookie, like every ``/datamanager/`` call)::
 
     GET    /datamanager/multipart                         limits (discovery)
-    POST   /datamanager/multipart/uploads                 start  {path,size,md5?,contentType?,partSize?}
+    POST   /datamanager/multipart/uploads                 start  {path,size,md5?,contentType?,partSize?,
+                                                           ifMatch? | ifNoneMatch?}
     GET    /datamanager/multipart/uploads                 the caller's unfinished uploads
     GET    /datamanager/multipart/uploads/{id}            state + stored parts (resume)
     POST   /datamanager/multipart/uploads/{id}/urls       {parts:[{partNumber,md5}],expiresIn?}
@@ -50,10 +51,10 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from gsdesktop.server import ops
+from gsdesktop.server import ops, preconditions
 from gsdesktop.server.common import APIError, base_url, own_path, read_json, require_user
 from gsdesktop.server.paths import DMPath
-from gsdesktop.server.storage import ObjectInfo, S3Store, error_code
+from gsdesktop.server.storage import PRECONDITION_CODES, ObjectInfo, S3Store, error_code
 
 log = logging.getLogger(__name__)
 
@@ -133,6 +134,9 @@ class UploadState:
     part_size: int
     content_type: str
     created: float
+    # a conditional upload (create body ifMatch / ifNoneMatch), enforced again at complete:
+    if_match_etag: str = ""  # the S3 ETag resolved at create (If-Match on CompleteMultipartUpload)
+    if_none_match: bool = False  # If-None-Match: * on CompleteMultipartUpload
 
     @property
     def dm_path(self) -> DMPath:
@@ -200,10 +204,12 @@ def start_upload(
     content_type: Any = None,
     preferred_part_size: Any = None,
     md5_at_complete: bool = False,
+    precondition: preconditions.Precondition | None = None,
 ) -> UploadState:
     """Create the S3 multipart upload for ``raw_path`` (a user's file path) and remember it.
 
     ``md5`` may be left out only when ``md5_at_complete`` (the server allows the MD5 at *complete*).
+    A ``precondition`` is checked now (412) and again by S3 at complete.
     """
     path = own_path(str(raw_path or ""), user)
     assert path is not None
@@ -226,6 +232,20 @@ def start_upload(
         raise MultipartError(400, "invalid contentType")
     ops.require_parent(store, path)
     existing = ops.stat(store, path)
+    resolved = preconditions.Resolved()
+    if precondition is not None:
+        try:
+            resolved = preconditions.resolve(
+                store,
+                path,
+                precondition,
+                path.display(dialect),
+                info=existing.info if existing is not None and not existing.is_dir else None,
+                known=True,
+                is_dir=existing is not None and existing.is_dir,
+            )
+        except preconditions.PreconditionError as exc:
+            raise MultipartError(exc.status, exc.message) from exc
     if existing is not None and existing.is_dir:
         raise MultipartError(409, f"{path.display(dialect)} is a folder")
     part_size = choose_part_size(size, preferred_part_size)
@@ -242,6 +262,8 @@ def start_upload(
         part_size=part_size,
         content_type=ctype,
         created=time.time(),
+        if_match_etag=resolved.if_match_etag or "",
+        if_none_match=resolved.if_none_match,
     )
     save_state(store, state)
     return state
@@ -391,17 +413,28 @@ def _assemble(store: S3Store, state: UploadState, wanted: dict[int, str]) -> Non
             raise MultipartError(
                 409, f"part {number} is not stored with that MD5 and {size} bytes; upload it again"
             )
+    cond: dict[str, str] = {}
+    if state.if_match_etag:
+        cond["IfMatch"] = f'"{state.if_match_etag}"'
+    elif state.if_none_match:
+        cond["IfNoneMatch"] = "*"
     try:
         store.s3.complete_multipart_upload(
             Bucket=store.bucket,
             Key=state.key,
             UploadId=state.s3_upload_id,
             MultipartUpload={"Parts": [{"PartNumber": n, "ETag": f'"{wanted[n]}"'} for n in sorted(wanted)]},
+            **cond,
         )
     except ClientError as exc:
         code = error_code(exc)
         if code in ("NoSuchUpload",):
             raise MultipartError(404, "the multipart upload no longer exists in the store") from exc
+        if cond and code in PRECONDITION_CODES:
+            # the precondition can never hold again for this upload: discard it
+            abort_upload(store, state)
+            message = preconditions.changed(state.dm_path.display(state.dialect)).message
+            raise MultipartError(412, f"{message}; this upload was discarded") from exc
         if code in ("InvalidPart", "InvalidPartOrder", "EntityTooSmall", "BadDigest"):
             raise MultipartError(409, f"the store refused to assemble the parts ({code})") from exc
         raise
@@ -609,6 +642,10 @@ async def start(request: Request, user: str = Depends(current_user)) -> Response
 def _start_sync(request: Request, body: dict[str, Any], user: str) -> Response:
     try:
         store = _store(request)
+        try:
+            precondition = preconditions.parse(body)
+        except preconditions.PreconditionError as exc:
+            raise MultipartError(exc.status, exc.message) from exc
         state = start_upload(
             store,
             user,
@@ -618,6 +655,7 @@ def _start_sync(request: Request, body: dict[str, Any], user: str) -> Response:
             body.get("contentType"),
             body.get("partSize"),
             md5_at_complete(request),
+            precondition,
         )
     except APIError as exc:
         return _error(exc)

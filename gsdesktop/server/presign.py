@@ -67,10 +67,12 @@ class FastPutSigner:
     def _matches_botocore(self) -> bool:
         key = "users/selfcheck/dir/file-1.dat"
         for md5 in ("1B2M2Y8AsgTpgAmY7PhCfg==", None):
-            for meta in ("0" * 32, None):
+            for meta, cond in (("0" * 32, None), (None, None), ("0" * 32, "IfMatch"), (None, "IfNoneMatch")):
                 headers: dict[str, Any] = {"ContentLength": 10240, "ContentType": "application/octet-stream"}
                 if md5:
                     headers["ContentMD5"] = md5
+                if cond:
+                    headers[cond] = '"0123456789abcdef0123456789abcdef-3"' if cond == "IfMatch" else "*"
                 params = {"Bucket": self.bucket, "Key": key, **headers}
                 if meta:
                     params["Metadata"] = {"md5-hash": meta}
@@ -112,6 +114,10 @@ class FastPutSigner:
         signed["content-type"] = headers["ContentType"]
         if md5_meta:
             signed["x-amz-meta-md5-hash"] = md5_meta
+        if headers.get("IfMatch"):
+            signed["if-match"] = headers["IfMatch"]
+        if headers.get("IfNoneMatch"):
+            signed["if-none-match"] = headers["IfNoneMatch"]
         names = sorted(signed)
         query = {
             "X-Amz-Algorithm": "AWS4-HMAC-SHA256",

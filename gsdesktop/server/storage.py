@@ -394,8 +394,14 @@ class S3Store:
         content_type: str,
         md5_hex: str | None,
         expires: int = 3600,
+        if_match: str | None = None,
+        if_none_match: bool = False,
     ) -> str:
-        """A PUT URL whose signature binds length, Content-MD5, Content-Type and ``x-amz-meta-md5-hash``."""
+        """A PUT URL whose signature binds length, Content-MD5, Content-Type and ``x-amz-meta-md5-hash``.
+
+        ``if_match`` (an S3 ETag, without quotes) or ``if_none_match`` also bind ``If-Match: "<etag>"`` /
+        ``If-None-Match: *``: the client must send that header, and S3 answers 412 when it fails.
+        """
         self.note_signed("upload", content_length)
         params: dict[str, Any] = {
             "Bucket": self.bucket,
@@ -405,6 +411,10 @@ class S3Store:
         }
         if content_md5:
             params["ContentMD5"] = content_md5
+        if if_match:
+            params["IfMatch"] = f'"{if_match}"'
+        elif if_none_match:
+            params["IfNoneMatch"] = "*"
         fast = self._fast_put.presign_put(
             key,
             {k: str(v) for k, v in params.items() if k not in ("Bucket", "Key")},
