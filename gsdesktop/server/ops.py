@@ -234,27 +234,3 @@ def copy(store: S3Store, src: DMPath, dst: DMPath) -> bool:
     with ThreadPoolExecutor(max_workers=COPY_WORKERS) as pool:
         list(pool.map(copy_one, pairs))
     return True
-
-
-def move(store: S3Store, src: DMPath, dst: DMPath) -> bool:
-    """Move = copy + delete of the source (files: one object; directories: every object below)."""
-    if src.is_home:
-        raise APIError(403, "your home folder cannot be moved")
-    if src == dst:
-        raise APIError(400, "source and destination are the same")
-    if stat(store, dst) is not None:
-        raise APIError(409, f"the destination {dst.display()} exists already")
-    is_dir = copy(store, src, dst)
-    if is_dir:
-        delete_tree(store, src)
-    else:
-        store.delete(src.key)
-    return is_dir
-
-
-def delete_tree(store: S3Store, path: DMPath) -> None:
-    """Delete every object below a directory: files first, then markers deepest first."""
-    objects, _ = store.list_all(path.dir_key, delimiter=None)
-    store.delete_many([o.key for o in objects if not o.key.endswith("/")])
-    for key in sorted((o.key for o in objects if o.key.endswith("/")), key=len, reverse=True):
-        store.delete(key)

@@ -11,6 +11,7 @@ import hashlib
 import os
 import threading
 from collections.abc import Callable, Iterator
+from functools import partial
 from typing import Any
 from urllib.parse import quote
 
@@ -149,3 +150,134 @@ def test_racing_multipart_completes_never_record_another_uploads_md5(callers: li
         # the recorded MD5 is the MD5 of the bytes stored, and those bytes are an upload told "done"
         assert meta["md5"] == stored, (rnd, meta, stored, [r.status_code for r in answers])
         assert stored in won, (rnd, [r.status_code for r in answers])
+
+
+# -- items 3 and 4: moves ----------------------------------------------------------------------------------
+def mkdir(c: Caller, path: str) -> None:
+    r = c.req("PUT", f"/datamanager/files{quote(path)}", json={"isDirectory": True})
+    assert r.status_code in (200, 201), r.text
+
+
+def signed_put(c: Caller, path: str, data: bytes) -> tuple[str, dict[str, str]]:
+    """A signed PUT URL for ``path`` and the headers to send with it."""
+    import base64
+
+    digest = hashlib.md5(data).digest()
+    item = {"path": path, "size": len(data), "md5": digest.hex(), "contentType": "application/octet-stream"}
+    r = c.req("POST", "/datamanager/uploadurls-batch", json={"files": [item]})
+    assert r.status_code == 200, r.text
+    res = r.json()["results"][0]
+    assert "url" in res, res
+    headers = {"Content-MD5": base64.b64encode(digest).decode(), "Content-Type": "application/octet-stream",
+               "x-amz-meta-md5-hash": digest.hex(), **(res.get("headers") or {})}  # fmt: skip
+    return str(res["url"]), headers
+
+
+def upload(c: Caller, path: str, data: bytes) -> None:
+    url, headers = signed_put(c, path, data)
+    assert requests.put(url, data=data, headers=headers, timeout=30).status_code == 200
+
+
+def move(c: Caller, src: str, dst: str) -> requests.Response:
+    v1 = lambda p: "/Home/" + p[len("/users/") :]  # noqa: E731
+    return c.req("POST", f"/datamanager/v1.0/file{quote(v1(src))}", json={"path": v1(dst)})
+
+
+def md5(data: bytes) -> str:
+    return hashlib.md5(data).hexdigest()
+
+
+def race_moves(callers: list[Caller], *pairs: tuple[str, str]) -> list[requests.Response]:
+    """The moves ``(src, dst)`` at once, alternating between the replicas; each answers 200 or 409."""
+    answers = at_once([partial(move, callers[i % 2], s, d) for i, (s, d) in enumerate(pairs)])
+    for r in answers:
+        assert_clean(r, (200, 409))
+    return answers
+
+
+def test_moving_a_folder_keeps_every_upload_that_arrives_meanwhile(callers: list[Caller]) -> None:
+    a = callers[0]
+    home = f"/users/{a.user}"
+    for rnd in range(ROUNDS):
+        src, dst = f"{home}/mv{rnd}", f"{home}/moved{rnd}"
+        mkdir(a, src)
+        mkdir(a, f"{src}/sub")
+        old = {f"o{i}.txt" if i % 3 else f"sub/o{i}.txt": os.urandom(200 + i) for i in range(30)}
+        for name, data in old.items():
+            upload(callers[0], f"{src}/{name}", data)
+        new = {f"n{i}.txt" if i % 4 else f"sub/n{i}.txt": os.urandom(300 + i) for i in range(25)}
+        signed = {n: signed_put(callers[i % 2], f"{src}/{n}", d) for i, (n, d) in enumerate(new.items())}
+        jobs: list[Callable[[], requests.Response]] = [partial(move, callers[1], src, dst)]
+        for name, data in new.items():
+            url, headers = signed[name]
+            jobs.append(lambda u=url, h=headers, d=data: requests.put(u, data=d, headers=h, timeout=30))
+        answers = at_once(jobs)
+        assert_clean(answers[0], (200,))
+        confirmed = {n: d for (n, d), r in zip(new.items(), answers[1:], strict=True) if r.status_code == 200}
+        assert len(confirmed) >= 20, [r.status_code for r in answers[1:]]
+        at_src, at_dst = files(a, src), files(a, dst)
+        for name, data in {**old, **confirmed}.items():
+            places = [p for p, have in (("src", at_src), ("dst", at_dst)) if have.get(name) == md5(data)]
+            assert len(places) == 1, (rnd, name, places, name in at_src, name in at_dst)
+        for name in old:  # what was there before the move was moved
+            assert at_dst.get(name) == md5(old[name]), (rnd, name)
+        assert set(at_src) | set(at_dst) <= set(old) | set(confirmed)
+        assert not set(at_src) & set(at_dst), (rnd, set(at_src) & set(at_dst))
+
+
+def test_racing_file_moves_onto_one_name(callers: list[Caller]) -> None:
+    a = callers[0]
+    home = f"/users/{a.user}"
+    mkdir(a, f"{home}/fm")
+    for rnd in range(ROUNDS):
+        one, two, target = f"{home}/fm/a{rnd}", f"{home}/fm/b{rnd}", f"{home}/fm/t{rnd}"
+        blobs = {one: os.urandom(1000), two: os.urandom(1001)}
+        for p, d in blobs.items():
+            upload(a, p, d)
+        answers = race_moves(callers, (one, target), (two, target))
+        assert sorted(r.status_code for r in answers) == [200, 409], [r.text for r in answers]
+        winner, loser = (one, two) if answers[0].status_code == 200 else (two, one)
+        have = files(a, f"{home}/fm")
+        assert have.get(target.rsplit("/", 1)[1]) == md5(blobs[winner])
+        assert have.get(loser.rsplit("/", 1)[1]) == md5(blobs[loser])
+        assert winner.rsplit("/", 1)[1] not in have
+        # one file moved to two names at once: one wins, the content is in exactly one place
+        src, n1, n2 = f"{home}/fm/c{rnd}", f"{home}/fm/x{rnd}", f"{home}/fm/y{rnd}"
+        data = os.urandom(999)
+        upload(a, src, data)
+        answers = race_moves(callers, (src, n1), (src, n2))
+        assert sorted(r.status_code for r in answers) == [200, 409], [r.text for r in answers]
+        have = files(a, f"{home}/fm")
+        assert [n for n in (f"c{rnd}", f"x{rnd}", f"y{rnd}") if have.get(n) == md5(data)] == [
+            f"x{rnd}" if answers[0].status_code == 200 else f"y{rnd}"
+        ]
+
+
+def test_racing_folder_moves(callers: list[Caller]) -> None:
+    a = callers[0]
+    home = f"/users/{a.user}"
+    for rnd in range(ROUNDS):
+        base = f"{home}/fr{rnd}"
+        mkdir(a, base)
+        trees: dict[str, dict[str, bytes]] = {}
+        for t in ("p", "q"):
+            mkdir(a, f"{base}/{t}")
+            mkdir(a, f"{base}/{t}/sub")
+            trees[t] = {f"{t}{i}" if i % 2 else f"sub/{t}{i}": os.urandom(100 + i) for i in range(12)}
+            for name, data in trees[t].items():
+                upload(a, f"{base}/{t}/{name}", data)
+        # two folders onto one new name: one wins, the other is untouched
+        answers = race_moves(callers, (f"{base}/p", f"{base}/n"), (f"{base}/q", f"{base}/n"))
+        assert sorted(r.status_code for r in answers) == [200, 409], [r.text for r in answers]
+        win, lose = ("p", "q") if answers[0].status_code == 200 else ("q", "p")
+        expect = {n: md5(d) for n, d in trees[win].items()}
+        assert files(a, f"{base}/n") == expect
+        assert files(a, f"{base}/{win}") == {}
+        assert files(a, f"{base}/{lose}") == {n: md5(d) for n, d in trees[lose].items()}
+        # one folder onto two names at once: one wins, its files are in exactly one place
+        answers = race_moves(callers, (f"{base}/{lose}", f"{base}/m1"), (f"{base}/{lose}", f"{base}/m2"))
+        assert sorted(r.status_code for r in answers) == [200, 409], [r.text for r in answers]
+        won, lost = ("m1", "m2") if answers[0].status_code == 200 else ("m2", "m1")
+        assert files(a, f"{base}/{won}") == {n: md5(d) for n, d in trees[lose].items()}
+        assert files(a, f"{base}/{lost}") == {}
+        assert files(a, f"{base}/{lose}") == {}
