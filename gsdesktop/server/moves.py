@@ -8,9 +8,10 @@ A file ``src`` -> ``dst``:
    When another request moved, deleted or rewrote it meanwhile, the copy is taken back (``If-Match``)
    and the move answers 409: a content never ends up in two places, and no confirmed write is lost.
 
-A folder: a lease in the store (``.gsdm/moving/<user>/``) lets one move of a folder, or of a folder
-above or below it, run at a time (409 for the others); the destination's marker is created with
-``IfNoneMatch`` (of racing moves onto one name at most one wins). Every object listed below the source
+A folder: leases in the store (``.gsdm/moving/<user>/``, plain keys created with ``IfNoneMatch``) on
+the source and the destination let one folder move touching a name, or a folder above or below it, run
+at a time (409 for the others): of racing moves onto one name at most one wins, and one folder moved
+to two names at once moves once. Every object listed below the source
 is moved like a file (deleted only where its ETag still equals the copied one); then the source is
 listed again and what arrived or changed meanwhile is moved too, for a few passes. What still cannot be
 moved (it keeps changing, or its name was taken at the destination) stays at the source. Source folder
@@ -71,8 +72,11 @@ def move(store: S3Store, src: DMPath, dst: DMPath) -> bool:
     if dst.is_within(src):
         raise APIError(400, f"cannot copy or move {src.display()} into itself ({dst.display()})")
     with _lease(store, src, dst) as renew:
-        if not store.put_bytes(dst.dir_key, b"", content_type=ops.DIR_CONTENT_TYPE, if_none_match=True):
+        if ops.stat(store, src) is None:  # a racing move of it finished before we held the lease
+            raise _busy(src)
+        if ops.stat(store, dst) is not None:
             raise _exists(dst)
+        store.put_bytes(dst.dir_key, b"", content_type=ops.DIR_CONTENT_TYPE)
         _move_tree(store, src, dst, renew)
     return True
 
@@ -135,13 +139,16 @@ def _move_tree(store: S3Store, src: DMPath, dst: DMPath, renew: Callable[[], Non
             store.delete_if(key, markers[key].etag)
 
 
-# -- the move lease ------------------------------------------------------------------------------------------
+# -- the move leases -----------------------------------------------------------------------------------------
+# Plain keys created with If-None-Match: SeaweedFS honours that atomically for ordinary keys, but not
+# for "dir/" marker keys (two racing creates of one marker both succeed), so the destination of a
+# folder move is claimed here too, not by its marker.
 def _lease_key(path: DMPath) -> str:
     return f"{LEASE_PREFIX}{path.user}/{hashlib.sha256(path.rel.encode()).hexdigest()}.json"
 
 
-def _lease_body(src: DMPath, dst: DMPath) -> bytes:
-    return json.dumps({"rel": src.rel, "to": dst.rel, "at": time.time()}).encode()
+def _lease_body(path: DMPath, src: DMPath, dst: DMPath) -> bytes:
+    return json.dumps({"rel": path.rel, "from": src.rel, "to": dst.rel, "at": time.time()}).encode()
 
 
 def _read_lease(store: S3Store, key: str) -> tuple[str, float] | None:
@@ -157,32 +164,45 @@ def _overlaps(a: str, b: str) -> bool:
     return a == b or a.startswith(b + "/") or b.startswith(a + "/")
 
 
+def _take(store: S3Store, key: str, body: bytes) -> bool:
+    """Create the lease ``key``; a stale one (its server died mid-move) is taken over."""
+    if store.put_bytes(key, body, content_type="application/json", if_none_match=True):
+        return True
+    held = _read_lease(store, key)
+    info = store.head(key)
+    if held is None or info is None or time.time() - held[1] < LEASE_TTL:
+        return False
+    log.warning("taking over a stale move lease (%s)", held[0])
+    return store.delete_if(key, info.etag) and store.put_bytes(
+        key, body, content_type="application/json", if_none_match=True
+    )
+
+
 @contextmanager
 def _lease(store: S3Store, src: DMPath, dst: DMPath) -> Iterator[Callable[[], None]]:
-    """Hold the move lease of ``src`` (409 while another move of it, or of a folder above or below
-    it, runs); yields a function that renews it."""
-    key = _lease_key(src)
-    busy = APIError(409, f"{src.display()} is being moved by another request; try again when it has finished")
-    if not store.put_bytes(key, _lease_body(src, dst), content_type="application/json", if_none_match=True):
-        held = _read_lease(store, key)
-        info = store.head(key)
-        if held is None or info is None or time.time() - held[1] < LEASE_TTL:
-            raise busy
-        log.warning("taking over the stale move lease of %s", src.key)
-        if not store.delete_if(key, info.etag) or not store.put_bytes(
-            key, _lease_body(src, dst), content_type="application/json", if_none_match=True
-        ):
-            raise busy
+    """Hold the move leases of ``src`` and ``dst``: 409 while another folder move holds either, or a
+    folder above or below either; yields a function that renews them."""
+    busy = APIError(409, f"{src.display()} or {dst.display()} is being moved by another request; try again")
+    held: list[tuple[str, DMPath]] = []
     try:
+        for path in (src, dst):
+            key = _lease_key(path)
+            if not _take(store, key, _lease_body(path, src, dst)):
+                raise busy
+            held.append((key, path))
+        mine = {key for key, _ in held}
         others, _ = store.list_all(f"{LEASE_PREFIX}{src.user}/", delimiter=None)
         for other in others:
-            held = _read_lease(store, other.key) if other.key != key else None
-            if held is not None and time.time() - held[1] < LEASE_TTL and _overlaps(held[0], src.rel):
+            lease = _read_lease(store, other.key) if other.key not in mine else None
+            fresh = lease is not None and time.time() - lease[1] < LEASE_TTL
+            if fresh and lease is not None and (_overlaps(lease[0], src.rel) or _overlaps(lease[0], dst.rel)):
                 raise busy
 
         def renew() -> None:
-            store.put_bytes(key, _lease_body(src, dst), content_type="application/json")
+            for key, path in held:
+                store.put_bytes(key, _lease_body(path, src, dst), content_type="application/json")
 
         yield renew
     finally:
-        store.delete(key)
+        for key, _ in held:
+            store.delete(key)
