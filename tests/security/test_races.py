@@ -19,6 +19,7 @@ import pytest
 import requests
 
 from gsdesktop.server.seaweed import S3Config
+from gsdesktop.server.storage import S3Store
 from tests.conftest import Account
 from tests.support.servers import ServerProcess
 
@@ -256,7 +257,7 @@ def test_racing_file_moves_onto_one_name(callers: list[Caller]) -> None:
         ]
 
 
-def test_racing_folder_moves(callers: list[Caller]) -> None:
+def test_racing_folder_moves(callers: list[Caller], seaweed: S3Config) -> None:
     a = callers[0]
     home = f"/users/{a.user}"
     for rnd in range(ROUNDS):
@@ -280,5 +281,7 @@ def test_racing_folder_moves(callers: list[Caller]) -> None:
         answers = race_moves(callers, (f"{base}/{lose}", f"{base}/m1"), (f"{base}/{lose}", f"{base}/m2"))
         won, lost = ("m1", "m2") if answers[0].status_code == 200 else ("m2", "m1")
         assert files(a, f"{base}/{won}") == {n: md5(d) for n, d in trees[lose].items()}
-        assert files(a, f"{base}/{lost}") == {}
-        assert files(a, f"{base}/{lose}") == {}
+        for gone in (lost, lose, win):  # the loser's destination was never made; the sources are gone
+            assert a.req("GET", f"/datamanager/filemetadata{base}/{gone}").status_code == 404, gone
+    # no move lease is left behind
+    assert S3Store(seaweed).list_all(f".gsdm/moving/{a.user}/", delimiter=None)[0] == []
