@@ -31,7 +31,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gsdesktop import __version__
-from gsdesktop.server import apidocs, formats, metrics, ops
+from gsdesktop.server import apidocs, formats, metrics, moves, ops
 from gsdesktop.server.accesslog import AccessLogMiddleware
 from gsdesktop.server.common import (
     BETA,
@@ -588,7 +588,7 @@ def _move_sync(request: Request, raw: str, user: str, body: bytes) -> Response:
         raise APIError(400, 'POST needs a JSON body {"path": "/Home/<user>/<new path>"} (move/rename)')
     dst = own_path(_strip_api_url(target), user)
     assert dst is not None
-    ops.move(store, src, dst)
+    moves.move(store, src, dst)
     return _json(ops.metadata(store, dst, base, V1))
 
 

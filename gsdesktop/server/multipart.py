@@ -54,7 +54,7 @@ from starlette.concurrency import run_in_threadpool
 from gsdesktop.server import clash, ops, preconditions
 from gsdesktop.server.common import APIError, base_url, own_path, read_json, require_user
 from gsdesktop.server.paths import DMPath
-from gsdesktop.server.storage import PRECONDITION_CODES, ObjectInfo, S3Store, error_code
+from gsdesktop.server.storage import PRECONDITION_CODES, ObjectInfo, S3Store, error_code, is_not_found
 
 log = logging.getLogger(__name__)
 
@@ -388,18 +388,23 @@ def complete_upload(store: S3Store, state: UploadState, parts: Any, md5: Any = N
         )
     ops.require_parent(store, state.dm_path)
     try:
-        _assemble(store, state, wanted)
+        etag = _assemble(store, state, wanted)
     except MultipartError as exc:
         # a retried complete whose first attempt assembled these parts but stopped before the MD5 record
         info = store.head(state.key) if exc.status == 404 and not state.md5 else None
         if info is None or not _assembled_from(info, state, wanted):
             raise
+        etag = info.etag
     info = store.head(state.key)
-    if info is not None and not state.md5 and (info.metadata or {}).get("md5-hash") != whole:
-        _record_md5(store, state, whole)
+    if info is not None and info.etag == etag and (info.metadata or {}).get("md5-hash") != whole:
+        _record_md5(store, state, whole, etag)
         info = store.head(state.key)
-    if info is None or info.size != state.size or (info.metadata or {}).get("md5-hash") != whole:
-        raise MultipartError(500, "the assembled file does not have the expected size or MD5 record")
+    if info is None or info.etag != etag or (info.metadata or {}).get("md5-hash") != whole:
+        # another upload (or a move, a delete) replaced the object since this one assembled it
+        _drop_state(store, state)
+        raise _replaced(state)
+    if info.size != state.size:
+        raise MultipartError(500, "the assembled file does not have the expected size")
     _drop_state(store, state)
     return {
         "path": state.dm_path.display(state.dialect),
@@ -410,8 +415,18 @@ def complete_upload(store: S3Store, state: UploadState, parts: Any, md5: Any = N
     }
 
 
-def _assemble(store: S3Store, state: UploadState, wanted: dict[int, str]) -> None:
-    """Check every part is stored with the client's MD5 and size, then ``CompleteMultipartUpload``."""
+def _replaced(state: UploadState) -> MultipartError:
+    path = state.dm_path.display(state.dialect)
+    return MultipartError(
+        409, f"{path} was replaced by another upload while this one finished; this upload is not stored"
+    )
+
+
+def _assemble(store: S3Store, state: UploadState, wanted: dict[int, str]) -> str:
+    """Check every part is stored with the client's MD5 and size, then ``CompleteMultipartUpload``.
+
+    Returns the assembled object's S3 ETag.
+    """
     held: dict[int, list[dict[str, Any]]] = {}
     for p in stored_parts(store, state):
         held.setdefault(p["partNumber"], []).append(p)
@@ -427,7 +442,7 @@ def _assemble(store: S3Store, state: UploadState, wanted: dict[int, str]) -> Non
     elif state.if_none_match:
         cond["IfNoneMatch"] = "*"
     try:
-        store.s3.complete_multipart_upload(
+        done = store.s3.complete_multipart_upload(
             Bucket=store.bucket,
             Key=state.key,
             UploadId=state.s3_upload_id,
@@ -446,6 +461,11 @@ def _assemble(store: S3Store, state: UploadState, wanted: dict[int, str]) -> Non
         if code in ("InvalidPart", "InvalidPartOrder", "EntityTooSmall", "BadDigest"):
             raise MultipartError(409, f"the store refused to assemble the parts ({code})") from exc
         raise
+    etag = str(done.get("ETag") or "").strip('"')
+    if not etag:  # a store that does not say: the ETag S3 gives the assembly of exactly these parts
+        joined = b"".join(bytes.fromhex(wanted[n]) for n in sorted(wanted))
+        etag = f"{hashlib.md5(joined).hexdigest()}-{len(wanted)}"
+    return etag
 
 
 def _assembled_from(info: ObjectInfo, state: UploadState, wanted: dict[int, str]) -> bool:
@@ -456,16 +476,29 @@ def _assembled_from(info: ObjectInfo, state: UploadState, wanted: dict[int, str]
     return str(info.etag or "").strip('"').lower() == f"{hashlib.md5(joined).hexdigest()}-{len(wanted)}"
 
 
-def _record_md5(store: S3Store, state: UploadState, md5_hex: str) -> None:
-    """Write ``x-amz-meta-md5-hash`` onto the finished object: a copy onto itself with new metadata."""
-    store.s3.copy_object(
-        Bucket=store.bucket,
-        Key=state.key,
-        CopySource={"Bucket": store.bucket, "Key": state.key},
-        MetadataDirective="REPLACE",
-        ContentType=state.content_type,
-        Metadata={"md5-hash": md5_hex},
-    )
+def _record_md5(store: S3Store, state: UploadState, md5_hex: str, etag: str) -> None:
+    """Write ``x-amz-meta-md5-hash`` onto the finished object: a copy onto itself with new metadata.
+
+    Guarded by the ETag of the object this upload assembled, as source (``CopySourceIfMatch``) and as
+    destination (``IfMatch``): when another upload replaced the object in between, its bytes never get
+    this upload's MD5 (409 instead).
+    """
+    try:
+        store.s3.copy_object(
+            Bucket=store.bucket,
+            Key=state.key,
+            CopySource={"Bucket": store.bucket, "Key": state.key},
+            CopySourceIfMatch=f'"{etag}"',
+            IfMatch=f'"{etag}"',
+            MetadataDirective="REPLACE",
+            ContentType=state.content_type,
+            Metadata={"md5-hash": md5_hex},
+        )
+    except ClientError as exc:
+        if error_code(exc) in PRECONDITION_CODES or is_not_found(exc):
+            _drop_state(store, state)
+            raise _replaced(state) from exc
+        raise
 
 
 def abort_upload(store: S3Store, state: UploadState) -> None:

@@ -392,27 +392,3 @@ def _merge_clash(src_rels: list[str], dst_rels: list[str]) -> str | None:
     dst_files = {r for r in dst_rels if r and not r.endswith("/")}
     both = (src_files & _folders_of(dst_rels)) | (dst_files & _folders_of(src_rels))
     return min(both) if both else None
-
-
-def move(store: S3Store, src: DMPath, dst: DMPath) -> bool:
-    """Move = copy + delete of the source (files: one object; directories: every object below)."""
-    if src.is_home:
-        raise APIError(403, "your home folder cannot be moved")
-    if src == dst:
-        raise APIError(400, "source and destination are the same")
-    if stat(store, dst) is not None:
-        raise APIError(409, f"the destination {dst.display()} exists already")
-    is_dir = copy(store, src, dst)
-    if is_dir:
-        delete_tree(store, src)
-    else:
-        store.delete(src.key)
-    return is_dir
-
-
-def delete_tree(store: S3Store, path: DMPath) -> None:
-    """Delete every object below a directory: files first, then markers deepest first."""
-    objects, _ = store.list_all(path.dir_key, delimiter=None)
-    store.delete_many([o.key for o in objects if not o.key.endswith("/")])
-    for key in sorted((o.key for o in objects if o.key.endswith("/")), key=len, reverse=True):
-        store.delete(key)

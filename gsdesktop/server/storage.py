@@ -313,6 +313,49 @@ class S3Store:
             MetadataDirective="COPY",
         )
 
+    def copy_new(self, src: str, dst: str, etag: str, size: int) -> bool:
+        """Copy ``src`` to ``dst`` only if ``src`` is still version ``etag`` and ``dst`` does not exist.
+
+        ``CopySourceIfMatch`` + ``IfNoneMatch: *`` (metadata and ETag are kept). False when either
+        condition fails (or the source is gone). Objects over 5 GiB go through a multipart copy, where
+        the store checks only the source; the destination is checked just before (not atomically).
+        """
+        try:
+            if size > 5 * 1024**3:
+                if self.head(dst) is not None:
+                    return False
+                extra = {"CopySourceIfMatch": f'"{etag}"'}
+                self.s3.copy({"Bucket": self.bucket, "Key": src}, self.bucket, dst, ExtraArgs=extra)
+                return True
+            self.s3.copy_object(
+                Bucket=self.bucket,
+                Key=dst,
+                CopySource={"Bucket": self.bucket, "Key": src},
+                CopySourceIfMatch=f'"{etag}"',
+                IfNoneMatch="*",
+                MetadataDirective="COPY",
+            )
+        except ClientError as exc:
+            if error_code(exc) in PRECONDITION_CODES or is_not_found(exc):
+                return False
+            raise
+        return True
+
+    def delete_if(self, key: str, etag: str) -> bool:
+        """Delete ``key`` only while it is version ``etag``: re-checked by HEAD right before, and sent
+        with ``If-Match`` (stores that honour it, as SeaweedFS does, refuse a later write's deletion).
+        False when the object is gone or changed."""
+        info = self.head(key)
+        if info is None or info.etag != etag:
+            return False
+        try:
+            self.s3.delete_object(Bucket=self.bucket, Key=key, IfMatch=f'"{etag}"')
+        except ClientError as exc:
+            if error_code(exc) in PRECONDITION_CODES or is_not_found(exc):
+                return False
+            raise
+        return True
+
     def stream(self, key: str, chunk_size: int = 64 * 1024) -> Iterator[bytes]:
         """The object's bytes in chunks, never loaded whole. Raises ``ClientError`` when absent."""
         body = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"]
