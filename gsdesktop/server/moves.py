@@ -69,7 +69,7 @@ def move(store: S3Store, src: DMPath, dst: DMPath) -> bool:
         assert st.info is not None
         _move_file(store, src, dst, st.info)
         return False
-    dst.require_folder_name()  # a name the store hides from listings (.uploads, *.versions): 400, nothing moved
+    dst.require_folder_name()  # a name the store hides (.uploads, *.versions): 400, nothing moved
     if dst.is_within(src):
         raise APIError(400, f"cannot copy or move {src.display()} into itself ({dst.display()})")
     with _lease(store, src, dst) as renew:
