@@ -8,9 +8,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, Signal
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QDragEnterEvent, QDragMoveEvent, QDropEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
+    QCheckBox,
     QDialog,
     QDialogButtonBox,
     QDockWidget,
@@ -28,17 +29,34 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gsdesktop.datamanager.errors import NotFoundError
 from gsdesktop.datamanager.models import GSDataFormat, GSFileMetadata
 from gsdesktop.ui.bridge import TaskRunner
 from gsdesktop.ui.formatting import human_size
 from gsdesktop.ui.refget_actions import RefgetActions, RefgetIdsPanel, error_text, is_servable
 from gsdesktop.ui.remote_model import RemoteTreeModel
-from gsdesktop.ui.transfers import Transfer, TransferManager, TransfersPanel
+from gsdesktop.ui.transfers import Kind, Status, Transfer, TransferManager, TransfersPanel
 
 log = logging.getLogger(__name__)
 # QTreeView lays out every exposed row on each change; beyond this many rows a single layout costs more
 # than the 50 ms the GUI thread may be busy. Larger folders are reached with the filter and sorting.
 MAX_ROWS_SHOWN = 1000
+# answers to "a file of that name is already there" (ask_replace)
+REPLACE, KEEP_BOTH, SKIP = "replace", "keep-both", "skip"
+STALE_DELAY_MS = 400  # changes on the server within this time list their folder once
+
+
+def free_name(name: str, taken: set[str]) -> str:
+    """``name`` with the first free " (n)" before its extension: "reads.txt" -> "reads (2).txt"."""
+    stem, dot, ext = name.partition(".") if not name.startswith(".") else (name, "", "")
+    n = 2
+    while True:
+        candidate = f"{stem} ({n}){dot}{ext}"
+        if candidate not in taken:
+            return candidate
+        n += 1
+
+
 Index = QModelIndex | QPersistentModelIndex
 
 
@@ -157,6 +175,8 @@ class RemoteBrowser(QMainWindow):
         # Hooks so tests (and scripted use) can answer dialogs without a modal loop.
         self.confirm: Callable[[str, str], bool] = self._ask_confirm
         self.ask_text: Callable[[str, str, str], str | None] = self._ask_text
+        #: (name, clashes left including this one) -> (REPLACE / KEEP_BOTH / SKIP, apply to all the rest)
+        self.ask_replace: Callable[[str, int], tuple[str, bool]] = self._ask_replace
         self.setWindowTitle(self.tr("GenomeSpace — Remote files"))
         self.resize(900, 600)
 
@@ -192,6 +212,12 @@ class RemoteBrowser(QMainWindow):
         dock.setWidget(self.transfers_panel)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
         self.transfers.changed.connect(self._on_transfer_changed)
+        self._stale: set[str] = set()  # folders changed on the server, listed again shortly
+        self._app_state = ""
+        self._stale_timer = QTimer(self)
+        self._stale_timer.setSingleShot(True)
+        self._stale_timer.setInterval(STALE_DELAY_MS)
+        self._stale_timer.timeout.connect(self._refresh_stale)
         self._sync_path_bar()
         self._update_actions()
 
@@ -388,11 +414,49 @@ class RemoteBrowser(QMainWindow):
 
     # ==== uploads ====
 
-    def upload_paths(self, paths: list[Path], folder: str) -> int:
-        """Upload local files/folders into remote ``folder`` (drops and dialogs end up here)."""
+    def upload_paths(self, paths: list[Path], folder: str) -> None:
+        """Upload local files/folders into remote ``folder`` (drops and dialogs end up here).
+
+        The folder's names are listed first (worker thread); for each name already there the user
+        chooses Replace / Keep both / Skip (optionally for all the rest) before anything is sent.
+        """
+        client = self.client
         self.statusBar().showMessage(self.tr("Uploading {0} item(s) to {1}…").format(len(paths), folder))
-        return self.transfers.upload_paths(
-            paths, folder, on_error=lambda exc: self._failed(self.tr("Upload failed"), exc)
+
+        def existing() -> set[str]:
+            try:
+                return {m.name for m in client.list(folder).contents}
+            except NotFoundError:
+                return set()
+
+        self.runner.run_task(
+            existing,
+            lambda taken: self._upload_resolved(paths, folder, taken),
+            lambda exc: self._failed(self.tr("Upload failed"), exc),
+        )
+
+    def _upload_resolved(self, paths: list[Path], folder: str, taken: set[str]) -> None:
+        clashes = [p for p in paths if p.name in taken]
+        names: dict[Path, str] = {}
+        skipped: set[Path] = set()
+        for_all: str | None = None
+        for i, path in enumerate(clashes):
+            choice = for_all
+            if choice is None:
+                choice, apply_all = self.ask_replace(path.name, len(clashes) - i)
+                if apply_all:
+                    for_all = choice
+            if choice == SKIP:
+                skipped.add(path)
+            elif choice == KEEP_BOTH:
+                names[path] = free_name(path.name, taken)
+                taken.add(names[path])
+        chosen = [p for p in paths if p not in skipped]
+        if not chosen:
+            self.statusBar().showMessage(self.tr("Nothing uploaded: every item was skipped."), 10000)
+            return
+        self.transfers.upload_paths(
+            chosen, folder, on_error=lambda exc: self._failed(self.tr("Upload failed"), exc), names=names
         )
 
     def _on_batch_finished(self, _batch: int, ok: int, failed: int, folder: str) -> None:
@@ -411,6 +475,26 @@ class RemoteBrowser(QMainWindow):
     def _on_transfer_changed(self, t: Transfer) -> None:
         if t.status.finished:
             self._show_transfer_summary()
+        if t.kind is Kind.UPLOAD and t.status is Status.DONE and not t.batch:
+            self.remote_changed(t.remote)  # a retried or resumed upload (batches refresh as a whole)
+
+    def remote_changed(self, path: str) -> None:
+        """``path`` was written or removed on the server (by this app: an upload, sync): the folder
+        holding it is listed again if it is shown. Many changes in a short time list it once."""
+        self._stale.add(posixpath.dirname(path.rstrip("/")) or "/")
+        self._stale_timer.start()
+
+    def on_app_state(self, state: str) -> None:
+        """The app's display state: back from "offline" (server or storage unreachable), the folders
+        shown are listed again (what failed or changed meanwhile shows up without a manual refresh)."""
+        was, self._app_state = self._app_state, state
+        if was == "offline" and state != "offline":
+            self.refresh()
+
+    def _refresh_stale(self) -> None:
+        stale, self._stale = self._stale, set()
+        for folder in sorted(stale):
+            self.model.refresh_path(folder)
 
     def _show_transfer_summary(self) -> None:
         """Status line: uploads and downloads listed in the panel, done and failed."""
@@ -639,6 +723,29 @@ class RemoteBrowser(QMainWindow):
             QMessageBox.StandardButton.Cancel,
         )
         return answer == QMessageBox.StandardButton.Yes
+
+    def _ask_replace(self, name: str, left: int) -> tuple[str, bool]:
+        box = QMessageBox(self)
+        box.setIcon(QMessageBox.Icon.Question)
+        box.setWindowTitle(self.tr("Replace file?"))
+        box.setText(self.tr("“{0}” is already in this folder on the server.").format(name))
+        box.setInformativeText(
+            self.tr(
+                "Replace it with the file you are uploading, keep both (yours gets a new name), or skip it?"
+            )
+        )
+        replace = box.addButton(self.tr("&Replace"), QMessageBox.ButtonRole.DestructiveRole)
+        both = box.addButton(self.tr("&Keep both"), QMessageBox.ButtonRole.AcceptRole)
+        skip = box.addButton(self.tr("&Skip"), QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(both)
+        box.setEscapeButton(skip)
+        apply_all = QCheckBox(self.tr("Do this for the other {0} item(s)").format(left - 1), box)
+        if left > 1:
+            box.setCheckBox(apply_all)
+        box.exec()
+        clicked = box.clickedButton()
+        choice = REPLACE if clicked is replace else KEEP_BOTH if clicked is both else SKIP
+        return choice, left > 1 and apply_all.isChecked()
 
     def _ask_text(self, title: str, label: str, value: str) -> str | None:
         text, ok = QInputDialog.getText(self, title, label, QLineEdit.EchoMode.Normal, value)
