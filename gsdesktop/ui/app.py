@@ -441,6 +441,7 @@ class DesktopApp(QObject):
 
         def done(engine: Any) -> None:
             self.engine, self.local_root, self.remote_root = engine, local, remote
+            self._mark_not_synced()
             self.bridge.attach(engine)
             self.update_status()
             if on_done is not None:
@@ -449,6 +450,15 @@ class DesktopApp(QObject):
         self.runner.run_task(
             work, done, lambda exc: self.notify(tr("Sync could not restart"), str(exc), True)
         )
+
+    def _mark_not_synced(self) -> None:
+        """The browser marks the remote folders selective sync leaves out."""
+        if self.browser is not None:
+            root = self.remote_root.rstrip("/")
+            self.browser.model.set_not_synced(
+                f"{root}/{rel.strip('/')}" for rel in self.prefs.excluded_remote_folders
+            )
+            self.browser.view.viewport().update()
 
     def _share_limits(self, engine: Any) -> None:
         """One bandwidth limit for all traffic: the browser's transfers use the engine's limiters
@@ -657,6 +667,7 @@ class DesktopApp(QObject):
             self.browser = RemoteBrowser(self.client, self.runner, self.transfers, self.client.home)
             self.browser.notify.connect(lambda title, msg: self.notify(title, msg))
             self.display_state_changed.connect(self.browser.on_app_state)
+            self._mark_not_synced()
             self.browser.model.fetchMore(self.browser.model.index(-1, -1))
         self._raise(self.browser)
         return self.browser

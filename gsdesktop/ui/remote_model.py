@@ -13,7 +13,8 @@ from __future__ import annotations
 import enum
 import heapq
 import logging
-from collections.abc import Callable, Iterator, Sequence
+import posixpath
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -29,6 +30,7 @@ from PySide6.QtCore import (
     QTimer,
     Signal,
 )
+from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QApplication, QStyle
 
 from gsdesktop.datamanager.models import GSDirectoryListing, GSFileMetadata
@@ -171,6 +173,20 @@ def sort_entries(entries: Sequence[GSFileMetadata], column: int, order: Qt.SortO
     return items
 
 
+NOT_SYNCED_ROLES = (Qt.ItemDataRole.ToolTipRole, Qt.ItemDataRole.FontRole, Qt.ItemDataRole.ForegroundRole)
+
+
+def not_synced_data(role: int, path: str) -> Any:
+    """How a folder excluded from sync (selective sync) is marked: italic, dimmed, said in its tooltip."""
+    if role == Qt.ItemDataRole.ToolTipRole:
+        return tr("{0}\nNot synced to this computer (selective sync)").format(path)
+    if role == Qt.ItemDataRole.FontRole:
+        font = QFont()
+        font.setItalic(True)
+        return font
+    return QApplication.palette().placeholderText()
+
+
 class RemoteTreeModel(QAbstractItemModel):
     """Lazy remote tree. All methods run on the GUI thread.
 
@@ -208,6 +224,7 @@ class RemoteTreeModel(QAbstractItemModel):
         self._sort_column = 0
         self._sort_order = Qt.SortOrder.AscendingOrder
         self._icons: dict[str, Any] = {}
+        self._not_synced: frozenset[str] = frozenset()  # remote folders sync excludes (marked)
 
     # ==== navigation ====
 
@@ -281,6 +298,20 @@ class RemoteTreeModel(QAbstractItemModel):
         index = self.index_for_path(path)
         if index.isValid() and self.node(index).state != LoadState.UNLOADED:
             self.refresh(index)
+
+    def set_not_synced(self, folders: Iterable[str]) -> None:
+        """Mark these remote folders (absolute paths) and what is inside them as not synced."""
+        self._not_synced = frozenset(f.rstrip("/") for f in folders)
+        rows = self.rowCount()
+        if rows:
+            self.dataChanged.emit(self.index(0, 0), self.index(rows - 1, 0))
+
+    def _is_not_synced(self, path: str) -> bool:
+        while path not in ("", "/"):
+            if path in self._not_synced:
+                return True
+            path = posixpath.dirname(path)
+        return False
 
     # ==== Qt model interface ====
 
@@ -404,6 +435,8 @@ class RemoteTreeModel(QAbstractItemModel):
                 return meta.data_format.name if meta.data_format else ""
         elif role == Qt.ItemDataRole.DecorationRole and col == 0:
             return self._icon("dir" if meta.is_directory else "file")
+        elif role in NOT_SYNCED_ROLES and col == 0 and self._not_synced and self._is_not_synced(node.path):
+            return not_synced_data(role, meta.path)
         elif role == Qt.ItemDataRole.ToolTipRole and col == 0:
             return meta.path
         elif role == Qt.ItemDataRole.TextAlignmentRole and col == 1:
