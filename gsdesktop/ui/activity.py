@@ -53,6 +53,7 @@ def action_label(kind: ActionKind) -> str:
         ActionKind.RMDIR_LOCAL: tr("Folder removed"),
         ActionKind.RMDIR_REMOTE: tr("Folder removed on server"),
         ActionKind.MOVED_REMOTE: tr("Moved on server"),
+        ActionKind.MOVED_LOCAL: tr("Moved here (as on the server)"),
         ActionKind.RECORDED: tr("Already in sync"),
     }
     return labels.get(kind, kind.value)

@@ -455,6 +455,7 @@ class DesktopApp(QObject):
         """The browser marks the remote folders selective sync leaves out."""
         if self.browser is not None:
             root = self.remote_root.rstrip("/")
+            self.browser.synced_root = root
             self.browser.model.set_not_synced(
                 f"{root}/{rel.strip('/')}" for rel in self.prefs.excluded_remote_folders
             )

@@ -8,32 +8,51 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QDragEnterEvent, QDragMoveEvent, QDropEvent, QGuiApplication, QKeySequence
+from PySide6.QtCore import (
+    QItemSelectionModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    QStandardPaths,
+    Qt,
+    QTimer,
+    QUrl,
+    Signal,
+)
+from PySide6.QtGui import (
+    QAction,
+    QDesktopServices,
+    QGuiApplication,
+    QKeySequence,
+)
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
-    QDialogButtonBox,
     QDockWidget,
     QFileDialog,
-    QFormLayout,
     QInputDialog,
-    QLabel,
     QLineEdit,
     QMainWindow,
     QMenu,
     QMessageBox,
     QStyle,
     QToolBar,
-    QTreeView,
     QWidget,
 )
 
 from gsdesktop.datamanager.errors import NotFoundError
 from gsdesktop.datamanager.models import GSDataFormat, GSFileMetadata
 from gsdesktop.ui.bridge import TaskRunner
-from gsdesktop.ui.formatting import human_size
-from gsdesktop.ui.refget_actions import RefgetActions, RefgetIdsPanel, error_text, is_servable
+from gsdesktop.ui.browser_parts import (
+    KEEP_BOTH,
+    REPLACE,
+    SKIP,
+    PropertiesDialog,
+    RemoteTreeView,
+    duration_text,
+    free_name,
+    link_lifetime,
+)
+from gsdesktop.ui.refget_actions import RefgetActions, error_text, is_servable
 from gsdesktop.ui.remote_model import RemoteTreeModel
 from gsdesktop.ui.transfers import Kind, Status, Transfer, TransferManager, TransfersPanel
 
@@ -41,109 +60,8 @@ log = logging.getLogger(__name__)
 # QTreeView lays out every exposed row on each change; beyond this many rows a single layout costs more
 # than the 50 ms the GUI thread may be busy. Larger folders are reached with the filter and sorting.
 MAX_ROWS_SHOWN = 1000
-# answers to "a file of that name is already there" (ask_replace)
-REPLACE, KEEP_BOTH, SKIP = "replace", "keep-both", "skip"
-STALE_DELAY_MS = 400  # changes on the server within this time list their folder once
-
-
-def free_name(name: str, taken: set[str]) -> str:
-    """``name`` with the first free " (n)" before its extension: "reads.txt" -> "reads (2).txt"."""
-    stem, dot, ext = name.partition(".") if not name.startswith(".") else (name, "", "")
-    n = 2
-    while True:
-        candidate = f"{stem} ({n}){dot}{ext}"
-        if candidate not in taken:
-            return candidate
-        n += 1
-
-
 Index = QModelIndex | QPersistentModelIndex
-
-
-class RemoteTreeView(QTreeView):
-    """Tree view that accepts external file drops as copies only (never a move that deletes files)."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setAcceptDrops(True)
-        self.setDragDropMode(QTreeView.DragDropMode.DropOnly)
-        self.setDefaultDropAction(Qt.DropAction.CopyAction)
-        self.setUniformRowHeights(True)
-        self.setSortingEnabled(True)
-        self.setSelectionMode(QTreeView.SelectionMode.ExtendedSelection)
-        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-
-    @staticmethod
-    def _has_local_files(event: QDragEnterEvent | QDragMoveEvent | QDropEvent) -> bool:
-        mime = event.mimeData()
-        return mime.hasUrls() and any(u.isLocalFile() for u in mime.urls())
-
-    def _accept_as_copy(self, event: QDragEnterEvent | QDragMoveEvent) -> None:
-        """Accept a drag of local files as a copy; ignore anything else."""
-        if self._has_local_files(event):
-            event.setDropAction(Qt.DropAction.CopyAction)
-            event.accept()
-        else:
-            event.ignore()
-
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        self._accept_as_copy(event)
-
-    def dragMoveEvent(self, event: QDragMoveEvent) -> None:
-        self._accept_as_copy(event)
-
-    def dropEvent(self, event: QDropEvent) -> None:
-        if not self._has_local_files(event):
-            event.ignore()
-            return
-        index = self.indexAt(event.position().toPoint())
-        if index.isValid():
-            index = index.siblingAtColumn(0)
-        self.model().dropMimeData(event.mimeData(), Qt.DropAction.CopyAction, -1, -1, index)
-        event.setDropAction(Qt.DropAction.CopyAction)
-        event.accept()
-
-
-class PropertiesDialog(QDialog):
-    """Full metadata of one remote item, MD5 included; FASTA files also get their refget ids."""
-
-    def __init__(
-        self, meta: GSFileMetadata, parent: QWidget | None = None, refget: RefgetActions | None = None
-    ) -> None:
-        super().__init__(parent)
-        self.setWindowTitle(self.tr("Properties of {0}").format(meta.name))
-        form = QFormLayout(self)
-        rows: list[tuple[str, str]] = [
-            (self.tr("Name"), meta.name),
-            (self.tr("Path"), meta.path),
-            (self.tr("Kind"), self.tr("Folder") if meta.is_directory else self.tr("File")),
-            (self.tr("Size"), "" if meta.size is None else f"{human_size(meta.size)} ({meta.size} bytes)"),
-            (
-                self.tr("Modified"),
-                meta.last_modified.astimezone().isoformat(" ") if meta.last_modified else "",
-            ),
-            (self.tr("Owner"), meta.owner),
-            (self.tr("Format"), meta.data_format.name if meta.data_format else ""),
-            (self.tr("Available formats"), ", ".join(f.name for f in meta.available_data_formats)),
-            (self.tr("Content type"), meta.content_type or ""),
-            (self.tr("MD5"), meta.md5 or ""),
-            (self.tr("URL"), meta.url),
-        ]
-        self.values: dict[str, str] = {}
-        for label, value in rows:
-            field = QLabel(value, self)
-            field.setTextInteractionFlags(
-                Qt.TextInteractionFlag.TextSelectableByMouse | Qt.TextInteractionFlag.TextSelectableByKeyboard
-            )
-            form.addRow(label + ":", field)
-            self.values[label] = value
-        self.refget_panel: RefgetIdsPanel | None = None
-        if refget is not None and is_servable(meta):
-            self.refget_panel = RefgetIdsPanel(refget, meta.path, self)
-            form.addRow(self.refget_panel)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
-        buttons.rejected.connect(self.reject)
-        form.addRow(buttons)
+STALE_DELAY_MS = 400  # changes on the server within this time list their folder once
 
 
 class RemoteBrowser(QMainWindow):
@@ -214,6 +132,11 @@ class RemoteBrowser(QMainWindow):
         self.transfers.changed.connect(self._on_transfer_changed)
         self._stale: set[str] = set()  # folders changed on the server, listed again shortly
         self._app_state = ""
+        self.synced_root: str | None = None  # the remote folder sync mirrors (set by the app)
+        self._select_after: str | None = None  # a new or renamed item, selected once listed
+        self.model.load_finished.connect(self._on_loaded)
+        self.open_url: Callable[[QUrl], object] = QDesktopServices.openUrl
+        self._opening: dict[int, Path] = {}  # transfer id -> file to open when downloaded
         self._stale_timer = QTimer(self)
         self._stale_timer.setSingleShot(True)
         self._stale_timer.setInterval(STALE_DELAY_MS)
@@ -301,6 +224,21 @@ class RemoteBrowser(QMainWindow):
         focus_path.setShortcut(QKeySequence("Ctrl+L"))
         focus_path.triggered.connect(self._focus_path_bar)
         self.addAction(focus_path)
+        open_action = QAction(self.tr("Open"), self.view)
+        open_action.setShortcuts([QKeySequence(Qt.Key.Key_Return), QKeySequence(Qt.Key.Key_Enter)])
+        open_action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        open_action.triggered.connect(lambda: self.open_index(self.view.currentIndex()))
+        self.view.addAction(open_action)
+        menu_key = QAction(self.tr("Context menu"), self.view)
+        menu_key.setShortcut(QKeySequence("Shift+F10"))
+        menu_key.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        menu_key.triggered.connect(self._context_menu_at_current)
+        self.view.addAction(menu_key)
+        clear_filter = QAction(self.tr("Clear filter"), self.filter_box)
+        clear_filter.setShortcut(QKeySequence(Qt.Key.Key_Escape))
+        clear_filter.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        clear_filter.triggered.connect(self.filter_box.clear)
+        self.filter_box.addAction(clear_filter)
         focus_filter = QAction(self.tr("Filter"), self)
         focus_filter.setShortcut(QKeySequence.StandardKey.Find)
         focus_filter.triggered.connect(lambda: self.filter_box.setFocus())
@@ -309,6 +247,11 @@ class RemoteBrowser(QMainWindow):
     def _focus_path_bar(self) -> None:
         self.path_bar.setFocus()
         self.path_bar.selectAll()
+
+    def _context_menu_at_current(self) -> None:
+        rect = self.view.visualRect(self.view.currentIndex())
+        pos = rect.center() if rect.isValid() else self.view.viewport().rect().topLeft()
+        self._context_menu(pos)
 
     def _context_menu(self, pos: Any) -> None:
         self.build_context_menu().popup(self.view.viewport().mapToGlobal(pos))
@@ -408,9 +351,22 @@ class RemoteBrowser(QMainWindow):
         self.model.expose_more()
 
     def _on_double_click(self, index: QModelIndex) -> None:
+        self.open_index(index)
+
+    def open_index(self, index: Index) -> None:
+        """Open a folder (navigate into it) or a file (download it to the cache, then open it with the
+        desktop's application for it)."""
         meta = self.model.metadata(index)
-        if meta is not None and meta.is_directory:
+        if meta is None:
+            return
+        if meta.is_directory:
             self.navigate(meta.path)
+            return
+        folder = Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.CacheLocation)) / "open"
+        folder.mkdir(parents=True, exist_ok=True)
+        t = self.transfers.download(meta.path, folder / meta.name, size=meta.size)
+        self._opening[t.id] = t.local
+        self.statusBar().showMessage(self.tr("Opening {0}…").format(meta.name), 5000)
 
     # ==== uploads ====
 
@@ -475,6 +431,13 @@ class RemoteBrowser(QMainWindow):
     def _on_transfer_changed(self, t: Transfer) -> None:
         if t.status.finished:
             self._show_transfer_summary()
+        target = self._opening.pop(t.id, None) if t.status.finished else None
+        if (
+            target is not None
+            and t.status is Status.DONE
+            and not self.open_url(QUrl.fromLocalFile(str(target)))
+        ):
+            self._failed(self.tr("Could not open {0}").format(target.name), OSError("no application for it"))
         if t.kind is Kind.UPLOAD and t.status is Status.DONE and not t.batch:
             self.remote_changed(t.remote)  # a retried or resumed upload (batches refresh as a whole)
 
@@ -590,10 +553,13 @@ class RemoteBrowser(QMainWindow):
             lambda: self.client.mkdir(f"{folder.rstrip('/')}/{name}"),
             folder,
             self.tr("Could not create the folder"),
+            select=f"{folder.rstrip('/')}/{name}",
         )
 
     def new_folder_dialog(self) -> None:
-        name = self.ask_text(self.tr("New folder"), self.tr("Folder name:"), "")
+        name = self.ask_text(
+            self.tr("New folder"), self.tr("Name of the new folder in {0}:").format(self.target_folder()), ""
+        )
         if name:
             self.new_folder(name.strip())
 
@@ -602,7 +568,10 @@ class RemoteBrowser(QMainWindow):
         if not new_name or "/" in new_name or new_name == meta.name:
             return
         self._remote_action(
-            lambda: self.client.move(meta.path, f"{folder}/{new_name}"), folder, self.tr("Could not rename")
+            lambda: self.client.move(meta.path, f"{folder}/{new_name}"),
+            folder,
+            self.tr("Could not rename"),
+            select=f"{folder}/{new_name}",
         )
 
     def rename_dialog(self) -> None:
@@ -625,6 +594,11 @@ class RemoteBrowser(QMainWindow):
             ).format(len(sel), ", ".join(f.name for f in folders))
         else:
             text = self.tr("Delete {0}? This cannot be undone.").format(", ".join(m.name for m in sel))
+        root = self.synced_root.rstrip("/") if self.synced_root else None
+        if root is not None and any(m.path == root or m.path.startswith(root + "/") for m in sel):
+            text += " " + self.tr(
+                "Sync then moves the copies in your sync folder on this computer to the trash."
+            )
         if not self.confirm(self.tr("Delete"), text):
             return
         client = self.client
@@ -652,7 +626,13 @@ class RemoteBrowser(QMainWindow):
 
         def done(url: str) -> None:
             QGuiApplication.clipboard().setText(url)
-            self.statusBar().showMessage(self.tr("Link copied (it expires after a while)"), 5000)
+            life = link_lifetime(url)
+            text = (
+                self.tr("Link copied: it works for {0}, for anyone who has it.").format(duration_text(life))
+                if life is not None
+                else self.tr("Link copied: anyone who has it can download the file.")
+            )
+            self.statusBar().showMessage(text, 10000)
 
         self.runner.run_task(
             lambda: self.client.download_url(path),
@@ -702,10 +682,34 @@ class RemoteBrowser(QMainWindow):
         self.statusBar().showMessage(f"{title}: {error_text(exc)}", 15000)
         self.notify.emit(title, error_text(exc))
 
-    def _remote_action(self, fn: Callable[[], object], refresh: str, failure: str) -> None:
-        self.runner.run_task(
-            fn, lambda _r: self.model.refresh_path(refresh), lambda exc: self._failed(failure, exc)
-        )
+    def _remote_action(
+        self, fn: Callable[[], object], refresh: str, failure: str, select: str | None = None
+    ) -> None:
+        """Run ``fn`` on a worker thread, then list ``refresh`` again and select ``select`` in it."""
+
+        def done(_r: object) -> None:
+            self._select_after = select
+            self.model.refresh_path(refresh)
+
+        self.runner.run_task(fn, done, lambda exc: self._failed(failure, exc))
+
+    def _on_loaded(self, path: str, _count: int) -> None:
+        """A folder finished listing: select the item just created or renamed there."""
+        target = self._select_after
+        if target is None or posixpath.dirname(target) != path.rstrip("/"):
+            return
+        if self.view.selectionModel().hasSelection():
+            self._select_after = None  # the user chose something meanwhile: theirs wins
+            return
+        index = self.model.index_for_path(target)
+        if index.isValid():
+            self._select_after = None
+            self.view.setCurrentIndex(index)
+            self.view.selectionModel().select(
+                index,
+                QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows,
+            )
+            self.view.scrollTo(index)
 
     def _failed(self, title: str, exc: BaseException) -> None:
         message = error_text(exc)
@@ -748,5 +752,16 @@ class RemoteBrowser(QMainWindow):
         return choice, left > 1 and apply_all.isChecked()
 
     def _ask_text(self, title: str, label: str, value: str) -> str | None:
-        text, ok = QInputDialog.getText(self, title, label, QLineEdit.EchoMode.Normal, value)
+        """A line of text; a file name's stem is preselected (typing keeps the extension)."""
+        dialog = QInputDialog(self)
+        dialog.setWindowTitle(title)
+        dialog.setLabelText(label)
+        dialog.setTextValue(value)
+        edit = dialog.findChild(QLineEdit)
+        stem = value.find(".", 1)
+        if edit is not None and stem > 0:
+            QTimer.singleShot(0, lambda: edit.setSelection(0, stem))
+        ok = dialog.exec() == QDialog.DialogCode.Accepted
+        text = dialog.textValue()
+        dialog.deleteLater()
         return text if ok else None

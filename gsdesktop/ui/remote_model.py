@@ -30,12 +30,11 @@ from PySide6.QtCore import (
     QTimer,
     Signal,
 )
-from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QApplication, QStyle
 
 from gsdesktop.datamanager.models import GSDirectoryListing, GSFileMetadata
 from gsdesktop.ui.bridge import TaskRunner
-from gsdesktop.ui.formatting import header_data, human_size
+from gsdesktop.ui.formatting import NOT_SYNCED_ROLES, header_data, human_size, natural_key, not_synced_data
 from gsdesktop.ui.paged_listing import MergedPage, PageMerger
 
 log = logging.getLogger(__name__)
@@ -143,12 +142,16 @@ _FILE_FLAGS = _F.ItemIsEnabled | _F.ItemIsSelectable | _F.ItemNeverHasChildren
 
 def _sort_key(column: int) -> Callable[[GSFileMetadata], Any]:
     if column == 1:
-        return lambda m: (not m.is_directory, m.size or 0, m.name.lower())
+        return lambda m: (not m.is_directory, m.size or 0, natural_key(m.name))
     if column == 2:
-        return lambda m: (not m.is_directory, m.last_modified or _EPOCH, m.name.lower())
+        return lambda m: (not m.is_directory, m.last_modified or _EPOCH, natural_key(m.name))
     if column == 3:
-        return lambda m: (not m.is_directory, m.data_format.name if m.data_format else "", m.name.lower())
-    return lambda m: (not m.is_directory, m.name.lower())
+        return lambda m: (
+            not m.is_directory,
+            m.data_format.name if m.data_format else "",
+            natural_key(m.name),
+        )
+    return lambda m: (not m.is_directory, natural_key(m.name))
 
 
 SORT_CHUNK = 1000
@@ -171,20 +174,6 @@ def sort_entries(entries: Sequence[GSFileMetadata], column: int, order: Qt.SortO
         files = [m for m in items if not m.is_directory][::-1]
         items = dirs + files
     return items
-
-
-NOT_SYNCED_ROLES = (Qt.ItemDataRole.ToolTipRole, Qt.ItemDataRole.FontRole, Qt.ItemDataRole.ForegroundRole)
-
-
-def not_synced_data(role: int, path: str) -> Any:
-    """How a folder excluded from sync (selective sync) is marked: italic, dimmed, said in its tooltip."""
-    if role == Qt.ItemDataRole.ToolTipRole:
-        return tr("{0}\nNot synced to this computer (selective sync)").format(path)
-    if role == Qt.ItemDataRole.FontRole:
-        font = QFont()
-        font.setItalic(True)
-        return font
-    return QApplication.palette().placeholderText()
 
 
 class RemoteTreeModel(QAbstractItemModel):

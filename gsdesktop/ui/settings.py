@@ -27,8 +27,9 @@ from PySide6.QtWidgets import (
 
 from gsdesktop.datamanager import credentials as creds
 from gsdesktop.ui import autostart
+from gsdesktop.ui.formatting import NOT_SYNCED_ROLES, not_synced_data
 from gsdesktop.ui.prefs import delete_file_password, log_dir
-from gsdesktop.ui.remote_model import NOT_SYNCED_ROLES, RemoteTreeModel, not_synced_data
+from gsdesktop.ui.remote_model import RemoteTreeModel
 
 if TYPE_CHECKING:
     from gsdesktop.ui.app import DesktopApp
