@@ -249,7 +249,12 @@ class RemoteBrowser(QMainWindow):
         self.path_bar.selectAll()
 
     def _context_menu_at_current(self) -> None:
-        rect = self.view.visualRect(self.view.currentIndex())
+        current = self.view.currentIndex()
+        selection = self.view.selectionModel()
+        if current.isValid() and not selection.isSelected(current):  # the menu acts on what it points at
+            flags = QItemSelectionModel.SelectionFlag
+            selection.select(current, flags.ClearAndSelect | flags.Rows)
+        rect = self.view.visualRect(current)
         pos = rect.center() if rect.isValid() else self.view.viewport().rect().topLeft()
         self._context_menu(pos)
 
@@ -743,9 +748,9 @@ class RemoteBrowser(QMainWindow):
         skip = box.addButton(self.tr("&Skip"), QMessageBox.ButtonRole.RejectRole)
         box.setDefaultButton(both)
         box.setEscapeButton(skip)
-        apply_all = QCheckBox(self.tr("Do this for the other {0} item(s)").format(left - 1), box)
+        apply_all = QCheckBox(self.tr("Do this for the other {0} item(s)").format(left - 1))
         if left > 1:
-            box.setCheckBox(apply_all)
+            box.setCheckBox(apply_all)  # the box owns it from here
         box.exec()
         clicked = box.clickedButton()
         choice = REPLACE if clicked is replace else KEEP_BOTH if clicked is both else SKIP

@@ -149,3 +149,49 @@ def test_delete_says_the_synced_local_copy_goes_to_the_trash(qtbot, client, tmp_
     browser.synced_root = None
     browser.delete_selected()
     assert "trash" not in texts[1]
+
+
+def test_replace_question_for_one_file_has_no_stray_checkbox(qtbot, client) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtWidgets import QCheckBox, QMessageBox
+
+    browser = make_browser(qtbot, client)
+    seen: list[list[str]] = []
+
+    def answer() -> None:
+        box = QApplication.activeModalWidget()
+        if isinstance(box, QMessageBox):
+            seen.append([c.text() for c in box.findChildren(QCheckBox) if c.isVisible()])
+            next(b for b in box.buttons() if b.text() == "&Skip").click()
+
+    QTimer.singleShot(300, answer)
+    assert browser.ask_replace("peaks.bed", 1) == ("skip", False)
+    assert seen == [[]]  # one clash: no "do this for the others" box drawn over the text
+    QTimer.singleShot(300, answer)
+    browser.ask_replace("peaks.bed", 3)
+    assert seen[1] == ["Do this for the other 2 item(s)"]
+
+
+def test_shift_f10_on_an_unselected_current_row_selects_it(qtbot, client, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    home = client.home
+    client.mkdir(f"{home}/cur")
+    src = tmp_path / "c.txt"
+    src.write_text("c")
+    client.upload(src, f"{home}/cur/c.txt")
+    browser = make_browser(qtbot, client, f"{home}/cur")
+    wait_loaded(qtbot, browser.model, rows=1)
+    browser.view.selectionModel().setCurrentIndex(
+        browser.model.index(0, 0), browser.view.selectionModel().SelectionFlag.NoUpdate
+    )
+    enabled: list[bool] = []
+
+    def grab() -> None:
+        popup = QApplication.activePopupWidget()
+        if isinstance(popup, QMenu):
+            enabled.extend(a.isEnabled() for a in popup.actions() if a.text() == "Download…")
+            popup.close()
+
+    QTimer.singleShot(300, grab)
+    browser.view.setFocus()
+    qtbot.keyClick(browser.view, Qt.Key.Key_F10, Qt.KeyboardModifier.ShiftModifier)
+    qtbot.waitUntil(lambda: bool(enabled), timeout=5000)
+    assert enabled == [True]  # the menu acts on the row it points at
