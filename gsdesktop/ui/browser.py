@@ -530,7 +530,8 @@ class RemoteBrowser(QMainWindow):
         if not formats:
             self.download_as_menu.addAction(self.tr("(no conversions available)")).setEnabled(False)
         for fmt in formats:
-            action = self.download_as_menu.addAction(fmt.name)
+            ext = f" (.{fmt.file_extension})" if fmt.file_extension else ""
+            action = self.download_as_menu.addAction(f"{fmt.description or fmt.name}{ext}")
             action.triggered.connect(lambda _c=False, f=fmt, m=sel[0]: self.download_as(m, f))
 
     def download_as(self, meta: GSFileMetadata, fmt: GSDataFormat, target: Path | None = None) -> None:

@@ -416,10 +416,9 @@ class RemoteTreeModel(QAbstractItemModel):
                 return meta.name
             if col == 1:
                 return "" if meta.is_directory else human_size(meta.size)
-            if col == 2:
-                return (
-                    meta.last_modified.astimezone().strftime("%Y-%m-%d %H:%M") if meta.last_modified else ""
-                )
+            if col == 2:  # folders: none (the server reports the listing time for most of them)
+                shown = meta.last_modified if not meta.is_directory else None
+                return shown.astimezone().strftime("%Y-%m-%d %H:%M") if shown else ""
             if col == 3:
                 return meta.data_format.name if meta.data_format else ""
         elif role == Qt.ItemDataRole.DecorationRole and col == 0:

@@ -195,3 +195,23 @@ def test_shift_f10_on_an_unselected_current_row_selects_it(qtbot, client, tmp_pa
     qtbot.keyClick(browser.view, Qt.Key.Key_F10, Qt.KeyboardModifier.ShiftModifier)
     qtbot.waitUntil(lambda: bool(enabled), timeout=5000)
     assert enabled == [True]  # the menu acts on the row it points at
+
+
+def test_folder_modified_is_not_the_listing_time_and_download_as_names_formats(
+    qtbot, client, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    home = client.home
+    client.mkdir(f"{home}/fmt/implicit-parent/child", parents=True)
+    src = tmp_path / "notes.txt"
+    src.write_text("Some Text\n")
+    client.upload(src, f"{home}/fmt/notes.txt")
+    browser = make_browser(qtbot, client, f"{home}/fmt")
+    wait_loaded(qtbot, browser.model, rows=2)
+    shown = {browser.model.data(browser.model.index(r, 0)): r for r in range(2)}
+    folder_row, file_row = shown["implicit-parent"], shown["notes.txt"]
+    assert browser.model.data(browser.model.index(folder_row, 2)) == ""  # no made-up time for a folder
+    assert browser.model.data(browser.model.index(file_row, 2)) != ""
+    select_name(browser, "notes.txt")
+    browser.download_as_menu.aboutToShow.emit()
+    texts = [a.text() for a in browser.download_as_menu.actions()]
+    assert any("Text converted to lower case" in t for t in texts), texts
