@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import logging
+import platform
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, QUrl
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, QUrl, qVersion
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
     QDialogButtonBox,
+    QFileDialog,
     QFormLayout,
+    QHBoxLayout,
     QLabel,
     QLineEdit,
     QMessageBox,
@@ -25,6 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gsdesktop import __version__
 from gsdesktop.datamanager import credentials as creds
 from gsdesktop.ui import autostart
 from gsdesktop.ui.formatting import NOT_SYNCED_ROLES, not_synced_data
@@ -140,7 +144,17 @@ class SettingsDialog(QDialog):
         ff = QFormLayout()
         self.local_edit = QLineEdit(str(app.local_root), folders)
         self.remote_edit = QLineEdit(app.remote_root, folders)
-        ff.addRow(self.tr("&Local folder:"), self.local_edit)
+        self.browse_button = QPushButton(self.tr("&Browse…"), folders)
+        self.choose_folder: Callable[[str], str] = lambda start: QFileDialog.getExistingDirectory(
+            self, self.tr("Local folder"), start
+        )
+        self.browse_button.clicked.connect(self._browse_local)
+        local_row = QHBoxLayout()
+        local_row.addWidget(self.local_edit, 1)
+        local_row.addWidget(self.browse_button)
+        local_label = QLabel(self.tr("&Local folder:"), folders)
+        local_label.setBuddy(self.local_edit)  # Alt+L reaches the field, not a literal "&"
+        ff.addRow(local_label, local_row)
         ff.addRow(self.tr("&Remote folder:"), self.remote_edit)
         fl.addLayout(ff)
         fl.addWidget(
@@ -211,6 +225,14 @@ class SettingsDialog(QDialog):
         gl.addWidget(self.autostart_box)
         gl.addWidget(self.notify_box)
         gl.addWidget(self.log_button)
+        self.about_label = QLabel(
+            self.tr("GenomeSpace Desktop {0} (Python {1}, Qt {2})").format(
+                __version__, platform.python_version(), qVersion()
+            ),
+            general,
+        )
+        self.about_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        gl.addWidget(self.about_label)
         gl.addStretch(1)
         self.tabs.addTab(general, self.tr("General"))
 
@@ -321,6 +343,11 @@ class SettingsDialog(QDialog):
         self.app.runner.run_task(
             save, saved, lambda exc: self.status.setText(self.tr("Could not save: {0}").format(exc))
         )
+
+    def _browse_local(self) -> None:
+        chosen = self.choose_folder(self.local_edit.text())
+        if chosen:
+            self.local_edit.setText(chosen)
 
     def _trashed(self, count: object) -> None:
         self.status.setText(

@@ -86,3 +86,27 @@ def test_unchecking_asks_about_the_local_copy_and_removal_goes_to_the_trash(  # 
         app.bridge.detach()
         app.runner.shutdown(10000)
         app.engine.close()
+
+
+def test_settings_has_browse_for_the_local_folder_and_says_the_version(  # type: ignore[no-untyped-def]
+    qtbot, client, tmp_home: Path, tmp_path: Path
+) -> None:
+    import gsdesktop
+
+    local = tmp_path / "sync"
+    local.mkdir()
+    engine = SyncEngine(client, local, client.home, state_dir=tmp_path / "state")
+    app = DesktopApp(client, engine, local, client.home, Prefs(), use_tray=False)
+    try:
+        dialog = app.show_settings()
+        chosen = tmp_path / "elsewhere"
+        dialog.choose_folder = lambda start: str(chosen) if start == str(local) else ""
+        dialog.browse_button.click()
+        assert dialog.local_edit.text() == str(chosen)
+        assert gsdesktop.__version__ in dialog.about_label.text()
+        dialog.close()
+    finally:
+        app.close_windows()
+        app.bridge.detach()
+        app.runner.shutdown(10000)
+        app.engine.close()
