@@ -194,6 +194,7 @@ def test_shift_f10_on_an_unselected_current_row_selects_it(qtbot, client, tmp_pa
     browser.view.setFocus()
     qtbot.keyClick(browser.view, Qt.Key.Key_F10, Qt.KeyboardModifier.ShiftModifier)
     qtbot.waitUntil(lambda: bool(enabled), timeout=5000)
+    qtbot.keyRelease(browser.view, Qt.Key.Key_Shift)  # Qt keeps Shift as held until a key event without it
     assert enabled == [True]  # the menu acts on the row it points at
 
 
@@ -215,3 +216,19 @@ def test_folder_modified_is_not_the_listing_time_and_download_as_names_formats(
     browser.download_as_menu.aboutToShow.emit()
     texts = [a.text() for a in browser.download_as_menu.actions()]
     assert any("Text converted to lower case" in t for t in texts), texts
+
+
+def test_problems_tab_says_when_there_are_none(qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from gsdesktop.sync.events import SyncProblem
+    from gsdesktop.ui.activity import ActivityModel, ActivityWindow, ProblemsModel
+
+    problems = ProblemsModel()
+    window = ActivityWindow(ActivityModel(), problems, tmp_path, lambda: None)
+    qtbot.addWidget(window)
+    window.show()
+    window.show_problems()
+    assert window.no_problems_label.isVisible() and "No problems" in window.no_problems_label.text()
+    assert not window.problems_view.isVisible() and not window.retry_button.isEnabled()
+    problems.set_problems([SyncProblem("a.txt", "Permission denied", None)])
+    assert window.problems_view.isVisible() and not window.no_problems_label.isVisible()
+    assert window.retry_button.isEnabled()
