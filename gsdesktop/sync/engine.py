@@ -267,9 +267,8 @@ class SyncEngine:
         self._readopt = False
         self._restore_stable = True
         self.fold = self._detect_fold()
-        up = Throttle(self.config.max_upload_bps)
-        down = Throttle(self.config.max_download_bps)
-        self._throttles = (up, down)
+        # (upload, download) limiters; the app may replace them with ones its other transfers share
+        self.throttles = (Throttle(self.config.max_upload_bps), Throttle(self.config.max_download_bps))
 
     # -- subscription -------------------------------------------------------------------------
     def subscribe(self, callback: Subscriber) -> Callable[[], None]:
@@ -365,7 +364,7 @@ class SyncEngine:
     def update_config(self, config: SyncConfig) -> None:
         """Apply new settings (bandwidth, mode, exclusions, ...) from the next cycle on."""
         self.config = config
-        self._throttles = (Throttle(config.max_upload_bps), Throttle(config.max_download_bps))
+        self.throttles[0].rate, self.throttles[1].rate = config.max_upload_bps, config.max_download_bps
         self.sync_now()
 
     def approve_deletions(self) -> None:
@@ -601,7 +600,7 @@ class SyncEngine:
         trees = (dict(base_all), scan.tree, remote)
         executor = Executor(
             self.client, self.local_root, self.remote_root, self.db, self._on_event,
-            transfers=cfg.transfers, min_age=cfg.min_file_age, up=self._throttles[0], down=self._throttles[1],
+            transfers=cfg.transfers, min_age=cfg.min_file_age, up=self.throttles[0], down=self.throttles[1],
             own_write=self._own_write, cancel=self._cancel,
         )  # fmt: skip
         executor.retry_base = cfg.retry_base

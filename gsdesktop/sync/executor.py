@@ -109,8 +109,12 @@ class Throttle:
         self._lock = threading.Lock()
         self._due = time.monotonic()
 
-    def progress(self, inner: Callable[[int, int], None] | None) -> Callable[[int, int], None]:
-        last = [0]
+    def progress(
+        self, inner: Callable[[int, int], None] | None, start: int = 0
+    ) -> Callable[[int, int], None]:
+        """Wrap a progress callback; ``start`` = bytes already done before this call (a resumed
+        transfer), which are not charged again."""
+        last = [start]
 
         def cb(done: int, total: int) -> None:
             delta, last[0] = done - last[0], done

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
     QHeaderView,
+    QLabel,
     QPushButton,
     QTableView,
     QTabWidget,
@@ -53,6 +54,7 @@ def action_label(kind: ActionKind) -> str:
         ActionKind.RMDIR_LOCAL: tr("Folder removed"),
         ActionKind.RMDIR_REMOTE: tr("Folder removed on server"),
         ActionKind.MOVED_REMOTE: tr("Moved on server"),
+        ActionKind.MOVED_LOCAL: tr("Moved here (as on the server)"),
         ActionKind.RECORDED: tr("Already in sync"),
     }
     return labels.get(kind, kind.value)
@@ -184,6 +186,14 @@ class ActivityWindow(QWidget):
         self.show_problem_button = QPushButton(self.tr("Show in &folder"), prob_page)
         self.show_problem_button.clicked.connect(self._show_problem)
         self._fill_page(prob_page, self.problems_view, [self.show_problem_button, self.retry_button])
+        self.no_problems_label = QLabel(
+            self.tr("No problems: everything in the sync folder syncs."), prob_page
+        )
+        self.no_problems_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.no_problems_label.setWordWrap(True)
+        page_layout = prob_page.layout()
+        if isinstance(page_layout, QVBoxLayout):
+            page_layout.insertWidget(0, self.no_problems_label, 1)
         self.tabs.addTab(act_page, self.tr("Recent activity"))
         self.tabs.addTab(prob_page, self.tr("Problems"))
         problems.count_changed.connect(self._update_problem_tab)
@@ -240,6 +250,10 @@ class ActivityWindow(QWidget):
 
     def _update_problem_tab(self, n: int) -> None:
         self.tabs.setTabText(1, self.tr("Problems ({0})").format(n) if n else self.tr("Problems"))
+        self.problems_view.setVisible(n > 0)  # an empty state says so instead of an empty table
+        self.no_problems_label.setVisible(n == 0)
+        self.retry_button.setEnabled(n > 0)
+        self.show_problem_button.setEnabled(n > 0)
 
     def _update_conflict_tab(self, n: int) -> None:
         self.tabs.setTabText(2, self.tr("Conflicts ({0})").format(n) if n else self.tr("Conflicts"))

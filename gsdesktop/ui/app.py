@@ -62,6 +62,11 @@ SERVER_ACTIONS = (
     ActionKind.RMDIR_REMOTE, ActionKind.MOVED_REMOTE,
 )  # fmt: skip
 
+REMOTE_CHANGES = (
+    ActionKind.UPLOADED, ActionKind.DELETED_REMOTE, ActionKind.CONFLICT_COPY, ActionKind.MKDIR_REMOTE,
+    ActionKind.RMDIR_REMOTE, ActionKind.MOVED_REMOTE,
+)  # fmt: skip  # sync changed the server: an open browser lists that folder again
+
 
 def tr(text: str) -> str:
     return QCoreApplication.translate("DesktopApp", text)
@@ -190,6 +195,7 @@ class DesktopApp(QObject):
         self.runner = TaskRunner(4, self)
         self.transfer_runner = TaskRunner(4, self)
         self.transfers = TransferManager(client, self.transfer_runner, self)
+        self._share_limits(engine)
         # large transfers a crash or reboot interrupted, except the sync folder's (sync continues those)
         self.transfers.interrupted_loaded.connect(self._on_interrupted_loaded)
         self.transfers.load_interrupted(lambda item: not Path(item.local).is_relative_to(self.local_root))
@@ -429,11 +435,13 @@ class DesktopApp(QObject):
             old.close()
             local.mkdir(parents=True, exist_ok=True)
             engine = make_engine(setup)
+            self._share_limits(engine)
             engine.start()
             return engine
 
         def done(engine: Any) -> None:
             self.engine, self.local_root, self.remote_root = engine, local, remote
+            self._mark_not_synced()
             self.bridge.attach(engine)
             self.update_status()
             if on_done is not None:
@@ -442,6 +450,26 @@ class DesktopApp(QObject):
         self.runner.run_task(
             work, done, lambda exc: self.notify(tr("Sync could not restart"), str(exc), True)
         )
+
+    def _mark_not_synced(self) -> None:
+        """The browser marks the remote folders selective sync leaves out."""
+        if self.browser is not None:
+            root = self.remote_root.rstrip("/")
+            self.browser.synced_root = root
+            self.browser.model.set_not_synced(
+                f"{root}/{rel.strip('/')}" for rel in self.prefs.excluded_remote_folders
+            )
+            self.browser.view.viewport().update()
+
+    def _share_limits(self, engine: Any) -> None:
+        """One bandwidth limit for all traffic: the browser's transfers use the engine's limiters
+        (whose rates follow the settings). Any thread; the limiters are thread-safe."""
+        config = getattr(engine, "config", None)
+        if config is None or not hasattr(engine, "throttles"):
+            return  # an engine stand-in without limits
+        up, down = self.transfers.throttles
+        up.rate, down.rate = config.max_upload_bps, config.max_download_bps
+        engine.throttles = (up, down)
 
     # ==== engine events ====
 
@@ -469,6 +497,8 @@ class DesktopApp(QObject):
             self.activity.add_event(ev)
             if ev.kind in SERVER_ACTIONS:
                 self.outage = None  # a request went through
+            if ev.kind in REMOTE_CHANGES and self.browser is not None:
+                self.browser.remote_changed(f"{self.remote_root.rstrip('/')}/{ev.path}")
         elif isinstance(ev, ConflictDetected):
             self.activity.add_event(ev)
             self.unseen_conflicts += 1
@@ -637,6 +667,8 @@ class DesktopApp(QObject):
 
             self.browser = RemoteBrowser(self.client, self.runner, self.transfers, self.client.home)
             self.browser.notify.connect(lambda title, msg: self.notify(title, msg))
+            self.display_state_changed.connect(self.browser.on_app_state)
+            self._mark_not_synced()
             self.browser.model.fetchMore(self.browser.model.index(-1, -1))
         self._raise(self.browser)
         return self.browser

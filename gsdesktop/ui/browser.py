@@ -8,124 +8,60 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, Signal
-from PySide6.QtGui import QAction, QDragEnterEvent, QDragMoveEvent, QDropEvent, QGuiApplication, QKeySequence
+from PySide6.QtCore import (
+    QItemSelectionModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    QStandardPaths,
+    Qt,
+    QTimer,
+    QUrl,
+    Signal,
+)
+from PySide6.QtGui import (
+    QAction,
+    QDesktopServices,
+    QGuiApplication,
+    QKeySequence,
+)
 from PySide6.QtWidgets import (
+    QCheckBox,
     QDialog,
-    QDialogButtonBox,
     QDockWidget,
     QFileDialog,
-    QFormLayout,
     QInputDialog,
-    QLabel,
     QLineEdit,
     QMainWindow,
     QMenu,
     QMessageBox,
     QStyle,
     QToolBar,
-    QTreeView,
     QWidget,
 )
 
+from gsdesktop.datamanager.errors import NotFoundError
 from gsdesktop.datamanager.models import GSDataFormat, GSFileMetadata
 from gsdesktop.ui.bridge import TaskRunner
-from gsdesktop.ui.formatting import human_size
-from gsdesktop.ui.refget_actions import RefgetActions, RefgetIdsPanel, error_text, is_servable
+from gsdesktop.ui.browser_parts import (
+    KEEP_BOTH,
+    REPLACE,
+    SKIP,
+    PropertiesDialog,
+    RemoteTreeView,
+    duration_text,
+    free_name,
+    link_lifetime,
+)
+from gsdesktop.ui.refget_actions import RefgetActions, error_text, is_servable
 from gsdesktop.ui.remote_model import RemoteTreeModel
-from gsdesktop.ui.transfers import Transfer, TransferManager, TransfersPanel
+from gsdesktop.ui.transfers import Kind, Status, Transfer, TransferManager, TransfersPanel
 
 log = logging.getLogger(__name__)
 # QTreeView lays out every exposed row on each change; beyond this many rows a single layout costs more
 # than the 50 ms the GUI thread may be busy. Larger folders are reached with the filter and sorting.
 MAX_ROWS_SHOWN = 1000
 Index = QModelIndex | QPersistentModelIndex
-
-
-class RemoteTreeView(QTreeView):
-    """Tree view that accepts external file drops as copies only (never a move that deletes files)."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setAcceptDrops(True)
-        self.setDragDropMode(QTreeView.DragDropMode.DropOnly)
-        self.setDefaultDropAction(Qt.DropAction.CopyAction)
-        self.setUniformRowHeights(True)
-        self.setSortingEnabled(True)
-        self.setSelectionMode(QTreeView.SelectionMode.ExtendedSelection)
-        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-
-    @staticmethod
-    def _has_local_files(event: QDragEnterEvent | QDragMoveEvent | QDropEvent) -> bool:
-        mime = event.mimeData()
-        return mime.hasUrls() and any(u.isLocalFile() for u in mime.urls())
-
-    def _accept_as_copy(self, event: QDragEnterEvent | QDragMoveEvent) -> None:
-        """Accept a drag of local files as a copy; ignore anything else."""
-        if self._has_local_files(event):
-            event.setDropAction(Qt.DropAction.CopyAction)
-            event.accept()
-        else:
-            event.ignore()
-
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        self._accept_as_copy(event)
-
-    def dragMoveEvent(self, event: QDragMoveEvent) -> None:
-        self._accept_as_copy(event)
-
-    def dropEvent(self, event: QDropEvent) -> None:
-        if not self._has_local_files(event):
-            event.ignore()
-            return
-        index = self.indexAt(event.position().toPoint())
-        if index.isValid():
-            index = index.siblingAtColumn(0)
-        self.model().dropMimeData(event.mimeData(), Qt.DropAction.CopyAction, -1, -1, index)
-        event.setDropAction(Qt.DropAction.CopyAction)
-        event.accept()
-
-
-class PropertiesDialog(QDialog):
-    """Full metadata of one remote item, MD5 included; FASTA files also get their refget ids."""
-
-    def __init__(
-        self, meta: GSFileMetadata, parent: QWidget | None = None, refget: RefgetActions | None = None
-    ) -> None:
-        super().__init__(parent)
-        self.setWindowTitle(self.tr("Properties of {0}").format(meta.name))
-        form = QFormLayout(self)
-        rows: list[tuple[str, str]] = [
-            (self.tr("Name"), meta.name),
-            (self.tr("Path"), meta.path),
-            (self.tr("Kind"), self.tr("Folder") if meta.is_directory else self.tr("File")),
-            (self.tr("Size"), "" if meta.size is None else f"{human_size(meta.size)} ({meta.size} bytes)"),
-            (
-                self.tr("Modified"),
-                meta.last_modified.astimezone().isoformat(" ") if meta.last_modified else "",
-            ),
-            (self.tr("Owner"), meta.owner),
-            (self.tr("Format"), meta.data_format.name if meta.data_format else ""),
-            (self.tr("Available formats"), ", ".join(f.name for f in meta.available_data_formats)),
-            (self.tr("Content type"), meta.content_type or ""),
-            (self.tr("MD5"), meta.md5 or ""),
-            (self.tr("URL"), meta.url),
-        ]
-        self.values: dict[str, str] = {}
-        for label, value in rows:
-            field = QLabel(value, self)
-            field.setTextInteractionFlags(
-                Qt.TextInteractionFlag.TextSelectableByMouse | Qt.TextInteractionFlag.TextSelectableByKeyboard
-            )
-            form.addRow(label + ":", field)
-            self.values[label] = value
-        self.refget_panel: RefgetIdsPanel | None = None
-        if refget is not None and is_servable(meta):
-            self.refget_panel = RefgetIdsPanel(refget, meta.path, self)
-            form.addRow(self.refget_panel)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
-        buttons.rejected.connect(self.reject)
-        form.addRow(buttons)
+STALE_DELAY_MS = 400  # changes on the server within this time list their folder once
 
 
 class RemoteBrowser(QMainWindow):
@@ -157,6 +93,8 @@ class RemoteBrowser(QMainWindow):
         # Hooks so tests (and scripted use) can answer dialogs without a modal loop.
         self.confirm: Callable[[str, str], bool] = self._ask_confirm
         self.ask_text: Callable[[str, str, str], str | None] = self._ask_text
+        #: (name, clashes left including this one) -> (REPLACE / KEEP_BOTH / SKIP, apply to all the rest)
+        self.ask_replace: Callable[[str, int], tuple[str, bool]] = self._ask_replace
         self.setWindowTitle(self.tr("GenomeSpace — Remote files"))
         self.resize(900, 600)
 
@@ -192,6 +130,17 @@ class RemoteBrowser(QMainWindow):
         dock.setWidget(self.transfers_panel)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
         self.transfers.changed.connect(self._on_transfer_changed)
+        self._stale: set[str] = set()  # folders changed on the server, listed again shortly
+        self._app_state = ""
+        self.synced_root: str | None = None  # the remote folder sync mirrors (set by the app)
+        self._select_after: str | None = None  # a new or renamed item, selected once listed
+        self.model.load_finished.connect(self._on_loaded)
+        self.open_url: Callable[[QUrl], object] = QDesktopServices.openUrl
+        self._opening: dict[int, Path] = {}  # transfer id -> file to open when downloaded
+        self._stale_timer = QTimer(self)
+        self._stale_timer.setSingleShot(True)
+        self._stale_timer.setInterval(STALE_DELAY_MS)
+        self._stale_timer.timeout.connect(self._refresh_stale)
         self._sync_path_bar()
         self._update_actions()
 
@@ -275,6 +224,21 @@ class RemoteBrowser(QMainWindow):
         focus_path.setShortcut(QKeySequence("Ctrl+L"))
         focus_path.triggered.connect(self._focus_path_bar)
         self.addAction(focus_path)
+        open_action = QAction(self.tr("Open"), self.view)
+        open_action.setShortcuts([QKeySequence(Qt.Key.Key_Return), QKeySequence(Qt.Key.Key_Enter)])
+        open_action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        open_action.triggered.connect(lambda: self.open_index(self.view.currentIndex()))
+        self.view.addAction(open_action)
+        menu_key = QAction(self.tr("Context menu"), self.view)
+        menu_key.setShortcut(QKeySequence("Shift+F10"))
+        menu_key.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        menu_key.triggered.connect(self._context_menu_at_current)
+        self.view.addAction(menu_key)
+        clear_filter = QAction(self.tr("Clear filter"), self.filter_box)
+        clear_filter.setShortcut(QKeySequence(Qt.Key.Key_Escape))
+        clear_filter.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        clear_filter.triggered.connect(self.filter_box.clear)
+        self.filter_box.addAction(clear_filter)
         focus_filter = QAction(self.tr("Filter"), self)
         focus_filter.setShortcut(QKeySequence.StandardKey.Find)
         focus_filter.triggered.connect(lambda: self.filter_box.setFocus())
@@ -283,6 +247,16 @@ class RemoteBrowser(QMainWindow):
     def _focus_path_bar(self) -> None:
         self.path_bar.setFocus()
         self.path_bar.selectAll()
+
+    def _context_menu_at_current(self) -> None:
+        current = self.view.currentIndex()
+        selection = self.view.selectionModel()
+        if current.isValid() and not selection.isSelected(current):  # the menu acts on what it points at
+            flags = QItemSelectionModel.SelectionFlag
+            selection.select(current, flags.ClearAndSelect | flags.Rows)
+        rect = self.view.visualRect(current)
+        pos = rect.center() if rect.isValid() else self.view.viewport().rect().topLeft()
+        self._context_menu(pos)
 
     def _context_menu(self, pos: Any) -> None:
         self.build_context_menu().popup(self.view.viewport().mapToGlobal(pos))
@@ -382,17 +356,68 @@ class RemoteBrowser(QMainWindow):
         self.model.expose_more()
 
     def _on_double_click(self, index: QModelIndex) -> None:
+        self.open_index(index)
+
+    def open_index(self, index: Index) -> None:
+        """Open a folder (navigate into it) or a file (download it to the cache, then open it with the
+        desktop's application for it)."""
         meta = self.model.metadata(index)
-        if meta is not None and meta.is_directory:
+        if meta is None:
+            return
+        if meta.is_directory:
             self.navigate(meta.path)
+            return
+        folder = Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.CacheLocation)) / "open"
+        folder.mkdir(parents=True, exist_ok=True)
+        t = self.transfers.download(meta.path, folder / meta.name, size=meta.size)
+        self._opening[t.id] = t.local
+        self.statusBar().showMessage(self.tr("Opening {0}…").format(meta.name), 5000)
 
     # ==== uploads ====
 
-    def upload_paths(self, paths: list[Path], folder: str) -> int:
-        """Upload local files/folders into remote ``folder`` (drops and dialogs end up here)."""
+    def upload_paths(self, paths: list[Path], folder: str) -> None:
+        """Upload local files/folders into remote ``folder`` (drops and dialogs end up here).
+
+        The folder's names are listed first (worker thread); for each name already there the user
+        chooses Replace / Keep both / Skip (optionally for all the rest) before anything is sent.
+        """
+        client = self.client
         self.statusBar().showMessage(self.tr("Uploading {0} item(s) to {1}…").format(len(paths), folder))
-        return self.transfers.upload_paths(
-            paths, folder, on_error=lambda exc: self._failed(self.tr("Upload failed"), exc)
+
+        def existing() -> set[str]:
+            try:
+                return {m.name for m in client.list(folder).contents}
+            except NotFoundError:
+                return set()
+
+        self.runner.run_task(
+            existing,
+            lambda taken: self._upload_resolved(paths, folder, taken),
+            lambda exc: self._failed(self.tr("Upload failed"), exc),
+        )
+
+    def _upload_resolved(self, paths: list[Path], folder: str, taken: set[str]) -> None:
+        clashes = [p for p in paths if p.name in taken]
+        names: dict[Path, str] = {}
+        skipped: set[Path] = set()
+        for_all: str | None = None
+        for i, path in enumerate(clashes):
+            choice = for_all
+            if choice is None:
+                choice, apply_all = self.ask_replace(path.name, len(clashes) - i)
+                if apply_all:
+                    for_all = choice
+            if choice == SKIP:
+                skipped.add(path)
+            elif choice == KEEP_BOTH:
+                names[path] = free_name(path.name, taken)
+                taken.add(names[path])
+        chosen = [p for p in paths if p not in skipped]
+        if not chosen:
+            self.statusBar().showMessage(self.tr("Nothing uploaded: every item was skipped."), 10000)
+            return
+        self.transfers.upload_paths(
+            chosen, folder, on_error=lambda exc: self._failed(self.tr("Upload failed"), exc), names=names
         )
 
     def _on_batch_finished(self, _batch: int, ok: int, failed: int, folder: str) -> None:
@@ -411,6 +436,33 @@ class RemoteBrowser(QMainWindow):
     def _on_transfer_changed(self, t: Transfer) -> None:
         if t.status.finished:
             self._show_transfer_summary()
+        target = self._opening.pop(t.id, None) if t.status.finished else None
+        if (
+            target is not None
+            and t.status is Status.DONE
+            and not self.open_url(QUrl.fromLocalFile(str(target)))
+        ):
+            self._failed(self.tr("Could not open {0}").format(target.name), OSError("no application for it"))
+        if t.kind is Kind.UPLOAD and t.status is Status.DONE and not t.batch:
+            self.remote_changed(t.remote)  # a retried or resumed upload (batches refresh as a whole)
+
+    def remote_changed(self, path: str) -> None:
+        """``path`` was written or removed on the server (by this app: an upload, sync): the folder
+        holding it is listed again if it is shown. Many changes in a short time list it once."""
+        self._stale.add(posixpath.dirname(path.rstrip("/")) or "/")
+        self._stale_timer.start()
+
+    def on_app_state(self, state: str) -> None:
+        """The app's display state: back from "offline" (server or storage unreachable), the folders
+        shown are listed again (what failed or changed meanwhile shows up without a manual refresh)."""
+        was, self._app_state = self._app_state, state
+        if was == "offline" and state != "offline":
+            self.refresh()
+
+    def _refresh_stale(self) -> None:
+        stale, self._stale = self._stale, set()
+        for folder in sorted(stale):
+            self.model.refresh_path(folder)
 
     def _show_transfer_summary(self) -> None:
         """Status line: uploads and downloads listed in the panel, done and failed."""
@@ -478,7 +530,8 @@ class RemoteBrowser(QMainWindow):
         if not formats:
             self.download_as_menu.addAction(self.tr("(no conversions available)")).setEnabled(False)
         for fmt in formats:
-            action = self.download_as_menu.addAction(fmt.name)
+            ext = f" (.{fmt.file_extension})" if fmt.file_extension else ""
+            action = self.download_as_menu.addAction(f"{fmt.description or fmt.name}{ext}")
             action.triggered.connect(lambda _c=False, f=fmt, m=sel[0]: self.download_as(m, f))
 
     def download_as(self, meta: GSFileMetadata, fmt: GSDataFormat, target: Path | None = None) -> None:
@@ -506,10 +559,13 @@ class RemoteBrowser(QMainWindow):
             lambda: self.client.mkdir(f"{folder.rstrip('/')}/{name}"),
             folder,
             self.tr("Could not create the folder"),
+            select=f"{folder.rstrip('/')}/{name}",
         )
 
     def new_folder_dialog(self) -> None:
-        name = self.ask_text(self.tr("New folder"), self.tr("Folder name:"), "")
+        name = self.ask_text(
+            self.tr("New folder"), self.tr("Name of the new folder in {0}:").format(self.target_folder()), ""
+        )
         if name:
             self.new_folder(name.strip())
 
@@ -518,7 +574,10 @@ class RemoteBrowser(QMainWindow):
         if not new_name or "/" in new_name or new_name == meta.name:
             return
         self._remote_action(
-            lambda: self.client.move(meta.path, f"{folder}/{new_name}"), folder, self.tr("Could not rename")
+            lambda: self.client.move(meta.path, f"{folder}/{new_name}"),
+            folder,
+            self.tr("Could not rename"),
+            select=f"{folder}/{new_name}",
         )
 
     def rename_dialog(self) -> None:
@@ -541,6 +600,11 @@ class RemoteBrowser(QMainWindow):
             ).format(len(sel), ", ".join(f.name for f in folders))
         else:
             text = self.tr("Delete {0}? This cannot be undone.").format(", ".join(m.name for m in sel))
+        root = self.synced_root.rstrip("/") if self.synced_root else None
+        if root is not None and any(m.path == root or m.path.startswith(root + "/") for m in sel):
+            text += " " + self.tr(
+                "Sync then moves the copies in your sync folder on this computer to the trash."
+            )
         if not self.confirm(self.tr("Delete"), text):
             return
         client = self.client
@@ -568,7 +632,13 @@ class RemoteBrowser(QMainWindow):
 
         def done(url: str) -> None:
             QGuiApplication.clipboard().setText(url)
-            self.statusBar().showMessage(self.tr("Link copied (it expires after a while)"), 5000)
+            life = link_lifetime(url)
+            text = (
+                self.tr("Link copied: it works for {0}, for anyone who has it.").format(duration_text(life))
+                if life is not None
+                else self.tr("Link copied: anyone who has it can download the file.")
+            )
+            self.statusBar().showMessage(text, 10000)
 
         self.runner.run_task(
             lambda: self.client.download_url(path),
@@ -618,10 +688,34 @@ class RemoteBrowser(QMainWindow):
         self.statusBar().showMessage(f"{title}: {error_text(exc)}", 15000)
         self.notify.emit(title, error_text(exc))
 
-    def _remote_action(self, fn: Callable[[], object], refresh: str, failure: str) -> None:
-        self.runner.run_task(
-            fn, lambda _r: self.model.refresh_path(refresh), lambda exc: self._failed(failure, exc)
-        )
+    def _remote_action(
+        self, fn: Callable[[], object], refresh: str, failure: str, select: str | None = None
+    ) -> None:
+        """Run ``fn`` on a worker thread, then list ``refresh`` again and select ``select`` in it."""
+
+        def done(_r: object) -> None:
+            self._select_after = select
+            self.model.refresh_path(refresh)
+
+        self.runner.run_task(fn, done, lambda exc: self._failed(failure, exc))
+
+    def _on_loaded(self, path: str, _count: int) -> None:
+        """A folder finished listing: select the item just created or renamed there."""
+        target = self._select_after
+        if target is None or posixpath.dirname(target) != path.rstrip("/"):
+            return
+        if self.view.selectionModel().hasSelection():
+            self._select_after = None  # the user chose something meanwhile: theirs wins
+            return
+        index = self.model.index_for_path(target)
+        if index.isValid():
+            self._select_after = None
+            self.view.setCurrentIndex(index)
+            self.view.selectionModel().select(
+                index,
+                QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows,
+            )
+            self.view.scrollTo(index)
 
     def _failed(self, title: str, exc: BaseException) -> None:
         message = error_text(exc)
@@ -640,6 +734,40 @@ class RemoteBrowser(QMainWindow):
         )
         return answer == QMessageBox.StandardButton.Yes
 
+    def _ask_replace(self, name: str, left: int) -> tuple[str, bool]:
+        box = QMessageBox(self)
+        box.setIcon(QMessageBox.Icon.Question)
+        box.setWindowTitle(self.tr("Replace file?"))
+        box.setText(self.tr("“{0}” is already in this folder on the server.").format(name))
+        box.setInformativeText(
+            self.tr(
+                "Replace it with the file you are uploading, keep both (yours gets a new name), or skip it?"
+            )
+        )
+        replace = box.addButton(self.tr("&Replace"), QMessageBox.ButtonRole.DestructiveRole)
+        both = box.addButton(self.tr("&Keep both"), QMessageBox.ButtonRole.AcceptRole)
+        skip = box.addButton(self.tr("&Skip"), QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(both)
+        box.setEscapeButton(skip)
+        apply_all = QCheckBox(self.tr("Do this for the other {0} item(s)").format(left - 1))
+        if left > 1:
+            box.setCheckBox(apply_all)  # the box owns it from here
+        box.exec()
+        clicked = box.clickedButton()
+        choice = REPLACE if clicked is replace else KEEP_BOTH if clicked is both else SKIP
+        return choice, left > 1 and apply_all.isChecked()
+
     def _ask_text(self, title: str, label: str, value: str) -> str | None:
-        text, ok = QInputDialog.getText(self, title, label, QLineEdit.EchoMode.Normal, value)
+        """A line of text; a file name's stem is preselected (typing keeps the extension)."""
+        dialog = QInputDialog(self)
+        dialog.setWindowTitle(title)
+        dialog.setLabelText(label)
+        dialog.setTextValue(value)
+        edit = dialog.findChild(QLineEdit)
+        stem = value.find(".", 1)
+        if edit is not None and stem > 0:
+            QTimer.singleShot(0, lambda: edit.setSelection(0, stem))
+        ok = dialog.exec() == QDialog.DialogCode.Accepted
+        text = dialog.textValue()
+        dialog.deleteLater()
         return text if ok else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -13,8 +14,38 @@ from PySide6.QtCore import (
     Qt,
     Signal,
 )
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import QApplication
 
 Index = QModelIndex | QPersistentModelIndex
+
+
+def _tr(text: str) -> str:
+    return QCoreApplication.translate("RemoteTreeModel", text)
+
+
+_DIGITS = re.compile(r"(\d+)")
+
+
+def natural_key(name: str) -> tuple[Any, ...]:
+    """Names as people sort them: "sample2" before "sample10", case aside."""
+    parts: list[Any] = _DIGITS.split(name.lower())
+    parts[1::2] = [int(p) for p in parts[1::2]]
+    return tuple(parts)
+
+
+NOT_SYNCED_ROLES = (Qt.ItemDataRole.ToolTipRole, Qt.ItemDataRole.FontRole, Qt.ItemDataRole.ForegroundRole)
+
+
+def not_synced_data(role: int, path: str) -> Any:
+    """How a folder excluded from sync (selective sync) is marked: italic, dimmed, said in its tooltip."""
+    if role == Qt.ItemDataRole.ToolTipRole:
+        return _tr("{0}\nNot synced to this computer (selective sync)").format(path)
+    if role == Qt.ItemDataRole.FontRole:
+        font = QFont()
+        font.setItalic(True)
+        return font
+    return QApplication.palette().placeholderText()
 
 
 def human_size(n: int | None) -> str:

@@ -13,7 +13,8 @@ from __future__ import annotations
 import enum
 import heapq
 import logging
-from collections.abc import Callable, Iterator, Sequence
+import posixpath
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -33,7 +34,7 @@ from PySide6.QtWidgets import QApplication, QStyle
 
 from gsdesktop.datamanager.models import GSDirectoryListing, GSFileMetadata
 from gsdesktop.ui.bridge import TaskRunner
-from gsdesktop.ui.formatting import header_data, human_size
+from gsdesktop.ui.formatting import NOT_SYNCED_ROLES, header_data, human_size, natural_key, not_synced_data
 from gsdesktop.ui.paged_listing import MergedPage, PageMerger
 
 log = logging.getLogger(__name__)
@@ -141,12 +142,16 @@ _FILE_FLAGS = _F.ItemIsEnabled | _F.ItemIsSelectable | _F.ItemNeverHasChildren
 
 def _sort_key(column: int) -> Callable[[GSFileMetadata], Any]:
     if column == 1:
-        return lambda m: (not m.is_directory, m.size or 0, m.name.lower())
+        return lambda m: (not m.is_directory, m.size or 0, natural_key(m.name))
     if column == 2:
-        return lambda m: (not m.is_directory, m.last_modified or _EPOCH, m.name.lower())
+        return lambda m: (not m.is_directory, m.last_modified or _EPOCH, natural_key(m.name))
     if column == 3:
-        return lambda m: (not m.is_directory, m.data_format.name if m.data_format else "", m.name.lower())
-    return lambda m: (not m.is_directory, m.name.lower())
+        return lambda m: (
+            not m.is_directory,
+            m.data_format.name if m.data_format else "",
+            natural_key(m.name),
+        )
+    return lambda m: (not m.is_directory, natural_key(m.name))
 
 
 SORT_CHUNK = 1000
@@ -208,6 +213,7 @@ class RemoteTreeModel(QAbstractItemModel):
         self._sort_column = 0
         self._sort_order = Qt.SortOrder.AscendingOrder
         self._icons: dict[str, Any] = {}
+        self._not_synced: frozenset[str] = frozenset()  # remote folders sync excludes (marked)
 
     # ==== navigation ====
 
@@ -281,6 +287,20 @@ class RemoteTreeModel(QAbstractItemModel):
         index = self.index_for_path(path)
         if index.isValid() and self.node(index).state != LoadState.UNLOADED:
             self.refresh(index)
+
+    def set_not_synced(self, folders: Iterable[str]) -> None:
+        """Mark these remote folders (absolute paths) and what is inside them as not synced."""
+        self._not_synced = frozenset(f.rstrip("/") for f in folders)
+        rows = self.rowCount()
+        if rows:
+            self.dataChanged.emit(self.index(0, 0), self.index(rows - 1, 0))
+
+    def _is_not_synced(self, path: str) -> bool:
+        while path not in ("", "/"):
+            if path in self._not_synced:
+                return True
+            path = posixpath.dirname(path)
+        return False
 
     # ==== Qt model interface ====
 
@@ -396,14 +416,15 @@ class RemoteTreeModel(QAbstractItemModel):
                 return meta.name
             if col == 1:
                 return "" if meta.is_directory else human_size(meta.size)
-            if col == 2:
-                return (
-                    meta.last_modified.astimezone().strftime("%Y-%m-%d %H:%M") if meta.last_modified else ""
-                )
+            if col == 2:  # folders: none (the server reports the listing time for most of them)
+                shown = meta.last_modified if not meta.is_directory else None
+                return shown.astimezone().strftime("%Y-%m-%d %H:%M") if shown else ""
             if col == 3:
                 return meta.data_format.name if meta.data_format else ""
         elif role == Qt.ItemDataRole.DecorationRole and col == 0:
             return self._icon("dir" if meta.is_directory else "file")
+        elif role in NOT_SYNCED_ROLES and col == 0 and self._not_synced and self._is_not_synced(node.path):
+            return not_synced_data(role, meta.path)
         elif role == Qt.ItemDataRole.ToolTipRole and col == 0:
             return meta.path
         elif role == Qt.ItemDataRole.TextAlignmentRole and col == 1:

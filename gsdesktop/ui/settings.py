@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import logging
+import platform
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, QUrl
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, QUrl, qVersion
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
     QDialogButtonBox,
+    QFileDialog,
     QFormLayout,
+    QHBoxLayout,
     QLabel,
     QLineEdit,
     QMessageBox,
@@ -24,8 +28,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gsdesktop import __version__
 from gsdesktop.datamanager import credentials as creds
 from gsdesktop.ui import autostart
+from gsdesktop.ui.formatting import NOT_SYNCED_ROLES, not_synced_data
 from gsdesktop.ui.prefs import delete_file_password, log_dir
 from gsdesktop.ui.remote_model import RemoteTreeModel
 
@@ -35,6 +41,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 Index = QModelIndex | QPersistentModelIndex
 IGNORE_FILE = ".gsignore"
+KEEP_LOCAL, REMOVE_LOCAL = "keep", "remove"  # unchecking a folder: what becomes of its local copy
 
 
 class SelectiveSyncModel(RemoteTreeModel):
@@ -46,6 +53,8 @@ class SelectiveSyncModel(RemoteTreeModel):
     def __init__(self, client: Any, runner: Any, root: str, excluded: list[str], parent: Any = None) -> None:
         super().__init__(client, runner, root, parent, dirs_only=True)
         self.excluded: set[str] = {p.strip("/") for p in excluded if p.strip("/")}
+        #: asked before a folder is unchecked (its relative path); False keeps it synced
+        self.confirm_exclude: Callable[[str], bool] = lambda _rel: True
 
     def relative(self, path: str) -> str:
         return path[len(self.root_path) :].strip("/")
@@ -74,6 +83,9 @@ class SelectiveSyncModel(RemoteTreeModel):
                 return None
             excluded = self._is_excluded(self.relative(node.path))
             return Qt.CheckState.Unchecked if excluded else Qt.CheckState.Checked
+        entry = self.node(index) if role in NOT_SYNCED_ROLES and index.isValid() else None
+        if entry is not None and entry.kind == "entry" and self._is_excluded(self.relative(entry.path)):
+            return not_synced_data(role, entry.path)  # marked: not synced
         return super().data(index, role)
 
     def setData(self, index: Index, value: Any, role: int = Qt.ItemDataRole.EditRole) -> bool:
@@ -83,6 +95,8 @@ class SelectiveSyncModel(RemoteTreeModel):
         checked = Qt.CheckState(value) == Qt.CheckState.Checked if not isinstance(value, bool) else value
         if checked:
             self.excluded = {e for e in self.excluded if e != rel and not e.startswith(rel + "/")}
+        elif not self._is_excluded(rel) and not self.confirm_exclude(rel):
+            return False
         else:
             self.excluded = {e for e in self.excluded if not e.startswith(rel + "/")} | {rel}
         self.dataChanged.emit(index, index, [Qt.ItemDataRole.CheckStateRole])
@@ -130,7 +144,17 @@ class SettingsDialog(QDialog):
         ff = QFormLayout()
         self.local_edit = QLineEdit(str(app.local_root), folders)
         self.remote_edit = QLineEdit(app.remote_root, folders)
-        ff.addRow(self.tr("&Local folder:"), self.local_edit)
+        self.browse_button = QPushButton(self.tr("&Browse…"), folders)
+        self.choose_folder: Callable[[str], str] = lambda start: QFileDialog.getExistingDirectory(
+            self, self.tr("Local folder"), start
+        )
+        self.browse_button.clicked.connect(self._browse_local)
+        local_row = QHBoxLayout()
+        local_row.addWidget(self.local_edit, 1)
+        local_row.addWidget(self.browse_button)
+        local_label = QLabel(self.tr("&Local folder:"), folders)
+        local_label.setBuddy(self.local_edit)  # Alt+L reaches the field, not a literal "&"
+        ff.addRow(local_label, local_row)
         ff.addRow(self.tr("&Remote folder:"), self.remote_edit)
         fl.addLayout(ff)
         fl.addWidget(
@@ -139,6 +163,9 @@ class SettingsDialog(QDialog):
         self.selective_model = SelectiveSyncModel(
             app.client, app.runner, app.remote_root, list(prefs.excluded_remote_folders), self
         )
+        self.selective_model.confirm_exclude = self._confirm_exclude
+        self.ask_local_copy: Callable[[str], str | None] = self._ask_local_copy  # KEEP/REMOVE_LOCAL, None
+        self.remove_local: dict[str, Path] = {}  # unchecked folders whose local copy goes to the trash
         self.selective_view = QTreeView(folders)
         self.selective_view.setModel(self.selective_model)
         self.selective_view.setHeaderHidden(True)
@@ -198,6 +225,14 @@ class SettingsDialog(QDialog):
         gl.addWidget(self.autostart_box)
         gl.addWidget(self.notify_box)
         gl.addWidget(self.log_button)
+        self.about_label = QLabel(
+            self.tr("GenomeSpace Desktop {0} (Python {1}, Qt {2})").format(
+                __version__, platform.python_version(), qVersion()
+            ),
+            general,
+        )
+        self.about_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        gl.addWidget(self.about_label)
         gl.addStretch(1)
         self.tabs.addTab(general, self.tr("General"))
 
@@ -284,17 +319,80 @@ class SettingsDialog(QDialog):
         before = self._sync_settings
         after = self._current_sync_settings()
 
+        excluded = self.selective_model.excluded
+        trash = [
+            p
+            for rel, p in self.remove_local.items()
+            if any(rel == e or rel.startswith(e + "/") for e in excluded)
+        ]
+        self.remove_local = {}
+
+        def restarted() -> None:
+            self.status.setText(self.tr("Saved; sync restarted."))
+            if trash:  # only now: the running engine excludes these folders, their removal is not synced
+                self.app.runner.run_task(lambda: trash_local(trash), self._trashed, self._trash_failed)
+
         def saved(_r: object) -> None:
             if after != before:
                 self._sync_settings = after
                 self.status.setText(self.tr("Saved. Restarting sync with the new settings…"))
-                self.app.restart_sync(lambda: self.status.setText(self.tr("Saved; sync restarted.")))
+                self.app.restart_sync(restarted)
             else:
                 self.status.setText(self.tr("Saved."))
 
         self.app.runner.run_task(
             save, saved, lambda exc: self.status.setText(self.tr("Could not save: {0}").format(exc))
         )
+
+    def _browse_local(self) -> None:
+        chosen = self.choose_folder(self.local_edit.text())
+        if chosen:
+            self.local_edit.setText(chosen)
+
+    def _trashed(self, count: object) -> None:
+        self.status.setText(
+            self.tr("Saved; sync restarted. Moved {0} local folder(s) to the trash.").format(count)
+        )
+
+    def _trash_failed(self, exc: BaseException) -> None:
+        self.status.setText(self.tr("Saved; sync restarted. Could not move to the trash: {0}").format(exc))
+
+    def _confirm_exclude(self, rel: str) -> bool:
+        """Unchecking ``rel``: when a local copy exists, the user keeps it (no longer synced) or has it
+        moved to the trash when the settings are applied; None (Cancel) keeps the folder synced."""
+        local = Path(self.app.local_root) / rel
+        if not local.exists():
+            return True
+        choice = self.ask_local_copy(rel)
+        if choice is None:
+            return False
+        if choice == REMOVE_LOCAL:
+            self.remove_local[rel] = local
+        else:
+            self.remove_local.pop(rel, None)
+        return True
+
+    def _ask_local_copy(self, rel: str) -> str | None:
+        local = Path(self.app.local_root) / rel
+        box = QMessageBox(self)
+        box.setIcon(QMessageBox.Icon.Question)
+        box.setWindowTitle(self.tr("Stop syncing {0}?").format(rel))
+        box.setText(
+            self.tr("“{0}” will stay on the server but no longer sync with this computer.").format(rel)
+        )
+        box.setInformativeText(
+            self.tr(
+                "Its local copy is in {0}. Keep it there (changes you make to it will no longer be "
+                "synced) or move it to the trash (the server copy is not touched)?"
+            ).format(local)
+        )
+        keep = box.addButton(self.tr("&Keep local copy"), QMessageBox.ButtonRole.AcceptRole)
+        remove = box.addButton(self.tr("&Move local copy to trash"), QMessageBox.ButtonRole.DestructiveRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(keep)
+        box.exec()
+        clicked = box.clickedButton()
+        return KEEP_LOCAL if clicked is keep else REMOVE_LOCAL if clicked is remove else None
 
     def _current_sync_settings(self) -> tuple[object, ...]:
         p = self.app.prefs
@@ -342,3 +440,15 @@ class SettingsDialog(QDialog):
             self.app.open_url(QUrl.fromLocalFile(str(folder)))
 
         self.app.runner.run_task(lambda: folder.mkdir(parents=True, exist_ok=True), opened)
+
+
+def trash_local(paths: list[Path]) -> int:
+    """Move local folders to the OS trash (worker thread); returns how many were moved."""
+    from send2trash import send2trash
+
+    moved = 0
+    for path in paths:
+        if path.exists():
+            send2trash(str(path))
+            moved += 1
+    return moved

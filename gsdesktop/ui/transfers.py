@@ -44,6 +44,7 @@ from gsdesktop.datamanager.errors import CancelledError
 from gsdesktop.datamanager.journal import Interrupted
 from gsdesktop.datamanager.models import GSDataFormat
 from gsdesktop.datamanager.transfer import CancelToken
+from gsdesktop.sync.executor import Throttle
 from gsdesktop.ui.bridge import TaskRunner
 from gsdesktop.ui.formatting import ListTableModel, format_eta, human_size
 from gsdesktop.ui.outage import for_user
@@ -173,6 +174,8 @@ class TransferManager(QObject):
         self.transfers: list[Transfer] = []
         self._ids = itertools.count(1)
         self._batches: dict[int, tuple[list[Transfer], str]] = {}
+        #: (upload, download) rate limiters; the app shares them with sync (one limit for all traffic)
+        self.throttles: tuple[Throttle, Throttle] = (Throttle(None), Throttle(None))
 
     # ---- starting ----
 
@@ -205,22 +208,29 @@ class TransferManager(QObject):
         return None
 
     def upload_paths(
-        self, paths: list[Path], remote_folder: str, on_error: Callable[[BaseException], None] | None = None
+        self,
+        paths: list[Path],
+        remote_folder: str,
+        on_error: Callable[[BaseException], None] | None = None,
+        names: dict[Path, str] | None = None,
     ) -> int:
         """Upload files and folders (recursively) into ``remote_folder``; returns the batch id.
 
-        Walking folders and creating remote folders happens on a worker thread.
+        ``names`` gives some of ``paths`` another name on the server (e.g. "reads (2).txt" when the
+        user keeps both). Walking folders and creating remote folders happens on a worker thread.
         """
         batch = next(self._ids)
         self._batches[batch] = ([], remote_folder)
         client = self.client
         folder = remote_folder.rstrip("/")
+        renamed = dict(names or {})
 
         def plan() -> list[tuple[Path, str]]:
             pairs: list[tuple[Path, str]] = []
             for path in paths:
+                name = renamed.get(path, path.name)
                 if path.is_dir():
-                    base = f"{folder}/{path.name}"
+                    base = f"{folder}/{name}"
                     client.mkdir(base, parents=True)
                     for dirpath, dirnames, filenames in os.walk(path):
                         dirnames.sort()
@@ -230,7 +240,7 @@ class TransferManager(QObject):
                             client.mkdir(f"{remote_dir}/{d}", parents=True)
                         pairs.extend((Path(dirpath) / f, f"{remote_dir}/{f}") for f in sorted(filenames))
                 elif path.is_file():
-                    pairs.append((path, f"{folder}/{path.name}"))
+                    pairs.append((path, f"{folder}/{name}"))
             return pairs
 
         def enqueue(pairs: list[tuple[Path, str]]) -> None:
@@ -290,6 +300,8 @@ class TransferManager(QObject):
             if t.status is Status.QUEUED:
                 t.status = Status.RUNNING
 
+        throttle = self.throttles[0] if t.kind is Kind.UPLOAD else self.throttles[1]
+
         def work() -> object:
             t.cancel.raise_if_cancelled()
             t.status = Status.RUNNING
@@ -297,12 +309,14 @@ class TransferManager(QObject):
             if pending is not None:
                 from gsdesktop.datamanager.pending import resume
 
-                return resume(client, pending, progress=progress, cancel=t.cancel)
+                limited = throttle.progress(progress, start=pending.done)
+                return resume(client, pending, progress=limited, cancel=t.cancel)
+            limited = throttle.progress(progress)
             if t.kind is Kind.UPLOAD:
                 t.total = t.local.stat().st_size
-                return client.upload(t.local, t.remote, progress=progress, cancel=t.cancel)
+                return client.upload(t.local, t.remote, progress=limited, cancel=t.cancel)
             return client.download(
-                t.remote, t.local, data_format=t.data_format, progress=progress, cancel=t.cancel
+                t.remote, t.local, data_format=t.data_format, progress=limited, cancel=t.cancel
             )
 
         self.runner.run_task(work, lambda _r: self._finish(t, None), lambda exc: self._finish(t, exc))
