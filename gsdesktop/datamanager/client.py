@@ -473,8 +473,12 @@ class DataManagerClient:
             return self._fix(GSFileMetadata.from_json(data))
         return self.metadata(path)
 
-    def delete(self, path: str, recursive: bool = False) -> None:
-        """Delete a file or an empty folder; with ``recursive``, a folder and everything in it."""
+    def delete(self, path: str, recursive: bool = False, *, if_match: str | None = None) -> None:
+        """Delete a file or an empty folder; with ``recursive``, a folder and everything in it.
+
+        ``if_match`` (a file's hex MD5): delete it only while the server has that version, else
+        :class:`PreconditionFailed` and nothing is deleted (servers without the extension ignore it).
+        """
         path = P.canonical(path)
         if recursive:
             meta = self.metadata(path)
@@ -486,7 +490,10 @@ class DataManagerClient:
                 dirs = sorted((m.path for m in entries if m.is_directory), key=lambda p: -p.count("/"))
                 for d in dirs:
                     self._delete_quiet(d)
-        resp = self.request("DELETE", self._route("files", path), paths=[path], action="Cannot delete")
+        params = {"ifMatch": if_match} if if_match else None
+        resp = self.request(
+            "DELETE", self._route("files", path), params=params, paths=[path], action="Cannot delete"
+        )
         resp.close()
 
     def _delete_quiet(self, path: str) -> None:

@@ -17,6 +17,7 @@ Extensions: ``md5`` on file metadata; ``GET files/<dir>?recursive=true[&pageToke
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
@@ -432,7 +433,10 @@ def _metadata(request: Request, raw: str, user: str, dialect: str) -> Response:
 def _delete(request: Request, raw: str, user: str, dialect: str) -> Response:
     path = own_path(raw, user)
     assert path is not None
-    return _json(ops.delete(store_of(request), path, dialect))
+    if_match = _query(request, "ifMatch")  # extension: delete the file only while it has this MD5
+    if if_match is not None and not re.fullmatch(r"[0-9a-fA-F]{32}", if_match):
+        raise APIError(400, "ifMatch must be the hex MD5 (32 characters) of the version to delete")
+    return _json(ops.delete(store_of(request), path, dialect, if_match=if_match))
 
 
 def _formats_list() -> list[dict[str, Any]]:

@@ -291,13 +291,25 @@ def mkdir(store: S3Store, path: DMPath, base: str, dialect: str) -> tuple[int, d
     return 200, dir_json(path, base, dialect)  # the folder exists (made meanwhile, or a leftover entry)
 
 
-def delete(store: S3Store, path: DMPath, dialect: str) -> dict[str, Any]:
-    """Delete a file or an empty directory (a non-empty one gets 409)."""
+def delete(store: S3Store, path: DMPath, dialect: str, *, if_match: str | None = None) -> dict[str, Any]:
+    """Delete a file or an empty directory (a non-empty one gets 409).
+
+    ``if_match`` (extension, a file's hex MD5): delete the file only while it is that version, so a sync
+    client never deletes an upload it has not seen; 412 otherwise (checked and sent to the store as
+    ``If-Match`` on the version's ETag), 404 when the file is gone.
+    """
     if path.is_home:
         raise APIError(403, "your home folder cannot be deleted")
-    if file_info(store, path) is not None:
+    info = file_info(store, path)
+    if info is not None and if_match is not None:
+        if info.md5 != if_match.lower() or not store.delete_if(path.key, info.etag):
+            raise APIError(412, f"{path.display(dialect)} changed on the server since you last synced it")
+        return {"deleted": path.display(dialect), "isDirectory": False}
+    if info is not None:
         store.delete(path.key)
         return {"deleted": path.display(dialect), "isDirectory": False}
+    if if_match is not None:
+        raise not_found(path.display(dialect))
     page = store.list_page(path.dir_key, delimiter=None, max_keys=2)
     keys = [o.key for o in page.objects]
     if not keys and empty_leftover(store, path):

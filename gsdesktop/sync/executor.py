@@ -650,7 +650,9 @@ class Executor:
         if a.entry is not None and meta.md5 and meta.md5 != a.entry.md5:
             raise Skipped("remote file changed")  # an edit beats the delete
         try:
-            self.client.delete(r)
+            # only that version: an upload landing after the check above is never deleted (the server
+            # answers 412, PreconditionFailed, and the cycle re-plans: the new version is downloaded)
+            self.client.delete(r, if_match=a.entry.md5 if a.entry is not None else None)
         except NotFoundError:
             pass
         self._finish(a, None, ActionKind.DELETED_REMOTE, a.entry.size if a.entry else None)
