@@ -377,6 +377,17 @@ class SyncEngine:
         self._approved = True
         self.sync_now()
 
+    def restore_deletions(self) -> None:
+        """Keep what the held deletions would remove: the sync base forgets those items, so the next
+        cycle copies each back to the side it was deleted from (nothing is deleted)."""
+        with self._cycle_lock:
+            held, self._held = self._held, PendingDeletions()
+            if held:
+                self.db.record_many((p, None) for p in sorted(held.paths()))
+            self.db.clear_problems([ProblemKind.MASS_DELETE])
+            self._publish_problems()
+        self.sync_now()
+
     @property
     def progress(self) -> SyncProgress | None:
         """Files and bytes done and to go of the running cycle (None when no cycle transfers)."""

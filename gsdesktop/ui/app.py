@@ -40,12 +40,14 @@ from gsdesktop.sync.events import (
     ServerRestored,
     StateChanged,
     SyncProblem,
+    SyncProgress,
     SyncState,
 )
 from gsdesktop.ui.activity import ActivityModel, ActivityWindow, ProblemsModel
 from gsdesktop.ui.bridge import EngineBridge, TaskRunner
 from gsdesktop.ui.conflicts import ConflictsModel
 from gsdesktop.ui.conflicts import versions as conflict_versions
+from gsdesktop.ui.formatting import human_size
 from gsdesktop.ui.outage import OFFLINE, STORAGE, RetryWatcher, classify, for_user
 from gsdesktop.ui.prefs import Prefs
 from gsdesktop.ui.transfers import TransferManager
@@ -210,6 +212,7 @@ class DesktopApp(QObject):
         self.unseen_conflicts = 0
         self.last_sync: float | None = None
         self.current_file = ""
+        self.progress: SyncProgress | None = None  # the running cycle's progress (None between cycles)
         self.notifications: list[tuple[str, str]] = []
         self.open_url: Callable[[QUrl], object] = QDesktopServices.openUrl
         self._quitting = False
@@ -221,6 +224,9 @@ class DesktopApp(QObject):
         self._closing_windows = False
         self._stop_cause: object = None  # the cause "Sync stopped" was told for (told once per cause)
         self._last_notice = ""  # what the last notification was about ("auth": clicking it signs in)
+        self.deletions_box: QMessageBox | None = None
+        self._shown_status: tuple[object, ...] = ()
+        self._asked_deletions: frozenset[str] = frozenset()  # the held deletions asked about
         self._build_actions()
         self.menu = QMenu()
         self._fill_menu()
@@ -469,6 +475,7 @@ class DesktopApp(QObject):
             self.activity.add_event(ev)
             if ev.kind in SERVER_ACTIONS:
                 self.outage = None  # a request went through
+            self.transfers.follow_sync(ev, self.local_root, self.remote_root)
         elif isinstance(ev, ConflictDetected):
             self.activity.add_event(ev)
             self.unseen_conflicts += 1
@@ -491,9 +498,16 @@ class DesktopApp(QObject):
                 self.outage = STORAGE
             if needs := [p for p in new if p.kind not in NOTICE_PROBLEMS and p.kind is not ProblemKind.AUTH]:
                 self._notify_problems(needs, tr("Needs your attention"))
+            if any(p.kind is ProblemKind.MASS_DELETE for p in ev.problems):
+                self.ask_deletions()
+            else:
+                self._asked_deletions = frozenset()  # settled: a new hold is asked about again
         elif isinstance(ev, FileProgress):
             self.current_file = ev.path
-            return  # the status line picks it up on the next state change
+            self.transfers.follow_sync(ev, self.local_root, self.remote_root)
+            return  # the status line picks it up with the next SyncProgress (a few per second)
+        elif isinstance(ev, SyncProgress):
+            self.progress = ev
         elif isinstance(ev, CycleDone):
             blocked = getattr(ev.report, "blocked", None)
             if blocked is None:
@@ -503,8 +517,51 @@ class DesktopApp(QObject):
                 self.outage = classify(blocked.message, self.client.server_url) or OFFLINE
             self.last_sync = ev.time
             self.current_file = ""
+            self.progress = None
+            self.transfers.follow_sync(ev, self.local_root, self.remote_root)
             self.refresh_conflicts()
         self.update_status()
+
+    def ask_deletions(self) -> QMessageBox | None:
+        """Ask once what to do with the deletions the mass-delete guard holds back: carry them out, or
+        keep the files (copied back to the side they were deleted from). Not modal; None when nothing
+        waits or this hold was already asked about."""
+        held = self.engine.pending_deletions()
+        paths = frozenset(held.paths())
+        if not paths or paths == self._asked_deletions:
+            return None
+        self._asked_deletions = paths
+        if self.deletions_box is not None:
+            self.deletions_box.close()
+        lines = []
+        if held.remote:
+            lines.append(tr("{0} item(s) were deleted in your local folder {1}; sync would delete them on "
+                            "the server too.").format(len(held.remote), self.local_root))  # fmt: skip
+        if held.local:
+            text = tr("{0} item(s) were deleted on the server in {1}; sync would delete them in your local "
+                      "folder too (to the trash).")  # fmt: skip
+            lines.append(text.format(len(held.local), self.remote_root))
+        box = QMessageBox(QMessageBox.Icon.Warning, tr("Delete these files?"), "\n\n".join(lines))
+        box.setInformativeText(tr("Everything else was synced. Keep them to copy them back where they "
+                                  "were deleted."))  # fmt: skip
+        shown = sorted(paths)
+        box.setDetailedText("\n".join(shown[:200]) + ("\n…" if len(shown) > 200 else ""))
+        delete = box.addButton(tr("Delete them"), QMessageBox.ButtonRole.DestructiveRole)
+        keep = box.addButton(tr("Keep them (restore)"), QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(keep)
+        box.setEscapeButton(keep)
+        engine = self.engine
+
+        def decided(button: object) -> None:
+            if button is delete:
+                self.runner.run_task(engine.approve_deletions)
+            elif button is keep:
+                self.runner.run_task(engine.restore_deletions)
+
+        box.buttonClicked.connect(decided)
+        self.deletions_box = box
+        box.open()
+        return box
 
     def _notify_problems(self, new: list[SyncProblem], title: str) -> None:
         first = new[0]
@@ -561,7 +618,9 @@ class DesktopApp(QObject):
         elif state == "paused":
             text = tr("Paused")
         elif state == "syncing":
-            text = tr("Syncing {0}…").format(self.current_file) if self.current_file else tr("Syncing…")
+            text = self.progress_text() or (
+                tr("Syncing {0}…").format(self.current_file) if self.current_file else tr("Syncing…")
+            )
         elif state == "conflict":
             n = max(self.unseen_conflicts, self.conflicts.rowCount())
             text = tr("{0} conflict(s): both versions kept").format(n)
@@ -570,9 +629,29 @@ class DesktopApp(QObject):
             text = tr("Up to date (last sync {0})").format(when) if when else tr("Up to date")
         return text
 
+    def progress_text(self) -> str:
+        """``Syncing 37 of 400 files, 1.2 GB left, about 2 min`` while a cycle transfers, else ``""``."""
+        p = self.progress
+        if p is None or not p.files_total or self.state is not SyncState.SYNCING:
+            return ""
+        text = tr("Syncing {0} of {1} files").format(min(p.files_done + 1, p.files_total), p.files_total)
+        left = p.bytes_total - p.bytes_done
+        if left > 0:
+            text += tr(", {0} left").format(human_size(left))
+        seconds = p.seconds_left
+        if seconds is not None and seconds >= 3:
+            mins = round(seconds / 60)
+            when = tr("{0} s").format(int(seconds)) if seconds < 60 else tr("{0} min").format(mins)
+            text += tr(", about {0}").format(when)
+        return text
+
     def update_status(self) -> None:
         state = self.display_state()
         text = self.status_text()
+        shown = (state, text, self.problems.rowCount(), self.state, self.progress)
+        if shown == self._shown_status:
+            return  # nothing visible changed (e.g. one more file done): no icon re-render
+        self._shown_status = shown
         icon = state_icon(state)
         self.status_action.setText(text)
         n = self.problems.rowCount()
@@ -585,7 +664,12 @@ class DesktopApp(QObject):
         self.pause_action.setText(tr("Resume syncing") if paused else tr("Pause syncing"))
         if self.tray is not None:
             self.tray.setIcon(icon)
-            self.tray.setToolTip(tr("GenomeSpace: {0}").format(text))
+            tip = tr("GenomeSpace: {0}").format(text)
+            if self.progress is not None and self.progress.current and state == "syncing":
+                names = [c.rsplit("/", 1)[-1] for c in self.progress.current[:3]]
+                more = len(self.progress.current) - len(names)
+                tip += "\n" + ", ".join(names) + (tr(" and {0} more").format(more) if more > 0 else "")
+            self.tray.setToolTip(tip)
         if self.status_window is not None:
             self.status_window.set_status(icon, text)
         self.display_state_changed.emit(state)

@@ -409,7 +409,7 @@ class RemoteBrowser(QMainWindow):
         self._show_transfer_summary()
 
     def _on_transfer_changed(self, t: Transfer) -> None:
-        if t.status.finished:
+        if t.status.finished and not t.sync:
             self._show_transfer_summary()
 
     def _show_transfer_summary(self) -> None:
