@@ -73,6 +73,8 @@ def test_400_files_sync_with_progress_and_the_gui_never_blocks(qtbot, client, tm
         sampler.stop()
         elapsed = time.perf_counter() - started
         rows = [panel.model.transfer(panel.model.index(r, 0)) for r in range(panel.model.rowCount())]
+        bar = panel.view.verticalScrollBar()
+        followed = bar.maximum() > 0 and bar.value() == bar.maximum()  # the newest rows stay in view
         tooltip_text = app.status_text()
     finally:
         gap.stop()
@@ -100,6 +102,7 @@ def test_400_files_sync_with_progress_and_the_gui_never_blocks(qtbot, client, tm
     assert len(sync_rows) >= COUNT // 2 and all(t.status is Status.DONE for t in sync_rows), len(sync_rows)
     assert panel.model.data(panel.model.index(0, 1)) == "Sync upload"
     assert app.transfers.active == 0
+    assert followed
     # the GUI thread's own work never blocks it for 50 ms; wall clock too unless other work floods the CPUs
     assert gap.worst_cpu < 0.050, gap.worst_cpu
     if not oversubscribed():
