@@ -360,7 +360,7 @@ def _status(args: argparse.Namespace) -> int:
         if state in ("scanning", "syncing") and not _alive(meta.get("state_pid", "")):
             state = "interrupted"  # the process that was syncing is gone (killed, crashed)
         when = float(meta.get("last_cycle") or 0)
-        progress = _progress(meta) if state in ("scanning", "syncing") else None
+        progress = _progress(meta) if state == "syncing" else None
         rows.append({
             "local": meta.get("local_root"), "remote": meta.get("remote_root"), "server": meta.get("server"),
             "username": meta.get("username"), "state": state, "watching": watching,

@@ -39,13 +39,11 @@ from gsdesktop.sync.events import (
     StateChanged,
     SyncEvent,
     SyncProblem,
-    SyncProgress,
     SyncState,
 )
 from gsdesktop.sync.executor import AuthFailed, Executor, Offline, Throttle, apply_outcome
 from gsdesktop.sync.holds import PendingDeletions, hold_mass_deletions
 from gsdesktop.sync.planner import Action, Entry, Mode, Op, fold_case, plan
-from gsdesktop.sync.progress import ProgressTracker
 from gsdesktop.sync.scanner import CACHE_DIR, MARKER, Ignore, remote_tree, scan_local
 from gsdesktop.sync.state import CachedHash, StateDB, default_state_dir, pair_id
 
@@ -187,7 +185,6 @@ ACTIVITY_BATCH = 200  # activity rows written per transaction
 MAX_ROUNDS = 8
 DATA_FINGERPRINT = "data_fingerprint"  # meta key: the server's data fingerprint last seen
 RESTORE_PENDING = "restore_pending"  # meta key: non-empty while a restore-mode sync is unfinished
-PROGRESS = "progress"  # meta key: the running cycle's SyncProgress.to_json() (empty between cycles)
 
 
 def _host() -> str:
@@ -269,7 +266,6 @@ class SyncEngine:
         self._ambiguous: set[str] = set()  # names the server lists as a file and a folder at once
         self._readopt = False
         self._restore_stable = True
-        self._progress: ProgressTracker | None = None  # the running cycle's progress (None between cycles)
         self.fold = self._detect_fold()
         up = Throttle(self.config.max_upload_bps)
         down = Throttle(self.config.max_download_bps)
@@ -372,27 +368,13 @@ class SyncEngine:
         self._throttles = (Throttle(config.max_upload_bps), Throttle(config.max_download_bps))
         self.sync_now()
 
-    def approve_deletions(self) -> None:
-        """Let the next cycle carry out deletions held back by the mass-delete / root guard."""
-        self._approved = True
+    def approve_deletions(self, restore: bool = False) -> None:
+        """Let the next cycle carry out deletions held back by the mass-delete / root guard; with
+        ``restore`` keep those items instead: the base forgets them, so they are copied back."""
+        if restore:
+            self.db.record_many((p, None) for p in sorted(self._held.paths()))
+        self._approved = not restore
         self.sync_now()
-
-    def restore_deletions(self) -> None:
-        """Keep what the held deletions would remove: the sync base forgets those items, so the next
-        cycle copies each back to the side it was deleted from (nothing is deleted)."""
-        with self._cycle_lock:
-            held, self._held = self._held, PendingDeletions()
-            if held:
-                self.db.record_many((p, None) for p in sorted(held.paths()))
-            self.db.clear_problems([ProblemKind.MASS_DELETE])
-            self._publish_problems()
-        self.sync_now()
-
-    @property
-    def progress(self) -> SyncProgress | None:
-        """Files and bytes done and to go of the running cycle (None when no cycle transfers)."""
-        tracker = self._progress
-        return None if tracker is None else tracker.snapshot()
 
     def pending_deletions(self) -> PendingDeletions:
         """Deletions the last cycle held back for confirmation (:meth:`approve_deletions`); everything
@@ -548,7 +530,6 @@ class SyncEngine:
                 report.problems = [p for p in self._publish_problems() if p.path]  # per-file ones
                 report.duration = time.monotonic() - started
                 self._flush_activity()
-                self._end_progress()
                 self.db.set_meta_json("last_report", report.to_json())
                 self.db.set_meta("last_cycle", str(time.time()))
                 self._emit(CycleDone(report))
@@ -659,12 +640,9 @@ class SyncEngine:
                 break
             self._set_state(SyncState.SYNCING)
             executor.expected_remote = re_
-            tracker = self._start_progress()
-            tracker.add(todo.actions)
             try:
                 out = executor.run(todo)
             finally:
-                tracker.end_round()
                 self._take_problems(executor)
             apply_outcome(trees, out)
             for act in out.done:
@@ -779,25 +757,6 @@ class SyncEngine:
             if full:
                 self._flush_activity()
         self._emit(event)
-        tracker = self._progress
-        if tracker is not None:
-            tracker.on_event(event)
-
-    def _start_progress(self) -> ProgressTracker:
-        """The cycle's progress tracker (created by its first round that has work)."""
-        if self._progress is None:
-            self._progress = ProgressTracker(self._emit, self._store_progress)
-        return self._progress
-
-    def _store_progress(self, snap: SyncProgress) -> None:
-        """Keep the progress where ``gsdesktop status`` (another process) reads it (throttled)."""
-        if self._progress is not None:
-            self.db.set_meta_json(PROGRESS, snap.to_json())
-
-    def _end_progress(self) -> None:
-        if self._progress is not None:
-            self._progress = None
-            self.db.set_meta(PROGRESS, "")
 
     def _own_write(self, rel: str) -> None:
         watch = self._watch

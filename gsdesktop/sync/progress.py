@@ -17,10 +17,12 @@ from collections.abc import Callable, Iterable
 from gsdesktop.datamanager.transfer import human_bytes
 from gsdesktop.sync.events import ActionDone, ActionKind, FileProgress, SyncEvent, SyncProgress
 from gsdesktop.sync.planner import Action, Op
+from gsdesktop.sync.state import StateDB
 
 TRANSFER_OPS = frozenset({Op.UPLOAD, Op.DOWNLOAD, Op.CONFLICT})
 COUNTED_OPS = TRANSFER_OPS | {Op.DELETE_LOCAL, Op.DELETE_REMOTE, Op.MOVE_LOCAL, Op.MOVE_REMOTE}
 RATE_WINDOW = 5.0  # seconds of history behind the transfer rate
+PROGRESS_KEY = "progress"  # state-database meta key: the running cycle's SyncProgress.to_json()
 
 
 class ProgressTracker:
@@ -51,6 +53,22 @@ class ProgressTracker:
         self.bytes_total = 0
         self._samples: deque[tuple[float, int]] = deque()
         self._last_publish = self._last_store = 0.0
+
+    @classmethod
+    def stored(cls, db: StateDB, publish: Callable[[SyncProgress], None]) -> ProgressTracker:
+        """A tracker (one per cycle) that keeps its snapshots in ``db`` (meta :data:`PROGRESS_KEY`),
+        where ``gsdesktop status`` reads them while the pair's state is syncing."""
+        db.set_meta(PROGRESS_KEY, "")  # nothing of an earlier cycle
+        return cls(publish, lambda snap: db.set_meta_json(PROGRESS_KEY, snap.to_json()))
+
+    def follow(self, emit: Callable[[SyncEvent], None]) -> Callable[[SyncEvent], None]:
+        """``emit``, and this tracker following each event (wraps an executor's event channel)."""
+
+        def both(ev: SyncEvent) -> None:
+            emit(ev)
+            self.on_event(ev)
+
+        return both
 
     def add(self, actions: Iterable[Action]) -> None:
         """Count the file steps of a round that is about to run (and publish at once)."""
@@ -155,4 +173,4 @@ def about(seconds: float | None) -> str:
     return f", about {seconds / 3600:.1f} h"
 
 
-__all__ = ["ProgressTracker", "about", "describe"]
+__all__ = ["PROGRESS_KEY", "ProgressTracker", "about", "describe"]

@@ -556,7 +556,7 @@ class DesktopApp(QObject):
             if button is delete:
                 self.runner.run_task(engine.approve_deletions)
             elif button is keep:
-                self.runner.run_task(engine.restore_deletions)
+                self.runner.run_task(lambda: engine.approve_deletions(restore=True))
 
         box.buttonClicked.connect(decided)
         self.deletions_box = box
