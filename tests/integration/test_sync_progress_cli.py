@@ -43,7 +43,7 @@ def test_status_json_shows_progress_while_a_cycle_runs(account, tmp_path: Path) 
     env = _env(home, account)
     a = _folder(tmp_path)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gsdesktop", "sync", str(a), "progress", "--watch", "--bwlimit-up", "400k",
+        [sys.executable, "-m", "gsdesktop", "sync", str(a), "progress", "--watch", "--bwlimit-up", "150k",
          "--transfers", "1"],
         env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )  # fmt: skip
