@@ -47,9 +47,9 @@ from gsdesktop.ui.activity import ActivityModel, ActivityWindow, ProblemsModel
 from gsdesktop.ui.bridge import EngineBridge, TaskRunner
 from gsdesktop.ui.conflicts import ConflictsModel
 from gsdesktop.ui.conflicts import versions as conflict_versions
-from gsdesktop.ui.formatting import human_size
 from gsdesktop.ui.outage import OFFLINE, STORAGE, RetryWatcher, classify, for_user
 from gsdesktop.ui.prefs import Prefs
+from gsdesktop.ui.syncstatus import deletions_question, files_in_flight, progress_text
 from gsdesktop.ui.transfers import TransferManager
 
 log = logging.getLogger(__name__)
@@ -533,32 +533,11 @@ class DesktopApp(QObject):
         self._asked_deletions = paths
         if self.deletions_box is not None:
             self.deletions_box.close()
-        lines = []
-        if held.remote:
-            lines.append(tr("{0} item(s) were deleted in your local folder {1}; sync would delete them on "
-                            "the server too.").format(len(held.remote), self.local_root))  # fmt: skip
-        if held.local:
-            text = tr("{0} item(s) were deleted on the server in {1}; sync would delete them in your local "
-                      "folder too (to the trash).")  # fmt: skip
-            lines.append(text.format(len(held.local), self.remote_root))
-        box = QMessageBox(QMessageBox.Icon.Warning, tr("Delete these files?"), "\n\n".join(lines))
-        box.setInformativeText(tr("Everything else was synced. Keep them to copy them back where they "
-                                  "were deleted."))  # fmt: skip
-        shown = sorted(paths)
-        box.setDetailedText("\n".join(shown[:200]) + ("\n…" if len(shown) > 200 else ""))
-        delete = box.addButton(tr("Delete them"), QMessageBox.ButtonRole.DestructiveRole)
-        keep = box.addButton(tr("Keep them (restore)"), QMessageBox.ButtonRole.RejectRole)
-        box.setDefaultButton(keep)
-        box.setEscapeButton(keep)
         engine = self.engine
-
-        def decided(button: object) -> None:
-            if button is delete:
-                self.runner.run_task(engine.approve_deletions)
-            elif button is keep:
-                self.runner.run_task(lambda: engine.approve_deletions(restore=True))
-
-        box.buttonClicked.connect(decided)
+        box = deletions_question(
+            held, self.local_root, self.remote_root, lambda: self.runner.run_task(engine.approve_deletions),
+            lambda: self.runner.run_task(lambda: engine.approve_deletions(restore=True)),
+        )  # fmt: skip
         self.deletions_box = box
         box.open()
         return box
@@ -631,24 +610,13 @@ class DesktopApp(QObject):
 
     def progress_text(self) -> str:
         """``Syncing 37 of 400 files, 1.2 GB left, about 2 min`` while a cycle transfers, else ``""``."""
-        p = self.progress
-        if p is None or not p.files_total or self.state is not SyncState.SYNCING:
-            return ""
-        text = tr("Syncing {0} of {1} files").format(min(p.files_done + 1, p.files_total), p.files_total)
-        left = p.bytes_total - p.bytes_done
-        if left > 0:
-            text += tr(", {0} left").format(human_size(left))
-        seconds = p.seconds_left
-        if seconds is not None and seconds >= 3:
-            mins = round(seconds / 60)
-            when = tr("{0} s").format(int(seconds)) if seconds < 60 else tr("{0} min").format(mins)
-            text += tr(", about {0}").format(when)
-        return text
+        return progress_text(self.progress) if self.state is SyncState.SYNCING else ""
 
     def update_status(self) -> None:
         state = self.display_state()
         text = self.status_text()
-        shown = (state, text, self.problems.rowCount(), self.state, self.progress)
+        shown = (state, text, self.problems.rowCount(), self.conflicts.rowCount(), self.rejected, self.state,
+                 self.progress)  # fmt: skip
         if shown == self._shown_status:
             return  # nothing visible changed (e.g. one more file done): no icon re-render
         self._shown_status = shown
@@ -665,10 +633,8 @@ class DesktopApp(QObject):
         if self.tray is not None:
             self.tray.setIcon(icon)
             tip = tr("GenomeSpace: {0}").format(text)
-            if self.progress is not None and self.progress.current and state == "syncing":
-                names = [c.rsplit("/", 1)[-1] for c in self.progress.current[:3]]
-                more = len(self.progress.current) - len(names)
-                tip += "\n" + ", ".join(names) + (tr(" and {0} more").format(more) if more > 0 else "")
+            if state == "syncing" and (flying := files_in_flight(self.progress)):
+                tip += "\n" + flying
             self.tray.setToolTip(tip)
         if self.status_window is not None:
             self.status_window.set_status(icon, text)
