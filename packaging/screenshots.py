@@ -157,16 +157,19 @@ def main(argv: list[str] | None = None) -> int:
 
             # Sync at work: new files in the sync folder upload (bandwidth-limited so the shot catches the
             # cycle midway); the transfers panel lists them, the status line counts files and bytes.
-            engine.update_config(replace(engine.config, max_upload_bps=40_000_000, transfers=3))
-            runs = local / "runs" / "run44"
-            runs.mkdir(parents=True, exist_ok=True)
-            for i in range(7):
-                (runs / f"scan_{i + 1:02d}.tif").write_bytes(os.urandom(30_000_000 + 4_000_000 * (i % 4)))
+            engine.update_config(replace(engine.config, max_upload_bps=12_000_000, transfers=3))
+            staged = tmp / "run44"  # written aside, then moved in at once: one cycle sees them all
+            staged.mkdir()
+            for i in range(8):
+                (staged / f"scan_{i + 1:02d}.tif").write_bytes(os.urandom(30_000_000 + 4_000_000 * (i % 4)))
+            staged.rename(local / "runs" / "run44")
             desktop.sync_now()
+
             def midway() -> bool:
                 p = desktop.progress
                 running = [t for t in desktop.transfers.transfers if t.sync and not t.status.finished]
-                return p is not None and p.files_done >= 2 and any(0 < t.done < t.total for t in running)
+                eta = p is not None and p.seconds_left is not None and p.seconds_left >= 3
+                return eta and p.files_done >= 2 and any(0 < t.done < t.total for t in running)  # type: ignore[union-attr]
 
             wait_until(midway, 120)
             save(browser, "transfers-sync", QSize(980, 620))
