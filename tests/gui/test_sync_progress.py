@@ -170,3 +170,41 @@ def test_held_deletions_are_asked_about_once_keep_restores_them(qtbot, client, t
     finally:
         watcher.stop()
         _close(app)
+
+
+def test_tray_tooltip_and_menu_show_progress_and_files_in_flight(qtbot, client, tmp_home, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The tray's tooltip and its menu's first line (not only the fallback status window) carry the
+    progress; the tooltip names the files in flight. Events travel the engine's own channel."""
+    import threading
+
+    from gsdesktop.sync.events import StateChanged, SyncState
+
+    local = tmp_path / "tray"
+    local.mkdir()
+    engine = SyncEngine(client, local, f"{client.home}/tray", SyncConfig(), state_dir=tmp_path / "state-tray")
+    app = DesktopApp(client, engine, local, f"{client.home}/tray", Prefs(), use_tray=True)
+    app.bridge.attach(engine)
+    try:
+        assert app.tray is not None
+
+        def emit(ev: object) -> None:
+            t = threading.Thread(target=engine._emit, args=(ev,))
+            t.start()
+            t.join()
+
+        emit(StateChanged(SyncState.SYNCING, SyncState.IDLE))
+        emit(
+            SyncProgress(
+                36, 400, 100 << 20, 1300 << 20, ("run/a.bam", "run/b.bam", "c.txt", "d.txt"), 10 << 20
+            )
+        )
+        qtbot.waitUntil(lambda: "Syncing 37 of 400 files" in app.tray.toolTip())  # type: ignore[union-attr]
+        assert app.tray.toolTip() == (
+            "GenomeSpace: Syncing 37 of 400 files, 1.2 GB left, about 2 min\na.bam, b.bam, c.txt and 1 more"
+        )
+        assert app.menu_texts()[0] == "Syncing 37 of 400 files, 1.2 GB left, about 2 min"
+        emit(StateChanged(SyncState.IDLE, SyncState.SYNCING))
+        qtbot.waitUntil(lambda: "Up to date" in app.tray.toolTip())  # type: ignore[union-attr]
+    finally:
+        app.bridge.detach()
+        engine.close()
