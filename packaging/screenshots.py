@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -146,13 +147,35 @@ def main(argv: list[str] | None = None) -> int:
             browser.transfers.download(f"{home}/does-not-exist.vcf", tmp / "missing.vcf")
             wait_until(
                 lambda: (
-                    len(browser.transfers.transfers) == 4
-                    and all(t.status.finished for t in browser.transfers.transfers)
+                    len(mine := [t for t in browser.transfers.transfers if not t.sync]) == 4
+                    and all(t.status.finished for t in mine)
                 )
             )
             browser.view.setCurrentIndex(browser.model.index_for_path(f"{home}/demo-data/expression.gct"))
             settle(0.5)
             save(browser, "remote-browser", QSize(980, 620))
+
+            # Sync at work: new files in the sync folder upload (bandwidth-limited so the shot catches the
+            # cycle midway); the transfers panel lists them, the status line counts files and bytes.
+            engine.update_config(replace(engine.config, max_upload_bps=12_000_000, transfers=3))
+            staged = tmp / "run44"  # written aside, then moved in at once: one cycle sees them all
+            staged.mkdir()
+            for i in range(8):
+                (staged / f"scan_{i + 1:02d}.tif").write_bytes(os.urandom(30_000_000 + 4_000_000 * (i % 4)))
+            staged.rename(local / "runs" / "run44")
+            desktop.sync_now()
+
+            def midway() -> bool:
+                p = desktop.progress
+                running = [t for t in desktop.transfers.transfers if t.sync and not t.status.finished]
+                eta = p is not None and p.seconds_left is not None and p.seconds_left >= 3
+                return eta and p.files_done >= 2 and any(0 < t.done < t.total for t in running)  # type: ignore[union-attr]
+
+            wait_until(midway, 120)
+            save(browser, "transfers-sync", QSize(980, 620))
+            save(desktop.status_window, "status-syncing", QSize(460, 260))  # type: ignore[arg-type]
+            wait_until(lambda: desktop.progress is None and desktop.display_state() == "idle", 120)
+            engine.update_config(replace(engine.config, max_upload_bps=None, transfers=8))
 
             os.symlink("/etc/hostname", local / "linked-file")
             desktop.sync_now()

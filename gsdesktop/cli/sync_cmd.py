@@ -11,6 +11,7 @@ import argparse
 import json
 import logging
 import os
+import shutil
 import signal
 import sqlite3
 import sys
@@ -128,13 +129,29 @@ def _remote_path(home: str, remote: str) -> str:
 
 
 class _Printer:
-    def __init__(self, as_json: bool, quiet: bool) -> None:
+    """Prints events; on a terminal (not with --json/--quiet) a one-line progress, updated in place."""
+
+    def __init__(self, as_json: bool, quiet: bool, tty: bool | None = None) -> None:
         self.as_json = as_json
         self.quiet = quiet
         self.lock = threading.Lock()
+        self.tty = sys.stdout.isatty() if tty is None else tty
+        self._line = ""  # the progress line on screen now ("" = none)
 
     def event(self, ev: Any) -> None:
-        from gsdesktop.sync import ActionDone, ConflictDetected, ProblemChanged, ServerRestored, StateChanged
+        from gsdesktop.sync import (
+            ActionDone,
+            ConflictDetected,
+            CycleDone,
+            ProblemChanged,
+            ServerRestored,
+            StateChanged,
+            SyncProgress,
+        )
+
+        if isinstance(ev, SyncProgress | CycleDone) and self.tty and not (self.as_json or self.quiet):
+            self._progress(ev if isinstance(ev, SyncProgress) else None)
+            return
 
         if isinstance(ev, ServerRestored) and not self.as_json:
             print(f"gsdesktop: warning: {ev.message}", file=sys.stderr, flush=True)  # even with --quiet
@@ -158,7 +175,24 @@ class _Printer:
 
     def _out(self, line: str) -> None:
         with self.lock:
+            if self._line:  # the event line replaces the progress line, which follows it again
+                sys.stdout.write("\r\x1b[K")
             print(line, flush=True)
+            if self._line:
+                sys.stdout.write(self._line)
+                sys.stdout.flush()
+
+    def _progress(self, p: Any) -> None:
+        from gsdesktop.sync.progress import describe
+
+        width = shutil.get_terminal_size((80, 20)).columns
+        with self.lock:
+            text = "" if p is None or not p.files_total else describe(p)[: max(width - 1, 10)]
+            if text == self._line:
+                return
+            sys.stdout.write("\r\x1b[K" + text)
+            sys.stdout.flush()
+            self._line = text
 
 
 def _event_json(ev: Any) -> dict[str, Any] | None:
@@ -326,11 +360,13 @@ def _status(args: argparse.Namespace) -> int:
         if state in ("scanning", "syncing") and not _alive(meta.get("state_pid", "")):
             state = "interrupted"  # the process that was syncing is gone (killed, crashed)
         when = float(meta.get("last_cycle") or 0)
+        progress = _progress(meta) if state == "syncing" else None
         rows.append({
             "local": meta.get("local_root"), "remote": meta.get("remote_root"), "server": meta.get("server"),
             "username": meta.get("username"), "state": state, "watching": watching,
             "last_sync": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(when)) if when else None,
             "converged": last.get("converged"), "problems": n_problems, "conflicts": n_conflicts,
+            "progress": progress,
         })  # fmt: skip
     if args.json:
         print(json.dumps(rows, indent=2))
@@ -339,9 +375,25 @@ def _status(args: argparse.Namespace) -> int:
         print("no sync pairs yet (run: gsdesktop sync LOCAL REMOTE --once)")
     for r in rows:
         flag = "watching" if r["watching"] else "stopped"
+        p = r["progress"]
+        files = f"\tfiles {p['files_done']}/{p['files_total']}" if p else ""
         print(f"{r['local']}\t{r['remote']}\t{r['state']}\t{flag}\tlast {r['last_sync'] or 'never'}\t"
-              f"problems {r['problems']}\tconflicts {r['conflicts']}")  # fmt: skip
+              f"problems {r['problems']}\tconflicts {r['conflicts']}{files}")  # fmt: skip
     return 0
+
+
+PROGRESS_KEYS = ("files_done", "files_total", "bytes_done", "bytes_total")
+
+
+def _progress(meta: dict[str, str]) -> dict[str, int] | None:
+    """The running cycle's progress as the syncing process last stored it (None when none)."""
+    try:
+        stored = json.loads(meta.get("progress") or "null")
+    except ValueError:
+        return None
+    if not isinstance(stored, dict) or not all(isinstance(stored.get(k), int) for k in PROGRESS_KEYS):
+        return None
+    return {k: int(stored[k]) for k in PROGRESS_KEYS}
 
 
 def _pair_conflicts(db: Path, meta: dict[str, str]) -> list[Conflict]:

@@ -14,6 +14,7 @@ from gsdesktop.sync.events import (
     StateChanged,
     SyncEvent,
     SyncProblem,
+    SyncProgress,
     SyncState,
 )
 
@@ -33,6 +34,7 @@ __all__ = [
     "SyncEvent",
     "SyncMode",
     "SyncProblem",
+    "SyncProgress",
     "SyncReport",
     "SyncState",
 ]

@@ -367,9 +367,12 @@ class SyncEngine:
         self.throttles[0].rate, self.throttles[1].rate = config.max_upload_bps, config.max_download_bps
         self.sync_now()
 
-    def approve_deletions(self) -> None:
-        """Let the next cycle carry out deletions held back by the mass-delete / root guard."""
-        self._approved = True
+    def approve_deletions(self, restore: bool = False) -> None:
+        """Let the next cycle carry out deletions held back by the mass-delete / root guard; with
+        ``restore`` keep those items instead: the base forgets them, so they are copied back."""
+        if restore:
+            self.db.record_many((p, None) for p in sorted(self._held.paths()))
+        self._approved = not restore
         self.sync_now()
 
     def pending_deletions(self) -> PendingDeletions:

@@ -142,6 +142,47 @@ class ServerRestored:
     time: float = field(default_factory=time.time)
 
 
+@dataclass(frozen=True, slots=True)
+class SyncProgress:
+    """Where the running cycle stands (published at most a few times a second while it transfers).
+
+    Counts cover the files this cycle transfers or deletes; a file that fails drops out of both
+    ``files_done`` and ``files_total``. ``current`` names the files being transferred right now,
+    ``bytes_per_second`` is the recent transfer rate (0 while unknown).
+    """
+
+    files_done: int
+    files_total: int
+    bytes_done: int
+    bytes_total: int
+    current: tuple[str, ...] = ()
+    bytes_per_second: float = 0.0
+    time: float = field(default_factory=time.time)
+
+    @property
+    def seconds_left(self) -> float | None:
+        """Estimated seconds until the transfers finish (None while unknown)."""
+        left = self.bytes_total - self.bytes_done
+        if left <= 0:
+            return 0.0 if self.files_done >= self.files_total else None
+        return left / self.bytes_per_second if self.bytes_per_second > 0 else None
+
+    def to_json(self) -> dict[str, int]:
+        return {
+            "files_done": self.files_done,
+            "files_total": self.files_total,
+            "bytes_done": self.bytes_done,
+            "bytes_total": self.bytes_total,
+        }
+
+
 SyncEvent = (
-    StateChanged | FileProgress | ActionDone | ConflictDetected | ProblemChanged | CycleDone | ServerRestored
+    StateChanged
+    | FileProgress
+    | ActionDone
+    | ConflictDetected
+    | ProblemChanged
+    | CycleDone
+    | ServerRestored
+    | SyncProgress
 )

@@ -46,6 +46,7 @@ from gsdesktop.sync.events import (
     SyncEvent,
 )
 from gsdesktop.sync.planner import DIR, Action, Entry, Op, Phase, Plan
+from gsdesktop.sync.progress import ProgressTracker
 from gsdesktop.sync.scanner import CACHE_DIR, md5_of
 from gsdesktop.sync.state import CachedHash, StateDB
 
@@ -155,7 +156,8 @@ class Executor:
         self.root = local_root
         self.remote_root = remote_root.rstrip("/")
         self.db = db
-        self.emit = emit
+        self.progress = ProgressTracker.stored(db, emit)  # this cycle's files and bytes (SyncProgress)
+        self.emit = self.progress.follow(emit)
         self.transfers = max(1, transfers)
         self.min_age = min_age
         self.up = up or Throttle(None)
@@ -214,6 +216,13 @@ class Executor:
 
     # -- running ------------------------------------------------------------------------------
     def run(self, plan: Plan) -> Outcome:
+        self.progress.add(plan.actions)
+        try:
+            return self._run(plan)
+        finally:
+            self.progress.end_round()  # what did not finish drops out of the counts
+
+    def _run(self, plan: Plan) -> Outcome:
         out = Outcome()
         self._problem_paths = {p.path for p in self.db.problems()}
         self._unreachable = False

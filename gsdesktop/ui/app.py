@@ -40,6 +40,7 @@ from gsdesktop.sync.events import (
     ServerRestored,
     StateChanged,
     SyncProblem,
+    SyncProgress,
     SyncState,
 )
 from gsdesktop.ui.activity import ActivityModel, ActivityWindow, ProblemsModel
@@ -48,6 +49,7 @@ from gsdesktop.ui.conflicts import ConflictsModel
 from gsdesktop.ui.conflicts import versions as conflict_versions
 from gsdesktop.ui.outage import OFFLINE, STORAGE, RetryWatcher, classify, for_user
 from gsdesktop.ui.prefs import Prefs
+from gsdesktop.ui.syncstatus import deletions_question, files_in_flight, progress_text
 from gsdesktop.ui.transfers import TransferManager
 
 log = logging.getLogger(__name__)
@@ -216,6 +218,7 @@ class DesktopApp(QObject):
         self.unseen_conflicts = 0
         self.last_sync: float | None = None
         self.current_file = ""
+        self.progress: SyncProgress | None = None  # the running cycle's progress (None between cycles)
         self.notifications: list[tuple[str, str]] = []
         self.open_url: Callable[[QUrl], object] = QDesktopServices.openUrl
         self._quitting = False
@@ -227,6 +230,9 @@ class DesktopApp(QObject):
         self._closing_windows = False
         self._stop_cause: object = None  # the cause "Sync stopped" was told for (told once per cause)
         self._last_notice = ""  # what the last notification was about ("auth": clicking it signs in)
+        self.deletions_box: QMessageBox | None = None
+        self._shown_status: tuple[object, ...] = ()
+        self._asked_deletions: frozenset[str] = frozenset()  # the held deletions asked about
         self._build_actions()
         self.menu = QMenu()
         self._fill_menu()
@@ -499,6 +505,7 @@ class DesktopApp(QObject):
                 self.outage = None  # a request went through
             if ev.kind in REMOTE_CHANGES and self.browser is not None:
                 self.browser.remote_changed(f"{self.remote_root.rstrip('/')}/{ev.path}")
+            self.transfers.follow_sync(ev, self.local_root, self.remote_root)
         elif isinstance(ev, ConflictDetected):
             self.activity.add_event(ev)
             self.unseen_conflicts += 1
@@ -521,9 +528,16 @@ class DesktopApp(QObject):
                 self.outage = STORAGE
             if needs := [p for p in new if p.kind not in NOTICE_PROBLEMS and p.kind is not ProblemKind.AUTH]:
                 self._notify_problems(needs, tr("Needs your attention"))
+            if any(p.kind is ProblemKind.MASS_DELETE for p in ev.problems):
+                self.ask_deletions()
+            else:
+                self._asked_deletions = frozenset()  # settled: a new hold is asked about again
         elif isinstance(ev, FileProgress):
             self.current_file = ev.path
-            return  # the status line picks it up on the next state change
+            self.transfers.follow_sync(ev, self.local_root, self.remote_root)
+            return  # the status line picks it up with the next SyncProgress (a few per second)
+        elif isinstance(ev, SyncProgress):
+            self.progress = ev
         elif isinstance(ev, CycleDone):
             blocked = getattr(ev.report, "blocked", None)
             if blocked is None:
@@ -533,8 +547,30 @@ class DesktopApp(QObject):
                 self.outage = classify(blocked.message, self.client.server_url) or OFFLINE
             self.last_sync = ev.time
             self.current_file = ""
+            self.progress = None
+            self.transfers.follow_sync(ev, self.local_root, self.remote_root)
             self.refresh_conflicts()
         self.update_status()
+
+    def ask_deletions(self) -> QMessageBox | None:
+        """Ask once what to do with the deletions the mass-delete guard holds back: carry them out, or
+        keep the files (copied back to the side they were deleted from). Not modal; None when nothing
+        waits or this hold was already asked about."""
+        held = self.engine.pending_deletions()
+        paths = frozenset(held.paths())
+        if not paths or paths == self._asked_deletions:
+            return None
+        self._asked_deletions = paths
+        if self.deletions_box is not None:
+            self.deletions_box.close()
+        engine = self.engine
+        box = deletions_question(
+            held, self.local_root, self.remote_root, lambda: self.runner.run_task(engine.approve_deletions),
+            lambda: self.runner.run_task(lambda: engine.approve_deletions(restore=True)),
+        )  # fmt: skip
+        self.deletions_box = box
+        box.open()
+        return box
 
     def _notify_problems(self, new: list[SyncProblem], title: str) -> None:
         first = new[0]
@@ -591,7 +627,9 @@ class DesktopApp(QObject):
         elif state == "paused":
             text = tr("Paused")
         elif state == "syncing":
-            text = tr("Syncing {0}…").format(self.current_file) if self.current_file else tr("Syncing…")
+            text = self.progress_text() or (
+                tr("Syncing {0}…").format(self.current_file) if self.current_file else tr("Syncing…")
+            )
         elif state == "conflict":
             n = max(self.unseen_conflicts, self.conflicts.rowCount())
             text = tr("{0} conflict(s): both versions kept").format(n)
@@ -600,9 +638,18 @@ class DesktopApp(QObject):
             text = tr("Up to date (last sync {0})").format(when) if when else tr("Up to date")
         return text
 
+    def progress_text(self) -> str:
+        """``Syncing 37 of 400 files, 1.2 GB left, about 2 min`` while a cycle transfers, else ``""``."""
+        return progress_text(self.progress) if self.state is SyncState.SYNCING else ""
+
     def update_status(self) -> None:
         state = self.display_state()
         text = self.status_text()
+        shown = (state, text, self.problems.rowCount(), self.conflicts.rowCount(), self.rejected, self.state,
+                 self.progress)  # fmt: skip
+        if shown == self._shown_status:
+            return  # nothing visible changed (e.g. one more file done): no icon re-render
+        self._shown_status = shown
         icon = state_icon(state)
         self.status_action.setText(text)
         n = self.problems.rowCount()
@@ -615,7 +662,10 @@ class DesktopApp(QObject):
         self.pause_action.setText(tr("Resume syncing") if paused else tr("Pause syncing"))
         if self.tray is not None:
             self.tray.setIcon(icon)
-            self.tray.setToolTip(tr("GenomeSpace: {0}").format(text))
+            tip = tr("GenomeSpace: {0}").format(text)
+            if state == "syncing" and (flying := files_in_flight(self.progress)):
+                tip += "\n" + flying
+            self.tray.setToolTip(tip)
         if self.status_window is not None:
             self.status_window.set_status(icon, text)
         self.display_state_changed.emit(state)

@@ -434,7 +434,7 @@ class RemoteBrowser(QMainWindow):
         self._show_transfer_summary()
 
     def _on_transfer_changed(self, t: Transfer) -> None:
-        if t.status.finished:
+        if t.status.finished and not t.sync:
             self._show_transfer_summary()
         target = self._opening.pop(t.id, None) if t.status.finished else None
         if (

@@ -44,6 +44,7 @@ from gsdesktop.datamanager.errors import CancelledError
 from gsdesktop.datamanager.journal import Interrupted
 from gsdesktop.datamanager.models import GSDataFormat
 from gsdesktop.datamanager.transfer import CancelToken
+from gsdesktop.sync.events import ActionDone, ActionKind, CycleDone, Direction, FileProgress
 from gsdesktop.sync.executor import Throttle
 from gsdesktop.ui.bridge import TaskRunner
 from gsdesktop.ui.formatting import ListTableModel, format_eta, human_size
@@ -54,6 +55,7 @@ if TYPE_CHECKING:
 
 Index = QModelIndex | QPersistentModelIndex
 REFRESH_MS = 300
+SYNC_ROWS_KEPT = 500  # finished sync rows listed; older ones are dropped (100 at a time)
 
 
 def tr(text: str) -> str:
@@ -96,6 +98,7 @@ class Transfer:
     finished_at: float = 0.0
     cancel: CancelToken = field(default_factory=CancelToken)
     pending: Interrupted | None = None  # the journal's record of an interrupted transfer
+    sync: bool = False  # a file the sync engine transfers: listed here, controlled by the engine
     _samples: list[tuple[float, int]] = field(default_factory=list)
 
     @property
@@ -135,6 +138,8 @@ class TransferCounts:
 
     @classmethod
     def of(cls, transfers: list[Transfer]) -> TransferCounts:
+        transfers = [t for t in transfers if not t.sync]  # the sync engine's are not counted
+
         def n(kind: Kind, status: Status) -> int:
             return sum(1 for t in transfers if t.kind is kind and t.status is status)
 
@@ -166,6 +171,7 @@ class TransferManager(QObject):
     changed = Signal(object)  # Transfer (status change)
     batch_finished = Signal(int, int, int, str)  # batch id, ok count, failed count, remote folder
     interrupted_loaded = Signal(int)  # how many interrupted transfers load_interrupted listed
+    pruned = Signal()  # old finished sync rows were dropped from ``transfers``
 
     def __init__(self, client: DataManagerClient, runner: TaskRunner, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -176,6 +182,8 @@ class TransferManager(QObject):
         self._batches: dict[int, tuple[list[Transfer], str]] = {}
         #: (upload, download) rate limiters; the app shares them with sync (one limit for all traffic)
         self.throttles: tuple[Throttle, Throttle] = (Throttle(None), Throttle(None))
+        self._sync_rows: dict[str, Transfer] = {}  # running sync transfers by relative path
+        self._sync_finished = 0  # finished sync rows listed
 
     # ---- starting ----
 
@@ -397,9 +405,56 @@ class TransferManager(QObject):
         for t in self.transfers:
             self.cancel(t)
 
+    # ---- the sync engine's transfers ----
+
+    def follow_sync(self, ev: object, local_root: Path, remote_root: str) -> None:
+        """List the sync engine's transfers (call with each engine event, on the GUI thread).
+
+        A file gets its row with its first :class:`FileProgress`; progress events only write the
+        row's counters (the model repaints running rows on its timer). The row is done when the engine
+        reports the file transferred; rows still running when the cycle ends did not finish (Problems
+        says why; sync tries them again).
+        """
+        if isinstance(ev, FileProgress):
+            t = self._sync_rows.get(ev.path)
+            if t is None:
+                kind = Kind.UPLOAD if ev.direction is Direction.UP else Kind.DOWNLOAD
+                local, remote = local_root / ev.path, f"{remote_root}/{ev.path}"
+                t = Transfer(next(self._ids), kind, local, remote, total=ev.total, status=Status.RUNNING,
+                             started=time.monotonic(), sync=True)  # fmt: skip
+                self._sync_rows[ev.path] = t
+                self.transfers.append(t)
+                self.added.emit(t)
+            t.done, t.total = ev.done, max(ev.total, t.total)
+        elif isinstance(ev, ActionDone) and ev.kind in (ActionKind.UPLOADED, ActionKind.DOWNLOADED):
+            t = self._sync_rows.pop(ev.path, None)
+            if t is not None:
+                t.status, t.finished_at = Status.DONE, time.monotonic()
+                t.done = t.total = max(t.total, ev.size or 0)
+                self.changed.emit(t)
+                self._sync_finished += 1
+                self._prune_sync_rows()
+        elif isinstance(ev, CycleDone):
+            rows, self._sync_rows = self._sync_rows, {}
+            for t in rows.values():
+                t.status, t.finished_at = Status.FAILED, time.monotonic()
+                t.error = tr("not finished; sync tries it again (see Problems)")
+                self.changed.emit(t)
+                self._sync_finished += 1
+
+    def _prune_sync_rows(self) -> None:
+        if self._sync_finished <= SYNC_ROWS_KEPT + 100:
+            return
+        finished = [t for t in self.transfers if t.sync and t.status.finished]
+        drop = {t.id for t in finished[: len(finished) - SYNC_ROWS_KEPT]}
+        self.transfers = [t for t in self.transfers if t.id not in drop]
+        self._sync_finished = len(finished) - len(drop)
+        self.pruned.emit()
+
     @property
     def active(self) -> int:
-        return sum(1 for t in self.transfers if not t.status.finished)
+        """Transfers started here that have not finished (the sync engine's own are not counted)."""
+        return sum(1 for t in self.transfers if not t.status.finished and not t.sync)
 
 
 class TransfersModel(ListTableModel):
@@ -416,6 +471,7 @@ class TransfersModel(ListTableModel):
         self._row_of: dict[int, int] = {t.id: i for i, t in enumerate(self._rows)}
         manager.added.connect(self._on_added)
         manager.changed.connect(self._on_changed)
+        manager.pruned.connect(self._on_pruned)
         self.timer = QTimer(self)
         self.timer.setInterval(REFRESH_MS)
         self.timer.timeout.connect(self._tick)
@@ -438,6 +494,8 @@ class TransfersModel(ListTableModel):
         if col == 0:
             return t.name
         if col == 1:
+            if t.sync:
+                return tr("Sync upload") if t.kind is Kind.UPLOAD else tr("Sync download")
             return tr("Upload") if t.kind is Kind.UPLOAD else tr("Download")
         if col == 2:
             return int(100 * t.done / t.total) if t.total else (100 if t.status is Status.DONE else 0)
@@ -473,6 +531,16 @@ class TransfersModel(ListTableModel):
         row = self._row_of.get(t.id)
         if row is not None:
             self.dataChanged.emit(self.index(row, 0), self.index(row, len(self.COLUMNS) - 1))
+
+    def _on_pruned(self) -> None:
+        """Old finished sync rows left the manager: they leave the table too."""
+        listed = {t.id for t in self.manager.transfers}
+        keep = [t for t in self._rows if t.id in listed or not t.sync]
+        if len(keep) != len(self._rows):
+            self.beginResetModel()
+            self._rows = keep
+            self._row_of = {t.id: i for i, t in enumerate(keep)}
+            self.endResetModel()
 
     def _tick(self) -> None:
         running = [r for r, t in enumerate(self._rows) if t.status is Status.RUNNING]
@@ -526,6 +594,10 @@ class TransfersPanel(QWidget):
         self.view.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.view.horizontalHeader().setStretchLastSection(True)
         self.view.setAccessibleName(tr("Transfers"))
+        bar = self.view.verticalScrollBar()
+        self._follow = True  # the view shows the newest rows (the user did not scroll up)
+        bar.valueChanged.connect(lambda v: setattr(self, "_follow", v >= bar.maximum()))
+        bar.rangeChanged.connect(lambda _lo, hi: bar.setValue(hi) if self._follow else None)
         self.cancel_button = QPushButton(tr("&Cancel"), self)
         self.retry_button = QPushButton(tr("&Retry"), self)
         self.clear_button = QPushButton(tr("C&lear finished"), self)
@@ -553,7 +625,7 @@ class TransfersPanel(QWidget):
             for t in interrupted:
                 self.manager.give_up(t)
         for t in chosen:
-            if t not in interrupted:
+            if t not in interrupted and not t.sync:  # sync transfers: Pause syncing stops them
                 self.manager.cancel(t)
 
     def confirm_give_up(self, count: int) -> bool:
@@ -570,4 +642,5 @@ class TransfersPanel(QWidget):
 
     def retry_selected(self) -> None:
         for t in self.selected():
-            self.manager.retry(t)
+            if not t.sync:  # sync retries its own
+                self.manager.retry(t)
