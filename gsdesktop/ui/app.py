@@ -13,17 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QObject, Qt, QUrl, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QGuiApplication, QIcon
+from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication, QIcon
 from PySide6.QtWidgets import (
     QApplication,
-    QGridLayout,
-    QLabel,
     QMenu,
     QMessageBox,
-    QSizePolicy,
     QSystemTrayIcon,
-    QToolButton,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -49,7 +44,7 @@ from gsdesktop.ui.conflicts import ConflictsModel
 from gsdesktop.ui.conflicts import versions as conflict_versions
 from gsdesktop.ui.outage import OFFLINE, STORAGE, RetryWatcher, classify, for_user
 from gsdesktop.ui.prefs import Prefs
-from gsdesktop.ui.syncstatus import deletions_question, files_in_flight, progress_text
+from gsdesktop.ui.syncstatus import StatusWindow, deletions_question, files_in_flight, progress_text
 from gsdesktop.ui.transfers import TransferManager
 
 log = logging.getLogger(__name__)
@@ -95,69 +90,6 @@ def prefers_dark() -> bool:
 def state_icon(state: str, dark: bool | None = None) -> QIcon:
     variant = "dark" if (prefers_dark() if dark is None else dark) else "light"
     return QIcon(str(icons_dir() / f"tray-{state}-{variant}.svg"))
-
-
-class StatusWindow(QWidget):
-    """Stands in for the tray where the desktop has none: status line plus the tray menu as buttons."""
-
-    def __init__(self, actions: list[QAction], parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setWindowTitle(tr("GenomeSpace Desktop"))
-        #: asked when the user closes the window; False keeps it open (without a tray it is the app)
-        self.close_requested: Callable[[], bool] = lambda: True
-        self.icon_label = QLabel(self)
-        self.icon_label.setFixedSize(48, 48)
-        self.status_label = QLabel(self)
-        self.status_label.setWordWrap(True)
-        self.status_label.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
-        self.note_label = QLabel(self)
-        self.note_label.setWordWrap(True)
-        self.buttons: dict[str, QToolButton] = {}
-        self.actions_shown = actions
-        self._visible: tuple[bool, ...] = ()
-        grid = QGridLayout()
-        self.grid = grid
-        for action in actions:
-            button = QToolButton(self)
-            button.setDefaultAction(action)
-            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-            button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-            button.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-            self.buttons[action.objectName()] = button
-            action.changed.connect(self._place_buttons)
-        self._place_buttons()
-        top = QGridLayout()
-        top.addWidget(self.icon_label, 0, 0, 2, 1)
-        top.addWidget(self.status_label, 0, 1)
-        top.addWidget(self.note_label, 1, 1)
-        layout = QVBoxLayout(self)
-        layout.addLayout(top)
-        layout.addLayout(grid)
-
-    def _place_buttons(self) -> None:
-        """Two per row, visible actions only (one shown only at times, e.g. Sign in…, leaves no gap)."""
-        visible = tuple(a.isVisible() for a in self.actions_shown)
-        if visible == self._visible:
-            return  # only a text changed
-        self._visible = visible
-        for button in self.buttons.values():
-            self.grid.removeWidget(button)
-        shown = [a for a in self.actions_shown if a.isVisible()]
-        for i, action in enumerate(shown):
-            self.grid.addWidget(self.buttons[action.objectName()], i // 2, i % 2)
-        for action in self.actions_shown:
-            self.buttons[action.objectName()].setVisible(action.isVisible())
-
-    def closeEvent(self, event: QCloseEvent) -> None:
-        if self.close_requested():
-            event.accept()
-        else:
-            event.ignore()
-
-    def set_status(self, icon: QIcon, text: str) -> None:
-        self.icon_label.setPixmap(icon.pixmap(48, 48))
-        self.status_label.setText(text)
-        self.setWindowIcon(icon)
 
 
 class DesktopApp(QObject):

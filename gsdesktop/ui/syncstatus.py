@@ -1,13 +1,22 @@
-"""What the app says about a running sync: the progress line, the files in flight, and the question
-about deletions the mass-delete guard holds back."""
+"""What the app says about a running sync: the status window (where there is no tray), the progress
+line, the files in flight, and the question about deletions the mass-delete guard holds back."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QCoreApplication
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtCore import QCoreApplication, Qt
+from PySide6.QtGui import QAction, QCloseEvent, QIcon
+from PySide6.QtWidgets import (
+    QGridLayout,
+    QLabel,
+    QMessageBox,
+    QSizePolicy,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from gsdesktop.sync.events import SyncProgress
 from gsdesktop.sync.holds import PendingDeletions
@@ -77,3 +86,66 @@ def deletions_question(
 
     box.buttonClicked.connect(decided)
     return box
+
+
+class StatusWindow(QWidget):
+    """Stands in for the tray where the desktop has none: status line plus the tray menu as buttons."""
+
+    def __init__(self, actions: list[QAction], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(tr("GenomeSpace Desktop"))
+        #: asked when the user closes the window; False keeps it open (without a tray it is the app)
+        self.close_requested: Callable[[], bool] = lambda: True
+        self.icon_label = QLabel(self)
+        self.icon_label.setFixedSize(48, 48)
+        self.status_label = QLabel(self)
+        self.status_label.setWordWrap(True)
+        self.status_label.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        self.note_label = QLabel(self)
+        self.note_label.setWordWrap(True)
+        self.buttons: dict[str, QToolButton] = {}
+        self.actions_shown = actions
+        self._visible: tuple[bool, ...] = ()
+        grid = QGridLayout()
+        self.grid = grid
+        for action in actions:
+            button = QToolButton(self)
+            button.setDefaultAction(action)
+            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+            button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+            button.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+            self.buttons[action.objectName()] = button
+            action.changed.connect(self._place_buttons)
+        self._place_buttons()
+        top = QGridLayout()
+        top.addWidget(self.icon_label, 0, 0, 2, 1)
+        top.addWidget(self.status_label, 0, 1)
+        top.addWidget(self.note_label, 1, 1)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addLayout(grid)
+
+    def _place_buttons(self) -> None:
+        """Two per row, visible actions only (one shown only at times, e.g. Sign in…, leaves no gap)."""
+        visible = tuple(a.isVisible() for a in self.actions_shown)
+        if visible == self._visible:
+            return  # only a text changed
+        self._visible = visible
+        for button in self.buttons.values():
+            self.grid.removeWidget(button)
+        shown = [a for a in self.actions_shown if a.isVisible()]
+        for i, action in enumerate(shown):
+            self.grid.addWidget(self.buttons[action.objectName()], i // 2, i % 2)
+        for action in self.actions_shown:
+            self.buttons[action.objectName()].setVisible(action.isVisible())
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self.close_requested():
+            event.accept()
+        else:
+            event.ignore()
+
+    def set_status(self, icon: QIcon, text: str) -> None:
+        self.icon_label.setPixmap(icon.pixmap(48, 48))
+        self.status_label.setText(text)
+        self.setWindowIcon(icon)
