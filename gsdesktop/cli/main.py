@@ -17,6 +17,10 @@ from collections.abc import Sequence
 
 from gsdesktop import __version__
 
+#: version of the documented ``--json`` shapes: fields are only ever added within a version; removing or
+#: changing one makes a new version (README, "JSON output")
+JSON_VERSION = 1
+
 # (module, attribute) pairs; a module that is missing (not written yet) is skipped.
 COMMAND_MODULES: tuple[str, ...] = (
     "gsdesktop.cli.files",
@@ -42,6 +46,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="GenomeSpace Desktop: sync, browse and serve GenomeSpace Data Manager folders.",
     )
     parser.add_argument("--version", action="version", version=f"gsdesktop {__version__}")
+    parser.add_argument(
+        "--json-version",
+        action="version",
+        version=str(JSON_VERSION),
+        help="print the version of the --json output shapes (README: JSON output) and exit",
+    )
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logging")
     parser.add_argument(
         "--log-format",

@@ -30,3 +30,10 @@ def test_json_output_of_mkdir_cp_mv_url_rm(account: Account, tmp_path: Path) -> 
     assert gone == [{"path": f"{home}/j/a", "deleted": True}, {"path": f"{home}/j/b/y.txt", "deleted": True}]
     # without --json the plain lines stay as they were
     assert run_cli(["mkdir", "j/c"], env).ok().out.strip() == f"{home}/j/c"
+
+
+def test_json_version_is_printed(tmp_path: Path) -> None:
+    from gsdesktop.cli.main import JSON_VERSION
+
+    res = run_cli(["--json-version"], cli_env(tmp_path / "home")).ok()
+    assert res.out.strip() == str(JSON_VERSION) == "1"
