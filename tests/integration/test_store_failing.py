@@ -146,3 +146,29 @@ def test_breaker_trips_after_three_files_and_resets_on_success(
             c.store_breaker.cooldown = 0.0  # the cooldown ends: one transfer may try again ...
             c.upload(files[2], f"{c.home}/{files[2].name}")  # ... and its success closes it
             c.store_breaker.cooldown = 60.0
+
+
+def test_sync_cycle_stops_early(
+    stack: Stack, user: tuple[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gsdesktop.sync import SyncConfig, SyncEngine
+
+    monkeypatch.setenv("GSDESKTOP_TRANSFER_TIMEOUT", "2")
+    local = tmp_path / "local"
+    for i in range(20):
+        _file(local, f"f{i:02}.txt", 3000 + i)
+    with DataManagerClient(stack.server.url, *user) as c:
+        c.mkdir(f"{c.home}/sync")
+        config = SyncConfig(min_file_age=0.0, host_name="ws1", retry_base=0.5)
+        engine = SyncEngine(c, local, f"{c.home}/sync", config, state_dir=tmp_path / "state")
+        _fail_every_put(stack)
+        started = time.monotonic()
+        report = engine.sync_once()
+        took = time.monotonic() - started
+        assert took < 15, f"the cycle took {took:.1f} s"
+        assert report.uploaded == 0 and not report.converged
+        messages = [p.message for p in report.problems]
+        assert any(STOPPED in m for m in messages), messages
+        stack.s3.clear()
+        c.store_breaker.cooldown = 0.0  # the store is back: the next cycle tries again and gets through
+        assert engine.sync_once(force_retry=True).uploaded == 20
