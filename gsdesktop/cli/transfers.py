@@ -14,7 +14,13 @@ from pathlib import Path
 from gsdesktop.cli.progress import ProgressBar
 from gsdesktop.datamanager import paths as P
 from gsdesktop.datamanager.client import DataManagerClient
-from gsdesktop.datamanager.errors import CancelledError, GSError, InvalidRequestError, LocalFileError
+from gsdesktop.datamanager.errors import (
+    CancelledError,
+    GSError,
+    InvalidRequestError,
+    LocalFileError,
+    StoreFailingError,
+)
 from gsdesktop.datamanager.models import GSFileMetadata
 from gsdesktop.datamanager.transfer import CancelToken, ProgressAggregator, ProgressCallback
 
@@ -146,7 +152,10 @@ def run_jobs(
     on_done: Callable[[Job], None],
     on_error: Callable[[Job, GSError], None],
 ) -> Outcome:
-    """Run ``work`` for every job on a thread pool; Ctrl-C cancels every running transfer."""
+    """Run ``work`` for every job on a thread pool; Ctrl-C cancels every running transfer.
+
+    When storage fails everything (:class:`StoreFailingError`) that is reported once and the jobs not
+    yet started are not tried."""
     outcome = Outcome()
     total = sum(j.size for j in jobs)
     bar = ProgressBar(label, len(jobs), enabled=show_progress and sys.stderr.isatty())
@@ -159,6 +168,7 @@ def run_jobs(
 
     pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="gs-xfer")
     futures: dict[Future[None], Job] = {}
+    store_failing: list[StoreFailingError] = []
     try:
         futures = {pool.submit(one, job): job for job in jobs}
         pending = set(futures)
@@ -174,6 +184,15 @@ def run_jobs(
                         on_done(job)
                     elif isinstance(exc, CancelledError):
                         outcome.cancelled = True
+                    elif isinstance(exc, StoreFailingError):
+                        outcome.failed.append((job, exc))
+                        if not store_failing:
+                            store_failing.append(exc)
+                            on_error(job, exc)
+                            for other in pending:
+                                if other.cancel():  # not started yet: not tried, fails with the same
+                                    outcome.failed.append((futures[other], exc))
+                            pending = {f for f in pending if not f.cancelled()}
                     elif isinstance(exc, GSError):
                         outcome.failed.append((job, exc))
                         on_error(job, exc)

@@ -13,6 +13,7 @@ import logging
 import os
 import stat
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -33,6 +34,7 @@ from gsdesktop.datamanager.batch import (
     sign_request,
     spec_for,
 )
+from gsdesktop.datamanager.breaker import DEFAULT_TRANSFER_TIMEOUT, TRANSFER_TIMEOUT, StoreBreaker
 from gsdesktop.datamanager.envsettings import MULTIPART_THRESHOLD_MIB, env_int
 from gsdesktop.datamanager.errors import (
     AuthenticationError,
@@ -50,6 +52,7 @@ from gsdesktop.datamanager.http import (
     error_for_exception,
     error_for_status,
     make_session,
+    transfer_retry,
 )
 from gsdesktop.datamanager.models import GSDataFormat, GSDirectoryListing, GSFileMetadata
 from gsdesktop.datamanager.paths import Dialect
@@ -130,6 +133,8 @@ class DataManagerClient:
         retries: How many times transient failures are retried (with backoff and jitter).
         dialect: Force a URL layout instead of detecting it.
         on_token: Called with every new token (to persist it for single sign-on).
+        transfer_timeout: Total seconds one file's transfer may take, retries included (default:
+            ``GSDESKTOP_TRANSFER_TIMEOUT``, else 300).
     """
 
     #: Files at least this large go through ``multipart_upload`` when that module exists.
@@ -152,6 +157,7 @@ class DataManagerClient:
         retries: int = DEFAULT_RETRIES,
         dialect: Dialect | None = None,
         on_token: Callable[[str], None] | None = None,
+        transfer_timeout: float | None = None,
     ) -> None:
         url = server_url.strip().rstrip("/")
         if not url.startswith(("http://", "https://")):
@@ -164,6 +170,11 @@ class DataManagerClient:
         self._token = token
         self.timeout = timeout
         self.retries = retries
+        if transfer_timeout is None:
+            transfer_timeout = env_int(TRANSFER_TIMEOUT, DEFAULT_TRANSFER_TIMEOUT, 1, 7 * 86400)
+        self.transfer_timeout = float(transfer_timeout)
+        #: shared by every transfer of this client: stops a run early when storage only answers 5xx
+        self.store_breaker = StoreBreaker()
         self.pool_size = pool_size
         threshold_mib = env_int(MULTIPART_THRESHOLD_MIB, 0, 5, 5120)  # at most 5 GiB, the single-PUT limit
         if threshold_mib:
@@ -726,17 +737,35 @@ class DataManagerClient:
                 return got[0]
         return Signed(self.upload_url(remote, size, md5_b64, content_type), {})
 
-    @staticmethod
+    def transfer_policy(self) -> urllib3.util.Retry:
+        """The retry policy of one file's transfer: :attr:`retries` tries within :attr:`transfer_timeout`."""
+        return transfer_retry(self.retries, self.transfer_timeout)
+
     def _next_attempt(
-        policy: urllib3.util.Retry, method: str, url: str, failure: GSError, cancel: CancelToken | None
+        self, policy: urllib3.util.Retry, method: str, url: str, failure: GSError, cancel: CancelToken | None
     ) -> urllib3.util.Retry:
-        """Count one failed attempt against ``policy`` and back off; re-raise ``failure`` when spent."""
+        """Count one failed attempt against ``policy`` and back off; re-raise ``failure`` when spent
+        (tries used up, the transfer's time budget spent, or the store breaker open)."""
+        path = failure.paths[0] if failure.paths else url
         try:
             policy = policy.increment(method=method, url=url, error=failure)
         except MaxRetryError:
+            self.store_breaker.failed(path, failure)
             raise failure from None
+        deadline = getattr(policy, "deadline", None)
+        remaining = None if deadline is None else deadline - time.monotonic()
+        if remaining is not None and remaining <= 0:
+            failure.add_note(f"Gave up after {self.transfer_timeout:g} s ({TRANSFER_TIMEOUT}).")
+            self.store_breaker.failed(path, failure)
+            raise failure
+        self.store_breaker.check(path)
         log.info("retrying after: %s", failure)
         backoff = policy.get_backoff_time()
+        if remaining is not None and backoff >= remaining:
+            # the budget ends during this backoff: no time for another try, give up now
+            failure.add_note(f"Gave up after {self.transfer_timeout:g} s ({TRANSFER_TIMEOUT}).")
+            self.store_breaker.failed(path, failure)
+            raise failure
         if cancel is not None and cancel.wait(backoff):
             cancel.raise_if_cancelled()
         elif cancel is None:

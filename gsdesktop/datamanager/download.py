@@ -34,7 +34,7 @@ from gsdesktop.datamanager.errors import (
     ServerError,
     TransferError,
 )
-from gsdesktop.datamanager.http import error_for_exception, error_for_status, transfer_retry
+from gsdesktop.datamanager.http import error_for_exception, error_for_status
 from gsdesktop.datamanager.models import GSDataFormat, GSFileMetadata
 from gsdesktop.datamanager.transfer import (
     CHUNK,
@@ -176,6 +176,7 @@ class Download:
         self.session = client._session
         self.remote = remote
         self.meta = meta
+        self.policy = client.transfer_policy()  # every part starts from it: one time budget per file
         self.fmt_url = fmt_url
         self.fd = fd
         self.tmp = tmp
@@ -291,7 +292,7 @@ class Download:
     def sequential(self) -> tuple[str, int]:
         """One stream (resumed with Range after breaks), hashed on the fly; returns (md5, bytes)."""
         c = self.client
-        policy = transfer_retry(c.retries)
+        policy = self.policy
         pipe = HashPipe()
         written = 0
         try:
@@ -419,7 +420,7 @@ class Download:
             hasher.close()
 
     def _fetch_part(self, number: int, start: int, length: int, hasher: OrderedHasher) -> None:
-        policy = transfer_retry(self.client.retries)
+        policy = self.policy
         got = 0
         while got < length:
             self._check_cancel()
@@ -512,6 +513,7 @@ def download_file(
     local = Path(local)
     if local.is_dir():
         local = local / P.basename(remote)
+    client.store_breaker.check(remote)
     meta = client.metadata(remote)
     if meta.is_directory:
         raise InvalidRequestError("This is a folder; download its files one by one (get -r)", paths=[remote])
@@ -538,6 +540,7 @@ def download_file(
             client, remote, meta, fmt_url, fd, tmp, ThrottledProgress(progress, meta.size or 0), cancel
         )
         digest, written = job.run()
+        client.store_breaker.succeeded()
         expected_size = None if fmt_url else meta.size
         if expected_size is not None and written != expected_size:
             raise IntegrityError(

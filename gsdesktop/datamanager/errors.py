@@ -127,3 +127,11 @@ class UnsupportedError(GSError):
     """The server does not offer this operation (e.g. multipart, move)."""
 
     title = "Not supported"
+
+
+class StoreFailingError(ServerError):
+    """Storage answered the same 5xx to several different files in a row: further transfers of this
+    run fail at once (see :mod:`gsdesktop.datamanager.breaker`)."""
+
+    title = "Storage is failing"
+    retryable = False

@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import re
+import time
 from http.cookiejar import DefaultCookiePolicy
 from typing import Any
 from urllib.parse import urlsplit
@@ -67,10 +68,24 @@ def storage_retry() -> Retry:
     return Retry(total=2, connect=2, read=0, status=0, other=0, redirect=0, raise_on_status=False)
 
 
-def transfer_retry(retries: int = DEFAULT_RETRIES) -> Retry:
+class TransferRetry(Retry):
+    """A :class:`Retry` that also carries the transfer's ``deadline`` (``time.monotonic()``; None: none)."""
+
+    def __init__(self, *args: Any, deadline: float | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.deadline = deadline
+
+    def new(self, **kw: Any) -> TransferRetry:
+        kw.setdefault("deadline", self.deadline)
+        return super().new(**kw)  # type: ignore[return-value]
+
+
+def transfer_retry(retries: int = DEFAULT_RETRIES, budget: float | None = None) -> TransferRetry:
     """Policy for whole-transfer attempts driven by the client (any verb, any error); used with
-    ``policy = policy.increment(...)`` / ``policy.sleep()``."""
-    return Retry(
+    ``policy = policy.increment(...)`` / ``policy.sleep()``. ``budget``: total seconds for the transfer,
+    retries included (see :mod:`.breaker`)."""
+    return TransferRetry(
+        deadline=None if budget is None else time.monotonic() + budget,
         total=max(retries, 1),
         allowed_methods=None,
         backoff_factor=0.3,

@@ -42,6 +42,7 @@ import requests
 from gsdesktop.datamanager import envsettings
 from gsdesktop.datamanager import paths as P
 from gsdesktop.datamanager.batch import UploadCondition
+from gsdesktop.datamanager.breaker import TRANSFER_TIMEOUT
 from gsdesktop.datamanager.envsettings import env_int
 from gsdesktop.datamanager.errors import (
     CancelledError,
@@ -261,6 +262,7 @@ class MultipartUploader:
         self.part_size = part_size
         self.url_expires = url_expires
         self.stats = UploadStats()
+        self.deadline: float | None = None  # time.monotonic() when the running upload's budget ends
 
     # -- API calls ----------------------------------------------------------------------------------------
     def _call(self, method: str, route: str, remote: str, body: Any = None, ok: tuple[int, ...] = ()) -> Any:
@@ -308,6 +310,8 @@ class MultipartUploader:
         """
         local = Path(local).absolute()
         remote = P.canonical(remote)
+        self.client.store_breaker.check(remote)
+        self.deadline = time.monotonic() + self.client.transfer_timeout
         offer = server_offer(self.client)
         if offer is None:
             raise UnsupportedError("This server does not offer multipart uploads", paths=[remote])
@@ -692,6 +696,7 @@ class MultipartUploader:
                     digests.sent(number)
                     self.stats.parts_sent += 1
                     self.stats.bytes_sent += length
+                    self.client.store_breaker.succeeded()
                     return
                 tracker.add(-sent[0])
                 failure = error_for_status(answer.refusal, [remote], f"Storage rejected part {number}")
@@ -708,10 +713,16 @@ class MultipartUploader:
                 elif not failure.retryable:
                     raise failure
             self.stats.retries += 1
-            if cancel.wait(delay + random.random() * 0.2):
+            backoff = delay + random.random() * 0.2
+            if self.deadline is not None and time.monotonic() + backoff >= self.deadline:
+                failure.add_note(f"Gave up after {self.client.transfer_timeout:g} s ({TRANSFER_TIMEOUT}).")
+                break  # the file's time budget is spent (see gsdesktop.datamanager.breaker)
+            self.client.store_breaker.check(remote)
+            if cancel.wait(backoff):
                 cancel.raise_if_cancelled()
             delay = min(delay * 2, 8.0)
         assert failure is not None
+        self.client.store_breaker.failed(remote, failure)
         raise failure
 
 

@@ -29,7 +29,7 @@ from gsdesktop.datamanager.errors import (
     NetworkError,
     PreconditionFailed,
 )
-from gsdesktop.datamanager.http import error_for_exception, error_for_status, transfer_retry
+from gsdesktop.datamanager.http import error_for_exception, error_for_status
 from gsdesktop.datamanager.models import GSFileMetadata
 from gsdesktop.datamanager.paths import Dialect
 from gsdesktop.datamanager.transfer import (
@@ -76,7 +76,8 @@ def put_single(
     else:
         md5_hex, md5_b64, size = md5_file(local, cancel)
     tracker = ThrottledProgress(progress, size)
-    policy = transfer_retry(client.retries)
+    client.store_breaker.check(remote)
+    policy = client.transfer_policy()
     signed = client._prefetcher.take(remote, UploadSpec(size, md5_b64, ctype), condition)
     url: str | None = None if signed is None else signed.url
     headers = {"Content-Length": str(size), "Content-MD5": md5_b64, "Content-Type": ctype}
@@ -166,6 +167,7 @@ def put_single(
             if not failure.retryable:
                 raise failure
         policy = client._next_attempt(policy, "PUT", url or "", failure, cancel)
+    client.store_breaker.succeeded()
     tracker.finish()
     if not fetch and signs_md5(url):
         # storage verified the bytes against the signed Content-MD5: no need to ask the server
