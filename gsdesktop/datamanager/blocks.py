@@ -200,7 +200,7 @@ class InOrderHasher:
         self._ready: dict[int, tuple[mmap.mmap, int]] = {}
         self._next = 0  # the block hashed next
         self._cond = threading.Condition()
-        self._digest = hashlib.md5()
+        self._digest = hashlib.md5(usedforsecurity=False)
         self._error: BaseException | None = None
         self._complete = False
         self._thread = threading.Thread(target=self._run, name="gs-md5-blocks", daemon=True)

@@ -105,7 +105,7 @@ class PartHasher:
 
     def _read(self) -> tuple[str, list[str]]:
         feed: queue.Queue[memoryview | None] = queue.Queue(maxsize=8)
-        whole = hashlib.md5()
+        whole = hashlib.md5(usedforsecurity=False)
 
         def whole_worker() -> None:
             while (item := feed.get()) is not None:
@@ -116,7 +116,7 @@ class PartHasher:
         total = 0
         try:
             with open(self.path, "rb", buffering=0) as fh:
-                current, in_part = hashlib.md5(), 0
+                current, in_part = hashlib.md5(usedforsecurity=False), 0
                 while True:
                     self._check_stop()
                     self._wait_for_room(total)
@@ -132,7 +132,7 @@ class PartHasher:
                         break  # the file grew: nothing past this point is published
                     if in_part == self.part_size:
                         self._publish(current.hexdigest())
-                        current, in_part = hashlib.md5(), 0
+                        current, in_part = hashlib.md5(usedforsecurity=False), 0
                 if total == self.size and (in_part or total == 0):
                     self._publish(current.hexdigest())
         except OSError as exc:

@@ -164,7 +164,7 @@ def md5_file(path: Path, cancel: CancelToken | None = None) -> tuple[str, str, i
         LocalFileError: the file cannot be read.
         CancelledError: ``cancel`` was triggered.
     """
-    digest = hashlib.md5()
+    digest = hashlib.md5(usedforsecurity=False)
     size = 0
     try:
         with open(path, "rb", buffering=0) as fh:
@@ -232,7 +232,7 @@ class HashPipe:
     _STOP = b""
 
     def __init__(self) -> None:
-        self._digest = hashlib.md5()
+        self._digest = hashlib.md5(usedforsecurity=False)
         self._queue: queue.Queue[bytes] = queue.Queue(maxsize=32)
         self._thread = threading.Thread(target=self._run, name="gs-md5", daemon=True)
         self._thread.start()
@@ -342,7 +342,7 @@ class OrderedHasher:
         self._chunks = max(1, math.ceil(size / chunk_size))
         self._filled = {c: self._length(c) for c in done}  # bytes landed from each range's start
         self._cond = threading.Condition()
-        self._digest = hashlib.md5()
+        self._digest = hashlib.md5(usedforsecurity=False)
         self._next = 0  # the range being hashed
         self._hashed = 0  # bytes of it hashed so far
         self._closed = False

@@ -54,7 +54,7 @@ class SequenceDigester:
     __slots__ = ("_md5", "_sha", "length")
 
     def __init__(self) -> None:
-        self._md5 = hashlib.md5()
+        self._md5 = hashlib.md5(usedforsecurity=False)
         self._sha = hashlib.sha512()
         self.length = 0
 
