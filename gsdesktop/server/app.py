@@ -32,7 +32,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gsdesktop import __version__
-from gsdesktop.server import apidocs, formats, metrics, moves, ops
+from gsdesktop.server import apidocs, formats, metrics, moves, ops, sharing
+from gsdesktop.server.access import AccessMiddleware, AccessStore, Level, checked_path
 from gsdesktop.server.accesslog import AccessLogMiddleware
 from gsdesktop.server.common import (
     BETA,
@@ -226,12 +227,12 @@ def _page_size(request: Request) -> int:
 
 def _get(request: Request, raw: str, user: str, dialect: str) -> Response:
     store, base = store_of(request), base_url(request)
-    path = own_path(raw, user, allow_root=True)
+    if sharing.is_virtual(raw):
+        return _json(sharing.virtual_get(request, raw, user, dialect))
+    path = checked_path(request, raw, user, Level.READ, allow_root=True)
     if path is None:
-        home = DMPath(user)
-        return _json(
-            {"directory": root_json(user, base, dialect), "contents": [dir_json(home, base, dialect)]}
-        )
+        contents = sharing.root_contents(request, user, dialect)
+        return _json({"directory": root_json(user, base, dialect), "contents": contents})
     data_format = _query(request, "dataFormat")
     if _flag(_query(request, "recursive")) and not data_format:
         page = ops.recursive_page(
@@ -411,7 +412,7 @@ def _uploadurl(request: Request, raw: str, user: str, dialect: str) -> Response:
 
 def _downloadurl(request: Request, raw: str, user: str, dialect: str) -> Response:
     store = store_of(request)
-    path = own_path(raw, user)
+    path = checked_path(request, raw, user, Level.READ)
     assert path is not None
     info = ops.file_info(store, path)
     if info is None:
@@ -424,7 +425,9 @@ def _downloadurl(request: Request, raw: str, user: str, dialect: str) -> Respons
 
 def _metadata(request: Request, raw: str, user: str, dialect: str) -> Response:
     base = base_url(request)
-    path = own_path(raw, user, allow_root=True)
+    if sharing.is_virtual(raw):
+        return _json(sharing.virtual_get(request, raw, user, dialect, metadata=True))
+    path = checked_path(request, raw, user, Level.READ, allow_root=True)
     if path is None:
         return _json(root_json(user, base, dialect))
     return _json(ops.metadata(store_of(request), path, base, dialect))
@@ -556,7 +559,7 @@ def v1_file_get(request: Request, path: str, user: str = Depends(require_user)) 
 def v1_file_head(request: Request, path: str, user: str = Depends(require_user)) -> Response:
     """Existence check; with ``?signedURL=true`` the header ``external-link`` is a signed GET URL."""
     store = store_of(request)
-    dm = own_path(path, user, allow_root=True)
+    dm = checked_path(request, path, user, Level.READ, allow_root=True)
     if dm is None:
         return Response(status_code=200)
     st = ops.stat(store, dm)
@@ -655,9 +658,11 @@ def create_app(settings: ServerSettings | S3Config, *, store: S3Store | None = N
     app.state.users = UserStore(app.state.store, token_ttl=settings.token_ttl)
     app.state.login_throttle = LoginThrottle()  # per replica: see gsdesktop.server.throttle
     app.state.public_url = settings.public_url
+    app.state.access = AccessStore(app.state.store, user_exists=app.state.users.exists)
     _install_error_handlers(app)
     app.add_middleware(LoginCookieMiddleware)
     app.add_middleware(JsonOnlyMiddleware)  # inside the metrics middleware: its 415s are counted
+    app.add_middleware(AccessMiddleware)
     metrics.install(app)
     apidocs.install(app, base_url)
     app.add_middleware(AccessLogMiddleware, enabled=settings.access_log)  # outermost: ids cover everything
@@ -670,6 +675,8 @@ def create_app(settings: ServerSettings | S3Config, *, store: S3Store | None = N
     app.include_router(identity)
     app.include_router(v1)
     app.include_router(beta)
+    app.include_router(sharing.router)
+    app.include_router(sharing.public_router)
     try:
         from gsdesktop.refget.service import router as refget_router
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Callable
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
@@ -28,6 +30,11 @@ from gsdesktop.server.throttle import LoginThrottle
 from gsdesktop.server.users import UserStore
 
 BETA = "beta"
+#: Set per request by the sharing layer (:mod:`gsdesktop.server.access`): a path's ``(sid, permission)``
+#: pairs beyond the owner's own R and W, listed in ``effectiveAcl``.
+ACL_ENTRIES: ContextVar[Callable[[DMPath], list[tuple[dict[str, str], str]]] | None] = ContextVar(
+    "gsdm_acl_entries", default=None
+)
 V1 = "v1"
 REALM = 'Basic realm="GenomeSpace"'
 
@@ -313,21 +320,26 @@ def iso(ts: Any) -> str:
 
 def _acl(path: DMPath, dialect: str) -> dict[str, Any]:
     object_id = path.display(dialect)
+    entries = [
+        {
+            "id": f"ace:{object_id}:R",
+            "permission": "R",
+            "sid": {"id": path.user, "name": path.user, "type": "User"},
+        },
+        {
+            "id": f"ace:{object_id}:W",
+            "permission": "W",
+            "sid": {"id": path.user, "name": path.user, "type": "User"},
+        },
+    ]
+    shared = ACL_ENTRIES.get()
+    for sid, permission in shared(path) if shared is not None else ():
+        ace_id = f"ace:{object_id}:{sid['type']}:{sid['id']}:{permission}"
+        entries.append({"id": ace_id, "permission": permission, "sid": sid})
     return {
         "id": f"acl:{object_id}",
         "object": {"objectId": object_id, "objectType": "DataManagerFileObject"},
-        "accessControlEntries": [
-            {
-                "id": f"ace:{object_id}:R",
-                "permission": "R",
-                "sid": {"id": path.user, "name": path.user, "type": "User"},
-            },
-            {
-                "id": f"ace:{object_id}:W",
-                "permission": "W",
-                "sid": {"id": path.user, "name": path.user, "type": "User"},
-            },
-        ],
+        "accessControlEntries": entries,
     }
 
 

@@ -163,6 +163,8 @@ class UserStore:
             validate_username(name)
         except ValueError as exc:
             raise UserError(str(exc)) from exc
+        if name.lower() == "public":
+            raise UserError("the name 'Public' is reserved (the folder of public items)")
         _check_password_text(password)
         rec = {
             "name": name,
