@@ -31,26 +31,21 @@ Public links read the ACL fresh.
 from __future__ import annotations
 
 import contextvars
-import copy
-import json
-import random
 import re
 import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from enum import IntEnum
 from typing import Any
 
-from botocore.exceptions import ClientError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gsdesktop.server import common
 from gsdesktop.server.common import APIError
-from gsdesktop.server.paths import DMPath, PathError, parse_path
-from gsdesktop.server.storage import PRECONDITION_CODES, S3Store, error_code, is_not_found
+from gsdesktop.server.paths import MAX_KEY_BYTES, DMPath, PathError, parse_path
+from gsdesktop.server.storage import ObjectInfo, S3Store
 
 ACL_PREFIX = ".gsdm/acl/"
 GROUPS_PREFIX = ".gsdm/groups/"
@@ -59,7 +54,6 @@ GROUP_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 RESERVED_GROUPS = frozenset({"public"})
 PUBLIC_SID = {"id": "public", "name": "Public", "type": "Group"}
 CACHE_SECONDS = 1.5
-MAX_ENTRIES_PER_OWNER = 10_000
 
 
 class Level(IntEnum):
@@ -140,7 +134,16 @@ _MEMO: contextvars.ContextVar[dict[Any, Any] | None] = contextvars.ContextVar(
 
 
 class AccessStore:
-    """ACLs, groups and the user-search opt-outs in the shared store, with a short per-replica cache."""
+    """ACLs, groups and the user-search opt-outs in the shared store, with a short per-replica cache.
+
+    Every fact is one small object whose *key* says it all, so a change is one PUT or DELETE (no
+    read-modify-write that a racing replica could undo) and reading is one listing:
+
+    * ``.gsdm/acl/<owner>/<rel>/@<type>:<name>:<level>[:<gid>]`` -- an entry granted on ``<rel>``;
+    * ``.gsdm/groups/<name>/<gid>/c/<creator>`` (the group exists), ``.../m/<user>`` (a member),
+      ``.../a/<user>`` (an administrator). When two creators race, the older creation marker wins and
+      the loser removes its own keys (409).
+    """
 
     def __init__(
         self,
@@ -153,120 +156,58 @@ class AccessStore:
         self.user_exists = user_exists or (lambda name: True)
         self.cache_seconds = min(float(cache_seconds), CACHE_SECONDS)
         self._lock = threading.Lock()
-        self._docs: dict[str, tuple[float, str | None, dict[str, Any] | None]] = {}  # key -> (t, etag, doc)
-        self._listings: dict[str, tuple[float, dict[str, str]]] = {}  # prefix -> (t, {key: etag})
+        self._listings: dict[str, tuple[float, list[ObjectInfo]]] = {}
 
-    # -- raw documents ------------------------------------------------------------------------------------
-    def _read(self, key: str) -> tuple[dict[str, Any] | None, str | None]:
-        try:
-            r = self.store.s3.get_object(Bucket=self.store.bucket, Key=key)
-        except ClientError as exc:
-            if is_not_found(exc):
-                return None, None
-            raise
-        doc: dict[str, Any] = json.loads(r["Body"].read())
-        return doc, str(r.get("ETag", "")) or None
-
-    def _write(self, key: str, doc: dict[str, Any], etag: str | None) -> bool:
-        kwargs: dict[str, Any] = {
-            "Bucket": self.store.bucket,
-            "Key": key,
-            "Body": json.dumps(doc, sort_keys=True).encode(),
-            "ContentType": "application/json",
-        }
-        if etag is None:
-            kwargs["IfNoneMatch"] = "*"
-        else:
-            kwargs["IfMatch"] = etag
-        try:
-            self.store.s3.put_object(**kwargs)
-        except ClientError as exc:
-            if error_code(exc) in PRECONDITION_CODES or error_code(exc) == "409":
-                return False
-            raise
-        return True
-
-    def _doc(self, key: str, *, fresh: bool = False, etag_hint: str | None = None) -> dict[str, Any] | None:
-        """A document through the request memo and the replica cache (``fresh`` bypasses both)."""
-        memo = _MEMO.get()
-        if not fresh and memo is not None and key in memo:
-            return memo[key]  # type: ignore[no-any-return]
-        now = time.monotonic()
-        with self._lock:
-            hit = self._docs.get(key)
-        if (
-            not fresh
-            and hit is not None
-            and (now - hit[0] < self.cache_seconds or (etag_hint is not None and hit[1] == etag_hint))
-        ):
-            if memo is not None:
-                memo[key] = hit[2]
-            return hit[2]
-        doc, etag = self._read(key)
-        with self._lock:
-            self._docs[key] = (now, etag, doc)
-            if len(self._docs) > 50_000:
-                self._docs.clear()
-        if memo is not None:
-            memo[key] = doc
-        return doc
-
-    def _keys(self, prefix: str) -> dict[str, str]:
-        """``{key: etag}`` of the documents under ``prefix`` (cached like the documents)."""
+    # -- listings -----------------------------------------------------------------------------------------
+    def _list(self, prefix: str, *, fresh: bool = False) -> list[ObjectInfo]:
+        """Every object under ``prefix``: request memo, then replica cache (``fresh`` bypasses both)."""
         memo = _MEMO.get()
         memo_key = ("list", prefix)
-        if memo is not None and memo_key in memo:
+        if not fresh and memo is not None and memo_key in memo:
             return memo[memo_key]  # type: ignore[no-any-return]
         now = time.monotonic()
-        with self._lock:
-            hit = self._listings.get(prefix)
+        hit = None
+        if not fresh:
+            with self._lock:
+                hit = self._listings.get(prefix)
+            # a cached listing of a wider prefix (``.gsdm/acl/``) answers a narrower one too
+            if hit is None or now - hit[0] >= self.cache_seconds:
+                hit = self._wider(prefix, now)
         if hit is not None and now - hit[0] < self.cache_seconds:
-            keys = hit[1]
+            objects = hit[1]
         else:
             objects, _ = self.store.list_all(prefix, delimiter=None)
-            keys = {o.key: o.etag for o in objects}
             with self._lock:
-                self._listings[prefix] = (now, keys)
+                if len(self._listings) > 20_000:
+                    self._listings.clear()
+                self._listings[prefix] = (now, objects)
         if memo is not None:
-            memo[memo_key] = keys
-        return keys
+            memo[memo_key] = objects
+        return objects
 
-    def _update(
-        self, key: str, change: Callable[[dict[str, Any] | None], dict[str, Any] | None]
-    ) -> dict[str, Any] | None:
-        """Read-modify-write with a conditional put, retried when another writer won the race.
+    def _wider(self, prefix: str, now: float) -> tuple[float, list[ObjectInfo]] | None:
+        for root in (ACL_PREFIX, GROUPS_PREFIX):
+            if prefix.startswith(root) and prefix != root:
+                with self._lock:
+                    hit = self._listings.get(root)
+                if hit is not None and now - hit[0] < self.cache_seconds:
+                    return hit[0], [o for o in hit[1] if o.key.startswith(prefix)]
+        return None
 
-        ``change`` gets a private copy of the current document (``None`` when absent) and returns the
-        new one (``None``: delete the document); it may raise :class:`APIError` to refuse.
-        """
-        for attempt in range(30):
-            current, etag = self._read(key)
-            new = change(copy.deepcopy(current))
-            if new is None:
-                if current is not None:
-                    self.store.delete(key)
-                ok = True
-            else:
-                ok = self._write(key, new, etag)
-            if ok:
-                self._forget(key)
-                return new
-            time.sleep(random.uniform(0.005, 0.02) * (1 + attempt))
-        raise APIError(503, "too many concurrent changes to the same sharing settings; try again")
-
-    def _forget(self, key: str) -> None:
+    def _forget(self) -> None:
+        """After a change made here: this replica sees it at once (others within ``cache_seconds``)."""
         with self._lock:
-            self._docs.pop(key, None)
             self._listings.clear()
         memo = _MEMO.get()
         if memo is not None:
             memo.clear()
 
-    # -- groups -------------------------------------------------------------------------------------------
-    @staticmethod
-    def _group_key(name: str) -> str:
-        return f"{GROUPS_PREFIX}{name}.json"
+    def _put(self, key: str) -> None:
+        if len(key.encode("utf-8")) > MAX_KEY_BYTES:
+            raise APIError(400, "this path is too long to be shared")
+        self.store.put_bytes(key, b"", content_type="text/plain")
 
+    # -- groups -------------------------------------------------------------------------------------------
     @staticmethod
     def _check_group_name(name: str) -> str:
         if not GROUP_RE.match(name or "") or name.lower() in RESERVED_GROUPS:
@@ -280,130 +221,128 @@ class AccessStore:
     def group(self, name: str, *, fresh: bool = False) -> Group | None:
         if not GROUP_RE.match(name or ""):
             return None
-        doc = self._doc(self._group_key(name), fresh=fresh)
-        return _group_of(doc)
+        return _group_from(name, self._list(f"{GROUPS_PREFIX}{name}/", fresh=fresh))
 
     def groups(self) -> list[Group]:
-        out = []
-        for key, etag in sorted(self._keys(GROUPS_PREFIX).items()):
-            group = _group_of(self._doc(key, etag_hint=etag))
-            if group is not None:
-                out.append(group)
-        return out
+        by_name: dict[str, list[ObjectInfo]] = {}
+        for obj in self._list(GROUPS_PREFIX):
+            by_name.setdefault(obj.key[len(GROUPS_PREFIX) :].split("/", 1)[0], []).append(obj)
+        out = [_group_from(name, objects) for name, objects in sorted(by_name.items())]
+        return [g for g in out if g is not None]
 
     def groups_of(self, user: str) -> list[Group]:
         return [g for g in self.groups() if user in g.members]
 
     def create_group(self, name: str, creator: str) -> Group:
         self._check_group_name(name)
-        doc = {
-            "name": name,
-            "gid": secrets.token_hex(8),
-            "admins": [creator],
-            "members": [creator],
-            "createdBy": creator,
-            "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        }
-        if not self._write(self._group_key(name), doc, None):
+        if self.group(name, fresh=True) is not None:
             raise APIError(409, f"a group named {name!r} exists already")
-        self._forget(self._group_key(name))
-        group = _group_of(doc)
-        assert group is not None
+        gid = secrets.token_hex(8)
+        base = f"{GROUPS_PREFIX}{name}/{gid}/"
+        mine = [f"{base}c/{creator}", f"{base}m/{creator}", f"{base}a/{creator}"]
+        for key in mine:
+            self._put(key)
+        self._forget()
+        group = self.group(name, fresh=True)
+        if group is None or group.gid != gid:  # another creator was first
+            self.store.delete_many(mine)
+            raise APIError(409, f"a group named {name!r} exists already")
         return group
 
-    def _admin_change(
-        self, name: str, actor: str, change: Callable[[dict[str, Any]], None], *, self_ok: str | None = None
-    ) -> Group:
-        def apply(doc: dict[str, Any] | None) -> dict[str, Any]:
-            if doc is None:
-                raise APIError(404, f"no such group: {name}")
-            if actor not in doc.get("admins", []) and actor != self_ok:
-                raise APIError(403, f"access denied: you are not an administrator of group {name}")
-            change(doc)
-            return doc
-
-        new = self._update(self._group_key(name), apply)
-        group = _group_of(new)
-        assert group is not None
+    def _as_admin(self, name: str, actor: str, *, self_ok: str | None = None) -> Group:
+        group = self.group(name, fresh=True)
+        if group is None:
+            raise APIError(404, f"no such group: {name}")
+        if actor not in group.admins and actor != self_ok:
+            raise APIError(403, f"access denied: you are not an administrator of group {name}")
         return group
 
     def delete_group(self, name: str, actor: str) -> None:
-        def apply(doc: dict[str, Any] | None) -> None:
-            if doc is None:
-                raise APIError(404, f"no such group: {name}")
-            if actor not in doc.get("admins", []):
-                raise APIError(403, f"access denied: you are not an administrator of group {name}")
-
-        self._update(self._group_key(name), apply)
+        self._as_admin(name, actor)
+        self.store.delete_many([o.key for o in self._list(f"{GROUPS_PREFIX}{name}/", fresh=True)])
+        self._forget()
 
     def add_member(self, name: str, actor: str, user: str, *, admin: bool = False) -> Group:
+        group = self._as_admin(name, actor)
         if not self.user_exists(user):
             raise APIError(404, f"no such user: {user}")
-
-        def change(doc: dict[str, Any]) -> None:
-            if user not in doc["members"]:
-                doc["members"].append(user)
-            if admin and user not in doc["admins"]:
-                doc["admins"].append(user)
-
-        return self._admin_change(name, actor, change)
+        base = f"{GROUPS_PREFIX}{name}/{group.gid}/"
+        self._put(f"{base}m/{user}")
+        if admin:
+            self._put(f"{base}a/{user}")
+        self._forget()
+        return self._must(name)
 
     def remove_member(self, name: str, actor: str, user: str) -> Group:
         """Remove a member (an administrator may remove anyone, a member may leave)."""
-
-        def change(doc: dict[str, Any]) -> None:
-            if user not in doc["members"]:
-                raise APIError(404, f"{user} is not a member of group {name}")
-            if doc["admins"] == [user]:
-                raise APIError(409, f"{user} is the last administrator of group {name}; delete the group")
-            doc["members"].remove(user)
-            if user in doc["admins"]:
-                doc["admins"].remove(user)
-
-        return self._admin_change(name, actor, change, self_ok=user)
+        group = self._as_admin(name, actor, self_ok=user)
+        if user not in group.members:
+            raise APIError(404, f"{user} is not a member of group {name}")
+        if group.admins == (user,):
+            raise APIError(409, f"{user} is the last administrator of group {name}; delete the group")
+        base = f"{GROUPS_PREFIX}{name}/{group.gid}/"
+        self.store.delete_many([f"{base}a/{user}", f"{base}m/{user}"])
+        self._forget()
+        return self._must(name)
 
     def set_admin(self, name: str, actor: str, user: str, admin: bool) -> Group:
         if admin:
             return self.add_member(name, actor, user, admin=True)
+        group = self._as_admin(name, actor, self_ok=user)
+        if user not in group.admins:
+            raise APIError(404, f"{user} is not an administrator of group {name}")
+        if group.admins == (user,):
+            raise APIError(409, f"{user} is the last administrator of group {name}")
+        self.store.delete(f"{GROUPS_PREFIX}{name}/{group.gid}/a/{user}")
+        self._forget()
+        return self._must(name)
 
-        def change(doc: dict[str, Any]) -> None:
-            if user not in doc["admins"]:
-                raise APIError(404, f"{user} is not an administrator of group {name}")
-            if doc["admins"] == [user]:
-                raise APIError(409, f"{user} is the last administrator of group {name}")
-            doc["admins"].remove(user)
+    def _must(self, name: str) -> Group:
+        group = self.group(name, fresh=True)
+        if group is None:
+            raise APIError(409, f"group {name} was deleted meanwhile")
+        return group
 
-        return self._admin_change(name, actor, change, self_ok=user)
+    # -- ACL entries --------------------------------------------------------------------------------------
+    def _entries(self, owner: str, *, fresh: bool = False) -> dict[str, list[RawEntry]]:
+        """``{rel: [entry, ...]}`` of one owner (per request: parsed once)."""
+        memo = _MEMO.get()
+        memo_key = ("acl", owner)
+        if not fresh and memo is not None and memo_key in memo:
+            return memo[memo_key]  # type: ignore[no-any-return]
+        out: dict[str, list[RawEntry]] = {}
+        for obj in self._list(f"{ACL_PREFIX}{owner}/", fresh=fresh):
+            parsed = _parse_acl_key(obj.key)
+            if parsed is not None and parsed[0] == owner:
+                out.setdefault(parsed[1], []).append(parsed[2])
+        if memo is not None:
+            memo[memo_key] = out
+        return out
 
-    # -- ACL documents ------------------------------------------------------------------------------------
-    @staticmethod
-    def _acl_key(owner: str) -> str:
-        return f"{ACL_PREFIX}{owner}.json"
+    def _all_entries(self) -> Iterator[tuple[str, dict[str, list[RawEntry]]]]:
+        by_owner: dict[str, dict[str, list[RawEntry]]] = {}
+        for obj in self._list(ACL_PREFIX):
+            parsed = _parse_acl_key(obj.key)
+            if parsed is not None:
+                by_owner.setdefault(parsed[0], {}).setdefault(parsed[1], []).append(parsed[2])
+        yield from sorted(by_owner.items())
 
-    def _entries(self, owner: str, *, fresh: bool = False) -> dict[str, list[dict[str, Any]]]:
-        doc = self._doc(self._acl_key(owner), fresh=fresh)
-        entries = (doc or {}).get("entries")
-        return entries if isinstance(entries, dict) else {}
-
-    def _matches(self, entry: dict[str, Any], user: str | None, *, fresh: bool = False) -> bool:
-        kind = entry.get("type")
-        if kind == "public":
+    def _matches(self, entry: RawEntry, user: str | None, *, fresh: bool = False) -> bool:
+        if entry.type == "public":
             return True
         if user is None:
             return False
-        if kind == "user":
-            return bool(entry.get("name") == user)
-        if kind == "group":
-            group = self.group(str(entry.get("name", "")), fresh=fresh)
-            return group is not None and group.gid == entry.get("gid") and user in group.members
-        return False
+        if entry.type == "user":
+            return entry.name == user
+        group = self.group(entry.name, fresh=fresh)
+        return group is not None and group.gid == entry.gid and user in group.members
 
-    def _live(self, entry: dict[str, Any]) -> bool:
+    def _live(self, entry: RawEntry) -> bool:
         """False for an entry of a group that was deleted (or deleted and made again)."""
-        if entry.get("type") != "group":
+        if entry.type != "group":
             return True
-        group = self.group(str(entry.get("name", "")))
-        return group is not None and group.gid == entry.get("gid")
+        group = self.group(entry.name)
+        return group is not None and group.gid == entry.gid
 
     def level(self, user: str | None, path: DMPath, *, fresh: bool = False) -> Level:
         """The caller's access to ``path`` (``user=None``: anonymous)."""
@@ -415,15 +354,12 @@ class AccessStore:
         best = Level.NONE
         for rel in _ancestors(path.rel):
             for entry in entries.get(rel, ()):
-                lvl = LEVEL_NAMES.get(str(entry.get("level")), Level.NONE)
-                if entry.get("type") == "public":
-                    lvl = min(lvl, Level.READ)  # type: ignore[assignment]
-                if lvl > best and self._matches(entry, user, fresh=fresh):
-                    best = lvl
+                if entry.level > best and self._matches(entry, user, fresh=fresh):
+                    best = entry.level
         return best
 
     def entries(self, path: DMPath) -> list[Entry]:
-        """The effective entries of ``path``: its own and those inherited from its ancestors."""
+        """The effective entries of ``path``: inherited ones first, then its own (one per principal)."""
         memo = _MEMO.get()
         memo_key = ("entries", path.user, path.rel)
         if memo is not None and memo_key in memo:
@@ -436,13 +372,13 @@ class AccessStore:
                 out = [
                     Entry(e.type, e.name, e.level, e.granted_on, True, e.gid) for e in self.entries(parent)
                 ]
+            own: dict[tuple[str, str], RawEntry] = {}
             for raw in entries.get(path.rel, ()):
-                if not self._live(raw):
-                    continue
-                lvl = LEVEL_NAMES.get(str(raw.get("level")), Level.READ)
-                out.append(
-                    Entry(str(raw["type"]), str(raw.get("name") or ""), lvl, path, False, raw.get("gid"))
-                )
+                if self._live(raw):
+                    ident = (raw.type, raw.name)
+                    if ident not in own or raw.level > own[ident].level:
+                        own[ident] = raw
+            out += [Entry(r.type, r.name, r.level, path, False, r.gid) for r in own.values()]
         if memo is not None:
             memo[memo_key] = out
         return out
@@ -456,17 +392,21 @@ class AccessStore:
                 sid = dict(PUBLIC_SID)
             else:
                 sid = {"id": e.name, "name": e.name, "type": "User" if e.type == "user" else "Group"}
-            perms = ["R", "W"] if e.level >= Level.WRITE else ["R"]
-            for perm in perms:
+            for perm in ("R", "W") if e.level >= Level.WRITE else ("R",):
                 ident = (sid["type"], sid["id"], perm)
                 if ident not in seen:
                     seen.add(ident)
                     out.append((sid, perm))
         return out
 
+    @staticmethod
+    def _principal_prefix(path: DMPath, kind: str, name: str) -> str:
+        where = f"{ACL_PREFIX}{path.user}/" + (f"{path.rel}/" if path.rel else "")
+        return f"{where}@{kind}:{name if kind != 'public' else ''}:"
+
     def grant(self, path: DMPath, kind: str, name: str, level: Level) -> None:
         """Grant (or change) ``kind``/``name``'s level on ``path``; the caller checked ownership."""
-        entry: dict[str, Any] = {"type": kind, "name": name if kind != "public" else "", "level": level.label}
+        gid = ""
         if kind == "public" and level != Level.READ:
             raise APIError(400, "the public can only be given read access")
         if kind == "user":
@@ -478,61 +418,42 @@ class AccessStore:
             group = self.group(name, fresh=True)
             if group is None:
                 raise APIError(404, f"no such group: {name}")
-            entry["gid"] = group.gid
-
-        def change(doc: dict[str, Any] | None) -> dict[str, Any]:
-            doc = doc or {"owner": path.user, "entries": {}}
-            entries = doc.setdefault("entries", {})
-            if sum(len(v) for v in entries.values()) >= MAX_ENTRIES_PER_OWNER:
-                raise APIError(409, f"too many sharing entries (at most {MAX_ENTRIES_PER_OWNER} per owner)")
-            here = [e for e in entries.get(path.rel, []) if not _same(e, kind, name)]
-            here.append(entry)
-            entries[path.rel] = here
-            return doc
-
-        self._update(self._acl_key(path.user), change)
+            gid = group.gid
+        prefix = self._principal_prefix(path, kind, name)
+        key = prefix + level.label + (f":{gid}" if gid else "")
+        self._put(key)
+        # a changed level replaces the old entry (listing the entry's own prefix: one small call)
+        old, _ = self.store.list_all(prefix, delimiter=None)
+        self.store.delete_many([o.key for o in old if o.key != key])
+        self._forget()
 
     def revoke(self, path: DMPath, kind: str, name: str) -> None:
         """Remove the entry granted on ``path`` itself (an inherited one: 409 naming where it is)."""
-
-        def change(doc: dict[str, Any] | None) -> dict[str, Any] | None:
-            entries = (doc or {}).get("entries", {})
-            here = entries.get(path.rel, [])
-            if not any(_same(e, kind, name) for e in here):
-                for rel in _ancestors(path.rel):
-                    if rel != path.rel and any(_same(e, kind, name) for e in entries.get(rel, [])):
-                        where = DMPath(path.user, rel).display()
-                        raise APIError(
-                            409,
-                            f"this access is inherited from {where}; revoke it there (it cannot be "
-                            "removed lower down)",
-                        )
-                raise APIError(404, f"no such sharing entry on {path.display()}")
-            rest = [e for e in here if not _same(e, kind, name)]
-            if rest:
-                entries[path.rel] = rest
-            else:
-                entries.pop(path.rel, None)
-            assert doc is not None
-            return doc if entries else None
-
-        self._update(self._acl_key(path.user), change)
+        prefix = self._principal_prefix(path, kind, name)
+        here, _ = self.store.list_all(prefix, delimiter=None)
+        if not here:
+            entries = self._entries(path.user, fresh=True)
+            for rel in _ancestors(path.rel):
+                if rel != path.rel and any(_same(e, kind, name) for e in entries.get(rel, [])):
+                    raise APIError(
+                        409,
+                        f"this access is inherited from {DMPath(path.user, rel).display()}; revoke it "
+                        "there (it cannot be removed lower down)",
+                    )
+            raise APIError(404, f"no such sharing entry on {path.display()}")
+        self.store.delete_many([o.key for o in here])
+        self._forget()
 
     def forget_below(self, path: DMPath) -> None:
         """Drop every entry on ``path`` and below (the item was deleted)."""
-        if not self._entries(path.user, fresh=True):
-            return
-
-        def change(doc: dict[str, Any] | None) -> dict[str, Any] | None:
-            if doc is None:
-                return None
-            entries = doc.get("entries", {})
-            for rel in list(entries):
-                if DMPath(path.user, rel).is_within(path):
-                    entries.pop(rel)
-            return doc if entries else None
-
-        self._update(self._acl_key(path.user), change)
+        doomed = [
+            o.key
+            for o in self._list(f"{ACL_PREFIX}{path.user}/", fresh=True)
+            if (p := _parse_acl_key(o.key)) is not None and DMPath(path.user, p[1]).is_within(path)
+        ]
+        if doomed:
+            self.store.delete_many(doomed)
+            self._forget()
 
     # -- discovery ----------------------------------------------------------------------------------------
     def shared_with(self, user: str) -> dict[str, list[tuple[DMPath, Level]]]:
@@ -542,10 +463,10 @@ class AccessStore:
             if owner == user:
                 continue
             for rel, raw in sorted(entries.items()):
-                best = Level.NONE
-                for e in raw:
-                    if e.get("type") in ("user", "group") and self._matches(e, user):
-                        best = max(best, LEVEL_NAMES.get(str(e.get("level")), Level.READ))
+                best = max(
+                    (e.level for e in raw if e.type in ("user", "group") and self._matches(e, user)),
+                    default=Level.NONE,
+                )
                 if best > Level.NONE:
                     out.setdefault(owner, []).append((DMPath(owner, rel), best))
         return out
@@ -554,43 +475,35 @@ class AccessStore:
         out = []
         for owner, entries in self._all_entries():
             for rel, raw in sorted(entries.items()):
-                if any(e.get("type") == "public" for e in raw):
+                if any(e.type == "public" for e in raw):
                     out.append(DMPath(owner, rel))
         return out
 
-    def _all_entries(self) -> Iterator[tuple[str, dict[str, list[dict[str, Any]]]]]:
-        for key, etag in sorted(self._keys(ACL_PREFIX).items()):
-            if not key.endswith(".json"):
-                continue
-            owner = key[len(ACL_PREFIX) : -len(".json")]
-            doc = self._doc(key, etag_hint=etag)
-            entries = (doc or {}).get("entries")
-            if isinstance(entries, dict) and entries:
-                yield owner, entries
-
     # -- user search --------------------------------------------------------------------------------------
+    def _hidden(self) -> set[str]:
+        return {o.key[len(NOSEARCH_PREFIX) :] for o in self._list(NOSEARCH_PREFIX)}
+
     def searchable(self, user: str) -> bool:
-        return f"{NOSEARCH_PREFIX}{user}" not in self._keys(NOSEARCH_PREFIX)
+        return user not in self._hidden()
 
     def set_searchable(self, user: str, searchable: bool) -> None:
         key = f"{NOSEARCH_PREFIX}{user}"
         if searchable:
             self.store.delete(key)
         else:
-            self.store.put_bytes(key, b"", content_type="text/plain")
-        self._forget(key)
+            self._put(key)
+        self._forget()
 
     def search_users(self, prefix: str, users_prefix: str, limit: int = 20) -> list[str]:
         """Account names starting with ``prefix`` (case-sensitive), without those who opted out."""
         page = self.store.list_page(users_prefix + prefix, delimiter=None, max_keys=limit * 4 + 50)
-        hidden = self._keys(NOSEARCH_PREFIX)
+        hidden = self._hidden()
         names = []
         for obj in page.objects:
-            if not obj.key.endswith(".json"):
-                continue
-            name = obj.key[len(users_prefix) : -len(".json")]
-            if f"{NOSEARCH_PREFIX}{name}" not in hidden:
-                names.append(name)
+            if obj.key.endswith(".json"):
+                name = obj.key[len(users_prefix) : -len(".json")]
+                if name not in hidden:
+                    names.append(name)
         return sorted(names)[:limit]
 
     # -- route helpers ------------------------------------------------------------------------------------
@@ -602,20 +515,55 @@ class AccessStore:
         return have
 
 
-def _same(entry: dict[str, Any], kind: str, name: str) -> bool:
-    return bool(entry.get("type") == kind and (kind == "public" or entry.get("name") == name))
+@dataclass(frozen=True, slots=True)
+class RawEntry:
+    type: str
+    name: str
+    level: Level
+    gid: str | None
 
 
-def _group_of(doc: dict[str, Any] | None) -> Group | None:
-    if not doc or not isinstance(doc.get("members"), list):
+def _parse_acl_key(key: str) -> tuple[str, str, RawEntry] | None:
+    """``(owner, rel, entry)`` from ``.gsdm/acl/<owner>/<rel>/@<type>:<name>:<level>[:<gid>]``."""
+    rest = key[len(ACL_PREFIX) :] if key.startswith(ACL_PREFIX) else ""
+    owner, sep, tail = rest.partition("/")
+    if not sep:
         return None
-    return Group(
-        name=str(doc.get("name", "")),
-        gid=str(doc.get("gid", "")),
-        admins=tuple(doc.get("admins", [])),
-        members=tuple(doc.get("members", [])),
-        created_by=str(doc.get("createdBy", "")),
-    )
+    rel, _, last = tail.rpartition("/")
+    if not last.startswith("@"):
+        return None
+    parts = last[1:].split(":")
+    if len(parts) < 3 or parts[0] not in ("user", "group", "public") or parts[2] not in LEVEL_NAMES:
+        return None
+    level = LEVEL_NAMES[parts[2]]
+    if parts[0] == "public":
+        level = Level.READ
+    return owner, rel, RawEntry(parts[0], parts[1], level, parts[3] if len(parts) > 3 else None)
+
+
+def _same(entry: RawEntry, kind: str, name: str) -> bool:
+    return entry.type == kind and (kind == "public" or entry.name == name)
+
+
+def _group_from(name: str, objects: list[ObjectInfo]) -> Group | None:
+    """The group described by the keys under ``.gsdm/groups/<name>/`` (the oldest creation wins)."""
+    roles: dict[str, dict[str, set[str]]] = {}
+    created: dict[str, tuple[Any, str]] = {}
+    prefix = f"{GROUPS_PREFIX}{name}/"
+    for obj in objects:
+        parts = obj.key[len(prefix) :].split("/")
+        if len(parts) != 3 or parts[1] not in ("c", "m", "a"):
+            continue
+        gid, role, user = parts
+        roles.setdefault(gid, {}).setdefault(role, set()).add(user)
+        if role == "c":
+            created[gid] = (obj.last_modified, user)
+    if not created:
+        return None
+    gid = min(created, key=lambda g: (created[g][0] is None, created[g][0] or 0, g))
+    admins = roles[gid].get("a", set())
+    members = roles[gid].get("m", set()) | admins
+    return Group(name, gid, tuple(sorted(admins)), tuple(sorted(members)), created[gid][1])
 
 
 def access_of(request: Any) -> AccessStore:

@@ -1,4 +1,4 @@
-"""``gsdesktop server run | add-user | remove-user | passwd | list-users | data-fingerprint``.
+"""``gsdesktop server run | add-user | remove-user | passwd | list-users | data-fingerprint | groups | acl``.
 
 Heavy imports (FastAPI, uvicorn, boto3) happen inside the handlers so ``gsdesktop --help`` stays fast.
 """
@@ -142,6 +142,15 @@ def register(sub: Any) -> None:
     )
     _add_store_options(fp)
     fp.set_defaults(handler=cmd_data_fingerprint)
+    groups = ssub.add_parser("groups", help="list the sharing groups with their administrators and members")
+    groups.add_argument("--json", action="store_true", help="print JSON")
+    _add_store_options(groups)
+    groups.set_defaults(handler=cmd_groups)
+    acl = ssub.add_parser("acl", help="show who may access a path (its own and inherited sharing entries)")
+    acl.add_argument("path", metavar="PATH", help="/users/<owner>/... or /Home/<owner>/...")
+    acl.add_argument("--json", action="store_true", help="print JSON")
+    _add_store_options(acl)
+    acl.set_defaults(handler=cmd_acl)
 
 
 def _error(message: str) -> Exception:
@@ -292,6 +301,54 @@ def cmd_data_fingerprint(args: argparse.Namespace) -> int:
             print(get_fingerprint(store))
     finally:
         handle.stop()
+    return 0
+
+
+def _access(handle: Any) -> Any:
+    from gsdesktop.server.access import AccessStore
+    from gsdesktop.server.storage import S3Store
+
+    return AccessStore(S3Store(handle.config))
+
+
+def cmd_groups(args: argparse.Namespace) -> int:
+    import json
+
+    handle = _open(args)
+    try:
+        groups = [g.to_json() for g in _access(handle).groups()]
+    finally:
+        handle.stop()
+    if args.json:
+        print(json.dumps([{k: v for k, v in g.items() if k != "yourRole"} for g in groups], indent=2))
+        return 0
+    for g in groups:
+        print(f"{g['name']}\tadmins: {', '.join(g['admins'])}\tmembers: {', '.join(g['members'])}")
+    return 0
+
+
+def cmd_acl(args: argparse.Namespace) -> int:
+    import json
+
+    from gsdesktop.server.paths import PathError, parse_user_path
+
+    try:
+        path = parse_user_path(args.path)
+    except PathError as exc:
+        raise _error(str(exc)) from None
+    handle = _open(args)
+    try:
+        entries = [e.to_json() for e in _access(handle).entries(path)]
+    finally:
+        handle.stop()
+    if args.json:
+        print(json.dumps({"path": path.display(), "owner": path.user, "entries": entries}, indent=2))
+        return 0
+    print(f"{path.display()}\towner: {path.user}")
+    for e in entries:
+        who = "public" if e["type"] == "public" else f"{e['type']} {e['name']}"
+        where = f" (inherited from {e['grantedOn']})" if e["inherited"] else ""
+        print(f"  {who}: {e['level']}{where}")
     return 0
 
 

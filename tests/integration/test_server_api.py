@@ -170,11 +170,12 @@ def test_listing_shapes(dm: DM, dialect: str) -> None:
     assert r.status_code == 200 and len(r.json()["contents"]) == 3
 
 
-def test_root_listing_shows_only_own_folder(dm: DM) -> None:
+def test_root_listing_shows_own_folder_and_the_sharing_views(dm: DM) -> None:
+    # the caller's folder, then the virtual "Shared to <user>" and "Public" folders (issue 19), no one else
     for url in (f"{dm.base}/datamanager/files/users", f"{dm.base}/datamanager/v1.0/file/Home"):
         r = dm.s.get(url, timeout=10)
         assert r.status_code == 200
-        assert [c["name"] for c in r.json()["contents"]] == [dm.user]
+        assert [c["name"] for c in r.json()["contents"]] == [dm.user, f"Shared to {dm.user}", "Public"]
 
 
 # -- files ------------------------------------------------------------------------------------------------
