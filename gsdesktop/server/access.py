@@ -112,10 +112,11 @@ class Group:
 
 def denied(path: DMPath, need: Level = Level.READ) -> APIError:
     """The 403 for a path the caller may not use: the same whether the path exists or not."""
-    what = "write" if need >= Level.WRITE else "read"
+    del path  # never named: the answer must not differ between existing and missing paths
     if need >= Level.OWNER:
-        return APIError(403, f"access denied: only the owner of {path.display()} can do this")
-    return APIError(403, f"access denied: you have no {what} access to {path.display()}")
+        return APIError(403, "access denied: only the owner of this item can do this")
+    what = "write" if need >= Level.WRITE else "read"
+    return APIError(403, f"access denied: you have no {what} access to this path (or it does not exist)")
 
 
 def _ancestors(rel: str) -> Iterator[str]:
