@@ -13,9 +13,12 @@ All under ``/datamanager/sharing/`` (JSON in and out, signed-in callers), plus t
 * ``GET /datamanager/sharing/shared`` -- what others shared with you, by owner; ``GET .../public`` -- every
   public item.
 * ``GET|POST /datamanager/sharing/groups`` -- your groups / create one (you become its administrator);
-  ``GET|DELETE .../groups/<name>``; ``POST .../groups/<name>/members`` ``{"user", "admin"}``;
+  ``GET|DELETE .../groups/<name>``; ``POST .../groups/members`` ``{"group", "user", "admin"}``;
   ``DELETE .../groups/<name>/members/<user>`` (administrators; a member may leave);
-  ``POST .../groups/<name>/admins`` ``{"user"}``; ``DELETE .../groups/<name>/admins/<user>``.
+  ``POST .../groups/admins`` ``{"group", "user"}``; ``DELETE .../groups/<name>/admins/<user>``.
+
+Bodies are read by the routes themselves, after sign-in and capped at :data:`MAX_BODY` (no unauthenticated
+caller makes the server read a body); their models are still in the OpenAPI document.
 * ``GET /datamanager/sharing/users?prefix=al`` -- user names starting with ``al`` (at most 20), without
   those who opted out; ``GET|PUT /datamanager/sharing/me`` ``{"searchable": false}`` to opt out.
 
@@ -26,12 +29,13 @@ Virtual folders (views; shared items keep their canonical ``/users/<owner>/...``
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
+from starlette.concurrency import run_in_threadpool
 
 from gsdesktop.server import formats, ops
 from gsdesktop.server.access import Level, access_of, checked_path
@@ -41,6 +45,7 @@ from gsdesktop.server.common import (
     base_url,
     dir_json,
     iso,
+    read_body,
     require_user,
     store_of,
 )
@@ -50,6 +55,7 @@ from gsdesktop.server.users import USERS_PREFIX
 SHARED_PREFIX = "Shared to "
 PUBLIC_FOLDER = "Public"
 PUBLIC_LINK_PREFIX = "/public"
+MAX_BODY = 16 * 1024
 
 router = APIRouter(prefix="/datamanager/sharing", tags=["sharing"])
 public_router = APIRouter(tags=["sharing"])
@@ -121,11 +127,13 @@ class GroupCreate(BaseModel):
 
 
 class MemberRequest(BaseModel):
+    group: str = Field(max_length=64)
     user: str = Field(max_length=64)
     admin: bool = False
 
 
 class AdminRequest(BaseModel):
+    group: str = Field(max_length=64)
     user: str = Field(max_length=64)
 
 
@@ -143,6 +151,29 @@ class PreferencesUpdate(BaseModel):
 
 
 # -- helpers ------------------------------------------------------------------------------------------------
+M = TypeVar("M", bound=BaseModel)
+
+
+def _body_doc(model: type[BaseModel]) -> dict[str, Any]:
+    """OpenAPI ``requestBody`` of a route that reads its JSON body itself (after sign-in, capped)."""
+    schema = {"application/json": {"schema": model.model_json_schema()}}
+    return {"requestBody": {"required": True, "content": schema}}
+
+
+async def _model(request: Request, model: type[M]) -> M:
+    """The request's JSON body as ``model``: read only after sign-in (the route's dependency), capped
+    at :data:`MAX_BODY` (413), and 400 with a message when malformed, too deep or of the wrong shape."""
+    body = await read_body(request, MAX_BODY)
+    try:
+        return model.model_validate_json(body or b"null")
+    except ValidationError as exc:
+        parts = []
+        for err in exc.errors():
+            loc = ".".join(str(x) for x in err.get("loc", ()))
+            parts.append(f"{loc}: {err.get('msg', 'invalid')}" if loc else str(err.get("msg", "invalid")))
+        raise APIError(400, "invalid request body: " + "; ".join(parts)) from None
+
+
 def _dialect(raw: str) -> str:
     try:
         return parse_path(raw).root
@@ -191,9 +222,14 @@ def get_acl(request: Request, path: str, user: str = Depends(require_user)) -> A
     return acl_view(request, dm, user, _dialect(path))
 
 
-@router.post("/acl/{path:path}", response_model=AclView)
-def grant(request: Request, path: str, body: GrantRequest, user: str = Depends(require_user)) -> Any:
+@router.post("/acl/{path:path}", response_model=AclView, openapi_extra=_body_doc(GrantRequest))
+async def grant(request: Request, path: str, user: str = Depends(require_user)) -> Any:
     """Grant (or change) access for a user, a group or the public (owner only; the public reads only)."""
+    body = await _model(request, GrantRequest)
+    return await run_in_threadpool(_grant, request, path, user, body)
+
+
+def _grant(request: Request, path: str, user: str, body: GrantRequest) -> Any:
     dm = _item_path(request, path, user, Level.OWNER)
     name = _name_for(body.type, body.name)
     access_of(request).grant(dm, body.type, name, Level.WRITE if body.level == "write" else Level.READ)
@@ -269,10 +305,12 @@ def my_groups(request: Request, user: str = Depends(require_user)) -> Any:
     return {"groups": [g.to_json(user) for g in access_of(request).groups_of(user)]}
 
 
-@router.post("/groups", response_model=GroupView, status_code=201)
-def create_group(request: Request, body: GroupCreate, user: str = Depends(require_user)) -> Any:
+@router.post("/groups", response_model=GroupView, status_code=201, openapi_extra=_body_doc(GroupCreate))
+async def create_group(request: Request, user: str = Depends(require_user)) -> Any:
     """Create a group; you are its first administrator (409 when the name is taken)."""
-    return access_of(request).create_group(body.name, user).to_json(user)
+    body = await _model(request, GroupCreate)
+    group = await run_in_threadpool(access_of(request).create_group, body.name, user)
+    return group.to_json(user)
 
 
 @router.get("/groups/{name}", response_model=GroupView)
@@ -291,10 +329,14 @@ def delete_group(request: Request, name: str, user: str = Depends(require_user))
     return Response(status_code=204)
 
 
-@router.post("/groups/{name}/members", response_model=GroupView)
-def add_member(request: Request, name: str, body: MemberRequest, user: str = Depends(require_user)) -> Any:
-    """Add a member (``admin: true``: as an administrator); administrators only."""
-    return access_of(request).add_member(name, user, body.user, admin=body.admin).to_json(user)
+@router.post("/groups/members", response_model=GroupView, openapi_extra=_body_doc(MemberRequest))
+async def add_member(request: Request, user: str = Depends(require_user)) -> Any:
+    """Add a member to a group (``admin: true``: as an administrator); administrators only."""
+    body = await _model(request, MemberRequest)
+    group = await run_in_threadpool(
+        access_of(request).add_member, body.group, user, body.user, admin=body.admin
+    )
+    return group.to_json(user)
 
 
 @router.delete("/groups/{name}/members/{member}", response_model=GroupView)
@@ -303,10 +345,12 @@ def remove_member(request: Request, name: str, member: str, user: str = Depends(
     return access_of(request).remove_member(name, user, member).to_json(user)
 
 
-@router.post("/groups/{name}/admins", response_model=GroupView)
-def add_admin(request: Request, name: str, body: AdminRequest, user: str = Depends(require_user)) -> Any:
-    """Make a user an administrator (and a member); administrators only."""
-    return access_of(request).set_admin(name, user, body.user, True).to_json(user)
+@router.post("/groups/admins", response_model=GroupView, openapi_extra=_body_doc(AdminRequest))
+async def add_admin(request: Request, user: str = Depends(require_user)) -> Any:
+    """Make a user an administrator (and a member) of a group; administrators only."""
+    body = await _model(request, AdminRequest)
+    group = await run_in_threadpool(access_of(request).set_admin, body.group, user, body.user, True)
+    return group.to_json(user)
 
 
 @router.delete("/groups/{name}/admins/{member}", response_model=GroupView)
@@ -332,10 +376,11 @@ def get_preferences(request: Request, user: str = Depends(require_user)) -> Any:
     return {"name": user, "searchable": access_of(request).searchable(user)}
 
 
-@router.put("/me", response_model=Preferences)
-def set_preferences(request: Request, body: PreferencesUpdate, user: str = Depends(require_user)) -> Any:
+@router.put("/me", response_model=Preferences, openapi_extra=_body_doc(PreferencesUpdate))
+async def set_preferences(request: Request, user: str = Depends(require_user)) -> Any:
     """``{"searchable": false}`` hides you from the user search (people can still share by exact name)."""
-    access_of(request).set_searchable(user, body.searchable)
+    body = await _model(request, PreferencesUpdate)
+    await run_in_threadpool(access_of(request).set_searchable, user, body.searchable)
     return {"name": user, "searchable": body.searchable}
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 from urllib.parse import quote
 
@@ -116,10 +117,13 @@ def test_groups_members_admins_and_a_recreated_group_does_not_inherit_grants(tri
     assert r.status_code == 201 and r.json()["admins"] == [alice.user]
     assert alice.s.post(groups, json={"name": group}, timeout=30).status_code == 409
     assert alice.s.post(groups, json={"name": "Public"}, timeout=30).status_code == 400
-    r = alice.s.post(f"{groups}/{group}/members", json={"user": carol.user}, timeout=30)
+    r = alice.s.post(f"{groups}/members", json={"group": group, "user": carol.user}, timeout=30)
     assert r.status_code == 200 and r.json()["members"] == [alice.user, carol.user]
     # a member is not an administrator
-    assert carol.s.post(f"{groups}/{group}/members", json={"user": bob.user}, timeout=30).status_code == 403
+    assert (
+        carol.s.post(f"{groups}/members", json={"group": group, "user": bob.user}, timeout=30).status_code
+        == 403
+    )
     assert [g["name"] for g in carol.s.get(groups, timeout=30).json()["groups"]] == [group]
     assert carol.s.get(groups, timeout=30).json()["groups"][0]["yourRole"] == "member"
 
@@ -130,8 +134,14 @@ def test_groups_members_admins_and_a_recreated_group_does_not_inherit_grants(tri
     assert ("Group", group, "R") in aces(meta)
 
     # admins: promote carol, who adds bob; the last admin cannot leave
-    assert alice.s.post(f"{groups}/{group}/admins", json={"user": carol.user}, timeout=30).status_code == 200
-    assert carol.s.post(f"{groups}/{group}/members", json={"user": bob.user}, timeout=30).status_code == 200
+    assert (
+        alice.s.post(f"{groups}/admins", json={"group": group, "user": carol.user}, timeout=30).status_code
+        == 200
+    )
+    assert (
+        carol.s.post(f"{groups}/members", json={"group": group, "user": bob.user}, timeout=30).status_code
+        == 200
+    )
     assert fetch(bob, path) == b"group data\n"
     assert carol.s.delete(f"{groups}/{group}/members/{bob.user}", timeout=30).status_code == 200
     assert get(bob, path).status_code == 403
@@ -278,3 +288,46 @@ def test_genomespace_client_lists_downloads_and_parses_acl_of_a_shared_folder(
     got = {(a.sid.type, a.sid.name, a.permission) for a in md.effective_acl.access_control_entries}
     assert got == {("User", alice.user, "R"), ("User", alice.user, "W"), ("User", bob.user, "R")}
     assert md.effective_acl.object.object_id == f"/Home/{alice.user}/share/reads.txt"
+
+
+def test_bodies_are_read_only_after_sign_in_capped_and_validated(trio: list[DM]) -> None:
+    alice, _, _ = trio
+    alice.upload("b.txt", b"b")
+    targets = [
+        ("POST", f"{SHARING}/acl{alice.p('b.txt')}"),
+        ("POST", f"{SHARING}/groups"),
+        ("POST", f"{SHARING}/groups/members"),
+        ("POST", f"{SHARING}/groups/admins"),
+        ("PUT", f"{SHARING}/me"),
+    ]
+    host, port = alice.base.removeprefix("http://").split(":")
+    for method, target in targets:
+        # unauthenticated, 50 MB announced, two bytes sent: 401 at once (the body is never waited for)
+        with socket.create_connection((host, int(port)), timeout=5) as sock:
+            head = (
+                f"{method} {target} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+                f"Content-Length: 50000000\r\n\r\n"
+            )
+            sock.sendall(head.encode() + b'{"')
+            assert sock.recv(64).startswith(b"HTTP/1.1 401"), (method, target)
+        # signed in: over the cap 413, malformed 400, wrong shape 400 (never 5xx)
+        url = alice.base + target
+        big = alice.s.request(method, url, json={"name": "x" * 40_000}, timeout=30)
+        assert big.status_code == 413, (target, big.text)
+        bad = alice.s.request(
+            method, url, data=b"{nope", headers={"Content-Type": "application/json"}, timeout=30
+        )
+        assert bad.status_code == 400, (target, bad.text)
+        deep = alice.s.request(
+            method,
+            url,
+            data=b"[" * 5000 + b"]" * 5000,
+            headers={"Content-Type": "application/json"},
+            timeout=30,
+        )
+        assert deep.status_code == 400, (target, deep.text)
+        shape = alice.s.request(method, url, json={"type": "everyone", "searchable": "maybe"}, timeout=30)
+        assert shape.status_code == 400 and "invalid request body" in shape.json()["message"], target
+    doc = requests.get(f"{alice.base}/openapi.json", timeout=30).json()
+    body = doc["paths"][f"{SHARING}/acl/{{path}}"]["post"]["requestBody"]["content"]["application/json"]
+    assert set(body["schema"]["properties"]) == {"type", "name", "level"}

@@ -65,7 +65,8 @@ def test_grant_revoke_and_group_membership_reach_the_other_replica_within_2s(
         # at once: a user grant on the folder (inherited by the file) and a group member added
         started = time.monotonic()
         assert grant(alice, alice.p("proj"), "user", bob.user).status_code == 200
-        assert alice.s.post(members, json={"user": carol.user}, timeout=30).status_code == 200
+        add = {"group": group, "user": carol.user}
+        assert alice.s.post(f"{alice.base}{SHARING}/groups/members", json=add, timeout=30).status_code == 200
         worst = max(
             worst, _until_status(bob, target, 200, started), _until_status(carol, target, 200, started)
         )
@@ -140,7 +141,13 @@ def test_racing_grants_revokes_and_member_adds_through_two_replicas_all_land(
         # racing member adds (then removes) on one group through both replicas
         members = [f"{both(i).base}{groups}/{group}/members" for i in range(len(grantees))]
         calls = [
-            partial(both(i).s.post, members[i], json={"user": g}, timeout=30) for i, g in enumerate(grantees)
+            partial(
+                both(i).s.post,
+                f"{both(i).base}{groups}/members",
+                json={"group": group, "user": g},
+                timeout=30,
+            )
+            for i, g in enumerate(grantees)
         ]
         assert _at_once(calls) == []
         fresh = AccessStore(store).group(group)
@@ -168,7 +175,7 @@ def test_admin_cli_lists_groups_and_an_items_acl(
     group = f"cli-{alice.user}"
     groups = f"{alice.base}{SHARING}/groups"
     assert alice.s.post(groups, json={"name": group}, timeout=30).status_code == 201
-    assert alice.s.post(f"{groups}/{group}/members", json={"user": bob_acc.username}, timeout=30).ok
+    assert alice.s.post(f"{groups}/members", json={"group": group, "user": bob_acc.username}, timeout=30).ok
     assert grant(alice, alice.p("d"), "user", bob_acc.username, "write").status_code == 200
     assert grant(alice, alice.p("d/cli.txt"), "group", group).status_code == 200
 
