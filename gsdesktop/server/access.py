@@ -51,6 +51,7 @@ ACL_PREFIX = ".gsdm/acl/"
 GROUPS_PREFIX = ".gsdm/groups/"
 NOSEARCH_PREFIX = ".gsdm/nosearch/"
 GROUP_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+USER_PREFIX_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 RESERVED_GROUPS = frozenset({"public"})
 PUBLIC_SID = {"id": "public", "name": "Public", "type": "Group"}
 CACHE_SECONDS = 1.5
@@ -431,7 +432,8 @@ class AccessStore:
     def revoke(self, path: DMPath, kind: str, name: str) -> None:
         """Remove the entry granted on ``path`` itself (an inherited one: 409 naming where it is)."""
         prefix = self._principal_prefix(path, kind, name)
-        here, _ = self.store.list_all(prefix, delimiter=None)
+        too_long = len(prefix.encode("utf-8")) > MAX_KEY_BYTES
+        here = [] if too_long else self.store.list_all(prefix, delimiter=None)[0]
         if not here:
             entries = self._entries(path.user, fresh=True)
             for rel in _ancestors(path.rel):
@@ -497,6 +499,8 @@ class AccessStore:
 
     def search_users(self, prefix: str, users_prefix: str, limit: int = 20) -> list[str]:
         """Account names starting with ``prefix`` (case-sensitive), without those who opted out."""
+        if not USER_PREFIX_RE.match(prefix):
+            return []  # no account name holds other characters
         page = self.store.list_page(users_prefix + prefix, delimiter=None, max_keys=limit * 4 + 50)
         hidden = self._hidden()
         names = []

@@ -331,3 +331,39 @@ def test_bodies_are_read_only_after_sign_in_capped_and_validated(trio: list[DM])
     doc = requests.get(f"{alice.base}/openapi.json", timeout=30).json()
     body = doc["paths"][f"{SHARING}/acl/{{path}}"]["post"]["requestBody"]["content"]["application/json"]
     assert set(body["schema"]["properties"]) == {"type", "name", "level"}
+
+
+def test_odd_input_is_a_4xx_never_a_server_error(trio: list[DM]) -> None:
+    alice, bob, _ = trio
+    alice.upload("o.txt", b"o")
+    s, base = alice.s, f"{alice.base}{SHARING}"
+    long_path = alice.p("/".join(["d" * 200] * 4) + "/x.txt")
+    answers = [
+        s.get(f"{base}/users", params={"prefix": "\x00%/*"}, timeout=30),
+        s.get(f"{base}/users", params={"prefix": "a" * 65}, timeout=30),
+        s.get(f"{base}/groups/{quote('no such/group', safe='')}", timeout=30),
+        s.delete(f"{base}/groups/nosuch-zz/members/{bob.user}", timeout=30),
+        s.delete(acl_url(alice, alice.p("o.txt")), params={"type": "user", "name": "a:b/c"}, timeout=30),
+        s.delete(acl_url(alice, long_path), params={"type": "user", "name": bob.user}, timeout=30),
+        s.delete(acl_url(alice, alice.p("o.txt")), params={"type": "everyone"}, timeout=30),
+        s.get(acl_url(alice, "/nowhere/x"), timeout=30),
+        s.post(f"{base}/groups/members", json={"group": "nosuch-zz", "user": "x y"}, timeout=30),
+        requests.get(f"{alice.base}/public/nowhere/../x", timeout=30),
+        s.get(f"{alice.base}/datamanager/files/users/Shared to {alice.user}/{bob.user}/deeper", timeout=30),
+        s.get(f"{alice.base}/datamanager/files/users/Public/x", timeout=30),
+    ]
+    assert [r.status_code for r in answers] == [
+        200,
+        400,
+        404,
+        404,
+        404,
+        404,
+        400,
+        400,
+        404,
+        404,
+        404,
+        404,
+    ]
+    assert answers[0].json() == {"users": []}
