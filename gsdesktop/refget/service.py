@@ -480,14 +480,15 @@ def index_fasta(request: Request) -> Response:
 
 def _own_file_param(request: Request, what: str) -> Response | tuple[str, str, Any]:
     """The signed-in user, the raw ``?path=`` and its resolved DM path, or the error response."""
-    from gsdesktop.server.common import APIError, own_path
+    from gsdesktop.server.access import Level, checked_path
+    from gsdesktop.server.common import APIError
 
     user = _signed_in_user(request)
     if isinstance(user, Response):
         return user
     raw = request.query_params.get("path", "")
     try:
-        path = own_path(raw, user)
+        path = checked_path(request, raw, user, Level.READ)  # a file shared with the caller is fine
     except APIError as exc:
         return _api_error(exc.status, exc.message, exc.headers)
     if path is None or not path.rel:

@@ -458,6 +458,28 @@ class AccessStore:
             self.store.delete_many(doomed)
             self._forget()
 
+    def move_entries(self, src: DMPath, dst: DMPath) -> None:
+        """After a move: the entries on ``src`` and below now name the same items under ``dst``.
+
+        An entry naming the new owner (an item moved into a grantee's own tree) is dropped.
+        """
+        moved: list[str] = []
+        for obj in self._list(f"{ACL_PREFIX}{src.user}/", fresh=True):
+            parsed = _parse_acl_key(obj.key)
+            if parsed is None or not DMPath(src.user, parsed[1]).is_within(src):
+                continue
+            rel, entry = parsed[1], parsed[2]
+            if not (entry.type == "user" and entry.name == dst.user):
+                new_rel = (
+                    dst.rel + rel[len(src.rel) :] if src.rel else "/".join(p for p in (dst.rel, rel) if p)
+                )
+                where = f"{ACL_PREFIX}{dst.user}/" + (f"{new_rel.strip('/')}/" if new_rel.strip("/") else "")
+                self._put(where + obj.key.rsplit("/", 1)[-1])
+            moved.append(obj.key)
+        if moved:
+            self.store.delete_many(moved)
+            self._forget()
+
     # -- discovery ----------------------------------------------------------------------------------------
     def shared_with(self, user: str) -> dict[str, list[tuple[DMPath, Level]]]:
         """``{owner: [(path, level), ...]}`` of what other users shared with ``user`` (not the public)."""

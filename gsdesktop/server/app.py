@@ -33,7 +33,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gsdesktop import __version__
 from gsdesktop.server import apidocs, formats, metrics, moves, ops, sharing
-from gsdesktop.server.access import AccessMiddleware, AccessStore, Level, checked_path
+from gsdesktop.server.access import AccessMiddleware, AccessStore, Level, access_of, checked_path
 from gsdesktop.server.accesslog import AccessLogMiddleware
 from gsdesktop.server.common import (
     BETA,
@@ -46,9 +46,7 @@ from gsdesktop.server.common import (
     basic_credentials,
     check_password,
     dir_json,
-    forbidden,
     not_found,
-    own_path,
     parse_json,
     path_url,
     read_body,
@@ -299,11 +297,11 @@ def _quote(text: str) -> str:
 
 def _put_sync(request: Request, raw: str, user: str, dialect: str, body: bytes) -> Response:
     store, base = store_of(request), base_url(request)
-    path = own_path(raw, user)
+    path = checked_path(request, raw, user, Level.WRITE)
     assert path is not None
     source = request.headers.get("x-gs-copy-source")
     if source is not None:
-        src = _copy_source(store, source, user)
+        src = _copy_source(request, store, source, user)
         is_dir = ops.copy(store, src, path, merge=_flag(_query(request, "merge")))
         meta = ops.metadata(store, path, base, dialect) if not is_dir else dir_json(path, base, dialect)
         return _json(meta, 201)
@@ -334,8 +332,8 @@ def _strip_api_url(value: str) -> str:
     return value
 
 
-def _copy_source(store: S3Store, header: str, user: str) -> DMPath:
-    """Resolve ``x-gs-copy-source`` (a path; percent-decoded as a fallback) inside the caller's tree."""
+def _copy_source(request: Request, store: S3Store, header: str, user: str) -> DMPath:
+    """Resolve ``x-gs-copy-source`` (a path; percent-decoded as a fallback) the caller may read."""
     value = _strip_api_url(header.strip())
     candidates = [value]
     if "%" in value:
@@ -343,23 +341,21 @@ def _copy_source(store: S3Store, header: str, user: str) -> DMPath:
     last: APIError | None = None
     for cand in candidates:
         try:
-            src = own_path(cand, user)
+            src = checked_path(request, cand, user, Level.READ)
         except APIError as exc:
             last = exc
             continue
         assert src is not None
         if len(candidates) == 1 or ops.stat(store, src) is not None:
             return src
-    if last is not None and last.status == 403:
-        raise forbidden(user)
-    if last is not None and len(candidates) == 1:
+    if last is not None and (last.status == 403 or len(candidates) == 1):
         raise last
     raise not_found(f"copy source {header}")
 
 
 def _uploadurl(request: Request, raw: str, user: str, dialect: str) -> Response:
     store = store_of(request)
-    path = own_path(raw, user)
+    path = checked_path(request, raw, user, Level.WRITE)
     assert path is not None
     if path.is_home:
         raise APIError(400, "name the file to upload: /users/<user>/<dir>/<file>")
@@ -434,12 +430,14 @@ def _metadata(request: Request, raw: str, user: str, dialect: str) -> Response:
 
 
 def _delete(request: Request, raw: str, user: str, dialect: str) -> Response:
-    path = own_path(raw, user)
+    path = checked_path(request, raw, user, Level.WRITE)
     assert path is not None
     if_match = _query(request, "ifMatch")  # extension: delete the file only while it has this MD5
     if if_match is not None and not re.fullmatch(r"[0-9a-fA-F]{32}", if_match):
         raise APIError(400, "ifMatch must be the hex MD5 (32 characters) of the version to delete")
-    return _json(ops.delete(store_of(request), path, dialect, if_match=if_match))
+    answer = ops.delete(store_of(request), path, dialect, if_match=if_match)
+    access_of(request).forget_below(path)  # a new item of the same name is not shared by accident
+    return _json(answer)
 
 
 def _formats_list() -> list[dict[str, Any]]:
@@ -587,15 +585,16 @@ async def v1_file_post(request: Request, path: str, user: str = Depends(require_
 
 def _move_sync(request: Request, raw: str, user: str, body: bytes) -> Response:
     store, base = store_of(request), base_url(request)
-    src = own_path(raw, user)
+    src = checked_path(request, raw, user, Level.WRITE)
     assert src is not None
     payload = parse_json(body) if body.strip() else None
     target = payload.get("path") if isinstance(payload, dict) else None
     if not isinstance(target, str) or not target.strip():
         raise APIError(400, 'POST needs a JSON body {"path": "/Home/<user>/<new path>"} (move/rename)')
-    dst = own_path(_strip_api_url(target), user)
+    dst = checked_path(request, _strip_api_url(target), user, Level.WRITE)
     assert dst is not None
     moves.move(store, src, dst)
+    access_of(request).move_entries(src, dst)  # sharing follows the item
     return _json(ops.metadata(store, dst, base, V1))
 
 

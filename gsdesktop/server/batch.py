@@ -26,16 +26,8 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from gsdesktop.server import preconditions
-from gsdesktop.server.common import (
-    BETA,
-    V1,
-    APIError,
-    forbidden,
-    parse_json,
-    read_body,
-    require_user,
-    store_of,
-)
+from gsdesktop.server.access import Level, access_of
+from gsdesktop.server.common import BETA, V1, APIError, parse_json, read_body, require_user, store_of
 from gsdesktop.server.paths import DMPath, PathError, parse_path
 from gsdesktop.server.storage import ObjectInfo, S3Store
 
@@ -115,6 +107,7 @@ def sign_batch(request: Request, user: str, dialect: str, files: list[Any]) -> l
     import base64
 
     store = store_of(request)
+    access = access_of(request)
     ttl = request.app.state.settings.upload_ttl
     parsed: list[tuple[str, DMPath | None, str | None]] = []  # (raw, path, error)
     for item in files:
@@ -127,8 +120,8 @@ def sign_batch(request: Request, user: str, dialect: str, files: list[Any]) -> l
         except PathError as exc:
             parsed.append((raw, None, str(exc)))
             continue
-        if dm is not None and dm.user != user:
-            raise forbidden(user)
+        if dm is not None:
+            access.require(user, dm, Level.WRITE)
         parsed.append((raw, dm, None if dm is not None else "name the file: /users/<user>/<dir>/<file>"))
     folders: dict[str, _Folder] = {}
     results: list[dict[str, Any]] = []

@@ -52,8 +52,9 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from gsdesktop.server import clash, ops, preconditions
+from gsdesktop.server.access import AccessStore, Level, access_of
 from gsdesktop.server.common import APIError, base_url, own_path, read_json, require_user
-from gsdesktop.server.paths import DMPath
+from gsdesktop.server.paths import DMPath, PathError, parse_path
 from gsdesktop.server.storage import PRECONDITION_CODES, ObjectInfo, S3Store, error_code, is_not_found
 
 log = logging.getLogger(__name__)
@@ -137,10 +138,11 @@ class UploadState:
     # a conditional upload (create body ifMatch / ifNoneMatch), enforced again at complete:
     if_match_etag: str = ""  # the S3 ETag resolved at create (If-Match on CompleteMultipartUpload)
     if_none_match: bool = False  # If-None-Match: * on CompleteMultipartUpload
+    owner: str = ""  # the owner of the target's tree when not ``user`` (a folder shared with Write)
 
     @property
     def dm_path(self) -> DMPath:
-        return DMPath(self.user, self.rel)
+        return DMPath(self.owner or self.user, self.rel)
 
     @property
     def key(self) -> str:
@@ -205,13 +207,24 @@ def start_upload(
     preferred_part_size: Any = None,
     md5_at_complete: bool = False,
     precondition: preconditions.Precondition | None = None,
+    access: AccessStore | None = None,
 ) -> UploadState:
     """Create the S3 multipart upload for ``raw_path`` (a user's file path) and remember it.
 
     ``md5`` may be left out only when ``md5_at_complete`` (the server allows the MD5 at *complete*).
-    A ``precondition`` is checked now (412) and again by S3 at complete.
+    A ``precondition`` is checked now (412) and again by S3 at complete. With ``access`` any path the
+    user may write is accepted (a folder shared with Write), else only the user's own tree.
     """
-    path = own_path(str(raw_path or ""), user)
+    if access is None:
+        path = own_path(str(raw_path or ""), user)
+    else:
+        try:
+            path = parse_path(str(raw_path or "")).path
+        except PathError as exc:
+            raise MultipartError(400, str(exc)) from exc
+        if path is None:
+            raise MultipartError(400, "the path must name a file: /users/<user>/<dir>/<file>")
+        access.require(user, path, Level.WRITE)
     assert path is not None
     dialect = "v1" if str(raw_path).lstrip("/").lower().startswith("home") else "beta"
     if path.is_home:
@@ -254,6 +267,7 @@ def start_upload(
     state = UploadState(
         upload_id=secrets.token_urlsafe(18),
         user=user,
+        owner=path.user if path.user != user else "",
         rel=path.rel,
         dialect=dialect,
         s3_upload_id=str(r["UploadId"]),
@@ -700,6 +714,7 @@ def _start_sync(request: Request, body: dict[str, Any], user: str) -> Response:
             body.get("partSize"),
             md5_at_complete(request),
             precondition,
+            access=access_of(request),
         )
     except APIError as exc:
         return _error(exc)
@@ -737,6 +752,7 @@ def _urls_sync(upload_id: str, request: Request, body: dict[str, Any], user: str
     try:
         store = _store(request)
         state = load_state(store, user, upload_id)
+        access_of(request).require(user, state.dm_path, Level.WRITE)  # still allowed (not revoked)
         result = part_urls(store, state, body.get("parts"), body.get("expiresIn"))
     except APIError as exc:
         return _error(exc)
@@ -756,6 +772,7 @@ def _complete_sync(upload_id: str, request: Request, body: dict[str, Any], user:
     try:
         store = _store(request)
         state = load_state(store, user, upload_id)
+        access_of(request).require(user, state.dm_path, Level.WRITE)  # still allowed (not revoked)
         result = complete_upload(store, state, body.get("parts"), body.get("md5"))
         result["metadata"] = ops.metadata(store, state.dm_path, base_url(request), state.dialect)
     except APIError as exc:

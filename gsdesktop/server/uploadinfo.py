@@ -29,7 +29,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from fastapi import Request
 
 from gsdesktop.server import ops
-from gsdesktop.server.common import APIError, own_path
+from gsdesktop.server.access import Level, checked_path
+from gsdesktop.server.common import APIError
 from gsdesktop.server.seaweed import UPLOAD_ROLE_ARN, S3Config
 from gsdesktop.server.storage import S3Store
 
@@ -102,7 +103,7 @@ def scoped_credentials(store: S3Store, key: str, user: str, arn: str) -> dict[st
 def upload_info(request: Request, raw_path: str, user: str) -> dict[str, Any]:
     """The uploadinfo JSON for ``raw_path`` (a file in the caller's own tree whose folder exists)."""
     store: S3Store = request.app.state.store
-    path = own_path(raw_path, user)
+    path = checked_path(request, raw_path, user, Level.WRITE)
     assert path is not None
     if path.is_home:
         raise APIError(400, "uploadinfo needs the path of a file inside your folder")
