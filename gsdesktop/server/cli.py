@@ -142,11 +142,15 @@ def register(sub: Any) -> None:
     )
     _add_store_options(fp)
     fp.set_defaults(handler=cmd_data_fingerprint)
-    groups = ssub.add_parser("groups", help="list the sharing groups with their administrators and members")
+    groups = ssub.add_parser(
+        "groups", help="list the sharing groups with their administrators and members", epilog=EXIT_CODES
+    )
     groups.add_argument("--json", action="store_true", help="print JSON")
     _add_store_options(groups)
     groups.set_defaults(handler=cmd_groups)
-    acl = ssub.add_parser("acl", help="show who may access a path (its own and inherited sharing entries)")
+    acl = ssub.add_parser(
+        "acl", help="show who may access a path (its own and inherited sharing entries)", epilog=EXIT_CODES
+    )
     acl.add_argument("path", metavar="PATH", help="/users/<owner>/... or /Home/<owner>/...")
     acl.add_argument("--json", action="store_true", help="print JSON")
     _add_store_options(acl)
