@@ -691,6 +691,9 @@ def create_app(settings: ServerSettings | S3Config, *, store: S3Store | None = N
     from gsdesktop.server.batch import router as batch_router
 
     app.include_router(batch_router)
+    from gsdesktop.server.dlbatch import router as dlbatch_router
+
+    app.include_router(dlbatch_router)
     try:
         from gsdesktop.server.fingerprint import router as fingerprint_router
 

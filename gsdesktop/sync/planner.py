@@ -22,6 +22,7 @@ run in :attr:`Phase` order. ``sync`` repeats scan+plan+execute until the plan is
 
 from __future__ import annotations
 
+import bisect
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -343,6 +344,7 @@ def plan(
     _emit_side(result, base, local, remote, t_loc, t_rem, conflicts)
     _subtree_pre_deletes(result)
     _pair_moves(result, local, remote)
+    _pair_folder_moves(result, base, local, remote)
     if fold is not None:
         _drop_collisions(result, local, fold)
     return result
@@ -449,6 +451,61 @@ def _pair_moves(result: Plan, local: Tree, remote: Tree) -> None:
         result.actions = [
             a for a in out if not (a.op is delete_op and a.path in used and a.phase is Phase.DELETE)
         ]
+
+
+def _subtree(keys: list[str], tree: Tree, root: str) -> dict[str, Entry]:
+    """The entries strictly below ``root``, keyed by their path relative to it (``keys``: sorted)."""
+    lo = bisect.bisect_left(keys, root + "/")
+    hi = bisect.bisect_left(keys, root + "0")  # "0" sorts right after "/"
+    n = len(root) + 1
+    return {k[n:]: tree[k] for k in keys[lo:hi]}
+
+
+def _pair_folder_moves(result: Plan, base: Tree, local: Tree, remote: Tree) -> None:
+    """A folder renamed on one side becomes one rename of the folder on the other side.
+
+    A folder ``d`` that one side removed (the other side still has it exactly as synced) and a new
+    folder ``n`` on that side whose whole contents equal ``d``'s synced contents: instead of a move,
+    folder creation and folder removal per item, one move ``d`` -> ``n`` of the folder. Anything else
+    (an edit inside, a partial copy) keeps the per-item plan.
+    """
+    for delete_op, mkdir_op, move_op, xfer_op, changed, other in (
+        (Op.DELETE_REMOTE, Op.MKDIR_REMOTE, Op.MOVE_REMOTE, Op.UPLOAD, local, remote),
+        (Op.DELETE_LOCAL, Op.MKDIR_LOCAL, Op.MOVE_LOCAL, Op.DOWNLOAD, remote, local),
+    ):
+        gone = {a.path for a in result.actions if a.op is delete_op and a.entry is not None and a.entry.is_dir
+                and a.path in base and a.path not in changed}  # fmt: skip
+        made = {
+            a.path for a in result.actions if a.op is mkdir_op and a.path not in base and a.path not in other
+        }
+        gone = {p for p in gone if not any(q in gone for q in ancestors(p))}
+        made = {p for p in made if not any(q in made for q in ancestors(p))}
+        if not gone or not made:
+            continue
+        b_keys, c_keys, o_keys = sorted(base), sorted(changed), sorted(other)
+        by_content: dict[frozenset[tuple[str, Entry]], list[str]] = {}
+        for d in sorted(gone):
+            synced = _subtree(b_keys, base, d)
+            if synced and _subtree(o_keys, other, d) == synced:
+                by_content.setdefault(frozenset(synced.items()), []).append(d)
+        if not by_content:
+            continue
+        pairs: dict[str, str] = {}
+        for n in sorted(made):
+            cands = by_content.get(frozenset(_subtree(c_keys, changed, n).items()))
+            if cands:
+                pairs[cands.pop(0)] = n
+        if not pairs:
+            continue
+        roots = set(pairs) | set(pairs.values())
+        family = (delete_op, mkdir_op, move_op, xfer_op)
+
+        def inside(p: str | None, roots: set[str] = roots) -> bool:
+            return p is not None and (p in roots or any(q in roots for q in ancestors(p)))
+
+        kept = [a for a in result.actions if not (a.op in family and (inside(a.path) or inside(a.dest)))]
+        kept += [Action(move_op, d, DIR, n, True, Phase.MOVE) for d, n in sorted(pairs.items())]
+        result.actions = kept
 
 
 def _drop_collisions(result: Plan, local: Tree, fold: Callable[[str], str]) -> None:

@@ -179,6 +179,21 @@ class StateDB:
                 "DELETE FROM base WHERE path=? OR (path >= ? AND path < ?)", (path, path + "/", path + "0")
             )
 
+    def move_subtree(self, old: str, new: str) -> None:
+        """A folder was renamed: its base entries and cached hashes (itself and below) follow it."""
+        n = len(old)
+        with self.transaction() as c:
+            for table in ("base", "hashes"):
+                c.execute(
+                    f"DELETE FROM {table} WHERE path=? OR (path >= ? AND path < ?)",
+                    (new, new + "/", new + "0"),
+                )
+                c.execute(
+                    f"UPDATE {table} SET path = ? || substr(path, ?) "
+                    "WHERE path=? OR (path >= ? AND path < ?)",
+                    (new, n + 1, old, old + "/", old + "0"),
+                )
+
     # -- hash cache ---------------------------------------------------------------------------
     def load_hashes(self) -> dict[str, CachedHash]:
         with self._lock:

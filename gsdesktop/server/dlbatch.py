@@ -1,0 +1,187 @@
+"""Extension: signed GET URLs for many files in one request (``POST .../downloadurls-batch``).
+
+``POST /datamanager/downloadurls-batch`` (beta paths) and ``POST /datamanager/v1.0/downloadurls-batch``
+(v1.0 paths), JSON body ``{"paths": ["/users/<user>/dir/file", ...]}`` (at most :data:`MAX_ITEMS`).
+The answer keeps the request's order: ``{"results": [{"path", "url"} | {"path", "status", "message"}]}``.
+
+For clients that already know what they fetch (a sync engine whose recursive listing gave every file's
+size and MD5): the URLs are signed without looking at the objects, so a whole folder costs one request
+instead of one per file; the client checks size and MD5 of what it gets, and a missing file answers 404
+from storage. Every path must lie in the caller's tree (any other path fails the whole request with 403,
+revealing nothing); an invalid path is that item's error only. URLs live as long as ``downloadurls``'.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import re
+import threading
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qs, quote, urlsplit
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from gsdesktop.server.common import APIError, forbidden, read_body, require_user, store_of
+from gsdesktop.server.paths import DMPath, PathError, parse_path
+from gsdesktop.server.storage import S3Store
+
+log = logging.getLogger(__name__)
+
+MAX_ITEMS = 1000
+MAX_BODY = 1024 * 1024
+_PLAIN_KEY = re.compile(r"^[A-Za-z0-9/._~-]+$")
+
+router = APIRouter(tags=["extensions"])
+
+
+def _q(text: str) -> str:
+    return quote(text, safe="-_.~")
+
+
+class FastGetSigner:
+    """Presigned ``get_object`` URLs, byte for byte botocore's (checked once against it), ~10x cheaper.
+
+    Keys outside a plain character set, temporary credentials and a failed self-check go to botocore.
+    """
+
+    def __init__(self, store: S3Store) -> None:
+        self.presigner = store.presigner
+        self.bucket = store.bucket
+        self._ok: bool | None = None
+        self._lock = threading.Lock()
+        self._key: tuple[str, bytes] | None = None  # (date, signing key)
+
+    def presign(self, key: str, expires: int) -> str:
+        if _PLAIN_KEY.match(key) and self._usable():
+            return self._sign(key, expires, datetime.now(UTC))
+        params = {"Bucket": self.bucket, "Key": key}
+        return str(self.presigner.generate_presigned_url("get_object", Params=params, ExpiresIn=expires))
+
+    def _usable(self) -> bool:
+        if self._ok is None:
+            with self._lock:
+                if self._ok is None:
+                    try:
+                        self._ok = self._matches_botocore()
+                    except Exception:  # any surprise: never use the fast path
+                        log.exception("fast GET signer self-check failed")
+                        self._ok = False
+        if not self._ok:
+            return False
+        return not self.presigner._request_signer._credentials.get_frozen_credentials().token
+
+    def _matches_botocore(self) -> bool:
+        key = "users/selfcheck/dir/file-1.dat"
+        params = {"Bucket": self.bucket, "Key": key}
+        ref = str(self.presigner.generate_presigned_url("get_object", Params=params, ExpiresIn=300))
+        stamp = parse_qs(urlsplit(ref).query).get("X-Amz-Date", [""])[0]
+        when = datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+        return self._sign(key, 300, when) == ref
+
+    def _sign(self, key: str, expires: int, when: datetime) -> str:
+        creds = self.presigner._request_signer._credentials.get_frozen_credentials()
+        region = self.presigner.meta.region_name
+        endpoint = self.presigner.meta.endpoint_url.rstrip("/")
+        parts = urlsplit(endpoint)
+        path = f"{parts.path}/{_q(self.bucket)}/{quote(key, safe='/-_.~')}"
+        stamp = when.strftime("%Y%m%dT%H%M%SZ")
+        date = stamp[:8]
+        scope = f"{date}/{region}/s3/aws4_request"
+        query = {
+            "X-Amz-Algorithm": "AWS4-HMAC-SHA256",
+            "X-Amz-Credential": f"{creds.access_key}/{scope}",
+            "X-Amz-Date": stamp,
+            "X-Amz-Expires": str(expires),
+            "X-Amz-SignedHeaders": "host",
+        }
+        canonical_query = "&".join(f"{_q(k)}={_q(v)}" for k, v in sorted(query.items()))
+        request = "\n".join(
+            ["GET", path, canonical_query, f"host:{parts.netloc}\n", "host", "UNSIGNED-PAYLOAD"]
+        )
+        to_sign = "\n".join(["AWS4-HMAC-SHA256", stamp, scope, hashlib.sha256(request.encode()).hexdigest()])
+        cached = self._key
+        if cached is None or cached[0] != date:
+            k = hmac.new(("AWS4" + creds.secret_key).encode(), date.encode(), hashlib.sha256).digest()
+            for part in (region, "s3", "aws4_request"):
+                k = hmac.new(k, part.encode(), hashlib.sha256).digest()
+            cached = self._key = (date, k)
+        sig = hmac.new(cached[1], to_sign.encode(), hashlib.sha256).hexdigest()
+        url_path = f"{endpoint}/{_q(self.bucket)}/{quote(key, safe='/-_.~')}"
+        return f"{url_path}?{canonical_query}&X-Amz-Signature={sig}"
+
+
+_signers: dict[int, FastGetSigner] = {}
+
+
+def _signer(store: S3Store) -> FastGetSigner:
+    signer = _signers.get(id(store))
+    if signer is None or signer.presigner is not store.presigner:
+        signer = _signers[id(store)] = FastGetSigner(store)
+    return signer
+
+
+def _parse_body(body: bytes) -> list[Any]:
+    try:
+        data = json.loads(body or b"null")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise APIError(400, f"malformed JSON body: {exc}") from exc
+    paths = data.get("paths") if isinstance(data, dict) else None
+    if not isinstance(paths, list):
+        raise APIError(400, 'the body must be {"paths": ["/users/<user>/<dir>/<file>", ...]}')
+    if len(paths) > MAX_ITEMS:
+        raise APIError(400, f"at most {MAX_ITEMS} paths per request")
+    return paths
+
+
+def sign_downloads(request: Request, user: str, paths: list[Any]) -> list[dict[str, Any]]:
+    """Sign a GET URL per path; raises 403 when any path is outside ``user``'s tree."""
+    store = store_of(request)
+    ttl = request.app.state.settings.download_ttl
+    signer = _signer(store)
+    results: list[dict[str, Any]] = []
+    parsed: list[tuple[str, DMPath | None, str | None]] = []
+    for raw in paths:
+        if not isinstance(raw, str) or not raw.strip():
+            parsed.append((str(raw), None, "path is missing"))
+            continue
+        try:
+            dm = parse_path(raw).path
+        except PathError as exc:
+            parsed.append((raw, None, str(exc)))
+            continue
+        if dm is not None and dm.user != user:
+            raise forbidden(user)
+        if dm is None or dm.is_home:
+            parsed.append((raw, None, "name a file: /users/<user>/<dir>/<file>"))
+            continue
+        parsed.append((raw, dm, None))
+    for raw, dm, err in parsed:
+        if dm is None:
+            results.append({"path": raw, "status": 400, "message": err or "invalid path"})
+        else:
+            results.append({"path": raw, "url": signer.presign(dm.key, ttl)})
+    return results
+
+
+async def _handle(request: Request, user: str) -> Response:
+    paths = _parse_body(await read_body(request, MAX_BODY))
+    results = await run_in_threadpool(sign_downloads, request, user, paths)
+    return JSONResponse({"results": results})
+
+
+@router.post("/datamanager/downloadurls-batch")
+async def beta_downloadurls_batch(request: Request, user: str = Depends(require_user)) -> Response:
+    """Signed GET URLs for many files (beta paths ``/users/<user>/...``); per-item errors."""
+    return await _handle(request, user)
+
+
+@router.post("/datamanager/v1.0/downloadurls-batch")
+async def v1_downloadurls_batch(request: Request, user: str = Depends(require_user)) -> Response:
+    """Signed GET URLs for many files (v1.0 paths ``/Home/<user>/...``); per-item errors."""
+    return await _handle(request, user)
