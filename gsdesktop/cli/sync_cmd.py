@@ -84,6 +84,14 @@ def register(subparsers: Any) -> None:
         help="watch mode: seconds between remote checks (default 15)",
     )
     p.add_argument(
+        "--settle",
+        type=float,
+        default=0.75,
+        metavar="SECONDS",
+        help="upload a new or changed file once it has been unchanged this long; a file that keeps "
+        "changing waits 4x longer each time, up to 60 s (default 0.75)",
+    )
+    p.add_argument(
         "--allow-mass-delete",
         action="store_true",
         help="carry out deletions even above the safety threshold (50%% or 1000 files)",
@@ -239,6 +247,7 @@ def _sync(args: argparse.Namespace) -> int:
         max_download_bps=args.bwlimit_down,
         allow_mass_delete=args.allow_mass_delete,
         transfers=max(1, args.transfers),
+        min_file_age=max(0.0, args.settle),
     )
     remote = _remote_path(client.home, args.remote)
     engine = SyncEngine(client, args.local, remote, config, state_dir=args.state_dir)

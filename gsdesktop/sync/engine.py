@@ -45,6 +45,7 @@ from gsdesktop.sync.executor import AuthFailed, Executor, Offline, Throttle, app
 from gsdesktop.sync.holds import PendingDeletions, hold_mass_deletions
 from gsdesktop.sync.planner import Action, Entry, Mode, Op, fold_case, plan
 from gsdesktop.sync.scanner import CACHE_DIR, MARKER, Ignore, remote_tree, scan_local
+from gsdesktop.sync.settle import Settle
 from gsdesktop.sync.state import CachedHash, StateDB, default_state_dir, pair_id
 
 if TYPE_CHECKING:
@@ -77,7 +78,10 @@ class SyncConfig:
         use_default_ignores: apply the built-in temp/OS-file patterns.
         transfers: parallel transfers.
         host_name: name used in conflicted-copy names (default: this machine's host name).
-        min_file_age: a local file modified more recently than this is not uploaded yet.
+        min_file_age: the settle time: a new or changed local file is uploaded once it has been unchanged
+            this long (its mtime counts unless it lies in the future); a file that changes again soon
+            after waits 4x longer each time, up to ``max_hold`` (:mod:`gsdesktop.sync.settle`).
+        max_hold: the longest wait of a file that keeps changing.
         retry_base: first retry delay of a failed file (then x5 each time, at most 24 h).
         fold_names: whether the local file system folds case / Unicode (None = detect).
     """
@@ -96,7 +100,8 @@ class SyncConfig:
     use_default_ignores: bool = True
     transfers: int = 8
     host_name: str | None = None
-    min_file_age: float = 0.2
+    min_file_age: float = 0.75
+    max_hold: float = 60.0
     retry_base: float = 10.0
     fold_names: bool | None = None  # None = detect whether the local file system folds case
 
@@ -262,13 +267,14 @@ class SyncEngine:
         self.busy_paths: set[str] = set()  # local files still being written at the last scan
         self._failed_now: set[str] = set()
         self._held = PendingDeletions()  # deletions awaiting confirmation (mass-delete guard)
-        self._seen: dict[str, tuple[tuple[int, int, int], float]] = {}  # young files: identity, first seen
         self._ambiguous: set[str] = set()  # names the server lists as a file and a folder at once
         self._readopt = False
         self._restore_stable = True
         self.fold = self._detect_fold()
         # (upload, download) limiters; the app may replace them with ones its other transfers share
         self.throttles = (Throttle(self.config.max_upload_bps), Throttle(self.config.max_download_bps))
+        self._settle = Settle(self.config.min_file_age, self.config.max_hold)
+        self._downloaded: dict[str, tuple[int, int, int]] = {}  # identities of files sync wrote here
 
     # -- subscription -------------------------------------------------------------------------
     def subscribe(self, callback: Subscriber) -> Callable[[], None]:
@@ -365,6 +371,7 @@ class SyncEngine:
         """Apply new settings (bandwidth, mode, exclusions, ...) from the next cycle on."""
         self.config = config
         self.throttles[0].rate, self.throttles[1].rate = config.max_upload_bps, config.max_download_bps
+        self._settle.settle_time, self._settle.max_hold = config.min_file_age, config.max_hold
         self.sync_now()
 
     def approve_deletions(self, restore: bool = False) -> None:
@@ -382,6 +389,10 @@ class SyncEngine:
 
     def problems(self) -> list[SyncProblem]:
         return self.db.problems()
+
+    def settle_due(self) -> float | None:
+        """Monotonic time at which the next file still being written may have settled (None: none)."""
+        return self._settle.due()
 
     def next_retry_due(self) -> float | None:
         """Epoch time of the earliest scheduled retry of a failed file (None: nothing scheduled)."""
@@ -563,9 +574,10 @@ class SyncEngine:
         if self._hashes is None:
             self._hashes = self.db.load_hashes()
             self._clean_cache()
-        scan = scan_local(self.local_root, ignore, self._hashes, min_age=cfg.min_file_age, seen=self._seen,
-                          excluded=(lambda r: _under(r, excluded)) if excluded else None)  # fmt: skip
-        self._seen = scan.seen
+        scan = scan_local(self.local_root, ignore, self._hashes, min_age=cfg.min_file_age,
+                          excluded=(lambda r: _under(r, excluded)) if excluded else None,
+                          hold=self._settle.hold)  # fmt: skip
+        self._settle.prune()
         if scan.new_hashes:
             self.db.put_hashes(scan.new_hashes.items())
             self._hashes.update(scan.new_hashes)
@@ -603,12 +615,13 @@ class SyncEngine:
         trees = (dict(base_all), scan.tree, remote)
         executor = Executor(
             self.client, self.local_root, self.remote_root, self.db, self._on_event,
-            transfers=cfg.transfers, min_age=cfg.min_file_age, up=self.throttles[0], down=self.throttles[1],
+            transfers=cfg.transfers, min_age=0.0, up=self.throttles[0], down=self.throttles[1],
             own_write=self._own_write, cancel=self._cancel,
         )  # fmt: skip
         executor.retry_base = cfg.retry_base
         executor.local_ids = dict(scan.ids)
         executor.hashes = self._hashes
+        executor.downloaded = self._downloaded
         executor.verify_remote = verify_remote
         mode = Mode(cfg.mode.value)
         host = cfg.host_name or _host()

@@ -200,6 +200,10 @@ class Executor:
         self.verify_remote = False  # check the remote before writing (stale remote snapshot)
         self.expected_remote: Mapping[str, Entry] = {}
         self.hashes: dict[str, CachedHash] | None = None  # the engine's in-memory hash cache
+        # identities of files this engine downloaded and nobody changed since: a version that only
+        # passed through this machine (e.g. a growing file's partial copy) is replaced without a
+        # copy in the trash
+        self.downloaded: dict[str, tuple[int, int, int]] = {}
         self._lock = threading.Lock()
         self._deferred: list[tuple[str, Entry | None]] = []  # upload results not yet in the base
         self._deferred_hashes: list[tuple[str, CachedHash]] = []  # of bulk downloads, with the records
@@ -493,10 +497,23 @@ class Executor:
             src, dst = self.lpath(a.path), self.lpath(a.dest)
             if a.entry is not None and a.entry.is_dir:
                 return self._move_local_folder(a, src, dst)
-            if not self._unchanged(a.path) or dst.exists():
-                raise Skipped("local source changed or target exists")
-            os.rename(src, dst)
+            if not self._unchanged(a.path):
+                raise Skipped("local source changed")
+            if os.path.lexists(dst):  # renamed over a file on the other side: replace it here too
+                cur = self._ident(a.dest)
+                if cur is None or cur != self.local_ids.get(a.dest) or dst.is_dir():
+                    raise Skipped("the target changed since the scan")
+                if self.downloaded.get(a.dest) != cur:
+                    self._trash_replaced(dst)
+                os.replace(src, dst)
+            else:
+                os.rename(src, dst)
             self.local_ids[a.dest] = self.local_ids.pop(a.path, (0, 0, 0))
+            moved = self.downloaded.pop(a.path, None)
+            if moved is not None:
+                self.downloaded[a.dest] = moved
+            else:
+                self.downloaded.pop(a.dest, None)
             if a.entry is not None and a.entry.md5:
                 self._remember(a.dest, a.entry.md5)
             self.own_write(a.path)
@@ -673,9 +690,12 @@ class Executor:
                 if cur is not None:
                     if target.is_dir():
                         raise Skipped("a folder is where the file goes")
-                    self._trash_replaced(target)
+                    if self.downloaded.get(a.path) != cur:
+                        self._trash_replaced(target)
             os.replace(tmp, target)
             self._remember(a.path, md5)
+            with self._lock:
+                self.downloaded[a.path] = self.local_ids[a.path]
         finally:
             if tmp.exists():
                 try:
@@ -726,6 +746,7 @@ class Executor:
         cached = CachedHash(*ident, a.entry.md5 or "")
         with self._lock:
             self.local_ids[a.path] = ident
+            self.downloaded[a.path] = ident
             if self.hashes is not None:
                 self.hashes[a.path] = cached
             self._deferred_hashes.append((a.path, cached))

@@ -420,7 +420,11 @@ def _subtree_pre_deletes(result: Plan) -> None:
 
 
 def _pair_moves(result: Plan, local: Tree, remote: Tree) -> None:
-    """Turn (delete p, create q) pairs of identical files on one side into a rename p -> q."""
+    """Turn (delete p, create q) pairs of identical files on one side into a rename p -> q.
+
+    Locally ``q`` may exist (a file the other side replaced by renaming ``p`` over it, as editors and
+    instruments save): the rename then replaces it, no download.
+    """
     for delete_op, create_op, move_op, cur in (
         (Op.DELETE_REMOTE, Op.UPLOAD, Op.MOVE_REMOTE, remote),
         (Op.DELETE_LOCAL, Op.DOWNLOAD, Op.MOVE_LOCAL, local),
@@ -440,7 +444,14 @@ def _pair_moves(result: Plan, local: Tree, remote: Tree) -> None:
         out: list[Action] = []
         used: set[str] = set()
         for a in result.actions:
-            if a.op is create_op and a.path not in cur and a.entry and a.entry.md5 in deletes and a.record:
+            over = a.path in cur and move_op is Op.MOVE_LOCAL and not cur[a.path].is_dir
+            if (
+                a.op is create_op
+                and (a.path not in cur or over)
+                and a.entry
+                and a.entry.md5 in deletes
+                and a.record
+            ):
                 cands = deletes[a.entry.md5]
                 src = next((d for d in cands if d.path not in used and d.record), None)
                 if src is not None:
@@ -478,21 +489,23 @@ def _pair_folder_moves(result: Plan, base: Tree, local: Tree, remote: Tree) -> N
         made = {
             a.path for a in result.actions if a.op is mkdir_op and a.path not in base and a.path not in other
         }
-        gone = {p for p in gone if not any(q in gone for q in ancestors(p))}
-        made = {p for p in made if not any(q in made for q in ancestors(p))}
         if not gone or not made:
             continue
         b_keys, c_keys, o_keys = sorted(base), sorted(changed), sorted(other)
         by_content: dict[frozenset[tuple[str, Entry]], list[str]] = {}
-        for d in sorted(gone):
+        for d in sorted(gone, key=lambda p: (p.count("/"), p)):  # outermost first
             synced = _subtree(b_keys, base, d)
             if synced and _subtree(o_keys, other, d) == synced:
                 by_content.setdefault(frozenset(synced.items()), []).append(d)
         if not by_content:
             continue
         pairs: dict[str, str] = {}
-        for n in sorted(made):
+        for n in sorted(made, key=lambda p: (p.count("/"), p)):
+            if any(q in pairs.values() for q in ancestors(n)):
+                continue  # inside a folder already moved
             cands = by_content.get(frozenset(_subtree(c_keys, changed, n).items()))
+            while cands and any(q in pairs for q in ancestors(cands[0])):
+                cands.pop(0)
             if cands:
                 pairs[cands.pop(0)] = n
         if not pairs:

@@ -167,13 +167,16 @@ def scan_local(
     excluded: Callable[[str], bool] | None = None,
     now: float | None = None,
     seen: dict[str, tuple[tuple[int, int, int], float]] | None = None,
+    hold: Callable[[str, tuple[int, int, int]], bool] | None = None,
 ) -> LocalScan:
     """Walk ``root`` into a tree of :class:`Entry` (paths relative, ``/``-separated).
 
-    A file is settled when it has been unchanged for ``min_age`` seconds: its mtime is that old, or
-    (an mtime in the future, a skewed clock) earlier scans saw the same identity at least that long
-    ago. ``seen`` is the previous scan's :attr:`LocalScan.seen` (identity and first sighting of each
-    file that was not settled yet).
+    ``hold(rel, (inode, size, mtime_ns))``: whether a file not in the hash cache must wait (it is then
+    busy, not hashed; the engine's :class:`~gsdesktop.sync.settle.Settle`). Without it, a file is
+    settled when it has been unchanged for ``min_age`` seconds: its mtime is that old, or (an mtime in
+    the future, a skewed clock) earlier scans saw the same identity at least that long ago. ``seen`` is
+    the previous scan's :attr:`LocalScan.seen` (identity and first sighting of each file that was not
+    settled yet).
     """
     out = LocalScan()
     now = time.time() if now is None else now
@@ -221,7 +224,11 @@ def scan_local(
                 if cached is not None and cached[:3] == ident:
                     tree[rel] = Entry(False, cached[3], st.st_size)
                     continue
-                if st.st_mtime_ns > young_ns:
+                if hold is not None:
+                    if hold(rel, ident):
+                        out.busy.add(rel)
+                        continue
+                elif st.st_mtime_ns > young_ns:
                     first = seen.get(rel)
                     since = first[1] if first is not None and first[0] == ident else mono
                     if min_age > 0 and mono - since < min_age:

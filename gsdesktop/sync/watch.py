@@ -173,14 +173,16 @@ class WatchLoop:
                 if rescan or full:
                     next_rescan = now + (cfg.rescan_interval if self.watcher_ok else FALLBACK_SCAN)
                 if report is not None and eng.busy_paths:
-                    # files still being written: look again once they may have settled, less and less
-                    # often while they keep changing (never a full scan every quiet period)
+                    # files still being written: look again once they may have settled (the settle
+                    # time says when), less and less often while they keep changing
                     busy_delay = max(busy_delay * 2, cfg.quiet_period, cfg.min_file_age)
                     busy_delay = min(busy_delay, BUSY_RECHECK_MAX)
+                    due = eng.settle_due()
+                    wait = busy_delay if due is None else min(busy_delay, max(0.0, due - now))
                     with self._lock:
                         if not self._dirty:
                             self._dirty = True
-                            self._last_event = now + busy_delay - cfg.quiet_period
+                            self._last_event = now + wait - cfg.quiet_period
                 else:
                     busy_delay = 0.0
                 continue

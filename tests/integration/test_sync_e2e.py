@@ -126,8 +126,9 @@ class World:
         rng = self.rng
         side = rng.choice("AABBS")
         op = rng.choice(
-            ("create", "create", "edit", "edit", "delete", "rename", "rename_dir", "mkdir", "same")
-        )
+            ("create", "create", "edit", "edit", "delete", "rename", "rename_dir", "mkdir", "same",
+             "append", "rename_over")
+        )  # fmt: skip
         files, dirs = self.files(side), self.dirs(side)
         try:
             if op == "create" or (not files and op in ("edit", "delete", "rename", "same")):
@@ -135,7 +136,9 @@ class World:
                 rel = f"{folder}/f{self.counter}.txt".lstrip("/")
                 self.put(side, rel, self.content())
                 return f"{side} create {rel}"
-            if op == "edit":
+            if op in ("append", "rename_over") and side != "S" and files:
+                return self._local_save(side, rng.choice(files), op)
+            if op in ("edit", "append", "rename_over"):
                 rel = rng.choice(files)
                 old = self.read(side, rel)
                 if old is not None:
@@ -246,6 +249,31 @@ class World:
         t = threading.Thread(target=self.engine_b.sync_once)
         t.start()
         return t
+
+    def _local_save(self, side: str, rel: str, op: str) -> str:
+        """``append``: a file grows in a few writes while sync runs (an instrument); ``rename_over``: a
+        new version written in chunks to ``<name>.new`` and renamed over the file (a slow atomic save).
+        The versions in between are the user's own, replaced by the user: discarded, not written."""
+        p = (self.a if side == "A" else self.b) / rel
+        old = self.read(side, rel)
+        if old is not None:
+            self.discarded.add(old)
+        tmp = p.with_name(p.name + ".new") if op == "rename_over" else p
+        with open(tmp, "ab" if op == "append" else "wb") as fh:
+            if op == "rename_over":
+                fh.write(f"v{self.counter}:".encode())
+                self.counter += 1
+            for _ in range(3):
+                fh.write(self.rng.randbytes(self.rng.choice((10, 2000))))
+                fh.flush()
+                self.discarded.add(tmp.read_bytes())
+                time.sleep(self.rng.uniform(0.05, 0.4))
+        if op == "rename_over":
+            os.replace(tmp, p)
+        final = p.read_bytes()
+        self.discarded.discard(final)
+        self.written.add(final)
+        return f"{side} {op} {rel}"
 
     def _move(self, side: str, src: str, dst: str) -> None:
         if side == "S":

@@ -134,10 +134,15 @@ class Model:
                 self.trash.append(gone.md5 or "")
         elif a.op in (Op.MOVE_LOCAL, Op.MOVE_REMOTE):
             tree = lo if a.op is Op.MOVE_LOCAL else re_
-            assert a.dest and a.dest not in tree and parent_ok(tree, a.dest), a
+            assert a.dest and parent_ok(tree, a.dest), a
             assert e is not None and same(tree.get(a.path), e), a
-            tree[a.dest] = tree.pop(a.path)
-            b.pop(a.path, None)
+            if a.dest in tree:  # a local rename over a file (the other side renamed over it)
+                assert a.op is Op.MOVE_LOCAL and not e.is_dir and not tree[a.dest].is_dir, a
+                self.trash.append(tree[a.dest].md5 or "")
+            for p in subtree(tree, a.path):  # a folder takes its contents along
+                tree[a.dest + p[len(a.path) :]] = tree.pop(p)
+            for p in subtree(b, a.path):
+                b[a.dest + p[len(a.path) :]] = b.pop(p)
             b[a.dest] = e
             return
         elif a.op is Op.CONFLICT:
@@ -286,8 +291,15 @@ def test_local_rename_becomes_remote_move_and_folder_parents_first() -> None:
     local = {"b": DIR, "b/c": DIR, "b/c/f": f}
     p = plan(base, local, dict(base))
     ops = {(a.op, a.path, a.dest) for a in p.actions}
-    assert (Op.MOVE_REMOTE, "a/f", "b/c/f") in ops
+    assert (Op.MOVE_REMOTE, "a", "b/c") in ops  # the folder moves as one (issue 16 item 12)
     assert not any(a.op is Op.UPLOAD for a in p.actions)
+    phases = p.by_phase()
+    assert [a.path for a in phases[Phase.MKDIR]] == ["b"]
+    assert [a.path for a in phases[Phase.MOVE]] == ["a"] and not phases[Phase.DELETE]
+    local["b/c/g"] = Entry(False, "y")  # not the same contents: file by file
+    p = plan(base, local, dict(base))
+    ops = {(a.op, a.path, a.dest) for a in p.actions}
+    assert (Op.MOVE_REMOTE, "a/f", "b/c/f") in ops
     phases = p.by_phase()
     assert [a.path for a in phases[Phase.MKDIR]] == ["b", "b/c"]
     assert [a.path for a in phases[Phase.DELETE]] == ["a"]

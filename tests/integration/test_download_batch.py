@@ -1,0 +1,96 @@
+"""Issue 16 item 13: small files download without per-file round trips to the Data Manager.
+
+The server's ``downloadurls-batch`` extension at the wire level, and a first sync download of many
+small files that asks the Data Manager only a handful of times (listing, bulk signing).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from gsdesktop.datamanager.client import DataManagerClient
+from gsdesktop.datamanager.errors import InvalidRequestError, PermissionDeniedError
+from gsdesktop.sync import SyncConfig, SyncEngine
+from tests.integration.test_sync_engine import tree, write
+
+
+class CountingClient(DataManagerClient):
+    """The real client, counting the requests it sends to the Data Manager (not to storage)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.dm_requests: list[str] = []
+
+    def request(self, method: str, route: str, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        self.dm_requests.append(f"{method} {route}")
+        return super().request(method, route, **kwargs)
+
+
+@pytest.fixture
+def client(account, tmp_home: Path) -> Iterator[CountingClient]:  # type: ignore[no-untyped-def]
+    c = CountingClient(account.server_url, account.username, account.password, pool_size=32)
+    c.login()
+    yield c
+    c.close()
+
+
+def test_downloadurls_batch_signs_many_and_refuses_foreign_paths(  # type: ignore[no-untyped-def]
+    client, make_account, tmp_path: Path
+) -> None:
+    home = client.home
+    src = tmp_path
+    client.mkdir(f"{home}/dl", parents=True)
+    data = {}
+    for i in range(3):
+        (src / f"f{i}").write_bytes(os.urandom(1000 + i))
+        client.upload(src / f"f{i}", f"{home}/dl/f{i}.bin")
+        data[f"{home}/dl/f{i}.bin"] = (src / f"f{i}").read_bytes()
+    url = client.server_url + "/datamanager/v1.0/downloadurls-batch"
+    paths = [*data, f"{home}/dl/../x", f"{home}/dl/missing.bin"]
+    for route in (url, client.server_url + "/datamanager/downloadurls-batch"):
+        resp = client.request("POST", route, json={"paths": paths})
+        results = resp.json()["results"]
+        assert [r["path"] for r in results] == paths
+        for r in results[:3]:
+            got = requests.get(r["url"], timeout=10)
+            assert got.status_code == 200 and got.content == data[r["path"]]
+        assert results[3]["status"] == 400 and "url" not in results[3]
+        assert requests.get(results[4]["url"], timeout=10).status_code == 404  # signed, storage says 404
+    other = make_account("other")
+    with pytest.raises(PermissionDeniedError):
+        client.request("POST", url, json={"paths": [f"/users/{other.username}/secret.txt", *data]})
+    assert requests.post(url, json={"paths": list(data)}, timeout=10).status_code == 401
+    for body in ({"paths": [f"{home}/x"] * 1001}, {"nopaths": 1}, [1, 2]):
+        with pytest.raises(InvalidRequestError):
+            client.request("POST", url, json=body)
+
+
+def test_first_download_of_small_files_asks_the_data_manager_a_few_times(  # type: ignore[no-untyped-def]
+    client, tmp_path: Path
+) -> None:
+    a, b = tmp_path / "A", tmp_path / "B"
+    for i in range(300):
+        write(a / f"d{i % 5}/f{i:03d}.dat", os.urandom(2048 + i))
+    cfg = SyncConfig(min_file_age=0.0, host_name="ws1", transfers=8)
+    ea = SyncEngine(client, a, f"{client.home}/small", cfg, state_dir=tmp_path / "sa")
+    eb = SyncEngine(client, b, f"{client.home}/small", cfg, state_dir=tmp_path / "sb")
+    try:
+        assert ea.sync_once().uploaded == 300
+        client.dm_requests.clear()
+        rb = eb.sync_once()
+        assert rb.converged and rb.downloaded == 300 and rb.bytes_down == sum(2048 + i for i in range(300))
+        assert tree(b) == tree(a)
+        print(f"\n{len(client.dm_requests)} Data Manager requests for 300 files: {client.dm_requests}")
+        assert len(client.dm_requests) <= 12, client.dm_requests  # was 2 per file (metadata + redirect)
+        again = eb.sync_once()
+        assert again.planned == 0
+        assert ea.sync_once().planned == 0
+    finally:
+        ea.close()
+        eb.close()
