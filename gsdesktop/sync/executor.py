@@ -56,6 +56,7 @@ log = logging.getLogger(__name__)
 
 RECORD_BATCH = 200
 SMALL_DOWNLOAD = 1 << 20  # new files up to this size download through signed URLs fetched in bulk
+SIGN_CHUNK = 250  # URLs signed per request (the first chunk before the downloads start)
 _syncfs: list[Callable[[int], int] | None] = []  # libc's syncfs, looked up once (empty: not yet)
 
 
@@ -209,6 +210,7 @@ class Executor:
         self._deferred_hashes: list[tuple[str, CachedHash]] = []  # of bulk downloads, with the records
         self._unsynced = False  # bulk downloads were written but not yet flushed to disk
         self._dl_urls: dict[str, str] = {}  # signed URLs of small new files (bulk download)
+        self._dl_ready: dict[str, threading.Event] = {}  # set once the path's URL chunk is signed
         self._problem_paths: set[str] | None = None  # paths with a recorded problem (this run)
         self._unreachable = False  # a step found the server or the store unreachable
 
@@ -276,11 +278,12 @@ class Executor:
                 self._prefetch_urls(group)
                 self._prefetch_downloads(group)
                 self._parallel(group, out)
-        self._dl_urls = {}
+        self._dl_urls, self._dl_ready = {}, {}
         return out
 
     def _prefetch_downloads(self, group: list[Action]) -> None:
-        """Signed URLs of this phase's small new files, many per request (when the server can)."""
+        """Signed URLs of this phase's small new files, many per request (when the server can): the
+        first chunk now, the rest on a helper thread while the first files download."""
         fetch = getattr(self.client, "download_urls", None)
         rels = [
             a.path for a in group
@@ -289,12 +292,40 @@ class Executor:
         ]  # fmt: skip
         if fetch is None or len(rels) < 2:
             return
-        try:
-            urls = fetch([self.rpath(r) for r in rels])
-        except GSError as exc:
-            log.info("bulk download URLs unavailable (%s); downloading one by one", exc)
-            return
-        self._dl_urls = {r: urls[self.rpath(r)] for r in rels if self.rpath(r) in urls}
+        chunks = [rels[i : i + SIGN_CHUNK] for i in range(0, len(rels), SIGN_CHUNK)]
+        ready = [threading.Event() for _ in chunks]
+        for chunk, ev in zip(chunks, ready, strict=True):
+            for r in chunk:
+                self._dl_ready[r] = ev
+
+        def sign(k: int) -> bool:
+            try:
+                urls = fetch([self.rpath(r) for r in chunks[k]])
+            except GSError as exc:
+                log.info("bulk download URLs unavailable (%s); downloading one by one", exc)
+                urls = {}
+            with self._lock:
+                for r in chunks[k]:
+                    url = urls.get(self.rpath(r))
+                    if url is not None:
+                        self._dl_urls[r] = url
+            ready[k].set()
+            return bool(urls)
+
+        def rest() -> None:
+            try:
+                for k in range(1, len(chunks)):
+                    if not sign(k):
+                        break
+            finally:
+                for ev in ready:
+                    ev.set()  # whatever was not signed downloads one by one
+
+        if sign(0) and len(chunks) > 1:
+            threading.Thread(target=rest, name="gs-sign", daemon=True).start()
+        else:
+            for ev in ready:
+                ev.set()
 
     def _prefetch_urls(self, group: list[Action]) -> None:
         """Let the client sign this phase's uploads ahead, many per request (when it can)."""
@@ -648,7 +679,11 @@ class Executor:
 
     def _download(self, a: Action) -> tuple[Entry | None, int]:
         assert a.entry is not None
-        url = self._dl_urls.pop(a.path, None) if a.op is Op.DOWNLOAD else None
+        ready = self._dl_ready.get(a.path) if a.op is Op.DOWNLOAD else None
+        if ready is not None:
+            ready.wait(60.0)
+        with self._lock:
+            url = self._dl_urls.pop(a.path, None) if ready is not None else None
         if url is not None:
             small = self._download_small(a, url)
             if small is not None:
