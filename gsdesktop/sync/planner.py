@@ -464,7 +464,7 @@ def _pair_moves(result: Plan, local: Tree, remote: Tree) -> None:
         ]
 
 
-def _subtree(keys: list[str], tree: Tree, root: str) -> dict[str, Entry]:
+def subtree(keys: list[str], tree: Tree, root: str) -> dict[str, Entry]:
     """The entries strictly below ``root``, keyed by their path relative to it (``keys``: sorted)."""
     lo = bisect.bisect_left(keys, root + "/")
     hi = bisect.bisect_left(keys, root + "0")  # "0" sorts right after "/"
@@ -494,8 +494,8 @@ def _pair_folder_moves(result: Plan, base: Tree, local: Tree, remote: Tree) -> N
         b_keys, c_keys, o_keys = sorted(base), sorted(changed), sorted(other)
         by_content: dict[frozenset[tuple[str, Entry]], list[str]] = {}
         for d in sorted(gone, key=lambda p: (p.count("/"), p)):  # outermost first
-            synced = _subtree(b_keys, base, d)
-            if synced and _subtree(o_keys, other, d) == synced:
+            synced = subtree(b_keys, base, d)
+            if synced and subtree(o_keys, other, d) == synced:
                 by_content.setdefault(frozenset(synced.items()), []).append(d)
         if not by_content:
             continue
@@ -503,7 +503,7 @@ def _pair_folder_moves(result: Plan, base: Tree, local: Tree, remote: Tree) -> N
         for n in sorted(made, key=lambda p: (p.count("/"), p)):
             if any(q in pairs.values() for q in ancestors(n)):
                 continue  # inside a folder already moved
-            cands = by_content.get(frozenset(_subtree(c_keys, changed, n).items()))
+            cands = by_content.get(frozenset(subtree(c_keys, changed, n).items()))
             while cands and any(q in pairs for q in ancestors(cands[0])):
                 cands.pop(0)
             if cands:

@@ -260,3 +260,52 @@ def test_rename_over_is_a_local_rename_on_the_other_side(client, tmp_path: Path,
     finally:
         ea.close()
         eb.close()
+
+
+def test_a_folder_move_seen_half_done_is_waited_for_not_downloaded(  # type: ignore[no-untyped-def]
+    client, tmp_path: Path, tmp_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server moves a folder object by object; B listing in the middle sees the new folder half
+    full. B leaves it alone (no download, nothing trashed) and, once the move is done, renames."""
+    import gsdesktop.sync.engine as engine_mod
+
+    monkeypatch.setattr(engine_mod, "COPY_WAIT", 2.0)
+    a, b = tmp_path / "A", tmp_path / "B"
+    names = [f"proj/s{i % 2}/f{i:02d}.txt" for i in range(20)]
+    for n in names:
+        write(a / n, f"content {n}")
+    for n in ("keep/x1.txt", "keep/x2.txt", "keep/x3.txt"):
+        write(a / n, f"content {n}")
+    ea = engine(client, a, tmp_path / "sa", remote="half")
+    eb = engine(client, b, tmp_path / "sb", remote="half", host_name="ws2")
+    root = f"{client.home}/half"
+    try:
+        assert ea.sync_once().uploaded == 23 and eb.sync_once().downloaded == 23
+        acts_b = Actions(eb)
+        # the server is in the middle of moving proj -> renamed: 8 of 20 files copied so far
+        for d in ("renamed", "renamed/s0", "renamed/s1"):
+            client.mkdir(f"{root}/{d}")
+        for n in names[:8]:
+            client.copy(f"{root}/{n}", f"{root}/renamed/{n[5:]}")
+        mid = eb.sync_once()
+        assert mid.downloaded == 0 and mid.deleted_local == 0 and not (b / "renamed").exists()
+        # the move finishes
+        for n in names[8:]:
+            client.copy(f"{root}/{n}", f"{root}/renamed/{n[5:]}")
+        client.delete(f"{root}/proj", recursive=True)
+        done = eb.sync_once()
+        assert done.converged and done.downloaded == 0 and done.deleted_local == 0
+        assert acts_b.of(ActionKind.MOVED_LOCAL) == ["renamed"]
+        assert not trash_files(tmp_home)
+        # a real partial copy (it stays that way) syncs once the wait is over
+        client.mkdir(f"{root}/part")
+        client.copy(f"{root}/keep/x1.txt", f"{root}/part/x1.txt")
+        assert eb.sync_once().downloaded == 0
+        time.sleep(2.2)
+        assert eb.sync_once().downloaded == 1 and (b / "part/x1.txt").read_text() == "content keep/x1.txt"
+        assert ea.sync_once().downloaded == 0  # A sees the same half copy: it waits too
+        time.sleep(2.2)
+        assert ea.sync_once().downloaded == 1 and tree(a) == tree(b)
+    finally:
+        ea.close()
+        eb.close()
