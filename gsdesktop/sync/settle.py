@@ -11,6 +11,7 @@ every append.
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 
@@ -34,6 +35,7 @@ class Settle:
         self.settle_time = max(0.0, settle_time)
         self.max_hold = max(self.settle_time, max_hold)
         self._seen: dict[str, _Seen] = {}
+        self._lock = threading.Lock()  # the cycle updates, the watch thread asks when to look again
 
     def wait_for(self, level: int) -> float:
         return float(min(self.settle_time * BACKOFF**level, self.max_hold))
@@ -42,6 +44,10 @@ class Settle:
         """Whether ``rel`` (with identity ``ident``, not hashed yet) must wait before it is used."""
         if self.settle_time <= 0:
             return False
+        with self._lock:
+            return self._hold(rel, ident, now, wall)
+
+    def _hold(self, rel: str, ident: Ident, now: float | None, wall: float | None) -> bool:
         now = time.monotonic() if now is None else now
         wall = time.time() if wall is None else wall
         age = wall - ident[2] / 1e9  # how long ago its mtime says it was written (< 0: future)
@@ -68,13 +74,17 @@ class Settle:
     def due(self) -> float | None:
         """Monotonic time at which the next held file may have settled (None: none is held)."""
         now = time.monotonic()
-        dues = [s.since + self.wait_for(s.level) for s in self._seen.values()]
+        with self._lock:
+            dues = [s.since + self.wait_for(s.level) for s in self._seen.values()]
         future = [d for d in dues if d > now]
         return min(future) if future else None
 
     def prune(self, now: float | None = None) -> None:
         """Forget files whose episode ended (quiet for RESET x their next wait)."""
         now = time.monotonic() if now is None else now
-        self._seen = {
-            p: s for p, s in self._seen.items() if now - s.changed < RESET * self.wait_for(s.level + 1) + 1.0
-        }
+        with self._lock:
+            self._seen = {
+                p: s
+                for p, s in self._seen.items()
+                if now - s.changed < RESET * self.wait_for(s.level + 1) + 1.0
+            }
