@@ -165,6 +165,7 @@ def sign_downloads(request: Request, user: str, paths: list[Any]) -> list[dict[s
         if dm is None:
             results.append({"path": raw, "status": 400, "message": err or "invalid path"})
         else:
+            store.note_signed("download", None)  # the server's metrics count it (size unknown here)
             results.append({"path": raw, "url": signer.presign(dm.key, ttl)})
     return results
 

@@ -43,7 +43,8 @@ from gsdesktop.sync.events import (
 )
 from gsdesktop.sync.executor import AuthFailed, Executor, Offline, Throttle, apply_outcome
 from gsdesktop.sync.holds import PendingDeletions, hold_mass_deletions
-from gsdesktop.sync.planner import Action, Entry, Mode, Op, fold_case, plan, subtree
+from gsdesktop.sync.moves import MoveWatch
+from gsdesktop.sync.planner import Action, Entry, Mode, Op, fold_case, plan
 from gsdesktop.sync.scanner import CACHE_DIR, MARKER, Ignore, remote_tree, scan_local
 from gsdesktop.sync.settle import Settle
 from gsdesktop.sync.state import CachedHash, StateDB, default_state_dir, pair_id
@@ -78,10 +79,8 @@ class SyncConfig:
         use_default_ignores: apply the built-in temp/OS-file patterns.
         transfers: parallel transfers.
         host_name: name used in conflicted-copy names (default: this machine's host name).
-        min_file_age: the settle time: a new or changed local file is uploaded once it has been unchanged
-            this long (its mtime counts unless it lies in the future); a file that changes again soon
-            after waits 4x longer each time, up to ``max_hold`` (:mod:`gsdesktop.sync.settle`).
-        max_hold: the longest wait of a file that keeps changing.
+        min_file_age / max_hold: the settle time: a new or changed local file is uploaded once unchanged
+            this long, a file that keeps changing waits longer, up to ``max_hold`` (:mod:`.settle`).
         retry_base: first retry delay of a failed file (then x5 each time, at most 24 h).
         fold_names: whether the local file system folds case / Unicode (None = detect).
     """
@@ -190,7 +189,6 @@ ACTIVITY_BATCH = 200  # activity rows written per transaction
 MAX_ROUNDS = 8
 DATA_FINGERPRINT = "data_fingerprint"  # meta key: the server's data fingerprint last seen
 RESTORE_PENDING = "restore_pending"  # meta key: non-empty while a restore-mode sync is unfinished
-COPY_WAIT = 30.0  # seconds a remote folder that looks like a move under way is left alone
 
 
 def _host() -> str:
@@ -276,7 +274,7 @@ class SyncEngine:
         self.throttles = (Throttle(self.config.max_upload_bps), Throttle(self.config.max_download_bps))
         self._settle = Settle(self.config.min_file_age, self.config.max_hold)
         self._downloaded: dict[str, tuple[int, int, int]] = {}  # identities of files sync wrote here
-        self._copy_seen: dict[str, float] = {}  # remote folders being filled by a move: first seen
+        self._moves = MoveWatch()
 
     # -- subscription -------------------------------------------------------------------------
     def subscribe(self, callback: Subscriber) -> Callable[[], None]:
@@ -597,7 +595,7 @@ class SyncEngine:
             self._add_problem(rel, ProblemKind.FILE_ERROR, f"Cannot read: {msg}", cfg.retry_base)
         now = time.time()
         frozen: set[str] = set(scan.busy) | set(scan.symlinks) | set(scan.unreadable)
-        frozen |= self._copies_under_way(base_all, scan.tree, remote)
+        frozen |= self._moves.waiting(base_all, scan.tree, remote)  # a server move seen half done
         retrying: set[str] = set()
         for prob in self.db.problems():
             if prob.kind is ProblemKind.BAD_NAME:
@@ -682,46 +680,6 @@ class SyncEngine:
         for path in retrying - self._failed_now - scan.busy:
             self.db.clear_problem(path)  # resolved (or no longer needed) without failing again
         self.db.clear_problems([ProblemKind.MASS_DELETE, ProblemKind.ROOT_MISSING])
-
-    def _copies_under_way(
-        self, base: dict[str, Entry], local: dict[str, Entry], remote: dict[str, Entry]
-    ) -> set[str]:
-        """New remote folders that look like a folder move (or copy) the server is still carrying out:
-        their files are a strict subset of a synced folder's (same names below, same MD5s). S3 has no
-        rename, so the server copies object by object and a listing meanwhile shows the new folder
-        half full; acting on it would download the copies and then trash the originals. Such a folder
-        is left alone for up to :data:`COPY_WAIT` seconds (a real partial copy syncs after that)."""
-        now = time.monotonic()
-        new_dirs = [p for p, e in remote.items() if e.is_dir and p not in base and p not in local
-                    and (("/" not in p) or p.rsplit("/", 1)[0] in base)]  # fmt: skip
-        found: set[str] = set()
-        if new_dirs:
-            by_md5: dict[str, list[str]] = {}
-            for p, e in remote.items():
-                if not e.is_dir and e.md5:
-                    by_md5.setdefault(e.md5, []).append(p)
-            keys = sorted(remote)
-            for n in new_dirs:
-                files = {k: e.md5 for k, e in subtree(keys, remote, n).items() if not e.is_dir}
-                if not files:
-                    continue
-                rel, md5 = next(iter(files.items()))
-                for q in by_md5.get(md5 or "", []):
-                    d = q[: -len(rel) - 1] if q.endswith("/" + rel) else None
-                    if not d or d == n or d not in base or not base[d].is_dir or d not in remote:
-                        continue
-                    theirs = {k: e.md5 for k, e in subtree(keys, remote, d).items() if not e.is_dir}
-                    if len(files) < len(theirs) and all(theirs.get(k) == v for k, v in files.items()):
-                        found.add(n)
-                        break
-        self._copy_seen = {n: t for n, t in self._copy_seen.items() if n in found}
-        waiting = set()
-        for n in found:
-            first = self._copy_seen.setdefault(n, now)
-            if now - first < COPY_WAIT:
-                waiting.add(n)
-                log.info("%s looks like a folder move still under way on the server: left for now", n)
-        return waiting
 
     def _data_fingerprint(self) -> str | None:
         getter = getattr(self.client, "data_fingerprint", None)

@@ -8,9 +8,7 @@ the OS trash. Downloads land in ``.gsdesktop-cache`` first and are renamed into 
 
 from __future__ import annotations
 
-import ctypes
 import errno
-import hashlib
 import logging
 import os
 import re
@@ -38,6 +36,7 @@ from gsdesktop.datamanager.errors import (
     PreconditionFailed,
 )
 from gsdesktop.datamanager.transfer import CancelToken
+from gsdesktop.sync.bulkdl import BulkDownloads, sync_filesystem
 from gsdesktop.sync.events import (
     ActionDone,
     ActionKind,
@@ -55,36 +54,6 @@ from gsdesktop.sync.state import CachedHash, StateDB
 log = logging.getLogger(__name__)
 
 RECORD_BATCH = 200
-SMALL_DOWNLOAD = 1 << 20  # new files up to this size download through signed URLs fetched in bulk
-SIGN_CHUNK = 250  # URLs signed per request (the first chunk before the downloads start)
-_syncfs: list[Callable[[int], int] | None] = []  # libc's syncfs, looked up once (empty: not yet)
-
-
-def sync_filesystem(root: Path) -> bool:
-    """Flush everything written to ``root``'s file system (one ``syncfs``, else ``sync``); False when
-    neither exists (then each file must be fsynced on its own)."""
-    if not _syncfs:
-        fn = None
-        try:
-            fn = getattr(ctypes.CDLL(None, use_errno=True), "syncfs", None)
-        except (OSError, AttributeError, TypeError):
-            fn = None
-        _syncfs.append(fn)
-    fn = _syncfs[0]
-    if fn is not None:
-        fd = os.open(root, os.O_RDONLY)
-        try:
-            if fn(fd) == 0:
-                return True
-        finally:
-            os.close(fd)
-    sync = getattr(os, "sync", None)
-    if sync is None:
-        return False
-    sync()
-    return True
-
-
 class Offline(Exception):
     """The server is unreachable: stop the cycle, go OFFLINE, retry later."""
 
@@ -209,8 +178,7 @@ class Executor:
         self._deferred: list[tuple[str, Entry | None]] = []  # upload results not yet in the base
         self._deferred_hashes: list[tuple[str, CachedHash]] = []  # of bulk downloads, with the records
         self._unsynced = False  # bulk downloads were written but not yet flushed to disk
-        self._dl_urls: dict[str, str] = {}  # signed URLs of small new files (bulk download)
-        self._dl_ready: dict[str, threading.Event] = {}  # set once the path's URL chunk is signed
+        self.bulk = BulkDownloads(client, self.rpath, self.cache)  # small new files
         self._problem_paths: set[str] | None = None  # paths with a recorded problem (this run)
         self._unreachable = False  # a step found the server or the store unreachable
 
@@ -276,56 +244,10 @@ class Executor:
                     self._parallel(levels[d], out)
             else:
                 self._prefetch_urls(group)
-                self._prefetch_downloads(group)
+                self.bulk.prefetch(group, self.local_ids.__contains__)
                 self._parallel(group, out)
-        self._dl_urls, self._dl_ready = {}, {}
+        self.bulk.clear()
         return out
-
-    def _prefetch_downloads(self, group: list[Action]) -> None:
-        """Signed URLs of this phase's small new files, many per request (when the server can): the
-        first chunk now, the rest on a helper thread while the first files download."""
-        fetch = getattr(self.client, "download_urls", None)
-        rels = [
-            a.path for a in group
-            if a.op is Op.DOWNLOAD and a.entry is not None and a.entry.md5 and a.entry.size <= SMALL_DOWNLOAD
-            and a.path not in self.local_ids
-        ]  # fmt: skip
-        if fetch is None or len(rels) < 2:
-            return
-        chunks = [rels[i : i + SIGN_CHUNK] for i in range(0, len(rels), SIGN_CHUNK)]
-        ready = [threading.Event() for _ in chunks]
-        for chunk, ev in zip(chunks, ready, strict=True):
-            for r in chunk:
-                self._dl_ready[r] = ev
-
-        def sign(k: int) -> bool:
-            try:
-                urls = fetch([self.rpath(r) for r in chunks[k]])
-            except GSError as exc:
-                log.info("bulk download URLs unavailable (%s); downloading one by one", exc)
-                urls = {}
-            with self._lock:
-                for r in chunks[k]:
-                    url = urls.get(self.rpath(r))
-                    if url is not None:
-                        self._dl_urls[r] = url
-            ready[k].set()
-            return bool(urls)
-
-        def rest() -> None:
-            try:
-                for k in range(1, len(chunks)):
-                    if not sign(k):
-                        break
-            finally:
-                for ev in ready:
-                    ev.set()  # whatever was not signed downloads one by one
-
-        if sign(0) and len(chunks) > 1:
-            threading.Thread(target=rest, name="gs-sign", daemon=True).start()
-        else:
-            for ev in ready:
-                ev.set()
 
     def _prefetch_urls(self, group: list[Action]) -> None:
         """Let the client sign this phase's uploads ahead, many per request (when it can)."""
@@ -679,11 +601,7 @@ class Executor:
 
     def _download(self, a: Action) -> tuple[Entry | None, int]:
         assert a.entry is not None
-        ready = self._dl_ready.get(a.path) if a.op is Op.DOWNLOAD else None
-        if ready is not None:
-            ready.wait(60.0)
-        with self._lock:
-            url = self._dl_urls.pop(a.path, None) if ready is not None else None
+        url = self.bulk.take(a)
         if url is not None:
             small = self._download_small(a, url)
             if small is not None:
@@ -741,40 +659,16 @@ class Executor:
         return entry, size
 
     def _download_small(self, a: Action, url: str) -> tuple[Entry | None, int] | None:
-        """A small new file by its bulk-signed URL: no metadata request, no redirect, no fsync of its
-        own (one file-system flush per batch, before the base records it); ``None``: take the full
-        path (the lean GET did not apply, failed, or brought other bytes than the listing said)."""
+        """A small new file by its bulk-signed URL (:mod:`gsdesktop.sync.bulkdl`): no fsync of its own
+        (one file-system flush per batch, before the base records it); ``None``: the full path."""
         assert a.entry is not None
         target = self.lpath(a.path)
-        if os.path.lexists(target):
-            return None
-        data = self.client.fetch_small(url, a.entry.size)
-        if data is None or hashlib.md5(data, usedforsecurity=False).hexdigest() != a.entry.md5:
-            return None
-        self.cancel.raise_if_cancelled()
-        tmp = self._new_tmp()
-        batched = hasattr(os, "sync")  # else each file is fsynced on its own
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o644)
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            if not batched:
-                os.fsync(fd)
-        finally:
-            os.close(fd)
-        try:
-            try:
-                os.link(tmp, target)  # never replaces: a file that appeared meanwhile stays
-            except FileExistsError:
-                raise Skipped("a local file appeared where the download goes") from None
-            except OSError:  # no hard links here
-                if os.path.lexists(target):
-                    raise Skipped("a local file appeared where the download goes") from None
-                os.replace(tmp, target)
-        finally:
-            if os.path.lexists(tmp):
-                tmp.unlink()
+            data = self.bulk.fetch(a, url, target)
+        except FileExistsError:
+            raise Skipped("a local file appeared where the download goes") from None
+        if data is None:
+            return None
         st = os.stat(target, follow_symlinks=False)
         ident = (st.st_ino, st.st_size, st.st_mtime_ns)
         entry = Entry(False, a.entry.md5, len(data))

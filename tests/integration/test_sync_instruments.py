@@ -267,9 +267,9 @@ def test_a_folder_move_seen_half_done_is_waited_for_not_downloaded(  # type: ign
 ) -> None:
     """The server moves a folder object by object; B listing in the middle sees the new folder half
     full. B leaves it alone (no download, nothing trashed) and, once the move is done, renames."""
-    import gsdesktop.sync.engine as engine_mod
+    import gsdesktop.sync.moves as moves_mod
 
-    monkeypatch.setattr(engine_mod, "COPY_WAIT", 2.0)
+    monkeypatch.setattr(moves_mod, "COPY_WAIT", 2.0)
     a, b = tmp_path / "A", tmp_path / "B"
     names = [f"proj/s{i % 2}/f{i:02d}.txt" for i in range(20)]
     for n in names:

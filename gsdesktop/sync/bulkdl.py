@@ -1,0 +1,166 @@
+"""First downloads of many small files: URLs signed in bulk, lean GETs, one file-system flush per batch.
+
+The remote listing already gave every file's size and MD5, so a small new file needs no metadata
+request and no redirect: :class:`BulkDownloads` asks the Data Manager for signed storage URLs
+:data:`SIGN_CHUNK` at a time (the first chunk before the phase's downloads start, the rest on a helper
+thread alongside them), and :meth:`BulkDownloads.fetch` gets the bytes over a kept-alive socket
+(``client.fetch_small``), checks them against the listing's MD5 and links them into place (never over
+a file that appeared meanwhile). The executor flushes the file system (:func:`sync_filesystem`) before
+it records a batch of them in the base. Anything unusual returns ``None``: the full download path.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import logging
+import os
+import secrets
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from gsdesktop.datamanager.errors import GSError
+from gsdesktop.sync.planner import Action, Op
+
+log = logging.getLogger(__name__)
+
+SMALL_DOWNLOAD = 1 << 20  # new files up to this size download through signed URLs fetched in bulk
+SIGN_CHUNK = 250  # URLs signed per request (the first chunk before the downloads start)
+_syncfs: list[Callable[[int], int] | None] = []  # libc's syncfs, looked up once (empty: not yet)
+
+
+def sync_filesystem(root: Path) -> bool:
+    """Flush everything written to ``root``'s file system (one ``syncfs``, else ``sync``); False when
+    neither exists (then each file must be fsynced on its own)."""
+    if not _syncfs:
+        fn = None
+        try:
+            fn = getattr(ctypes.CDLL(None, use_errno=True), "syncfs", None)
+        except (OSError, AttributeError, TypeError):
+            fn = None
+        _syncfs.append(fn)
+    fn = _syncfs[0]
+    if fn is not None:
+        fd = os.open(root, os.O_RDONLY)
+        try:
+            if fn(fd) == 0:
+                return True
+        finally:
+            os.close(fd)
+    sync = getattr(os, "sync", None)
+    if sync is None:
+        return False
+    sync()
+    return True
+
+
+class BulkDownloads:
+    """Signed URLs of one executor run's small new files, and their lean download."""
+
+    def __init__(self, client: Any, rpath: Callable[[str], str], cache: Path) -> None:
+        self.client = client
+        self.rpath = rpath
+        self.cache = cache
+        self.batched = hasattr(os, "sync")  # else each file is fsynced on its own
+        self._lock = threading.Lock()
+        self._urls: dict[str, str] = {}
+        self._ready: dict[str, threading.Event] = {}  # set once the path's URL chunk is signed
+
+    def clear(self) -> None:
+        with self._lock:
+            self._urls, self._ready = {}, {}
+
+    def prefetch(self, group: list[Action], known_locally: Callable[[str], bool]) -> None:
+        """Start signing the URLs of ``group``'s small downloads of files new here (when it can)."""
+        fetch = getattr(self.client, "download_urls", None)
+        rels = [
+            a.path for a in group
+            if a.op is Op.DOWNLOAD and a.entry is not None and a.entry.md5 and a.entry.size <= SMALL_DOWNLOAD
+            and not known_locally(a.path)
+        ]  # fmt: skip
+        if fetch is None or len(rels) < 2:
+            return
+        chunks = [rels[i : i + SIGN_CHUNK] for i in range(0, len(rels), SIGN_CHUNK)]
+        ready = [threading.Event() for _ in chunks]
+        with self._lock:
+            for chunk, ev in zip(chunks, ready, strict=True):
+                for r in chunk:
+                    self._ready[r] = ev
+
+        def sign(k: int) -> bool:
+            try:
+                urls = fetch([self.rpath(r) for r in chunks[k]])
+            except GSError as exc:
+                log.info("bulk download URLs unavailable (%s); downloading one by one", exc)
+                urls = {}
+            with self._lock:
+                for r in chunks[k]:
+                    url = urls.get(self.rpath(r))
+                    if url is not None:
+                        self._urls[r] = url
+            ready[k].set()
+            return bool(urls)
+
+        def rest() -> None:
+            try:
+                for k in range(1, len(chunks)):
+                    if not sign(k):
+                        break
+            finally:
+                for ev in ready:
+                    ev.set()  # whatever was not signed downloads one by one
+
+        if sign(0) and len(chunks) > 1:
+            threading.Thread(target=rest, name="gs-sign", daemon=True).start()
+        else:
+            for ev in ready:
+                ev.set()
+
+    def take(self, a: Action) -> str | None:
+        """The signed URL of ``a`` (waiting for its chunk to be signed), if it has one."""
+        if a.op is not Op.DOWNLOAD:
+            return None
+        with self._lock:
+            ready = self._ready.get(a.path)
+        if ready is None:
+            return None
+        ready.wait(60.0)
+        with self._lock:
+            return self._urls.pop(a.path, None)
+
+    def fetch(self, a: Action, url: str, target: Path) -> bytes | None:
+        """Download ``a``'s file to ``target`` (which must not exist); its bytes, or ``None`` when
+        the lean path does not apply (then take the full one). Raises ``FileExistsError`` when a file
+        appeared at ``target`` meanwhile (it is kept)."""
+        assert a.entry is not None
+        if os.path.lexists(target):
+            return None
+        data: bytes | None = self.client.fetch_small(url, a.entry.size)
+        if data is None or hashlib.md5(data, usedforsecurity=False).hexdigest() != a.entry.md5:
+            return None
+        self.cache.mkdir(exist_ok=True)
+        tmp = self.cache / f"dl-{secrets.token_hex(8)}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o644)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            if not self.batched:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        try:
+            try:
+                os.link(tmp, target)  # never replaces: a file that appeared meanwhile stays
+            except FileExistsError:
+                raise
+            except OSError:  # no hard links here
+                if os.path.lexists(target):
+                    raise FileExistsError(str(target)) from None
+                os.replace(tmp, target)
+        finally:
+            if os.path.lexists(tmp):
+                tmp.unlink()
+        return data
