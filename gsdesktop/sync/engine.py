@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -43,9 +42,10 @@ from gsdesktop.sync.events import (
 )
 from gsdesktop.sync.executor import AuthFailed, Executor, Offline, Throttle, apply_outcome
 from gsdesktop.sync.holds import PendingDeletions, hold_mass_deletions
+from gsdesktop.sync.localfs import clean_cache, folds_names
 from gsdesktop.sync.moves import MoveWatch
 from gsdesktop.sync.planner import Action, Entry, Mode, Op, fold_case, plan
-from gsdesktop.sync.scanner import CACHE_DIR, MARKER, Ignore, remote_tree, scan_local
+from gsdesktop.sync.scanner import MARKER, Ignore, remote_tree, scan_local
 from gsdesktop.sync.settle import Settle
 from gsdesktop.sync.state import CachedHash, StateDB, default_state_dir, pair_id
 
@@ -269,7 +269,7 @@ class SyncEngine:
         self._ambiguous: set[str] = set()  # names the server lists as a file and a folder at once
         self._readopt = False
         self._restore_stable = True
-        self.fold = self._detect_fold()
+        self.fold = folds_names(self.local_root, self.config.fold_names)
         # (upload, download) limiters; the app may replace them with ones its other transfers share
         self.throttles = (Throttle(self.config.max_upload_bps), Throttle(self.config.max_download_bps))
         self._settle = Settle(self.config.min_file_age, self.config.max_hold)
@@ -419,21 +419,6 @@ class SyncEngine:
         self.db.close()
 
     # -- one cycle ----------------------------------------------------------------------------
-    def _detect_fold(self) -> bool:
-        if self.config.fold_names is not None:
-            return self.config.fold_names
-        probe_dir = self.local_root / CACHE_DIR  # ignored by sync, same file system as the folder
-        try:
-            if self.local_root.is_dir():
-                probe_dir.mkdir(exist_ok=True)
-            else:
-                probe_dir = Path(tempfile.gettempdir())
-            with tempfile.NamedTemporaryFile(prefix=".GsCaseProbe", dir=probe_dir) as fh:
-                name = Path(fh.name)
-                return (name.parent / name.name.lower()).exists() and name.name != name.name.lower()
-        except OSError:
-            return False
-
     def _excluded(self) -> frozenset[str]:
         return frozenset(f.strip("/") for f in self.config.excluded_remote_folders if f.strip("/"))
 
@@ -573,7 +558,7 @@ class SyncEngine:
             base_all, base_files = {}, 0
         if self._hashes is None:
             self._hashes = self.db.load_hashes()
-            self._clean_cache()
+            clean_cache(self.local_root)
         scan = scan_local(self.local_root, ignore, self._hashes, min_age=cfg.min_file_age,
                           excluded=(lambda r: _under(r, excluded)) if excluded else None,
                           hold=self._settle.hold)  # fmt: skip
@@ -713,18 +698,6 @@ class SyncEngine:
                         "this sync keeps every local file")  # fmt: skip
             self._emit(ServerRestored(new))
         return bool(self.db.get_meta(RESTORE_PENDING))
-
-    def _clean_cache(self) -> None:
-        """Remove partial downloads left by a crash (never at a synced path: they live in the cache)."""
-        cache = self.local_root / CACHE_DIR
-        if not cache.is_dir():
-            return
-        for entry in cache.iterdir():
-            try:
-                if entry.is_file() or entry.is_symlink():
-                    entry.unlink()
-            except OSError:
-                log.debug("cannot remove %s", entry, exc_info=True)
 
     def _count(self, report: SyncReport, a: Action) -> None:
         op = a.op

@@ -1,0 +1,41 @@
+"""Facts about the local folder's file system that the engine needs once: case folding, crash leftovers."""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from pathlib import Path
+
+from gsdesktop.sync.scanner import CACHE_DIR
+
+log = logging.getLogger(__name__)
+
+
+def folds_names(local_root: Path, configured: bool | None) -> bool:
+    """Whether the local file system folds case / Unicode (``configured`` wins when not None)."""
+    if configured is not None:
+        return configured
+    probe_dir = local_root / CACHE_DIR  # ignored by sync, same file system as the folder
+    try:
+        if local_root.is_dir():
+            probe_dir.mkdir(exist_ok=True)
+        else:
+            probe_dir = Path(tempfile.gettempdir())
+        with tempfile.NamedTemporaryFile(prefix=".GsCaseProbe", dir=probe_dir) as fh:
+            name = Path(fh.name)
+            return (name.parent / name.name.lower()).exists() and name.name != name.name.lower()
+    except OSError:
+        return False
+
+
+def clean_cache(local_root: Path) -> None:
+    """Remove partial downloads left by a crash (never at a synced path: they live in the cache)."""
+    cache = local_root / CACHE_DIR
+    if not cache.is_dir():
+        return
+    for entry in cache.iterdir():
+        try:
+            if entry.is_file() or entry.is_symlink():
+                entry.unlink()
+        except OSError:
+            log.debug("cannot remove %s", entry, exc_info=True)
