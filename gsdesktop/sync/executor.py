@@ -11,7 +11,6 @@ from __future__ import annotations
 import errno
 import logging
 import os
-import re
 import secrets
 import shutil
 import threading
@@ -50,6 +49,7 @@ from gsdesktop.sync.planner import DIR, Action, Entry, Op, Phase, Plan
 from gsdesktop.sync.progress import ProgressTracker
 from gsdesktop.sync.scanner import CACHE_DIR, md5_of
 from gsdesktop.sync.state import CachedHash, StateDB
+from gsdesktop.sync.throttle import RENAME_HINT, Throttle, about_name, refusal_reason, verb
 
 log = logging.getLogger(__name__)
 
@@ -94,43 +94,6 @@ class Outcome:
     stale: set[str] = field(default_factory=set)
     bytes_up: int = 0
     bytes_down: int = 0
-
-
-class Throttle:
-    """A shared byte-rate limiter driven from progress callbacks (sleeps the transferring thread).
-
-    A virtual clock ``_due`` advances by ``bytes / rate``; a transfer sleeps while it is ahead of real
-    time. Idle time earns at most ``burst`` seconds of credit.
-    """
-
-    def __init__(self, rate: int | None, burst: float = 0.5) -> None:
-        self.rate = rate
-        self.burst = burst
-        self._lock = threading.Lock()
-        self._due = time.monotonic()
-
-    def progress(
-        self, inner: Callable[[int, int], None] | None, start: int = 0
-    ) -> Callable[[int, int], None]:
-        """Wrap a progress callback; ``start`` = bytes already done before this call (a resumed
-        transfer), which are not charged again."""
-        last = [start]
-
-        def cb(done: int, total: int) -> None:
-            delta, last[0] = done - last[0], done
-            if inner is not None:
-                inner(done, total)
-            rate = self.rate
-            if not rate or delta <= 0:
-                return
-            with self._lock:
-                now = time.monotonic()
-                self._due = max(self._due, now - self.burst) + delta / rate
-                wait = self._due - now
-            if wait > 0:
-                time.sleep(min(wait, 5.0))
-
-        return cb
 
 
 class Executor:
@@ -367,22 +330,23 @@ class Executor:
             self._unreachable = True  # the queued steps would only wait through the same retries
             raise Offline(str(exc)) from exc
         except (GSError, OSError) as exc:
-            if isinstance(exc, InvalidRequestError) and _about_name(exc):
+            if isinstance(exc, InvalidRequestError) and about_name(exc):
                 # a name the server or the client library refuses: told once, not retried until the
                 # name changes; a rename is refused for its new name
                 where = a.dest if a.op in (Op.MOVE_REMOTE, Op.ASIDE_REMOTE) and a.dest else a.path
-                self._problem(where, ProblemKind.BAD_NAME, f"Not synced: {_reason(exc)}. {RENAME_HINT}", None)
+                told = f"Not synced: {refusal_reason(exc)}. {RENAME_HINT}"
+                self._problem(where, ProblemKind.BAD_NAME, told, None)
             else:
                 message = exc.user_message if isinstance(exc, GSError) else (exc.strerror or str(exc))
                 kind = ProblemKind.CHANGING if isinstance(exc, IntegrityError) else ProblemKind.FILE_ERROR
                 retry = 1.0 if kind is ProblemKind.CHANGING else self.retry_base
-                self._problem(a.path, kind, f"{_verb(a.op)} failed: {message}", retry)
+                self._problem(a.path, kind, f"{verb(a.op)} failed: {message}", retry)
             with self._lock:
                 out.failed.add(a.path)
             return
         except Exception as exc:  # a bug around one file must not stop the others: per-file, retried
             log.error("%s %s failed: %r", a.op.value, a.path, exc, exc_info=log.isEnabledFor(logging.DEBUG))
-            self._problem(a.path, ProblemKind.FILE_ERROR, f"{_verb(a.op)} failed: {exc}", self.retry_base)
+            self._problem(a.path, ProblemKind.FILE_ERROR, f"{verb(a.op)} failed: {exc}", self.retry_base)
             with self._lock:
                 out.failed.add(a.path)
             return
@@ -764,23 +728,6 @@ class Executor:
         return None, 0
 
 
-RENAME_HINT = "Rename it to sync it; it is not tried again until then"
-
-
-_NAME_WORDS = re.compile(r"\b(name|path|segment|backslash|control character|NUL|'\.')", re.IGNORECASE)
-
-
-def _about_name(exc: InvalidRequestError) -> bool:
-    """Whether the request was refused for the name or path itself (not e.g. for the file's size)."""
-    return _NAME_WORDS.search(exc.message) is not None
-
-
-def _reason(exc: InvalidRequestError) -> str:
-    """Why a name was refused, without the remote path (the problem is listed under its local path)."""
-    text = re.sub(r"^Cannot [a-z ]+: ", "", exc.message)
-    return (text[:1].lower() + text[1:]).rstrip(".") or "the server refused it"
-
-
 Trees = tuple[dict[str, Entry], dict[str, Entry], dict[str, Entry]]
 
 
@@ -835,22 +782,6 @@ def apply_outcome(trees: Trees, out: Outcome) -> None:
         trees[2][path] = entry  # stored although the step failed: the snapshot must say so
         if recorded:
             trees[0][path] = entry
-
-
-def _verb(op: Op) -> str:
-    return {
-        Op.UPLOAD: "Upload",
-        Op.DOWNLOAD: "Download",
-        Op.CONFLICT: "Download",
-        Op.MKDIR_LOCAL: "Creating the folder",
-        Op.MKDIR_REMOTE: "Creating the folder",
-        Op.DELETE_LOCAL: "Deleting",
-        Op.DELETE_REMOTE: "Deleting",
-        Op.MOVE_LOCAL: "Renaming",
-        Op.MOVE_REMOTE: "Renaming",
-        Op.ASIDE_LOCAL: "Renaming",
-        Op.ASIDE_REMOTE: "Renaming",
-    }.get(op, op.value)
 
 
 __all__ = [
