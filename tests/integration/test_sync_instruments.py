@@ -108,10 +108,10 @@ def test_folder_rename_is_one_server_move_and_one_local_rename(  # type: ignore[
         load = os.getloadavg()[0]
         print(f"\nfolder rename of 1,000 files converged on both sides in {elapsed:.2f} s "
               f"(the server's move {server:.2f} s; load average {load:.1f})")  # fmt: skip
-        # The server moves a folder object by object (S3 has no rename): on a machine shared with
-        # other work that part alone can pass 5 s; then the engines' own share must still fit in 5 s
-        # (per-file moves took 52 s here).
-        assert elapsed < 5.0 or (load > 2 * (os.cpu_count() or 1) and elapsed - server < 5.0)
+        # The server moves a folder object by object (S3 has no rename, and each copy is checked
+        # before its source is deleted): that part alone can take 4-7 s here. The engines' own share
+        # (both scans and listings, the plan, one local rename) must stay small: per-file moves took 52 s.
+        assert elapsed < 5.0 or elapsed - server < 2.5
         # nothing left: each side plans nothing, and the server has exactly the renamed tree
         assert ea.sync_once().planned == 0 and eb.sync_once().planned == 0
         names = {m.path.rsplit("/", 1)[-1] for m in client.list_recursive(f"{client.home}/inst")}
