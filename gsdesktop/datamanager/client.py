@@ -206,9 +206,6 @@ class DataManagerClient:
     def close(self) -> None:
         self._prefetcher.close()
         self._lean.close()
-        lean_get = self.__dict__.get("_lean_get")
-        if lean_get is not None:
-            lean_get.close()
         self._session.close()
 
     def __enter__(self) -> DataManagerClient:
@@ -776,26 +773,6 @@ class DataManagerClient:
         return policy
 
     # --- download ------------------------------------------------------------------------------------
-
-    def download_urls(self, remotes: Sequence[str]) -> dict[str, str]:
-        """Signed storage URLs for many files at once (the ``downloadurls-batch`` extension); files the
-        server refused, or all when it lacks the extension, are absent. For :meth:`fetch_small`."""
-        from gsdesktop.datamanager.leanget import sign_downloads
-
-        return sign_downloads(self, [P.canonical(r) for r in remotes])
-
-    def fetch_small(self, url: str, size: int) -> bytes | None:
-        """The bytes behind a signed storage URL of a small file (at most 1 MiB) over a kept-alive
-        connection, or ``None`` when that lean path does not apply or fails (use :meth:`download`,
-        which retries and reports). The caller verifies size and MD5."""
-        from gsdesktop.datamanager.leanget import LeanGet
-
-        with self._login_lock:
-            lean = self.__dict__.get("_lean_get")
-            if lean is None:
-                lean = self.__dict__["_lean_get"] = LeanGet(self._session, self.timeout)
-        result: bytes | None = lean.get(url, size)
-        return result
 
     def download(
         self,

@@ -21,7 +21,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import requests
+
 from gsdesktop.datamanager.errors import GSError
+from gsdesktop.datamanager.leanget import LeanGet, sign_downloads
 from gsdesktop.sync.planner import Action, Op
 
 log = logging.getLogger(__name__)
@@ -67,20 +70,28 @@ class BulkDownloads:
         self._lock = threading.Lock()
         self._urls: dict[str, str] = {}
         self._ready: dict[str, threading.Event] = {}  # set once the path's URL chunk is signed
+        self._lean = LeanGet(requests.Session(), getattr(client, "timeout", (10.0, 60.0)))
 
     def clear(self) -> None:
         with self._lock:
             self._urls, self._ready = {}, {}
+        self._lean.close()
 
     def prefetch(self, group: list[Action], known_locally: Callable[[str], bool]) -> None:
         """Start signing the URLs of ``group``'s small downloads of files new here (when it can)."""
-        fetch = getattr(self.client, "download_urls", None)
+        client = self.client
+
+        def fetch(remotes: list[str]) -> dict[str, str]:
+            return sign_downloads(client, remotes)
+
+        if not hasattr(client, "dialect") or not hasattr(client, "request"):
+            return  # not a Data Manager client: the full path
         rels = [
             a.path for a in group
             if a.op is Op.DOWNLOAD and a.entry is not None and a.entry.md5 and a.entry.size <= SMALL_DOWNLOAD
             and not known_locally(a.path)
         ]  # fmt: skip
-        if fetch is None or len(rels) < 2:
+        if len(rels) < 2:
             return
         chunks = [rels[i : i + SIGN_CHUNK] for i in range(0, len(rels), SIGN_CHUNK)]
         ready = [threading.Event() for _ in chunks]
@@ -137,7 +148,7 @@ class BulkDownloads:
         assert a.entry is not None
         if os.path.lexists(target):
             return None
-        data: bytes | None = self.client.fetch_small(url, a.entry.size)
+        data = self._lean.get(url, a.entry.size)
         if data is None or hashlib.md5(data, usedforsecurity=False).hexdigest() != a.entry.md5:
             return None
         self.cache.mkdir(exist_ok=True)

@@ -34,6 +34,7 @@ def _folder(tmp_path: Path) -> Path:
     a.mkdir()
     for i in range(FILES):
         (a / f"f{i}.bin").write_bytes(os.urandom(SIZE))
+        os.utime(a / f"f{i}.bin", (time.time() - 60, time.time() - 60))  # settled: all in one cycle
     return a
 
 
