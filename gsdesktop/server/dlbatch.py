@@ -27,7 +27,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from gsdesktop.server.common import APIError, forbidden, read_body, require_user, store_of
+from gsdesktop.server.access import Level, access_of
+from gsdesktop.server.common import APIError, read_body, require_user, store_of
 from gsdesktop.server.paths import DMPath, PathError, parse_path
 from gsdesktop.server.storage import S3Store
 
@@ -140,7 +141,7 @@ def _parse_body(body: bytes) -> list[Any]:
 
 
 def sign_downloads(request: Request, user: str, paths: list[Any]) -> list[dict[str, Any]]:
-    """Sign a GET URL per path; raises 403 when any path is outside ``user``'s tree."""
+    """Sign a GET URL per path; raises 403 when the caller may not read any one of them."""
     store = store_of(request)
     ttl = request.app.state.settings.download_ttl
     signer = _signer(store)
@@ -155,8 +156,8 @@ def sign_downloads(request: Request, user: str, paths: list[Any]) -> list[dict[s
         except PathError as exc:
             parsed.append((raw, None, str(exc)))
             continue
-        if dm is not None and dm.user != user:
-            raise forbidden(user)
+        if dm is not None:  # the owner's files and files shared with the caller (Read): else 403
+            access_of(request).require(user, dm, Level.READ)
         if dm is None or dm.is_home:
             parsed.append((raw, None, "name a file: /users/<user>/<dir>/<file>"))
             continue

@@ -7,6 +7,7 @@ small files that asks the Data Manager only a handful of times (listing, bulk si
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,19 @@ def test_downloadurls_batch_signs_many_and_refuses_foreign_paths(  # type: ignor
     other = make_account("other")
     with pytest.raises(PermissionDeniedError):
         client.request("POST", url, json={"paths": [f"/users/{other.username}/secret.txt", *data]})
+    # shared with the other user (Read): their batch signs these files too, and only while shared
+    acl = f"{client.server_url}/datamanager/sharing/acl{home}/dl"
+    grant = client.request("POST", acl, json={"type": "user", "name": other.username, "level": "read"})
+    assert grant.status_code in (200, 201), grant.text
+    reader = requests.Session()
+    reader.auth = (other.username, other.password)
+    shared = reader.post(url, json={"paths": list(data)}, timeout=10)
+    assert shared.status_code == 200, shared.text
+    for r in shared.json()["results"]:
+        assert requests.get(r["url"], timeout=10).content == data[r["path"]]
+    client.request("DELETE", acl, params={"type": "user", "name": other.username})
+    time.sleep(2.0)  # revocations reach every replica's cache within 2 s
+    assert reader.post(url, json={"paths": list(data)}, timeout=10).status_code == 403
     assert requests.post(url, json={"paths": list(data)}, timeout=10).status_code == 401
     for body in ({"paths": [f"{home}/x"] * 1001}, {"nopaths": 1}, [1, 2]):
         with pytest.raises(InvalidRequestError):

@@ -45,11 +45,13 @@ def store(s3store: S3Store) -> RefgetStore:
 
 @pytest.fixture(scope="module")
 def client(s3store: S3Store) -> Iterator[TestClient]:
+    from gsdesktop.server.throttle import LoginThrottle
     from gsdesktop.server.users import UserStore
 
     app = FastAPI()
     app.state.store = s3store
     app.state.users = UserStore(s3store)
+    app.state.login_throttle = LoginThrottle()  # a sign-in is throttled (per replica), as in create_app
     app.include_router(router)
     with TestClient(app) as c:
         yield c
