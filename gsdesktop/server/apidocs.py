@@ -17,7 +17,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 WADL_NS = "http://wadl.dev.java.net/2009/02"
@@ -80,10 +80,22 @@ def wadl(app: FastAPI, base: str) -> str:
 def install(app: FastAPI, base_url: Any) -> None:
     """Serve ``/docs`` (local assets), ``/redoc`` (-> /docs) and the WADL; ``base_url(request)`` names the
     server as its clients see it."""
-    app.mount(ASSETS, StaticFiles(directory=swagger_assets()), name="docs-assets")
+    try:
+        assets: Path | None = swagger_assets()
+    except ImportError:  # a build without swagger-ui-bundle: the API itself must still start
+        assets = None
+    if assets is not None and assets.is_dir():
+        app.mount(ASSETS, StaticFiles(directory=assets), name="docs-assets")
+    else:
+        assets = None
 
     @app.get("/docs", include_in_schema=False)
     def docs() -> Response:
+        if assets is None:
+            return JSONResponse(
+                {"message": "the API docs page is not installed here (swagger-ui-bundle); see /openapi.json"},
+                status_code=503,
+            )
         return get_swagger_ui_html(
             openapi_url=app.openapi_url or "/openapi.json",
             title=f"{app.title} - API",
