@@ -54,6 +54,8 @@ from gsdesktop.sync.throttle import RENAME_HINT, Throttle, about_name, refusal_r
 log = logging.getLogger(__name__)
 
 RECORD_BATCH = 200
+
+
 class Offline(Exception):
     """The server is unreachable: stop the cycle, go OFFLINE, retry later."""
 
