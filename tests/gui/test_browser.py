@@ -89,9 +89,6 @@ class TickGap:
         return self.worst
 
 
-WALL_BOUND = 0.100  # seconds the GUI thread may wait (GIL included, run queue excluded) at moderate load
-
-
 def oversubscribed() -> bool:
     """More runnable work than CPUs (other test suites running): wall-clock gaps say little then."""
     return os.getloadavg()[0] > (os.cpu_count() or 1)
@@ -298,11 +295,9 @@ def _browse_ten_thousand(qtbot, big_account, tmp_path) -> None:  # type: ignore[
     # objects): the same 50 ms bound in both phases. Not counted: time the OS kept the runnable GUI
     # thread waiting for a CPU (this test's own server and SeaweedFS share the 2 CPUs). When other
     # processes oversubscribe the machine, GIL holders get preempted too: a bound scaled by the load.
-    # (GIL waits behind this process's transfer threads reached 64-69 ms at load 1-1.7 in one CI run out of
-    # two: WALL_BOUND, while the GUI thread's own work keeps the 50 ms bound above; see the closing note.)
     if not oversubscribed():
-        assert worst_ours < WALL_BOUND, f"GUI thread blocked for {worst_ours * 1000:.0f} ms while browsing"
-        assert listing_ours < WALL_BOUND, f"GUI thread blocked for {listing_ours * 1000:.0f} ms while listing"
+        assert worst_ours < 0.050, f"GUI thread blocked for {worst_ours * 1000:.0f} ms while browsing"
+        assert listing_ours < 0.050, f"GUI thread blocked for {listing_ours * 1000:.0f} ms while listing"
     bound = 0.050 * max(1.0, load / (os.cpu_count() or 1)) * 2
     assert worst < bound, f"GUI thread blocked for {worst * 1000:.0f} ms while browsing (load {load:.1f})"
     assert listing_gap < bound, (
