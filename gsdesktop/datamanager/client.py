@@ -54,7 +54,7 @@ from gsdesktop.datamanager.http import (
     make_session,
     transfer_retry,
 )
-from gsdesktop.datamanager.models import GSDataFormat, GSDirectoryListing, GSFileMetadata
+from gsdesktop.datamanager.models import GSDataFormat, GSDirectoryListing, GSFileMetadata, decode_json
 from gsdesktop.datamanager.paths import Dialect
 from gsdesktop.datamanager.transfer import (
     CancelToken,
@@ -328,9 +328,20 @@ class DataManagerClient:
     @staticmethod
     def _json(resp: requests.Response, paths: Iterable[str] = ()) -> Any:
         try:
-            return resp.json()
+            return decode_json(resp.content)
         except ValueError as exc:
             raise ServerError("The server sent an answer that is not valid JSON", paths=list(paths)) from exc
+
+    def _listing_answer(
+        self, resp: requests.Response, paths: Iterable[str] = ()
+    ) -> tuple[GSDirectoryListing, dict[str, Any]]:
+        """A listing answer, decoded in pieces (see :func:`decode_json`), and its top-level object."""
+        try:
+            listing, doc = GSDirectoryListing.decode(resp.content)
+        except ValueError as exc:
+            raise ServerError("Unexpected folder listing from the server", paths=list(paths)) from exc
+        contents = tuple(self._fix(m) for m in listing.contents)
+        return GSDirectoryListing(self._fix(listing.directory), contents), doc
 
     @staticmethod
     def _fix(meta: GSFileMetadata) -> GSFileMetadata:
@@ -351,13 +362,7 @@ class DataManagerClient:
             resp.close()
             resp = self.request("GET", location)
             hops += 1
-        return self._listing(self._json(resp))
-
-    def _listing(self, data: Any) -> GSDirectoryListing:
-        if not isinstance(data, dict):
-            raise ServerError("Unexpected folder listing from the server")
-        listing = GSDirectoryListing.from_json(data)
-        return GSDirectoryListing(self._fix(listing.directory), tuple(self._fix(m) for m in listing.contents))
+        return self._listing_answer(resp)[0]
 
     def list(self, path: str) -> GSDirectoryListing:
         """The folder's own metadata and its direct children."""
@@ -366,7 +371,7 @@ class DataManagerClient:
         if resp.is_redirect:
             resp.close()
             raise InvalidRequestError("Not a folder", paths=[path])
-        return self._listing(self._json(resp, [path]))
+        return self._listing_answer(resp, [path])[0]
 
     def list_pages(self, path: str, page_size: int = 500) -> Iterator[GSDirectoryListing]:
         """The folder's listing in pages of at most ``page_size`` entries, fetched as iterated."""
@@ -404,9 +409,9 @@ class DataManagerClient:
             if resp.is_redirect:
                 resp.close()
                 raise InvalidRequestError("Not a folder", paths=[path])
-            data = self._json(resp, [path])
-            out.extend(self._listing(data).contents)
-            token = data.get("nextPageToken") if isinstance(data, dict) else None
+            listing, data = self._listing_answer(resp, [path])
+            out.extend(listing.contents)
+            token = data.get("nextPageToken")
             if not token:
                 break
             params = {**base, "pageToken": str(token)}

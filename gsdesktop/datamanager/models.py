@@ -7,6 +7,8 @@ object, with or without ``md5`` (our extension). :func:`GSFileMetadata.from_json
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -147,5 +149,100 @@ class GSDirectoryListing:
             contents = [contents]
         return cls(
             directory=GSFileMetadata.from_json(data.get("directory") or {}),
-            contents=tuple(GSFileMetadata.from_json(c) for c in contents if isinstance(c, dict)),
+            contents=tuple(
+                c if isinstance(c, GSFileMetadata) else GSFileMetadata.from_json(c)
+                for c in contents
+                if isinstance(c, dict | GSFileMetadata)
+            ),
         )
+
+    @classmethod
+    def decode(cls, data: str | bytes) -> tuple[GSDirectoryListing, dict[str, Any]]:
+        """A listing answer's listing and its top-level object (for ``nextPageToken`` and the like).
+
+        Entries become metadata as they are decoded (:func:`decode_json`): a large listing never holds the
+        GIL for long and leaves no heap of dicts behind.
+
+        Raises:
+            ValueError: the answer is not JSON or not an object.
+        """
+        doc = decode_json(data, convert={"contents": _listed})
+        if not isinstance(doc, dict):
+            raise ValueError("not a folder listing")
+        return cls.from_json(doc), doc
+
+
+def _listed(item: Any) -> Any:
+    return GSFileMetadata.from_json(item) if isinstance(item, dict) else None
+
+
+_DECODER = json.JSONDecoder()
+_SPACE = frozenset(" \t\n\r")
+
+
+def decode_json(data: str | bytes, *, convert: Mapping[str, Callable[[Any], Any]] | None = None) -> Any:
+    """``json.loads`` for server answers, decoding a top-level object's arrays one element at a time.
+
+    ``json.loads`` parses a document in one C call that holds the GIL throughout: a 500-entry listing page
+    kept the GUI thread waiting 10-50 ms on a busy machine, a 20,000-entry recursive listing ~0.3 s. Decoding
+    array elements separately lets the interpreter switch threads between them. ``convert`` maps a top-level
+    key to a function applied to each element of its array as it is decoded, so the element's dicts die at
+    once instead of piling up for the garbage collector (whose full passes also hold the GIL).
+
+    Raises:
+        ValueError: the text is not valid JSON (``json.JSONDecodeError``) or not UTF-8.
+    """
+    text = data.decode("utf-8") if isinstance(data, bytes) else data
+    pos = _skip(text, 0)
+    if not text.startswith("{", pos):
+        return json.loads(text)
+    out: dict[str, Any] = {}
+    pos = _skip(text, pos + 1)
+    if text.startswith("}", pos):
+        pos += 1
+    else:
+        while True:
+            if not text.startswith('"', pos):
+                raise json.JSONDecodeError("Expecting property name enclosed in double quotes", text, pos)
+            key, pos = _DECODER.raw_decode(text, pos)
+            pos = _skip(text, _expect(text, _skip(text, pos), ":"))
+            if text.startswith("[", pos):
+                out[key], pos = _array(text, pos, (convert or {}).get(key))
+            else:
+                out[key], pos = _DECODER.raw_decode(text, pos)
+            pos = _skip(text, pos)
+            if not text.startswith(",", pos):
+                pos = _expect(text, pos, "}")
+                break
+            pos = _skip(text, pos + 1)
+    if _skip(text, pos) != len(text):
+        raise json.JSONDecodeError("Extra data", text, pos)
+    return out
+
+
+def _skip(text: str, pos: int) -> int:
+    """The position of the first non-blank character at or after ``pos``."""
+    end = len(text)
+    while pos < end and text[pos] in _SPACE:
+        pos += 1
+    return pos
+
+
+def _expect(text: str, pos: int, char: str) -> int:
+    if not text.startswith(char, pos):
+        raise json.JSONDecodeError(f"Expecting {char!r} delimiter", text, pos)
+    return pos + 1
+
+
+def _array(text: str, pos: int, convert: Callable[[Any], Any] | None) -> tuple[list[Any], int]:
+    items: list[Any] = []
+    pos = _skip(text, pos + 1)
+    if text.startswith("]", pos):
+        return items, pos + 1
+    while True:
+        item, pos = _DECODER.raw_decode(text, pos)
+        items.append(item if convert is None else convert(item))
+        pos = _skip(text, pos)
+        if text.startswith("]", pos):
+            return items, pos + 1
+        pos = _skip(text, _expect(text, pos, ","))

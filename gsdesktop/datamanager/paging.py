@@ -29,9 +29,9 @@ def list_pages(client: DataManagerClient, path: str, page_size: int = 500) -> It
         if resp.is_redirect:
             resp.close()
             raise InvalidRequestError("Not a folder", paths=[path])
-        data = client._json(resp, [path])
-        yield client._listing(data)
-        token = data.get("nextPageToken") if isinstance(data, dict) else None
+        listing, data = client._listing_answer(resp, [path])
+        yield listing
+        token = data.get("nextPageToken")
         if not token:
             return
         params = {"pageSize": str(page_size), "pageToken": str(token)}
