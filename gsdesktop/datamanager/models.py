@@ -20,6 +20,20 @@ def _flag(value: Any) -> bool:
     return bool(value)
 
 
+def _shared(acl: Any, owner: str) -> bool:
+    """Whether an ``effectiveAcl`` grants anyone but ``owner`` (a user, a group or the public)."""
+    if not isinstance(acl, dict):
+        return False
+    entries = acl.get("accessControlEntries")
+    if not isinstance(entries, list):
+        return False
+    for entry in entries:
+        sid = entry.get("sid") if isinstance(entry, dict) else None
+        if isinstance(sid, dict) and (sid.get("type") != "User" or sid.get("name") != owner):
+            return True
+    return False
+
+
 def _int_or_none(value: Any) -> int | None:
     if value is None or value == "":
         return None
@@ -104,6 +118,8 @@ class GSFileMetadata:
     available_data_formats: tuple[GSDataFormat, ...] = ()
     md5: str | None = None
     content_type: str | None = None
+    #: someone besides the owner has access (``effectiveAcl`` lists more than the owner's own entries)
+    shared: bool = False
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> GSFileMetadata:
@@ -132,6 +148,7 @@ class GSFileMetadata:
             ),
             md5=str(md5).lower() if md5 else None,
             content_type=data.get("contentType") or None,
+            shared=_shared(data.get("effectiveAcl"), str(owner or "")),
         )
 
 
