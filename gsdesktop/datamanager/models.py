@@ -20,18 +20,19 @@ def _flag(value: Any) -> bool:
     return bool(value)
 
 
-def _shared(acl: Any, owner: str) -> bool:
-    """Whether an ``effectiveAcl`` grants anyone but ``owner`` (a user, a group or the public)."""
+def _acl_extra(acl: Any, owner: str) -> int:
+    """How many ``effectiveAcl`` entries grant anyone but ``owner`` (a user, a group or the public)."""
     if not isinstance(acl, dict):
-        return False
+        return 0
     entries = acl.get("accessControlEntries")
     if not isinstance(entries, list):
-        return False
+        return 0
+    n = 0
     for entry in entries:
         sid = entry.get("sid") if isinstance(entry, dict) else None
         if isinstance(sid, dict) and (sid.get("type") != "User" or sid.get("name") != owner):
-            return True
-    return False
+            n += 1
+    return n
 
 
 def _int_or_none(value: Any) -> int | None:
@@ -118,8 +119,13 @@ class GSFileMetadata:
     available_data_formats: tuple[GSDataFormat, ...] = ()
     md5: str | None = None
     content_type: str | None = None
-    #: someone besides the owner has access (``effectiveAcl`` lists more than the owner's own entries)
-    shared: bool = False
+    #: ``effectiveAcl`` entries granting someone besides the owner (a user, a group, the public)
+    acl_extra: int = 0
+
+    @property
+    def shared(self) -> bool:
+        """Someone besides the owner has access."""
+        return self.acl_extra > 0
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> GSFileMetadata:
@@ -148,7 +154,7 @@ class GSFileMetadata:
             ),
             md5=str(md5).lower() if md5 else None,
             content_type=data.get("contentType") or None,
-            shared=_shared(data.get("effectiveAcl"), str(owner or "")),
+            acl_extra=_acl_extra(data.get("effectiveAcl"), str(owner or "")),
         )
 
 

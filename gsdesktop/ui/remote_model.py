@@ -425,8 +425,10 @@ class RemoteTreeModel(QAbstractItemModel):
         elif role == Qt.ItemDataRole.DecorationRole and col == 0:
             kind = "dir" if meta.is_directory else "file"
             above = node.parent.meta if node.parent is not None else None
-            # the sharing emblem marks where sharing starts, not everything inside a shared folder
-            return self._icon(kind + "-shared" if meta.shared and not (above and above.shared) else kind)
+            # the sharing emblem marks grants made here, not everything inside a shared folder
+            return self._icon(
+                kind + "-shared" if meta.acl_extra > (above.acl_extra if above else 0) else kind
+            )
         elif role in NOT_SYNCED_ROLES and col == 0 and self._not_synced and self._is_not_synced(node.path):
             return not_synced_data(role, meta.path)
         elif role == Qt.ItemDataRole.ToolTipRole and col == 0:

@@ -64,7 +64,7 @@ def shared_icon(base: QIcon, size: int = 32) -> QIcon:
         pixmap.fill(Qt.GlobalColor.transparent)
         painter = QPainter(pixmap)
         base.paint(painter, QRect(0, 0, side, side))
-        mark = max(8, side * 5 // 8)
+        mark = max(10, side * 3 // 4)
         emblem.paint(painter, QRect(side - mark, side - mark, mark, mark))
         painter.end()
         out.addPixmap(pixmap)
@@ -362,12 +362,19 @@ class SharingActions:
         self.home_action = act(tr("My files"), lambda: self.browser.navigate(self.browser.home), "Alt+Home")
         self.shared_action = act(tr("Shared with me"), lambda: self.browser.navigate(self.shared_root))
         self.public_action = act(tr("Public"), lambda: self.browser.navigate(f"/users/{PUBLIC_FOLDER}"))
-        bar = QToolBar(tr("Places"), browser)
-        bar.setObjectName("places")
-        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        # the places go into the navigation bar, before the path (a toolbar of their own when there is none)
+        bar = browser.findChild(QToolBar, "navigation")
+        if bar is None:
+            bar = QToolBar(tr("Places"), browser)
+            browser.addToolBar(bar)
+        before = next((a for a in bar.actions() if bar.widgetForAction(a) is browser.path_bar), None)
+        bar.insertSeparator(before)
         for a in (self.home_action, self.shared_action, self.public_action, self.groups_action):
-            bar.addAction(a)
-        browser.addToolBar(bar)
+            bar.insertAction(before, a)
+            button = bar.widgetForAction(a)
+            if button is not None:
+                button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        bar.insertSeparator(before)
         self.places_bar = bar
         browser.view.selectionModel().selectionChanged.connect(lambda *_: self.update())
         browser.model.modelReset.connect(self.update)

@@ -232,8 +232,10 @@ def test_groups_create_add_members_admins_share_with_group_delete(  # type: igno
         bob.list(project)  # the group's grant went with it
 
 
-def test_browser_has_sharing_in_the_menu_places_and_the_emblem(qtbot, alice, bob, project) -> None:  # type: ignore[no-untyped-def]
+def test_browser_has_sharing_in_the_menu_places_and_the_emblem(qtbot, alice, bob, project, tmp_path) -> None:  # type: ignore[no-untyped-def]
     alice.mkdir(f"{alice.home}/private")
+    (tmp_path / "b.txt").write_text("b\n")
+    alice.upload(tmp_path / "b.txt", f"{project}/b.txt")
     Sharing(alice).grant(project, "user", bob.username, "read")
     Sharing(alice).grant(f"{project}/a.txt", "public", None, "read")
 
@@ -247,6 +249,18 @@ def test_browser_has_sharing_in_the_menu_places_and_the_emblem(qtbot, alice, bob
     plain = model._icon("dir").cacheKey()
     assert icons["private"].cacheKey() == plain
     assert icons["proj"].cacheKey() == model._icon("dir-shared").cacheKey() != plain
+    # inside the shared folder the emblem marks only what was shared there itself (a.txt is public)
+    proj = next(model.index(r, 0) for r in range(2) if model.data(model.index(r, 0)) == "proj")
+    model.fetchMore(proj)
+    wait_loaded(qtbot, model, proj, rows=2)
+    inside = {
+        model.data(model.index(r, 0, proj)): model.data(
+            model.index(r, 0, proj), Qt.ItemDataRole.DecorationRole
+        )
+        for r in range(2)
+    }
+    assert inside["a.txt"].cacheKey() == model._icon("file-shared").cacheKey()
+    assert inside["b.txt"].cacheKey() == model._icon("file").cacheKey()
 
     select_name(browser, "proj")
     menu = browser.build_context_menu()
@@ -257,6 +271,14 @@ def test_browser_has_sharing_in_the_menu_places_and_the_emblem(qtbot, alice, bob
     wait_idle(qtbot, dialog)
     assert rows(dialog) == [(bob.username, "Read", "this item")]
     menu.close()
+
+    bar = browser.sharing.places_bar
+    assert bar.objectName() == "navigation"
+    assert {
+        browser.sharing.shared_action,
+        browser.sharing.public_action,
+        browser.sharing.groups_action,
+    } <= set(bar.actions())
 
     # bob: "Shared with me" lists alice, under her the shared folder with its emblem
     theirs = make_browser(qtbot, bob)
@@ -276,8 +298,8 @@ def test_browser_has_sharing_in_the_menu_places_and_the_emblem(qtbot, alice, bob
     shared_icon = theirs.model.data(shared, Qt.ItemDataRole.DecorationRole).cacheKey()
     assert shared_icon == theirs.model._icon("dir-shared").cacheKey()
     theirs.model.fetchMore(shared)  # the shared folder lists through its own path
-    wait_loaded(qtbot, theirs.model, shared, rows=1)
-    assert theirs.model.data(theirs.model.index(0, 0, shared)) == "a.txt"
+    wait_loaded(qtbot, theirs.model, shared, rows=2)
+    assert names(theirs.model, shared) == ["a.txt", "b.txt"]
 
     theirs.sharing.public_action.trigger()
     assert theirs.model.root_path == "/users/Public"

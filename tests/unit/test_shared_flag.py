@@ -35,3 +35,10 @@ def test_a_user_a_group_or_the_public_makes_it_shared() -> None:
 def test_odd_acls_are_tolerated_as_not_shared() -> None:
     for acl in ("x", [], {"accessControlEntries": "x"}, {"accessControlEntries": [1, {"sid": "x"}]}):
         assert not meta(acl).shared
+
+
+def test_the_count_of_extra_entries_tells_grants_made_below_a_shared_folder() -> None:
+    own = [ace("User", "alice", "R"), ace("User", "alice", "W")]
+    folder = meta({"accessControlEntries": [*own, ace("Group", "lab", "R")]})
+    inside = meta({"accessControlEntries": [*own, ace("Group", "lab", "R"), ace("User", "bob", "R")]})
+    assert (folder.acl_extra, inside.acl_extra) == (1, 2)
