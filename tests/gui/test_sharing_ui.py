@@ -271,6 +271,17 @@ def test_browser_has_sharing_in_the_menu_places_and_the_emblem(qtbot, alice, bob
     wait_idle(qtbot, dialog)
     assert rows(dialog) == [(bob.username, "Read", "this item")]
     menu.close()
+    # a change made in the dialog shows in the tree: "private" gets the emblem once it is public
+    private = browser.sharing.show_sharing(f"{alice.home}/private")
+    assert private is not None
+    wait_idle(qtbot, private)
+    qtbot.mouseClick(private.public_box, Qt.MouseButton.LeftButton)
+
+    def private_icon() -> int:
+        index = model.index_for_path(f"{alice.home}/private")
+        return model.data(index, Qt.ItemDataRole.DecorationRole).cacheKey() if index.isValid() else 0
+
+    qtbot.waitUntil(lambda: private_icon() == model._icon("dir-shared").cacheKey(), timeout=20000)
 
     bar = browser.sharing.places_bar
     assert bar.objectName() == "navigation"
