@@ -218,7 +218,7 @@ class GroupsDialog(ServerDialog):
 
     def add_member(self) -> None:
         group, user = self.current(), self.user_edit.text().strip()
-        if group is None or not user or self.busy:
+        if group is None or group.your_role != "admin" or not user or self.busy:
             return
         name, admin, sharing = group.name, self.admin_box.isChecked(), self.sharing
 

@@ -318,3 +318,31 @@ def test_browser_has_sharing_in_the_menu_places_and_the_emblem(qtbot, alice, bob
     theirs.sharing.home_action.trigger()
     assert theirs.model.root_path == bob.home
     theirs.model.fetchMore(QModelIndex())
+
+
+def test_a_member_sees_the_group_cannot_manage_it_and_can_leave(qtbot, runner, alice, bob) -> None:  # type: ignore[no-untyped-def]
+    lab = unique_name("lab")
+    Sharing(alice).create_group(lab)
+    Sharing(alice).add_member(lab, bob.username)
+    dialog = GroupsDialog(Sharing(bob), runner)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    wait_idle(qtbot, dialog)
+    assert dialog.current() is not None and dialog.current().name == lab  # type: ignore[union-attr]
+    assert "member" in dialog.group_list.currentItem().text()
+    for w in (dialog.delete_button, dialog.user_edit, dialog.add_button, dialog.admin_button):
+        assert not w.isEnabled()
+    tree = dialog.members
+    for i in range(tree.topLevelItemCount()):
+        item = tree.topLevelItem(i)
+        item.setSelected(item.text(0) == alice.username)
+    assert not dialog.remove_button.isEnabled()  # only administrators remove others
+    for i in range(tree.topLevelItemCount()):
+        item = tree.topLevelItem(i)
+        item.setSelected(item.text(0) == bob.username)
+    assert dialog.remove_button.isEnabled() and dialog.remove_button.text().replace("&", "") == "Leave"
+    qtbot.mouseClick(dialog.remove_button, Qt.MouseButton.LeftButton)
+    wait_idle(qtbot, dialog)
+    assert not dialog.error_label.isVisible(), dialog.error_label.text()
+    assert dialog.group_list.count() == 0
+    assert bob.username not in Sharing(alice).group(lab).members
