@@ -6,7 +6,8 @@ from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QStringListModel, Qt, QTimer, Signal
-from PySide6.QtWidgets import QCompleter, QDialog, QLabel, QLineEdit, QWidget
+from PySide6.QtGui import QShowEvent
+from PySide6.QtWidgets import QCompleter, QDialog, QLabel, QLineEdit, QPushButton, QWidget
 from shiboken6 import isValid
 
 from gsdesktop.datamanager.sharing import Sharing
@@ -39,6 +40,13 @@ class ServerDialog(QDialog):
         self.error_label.hide()
         #: (title, question) -> yes; replaceable so tests answer without a modal loop
         self.confirm: Callable[[str, str], bool] = self._ask_confirm
+
+    def showEvent(self, event: QShowEvent) -> None:
+        # Enter in a name field acts on that field only: no button (Revoke, Delete…, Close) is pressed by it
+        for button in self.findChildren(QPushButton):
+            button.setAutoDefault(False)
+            button.setDefault(False)
+        super().showEvent(event)
 
     @property
     def busy(self) -> bool:

@@ -346,3 +346,19 @@ def test_a_member_sees_the_group_cannot_manage_it_and_can_leave(qtbot, runner, a
     assert not dialog.error_label.isVisible(), dialog.error_label.text()
     assert dialog.group_list.count() == 0
     assert bob.username not in Sharing(alice).group(lab).members
+
+
+def test_enter_in_the_name_field_shares_and_nothing_else(
+    qtbot, runner, alice, bob, make_account, project
+) -> None:  # type: ignore[no-untyped-def]
+    carol = make_account("carol").username
+    Sharing(alice).grant(project, "user", bob.username, "read")
+    dialog = open_dialog(qtbot, alice, runner, project)
+    select_row(dialog, bob.username)  # a revocable entry is selected: Enter must not revoke it
+    dialog.name_edit.setFocus()
+    dialog.name_edit.setText(carol)
+    qtbot.keyClick(dialog.name_edit, Qt.Key.Key_Return)
+    wait_idle(qtbot, dialog)
+    assert dialog.isVisible()
+    assert sorted(r[0] for r in rows(dialog)) == sorted([bob.username, carol])
+    assert {e.name for e in Sharing(alice).acl(project).entries} == {bob.username, carol}
