@@ -22,6 +22,21 @@ def _flag(value: Any) -> bool:
     return bool(value)
 
 
+def _acl_extra(acl: Any, owner: str) -> int:
+    """How many ``effectiveAcl`` entries grant anyone but ``owner`` (a user, a group or the public)."""
+    if not isinstance(acl, dict):
+        return 0
+    entries = acl.get("accessControlEntries")
+    if not isinstance(entries, list):
+        return 0
+    n = 0
+    for entry in entries:
+        sid = entry.get("sid") if isinstance(entry, dict) else None
+        if isinstance(sid, dict) and (sid.get("type") != "User" or sid.get("name") != owner):
+            n += 1
+    return n
+
+
 def _int_or_none(value: Any) -> int | None:
     if value is None or value == "":
         return None
@@ -106,6 +121,13 @@ class GSFileMetadata:
     available_data_formats: tuple[GSDataFormat, ...] = ()
     md5: str | None = None
     content_type: str | None = None
+    #: ``effectiveAcl`` entries granting someone besides the owner (a user, a group, the public)
+    acl_extra: int = 0
+
+    @property
+    def shared(self) -> bool:
+        """Someone besides the owner has access."""
+        return self.acl_extra > 0
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> GSFileMetadata:
@@ -134,6 +156,7 @@ class GSFileMetadata:
             ),
             md5=str(md5).lower() if md5 else None,
             content_type=data.get("contentType") or None,
+            acl_extra=_acl_extra(data.get("effectiveAcl"), str(owner or "")),
         )
 
 

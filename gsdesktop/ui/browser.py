@@ -54,6 +54,7 @@ from gsdesktop.ui.browser_parts import (
 )
 from gsdesktop.ui.refget_actions import RefgetActions, error_text, is_servable
 from gsdesktop.ui.remote_model import RemoteTreeModel
+from gsdesktop.ui.sharing import SharingActions
 from gsdesktop.ui.transfers import Kind, Status, Transfer, TransferManager, TransfersPanel
 
 log = logging.getLogger(__name__)
@@ -124,6 +125,7 @@ class RemoteBrowser(QMainWindow):
         self.refget.failed.connect(self._on_refget_failed)
 
         self._build_actions()
+        self.sharing = SharingActions(self)  # Sharing & Permissions, Groups, Shared with me, Public
         self.transfers_panel = TransfersPanel(transfers, self)
         dock = QDockWidget(self.tr("Transfers"), self)
         dock.setObjectName("transfers")
@@ -274,6 +276,7 @@ class RemoteBrowser(QMainWindow):
         menu.addSeparator()
         menu.addAction(self.copy_link_action)
         menu.addAction(self.properties_action)
+        self.sharing.add_to_menu(menu)
         if self.serve_refget_action.isVisible():
             menu.addSeparator()
             menu.addAction(self.serve_refget_action)

@@ -36,6 +36,7 @@ from gsdesktop.datamanager.models import GSDirectoryListing, GSFileMetadata
 from gsdesktop.ui.bridge import TaskRunner
 from gsdesktop.ui.formatting import NOT_SYNCED_ROLES, header_data, human_size, natural_key, not_synced_data
 from gsdesktop.ui.paged_listing import MergedPage, PageMerger
+from gsdesktop.ui.sharing import shared_icon
 
 log = logging.getLogger(__name__)
 
@@ -422,7 +423,12 @@ class RemoteTreeModel(QAbstractItemModel):
             if col == 3:
                 return meta.data_format.name if meta.data_format else ""
         elif role == Qt.ItemDataRole.DecorationRole and col == 0:
-            return self._icon("dir" if meta.is_directory else "file")
+            kind = "dir" if meta.is_directory else "file"
+            above = node.parent.meta if node.parent is not None else None
+            # the sharing emblem marks grants made here, not everything inside a shared folder
+            return self._icon(
+                kind + "-shared" if meta.acl_extra > (above.acl_extra if above else 0) else kind
+            )
         elif role in NOT_SYNCED_ROLES and col == 0 and self._not_synced and self._is_not_synced(node.path):
             return not_synced_data(role, meta.path)
         elif role == Qt.ItemDataRole.ToolTipRole and col == 0:
@@ -766,6 +772,8 @@ class RemoteTreeModel(QAbstractItemModel):
 
     def _icon(self, kind: str) -> Any:
         icon = self._icons.get(kind)
+        if icon is None and kind.endswith("-shared"):
+            icon = self._icons[kind] = shared_icon(self._icon(kind.removesuffix("-shared")))
         if icon is None:
             style = QApplication.style()
             pixmap = {
