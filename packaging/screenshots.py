@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     from gsdesktop.server.embedded import start_local_server
     from gsdesktop.sync.engine import SyncConfig, SyncEngine
     from gsdesktop.ui.app import ICON_STATES, DesktopApp, state_icon
-    from gsdesktop.ui.launch import DEMO_PASSWORD, DEMO_USER, seed_demo
+    from gsdesktop.ui.demo import DEMO_PASSWORD, DEMO_USER, seed_demo
     from gsdesktop.ui.prefs import Prefs
     from gsdesktop.ui.runtime import ensure_qapp
     from gsdesktop.ui.wizard import FirstRunWizard

@@ -89,7 +89,7 @@ class AccountPage(QWizardPage):
 
     def initializePage(self) -> None:
         if self.wiz.using_demo():
-            from gsdesktop.ui.launch import DEMO_PASSWORD, DEMO_USER
+            from gsdesktop.ui.demo import DEMO_PASSWORD, DEMO_USER
 
             self.username.setText(DEMO_USER)
             self.password.setText(DEMO_PASSWORD)
@@ -305,7 +305,7 @@ class FirstRunWizard(QWizard):
             return self.server.url.text().strip().rstrip("/")
         if self.demo_server is None:
             from gsdesktop.server.embedded import start_local_server
-            from gsdesktop.ui.launch import DEMO_PASSWORD, DEMO_USER, demo_data_dir, seed_demo
+            from gsdesktop.ui.demo import DEMO_PASSWORD, DEMO_USER, demo_data_dir, seed_demo
 
             self.demo_server = start_local_server(
                 demo_data_dir() / "server", users={DEMO_USER: DEMO_PASSWORD}
