@@ -61,7 +61,7 @@ def test_400_files_sync_with_progress_and_the_gui_never_blocks(qtbot, client, tm
     sampler.setInterval(50)
     sampler.timeout.connect(lambda: seen_text.append(app.status_window.status_label.text()))  # type: ignore[union-attr]
     gc.collect()
-    gc.freeze()  # as the app does at start (TaskRunner): a full collection walks only what came since
+    gc.freeze()  # as the app does at start (tune_interpreter): a full collection walks only what came since
     gap = TickGap()
     try:
         gap.start()
