@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal, Slot
 
@@ -127,6 +127,12 @@ class TaskRunner(QObject):
         return bool(self.pool.waitForDone(timeout_ms))
 
 
+class Publisher(Protocol):
+    """What the bridge needs of an engine: ``subscribe(callback) -> unsubscribe`` (called on any thread)."""
+
+    def subscribe(self, callback: Callable[[object], None]) -> Callable[[], None]: ...
+
+
 class EngineBridge(QObject):
     """Re-emits sync-engine events as Qt signals on the GUI thread.
 
@@ -142,7 +148,7 @@ class EngineBridge(QObject):
         self._raw.connect(self.engine_event, Qt.ConnectionType.QueuedConnection)
         self._unsubscribe: Callable[[], None] | None = None
 
-    def attach(self, engine: Any) -> None:
+    def attach(self, engine: Publisher) -> None:
         """Subscribe to ``engine`` (anything with ``subscribe(cb) -> unsubscribe``)."""
         self.detach()
         self._unsubscribe = engine.subscribe(self._on_engine_event)

@@ -7,7 +7,7 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from gsdesktop.datamanager import credentials as creds
 from gsdesktop.datamanager.errors import CredentialsUnavailableError, GSError
@@ -22,17 +22,20 @@ from gsdesktop.ui.demo import (
 from gsdesktop.ui.prefs import Prefs, load_file_password
 from gsdesktop.ui.runtime import (
     SingleInstance,
-    SyncSetup,
     ensure_qapp,
     instance_name,
     resolve_remote,
     run_app,
 )
+from gsdesktop.ui.session import SyncSetup
+
+if TYPE_CHECKING:
+    from gsdesktop.datamanager.client import DataManagerClient
 
 log = logging.getLogger(__name__)
 
 
-def _client_for(server: str, username: str, password: str | None = None) -> Any:
+def _client_for(server: str, username: str, password: str | None = None) -> DataManagerClient:
     from gsdesktop.datamanager.client import DataManagerClient
 
     password = password or creds.find_password(server, username) or load_file_password(server, username)
@@ -92,13 +95,14 @@ def launch_gui(args: argparse.Namespace) -> int:
     setup: SyncSetup | None = None
     if prefs.configured:
         try:
-            client = _client_for(server or prefs.server_url, username or prefs.username)
+            saved = _client_for(server or prefs.server_url, username or prefs.username)
         except CredentialsUnavailableError as exc:
             log.info("saved account needs a password: %s", exc)
-            client = _sign_in_at_start(server or prefs.server_url, username or prefs.username)
-            if client is None:
+            asked = _sign_in_at_start(server or prefs.server_url, username or prefs.username)
+            if asked is None:
                 return 0  # cancelled
-        setup = SyncSetup(client, Path(prefs.local_folder), prefs.remote_folder, prefs)
+            saved = asked
+        setup = SyncSetup(saved, Path(prefs.local_folder), prefs.remote_folder, prefs)
     if setup is None:
         from gsdesktop.ui.wizard import run_wizard
 
@@ -109,7 +113,7 @@ def launch_gui(args: argparse.Namespace) -> int:
     return run_app(setup, single=single)
 
 
-def _sign_in_at_start(server: str, username: str) -> Any:
+def _sign_in_at_start(server: str, username: str) -> DataManagerClient | None:
     """The saved account has no stored password (the user chose to be asked): ask for it now, with server
     and user filled in. ``None`` when cancelled."""
     from gsdesktop.datamanager.client import DataManagerClient

@@ -9,15 +9,17 @@ import signal
 import socket
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QCoreApplication, QObject, QSocketNotifier, Signal
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
 from PySide6.QtWidgets import QApplication
 
-from gsdesktop.ui.prefs import Prefs, config_dir
+from gsdesktop.ui.prefs import config_dir
+from gsdesktop.ui.session import Session, SyncSetup, make_engine
+
+if TYPE_CHECKING:
+    from gsdesktop.datamanager.client import DataManagerClient
 
 log = logging.getLogger(__name__)
 
@@ -168,33 +170,7 @@ class SignalWatcher(QObject):
         self._wsock.close()
 
 
-@dataclass
-class SyncSetup:
-    """Everything needed to start one sync pair."""
-
-    client: Any
-    local_root: Path
-    remote_root: str
-    prefs: Prefs
-    prefs_path: Path | None = None  # None = the user's preferences file
-    cleanup: Callable[[], None] | None = None  # e.g. stop a demo server started by the wizard
-
-
-def make_engine(setup: SyncSetup) -> Any:
-    """The sync engine for ``setup`` (imports the engine lazily)."""
-    from gsdesktop.sync.engine import SyncConfig, SyncEngine
-
-    prefs = setup.prefs
-    config = SyncConfig(
-        poll_interval=max(1.0, float(prefs.poll_interval)),
-        excluded_remote_folders=tuple(prefs.excluded_remote_folders),
-        max_upload_bps=prefs.max_upload_kbps * 1024 or None,
-        max_download_bps=prefs.max_download_kbps * 1024 or None,
-    )
-    return SyncEngine(setup.client, setup.local_root, setup.remote_root, config)
-
-
-def resolve_remote(client: Any, remote: str | None) -> str:
+def resolve_remote(client: DataManagerClient, remote: str | None) -> str:
     """``None`` -> home; a relative path is taken inside the home folder."""
     if not remote:
         return str(client.home)
@@ -212,8 +188,10 @@ def run_app(
     setup.local_root.mkdir(parents=True, exist_ok=True)
     engine = make_engine(setup)
     qapp = ensure_qapp()  # after the engine: start-up objects frozen with it (tune_interpreter)
-    app = DesktopApp(setup.client, engine, setup.local_root, setup.remote_root, setup.prefs)
-    app.prefs_path = setup.prefs_path
+    session = Session(
+        setup.client, engine, setup.local_root, setup.remote_root, setup.prefs, prefs_path=setup.prefs_path
+    )
+    app = DesktopApp(session)
     watcher = SignalWatcher()
     watcher.received.connect(lambda _sig: app.quit())
     if single is not None:
