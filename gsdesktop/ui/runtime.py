@@ -205,7 +205,7 @@ def run_app(
             single.close()
         app.close_windows()
         try:
-            engine.close()
+            session.engine.close()  # the running one (a settings change may have replaced the first)
         except Exception as exc:  # already stopped / facade without close
             log.debug("engine.close: %s", exc)
         for fn in (on_exit, setup.cleanup):
