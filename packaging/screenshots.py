@@ -43,9 +43,10 @@ def main(argv: list[str] | None = None) -> int:
     from gsdesktop.server.embedded import start_local_server
     from gsdesktop.sync.engine import SyncConfig, SyncEngine
     from gsdesktop.ui.app import ICON_STATES, DesktopApp, state_icon
-    from gsdesktop.ui.launch import DEMO_PASSWORD, DEMO_USER, seed_demo
+    from gsdesktop.ui.demo import DEMO_PASSWORD, DEMO_USER, seed_demo
     from gsdesktop.ui.prefs import Prefs
     from gsdesktop.ui.runtime import ensure_qapp
+    from gsdesktop.ui.session import Session
     from gsdesktop.ui.wizard import FirstRunWizard
 
     app = ensure_qapp()
@@ -91,11 +92,12 @@ def main(argv: list[str] | None = None) -> int:
             local.mkdir()
             (local / "notes.txt").write_text("lab notes\n")
             engine = SyncEngine(client, local, home, SyncConfig(poll_interval=2.0), state_dir=tmp / "state")
-            desktop = DesktopApp(
-                client, engine, local, home, Prefs(server_url=server.url, username=DEMO_USER), use_tray=False
-            )
+            session = Session(
+                client, engine, local, home, Prefs(server_url=server.url, username=DEMO_USER),
+                prefs_path=tmp / "desktop.json",
+            )  # fmt: skip
+            desktop = DesktopApp(session, use_tray=False)
             desktop.open_url = lambda _url: True
-            desktop.prefs_path = tmp / "desktop.json"
             desktop.start()  # the first start: the welcome window
             wait_until(lambda: desktop.last_sync is not None and desktop.display_state() == "idle", 120)
             settle(0.5)

@@ -10,7 +10,7 @@ import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QCoreApplication, QObject, Qt, QUrl, Signal
 from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication, QIcon
@@ -44,8 +44,17 @@ from gsdesktop.ui.conflicts import ConflictsModel
 from gsdesktop.ui.conflicts import versions as conflict_versions
 from gsdesktop.ui.outage import OFFLINE, STORAGE, RetryWatcher, classify, for_user
 from gsdesktop.ui.prefs import Prefs
+from gsdesktop.ui.session import Session
 from gsdesktop.ui.syncstatus import StatusWindow, deletions_question, files_in_flight, progress_text
 from gsdesktop.ui.transfers import TransferManager
+
+if TYPE_CHECKING:
+    from gsdesktop.datamanager.client import DataManagerClient
+    from gsdesktop.sync.engine import SyncEngine
+    from gsdesktop.ui.browser import RemoteBrowser
+    from gsdesktop.ui.settings import SettingsDialog
+    from gsdesktop.ui.signin import SignInDialog
+    from gsdesktop.ui.welcome import WelcomeWindow
 
 log = logging.getLogger(__name__)
 
@@ -96,11 +105,8 @@ class DesktopApp(QObject):
     """The running app for one sync pair.
 
     Args:
-        client: signed-in :class:`~gsdesktop.datamanager.client.DataManagerClient`.
-        engine: the :class:`~gsdesktop.sync.engine.SyncEngine` (watch mode started by :meth:`start`).
-        local_root: the synced local folder.
-        remote_root: the synced remote folder.
-        prefs: preferences (saved by the settings dialog).
+        session: the :class:`~gsdesktop.ui.session.Session` (account, preferences, sync pair and engine;
+            the engine's watch mode is started by :meth:`start`). Dialogs get the session, not the app.
         use_tray: force the tray on/off (default: whether the desktop has one).
     """
 
@@ -109,27 +115,14 @@ class DesktopApp(QObject):
     display_state_changed = Signal(str)
     quitting = Signal()
 
-    def __init__(
-        self,
-        client: Any,
-        engine: Any,
-        local_root: Path,
-        remote_root: str,
-        prefs: Prefs,
-        use_tray: bool | None = None,
-        parent: QObject | None = None,
-    ) -> None:
+    def __init__(self, session: Session, use_tray: bool | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.client = client
-        self.engine = engine
-        self.local_root = Path(local_root)
-        self.remote_root = remote_root
-        self.prefs = prefs
-        self.prefs_path: Path | None = None
+        self.session = session
+        client = session.client
         self.runner = TaskRunner(4, self)
         self.transfer_runner = TaskRunner(4, self)
         self.transfers = TransferManager(client, self.transfer_runner, self)
-        self._share_limits(engine)
+        session.share_throttles(self.transfers.throttles)
         # large transfers a crash or reboot interrupted, except the sync folder's (sync continues those)
         self.transfers.interrupted_loaded.connect(self._on_interrupted_loaded)
         self.transfers.load_interrupted(lambda item: not Path(item.local).is_relative_to(self.local_root))
@@ -139,6 +132,11 @@ class DesktopApp(QObject):
         self.conflicts = ConflictsModel(self)
         self.bridge = EngineBridge(self)
         self.bridge.engine_event.connect(self.on_event)
+        session.engine_retiring.connect(self._engine_retiring)
+        session.engine_replaced.connect(self._engine_replaced)
+        session.restart_failed.connect(self._restart_failed)
+        session.sign_in_requested.connect(self.show_sign_in)
+        session.quit_requested.connect(self.quit)
         self.runner.unhandled_error.connect(lambda exc: self.notify(tr("Error"), str(exc), force=True))
         self.state: SyncState = SyncState.IDLE
         #: "offline" or "storage" from the first failed request until one succeeds (held steady meanwhile)
@@ -154,11 +152,11 @@ class DesktopApp(QObject):
         self.notifications: list[tuple[str, str]] = []
         self.open_url: Callable[[QUrl], object] = QDesktopServices.openUrl
         self._quitting = False
-        self.browser: Any = None
+        self.browser: RemoteBrowser | None = None
         self.activity_window: ActivityWindow | None = None
-        self.settings_dialog: Any = None
-        self.sign_in_dialog: Any = None
-        self.welcome: Any = None
+        self.settings_dialog: SettingsDialog | None = None
+        self.sign_in_dialog: SignInDialog | None = None
+        self.welcome: WelcomeWindow | None = None
         self._closing_windows = False
         self._stop_cause: object = None  # the cause "Sync stopped" was told for (told once per cause)
         self._last_notice = ""  # what the last notification was about ("auth": clicking it signs in)
@@ -183,6 +181,27 @@ class DesktopApp(QObject):
         self.problems.count_changed.connect(lambda _n: self.update_status())
         self.conflicts.count_changed.connect(lambda _n: self.update_status())
         self.update_status()
+
+    # the session's, for short
+    @property
+    def client(self) -> DataManagerClient:
+        return self.session.client
+
+    @property
+    def engine(self) -> SyncEngine:
+        return self.session.engine
+
+    @property
+    def prefs(self) -> Prefs:
+        return self.session.prefs
+
+    @property
+    def local_root(self) -> Path:
+        return self.session.local_root
+
+    @property
+    def remote_root(self) -> str:
+        return self.session.remote_root
 
     # ==== actions and menu ====
 
@@ -315,7 +334,7 @@ class DesktopApp(QObject):
         syncing = self.state is SyncState.SYNCING and bool(self.current_file)
         return self.transfers.active + (1 if syncing else 0)
 
-    def show_welcome(self) -> Any:
+    def show_welcome(self) -> WelcomeWindow:
         """The first-run welcome: what is synced where and where the app lives; shown once."""
         from gsdesktop.ui.welcome import WelcomeWindow
 
@@ -324,10 +343,9 @@ class DesktopApp(QObject):
             self.open_folder, self.show_browser,
         )  # fmt: skip
         self._raise(self.welcome)
-        prefs, path = self.prefs, self.prefs_path
-        prefs.welcomed = True
+        self.prefs.welcomed = True
         self.runner.run_task(
-            lambda: prefs.save(path), None, lambda exc: log.warning("prefs not saved: %s", exc)
+            self.session.save_prefs, None, lambda exc: log.warning("prefs not saved: %s", exc)
         )
         return self.welcome
 
@@ -359,35 +377,19 @@ class DesktopApp(QObject):
         self.quit()
 
     def restart_sync(self, on_done: Callable[[], None] | None = None) -> None:
-        """Replace the engine with one built from the current preferences (folders, selective sync,
-        bandwidth, poll interval). The old engine is stopped and closed on a worker thread."""
-        from gsdesktop.ui.runtime import SyncSetup, make_engine
+        """Replace the engine with one built from the current preferences (:meth:`Session.restart_sync`)."""
+        self.session.restart_sync(on_done)
 
-        old = self.engine
+    def _engine_retiring(self, _engine: SyncEngine) -> None:
         self.bridge.detach()
-        local = Path(self.prefs.local_folder).expanduser() if self.prefs.local_folder else self.local_root
-        remote = self.prefs.remote_folder or self.remote_root
-        setup = SyncSetup(self.client, local, remote, self.prefs)
 
-        def work() -> Any:
-            old.close()
-            local.mkdir(parents=True, exist_ok=True)
-            engine = make_engine(setup)
-            self._share_limits(engine)
-            engine.start()
-            return engine
+    def _restart_failed(self, exc: BaseException) -> None:
+        self.notify(tr("Sync could not restart"), str(exc), True)
 
-        def done(engine: Any) -> None:
-            self.engine, self.local_root, self.remote_root = engine, local, remote
-            self._mark_not_synced()
-            self.bridge.attach(engine)
-            self.update_status()
-            if on_done is not None:
-                on_done()
-
-        self.runner.run_task(
-            work, done, lambda exc: self.notify(tr("Sync could not restart"), str(exc), True)
-        )
+    def _engine_replaced(self, engine: SyncEngine) -> None:
+        self._mark_not_synced()
+        self.bridge.attach(engine)
+        self.update_status()
 
     def _mark_not_synced(self) -> None:
         """The browser marks the remote folders selective sync leaves out."""
@@ -398,16 +400,6 @@ class DesktopApp(QObject):
                 f"{root}/{rel.strip('/')}" for rel in self.prefs.excluded_remote_folders
             )
             self.browser.view.viewport().update()
-
-    def _share_limits(self, engine: Any) -> None:
-        """One bandwidth limit for all traffic: the browser's transfers use the engine's limiters
-        (whose rates follow the settings). Any thread; the limiters are thread-safe."""
-        config = getattr(engine, "config", None)
-        if config is None or not hasattr(engine, "throttles"):
-            return  # an engine stand-in without limits
-        up, down = self.transfers.throttles
-        up.rate, down.rate = config.max_upload_bps, config.max_download_bps
-        engine.throttles = (up, down)
 
     # ==== engine events ====
 
@@ -643,7 +635,7 @@ class DesktopApp(QObject):
         fn = self.engine.resume if self.state is SyncState.PAUSED else self.engine.pause
         self.runner.run_task(fn, None, lambda exc: self.notify(tr("Pause/Resume"), str(exc)))
 
-    def show_browser(self) -> Any:
+    def show_browser(self) -> RemoteBrowser:
         if self.browser is None:
             from gsdesktop.ui.browser import RemoteBrowser
 
@@ -693,7 +685,7 @@ class DesktopApp(QObject):
         else:
             self.show_activity()
 
-    def show_sign_in(self) -> Any:
+    def show_sign_in(self) -> SignInDialog:
         """The sign-in dialog (server and user filled in); after the server accepts, sync resumes."""
         if self.sign_in_dialog is None:
             from gsdesktop.ui.signin import SignInDialog
@@ -714,11 +706,11 @@ class DesktopApp(QObject):
         self.notify(tr("Signed in"), tr("Syncing again. {0}").format(summary))
         self.sync_now()
 
-    def show_settings(self) -> Any:
+    def show_settings(self) -> SettingsDialog:
         if self.settings_dialog is None:
             from gsdesktop.ui.settings import SettingsDialog
 
-            self.settings_dialog = SettingsDialog(self, None)
+            self.settings_dialog = SettingsDialog(self.session, self.runner, lambda url: self.open_url(url))
         self._raise(self.settings_dialog)
         return self.settings_dialog
 

@@ -11,12 +11,10 @@ Two pieces:
 
 from __future__ import annotations
 
-import gc
 import logging
-import sys
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal, Slot
 
@@ -24,23 +22,6 @@ log = logging.getLogger(__name__)
 
 DoneCallback = Callable[[Any], None]
 ErrorCallback = Callable[[BaseException], None]
-
-
-_frozen = False
-
-
-def _freeze_startup_objects() -> None:
-    """Once per process: move what exists now (modules, classes, Qt wrappers) out of the collector's sight.
-
-    A full garbage collection holds the GIL while it walks every tracked object; with the start-up
-    objects frozen it walks only what the app created since (listings), so it no longer stalls the
-    GUI thread for 100 ms and more when a worker allocates enough to trigger one.
-    """
-    global _frozen
-    if not _frozen:
-        _frozen = True
-        gc.collect()
-        gc.freeze()
 
 
 class _Carrier(QObject):
@@ -52,14 +33,14 @@ class _Carrier(QObject):
 class _Task(QRunnable):
     def __init__(
         self,
-        runner: TaskRunner,
+        carrier: _Carrier,
         fn: Callable[[], Any],
         on_done: DoneCallback | None,
         on_error: ErrorCallback | None,
     ) -> None:
         super().__init__()
         self.setAutoDelete(False)  # the runner keeps it until the result is delivered
-        self.runner = runner
+        self.carrier = carrier
         self.fn: Callable[[], Any] | None = fn
         self.on_done = on_done
         self.on_error = on_error
@@ -72,7 +53,7 @@ class _Task(QRunnable):
                 result = self.fn()
         except BaseException as exc:  # delivered to the GUI thread, never swallowed
             error = exc
-        self.runner._carrier.finished.emit(self, result, error)
+        self.carrier.finished.emit(self, result, error)
 
     def release(self) -> None:
         """Drop the callables (and what their closures hold, e.g. a whole listing): the binding may
@@ -82,6 +63,9 @@ class _Task(QRunnable):
 
 class TaskRunner(QObject):
     """Runs blocking work off the GUI thread. Create and use on the GUI thread.
+
+    The interpreter settings that keep the GUI thread responsive while workers run (GIL switch interval,
+    frozen start-up objects) are made once at app start-up: :func:`gsdesktop.ui.runtime.tune_interpreter`.
 
     Args:
         max_threads: size of the general pool (listings, metadata, small actions).
@@ -93,11 +77,6 @@ class TaskRunner(QObject):
 
     def __init__(self, max_threads: int = 4, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        # Workers parse big listings in pure Python; a short GIL switch interval lets the GUI thread in
-        # often enough to keep repainting (the default 5 ms adds up under load).
-        if sys.getswitchinterval() > 0.001:
-            sys.setswitchinterval(0.001)
-        _freeze_startup_objects()
         self.pool = QThreadPool(self)
         self.pool.setMaxThreadCount(max_threads)
         self._carrier = _Carrier(self)
@@ -112,7 +91,7 @@ class TaskRunner(QObject):
         on_error: ErrorCallback | None = None,
     ) -> None:
         """Run ``fn()`` on the pool; call ``on_done(result)`` or ``on_error(exc)`` on the GUI thread."""
-        task = _Task(self, fn, on_done, on_error)
+        task = _Task(self._carrier, fn, on_done, on_error)
         with self._lock:
             self._inflight.add(task)
         self.busy_changed.emit(len(self._inflight))
@@ -148,6 +127,12 @@ class TaskRunner(QObject):
         return bool(self.pool.waitForDone(timeout_ms))
 
 
+class Publisher(Protocol):
+    """What the bridge needs of an engine: ``subscribe(callback) -> unsubscribe`` (called on any thread)."""
+
+    def subscribe(self, callback: Callable[[object], None]) -> Callable[[], None]: ...
+
+
 class EngineBridge(QObject):
     """Re-emits sync-engine events as Qt signals on the GUI thread.
 
@@ -163,7 +148,7 @@ class EngineBridge(QObject):
         self._raw.connect(self.engine_event, Qt.ConnectionType.QueuedConnection)
         self._unsubscribe: Callable[[], None] | None = None
 
-    def attach(self, engine: Any) -> None:
+    def attach(self, engine: Publisher) -> None:
         """Subscribe to ``engine`` (anything with ``subscribe(cb) -> unsubscribe``)."""
         self.detach()
         self._unsubscribe = engine.subscribe(self._on_engine_event)

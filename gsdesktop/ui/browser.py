@@ -6,7 +6,7 @@ import logging
 import posixpath
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import (
     QItemSelectionModel,
@@ -57,6 +57,9 @@ from gsdesktop.ui.remote_model import RemoteTreeModel
 from gsdesktop.ui.sharing import SharingActions
 from gsdesktop.ui.transfers import Kind, Status, Transfer, TransferManager, TransfersPanel
 
+if TYPE_CHECKING:
+    from gsdesktop.datamanager.client import DataManagerClient
+
 log = logging.getLogger(__name__)
 # QTreeView lays out every exposed row on each change; beyond this many rows a single layout costs more
 # than the 50 ms the GUI thread may be busy. Larger folders are reached with the filter and sorting.
@@ -79,7 +82,7 @@ class RemoteBrowser(QMainWindow):
 
     def __init__(
         self,
-        client: Any,
+        client: DataManagerClient,
         runner: TaskRunner,
         transfers: TransferManager,
         root: str,

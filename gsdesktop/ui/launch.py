@@ -5,31 +5,37 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import random
 import sys
-import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from gsdesktop.datamanager import credentials as creds
 from gsdesktop.datamanager.errors import CredentialsUnavailableError, GSError
+from gsdesktop.ui.demo import (
+    DEMO_PASSWORD,
+    DEMO_USER,
+    demo_data_dir,
+    save_demo_port,
+    saved_demo_port,
+    seed_demo,
+)
 from gsdesktop.ui.prefs import Prefs, load_file_password
 from gsdesktop.ui.runtime import (
     SingleInstance,
-    SyncSetup,
     ensure_qapp,
     instance_name,
     resolve_remote,
     run_app,
 )
+from gsdesktop.ui.session import SyncSetup
+
+if TYPE_CHECKING:
+    from gsdesktop.datamanager.client import DataManagerClient
 
 log = logging.getLogger(__name__)
 
-DEMO_USER = "demo"
-DEMO_PASSWORD = "demo-password"  # a loopback-only demo server; never used for a real account
 
-
-def _client_for(server: str, username: str, password: str | None = None) -> Any:
+def _client_for(server: str, username: str, password: str | None = None) -> DataManagerClient:
     from gsdesktop.datamanager.client import DataManagerClient
 
     password = password or creds.find_password(server, username) or load_file_password(server, username)
@@ -89,13 +95,14 @@ def launch_gui(args: argparse.Namespace) -> int:
     setup: SyncSetup | None = None
     if prefs.configured:
         try:
-            client = _client_for(server or prefs.server_url, username or prefs.username)
+            saved = _client_for(server or prefs.server_url, username or prefs.username)
         except CredentialsUnavailableError as exc:
             log.info("saved account needs a password: %s", exc)
-            client = _sign_in_at_start(server or prefs.server_url, username or prefs.username)
-            if client is None:
+            asked = _sign_in_at_start(server or prefs.server_url, username or prefs.username)
+            if asked is None:
                 return 0  # cancelled
-        setup = SyncSetup(client, Path(prefs.local_folder), prefs.remote_folder, prefs)
+            saved = asked
+        setup = SyncSetup(saved, Path(prefs.local_folder), prefs.remote_folder, prefs)
     if setup is None:
         from gsdesktop.ui.wizard import run_wizard
 
@@ -106,7 +113,7 @@ def launch_gui(args: argparse.Namespace) -> int:
     return run_app(setup, single=single)
 
 
-def _sign_in_at_start(server: str, username: str) -> Any:
+def _sign_in_at_start(server: str, username: str) -> DataManagerClient | None:
     """The saved account has no stored password (the user chose to be asked): ask for it now, with server
     and user filled in. ``None`` when cancelled."""
     from gsdesktop.datamanager.client import DataManagerClient
@@ -144,77 +151,6 @@ def _save_quietly(prefs: Prefs) -> None:
         log.warning("could not save preferences: %s", exc)
 
 
-# ---- demo ------------------------------------------------------------------------------------------
-
-
-def demo_files(seed: int = 7) -> dict[str, bytes]:
-    """Small, realistic sample files: a FASTA, a GCT expression table and a BED file."""
-    rng = random.Random(seed)
-    seq = "".join(rng.choice("ACGT") for _ in range(1200))
-    fasta = ">chrDemo demo contig\n" + "\n".join(seq[i : i + 60] for i in range(0, len(seq), 60)) + "\n"
-    genes = ["TP53", "BRCA1", "EGFR", "MYC", "KRAS", "PTEN", "GAPDH", "ACTB"]
-    samples = ["tumor_1", "tumor_2", "normal_1", "normal_2"]
-    gct = ["#1.2", f"{len(genes)}\t{len(samples)}", "Name\tDescription\t" + "\t".join(samples)]
-    for g in genes:
-        gct.append(f"{g}\t{g} expression\t" + "\t".join(f"{rng.uniform(1, 500):.2f}" for _ in samples))
-    bed = ['track name=demo description="Demo peaks"']
-    start = 100
-    for i in range(12):
-        start += rng.randint(20, 80)
-        bed.append(
-            f"chrDemo\t{start}\t{start + rng.randint(10, 60)}\tpeak{i + 1}\t{rng.randint(100, 1000)}\t+"
-        )
-    return {
-        "demo-contig.fa": fasta.encode(),
-        "expression.gct": ("\n".join(gct) + "\n").encode(),
-        "peaks.bed": ("\n".join(bed) + "\n").encode(),
-    }
-
-
-def seed_demo(client: Any, folder: str) -> list[str]:
-    """Upload the demo files into ``folder`` unless they are already there; returns uploaded paths."""
-    client.mkdir(folder, parents=True)
-    present = {m.name for m in client.list(folder).contents}
-    uploaded = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for name, data in demo_files().items():
-            if name in present:
-                continue
-            local = Path(tmp) / name
-            local.write_bytes(data)
-            client.upload(local, f"{folder}/{name}")
-            uploaded.append(f"{folder}/{name}")
-    return uploaded
-
-
-def demo_data_dir() -> Path:
-    from platformdirs import user_data_dir
-
-    return Path(user_data_dir("gsdesktop", appauthor=False)) / "demo"
-
-
-DEMO_PORT_FILE = "demo-port"
-
-
-def _saved_demo_port(data_dir: Path) -> int | None:
-    """The port the demo server had last time: the same address keeps the sync state and interrupted
-    transfers (both remembered per server address) of the last run."""
-    try:
-        port = int((data_dir / DEMO_PORT_FILE).read_text(encoding="utf-8").strip())
-    except (OSError, ValueError):
-        return None
-    return port if 1024 <= port <= 65535 else None
-
-
-def _save_demo_port(data_dir: Path, url: str) -> None:
-    from urllib.parse import urlsplit
-
-    try:
-        (data_dir / DEMO_PORT_FILE).write_text(f"{urlsplit(url).port}\n", encoding="utf-8")
-    except OSError as exc:
-        log.warning("could not remember the demo port: %s", exc)
-
-
 def launch_demo(args: argparse.Namespace) -> int:
     """``gsdesktop demo``: embedded server + demo account + sample data + the app, all on loopback."""
     from gsdesktop.datamanager.client import DataManagerClient
@@ -230,7 +166,7 @@ def launch_demo(args: argparse.Namespace) -> int:
         return 0
     print(f"gsdesktop demo: starting the local server (data in {data_dir})…", file=sys.stderr)
     port = int(getattr(args, "port", 0) or 0)
-    saved = _saved_demo_port(data_dir) if not port else None
+    saved = saved_demo_port(data_dir) if not port else None
     try:
         server = start_local_server(
             data_dir / "server", port=port or saved or 0, users={DEMO_USER: DEMO_PASSWORD}
@@ -238,7 +174,7 @@ def launch_demo(args: argparse.Namespace) -> int:
     except (OSError, RuntimeError) as exc:  # e.g. the port taken meanwhile by another process: once more
         log.warning("demo server did not start on port %s (%s); retrying", port or saved or "any", exc)
         server = start_local_server(data_dir / "server", port=port, users={DEMO_USER: DEMO_PASSWORD})
-    _save_demo_port(data_dir, server.url)
+    save_demo_port(data_dir, server.url)
     try:
         client = DataManagerClient(server.url, DEMO_USER, DEMO_PASSWORD, pool_size=16)
         seed_demo(client, f"{client.home}/demo-data")

@@ -9,7 +9,7 @@ length, MD5, ga4gh, TRUNC512 and the ``/sequence/<id>`` URL of each sequence), e
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QGuiApplication
@@ -29,6 +29,9 @@ from shiboken6 import isValid
 from gsdesktop.datamanager.models import GSFileMetadata
 from gsdesktop.refget.client import RefgetIds, index_remote, indexed_ids, is_fasta_name
 from gsdesktop.ui.bridge import TaskRunner
+
+if TYPE_CHECKING:
+    from gsdesktop.datamanager.client import DataManagerClient
 
 #: Sequences listed in Properties; a FASTA with more shows the first ones and a count of the rest.
 MAX_SEQUENCES_SHOWN = 50
@@ -55,7 +58,7 @@ class RefgetActions(QObject):
     indexed = Signal(str, object)  # Data Manager path, RefgetIds: a file was (re)indexed
     failed = Signal(str, object)  # Data Manager path, BaseException
 
-    def __init__(self, client: Any, runner: TaskRunner, parent: QObject | None = None) -> None:
+    def __init__(self, client: DataManagerClient, runner: TaskRunner, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.client = client
         self.runner = runner

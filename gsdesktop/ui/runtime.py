@@ -2,26 +2,50 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import logging
 import signal
 import socket
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QCoreApplication, QObject, QSocketNotifier, Signal
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
 from PySide6.QtWidgets import QApplication
 
-from gsdesktop.ui.prefs import Prefs, config_dir
+from gsdesktop.ui.prefs import config_dir
+from gsdesktop.ui.session import Session, SyncSetup, make_engine
+
+if TYPE_CHECKING:
+    from gsdesktop.datamanager.client import DataManagerClient
 
 log = logging.getLogger(__name__)
 
 
+def tune_interpreter() -> None:
+    """Process-wide settings for a responsive GUI thread; called once at app start-up (:func:`ensure_qapp`).
+
+    * GIL switch interval 1 ms (default 5 ms): workers parse big listings in pure Python; a short interval
+      lets the GUI thread in often enough to keep repainting (the default 5 ms adds up under load).
+    * ``gc.freeze()`` of what exists at start-up (modules, classes, Qt wrappers): a full collection holds
+      the GIL while it walks every tracked object; with the start-up objects frozen it walks only what the
+      app created since (listings), so it no longer stalls the GUI thread for 100 ms and more when a
+      worker allocates enough to trigger one. :func:`run_app` calls :func:`ensure_qapp` again once the
+      engine is built, so what was loaded since the first call (app, engine, client) is frozen too.
+
+    Only the GUI process calls this (the CLI and the server keep the interpreter's defaults).
+    """
+    if sys.getswitchinterval() > 0.001:
+        sys.setswitchinterval(0.001)
+    gc.collect()  # garbage is collected, not frozen
+    gc.freeze()
+
+
 def ensure_qapp() -> QApplication:
+    """The process's ``QApplication`` (created if needed), set up as the app's; the interpreter tuned."""
+    tune_interpreter()
     app = QApplication.instance()
     if app is None:
         app = QApplication(sys.argv[:1])
@@ -146,33 +170,7 @@ class SignalWatcher(QObject):
         self._wsock.close()
 
 
-@dataclass
-class SyncSetup:
-    """Everything needed to start one sync pair."""
-
-    client: Any
-    local_root: Path
-    remote_root: str
-    prefs: Prefs
-    prefs_path: Path | None = None  # None = the user's preferences file
-    cleanup: Callable[[], None] | None = None  # e.g. stop a demo server started by the wizard
-
-
-def make_engine(setup: SyncSetup) -> Any:
-    """The sync engine for ``setup`` (imports the engine lazily)."""
-    from gsdesktop.sync.engine import SyncConfig, SyncEngine
-
-    prefs = setup.prefs
-    config = SyncConfig(
-        poll_interval=max(1.0, float(prefs.poll_interval)),
-        excluded_remote_folders=tuple(prefs.excluded_remote_folders),
-        max_upload_bps=prefs.max_upload_kbps * 1024 or None,
-        max_download_bps=prefs.max_download_kbps * 1024 or None,
-    )
-    return SyncEngine(setup.client, setup.local_root, setup.remote_root, config)
-
-
-def resolve_remote(client: Any, remote: str | None) -> str:
+def resolve_remote(client: DataManagerClient, remote: str | None) -> str:
     """``None`` -> home; a relative path is taken inside the home folder."""
     if not remote:
         return str(client.home)
@@ -187,11 +185,13 @@ def run_app(
     """Create the desktop app for ``setup`` and run the event loop until Quit or SIGTERM; returns 0."""
     from gsdesktop.ui.app import DesktopApp
 
-    qapp = ensure_qapp()
     setup.local_root.mkdir(parents=True, exist_ok=True)
     engine = make_engine(setup)
-    app = DesktopApp(setup.client, engine, setup.local_root, setup.remote_root, setup.prefs)
-    app.prefs_path = setup.prefs_path
+    qapp = ensure_qapp()  # after the engine: start-up objects frozen with it (tune_interpreter)
+    session = Session(
+        setup.client, engine, setup.local_root, setup.remote_root, setup.prefs, prefs_path=setup.prefs_path
+    )
+    app = DesktopApp(session)
     watcher = SignalWatcher()
     watcher.received.connect(lambda _sig: app.quit())
     if single is not None:
@@ -205,7 +205,7 @@ def run_app(
             single.close()
         app.close_windows()
         try:
-            engine.close()
+            session.engine.close()  # the running one (a settings change may have replaced the first)
         except Exception as exc:  # already stopped / facade without close
             log.debug("engine.close: %s", exc)
         for fn in (on_exit, setup.cleanup):

@@ -6,9 +6,9 @@ import logging
 import platform
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, QUrl, qVersion
+from PySide6.QtCore import QModelIndex, QObject, QPersistentModelIndex, Qt, QUrl, qVersion
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
@@ -29,19 +29,37 @@ from PySide6.QtWidgets import (
 )
 
 from gsdesktop import __version__
-from gsdesktop.datamanager import credentials as creds
 from gsdesktop.ui import autostart
+from gsdesktop.ui.bridge import TaskRunner
 from gsdesktop.ui.formatting import NOT_SYNCED_ROLES, not_synced_data
-from gsdesktop.ui.prefs import delete_file_password, log_dir
-from gsdesktop.ui.remote_model import RemoteTreeModel
+from gsdesktop.ui.prefs import Prefs, log_dir
+from gsdesktop.ui.remote_model import Lister, RemoteTreeModel
 
 if TYPE_CHECKING:
-    from gsdesktop.ui.app import DesktopApp
+    from gsdesktop.datamanager.client import DataManagerClient
 
 log = logging.getLogger(__name__)
 Index = QModelIndex | QPersistentModelIndex
 IGNORE_FILE = ".gsignore"
 KEEP_LOCAL, REMOVE_LOCAL = "keep", "remove"  # unchecking a folder: what becomes of its local copy
+
+
+class SettingsSession(Protocol):
+    """What the settings dialog uses of the running session (:class:`gsdesktop.ui.session.Session`)."""
+
+    @property
+    def client(self) -> DataManagerClient: ...  # the account shown; lists the remote folders
+    @property
+    def prefs(self) -> Prefs: ...
+    @property
+    def local_root(self) -> Path: ...
+    @property
+    def remote_root(self) -> str: ...
+    def save_prefs(self) -> None: ...  # any thread
+    def forget_account(self) -> None: ...  # any thread
+    def restart_sync(self, on_done: Callable[[], None] | None = None) -> None: ...
+    def sign_in(self) -> None: ...
+    def quit(self) -> None: ...
 
 
 class SelectiveSyncModel(RemoteTreeModel):
@@ -50,7 +68,14 @@ class SelectiveSyncModel(RemoteTreeModel):
     ``excluded`` holds paths relative to the sync root (as :class:`SyncConfig` expects).
     """
 
-    def __init__(self, client: Any, runner: Any, root: str, excluded: list[str], parent: Any = None) -> None:
+    def __init__(
+        self,
+        client: Lister,
+        runner: TaskRunner,
+        root: str,
+        excluded: list[str],
+        parent: QObject | None = None,
+    ) -> None:
         super().__init__(client, runner, root, parent, dirs_only=True)
         self.excluded: set[str] = {p.strip("/") for p in excluded if p.strip("/")}
         #: asked before a folder is unchecked (its relative path); False keeps it synced
@@ -112,12 +137,27 @@ class SelectiveSyncModel(RemoteTreeModel):
 
 
 class SettingsDialog(QDialog):
-    """Changes are applied with OK/Apply; folder and selective-sync changes apply on the next start."""
+    """Changes are applied with OK/Apply; a change to what is synced or how restarts the sync.
 
-    def __init__(self, app: DesktopApp, parent: QWidget | None = None) -> None:
+    Args:
+        session: the running session (preferences, account, sync pair; restart, sign in, sign out, quit).
+        runner: the app's task runner (file work and saving run there).
+        open_url: opens a folder in the file manager.
+        parent: Qt parent.
+    """
+
+    def __init__(
+        self,
+        session: SettingsSession,
+        runner: TaskRunner,
+        open_url: Callable[[QUrl], object],
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
-        self.app = app
-        prefs = app.prefs
+        self.session = session
+        self.runner = runner
+        self.open_url = open_url
+        prefs = session.prefs
         self.setWindowTitle(self.tr("GenomeSpace Desktop — Settings"))
         self.resize(620, 480)
         self.tabs = QTabWidget(self)
@@ -126,13 +166,15 @@ class SettingsDialog(QDialog):
         account = QWidget(self)
         form = QFormLayout(account)
         self.account_label = QLabel(
-            self.tr("{0} at {1}").format(prefs.username or app.client.username, app.client.server_url),
+            self.tr("{0} at {1}").format(
+                prefs.username or session.client.username, session.client.server_url
+            ),
             account,
         )
         self.sign_out_button = QPushButton(self.tr("&Sign out…"), account)
         self.sign_out_button.clicked.connect(lambda _checked=False: self.sign_out())  # not sign_out(False)
         self.sign_in_button = QPushButton(self.tr("Sign &in again…"), account)
-        self.sign_in_button.clicked.connect(lambda _checked=False: self.app.show_sign_in())
+        self.sign_in_button.clicked.connect(lambda _checked=False: self.session.sign_in())
         form.addRow(self.tr("Signed in as:"), self.account_label)
         form.addRow(self.sign_in_button)
         form.addRow(self.sign_out_button)
@@ -142,8 +184,8 @@ class SettingsDialog(QDialog):
         folders = QWidget(self)
         fl = QVBoxLayout(folders)
         ff = QFormLayout()
-        self.local_edit = QLineEdit(str(app.local_root), folders)
-        self.remote_edit = QLineEdit(app.remote_root, folders)
+        self.local_edit = QLineEdit(str(session.local_root), folders)
+        self.remote_edit = QLineEdit(session.remote_root, folders)
         self.browse_button = QPushButton(self.tr("&Browse…"), folders)
         self.choose_folder: Callable[[str], str] = lambda start: QFileDialog.getExistingDirectory(
             self, self.tr("Local folder"), start
@@ -161,7 +203,7 @@ class SettingsDialog(QDialog):
             QLabel(self.tr("Sync these remote folders (unchecked folders stay on the server only):"))
         )
         self.selective_model = SelectiveSyncModel(
-            app.client, app.runner, app.remote_root, list(prefs.excluded_remote_folders), self
+            session.client, runner, session.remote_root, list(prefs.excluded_remote_folders), self
         )
         self.selective_model.confirm_exclude = self._confirm_exclude
         self.ask_local_copy: Callable[[str], str | None] = self._ask_local_copy  # KEEP/REMOVE_LOCAL, None
@@ -252,8 +294,8 @@ class SettingsDialog(QDialog):
         layout.addWidget(buttons)
         self.tabs.currentChanged.connect(self._on_tab)
         self._sync_settings: tuple[object, ...] = (
-            str(app.local_root),
-            app.remote_root,
+            str(session.local_root),
+            session.remote_root,
             prefs.poll_interval,
             prefs.max_upload_kbps,
             prefs.max_download_kbps,
@@ -269,7 +311,7 @@ class SettingsDialog(QDialog):
     # ---- ignore file (disk I/O on the runner) ----
 
     def ignore_path(self) -> Path:
-        return self.app.local_root / IGNORE_FILE
+        return self.session.local_root / IGNORE_FILE
 
     def _load_ignore(self) -> None:
         path = self.ignore_path()
@@ -281,7 +323,7 @@ class SettingsDialog(QDialog):
                 return ""
 
         self.ignore_edit.setEnabled(False)
-        self.app.runner.run_task(read, self._ignore_loaded, lambda exc: self.status.setText(str(exc)))
+        self.runner.run_task(read, self._ignore_loaded, lambda exc: self.status.setText(str(exc)))
 
     def _ignore_loaded(self, text: str) -> None:
         self.ignore_edit.setPlainText(text)
@@ -292,7 +334,7 @@ class SettingsDialog(QDialog):
 
     def apply(self) -> None:
         """Save preferences, .gsignore and the login item (file work on a worker thread)."""
-        prefs = self.app.prefs
+        prefs = self.session.prefs
         prefs.max_upload_kbps = self.up_limit.value()
         prefs.max_download_kbps = self.down_limit.value()
         prefs.poll_interval = float(self.poll_spin.value())
@@ -300,14 +342,14 @@ class SettingsDialog(QDialog):
         prefs.start_at_login = self.autostart_box.isChecked()
         prefs.excluded_remote_folders = sorted(self.selective_model.excluded)
         prefs.local_folder = str(Path(self.local_edit.text()).expanduser())
-        prefs.remote_folder = self.remote_edit.text().strip() or self.app.remote_root
+        prefs.remote_folder = self.remote_edit.text().strip() or self.session.remote_root
         ignore_text = self.ignore_edit.toPlainText() if self.ignore_edit.isEnabled() else None
-        ignore_path, prefs_path, autostart_on = self.ignore_path(), self.app.prefs_path, prefs.start_at_login
+        ignore_path, autostart_on, session = self.ignore_path(), prefs.start_at_login, self.session
 
         original = getattr(self, "_ignore_original", None)
 
         def save() -> None:
-            prefs.save(prefs_path)
+            session.save_prefs()
             changed = ignore_text is not None and ignore_text != original
             if changed and ignore_text is not None and (ignore_text or ignore_path.exists()):
                 ending = "" if not ignore_text or ignore_text.endswith("\n") else "\n"
@@ -330,17 +372,17 @@ class SettingsDialog(QDialog):
         def restarted() -> None:
             self.status.setText(self.tr("Saved; sync restarted."))
             if trash:  # only now: the running engine excludes these folders, their removal is not synced
-                self.app.runner.run_task(lambda: trash_local(trash), self._trashed, self._trash_failed)
+                self.runner.run_task(lambda: trash_local(trash), self._trashed, self._trash_failed)
 
         def saved(_r: object) -> None:
             if after != before:
                 self._sync_settings = after
                 self.status.setText(self.tr("Saved. Restarting sync with the new settings…"))
-                self.app.restart_sync(restarted)
+                self.session.restart_sync(restarted)
             else:
                 self.status.setText(self.tr("Saved."))
 
-        self.app.runner.run_task(
+        self.runner.run_task(
             save, saved, lambda exc: self.status.setText(self.tr("Could not save: {0}").format(exc))
         )
 
@@ -360,7 +402,7 @@ class SettingsDialog(QDialog):
     def _confirm_exclude(self, rel: str) -> bool:
         """Unchecking ``rel``: when a local copy exists, the user keeps it (no longer synced) or has it
         moved to the trash when the settings are applied; None (Cancel) keeps the folder synced."""
-        local = Path(self.app.local_root) / rel
+        local = Path(self.session.local_root) / rel
         if not local.exists():
             return True
         choice = self.ask_local_copy(rel)
@@ -373,7 +415,7 @@ class SettingsDialog(QDialog):
         return True
 
     def _ask_local_copy(self, rel: str) -> str | None:
-        local = Path(self.app.local_root) / rel
+        local = Path(self.session.local_root) / rel
         box = QMessageBox(self)
         box.setIcon(QMessageBox.Icon.Question)
         box.setWindowTitle(self.tr("Stop syncing {0}?").format(rel))
@@ -395,7 +437,7 @@ class SettingsDialog(QDialog):
         return KEEP_LOCAL if clicked is keep else REMOVE_LOCAL if clicked is remove else None
 
     def _current_sync_settings(self) -> tuple[object, ...]:
-        p = self.app.prefs
+        p = self.session.prefs
         return (
             p.local_folder,
             p.remote_folder,
@@ -422,24 +464,18 @@ class SettingsDialog(QDialog):
             )
         if not confirm:
             return
-        prefs, client, prefs_path = self.app.prefs, self.app.client, self.app.prefs_path
-
-        def work() -> None:
-            creds.delete_keyring_password(client.server_url, client.username)
-            delete_file_password()
-            creds.clear_sso()
-            prefs.username = ""
-            prefs.save(prefs_path)
-
-        self.app.runner.run_task(work, lambda _r: self.app.quit(), lambda exc: self.status.setText(str(exc)))
+        session = self.session
+        self.runner.run_task(
+            session.forget_account, lambda _r: session.quit(), lambda exc: self.status.setText(str(exc))
+        )
 
     def open_log_folder(self) -> None:
         folder = log_dir()
 
         def opened(_r: object) -> None:
-            self.app.open_url(QUrl.fromLocalFile(str(folder)))
+            self.open_url(QUrl.fromLocalFile(str(folder)))
 
-        self.app.runner.run_task(lambda: folder.mkdir(parents=True, exist_ok=True), opened)
+        self.runner.run_task(lambda: folder.mkdir(parents=True, exist_ok=True), opened)
 
 
 def trash_local(paths: list[Path]) -> int:

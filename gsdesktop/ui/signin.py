@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QCoreApplication, Qt
 from PySide6.QtWidgets import (
@@ -26,7 +26,11 @@ from PySide6.QtWidgets import (
 )
 
 from gsdesktop.datamanager import credentials as creds
+from gsdesktop.ui.bridge import TaskRunner
 from gsdesktop.ui.prefs import delete_file_password, load_file_password, password_file, save_file_password
+
+if TYPE_CHECKING:
+    from gsdesktop.datamanager.client import DataManagerClient
 
 log = logging.getLogger(__name__)
 
@@ -125,8 +129,8 @@ class SignInDialog(QDialog):
 
     def __init__(
         self,
-        client: Any,
-        runner: Any,
+        client: DataManagerClient,
+        runner: TaskRunner,
         signed_in: Callable[[str], None],
         reason: str = "",
         parent: QWidget | None = None,

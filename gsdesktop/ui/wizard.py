@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QModelIndex
 from PySide6.QtWidgets import (
@@ -27,8 +27,13 @@ from PySide6.QtWidgets import (
 
 from gsdesktop.ui.bridge import TaskRunner
 from gsdesktop.ui.prefs import Prefs, default_local_folder
-from gsdesktop.ui.runtime import SyncSetup
+from gsdesktop.ui.session import SyncSetup
 from gsdesktop.ui.signin import PasswordStorage
+
+if TYPE_CHECKING:
+    from gsdesktop.datamanager.client import DataManagerClient
+    from gsdesktop.server.embedded import LocalServer
+    from gsdesktop.ui.settings import SelectiveSyncModel
 
 log = logging.getLogger(__name__)
 
@@ -83,13 +88,13 @@ class AccountPage(QWizardPage):
         form.addRow(self.tr("&Password:"), self.password)
         form.addRow(self.storage)
         form.addRow(self.status)
-        self.client: Any = None
+        self.client: DataManagerClient | None = None
         self._verified = False
         self._busy = False
 
     def initializePage(self) -> None:
         if self.wiz.using_demo():
-            from gsdesktop.ui.launch import DEMO_PASSWORD, DEMO_USER
+            from gsdesktop.ui.demo import DEMO_PASSWORD, DEMO_USER
 
             self.username.setText(DEMO_USER)
             self.password.setText(DEMO_PASSWORD)
@@ -111,7 +116,7 @@ class AccountPage(QWizardPage):
         choice = self.storage.choice()
         wiz = self.wiz
 
-        def work() -> Any:
+        def work() -> tuple[DataManagerClient, str]:
             from gsdesktop.datamanager.client import DataManagerClient
 
             url = wiz.server_url()
@@ -120,7 +125,7 @@ class AccountPage(QWizardPage):
             summary = PasswordStorage.store(choice, url, user, password)
             return client, summary
 
-        def done(result: tuple[Any, str]) -> None:
+        def done(result: tuple[DataManagerClient, str]) -> None:
             client, summary = result
             self._busy = False
             self.client = client
@@ -205,7 +210,9 @@ class FoldersPage(QWizardPage):
 class RemoteFolderDialog(QDialog):
     """Pick a folder of the account (the home folder itself when nothing is selected)."""
 
-    def __init__(self, client: Any, runner: TaskRunner, root: str, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, client: DataManagerClient, runner: TaskRunner, root: str, parent: QWidget | None = None
+    ) -> None:
         from gsdesktop.ui.remote_model import RemoteTreeModel
 
         super().__init__(parent)
@@ -261,7 +268,7 @@ class SelectivePage(QWizardPage):
         self.view = QTreeView(self)
         self.view.setHeaderHidden(True)
         self.view.setAccessibleName(self.tr("Selective sync"))
-        self.model: Any = None
+        self.model: SelectiveSyncModel | None = None
         layout = QVBoxLayout(self)
         layout.addWidget(self.view)
 
@@ -288,7 +295,7 @@ class FirstRunWizard(QWizard):
         self.setWindowTitle(self.tr("GenomeSpace Desktop setup"))
         self.prefs = prefs
         self.runner = TaskRunner(2, self)
-        self.demo_server: Any = None
+        self.demo_server: LocalServer | None = None
         self.server = ServerPage(prefs, self)
         self.account = AccountPage(self, prefs)
         self.folders = FoldersPage(self, prefs)
@@ -305,7 +312,7 @@ class FirstRunWizard(QWizard):
             return self.server.url.text().strip().rstrip("/")
         if self.demo_server is None:
             from gsdesktop.server.embedded import start_local_server
-            from gsdesktop.ui.launch import DEMO_PASSWORD, DEMO_USER, demo_data_dir, seed_demo
+            from gsdesktop.ui.demo import DEMO_PASSWORD, DEMO_USER, demo_data_dir, seed_demo
 
             self.demo_server = start_local_server(
                 demo_data_dir() / "server", users={DEMO_USER: DEMO_PASSWORD}

@@ -141,3 +141,11 @@ def answer_next_dialog(qtbot, button: str, timeout_ms: int = 10000) -> list[str]
 
     QTimer.singleShot(0, poll)
     return seen
+
+
+@pytest.fixture(scope="session", autouse=True)
+def tuned_interpreter() -> None:
+    """The GUI tests run in a process tuned like the app's (runtime.tune_interpreter, at its start-up)."""
+    from gsdesktop.ui.runtime import tune_interpreter
+
+    tune_interpreter()

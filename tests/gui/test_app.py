@@ -30,6 +30,7 @@ from gsdesktop.ui.activity import ActivityModel, ProblemsModel
 from gsdesktop.ui.app import ICON_STATES, DesktopApp, icons_dir, state_icon
 from gsdesktop.ui.conflicts import ConflictsModel
 from gsdesktop.ui.prefs import Prefs
+from gsdesktop.ui.session import Session
 
 
 @pytest.fixture
@@ -41,7 +42,7 @@ def desktop(qtbot, client, tmp_home, tmp_path):  # type: ignore[no-untyped-def]
     engine = SyncEngine(
         client, local, remote, SyncConfig(poll_interval=1.0, quiet_period=0.1), state_dir=tmp_path / "state"
     )
-    app = DesktopApp(client, engine, local, remote, Prefs(notifications=True))
+    app = DesktopApp(Session(client, engine, local, remote, Prefs(notifications=True)))
     opened: list[QUrl] = []
     app.open_url = opened.append
     app.opened = opened  # type: ignore[attr-defined]

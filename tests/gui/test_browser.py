@@ -207,7 +207,7 @@ def test_listing_error_shows_error_row(qtbot, client, runner) -> None:  # type: 
 
 def test_ten_thousand_entries_gui_never_blocked(qtbot, big_account, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """Browse the 10,000-entry folder while 50 transfers run; the GUI thread never stalls > 50 ms."""
-    # The app freezes its start-up objects once (bridge), so a full collection walks only what it made
+    # The app freezes its start-up objects (tune_interpreter), so a full collection walks only what it made
     # since. This test runs late in a long pytest process: what earlier tests left alive would make every
     # full collection slower than in the app (a 40-60 ms pause on the GUI thread, seen on CI). Start from
     # the heap a fresh app process has.

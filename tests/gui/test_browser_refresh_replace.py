@@ -13,6 +13,7 @@ from gsdesktop.sync.events import ActionDone, ActionKind
 from gsdesktop.ui.app import DesktopApp
 from gsdesktop.ui.browser import KEEP_BOTH, REPLACE, SKIP
 from gsdesktop.ui.prefs import Prefs
+from gsdesktop.ui.session import Session
 from gsdesktop.ui.transfers import Status
 from tests.gui.test_browser import make_browser, names, wait_loaded
 
@@ -119,7 +120,7 @@ def limited_app(qtbot, client, tmp_home, tmp_path):  # type: ignore[no-untyped-d
         ),
         state_dir=tmp_path / "state",
     )
-    app = DesktopApp(client, engine, local, remote, prefs)
+    app = DesktopApp(Session(client, engine, local, remote, prefs))
     yield app
     app.runner.shutdown(10000)
     app.transfer_runner.shutdown(10000)

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QDialog, QLabel
 from gsdesktop.sync.engine import SyncConfig, SyncEngine
 from gsdesktop.ui.app import DesktopApp
 from gsdesktop.ui.prefs import Prefs
+from gsdesktop.ui.session import Session
 
 
 def make_app(client, tmp_path: Path, prefs: Prefs) -> DesktopApp:  # type: ignore[no-untyped-def]
@@ -19,8 +20,8 @@ def make_app(client, tmp_path: Path, prefs: Prefs) -> DesktopApp:  # type: ignor
     engine = SyncEngine(
         client, local, client.home, SyncConfig(poll_interval=1.0), state_dir=tmp_path / "state"
     )
-    app = DesktopApp(client, engine, local, client.home, prefs, use_tray=False)
-    app.prefs_path = tmp_path / "desktop.json"
+    session = Session(client, engine, local, client.home, prefs, prefs_path=tmp_path / "desktop.json")
+    app = DesktopApp(session, use_tray=False)
     return app
 
 
@@ -40,7 +41,7 @@ def test_welcome_window_once_says_what_syncs_where(qtbot, client, tmp_home, tmp_
     text = welcome.text.text()
     assert str(app.local_root) in text and client.home in text and client.server_url in text
     assert "status window" in text  # no tray here: it says where the app is
-    qtbot.waitUntil(lambda: Prefs.load(app.prefs_path).welcomed, timeout=10000)
+    qtbot.waitUntil(lambda: Prefs.load(app.session.prefs_path).welcomed, timeout=10000)
     welcome.open_browser_button.click()
     assert app.browser is not None and app.browser.isVisible() and not welcome.isVisible()
     stop(qtbot, app)

@@ -134,6 +134,7 @@ def test_app_lists_interrupted_transfers_at_start_but_leaves_the_sync_folders_to
     from gsdesktop.sync.engine import SyncConfig, SyncEngine
     from gsdesktop.ui.app import DesktopApp
     from gsdesktop.ui.prefs import Prefs
+    from gsdesktop.ui.session import Session
 
     local_root = tmp_path / "sync"
     local_root.mkdir()
@@ -143,7 +144,7 @@ def test_app_lists_interrupted_transfers_at_start_but_leaves_the_sync_folders_to
     remote = f"{client.home}/synced"
     client.mkdir(remote)
     engine = SyncEngine(client, local_root, remote, SyncConfig(), state_dir=tmp_path / "syncstate")
-    app = DesktopApp(client, engine, local_root, remote, Prefs(notifications=True))
+    app = DesktopApp(Session(client, engine, local_root, remote, Prefs(notifications=True)))
     try:
         qtbot.waitUntil(
             lambda: any(t == "Interrupted transfers" for t, _m in app.notifications), timeout=10000

@@ -17,6 +17,7 @@ from gsdesktop.sync.events import SyncProblem
 from gsdesktop.ui.app import DesktopApp
 from gsdesktop.ui.outage import OFFLINE, STORAGE, classify, for_user
 from gsdesktop.ui.prefs import Prefs
+from gsdesktop.ui.session import Session
 from tests.support.faultproxy import FaultProxy
 from tests.support.servers import ServerProcess, unique_name
 
@@ -60,7 +61,7 @@ def app(qtbot, stack: Stack, tmp_home: Path, tmp_path: Path) -> Iterator[Desktop
         client, local, client.home, SyncConfig(poll_interval=1.0, quiet_period=0.1, retry_base=60.0),
         state_dir=tmp_path / "state",
     )  # fmt: skip
-    desktop = DesktopApp(client, engine, local, client.home, Prefs(), use_tray=False)
+    desktop = DesktopApp(Session(client, engine, local, client.home, Prefs()), use_tray=False)
     desktop.start()
     qtbot.waitUntil(lambda: desktop.display_state() == "idle" and desktop.last_sync, timeout=30000)
     yield desktop

@@ -10,6 +10,7 @@ from PySide6.QtCore import QModelIndex, Qt
 from gsdesktop.sync.engine import SyncEngine
 from gsdesktop.ui.app import DesktopApp
 from gsdesktop.ui.prefs import Prefs
+from gsdesktop.ui.session import Session
 from gsdesktop.ui.settings import KEEP_LOCAL, REMOVE_LOCAL, SettingsDialog
 from tests.gui.test_browser import wait_loaded
 
@@ -32,15 +33,15 @@ def test_unchecking_asks_about_the_local_copy_and_removal_goes_to_the_trash(  # 
         src.write_text(f"{name} file\n")
         client.upload(src, f"{remote}/{name}/{name}.txt")
     engine = SyncEngine(client, local, remote, state_dir=tmp_path / "state")
-    app = DesktopApp(
+    session = Session(
         client,
         engine,
         local,
         remote,
         Prefs(server_url=client.server_url, username=client.username),
-        use_tray=False,
+        prefs_path=tmp_path / "desktop.json",
     )
-    app.prefs_path = tmp_path / "desktop.json"
+    app = DesktopApp(session, use_tray=False)
     try:
         dialog = app.show_settings()
         assert isinstance(dialog, SettingsDialog)
@@ -96,7 +97,7 @@ def test_settings_has_browse_for_the_local_folder_and_says_the_version(  # type:
     local = tmp_path / "sync"
     local.mkdir()
     engine = SyncEngine(client, local, client.home, state_dir=tmp_path / "state")
-    app = DesktopApp(client, engine, local, client.home, Prefs(), use_tray=False)
+    app = DesktopApp(Session(client, engine, local, client.home, Prefs()), use_tray=False)
     try:
         dialog = app.show_settings()
         chosen = tmp_path / "elsewhere"

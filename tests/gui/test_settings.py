@@ -14,6 +14,7 @@ from gsdesktop.ui import autostart
 from gsdesktop.ui.app import DesktopApp
 from gsdesktop.ui.prefs import Prefs
 from gsdesktop.ui.runtime import SingleInstance
+from gsdesktop.ui.session import Session
 from gsdesktop.ui.settings import SelectiveSyncModel, SettingsDialog
 
 
@@ -118,15 +119,15 @@ def test_settings_dialog_applies(qtbot, client, tmp_home: Path, tmp_path: Path) 
     (local / ".gsignore").write_text("*.tmp\n")
     engine = SyncEngine(client, local, client.home, state_dir=tmp_path / "state")
     prefs_path = tmp_path / "desktop.json"
-    app = DesktopApp(
+    session = Session(
         client,
         engine,
         local,
         client.home,
         Prefs(server_url=client.server_url, username=client.username),
-        use_tray=False,
+        prefs_path=prefs_path,
     )
-    app.prefs_path = prefs_path
+    app = DesktopApp(session, use_tray=False)
     dialog = app.show_settings()
     assert isinstance(dialog, SettingsDialog)
     qtbot.waitUntil(lambda: dialog.ignore_edit.isEnabled(), timeout=10000)
@@ -197,7 +198,7 @@ def test_open_log_folder_opens_the_folder_the_log_files_are_in(qtbot, client, tm
     path = start_file_log("desktop")
     try:
         engine = SyncEngine(client, tmp_path / "sync", client.home, state_dir=tmp_path / "state")
-        app = DesktopApp(client, engine, tmp_path / "sync", client.home, Prefs(), use_tray=False)
+        app = DesktopApp(Session(client, engine, tmp_path / "sync", client.home, Prefs()), use_tray=False)
         opened: list[QUrl] = []
         app.open_url = opened.append
         dialog = app.show_settings()

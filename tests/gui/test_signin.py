@@ -11,6 +11,7 @@ from gsdesktop.datamanager import credentials as creds
 from gsdesktop.sync.engine import SyncConfig, SyncEngine
 from gsdesktop.ui.app import DesktopApp
 from gsdesktop.ui.prefs import Prefs
+from gsdesktop.ui.session import Session
 from tests.gui.conftest import answer_next_dialog
 
 
@@ -21,13 +22,13 @@ def make_app(client, tmp_path: Path, remote: str | None = None, **prefs: object)
     engine = SyncEngine(
         client, local, remote, SyncConfig(poll_interval=1.0, quiet_period=0.1), state_dir=tmp_path / "state"
     )
-    app = DesktopApp(
+    session = Session(
         client, engine, local, remote,
         Prefs(server_url=client.server_url, username=client.username, local_folder=str(local),
               remote_folder=remote, **prefs),  # type: ignore[arg-type]
-        use_tray=False,
+        prefs_path=tmp_path / "desktop.json",
     )  # fmt: skip
-    app.prefs_path = tmp_path / "desktop.json"
+    app = DesktopApp(session, use_tray=False)
     return app
 
 
@@ -54,7 +55,7 @@ def test_sign_out_button_asks_then_forgets_the_account_and_quits(  # type: ignor
     assert seen and "Sign out" in seen[0]
     assert creds.get_keyring_password(client.server_url, client.username) is None
     assert creds.read_sso() is None
-    assert Prefs.load(app.prefs_path).username == ""
+    assert Prefs.load(app.session.prefs_path).username == ""
     close_app(app)
 
 

@@ -17,6 +17,7 @@ from gsdesktop.sync.engine import SyncConfig, SyncEngine
 from gsdesktop.sync.events import SyncProgress
 from gsdesktop.ui.app import DesktopApp
 from gsdesktop.ui.prefs import Prefs
+from gsdesktop.ui.session import Session
 from gsdesktop.ui.transfers import Status, TransfersPanel
 from tests.gui.test_browser import TickGap, oversubscribed
 
@@ -27,7 +28,7 @@ PROGRESS_LINE = re.compile(r"Syncing (\d+) of (\d+) files(, [0-9.]+ [KMG]?B left
 def _app(client, local: Path, remote: str, state: Path, **config: object) -> DesktopApp:  # type: ignore[no-untyped-def]
     engine = SyncEngine(client, local, remote, SyncConfig(poll_interval=1.0, quiet_period=0.1, **config),
                         state_dir=state)  # type: ignore[arg-type]  # fmt: skip
-    return DesktopApp(client, engine, local, remote, Prefs(notifications=True))
+    return DesktopApp(Session(client, engine, local, remote, Prefs(notifications=True)))
 
 
 def _close(app: DesktopApp) -> None:
@@ -61,7 +62,7 @@ def test_400_files_sync_with_progress_and_the_gui_never_blocks(qtbot, client, tm
     sampler.setInterval(50)
     sampler.timeout.connect(lambda: seen_text.append(app.status_window.status_label.text()))  # type: ignore[union-attr]
     gc.collect()
-    gc.freeze()  # as the app does at start (TaskRunner): a full collection walks only what came since
+    gc.freeze()  # as the app does at start (tune_interpreter): a full collection walks only what came since
     gap = TickGap()
     try:
         gap.start()
@@ -185,7 +186,7 @@ def test_tray_tooltip_and_menu_show_progress_and_files_in_flight(qtbot, client, 
     local = tmp_path / "tray"
     local.mkdir()
     engine = SyncEngine(client, local, f"{client.home}/tray", SyncConfig(), state_dir=tmp_path / "state-tray")
-    app = DesktopApp(client, engine, local, f"{client.home}/tray", Prefs(), use_tray=True)
+    app = DesktopApp(Session(client, engine, local, f"{client.home}/tray", Prefs()), use_tray=True)
     app.bridge.attach(engine)
     try:
         assert app.tray is not None
