@@ -214,6 +214,7 @@ class DesktopApp(QObject):
 
         self.open_folder_action = act("open_folder", tr("Open folder"), self.open_folder)
         self.open_browser_action = act("open_browser", tr("Open remote browser"), self.show_browser)
+        self.groups_action = act("groups", tr("Groups…"), self.show_groups)
         self.sync_now_action = act("sync_now", tr("Sync now"), self.sync_now)
         self.pause_action = act("pause", tr("Pause syncing"), self.toggle_pause)
         self.activity_action = act("activity", tr("Recent activity"), self.show_activity)
@@ -230,6 +231,7 @@ class DesktopApp(QObject):
             self.sign_in_action,
             self.open_folder_action,
             self.open_browser_action,
+            self.groups_action,
             self.sync_now_action,
             self.pause_action,
             self.activity_action,
@@ -705,6 +707,10 @@ class DesktopApp(QObject):
         self._stop_cause = None
         self.notify(tr("Signed in"), tr("Syncing again. {0}").format(summary))
         self.sync_now()
+
+    def show_groups(self) -> None:
+        """Group management (the browser's Groups dialog; the browser comes up with it)."""
+        self.show_browser().sharing.show_groups()
 
     def show_settings(self) -> SettingsDialog:
         if self.settings_dialog is None:

@@ -70,6 +70,7 @@ def test_no_tray_offscreen_uses_status_window(desktop: DesktopApp) -> None:
     assert {
         "open_folder",
         "open_browser",
+        "groups",
         "sync_now",
         "pause",
         "activity",
@@ -80,6 +81,7 @@ def test_no_tray_offscreen_uses_status_window(desktop: DesktopApp) -> None:
     assert desktop.menu_texts()[1:] == [
         "Open folder",
         "Open remote browser",
+        "Groups…",
         "Sync now",
         "Pause syncing",
         "Recent activity",
@@ -89,6 +91,11 @@ def test_no_tray_offscreen_uses_status_window(desktop: DesktopApp) -> None:
     ]
     desktop.open_folder_action.trigger()
     assert desktop.opened[-1].toLocalFile() == str(desktop.local_root)  # type: ignore[attr-defined]
+    desktop.groups_action.trigger()  # group management is reachable without going through the browser
+    browser = desktop.browser
+    assert browser is not None
+    dialog = browser.sharing.groups_dialog
+    assert dialog is not None and dialog.isVisible()
 
 
 def test_tray_icons_exist_for_every_state_and_theme() -> None:
