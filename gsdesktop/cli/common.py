@@ -32,6 +32,30 @@ from gsdesktop.datamanager.http import DEFAULT_RETRIES
 
 ENV_RETRIES = envsettings.RETRIES
 
+
+class CommandError(Exception):
+    """A failure the CLI reports as one line (exit code ``code``)."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+#: top-level packages only the server needs / only the desktop app needs (one clear error when absent)
+SERVER_MODULES = frozenset(
+    {
+        "fastapi",
+        "uvicorn",
+        "boto3",
+        "botocore",
+        "itsdangerous",
+        "starlette",
+        "prometheus_client",
+        "swagger_ui_bundle",
+    }
+)
+GUI_MODULES = frozenset({"PySide6", "shiboken6"})
+
 # Exit codes (documented in `gsdesktop --help` epilogs and the README).
 EXIT_OK = 0
 EXIT_FAILURE = 1  # anything else, incl. a partly failed multi-file transfer

@@ -26,7 +26,7 @@ def require_display(command: str) -> None:
     Raises:
         CommandError: neither X11 nor Wayland is available and no Qt platform was chosen.
     """
-    from gsdesktop.cli.main import CommandError
+    from gsdesktop.cli.common import CommandError
 
     if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
         return
@@ -123,7 +123,7 @@ def require_xcb_libraries(command: str, env: Mapping[str, str] | None = None) ->
     Raises:
         CommandError: one line naming the missing libraries and the ``apt install`` that provides them.
     """
-    from gsdesktop.cli.main import CommandError
+    from gsdesktop.cli.common import CommandError
 
     env = os.environ if env is None else env
     if not sys.platform.startswith("linux") or not _uses_xcb(env):
@@ -148,7 +148,7 @@ def require_gui_components(command: str) -> None:
     Raises:
         CommandError: PySide6 is not installed.
     """
-    from gsdesktop.cli.main import CommandError
+    from gsdesktop.cli.common import CommandError
 
     if importlib.util.find_spec("PySide6") is None:
         extra = "demo" if command == "demo" else "gui"
@@ -173,7 +173,7 @@ def require_server_components(command: str) -> None:
     Raises:
         CommandError: a server package (or the server code itself) is not installed.
     """
-    from gsdesktop.cli.main import SERVER_MODULES, CommandError
+    from gsdesktop.cli.common import SERVER_MODULES, CommandError
 
     try:
         import gsdesktop.server.embedded  # noqa: F401

@@ -16,6 +16,7 @@ import sys
 from collections.abc import Sequence
 
 from gsdesktop import __version__
+from gsdesktop.cli.common import GUI_MODULES, SERVER_MODULES, CommandError
 
 #: version of the documented ``--json`` shapes: fields are only ever added within a version; removing or
 #: changing one makes a new version (README, "JSON output")
@@ -30,14 +31,6 @@ COMMAND_MODULES: tuple[str, ...] = (
     "gsdesktop.server.cli",
     "gsdesktop.cli.completion",
 )
-
-
-class CommandError(Exception):
-    """A failure the CLI reports as one line (exit code ``code``)."""
-
-    def __init__(self, message: str, code: int = 1) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -70,21 +63,6 @@ def build_parser() -> argparse.ArgumentParser:
             raise
         module.register(sub)
     return parser
-
-
-SERVER_MODULES = frozenset(
-    {
-        "fastapi",
-        "uvicorn",
-        "boto3",
-        "botocore",
-        "itsdangerous",
-        "starlette",
-        "prometheus_client",
-        "swagger_ui_bundle",
-    }
-)
-GUI_MODULES = frozenset({"PySide6", "shiboken6"})
 
 
 def _report(exc: BaseException, debug: bool) -> int:

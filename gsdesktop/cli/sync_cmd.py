@@ -412,7 +412,7 @@ def _pair_conflicts(db: Path, meta: dict[str, str]) -> list[Conflict]:
 
 
 def _conflicts(args: argparse.Namespace) -> int:
-    from gsdesktop.cli.main import CommandError
+    from gsdesktop.cli.common import CommandError
 
     if args.keep:
         return _settle(args)
@@ -435,7 +435,7 @@ def _conflicts(args: argparse.Namespace) -> int:
 
 
 def _settle(args: argparse.Namespace) -> int:
-    from gsdesktop.cli.main import CommandError
+    from gsdesktop.cli.common import CommandError
     from gsdesktop.sync.state import StateDB
 
     if args.local is None:

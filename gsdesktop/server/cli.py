@@ -159,7 +159,7 @@ def register(sub: Any) -> None:
 
 def _error(message: str) -> Exception:
     """A one-line CLI error (printed as ``gsdesktop: error: message``, exit code 1)."""
-    from gsdesktop.cli.main import CommandError
+    from gsdesktop.cli.common import CommandError
 
     return CommandError(message)
 

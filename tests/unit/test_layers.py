@@ -227,3 +227,12 @@ def test_the_rules_count_function_level_and_importlib_imports_but_not_type_check
     assert _cycles(graph.edges) == [["gsdesktop.a", "gsdesktop.c", "gsdesktop.sub.b"]]
     assert graph.private == ["gsdesktop.d: from gsdesktop.sub.b import _hidden"]
     assert _cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_only_the_entry_points_import_the_cli_main_module() -> None:
+    """``gsdesktop.cli.main`` loads every command group; a command (the server's included) that imports
+    it back is a back-edge: the CLI's shared pieces (``CommandError``) live in ``gsdesktop.cli.common``."""
+    graph = _import_graph()
+    importers = sorted(m for m, targets in graph.edges.items() if "gsdesktop.cli.main" in targets)
+    # completion builds the whole parser to complete against it (main loads it by name, not by import)
+    assert importers == ["gsdesktop.__main__", "gsdesktop.cli.completion"]
