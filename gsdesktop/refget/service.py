@@ -35,6 +35,9 @@ from gsdesktop.refget.digests import IdKind, ParsedId, parse_id
 from gsdesktop.refget.fasta import FastaFormatError
 from gsdesktop.refget.loader import LoadReport, LoadSession, load_chunks
 from gsdesktop.refget.store import NameTakenError, RefgetStore, SequenceInfo
+from gsdesktop.server.access import Level, checked_path
+from gsdesktop.server.auth import APIError, error_body, require_user, store_of
+from gsdesktop.server.paths import DMPath
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +95,7 @@ class RefgetHTTPError(Exception):
 
 
 def _error(status: int, message: str) -> Response:
-    return JSONResponse({"status_code": status, "error": message}, status_code=status, headers=CORS)
+    return JSONResponse(error_body(status, message), status_code=status, headers=CORS)
 
 
 # -- content negotiation ---------------------------------------------------------------------------
@@ -238,7 +241,7 @@ def refget_state(request: Request) -> RefgetState:
         with _state_lock:
             state = getattr(app_state, "refget", None)
             if state is None:
-                s3store = app_state.store
+                s3store = store_of(request)
                 state = RefgetState(RefgetStore(s3store.s3, s3store.bucket))
                 app_state.refget = state
     return state
@@ -375,8 +378,6 @@ def _body(
 def _signed_in_user(request: Request) -> str | Response:
     """The signed-in user (the server's ``require_user``: gs-token cookie/header or Basic), else a
     JSON error response (401 with a Basic challenge)."""
-    from gsdesktop.server.common import APIError, require_user
-
     try:
         return require_user(request)
     except APIError as exc:
@@ -384,9 +385,7 @@ def _signed_in_user(request: Request) -> str | Response:
 
 
 def _api_error(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
-    return JSONResponse(
-        {"status": status, "error": message, "message": message}, status_code=status, headers=headers
-    )
+    return JSONResponse(error_body(status, message), status_code=status, headers=headers)
 
 
 def _report_response(state: RefgetState, report: LoadReport) -> Response:
@@ -435,42 +434,29 @@ def whoami(request: Request) -> Response:
 @router.post("/refget/index")
 def index_fasta(request: Request) -> Response:
     """Load a FASTA the signed-in user already has in the Data Manager (``?path=/users/<me>/x.fa``)."""
-    from botocore.exceptions import ClientError
-
     resolved = _own_file_param(request, "path must name a FASTA file below /users/<you>")
     if isinstance(resolved, Response):
         return resolved
     user, raw, path = resolved
     state = refget_state(request)
-    try:
-        obj = state.store.s3.get_object(Bucket=state.store.bucket, Key=path.key)
-    except ClientError as exc:
-        code = str(exc.response.get("Error", {}).get("Code", ""))
-        if code in ("404", "NoSuchKey", "NotFound"):
+    with store_of(request).reading(path.key, _SMALL) as found:
+        if found is None:
             return _api_error(404, f"no such file: {raw}")
-        raise
-    body = obj["Body"]
-    try:
-        report = load_chunks(
-            state.store,
-            body.iter_chunks(_SMALL),
-            path.name,
-            request.query_params.getlist("circular"),
-            owner=user,
-        )
-    except FastaFormatError as exc:
-        return _api_error(400, str(exc))
-    except NameTakenError as exc:
-        return _api_error(409, str(exc))
-    finally:
-        body.close()
+        info, chunks = found
+        try:
+            report = load_chunks(
+                state.store, chunks, path.name, request.query_params.getlist("circular"), owner=user
+            )
+        except FastaFormatError as exc:
+            return _api_error(400, str(exc))
+        except NameTakenError as exc:
+            return _api_error(409, str(exc))
     log.info("refget: %s indexed %s", user, raw)
     report.source = raw
-    etag = str(obj.get("ETag", "")).strip('"')
     record = {
         "path": f"/users/{path.user}/{path.rel}",
-        "etag": etag,
-        "md5": _object_md5(etag, obj.get("Metadata")),
+        "etag": info.etag,
+        "md5": info.md5,
         "indexed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         **report.as_dict(),
     }
@@ -478,11 +464,8 @@ def index_fasta(request: Request) -> Response:
     return _report_response(state, report)
 
 
-def _own_file_param(request: Request, what: str) -> Response | tuple[str, str, Any]:
+def _own_file_param(request: Request, what: str) -> Response | tuple[str, str, DMPath]:
     """The signed-in user, the raw ``?path=`` and its resolved DM path, or the error response."""
-    from gsdesktop.server.access import Level, checked_path
-    from gsdesktop.server.common import APIError
-
     user = _signed_in_user(request)
     if isinstance(user, Response):
         return user
@@ -494,13 +477,6 @@ def _own_file_param(request: Request, what: str) -> Response | tuple[str, str, A
     if path is None or not path.rel:
         return _api_error(400, what)
     return user, raw, path
-
-
-def _object_md5(etag: str, metadata: Any) -> str | None:
-    """A Data Manager object's MD5, by the server's one rule (:attr:`ObjectInfo.md5`)."""
-    from gsdesktop.server.storage import ObjectInfo
-
-    return ObjectInfo(key="", size=0, etag=etag, last_modified=None, metadata=metadata or None).md5
 
 
 @router.get("/refget/indexed")
@@ -518,16 +494,15 @@ def indexed(request: Request) -> Response:
     record = state.store.get_source(user, path.key)
     if record is None:
         return _api_error(404, f"not served via refget: {raw}")
-    head = state.store.head(path.key)
-    etag = str(head.get("ETag", "")).strip('"') if head else ""
+    head = store_of(request).head(path.key)
     out = dict(record)
     out.update(
         {
             "source": raw,
             "indexed_md5": record.get("md5"),
-            "current_md5": _object_md5(etag, head.get("Metadata")) if head else None,
+            "current_md5": head.md5 if head else None,
             "exists": head is not None,
-            "changed": head is None or etag != record.get("etag"),
+            "changed": head is None or head.etag != record.get("etag"),
         }
     )
     return JSONResponse(out)

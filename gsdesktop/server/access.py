@@ -40,10 +40,11 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from gsdesktop.server import common
-from gsdesktop.server.common import APIError
+from gsdesktop.server.asgi import HTTPMiddleware
+from gsdesktop.server.auth import APIError
 from gsdesktop.server.paths import MAX_KEY_BYTES, DMPath, PathError, parse_path
 from gsdesktop.server.storage import ObjectInfo, S3Store
 
@@ -600,7 +601,7 @@ def access_of(request: Any) -> AccessStore:
 def checked_path(
     request: Any, raw: str, user: str | None, need: Level, *, allow_root: bool = False
 ) -> DMPath | None:
-    """Like :func:`common.own_path`, but any path the caller has ``need`` access to is accepted.
+    """Like :func:`.auth.own_path`, but any path the caller has ``need`` access to is accepted.
 
     400 for a malformed path; 403 (the same whether the path exists or not) below ``need``.
     """
@@ -616,16 +617,10 @@ def checked_path(
     return parsed.path
 
 
-class AccessMiddleware:
+class AccessMiddleware(HTTPMiddleware):
     """Per request: a fresh memo (one snapshot of each ACL/group document) and the effectiveAcl source."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         access: AccessStore | None = getattr(scope["app"].state, "access", None)
         memo_token = _MEMO.set({})
         aces_token = common.ACL_ENTRIES.set(access.aces if access is not None else None)

@@ -17,20 +17,18 @@ import time
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gsdesktop.logfiles import request_id
+from gsdesktop.server.asgi import HTTPMiddleware
 
 log = logging.getLogger("gsdesktop.access")
 _SANE_ID = re.compile(rb"[A-Za-z0-9._:-]{1,64}")
 
 
-class AccessLogMiddleware:
+class AccessLogMiddleware(HTTPMiddleware):
     def __init__(self, app: ASGIApp, enabled: bool = False) -> None:
-        self.app = app
+        super().__init__(app)
         self.enabled = enabled
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         given = next((v for k, v in scope.get("headers", ()) if k == b"x-request-id"), b"")
         rid = given.decode() if _SANE_ID.fullmatch(given) else secrets.token_hex(8)
         token = request_id.set(rid)

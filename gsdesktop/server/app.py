@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from http import HTTPStatus
 from typing import Any
 from urllib.parse import unquote
 
@@ -32,30 +31,45 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gsdesktop import __version__
-from gsdesktop.server import apidocs, formats, metrics, moves, ops, sharing
+from gsdesktop.refget import service as refget_service
+from gsdesktop.server import (
+    apidocs,
+    batch,
+    dlbatch,
+    fingerprint,
+    formats,
+    metrics,
+    moves,
+    multipart,
+    ops,
+    sharing,
+)
 from gsdesktop.server.access import AccessMiddleware, AccessStore, Level, access_of, checked_path
 from gsdesktop.server.accesslog import AccessLogMiddleware
-from gsdesktop.server.common import (
-    BETA,
+from gsdesktop.server.auth import (
     REALM,
-    V1,
     APIError,
-    JsonOnlyMiddleware,
     LoginCookieMiddleware,
-    base_url,
     basic_credentials,
     check_password,
+    error_body,
+    require_user,
+    set_login_cookies,
+    store_of,
+    token_from,
+    users_of,
+)
+from gsdesktop.server.common import (
+    BETA,
+    V1,
+    JsonOnlyMiddleware,
+    base_url,
     dir_json,
     not_found,
     parse_json,
     path_url,
     read_body,
-    require_user,
     root_json,
-    set_login_cookies,
-    store_of,
-    token_from,
-    users_of,
 )
 from gsdesktop.server.paths import DMPath, PathError
 from gsdesktop.server.seaweed import S3Config
@@ -96,19 +110,11 @@ def _redirect(url: str, status_code: int) -> Response:
     return response
 
 
-def _error_body(status: int, message: str) -> dict[str, Any]:
-    try:
-        phrase = HTTPStatus(status).phrase
-    except ValueError:
-        phrase = "Error"
-    return {"status": status, "error": phrase, "message": message}
-
-
 # -- exception handlers -------------------------------------------------------------------------------------
 def _install_error_handlers(app: FastAPI) -> None:
     async def api_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, APIError)
-        return JSONResponse(_error_body(exc.status, exc.message), exc.status, headers=exc.headers)
+        return JSONResponse(error_body(exc.status, exc.message), exc.status, headers=exc.headers)
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
@@ -116,14 +122,14 @@ def _install_error_handlers(app: FastAPI) -> None:
         if exc.status_code == 404 and any(ch in path for ch in "\n\r"):
             # route patterns do not match across line breaks: say what is really wrong
             message = "path contains a control character (line break), which is not allowed"
-            return JSONResponse(_error_body(400, message), 400)
+            return JSONResponse(error_body(400, message), 400)
         if exc.status_code == 404:
             message = f"no such endpoint: {request.method} {request.url.path}"
         elif exc.status_code == 405:
             message = f"method {request.method} is not allowed on {request.url.path}"
         else:
             message = str(exc.detail)
-        return JSONResponse(_error_body(exc.status_code, message), exc.status_code, headers=exc.headers)
+        return JSONResponse(error_body(exc.status_code, message), exc.status_code, headers=exc.headers)
 
     async def validation_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
@@ -131,23 +137,23 @@ def _install_error_handlers(app: FastAPI) -> None:
         for err in exc.errors():
             loc = ".".join(str(x) for x in err.get("loc", ()) if x not in ("body", "query", "path"))
             parts.append(f"{loc}: {err.get('msg', 'invalid')}" if loc else str(err.get("msg", "invalid")))
-        return JSONResponse(_error_body(400, "invalid request: " + "; ".join(parts)), 400)
+        return JSONResponse(error_body(400, "invalid request: " + "; ".join(parts)), 400)
 
     async def path_error(request: Request, exc: Exception) -> Response:
-        return JSONResponse(_error_body(400, str(exc)), 400)
+        return JSONResponse(error_body(400, str(exc)), 400)
 
     async def storage_error(request: Request, exc: Exception) -> Response:
         if isinstance(exc, ClientError) and is_not_found(exc):
-            return JSONResponse(_error_body(404, f"not found: {request.url.path}"), 404)
+            return JSONResponse(error_body(404, f"not found: {request.url.path}"), 404)
         code = exc.response.get("Error", {}).get("Code", "") if isinstance(exc, ClientError) else ""
         log.warning("storage error on %s %s: %s", request.method, request.url.path, exc)
         metrics.store_error(code or type(exc).__name__)
         message = f"the storage service failed ({code or type(exc).__name__}); try again later"
-        return JSONResponse(_error_body(503, message), 503)
+        return JSONResponse(error_body(503, message), 503)
 
     async def internal_error(request: Request, exc: Exception) -> Response:
         log.exception("internal error on %s %s", request.method, request.url.path)
-        return JSONResponse(_error_body(500, "internal server error (details are in the server log)"), 500)
+        return JSONResponse(error_body(500, "internal server error (details are in the server log)"), 500)
 
     app.add_exception_handler(APIError, api_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
@@ -641,6 +647,22 @@ def _uploadinfo_stub(request: Request, path: str, user: str = Depends(require_us
 
 
 # -- application --------------------------------------------------------------------------------------------
+def _routers() -> list[APIRouter]:
+    """Every router of the server, in registration order (an earlier route wins on the same path)."""
+    return [
+        identity,
+        v1,
+        beta,
+        sharing.router,
+        sharing.public_router,
+        refget_service.router,
+        multipart.router,
+        batch.router,
+        dlbatch.router,
+        fingerprint.router,
+    ]
+
+
 def create_app(settings: ServerSettings | S3Config, *, store: S3Store | None = None) -> FastAPI:
     """Build the API application; ``app.state.store`` / ``.users`` / ``.settings`` are shared state."""
     if isinstance(settings, S3Config):
@@ -671,36 +693,9 @@ def create_app(settings: ServerSettings | S3Config, *, store: S3Store | None = N
         return _json({"service": "GenomeSpace Data Manager (gsdesktop)", "version": __version__,
                       "openapi": "/openapi.json", "docs": "/docs"})  # fmt: skip
 
-    app.include_router(identity)
-    app.include_router(v1)
-    app.include_router(beta)
-    app.include_router(sharing.router)
-    app.include_router(sharing.public_router)
-    try:
-        from gsdesktop.refget.service import router as refget_router
-
-        app.include_router(refget_router)
-    except ImportError:
-        log.debug("refget service not available")
-    try:
-        from gsdesktop.server.multipart import router as multipart_router
-
-        app.include_router(multipart_router)
-    except ImportError:
-        log.debug("multipart router not available")
-    from gsdesktop.server.batch import router as batch_router
-
-    app.include_router(batch_router)
-    from gsdesktop.server.dlbatch import router as dlbatch_router
-
-    app.include_router(dlbatch_router)
-    try:
-        from gsdesktop.server.fingerprint import router as fingerprint_router
-
-        app.include_router(fingerprint_router)
-    except ImportError:
-        log.debug("data fingerprint router not available")
-    # after the optional routers: a real uploadinfo (multipart router) takes precedence over this stub
+    for router in _routers():
+        app.include_router(router)
+    # after the routers: the real uploadinfo (multipart router) takes precedence over this stub
     app.add_api_route(
         "/datamanager/v1.0/uploadinfo/{path:path}",
         _uploadinfo_stub,

@@ -27,7 +27,8 @@ from starlette.concurrency import run_in_threadpool
 
 from gsdesktop.server import preconditions
 from gsdesktop.server.access import Level, access_of
-from gsdesktop.server.common import BETA, V1, APIError, parse_json, read_body, require_user, store_of
+from gsdesktop.server.auth import APIError, require_user, store_of
+from gsdesktop.server.common import BETA, V1, parse_json, read_body
 from gsdesktop.server.paths import DMPath, PathError, parse_path
 from gsdesktop.server.storage import ObjectInfo, S3Store
 

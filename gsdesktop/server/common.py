@@ -1,18 +1,15 @@
-"""Pieces every server router shares: errors, authentication, path resolution, JSON shapes.
+"""Pieces every Data Manager router shares: request bodies, the JSON-only check, JSON shapes.
 
-Routers of other features (multipart uploads, refget) import from here:
+Errors, authentication and the caller's own paths are in :mod:`gsdesktop.server.auth`; who else may use
+a path (sharing) in :mod:`gsdesktop.server.access`. Here:
 
-* :class:`APIError` -> a JSON error reply (``{"status", "error", "message"}``);
-* :func:`require_user` (a FastAPI dependency) -> the authenticated user name, from the ``gs-token``
-  cookie (or ``gs-token`` header) or from ``Authorization: Basic`` (then the cookies are set);
-* :func:`own_path` -> a :class:`DMPath` inside the caller's tree, else 403 (never revealing existence);
+* :func:`read_body` / :func:`read_json` -> a size-limited, depth-checked JSON request body;
+* :class:`JsonOnlyMiddleware` -> 415 for a body not declared JSON (no cross-site form can act);
 * :func:`file_json` / :func:`dir_json` -> GSFileMetadata dictionaries for either dialect.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from collections.abc import Callable
 from contextvars import ContextVar
@@ -20,14 +17,14 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-from fastapi import Request, Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from fastapi import Request
+from starlette.types import Receive, Scope, Send
 
 from gsdesktop.server import formats
-from gsdesktop.server.paths import DMPath, PathError, parse_path
-from gsdesktop.server.storage import ObjectInfo, S3Store
-from gsdesktop.server.throttle import LoginThrottle
-from gsdesktop.server.users import UserStore
+from gsdesktop.server.asgi import HTTPMiddleware
+from gsdesktop.server.auth import APIError, error_body
+from gsdesktop.server.paths import DMPath
+from gsdesktop.server.storage import ObjectInfo
 
 BETA = "beta"
 #: Set per request by the sharing layer (:mod:`gsdesktop.server.access`): a path's ``(sid, permission)``
@@ -36,17 +33,6 @@ ACL_ENTRIES: ContextVar[Callable[[DMPath], list[tuple[dict[str, str], str]]] | N
     "gsdm_acl_entries", default=None
 )
 V1 = "v1"
-REALM = 'Basic realm="GenomeSpace"'
-
-
-class APIError(Exception):
-    """An error answered as ``status`` with a JSON body carrying ``message``."""
-
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.headers = headers or {}
 
 
 #: The deepest nesting of arrays/objects a JSON body may have (the API's own bodies need 3).
@@ -100,126 +86,6 @@ def not_found(what: str) -> APIError:
     return APIError(404, f"not found: {what}")
 
 
-def store_of(request: Request) -> S3Store:
-    return request.app.state.store  # type: ignore[no-any-return]
-
-
-def users_of(request: Request) -> UserStore:
-    return request.app.state.users  # type: ignore[no-any-return]
-
-
-# -- authentication -----------------------------------------------------------------------------------------
-def basic_credentials(request: Request) -> tuple[str, str] | None:
-    """``(user, password)`` from an ``Authorization: Basic`` header, or ``None``."""
-    header = request.headers.get("authorization", "")
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() != "basic" or not value:
-        return None
-    try:
-        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
-        return None
-    user, sep, password = decoded.partition(":")
-    return (user, password) if sep else None
-
-
-def login_cookies(request: Request, user: str, token: str, ttl: int) -> list[str]:
-    """``Set-Cookie`` values: host-only ``gs-token`` and ``gs-username`` (no Domain: valid on any host)."""
-    secure = "; Secure" if request.url.scheme == "https" else ""
-    return [
-        f"gs-token={token}; Max-Age={ttl}; Path=/; HttpOnly; SameSite=Lax{secure}",
-        f"gs-username={quote(user, safe='')}; Max-Age={ttl}; Path=/; SameSite=Lax{secure}",
-    ]
-
-
-def set_login_cookies(response: Response, request: Request, user: str, token: str, ttl: int) -> None:
-    for value in login_cookies(request, user, token, ttl):
-        response.headers.append("set-cookie", value)
-
-
-def token_from(request: Request) -> str | None:
-    return request.cookies.get("gs-token") or request.headers.get("gs-token")
-
-
-def check_password(request: Request, user: str, password: str) -> bool:
-    """Verify a password under the guessing throttle (:mod:`gsdesktop.server.throttle`).
-
-    Raises:
-        APIError: 429 with ``Retry-After`` when the account or the client's address has used up its
-            failed attempts; no scrypt is run then.
-    """
-    users = users_of(request)
-    if users.verify_known(user, password):
-        return True
-    throttle: LoginThrottle = request.app.state.login_throttle
-    account, address = user[:256], request.client.host if request.client else ""
-    wait = throttle.acquire(account, address)
-    if wait is not None:
-        raise APIError(
-            429,
-            f"too many failed sign-ins for this account or from this address; try again in {wait} s",
-            {"Retry-After": str(wait)},
-        )
-    ok = users.verify(user, password)
-    if ok:
-        throttle.succeeded(account, address)
-    return ok
-
-
-def authenticate(request: Request) -> str:
-    """The caller's user name; raises 401 with a Basic challenge when not authenticated."""
-    users = users_of(request)
-    info = users.check_token(token_from(request))
-    if info is not None:
-        return info.username
-    creds = basic_credentials(request)
-    if creds is not None and check_password(request, *creds):
-        request.state.new_login = creds[0]
-        return creds[0]
-    message = "authentication required: log in at /identityServer/basic or send a valid gs-token cookie"
-    if token_from(request):
-        message = "the gs-token is invalid or has expired: log in again at /identityServer/basic"
-    raise APIError(401, message, {"WWW-Authenticate": REALM})
-
-
-def require_user(request: Request) -> str:
-    """FastAPI dependency: authenticate; after a Basic login the reply sets the login cookies.
-
-    The cookies are added by :class:`LoginCookieMiddleware`, so they reach the client whatever kind of
-    response the endpoint returns (JSON, redirect, stream).
-    """
-    user = authenticate(request)
-    if getattr(request.state, "new_login", None):
-        users = users_of(request)
-        request.state.login_cookies = login_cookies(request, user, users.issue_token(user), users.token_ttl)
-    request.state.user = user
-    return user
-
-
-class LoginCookieMiddleware:
-    """ASGI middleware adding ``request.state.login_cookies`` as ``Set-Cookie`` headers."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_cookies(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                state = scope.get("state") or {}
-                cookies = state.get("login_cookies") if isinstance(state, dict) else None
-                if cookies:
-                    headers = list(message.get("headers", []))
-                    headers += [(b"set-cookie", c.encode("latin-1")) for c in cookies]
-                    message = {**message, "headers": headers}
-            await send(message)
-
-        await self.app(scope, receive, send_with_cookies)
-
-
 #: Bodies an HTML form can send cross-site without a CORS preflight.
 FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data", "text/plain"})
 #: Routes whose body is not JSON (FASTA bytes): only the form types are refused there.
@@ -232,7 +98,7 @@ def is_json_type(media_type: str) -> bool:
     )
 
 
-class JsonOnlyMiddleware:
+class JsonOnlyMiddleware(HTTPMiddleware):
     """415 for a POST/PUT/PATCH whose body is not declared JSON, before anything is read or done.
 
     A cross-site HTML form can only send ``application/x-www-form-urlencoded``, ``multipart/form-data``
@@ -241,25 +107,15 @@ class JsonOnlyMiddleware:
     (``x-gs-copy-source`` copies); one with a body must say ``application/json`` (or ``*/*+json``).
     """
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] in ("POST", "PUT", "PATCH"):
-            message = self._refusal(scope)
-            if message is not None:
-                body = json.dumps({"status": 415, "error": "Unsupported Media Type", "message": message})
-                await send(
-                    {
-                        "type": "http.response.start",
-                        "status": 415,
-                        "headers": [(b"content-type", b"application/json"),
-                                    (b"content-length", str(len(body)).encode())],
-                    }
-                )  # fmt: skip
-                await send({"type": "http.response.body", "body": body.encode()})
-                return
-        await self.app(scope, receive, send)
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        message = self._refusal(scope) if scope["method"] in ("POST", "PUT", "PATCH") else None
+        if message is None:
+            await self.app(scope, receive, send)
+            return
+        body = json.dumps(error_body(415, message)).encode()
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": 415, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
 
     @staticmethod
     def _refusal(scope: Scope) -> str | None:
@@ -274,26 +130,6 @@ class JsonOnlyMiddleware:
         if has_body and not media:
             return "the body must be JSON: send Content-Type: application/json"
         return None
-
-
-# -- paths --------------------------------------------------------------------------------------------------
-def forbidden(user: str) -> APIError:
-    return APIError(403, f"access denied: you can only access your own folder /users/{user} (/Home/{user})")
-
-
-def own_path(raw: str, user: str, *, allow_root: bool = False) -> DMPath | None:
-    """Parse ``raw`` and require it to lie in ``user``'s tree (403 otherwise, whether it exists or not)."""
-    try:
-        parsed = parse_path(raw)
-    except PathError as exc:
-        raise APIError(400, str(exc)) from exc
-    if parsed.path is None:
-        if allow_root:
-            return None
-        raise APIError(400, "this operation needs a path below /users/<user> (or /Home/<user>)")
-    if parsed.path.user != user:
-        raise forbidden(user)
-    return parsed.path
 
 
 # -- JSON shapes --------------------------------------------------------------------------------------------

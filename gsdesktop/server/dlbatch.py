@@ -28,7 +28,8 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from gsdesktop.server.access import Level, access_of
-from gsdesktop.server.common import APIError, read_body, require_user, store_of
+from gsdesktop.server.auth import APIError, require_user, store_of
+from gsdesktop.server.common import read_body
 from gsdesktop.server.paths import DMPath, PathError, parse_path
 from gsdesktop.server.storage import S3Store
 

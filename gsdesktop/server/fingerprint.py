@@ -19,7 +19,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from gsdesktop.server.common import require_user, store_of
+from gsdesktop.server.auth import require_user, store_of
 from gsdesktop.server.storage import S3Store
 
 FINGERPRINT_KEY = ".gsdm/fingerprint"

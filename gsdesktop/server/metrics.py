@@ -20,7 +20,9 @@ from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
+
+from gsdesktop.server.asgi import HTTPMiddleware, on_response_start
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -62,29 +64,21 @@ def store_error(code: str) -> None:
     STORE_ERRORS.labels(code or "unknown").inc()
 
 
-class MetricsMiddleware:
+class MetricsMiddleware(HTTPMiddleware):
     """Counts every HTTP request by its route template (``/datamanager/v1.0/file/{path:path}``), never by
     the raw path, so user file names never become label values."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         start = time.perf_counter()
         status = [500]
         elapsed: list[float] = []
 
-        async def record(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                status[0] = int(message["status"])
-                elapsed.append(time.perf_counter() - start)
-            await send(message)
+        def record(message: Message) -> None:
+            status[0] = int(message["status"])
+            elapsed.append(time.perf_counter() - start)
 
         try:
-            await self.app(scope, receive, record)
+            await self.app(scope, receive, on_response_start(send, record))
         finally:
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"

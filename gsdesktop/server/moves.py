@@ -29,7 +29,8 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 from gsdesktop.server import ops
-from gsdesktop.server.common import APIError, not_found
+from gsdesktop.server.auth import APIError
+from gsdesktop.server.common import not_found
 from gsdesktop.server.paths import DMPath
 from gsdesktop.server.storage import ObjectInfo, S3Store
 

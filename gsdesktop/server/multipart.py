@@ -53,7 +53,8 @@ from starlette.concurrency import run_in_threadpool
 
 from gsdesktop.server import clash, ops, preconditions
 from gsdesktop.server.access import AccessStore, Level, access_of
-from gsdesktop.server.common import APIError, base_url, own_path, read_json, require_user
+from gsdesktop.server.auth import APIError, own_path, require_user
+from gsdesktop.server.common import base_url, read_json
 from gsdesktop.server.paths import DMPath, PathError, parse_path
 from gsdesktop.server.storage import PRECONDITION_CODES, ObjectInfo, S3Store, error_code, is_not_found
 

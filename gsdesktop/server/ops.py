@@ -15,7 +15,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from gsdesktop.server import clash
-from gsdesktop.server.common import APIError, dir_json, file_json, not_found
+from gsdesktop.server.auth import APIError
+from gsdesktop.server.common import dir_json, file_json, not_found
 from gsdesktop.server.paths import DMPath, PathError
 from gsdesktop.server.storage import ListPage, ObjectInfo, S3Store, error_code
 

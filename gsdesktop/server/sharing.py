@@ -39,16 +39,8 @@ from starlette.concurrency import run_in_threadpool
 
 from gsdesktop.server import formats, ops
 from gsdesktop.server.access import Level, access_of, checked_path
-from gsdesktop.server.common import (
-    BETA,
-    APIError,
-    base_url,
-    dir_json,
-    iso,
-    read_body,
-    require_user,
-    store_of,
-)
+from gsdesktop.server.auth import APIError, require_user, store_of
+from gsdesktop.server.common import BETA, base_url, dir_json, iso, read_body
 from gsdesktop.server.paths import DMPath, PathError, parse_path
 from gsdesktop.server.users import USERS_PREFIX
 

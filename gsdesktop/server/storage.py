@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parsedate_to_datetime
@@ -355,6 +356,34 @@ class S3Store:
                 return False
             raise
         return True
+
+    @contextmanager
+    def reading(
+        self, key: str, chunk_size: int = 64 * 1024
+    ) -> Iterator[tuple[ObjectInfo, Iterator[bytes]] | None]:
+        """``with store.reading(key) as found:`` -> ``None`` when the object is absent, else its info
+        (from the GET itself, so it describes exactly the bytes read) and its bytes in chunks, never
+        loaded whole; the connection is released on leaving the block."""
+        try:
+            r = self.s3.get_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if not is_not_found(exc):
+                raise
+            yield None
+            return
+        body = r["Body"]
+        info = ObjectInfo(
+            key=key,
+            size=int(r.get("ContentLength") or 0),
+            etag=str(r.get("ETag", "")).strip('"'),
+            last_modified=r.get("LastModified"),
+            content_type=r.get("ContentType"),
+            metadata=dict(r.get("Metadata") or {}),
+        )
+        try:
+            yield info, body.iter_chunks(chunk_size)
+        finally:
+            body.close()
 
     def stream(self, key: str, chunk_size: int = 64 * 1024) -> Iterator[bytes]:
         """The object's bytes in chunks, never loaded whole. Raises ``ClientError`` when absent."""

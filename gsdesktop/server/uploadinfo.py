@@ -30,7 +30,7 @@ from fastapi import Request
 
 from gsdesktop.server import ops
 from gsdesktop.server.access import Level, checked_path
-from gsdesktop.server.common import APIError
+from gsdesktop.server.auth import APIError
 from gsdesktop.server.seaweed import UPLOAD_ROLE_ARN, S3Config
 from gsdesktop.server.storage import S3Store
 

@@ -114,7 +114,7 @@ def test_python_genomespaceclient_upload(
 
 
 def test_store_that_cannot_scope_credentials_gets_501(seaweed: S3Config) -> None:
-    from gsdesktop.server.common import APIError
+    from gsdesktop.server.auth import APIError
     from gsdesktop.server.uploadinfo import scoped_credentials
 
     store = S3Store(seaweed, create_bucket=False)

@@ -255,7 +255,7 @@ def test_http_load_requires_sign_in(client: TestClient, s3store: S3Store, tmp_pa
     assert client.get("/refget/whoami", headers=auth).json() == {"user": name}
     bad = client.post("/refget/load?name=x.fa", content=b">a\nAC!\n", headers=auth)
     assert bad.status_code == 400
-    assert "x.fa: line 2" in bad.json()["error"]
+    assert "x.fa: line 2" in bad.json()["message"]
     r = client.post("/refget/load?name=h.fa&circular=httpload", content=body, headers=auth)
     assert r.status_code == 200, r.text
     rep = r.json()
