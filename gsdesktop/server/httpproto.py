@@ -22,6 +22,8 @@ from typing import Any
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from gsdesktop.server.auth import error_body
+
 MAX_REQUEST_LINE = 16 * 1024
 MAX_HEAD = 64 * 1024
 LINGER_BYTES = 64 * 1024 * 1024
@@ -77,7 +79,7 @@ class LimitedH11Protocol(H11Protocol):
             else f"the request headers are longer than {MAX_HEAD} bytes in all"
         )
         phrase = HTTPStatus(status).phrase
-        body = json.dumps({"status": status, "error": phrase, "message": what}).encode()
+        body = json.dumps(error_body(status, what)).encode()
         head = (
             f"HTTP/1.1 {status} {phrase}\r\ncontent-type: application/json\r\n"
             f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"

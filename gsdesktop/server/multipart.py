@@ -53,7 +53,7 @@ from starlette.concurrency import run_in_threadpool
 
 from gsdesktop.server import clash, ops, preconditions
 from gsdesktop.server.access import AccessStore, Level, access_of
-from gsdesktop.server.auth import APIError, own_path, require_user
+from gsdesktop.server.auth import APIError, error_body, own_path, require_user
 from gsdesktop.server.common import base_url, read_json
 from gsdesktop.server.paths import DMPath, PathError, parse_path
 from gsdesktop.server.storage import PRECONDITION_CODES, ObjectInfo, S3Store, error_code, is_not_found
@@ -664,8 +664,7 @@ JSON_OBJECT_BODY: dict[str, Any] = {
 
 
 def _error(exc: APIError) -> JSONResponse:
-    body = {"status": exc.status, "error": "multipart", "message": exc.message}
-    return JSONResponse(body, status_code=exc.status, headers=exc.headers)
+    return JSONResponse(error_body(exc.status, exc.message), status_code=exc.status, headers=exc.headers)
 
 
 @router.get("/datamanager/multipart")
