@@ -29,6 +29,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from gsdesktop.refget.digests import IdKind, ParsedId, parse_id
@@ -38,6 +39,7 @@ from gsdesktop.refget.store import NameTakenError, RefgetStore, SequenceInfo
 from gsdesktop.server.access import Level, checked_path
 from gsdesktop.server.auth import APIError, error_body, require_user, store_of
 from gsdesktop.server.paths import DMPath
+from gsdesktop.server.wire import answer
 
 log = logging.getLogger(__name__)
 
@@ -374,6 +376,40 @@ def _body(
     return StreamingResponse(gen(), status_code=status, headers=headers, media_type=media)
 
 
+# -- answers of the load endpoints (the OpenAPI document's types; the answers are written as before) --------
+class LoadedSequenceView(BaseModel):
+    name: str
+    md5: str
+    trunc512: str
+    ga4gh: str
+    length: int
+    circular: bool
+    objects_written: int
+
+
+class LoadReportView(BaseModel):
+    source: str
+    bytes_in: int
+    objects_written: int
+    seconds: float
+    sequences: list[LoadedSequenceView]
+
+
+class IndexedView(LoadReportView):
+    path: str = Field(description="the Data Manager file that was indexed (/users/<owner>/...)")
+    etag: str
+    md5: str | None
+    indexed_at: str
+    indexed_md5: str | None
+    current_md5: str | None = Field(description="the file's MD5 now (null when it is gone)")
+    exists: bool
+    changed: bool = Field(description="the file's content differs from what was indexed")
+
+
+class WhoAmI(BaseModel):
+    user: str
+
+
 # -- authenticated load endpoints ---------------------------------------------------------------------
 def _signed_in_user(request: Request) -> str | Response:
     """The signed-in user (the server's ``require_user``: gs-token cookie/header or Basic), else a
@@ -393,7 +429,17 @@ def _report_response(state: RefgetState, report: LoadReport) -> Response:
     return JSONResponse(report.as_dict())
 
 
-@router.post("/refget/load")
+@router.post(
+    "/refget/load",
+    responses=answer(LoadReportView),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+            "description": "a FASTA file (.gz accepted)",
+        }
+    },
+)
 async def load_fasta(request: Request) -> Response:
     """Load the FASTA in the request body (streamed; ``.gz`` accepted)."""
     user = await run_in_threadpool(_signed_in_user, request)
@@ -422,7 +468,7 @@ async def load_fasta(request: Request) -> Response:
     return _report_response(state, report)
 
 
-@router.get("/refget/whoami")
+@router.get("/refget/whoami", responses=answer(WhoAmI))
 def whoami(request: Request) -> Response:
     """The signed-in user (lets a client renew its session before streaming a large body)."""
     user = _signed_in_user(request)
@@ -431,7 +477,7 @@ def whoami(request: Request) -> Response:
     return JSONResponse({"user": user})
 
 
-@router.post("/refget/index")
+@router.post("/refget/index", responses=answer(LoadReportView))
 def index_fasta(request: Request) -> Response:
     """Load a FASTA the signed-in user already has in the Data Manager (``?path=/users/<me>/x.fa``)."""
     resolved = _own_file_param(request, "path must name a FASTA file below /users/<you>")
@@ -479,7 +525,7 @@ def _own_file_param(request: Request, what: str) -> Response | tuple[str, str, D
     return user, raw, path
 
 
-@router.get("/refget/indexed")
+@router.get("/refget/indexed", responses=answer(IndexedView))
 def indexed(request: Request) -> Response:
     """The refget ids of a Data Manager file indexed earlier (``?path=/users/<me>/x.fa``), else 404.
 

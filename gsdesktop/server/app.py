@@ -76,6 +76,7 @@ from gsdesktop.server.seaweed import S3Config
 from gsdesktop.server.storage import S3Store, is_not_found
 from gsdesktop.server.throttle import LoginThrottle
 from gsdesktop.server.users import DEFAULT_TOKEN_TTL, UserStore
+from gsdesktop.server.wire import MakeDirectory, MoveRequest, json_body
 
 log = logging.getLogger(__name__)
 
@@ -473,7 +474,7 @@ def beta_files_get(request: Request, path: str, user: str = Depends(require_user
     return _get(request, path, user, BETA)
 
 
-@beta.put("/files/{path:path}")
+@beta.put("/files/{path:path}", openapi_extra=json_body(MakeDirectory, required=False))
 async def beta_files_put(request: Request, path: str, user: str = Depends(require_user)) -> Response:
     """mkdir (``{"isDirectory":true}``) or server-side copy (``x-gs-copy-source``)."""
     body = await read_body(request, MAX_JSON_BODY)
@@ -575,14 +576,14 @@ def v1_file_head(request: Request, path: str, user: str = Depends(require_user))
     return Response(status_code=200, headers=headers)
 
 
-@v1.put("/file/{path:path}")
+@v1.put("/file/{path:path}", openapi_extra=json_body(MakeDirectory, required=False))
 async def v1_file_put(request: Request, path: str, user: str = Depends(require_user)) -> Response:
     """mkdir (``{"isDirectory":true}``, idempotent) or copy (``x-gs-copy-source: /Home/<user>/...``)."""
     body = await read_body(request, MAX_JSON_BODY)
     return await run_in_threadpool(_put_sync, request, path, user, V1, body)
 
 
-@v1.post("/file/{path:path}")
+@v1.post("/file/{path:path}", openapi_extra=json_body(MoveRequest))
 async def v1_file_post(request: Request, path: str, user: str = Depends(require_user)) -> Response:
     """Move/rename: body ``{"path": "/Home/<user>/new/name"}``."""
     body = await read_body(request, MAX_JSON_BODY)

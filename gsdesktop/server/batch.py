@@ -31,6 +31,7 @@ from gsdesktop.server.auth import APIError, require_user, store_of
 from gsdesktop.server.common import BETA, V1, parse_json, read_body
 from gsdesktop.server.paths import DMPath, PathError, parse_path
 from gsdesktop.server.storage import ObjectInfo, S3Store
+from gsdesktop.server.wire import UploadBatch, UploadBatchAnswer, answer, json_body
 
 MAX_ITEMS = 1000
 MAX_BODY = 2 * 1024 * 1024
@@ -190,13 +191,19 @@ async def _handle(request: Request, user: str, dialect: str) -> Response:
     return JSONResponse({"results": results})
 
 
-@router.post("/datamanager/uploadurls-batch")
+@router.post(
+    "/datamanager/uploadurls-batch", openapi_extra=json_body(UploadBatch), responses=answer(UploadBatchAnswer)
+)
 async def beta_uploadurls_batch(request: Request, user: str = Depends(require_user)) -> Response:
     """Signed PUT URLs for many files (beta paths ``/users/<user>/...``); per-item errors."""
     return await _handle(request, user, BETA)
 
 
-@router.post("/datamanager/v1.0/uploadurls-batch")
+@router.post(
+    "/datamanager/v1.0/uploadurls-batch",
+    openapi_extra=json_body(UploadBatch),
+    responses=answer(UploadBatchAnswer),
+)
 async def v1_uploadurls_batch(request: Request, user: str = Depends(require_user)) -> Response:
     """Signed PUT URLs for many files (v1.0 paths ``/Home/<user>/...``); per-item errors."""
     return await _handle(request, user, V1)

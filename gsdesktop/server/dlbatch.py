@@ -32,6 +32,7 @@ from gsdesktop.server.auth import APIError, require_user, store_of
 from gsdesktop.server.common import read_body
 from gsdesktop.server.paths import DMPath, PathError, parse_path
 from gsdesktop.server.storage import S3Store
+from gsdesktop.server.wire import DownloadBatch, DownloadBatchAnswer, answer, json_body
 
 log = logging.getLogger(__name__)
 
@@ -178,13 +179,21 @@ async def _handle(request: Request, user: str) -> Response:
     return JSONResponse({"results": results})
 
 
-@router.post("/datamanager/downloadurls-batch")
+@router.post(
+    "/datamanager/downloadurls-batch",
+    openapi_extra=json_body(DownloadBatch),
+    responses=answer(DownloadBatchAnswer),
+)
 async def beta_downloadurls_batch(request: Request, user: str = Depends(require_user)) -> Response:
     """Signed GET URLs for many files (beta paths ``/users/<user>/...``); per-item errors."""
     return await _handle(request, user)
 
 
-@router.post("/datamanager/v1.0/downloadurls-batch")
+@router.post(
+    "/datamanager/v1.0/downloadurls-batch",
+    openapi_extra=json_body(DownloadBatch),
+    responses=answer(DownloadBatchAnswer),
+)
 async def v1_downloadurls_batch(request: Request, user: str = Depends(require_user)) -> Response:
     """Signed GET URLs for many files (v1.0 paths ``/Home/<user>/...``); per-item errors."""
     return await _handle(request, user)

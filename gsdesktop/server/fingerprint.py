@@ -21,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 
 from gsdesktop.server.auth import require_user, store_of
 from gsdesktop.server.storage import S3Store
+from gsdesktop.server.wire import Fingerprint, answer
 
 FINGERPRINT_KEY = ".gsdm/fingerprint"
 HEADER = "x-gs-data-fingerprint"
@@ -50,7 +51,7 @@ def reset_fingerprint(store: S3Store) -> str:
     return value
 
 
-@router.get("/datamanager/fingerprint")
+@router.get("/datamanager/fingerprint", responses=answer(Fingerprint))
 async def data_fingerprint(request: Request, user: str = Depends(require_user)) -> Response:
     """The data fingerprint: it changes only when an administrator restored the store from a backup."""
     value = await run_in_threadpool(get_fingerprint, store_of(request))

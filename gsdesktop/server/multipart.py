@@ -51,12 +51,13 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from gsdesktop.server import clash, ops, preconditions
+from gsdesktop.server import clash, ops, preconditions, wire
 from gsdesktop.server.access import AccessStore, Level, access_of
 from gsdesktop.server.auth import APIError, error_body, own_path, require_user
 from gsdesktop.server.common import base_url, read_json
 from gsdesktop.server.paths import DMPath, PathError, parse_path
 from gsdesktop.server.storage import PRECONDITION_CODES, ObjectInfo, S3Store, error_code, is_not_found
+from gsdesktop.server.wire import answer, json_body
 
 log = logging.getLogger(__name__)
 
@@ -654,20 +655,13 @@ def current_user(request: Request) -> str:
 
 #: Largest JSON body of a multipart call (a complete naming 10,000 parts is about 0.7 MB).
 MAX_JSON_BODY = 2 * 1024 * 1024
-#: The OpenAPI description of the body these routes read themselves (after the sign-in check).
-JSON_OBJECT_BODY: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "content": {"application/json": {"schema": {"type": "object", "additionalProperties": True}}},
-    }
-}
 
 
 def _error(exc: APIError) -> JSONResponse:
     return JSONResponse(error_body(exc.status, exc.message), status_code=exc.status, headers=exc.headers)
 
 
-@router.get("/datamanager/multipart")
+@router.get("/datamanager/multipart", response_model=None, responses=answer(wire.MultipartLimits))
 def limits(request: Request, user: str = Depends(current_user)) -> dict[str, Any]:
     return {
         "md5AtComplete": md5_at_complete(request),
@@ -688,7 +682,12 @@ async def _body(request: Request) -> dict[str, Any]:
     return body
 
 
-@router.post("/datamanager/multipart/uploads", status_code=201, openapi_extra=JSON_OBJECT_BODY)
+@router.post(
+    "/datamanager/multipart/uploads",
+    status_code=201,
+    openapi_extra=json_body(wire.MultipartStart),
+    responses=answer(wire.MultipartUpload, 201),
+)
 async def start(request: Request, user: str = Depends(current_user)) -> Response:
     try:
         body = await _body(request)
@@ -722,12 +721,12 @@ def _start_sync(request: Request, body: dict[str, Any], user: str) -> Response:
     return JSONResponse(state.public(), status_code=201)
 
 
-@router.get("/datamanager/multipart/uploads")
+@router.get("/datamanager/multipart/uploads", response_model=None, responses=answer(wire.MultipartUploads))
 def mine(request: Request, user: str = Depends(current_user)) -> dict[str, Any]:
     return {"uploads": list_uploads(_store(request), user)}
 
 
-@router.get("/datamanager/multipart/uploads/{upload_id}")
+@router.get("/datamanager/multipart/uploads/{upload_id}", responses=answer(wire.MultipartUploadParts))
 def show(upload_id: str, request: Request, user: str = Depends(current_user)) -> Response:
     try:
         store = _store(request)
@@ -739,7 +738,11 @@ def show(upload_id: str, request: Request, user: str = Depends(current_user)) ->
     return JSONResponse(data)
 
 
-@router.post("/datamanager/multipart/uploads/{upload_id}/urls", openapi_extra=JSON_OBJECT_BODY)
+@router.post(
+    "/datamanager/multipart/uploads/{upload_id}/urls",
+    openapi_extra=json_body(wire.PartUrlsRequest),
+    responses=answer(wire.PartUrls),
+)
 async def urls(upload_id: str, request: Request, user: str = Depends(current_user)) -> Response:
     try:
         body = await _body(request)
@@ -759,7 +762,11 @@ def _urls_sync(upload_id: str, request: Request, body: dict[str, Any], user: str
     return JSONResponse({"uploadId": upload_id, "urls": result})
 
 
-@router.post("/datamanager/multipart/uploads/{upload_id}/complete", openapi_extra=JSON_OBJECT_BODY)
+@router.post(
+    "/datamanager/multipart/uploads/{upload_id}/complete",
+    openapi_extra=json_body(wire.MultipartComplete),
+    responses=answer(wire.MultipartDone),
+)
 async def complete(upload_id: str, request: Request, user: str = Depends(current_user)) -> Response:
     try:
         body = await _body(request)
@@ -780,7 +787,9 @@ def _complete_sync(upload_id: str, request: Request, body: dict[str, Any], user:
     return JSONResponse(result)
 
 
-@router.delete("/datamanager/multipart/uploads/{upload_id}")
+@router.delete(
+    "/datamanager/multipart/uploads/{upload_id}", status_code=204, responses={204: {"description": "aborted"}}
+)
 def abort(upload_id: str, request: Request, user: str = Depends(current_user)) -> Response:
     try:
         store = _store(request)

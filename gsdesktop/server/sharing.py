@@ -43,6 +43,7 @@ from gsdesktop.server.auth import APIError, require_user, store_of
 from gsdesktop.server.common import BETA, base_url, dir_json, iso, read_body
 from gsdesktop.server.paths import DMPath, PathError, parse_path
 from gsdesktop.server.users import USERS_PREFIX
+from gsdesktop.server.wire import json_body
 
 SHARED_PREFIX = "Shared to "
 PUBLIC_FOLDER = "Public"
@@ -146,12 +147,6 @@ class PreferencesUpdate(BaseModel):
 M = TypeVar("M", bound=BaseModel)
 
 
-def _body_doc(model: type[BaseModel]) -> dict[str, Any]:
-    """OpenAPI ``requestBody`` of a route that reads its JSON body itself (after sign-in, capped)."""
-    schema = {"application/json": {"schema": model.model_json_schema()}}
-    return {"requestBody": {"required": True, "content": schema}}
-
-
 async def _model(request: Request, model: type[M]) -> M:
     """The request's JSON body as ``model``: read only after sign-in (the route's dependency), capped
     at :data:`MAX_BODY` (413), and 400 with a message when malformed, too deep or of the wrong shape."""
@@ -214,7 +209,7 @@ def get_acl(request: Request, path: str, user: str = Depends(require_user)) -> A
     return acl_view(request, dm, user, _dialect(path))
 
 
-@router.post("/acl/{path:path}", response_model=AclView, openapi_extra=_body_doc(GrantRequest))
+@router.post("/acl/{path:path}", response_model=AclView, openapi_extra=json_body(GrantRequest))
 async def grant(request: Request, path: str, user: str = Depends(require_user)) -> Any:
     """Grant (or change) access for a user, a group or the public (owner only; the public reads only)."""
     body = await _model(request, GrantRequest)
@@ -297,7 +292,7 @@ def my_groups(request: Request, user: str = Depends(require_user)) -> Any:
     return {"groups": [g.to_json(user) for g in access_of(request).groups_of(user)]}
 
 
-@router.post("/groups", response_model=GroupView, status_code=201, openapi_extra=_body_doc(GroupCreate))
+@router.post("/groups", response_model=GroupView, status_code=201, openapi_extra=json_body(GroupCreate))
 async def create_group(request: Request, user: str = Depends(require_user)) -> Any:
     """Create a group; you are its first administrator (409 when the name is taken)."""
     body = await _model(request, GroupCreate)
@@ -321,7 +316,7 @@ def delete_group(request: Request, name: str, user: str = Depends(require_user))
     return Response(status_code=204)
 
 
-@router.post("/groups/members", response_model=GroupView, openapi_extra=_body_doc(MemberRequest))
+@router.post("/groups/members", response_model=GroupView, openapi_extra=json_body(MemberRequest))
 async def add_member(request: Request, user: str = Depends(require_user)) -> Any:
     """Add a member to a group (``admin: true``: as an administrator); administrators only."""
     body = await _model(request, MemberRequest)
@@ -337,7 +332,7 @@ def remove_member(request: Request, name: str, member: str, user: str = Depends(
     return access_of(request).remove_member(name, user, member).to_json(user)
 
 
-@router.post("/groups/admins", response_model=GroupView, openapi_extra=_body_doc(AdminRequest))
+@router.post("/groups/admins", response_model=GroupView, openapi_extra=json_body(AdminRequest))
 async def add_admin(request: Request, user: str = Depends(require_user)) -> Any:
     """Make a user an administrator (and a member) of a group; administrators only."""
     body = await _model(request, AdminRequest)
@@ -368,7 +363,7 @@ def get_preferences(request: Request, user: str = Depends(require_user)) -> Any:
     return {"name": user, "searchable": access_of(request).searchable(user)}
 
 
-@router.put("/me", response_model=Preferences, openapi_extra=_body_doc(PreferencesUpdate))
+@router.put("/me", response_model=Preferences, openapi_extra=json_body(PreferencesUpdate))
 async def set_preferences(request: Request, user: str = Depends(require_user)) -> Any:
     """``{"searchable": false}`` hides you from the user search (people can still share by exact name)."""
     body = await _model(request, PreferencesUpdate)
