@@ -13,15 +13,9 @@ revealing nothing); an invalid path is that item's error only. URLs live as long
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
-import re
-import threading
-from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qs, quote, urlsplit
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
@@ -31,6 +25,7 @@ from gsdesktop.server.access import Level, access_of
 from gsdesktop.server.auth import APIError, require_user, store_of
 from gsdesktop.server.common import read_body
 from gsdesktop.server.paths import DMPath, PathError, parse_path
+from gsdesktop.server.presign import FastGetSigner
 from gsdesktop.server.storage import S3Store
 from gsdesktop.server.wire import DownloadBatch, DownloadBatchAnswer, answer, json_body
 
@@ -38,85 +33,8 @@ log = logging.getLogger(__name__)
 
 MAX_ITEMS = 1000
 MAX_BODY = 1024 * 1024
-_PLAIN_KEY = re.compile(r"^[A-Za-z0-9/._~-]+$")
 
 router = APIRouter(tags=["extensions"])
-
-
-def _q(text: str) -> str:
-    return quote(text, safe="-_.~")
-
-
-class FastGetSigner:
-    """Presigned ``get_object`` URLs, byte for byte botocore's (checked once against it), ~10x cheaper.
-
-    Keys outside a plain character set, temporary credentials and a failed self-check go to botocore.
-    """
-
-    def __init__(self, store: S3Store) -> None:
-        self.presigner = store.presigner
-        self.bucket = store.bucket
-        self._ok: bool | None = None
-        self._lock = threading.Lock()
-        self._key: tuple[str, bytes] | None = None  # (date, signing key)
-
-    def presign(self, key: str, expires: int) -> str:
-        if _PLAIN_KEY.match(key) and self._usable():
-            return self._sign(key, expires, datetime.now(UTC))
-        params = {"Bucket": self.bucket, "Key": key}
-        return str(self.presigner.generate_presigned_url("get_object", Params=params, ExpiresIn=expires))
-
-    def _usable(self) -> bool:
-        if self._ok is None:
-            with self._lock:
-                if self._ok is None:
-                    try:
-                        self._ok = self._matches_botocore()
-                    except Exception:  # any surprise: never use the fast path
-                        log.exception("fast GET signer self-check failed")
-                        self._ok = False
-        if not self._ok:
-            return False
-        return not self.presigner._request_signer._credentials.get_frozen_credentials().token
-
-    def _matches_botocore(self) -> bool:
-        key = "users/selfcheck/dir/file-1.dat"
-        params = {"Bucket": self.bucket, "Key": key}
-        ref = str(self.presigner.generate_presigned_url("get_object", Params=params, ExpiresIn=300))
-        stamp = parse_qs(urlsplit(ref).query).get("X-Amz-Date", [""])[0]
-        when = datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
-        return self._sign(key, 300, when) == ref
-
-    def _sign(self, key: str, expires: int, when: datetime) -> str:
-        creds = self.presigner._request_signer._credentials.get_frozen_credentials()
-        region = self.presigner.meta.region_name
-        endpoint = self.presigner.meta.endpoint_url.rstrip("/")
-        parts = urlsplit(endpoint)
-        path = f"{parts.path}/{_q(self.bucket)}/{quote(key, safe='/-_.~')}"
-        stamp = when.strftime("%Y%m%dT%H%M%SZ")
-        date = stamp[:8]
-        scope = f"{date}/{region}/s3/aws4_request"
-        query = {
-            "X-Amz-Algorithm": "AWS4-HMAC-SHA256",
-            "X-Amz-Credential": f"{creds.access_key}/{scope}",
-            "X-Amz-Date": stamp,
-            "X-Amz-Expires": str(expires),
-            "X-Amz-SignedHeaders": "host",
-        }
-        canonical_query = "&".join(f"{_q(k)}={_q(v)}" for k, v in sorted(query.items()))
-        request = "\n".join(
-            ["GET", path, canonical_query, f"host:{parts.netloc}\n", "host", "UNSIGNED-PAYLOAD"]
-        )
-        to_sign = "\n".join(["AWS4-HMAC-SHA256", stamp, scope, hashlib.sha256(request.encode()).hexdigest()])
-        cached = self._key
-        if cached is None or cached[0] != date:
-            k = hmac.new(("AWS4" + creds.secret_key).encode(), date.encode(), hashlib.sha256).digest()
-            for part in (region, "s3", "aws4_request"):
-                k = hmac.new(k, part.encode(), hashlib.sha256).digest()
-            cached = self._key = (date, k)
-        sig = hmac.new(cached[1], to_sign.encode(), hashlib.sha256).hexdigest()
-        url_path = f"{endpoint}/{_q(self.bucket)}/{quote(key, safe='/-_.~')}"
-        return f"{url_path}?{canonical_query}&X-Amz-Signature={sig}"
 
 
 _signers: dict[int, FastGetSigner] = {}
@@ -125,7 +43,7 @@ _signers: dict[int, FastGetSigner] = {}
 def _signer(store: S3Store) -> FastGetSigner:
     signer = _signers.get(id(store))
     if signer is None or signer.presigner is not store.presigner:
-        signer = _signers[id(store)] = FastGetSigner(store)
+        signer = _signers[id(store)] = FastGetSigner(store.presigner, store.bucket)
     return signer
 
 

@@ -236,3 +236,20 @@ def test_only_the_entry_points_import_the_cli_main_module() -> None:
     importers = sorted(m for m, targets in graph.edges.items() if "gsdesktop.cli.main" in targets)
     # completion builds the whole parser to complete against it (main loads it by name, not by import)
     assert importers == ["gsdesktop.__main__", "gsdesktop.cli.completion"]
+
+
+def test_one_function_reaches_into_botocore_for_the_signing_credentials() -> None:
+    """botocore has no public accessor for a client's credentials; the fast URL signers get them from
+    ``gsdesktop.server.presign.signing_credentials`` and nothing else touches botocore's internals."""
+    private = ("_request_signer", "_credentials")
+    reaches = set()
+    for path in PACKAGE.rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        where = {
+            id(n): "<module>" for n in ast.walk(tree) if isinstance(n, ast.Attribute) and n.attr in private
+        }
+        for function in ast.walk(tree):
+            if isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):
+                where.update({id(n): function.name for n in ast.walk(function) if id(n) in where})
+        reaches.update(f"{path.relative_to(ROOT)}:{name}" for name in where.values())
+    assert sorted(reaches) == ["gsdesktop/server/presign.py:signing_credentials"]
