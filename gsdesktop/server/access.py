@@ -601,7 +601,7 @@ def access_of(request: Any) -> AccessStore:
 def checked_path(
     request: Any, raw: str, user: str | None, need: Level, *, allow_root: bool = False
 ) -> DMPath | None:
-    """Like :func:`.auth.own_path`, but any path the caller has ``need`` access to is accepted.
+    """The path ``raw`` names, when the caller has ``need`` access to it (the owner always has).
 
     400 for a malformed path; 403 (the same whether the path exists or not) below ``need``.
     """

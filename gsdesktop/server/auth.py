@@ -1,4 +1,4 @@
-"""Who is calling, and the server's one JSON error: the leaf every router and the refget service use.
+"""Who is calling, and the server's one JSON error: a leaf every router and the refget service use.
 
 * :class:`APIError` -> a JSON error reply in the one shape of the server's own errors,
   :func:`error_body`: ``{"status": <code>, "error": "<HTTP reason phrase>", "message": "<what went wrong>"}``
@@ -6,9 +6,8 @@
   refget service, the media-type check and the request-head limits);
 * :func:`require_user` (a FastAPI dependency) -> the authenticated user name, from the ``gs-token``
   cookie (or ``gs-token`` header) or from ``Authorization: Basic`` (then the cookies are set);
-* :func:`own_path` -> a :class:`DMPath` inside the caller's own tree, else 403 (never revealing
-  existence). Whether someone else may use a path (sharing) is decided only in
-  :mod:`gsdesktop.server.access` (:func:`~gsdesktop.server.access.checked_path`).
+* who may do what on a path (the owner, or others through sharing) is not decided here: only
+  :mod:`gsdesktop.server.access` decides it (:func:`~gsdesktop.server.access.checked_path`).
 
 It imports no router and nothing of sharing, so anything on the server may import it.
 """
@@ -25,7 +24,6 @@ from fastapi import Request, Response
 from starlette.types import Message, Receive, Scope, Send
 
 from gsdesktop.server.asgi import HTTPMiddleware, on_response_start
-from gsdesktop.server.paths import DMPath, PathError, parse_path
 from gsdesktop.server.storage import S3Store
 from gsdesktop.server.throttle import LoginThrottle
 from gsdesktop.server.users import UserStore
@@ -160,23 +158,3 @@ class LoginCookieMiddleware(HTTPMiddleware):
                 start["headers"] = [*start.get("headers", []), *added]
 
         await self.app(scope, receive, on_response_start(send, add_cookies))
-
-
-# -- own paths -----------------------------------------------------------------------------------------------
-def forbidden(user: str) -> APIError:
-    return APIError(403, f"access denied: you can only access your own folder /users/{user} (/Home/{user})")
-
-
-def own_path(raw: str, user: str, *, allow_root: bool = False) -> DMPath | None:
-    """Parse ``raw`` and require it to lie in ``user``'s tree (403 otherwise, whether it exists or not)."""
-    try:
-        parsed = parse_path(raw)
-    except PathError as exc:
-        raise APIError(400, str(exc)) from exc
-    if parsed.path is None:
-        if allow_root:
-            return None
-        raise APIError(400, "this operation needs a path below /users/<user> (or /Home/<user>)")
-    if parsed.path.user != user:
-        raise forbidden(user)
-    return parsed.path

@@ -53,7 +53,7 @@ from starlette.concurrency import run_in_threadpool
 
 from gsdesktop.server import clash, ops, preconditions, wire
 from gsdesktop.server.access import AccessStore, Level, access_of
-from gsdesktop.server.auth import APIError, error_body, own_path, require_user
+from gsdesktop.server.auth import APIError, error_body, require_user
 from gsdesktop.server.common import base_url, read_json
 from gsdesktop.server.paths import DMPath, PathError, parse_path
 from gsdesktop.server.storage import PRECONDITION_CODES, ObjectInfo, S3Store, error_code, is_not_found
@@ -209,25 +209,22 @@ def start_upload(
     preferred_part_size: Any = None,
     md5_at_complete: bool = False,
     precondition: preconditions.Precondition | None = None,
-    access: AccessStore | None = None,
+    *,
+    access: AccessStore,
 ) -> UploadState:
     """Create the S3 multipart upload for ``raw_path`` (a user's file path) and remember it.
 
     ``md5`` may be left out only when ``md5_at_complete`` (the server allows the MD5 at *complete*).
-    A ``precondition`` is checked now (412) and again by S3 at complete. With ``access`` any path the
-    user may write is accepted (a folder shared with Write), else only the user's own tree.
+    A ``precondition`` is checked now (412) and again by S3 at complete. Any path the user may write is
+    accepted (their own tree, or a folder shared with them with Write), as ``access`` decides.
     """
-    if access is None:
-        path = own_path(str(raw_path or ""), user)
-    else:
-        try:
-            path = parse_path(str(raw_path or "")).path
-        except PathError as exc:
-            raise MultipartError(400, str(exc)) from exc
-        if path is None:
-            raise MultipartError(400, "the path must name a file: /users/<user>/<dir>/<file>")
-        access.require(user, path, Level.WRITE)
-    assert path is not None
+    try:
+        path = parse_path(str(raw_path or "")).path
+    except PathError as exc:
+        raise MultipartError(400, str(exc)) from exc
+    if path is None:
+        raise MultipartError(400, "the path must name a file: /users/<user>/<dir>/<file>")
+    access.require(user, path, Level.WRITE)
     dialect = "v1" if str(raw_path).lstrip("/").lower().startswith("home") else "beta"
     if path.is_home:
         raise MultipartError(400, "the path must name a file inside your folder")
