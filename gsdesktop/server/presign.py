@@ -39,7 +39,48 @@ def signing_credentials(client: Any) -> Any:
     return client._request_signer._credentials.get_frozen_credentials()
 
 
-class FastPutSigner:
+class _SelfCheckedSigner:
+    """What both fast signers share: the one-time check against botocore's own URLs, the conditions
+    for the fast path, and the cached SigV4 signing key."""
+
+    def __init__(self, presigner: Any, bucket: str) -> None:
+        self.presigner = presigner
+        self.bucket = bucket
+        self._ok: bool | None = None  # None: not checked yet
+        self._lock = threading.Lock()
+        self._key: tuple[tuple[str, str, str], bytes] | None = None  # ((secret, date, region), key)
+
+    def usable(self, key: str) -> bool:
+        """Whether ``key`` may be signed here: a plain key, the self-check passed, and no session token
+        (temporary credentials: botocore adds the token parameter)."""
+        if not _PLAIN_KEY.match(key) or self._ok is False:
+            return False
+        if self._ok is None:
+            with self._lock:
+                if self._ok is None:
+                    try:
+                        self._ok = self._matches_botocore()
+                    except Exception:  # any surprise: never use the fast path
+                        log.exception("fast URL signer self-check failed (%s)", type(self).__name__)
+                        self._ok = False
+                    if not self._ok:
+                        log.info("fast URL signer disabled: it does not reproduce botocore's URLs here")
+        return bool(self._ok) and not signing_credentials(self.presigner).token
+
+    def _matches_botocore(self) -> bool:
+        raise NotImplementedError
+
+    def _signing_key(self, secret: str, date: str, region: str) -> bytes:
+        cached = self._key
+        if cached is None or cached[0] != (secret, date, region):  # a new day, or rotated credentials
+            k = hmac.new(("AWS4" + secret).encode(), date.encode(), hashlib.sha256).digest()
+            for part in (region, "s3", "aws4_request"):
+                k = hmac.new(k, part.encode(), hashlib.sha256).digest()
+            cached = self._key = ((secret, date, region), k)
+        return cached[1]
+
+
+class FastPutSigner(_SelfCheckedSigner):
     """Presigned ``put_object`` URLs equivalent to ``presigner.generate_presigned_url``.
 
     Args:
@@ -47,36 +88,13 @@ class FastPutSigner:
         bucket: the bucket name.
     """
 
-    def __init__(self, presigner: Any, bucket: str) -> None:
-        self.presigner = presigner
-        self.bucket = bucket
-        self._ok: bool | None = None  # None: not checked yet
-        self._lock = threading.Lock()
-        self._keys: dict[str, bytes] = {}  # date stamp -> signing key
-
     def presign_put(
         self, key: str, headers: dict[str, str], expires: int, *, md5_meta: str | None
     ) -> str | None:
         """A URL, or ``None`` when this signer is not usable for ``key`` (use botocore)."""
-        if not _PLAIN_KEY.match(key) or self._ok is False:
+        if not self.usable(key):
             return None
-        if self._ok is None and not self._self_check():
-            return None
-        if signing_credentials(self.presigner).token:
-            return None  # temporary credentials (session token): botocore adds the token parameter
         return self._sign(key, headers, expires, md5_meta, datetime.now(UTC))
-
-    def _self_check(self) -> bool:
-        with self._lock:
-            if self._ok is None:
-                try:
-                    self._ok = self._matches_botocore()
-                except Exception:  # any surprise: never use the fast path
-                    log.exception("fast URL signer self-check failed")
-                    self._ok = False
-                if not self._ok:
-                    log.info("fast URL signer disabled: it does not reproduce botocore's URLs here")
-            return self._ok
 
     def _matches_botocore(self) -> bool:
         key = "users/selfcheck/dir/file-1.dat"
@@ -97,16 +115,6 @@ class FastPutSigner:
                 if mine != ref:
                     return False
         return True
-
-    def _signing_key(self, secret: str, date: str, region: str) -> bytes:
-        cached = self._keys.get(date)
-        if cached is None:
-            k = hmac.new(("AWS4" + secret).encode(), date.encode(), hashlib.sha256).digest()
-            for part in (region, "s3", "aws4_request"):
-                k = hmac.new(k, part.encode(), hashlib.sha256).digest()
-            self._keys = {date: k}
-            cached = k
-        return cached
 
     def _sign(
         self, key: str, headers: dict[str, str], expires: int, md5_meta: str | None, when: datetime
@@ -151,37 +159,17 @@ class FastPutSigner:
         return f"{url_path}?{canonical_query}&X-Amz-Signature={sig.hexdigest()}"
 
 
-class FastGetSigner:
+class FastGetSigner(_SelfCheckedSigner):
     """Presigned ``get_object`` URLs, byte for byte botocore's (checked once against it), ~10x cheaper.
 
     Keys outside a plain character set, temporary credentials and a failed self-check go to botocore.
     """
 
-    def __init__(self, presigner: Any, bucket: str) -> None:
-        self.presigner = presigner
-        self.bucket = bucket
-        self._ok: bool | None = None
-        self._lock = threading.Lock()
-        self._key: tuple[str, bytes] | None = None  # (date, signing key)
-
     def presign(self, key: str, expires: int) -> str:
-        if _PLAIN_KEY.match(key) and self._usable():
+        if self.usable(key):
             return self._sign(key, expires, datetime.now(UTC))
         params = {"Bucket": self.bucket, "Key": key}
         return str(self.presigner.generate_presigned_url("get_object", Params=params, ExpiresIn=expires))
-
-    def _usable(self) -> bool:
-        if self._ok is None:
-            with self._lock:
-                if self._ok is None:
-                    try:
-                        self._ok = self._matches_botocore()
-                    except Exception:  # any surprise: never use the fast path
-                        log.exception("fast GET signer self-check failed")
-                        self._ok = False
-        if not self._ok:
-            return False
-        return not signing_credentials(self.presigner).token
 
     def _matches_botocore(self) -> bool:
         key = "users/selfcheck/dir/file-1.dat"
@@ -212,12 +200,7 @@ class FastGetSigner:
             ["GET", path, canonical_query, f"host:{parts.netloc}\n", "host", "UNSIGNED-PAYLOAD"]
         )
         to_sign = "\n".join(["AWS4-HMAC-SHA256", stamp, scope, hashlib.sha256(request.encode()).hexdigest()])
-        cached = self._key
-        if cached is None or cached[0] != date:
-            k = hmac.new(("AWS4" + creds.secret_key).encode(), date.encode(), hashlib.sha256).digest()
-            for part in (region, "s3", "aws4_request"):
-                k = hmac.new(k, part.encode(), hashlib.sha256).digest()
-            cached = self._key = (date, k)
-        sig = hmac.new(cached[1], to_sign.encode(), hashlib.sha256).hexdigest()
+        signing_key = self._signing_key(creds.secret_key, date, region)
+        sig = hmac.new(signing_key, to_sign.encode(), hashlib.sha256).hexdigest()
         url_path = f"{endpoint}/{_q(self.bucket)}/{quote(key, safe='/-_.~')}"
         return f"{url_path}?{canonical_query}&X-Amz-Signature={sig}"
