@@ -12,6 +12,9 @@ Extensions: ``md5`` on file metadata; ``GET files/<dir>?recursive=true[&pageToke
 (every entry below a directory, paged, ``nextPageToken`` in the answer); ``GET files/<dir>?pageSize=N
 [&pageToken=..]`` (the plain listing in pages of at most N entries, ``nextPageToken`` null at the end);
 ``POST uploadurls-batch`` (signed PUT URLs for many files in one request, :mod:`gsdesktop.server.batch`).
+
+Errors: every error this server answers itself is JSON ``{"status": <code>, "error": "<HTTP reason
+phrase>", "message": "<what went wrong>"}`` (schema ``ErrorBody``).
 """
 
 from __future__ import annotations
@@ -76,7 +79,7 @@ from gsdesktop.server.seaweed import S3Config
 from gsdesktop.server.storage import S3Store, is_not_found
 from gsdesktop.server.throttle import LoginThrottle
 from gsdesktop.server.users import DEFAULT_TOKEN_TTL, UserStore
-from gsdesktop.server.wire import MakeDirectory, MoveRequest, json_body
+from gsdesktop.server.wire import ERROR_RESPONSES, MakeDirectory, MoveRequest, json_body
 
 log = logging.getLogger(__name__)
 
@@ -672,6 +675,7 @@ def create_app(settings: ServerSettings | S3Config, *, store: S3Store | None = N
         title="GenomeSpace Data Manager (gsdesktop)",
         version=__version__,
         description=__doc__,
+        responses=ERROR_RESPONSES,  # the one error shape, on every operation
         docs_url=None,  # served from local assets by apidocs.install (no CDN)
         redoc_url=None,
     )

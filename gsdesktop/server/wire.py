@@ -48,6 +48,21 @@ def answer(
     return {status: {"model": model, "description": description}}
 
 
+class ErrorBody(BaseModel):
+    """Every error the server answers itself (:func:`gsdesktop.server.auth.error_body`)."""
+
+    status: int = Field(description="the HTTP status code, repeated")
+    error: str = Field(description="its HTTP reason phrase, e.g. Not Found")
+    message: str = Field(description="what went wrong, for a person")
+
+
+#: The app-wide OpenAPI ``responses``: every operation may answer an error of the one shape.
+ERROR_RESPONSES: dict[int | str, Any] = {
+    "4XX": {"model": ErrorBody, "description": "the request was refused ({status, error, message})"},
+    "5XX": {"model": ErrorBody, "description": "the server or its store failed ({status, error, message})"},
+}
+
+
 class _Wire(BaseModel):
     model_config = ConfigDict(extra="allow")  # fields are only ever added (old clients ignore new ones)
 

@@ -130,3 +130,9 @@ def test_openapi_types_every_json_body_and_answer_of_the_extension_endpoints(
                     if not _schema_is_typed(schema, doc):
                         untyped.append(f"{name}: {status} answer")
     assert untyped == []
+    error = doc["components"]["schemas"]["ErrorBody"]
+    assert set(error["properties"]) == {"status", "error", "message"}
+    for path, operations in doc["paths"].items():
+        for method, op in operations.items():
+            schema = op["responses"]["4XX"]["content"]["application/json"]["schema"]
+            assert schema == {"$ref": "#/components/schemas/ErrorBody"}, (method, path)
