@@ -79,7 +79,7 @@ from gsdesktop.server.seaweed import S3Config
 from gsdesktop.server.storage import S3Store, is_not_found
 from gsdesktop.server.throttle import LoginThrottle
 from gsdesktop.server.users import DEFAULT_TOKEN_TTL, UserStore
-from gsdesktop.server.wire import ERROR_RESPONSES, MakeDirectory, MoveRequest, json_body
+from gsdesktop.server.wire import ERROR_RESPONSES, TEXT_ROUTE_ERRORS, MakeDirectory, MoveRequest, json_body
 
 log = logging.getLogger(__name__)
 
@@ -173,7 +173,7 @@ def _install_error_handlers(app: FastAPI) -> None:
 identity = APIRouter(prefix="/identityServer", tags=["identity"])
 
 
-@identity.get("/basic", response_class=PlainTextResponse)
+@identity.get("/basic", response_class=PlainTextResponse, responses=TEXT_ROUTE_ERRORS)
 def login_basic(request: Request) -> Response:
     """Log in with HTTP Basic credentials: the body is the token; cookies gs-token and gs-username."""
     users = users_of(request)
@@ -190,7 +190,11 @@ def login_basic(request: Request) -> Response:
     return response
 
 
-@identity.get("/usermanagement/utility/token/remainingTime", response_class=PlainTextResponse)
+@identity.get(
+    "/usermanagement/utility/token/remainingTime",
+    response_class=PlainTextResponse,
+    responses=TEXT_ROUTE_ERRORS,
+)
 def remaining_time(request: Request) -> Response:
     """Milliseconds the gs-token cookie has left (text); 401 when it is invalid or expired."""
     info = users_of(request).check_token(token_from(request))
@@ -490,7 +494,7 @@ def beta_files_delete(request: Request, path: str, user: str = Depends(require_u
     return _delete(request, path, user, BETA)
 
 
-@beta.get("/uploadurls/{path:path}", response_class=PlainTextResponse)
+@beta.get("/uploadurls/{path:path}", response_class=PlainTextResponse, responses=TEXT_ROUTE_ERRORS)
 def beta_uploadurls(request: Request, path: str, user: str = Depends(require_user)) -> Response:
     """Signed S3 PUT URL binding Content-Length, Content-MD5, Content-Type and x-amz-meta-md5-hash."""
     return _uploadurl(request, path, user, BETA)
@@ -502,7 +506,7 @@ def beta_filemetadata(request: Request, path: str, user: str = Depends(require_u
     return _metadata(request, path, user, BETA)
 
 
-@beta.get("/downloadurls/{path:path}", response_class=PlainTextResponse)
+@beta.get("/downloadurls/{path:path}", response_class=PlainTextResponse, responses=TEXT_ROUTE_ERRORS)
 def beta_downloadurls(request: Request, path: str, user: str = Depends(require_user)) -> Response:
     """Signed S3 GET URL (text), valid for 5 minutes."""
     return _downloadurl(request, path, user, BETA)
@@ -613,7 +617,7 @@ def v1_file_delete(request: Request, path: str, user: str = Depends(require_user
     return _delete(request, path, user, V1)
 
 
-@v1.get("/uploadurl/{path:path}", response_class=PlainTextResponse)
+@v1.get("/uploadurl/{path:path}", response_class=PlainTextResponse, responses=TEXT_ROUTE_ERRORS)
 def v1_uploadurl(request: Request, path: str, user: str = Depends(require_user)) -> Response:
     """Signed S3 PUT URL binding Content-Length, Content-Type and (if given) Content-MD5."""
     return _uploadurl(request, path, user, V1)
@@ -624,8 +628,8 @@ def v1_filemetadata(request: Request, path: str, user: str = Depends(require_use
     return _metadata(request, path, user, V1)
 
 
-@v1.get("/downloadurls/{path:path}", response_class=PlainTextResponse)
-@v1.get("/downloadurl/{path:path}", response_class=PlainTextResponse)
+@v1.get("/downloadurls/{path:path}", response_class=PlainTextResponse, responses=TEXT_ROUTE_ERRORS)
+@v1.get("/downloadurl/{path:path}", response_class=PlainTextResponse, responses=TEXT_ROUTE_ERRORS)
 def v1_downloadurl(request: Request, path: str, user: str = Depends(require_user)) -> Response:
     return _downloadurl(request, path, user, V1)
 

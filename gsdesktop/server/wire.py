@@ -56,10 +56,18 @@ class ErrorBody(BaseModel):
     message: str = Field(description="what went wrong, for a person")
 
 
+_ERROR_REF = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+_REFUSED = "the request was refused ({status, error, message})"
+_FAILED = "the server or its store failed ({status, error, message})"
 #: The app-wide OpenAPI ``responses``: every operation may answer an error of the one shape.
 ERROR_RESPONSES: dict[int | str, Any] = {
-    "4XX": {"model": ErrorBody, "description": "the request was refused ({status, error, message})"},
-    "5XX": {"model": ErrorBody, "description": "the server or its store failed ({status, error, message})"},
+    "4XX": {"model": ErrorBody, "description": _REFUSED},
+    "5XX": {"model": ErrorBody, "description": _FAILED},
+}
+#: The same for a route whose success is plain text (a token, a URL): its errors are JSON all the same.
+TEXT_ROUTE_ERRORS: dict[int | str, Any] = {
+    "4XX": {"description": _REFUSED, "content": _ERROR_REF},
+    "5XX": {"description": _FAILED, "content": _ERROR_REF},
 }
 
 
