@@ -617,6 +617,25 @@ def checked_path(
     return parsed.path
 
 
+def item_path(request: Any, raw: Any, user: str, need: Level) -> tuple[DMPath | None, str | None]:
+    """The path of one item of a batch request: ``(path, None)`` (``None`` for the root), or
+    ``(None, message)`` when it is missing or malformed (that item's error only).
+
+    Raises:
+        APIError: 403 for the whole request when the caller lacks ``need`` on the path (whether it
+            exists or not), as for a single request.
+    """
+    if not isinstance(raw, str) or not raw.strip():
+        return None, "path is missing"
+    try:
+        path = parse_path(raw).path
+    except PathError as exc:
+        return None, str(exc)
+    if path is not None:
+        access_of(request).require(user, path, need)
+    return path, None
+
+
 class AccessMiddleware(HTTPMiddleware):
     """Per request: a fresh memo (one snapshot of each ACL/group document) and the effectiveAcl source."""
 

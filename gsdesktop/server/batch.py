@@ -26,10 +26,10 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from gsdesktop.server import preconditions
-from gsdesktop.server.access import Level, access_of
+from gsdesktop.server.access import Level, item_path
 from gsdesktop.server.auth import APIError, require_user, store_of
 from gsdesktop.server.common import BETA, V1, parse_json, read_body
-from gsdesktop.server.paths import DMPath, PathError, parse_path
+from gsdesktop.server.paths import DMPath
 from gsdesktop.server.storage import ObjectInfo, S3Store
 from gsdesktop.server.wire import UploadBatch, UploadBatchAnswer, answer, json_body
 
@@ -109,22 +109,14 @@ def sign_batch(request: Request, user: str, dialect: str, files: list[Any]) -> l
     import base64
 
     store = store_of(request)
-    access = access_of(request)
     ttl = request.app.state.settings.upload_ttl
     parsed: list[tuple[str, DMPath | None, str | None]] = []  # (raw, path, error)
     for item in files:
         raw = item.get("path") if isinstance(item, dict) else None
-        if not isinstance(raw, str) or not raw.strip():
-            parsed.append((str(raw), None, "path is missing"))
-            continue
-        try:
-            dm = parse_path(raw).path
-        except PathError as exc:
-            parsed.append((raw, None, str(exc)))
-            continue
-        if dm is not None:
-            access.require(user, dm, Level.WRITE)
-        parsed.append((raw, dm, None if dm is not None else "name the file: /users/<user>/<dir>/<file>"))
+        dm, err = item_path(request, raw, user, Level.WRITE)
+        if err is None and dm is None:
+            err = "name the file: /users/<user>/<dir>/<file>"
+        parsed.append((str(raw), dm, err))
     folders: dict[str, _Folder] = {}
     results: list[dict[str, Any]] = []
     for item, (raw, dm, err) in zip(files, parsed, strict=True):

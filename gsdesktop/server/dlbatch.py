@@ -21,10 +21,10 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from gsdesktop.server.access import Level, access_of
+from gsdesktop.server.access import Level, item_path
 from gsdesktop.server.auth import APIError, require_user, store_of
 from gsdesktop.server.common import read_body
-from gsdesktop.server.paths import DMPath, PathError, parse_path
+from gsdesktop.server.paths import DMPath
 from gsdesktop.server.presign import FastGetSigner
 from gsdesktop.server.storage import S3Store
 from gsdesktop.server.wire import DownloadBatch, DownloadBatchAnswer, answer, json_body
@@ -68,20 +68,11 @@ def sign_downloads(request: Request, user: str, paths: list[Any]) -> list[dict[s
     results: list[dict[str, Any]] = []
     parsed: list[tuple[str, DMPath | None, str | None]] = []
     for raw in paths:
-        if not isinstance(raw, str) or not raw.strip():
-            parsed.append((str(raw), None, "path is missing"))
-            continue
-        try:
-            dm = parse_path(raw).path
-        except PathError as exc:
-            parsed.append((raw, None, str(exc)))
-            continue
-        if dm is not None:  # the owner's files and files shared with the caller (Read): else 403
-            access_of(request).require(user, dm, Level.READ)
-        if dm is None or dm.is_home:
-            parsed.append((raw, None, "name a file: /users/<user>/<dir>/<file>"))
-            continue
-        parsed.append((raw, dm, None))
+        # the owner's files and files shared with the caller (Read): else 403 for the whole request
+        dm, err = item_path(request, raw, user, Level.READ)
+        if err is None and (dm is None or dm.is_home):
+            dm, err = None, "name a file: /users/<user>/<dir>/<file>"
+        parsed.append((str(raw), dm, err))
     for raw, dm, err in parsed:
         if dm is None:
             results.append({"path": raw, "status": 400, "message": err or "invalid path"})
