@@ -426,12 +426,18 @@ class RemoteBrowser(QMainWindow):
             chosen, folder, on_error=lambda exc: self._failed(self.tr("Upload failed"), exc), names=names
         )
 
-    def _on_batch_finished(self, _batch: int, ok: int, failed: int, folder: str) -> None:
+    def _on_batch_finished(self, _batch: int, ok: int, failed: int, folder: str, cancelled: int = 0) -> None:
         self.model.refresh_path(folder)
         if failed:
             self.notify.emit(
                 self.tr("Upload finished with errors"),
-                self.tr("{0} uploaded, {1} failed to {2}").format(ok, failed, folder),
+                self.tr("{0} uploaded, {1} failed to {2}").format(ok, failed, folder)
+                + (self.tr(", {0} cancelled").format(cancelled) if cancelled else ""),
+            )
+        elif cancelled:  # the user's own cancel is not an error
+            self.notify.emit(
+                self.tr("Upload cancelled"),
+                self.tr("{0} uploaded to {1}, {2} cancelled").format(ok, folder, cancelled),
             )
         else:
             self.notify.emit(

@@ -23,12 +23,15 @@ from PySide6.QtCore import (
     QPersistentModelIndex,
     Qt,
     QTimer,
+    QUrl,
     Signal,
 )
+from PySide6.QtGui import QAction, QDesktopServices
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
     QHeaderView,
+    QMenu,
     QMessageBox,
     QPushButton,
     QStyle,
@@ -103,7 +106,9 @@ class Transfer:
 
     @property
     def name(self) -> str:
-        return self.local.name if self.kind is Kind.UPLOAD else self.remote.rsplit("/", 1)[-1]
+        """The name on this computer: what is uploaded, or what a download is saved as (Download as and
+        Download… may save under another name than the server's)."""
+        return self.local.name
 
     def rate(self, now: float | None = None) -> float:
         """Bytes per second over the last few seconds (0 when unknown)."""
@@ -169,7 +174,8 @@ class TransferManager(QObject):
 
     added = Signal(object)  # Transfer
     changed = Signal(object)  # Transfer (status change)
-    batch_finished = Signal(int, int, int, str)  # batch id, ok count, failed count, remote folder
+    # batch id, ok count, failed count (errors only), remote folder, cancelled count (the user's cancels)
+    batch_finished = Signal(int, int, int, str, int)
     interrupted_loaded = Signal(int)  # how many interrupted transfers load_interrupted listed
     pruned = Signal()  # old finished sync rows were dropped from ``transfers``
 
@@ -254,14 +260,14 @@ class TransferManager(QObject):
         def enqueue(pairs: list[tuple[Path, str]]) -> None:
             if not pairs:
                 self._batches.pop(batch, None)
-                self.batch_finished.emit(batch, 0, 0, remote_folder)
+                self.batch_finished.emit(batch, 0, 0, remote_folder, 0)
                 return
             for local, remote in pairs:
                 self._batches[batch][0].append(self.upload(local, remote, batch=batch))
 
         def failed(exc: BaseException) -> None:
             self._batches.pop(batch, None)
-            self.batch_finished.emit(batch, 0, len(paths), remote_folder)
+            self.batch_finished.emit(batch, 0, len(paths), remote_folder, 0)
             if on_error is not None:
                 on_error(exc)
 
@@ -323,9 +329,13 @@ class TransferManager(QObject):
             if t.kind is Kind.UPLOAD:
                 t.total = t.local.stat().st_size
                 return client.upload(t.local, t.remote, progress=limited, cancel=t.cancel)
-            return client.download(
+            result = client.download(
                 t.remote, t.local, data_format=t.data_format, progress=limited, cancel=t.cancel
             )
+            t.total = (
+                t.local.stat().st_size
+            )  # what was saved (a converted download's size is not known before)
+            return result
 
         self.runner.run_task(work, lambda _r: self._finish(t, None), lambda exc: self._finish(t, exc))
 
@@ -346,7 +356,8 @@ class TransferManager(QObject):
         if entry is not None and all(x.status.finished for x in entry[0]):
             items, folder = self._batches.pop(t.batch)
             ok = sum(1 for x in items if x.status is Status.DONE)
-            self.batch_finished.emit(t.batch, ok, len(items) - ok, folder)
+            cancelled = sum(1 for x in items if x.status is Status.CANCELLED)
+            self.batch_finished.emit(t.batch, ok, len(items) - ok - cancelled, folder, cancelled)
 
     # ---- control ----
 
@@ -384,15 +395,20 @@ class TransferManager(QObject):
         self.runner.run_task(lambda: discard(client, item), gone, failed)
 
     def retry(self, t: Transfer) -> Transfer | None:
-        """Start a failed or cancelled transfer again (as a new row); an interrupted one continues in
-        its own row from where it stopped."""
+        """Start a failed or cancelled transfer again in its own row; an interrupted one continues in
+        its row from where it stopped."""
         if t.status is Status.INTERRUPTED:
             return self._continue(t)
-        if t.status not in (Status.FAILED, Status.CANCELLED):
+        if t.status not in (Status.FAILED, Status.CANCELLED) or t.sync:
             return None
         if t.kind is Kind.UPLOAD:
-            return self.upload(t.local, t.remote)
-        return self.download(t.remote, t.local, t.data_format)
+            old = self._interrupted(Kind.UPLOAD, t.local, t.remote)
+            if old is not None:  # the journal's row of this very upload continues instead
+                return self._continue(old)
+        t.cancel, t.error, t.done, t._samples = CancelToken(), "", 0, []
+        t.started = t.finished_at = 0.0
+        t.batch = 0  # on its own now: a finished retried upload refreshes its folder by itself
+        return self._continue(t)
 
     def _continue(self, t: Transfer) -> Transfer:
         """An interrupted transfer continues in its own row from where it stopped."""
@@ -476,6 +492,11 @@ class TransfersModel(ListTableModel):
         self.timer.setInterval(REFRESH_MS)
         self.timer.timeout.connect(self._tick)
         self.timer.start()
+
+    def index_of(self, t: Transfer) -> QModelIndex:
+        """The row of ``t`` (invalid when it is not listed)."""
+        row = self._row_of.get(t.id)
+        return self.index(row, 0) if row is not None else QModelIndex()
 
     def transfer(self, index: Index) -> Transfer | None:
         return self._rows[index.row()] if index.isValid() and 0 <= index.row() < len(self._rows) else None
@@ -580,7 +601,8 @@ class ProgressDelegate(QStyledItemDelegate):
 
 
 class TransfersPanel(QWidget):
-    """Table of transfers with Cancel / Retry / Clear finished."""
+    """Table of transfers with Cancel / Retry / Clear finished; finished downloads open or show in
+    their folder (context menu, double click)."""
 
     def __init__(self, manager: TransferManager, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -598,6 +620,18 @@ class TransfersPanel(QWidget):
         self._follow = True  # the view shows the newest rows (the user did not scroll up)
         bar.valueChanged.connect(lambda v: setattr(self, "_follow", v >= bar.maximum()))
         bar.rangeChanged.connect(lambda _lo, hi: bar.setValue(hi) if self._follow else None)
+        manager.added.connect(self._on_added)
+        #: opens a file or folder with the desktop (replaceable in tests); False when nothing could
+        self.open_url: Callable[[QUrl], object] = QDesktopServices.openUrl
+        self.open_action = QAction(tr("&Open"), self)
+        self.open_action.triggered.connect(lambda _c=False: self.open_selected())
+        self.show_folder_action = QAction(tr("Show in &folder"), self)
+        self.show_folder_action.triggered.connect(lambda _c=False: self.show_selected_in_folder())
+        self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.view.customContextMenuRequested.connect(
+            lambda pos: self.build_context_menu().popup(self.view.viewport().mapToGlobal(pos))
+        )
+        self.view.doubleClicked.connect(lambda index: self._open(self.model.transfer(index)))
         self.cancel_button = QPushButton(tr("&Cancel"), self)
         self.retry_button = QPushButton(tr("&Retry"), self)
         self.clear_button = QPushButton(tr("C&lear finished"), self)
@@ -616,6 +650,57 @@ class TransfersPanel(QWidget):
     def selected(self) -> list[Transfer]:
         rows = {i.row() for i in self.view.selectionModel().selectedRows()}
         return [t for r in sorted(rows) if (t := self.model.transfer(self.model.index(r, 0))) is not None]
+
+    def _on_added(self, t: Transfer) -> None:
+        """A transfer the user started is scrolled into view (the sync engine's rows only follow
+        while the view is at its end)."""
+        index = self.model.index_of(t) if not t.sync else QModelIndex()
+        if index.isValid():
+            self.view.scrollTo(index)
+
+    @staticmethod
+    def _saved(t: Transfer | None) -> Path | None:
+        """The file a finished download saved, if it is still there."""
+        if t is None or t.kind is not Kind.DOWNLOAD or t.status is not Status.DONE:
+            return None
+        return t.local if t.local.is_file() else None
+
+    def build_context_menu(self) -> QMenu:
+        """Open / Show in folder (a finished download that is still there), Cancel, Retry."""
+        chosen = self.selected()
+        saved = self._saved(chosen[0]) if len(chosen) == 1 else None
+        self.open_action.setEnabled(saved is not None)
+        self.show_folder_action.setEnabled(saved is not None)
+        menu = QMenu(self)
+        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        menu.addAction(self.open_action)
+        menu.addAction(self.show_folder_action)
+        menu.addSeparator()
+        for button in (self.cancel_button, self.retry_button):
+            action = menu.addAction(button.text())
+            action.triggered.connect(button.click)
+        return menu
+
+    def _open(self, t: Transfer | None) -> None:
+        path = self._saved(t)
+        if path is not None and not self.open_url(QUrl.fromLocalFile(str(path))):
+            QMessageBox.warning(
+                self,
+                tr("Could not open"),
+                tr("No application opens {0}; it is in {1}.").format(path.name, path.parent),
+            )
+
+    def open_selected(self) -> None:
+        chosen = self.selected()
+        if len(chosen) == 1:
+            self._open(chosen[0])
+
+    def show_selected_in_folder(self) -> None:
+        """Open the folder a finished download was saved in."""
+        chosen = self.selected()
+        path = self._saved(chosen[0]) if len(chosen) == 1 else None
+        if path is not None:
+            self.open_url(QUrl.fromLocalFile(str(path.parent)))
 
     def cancel_selected(self) -> None:
         """Stop the selected transfers; interrupted ones are given up, after asking."""

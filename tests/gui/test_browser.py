@@ -322,11 +322,11 @@ def test_drop_files_and_folder_upload(qtbot, client, tmp_path) -> None:  # type:
     browser.notify.connect(lambda t, m: notes.append((t, m)))
     with qtbot.waitSignal(browser.transfers.batch_finished, timeout=60000) as blocker:
         drop(browser, [one, two], on_name="target")
-    assert blocker.args[1:] == [2, 0, f"{home}/target"]
+    assert blocker.args[1:4] == [2, 0, f"{home}/target"]
     assert sorted(m.name for m in client.list(f"{home}/target").contents) == ["one.txt", "two.fa"]
     with qtbot.waitSignal(browser.transfers.batch_finished, timeout=60000) as blocker:
         drop(browser, [folder], on_name=None)  # empty area = current folder
-    assert blocker.args[1:] == [2, 0, home]
+    assert blocker.args[1:4] == [2, 0, home]
     assert client.metadata(f"{home}/run42/sub/deep.txt").size == 4
     assert client.metadata(f"{home}/run42/reads.txt").size == 1000
     assert one.exists() and folder.exists()  # a drop is a copy: local files untouched
@@ -434,7 +434,7 @@ def test_transfer_failure_retry_and_cancel(qtbot, client, tmp_path) -> None:  # 
     assert t.status is Status.FAILED and t.error
     assert not (tmp_path / "nope.txt").exists()  # no partial file left behind
     again = manager.retry(t)
-    assert again is not None and again is not t
+    assert again is t  # Retry reuses its row
     qtbot.waitUntil(lambda: again.status.finished, timeout=30000)
     assert again.status is Status.FAILED
     big = tmp_path / "big.bin"

@@ -55,7 +55,7 @@ def test_upload_over_a_same_named_file_asks_skip_keeps_the_server_copy(qtbot, cl
     with qtbot.waitSignal(browser.transfers.batch_finished, timeout=60000) as blocker:
         browser.upload_paths([dup, new], f"{home}/ask")
     assert asked == [("dup.txt", 1)]
-    assert blocker.args[1:] == [1, 0, f"{home}/ask"]
+    assert blocker.args[1:4] == [1, 0, f"{home}/ask"]
     assert _download(client, f"{home}/ask/dup.txt") == "server version"  # not overwritten
     assert _download(client, f"{home}/ask/new.txt") == "new"
 
@@ -79,7 +79,7 @@ def test_keep_both_uploads_under_a_free_name_and_replace_applies_to_all(qtbot, c
     with qtbot.waitSignal(browser.transfers.batch_finished, timeout=60000) as blocker:
         browser.upload_paths(files, f"{home}/both")
     assert asked == ["c.txt", "a.txt"]  # "apply to all" answered b.txt too
-    assert blocker.args[1:] == [3, 0, f"{home}/both"]
+    assert blocker.args[1:4] == [3, 0, f"{home}/both"]
     assert _download(client, f"{home}/both/c.txt") == "server c.txt"
     assert _download(client, f"{home}/both/c (2).txt") == "server c (2).txt"
     assert _download(client, f"{home}/both/c (3).txt") == "local c.txt"  # the next free name
