@@ -99,6 +99,8 @@ class RemoteBrowser(QMainWindow):
         self.ask_text: Callable[[str, str, str], str | None] = self._ask_text
         #: (name, clashes left including this one) -> (REPLACE / KEEP_BOTH / SKIP, apply to all the rest)
         self.ask_replace: Callable[[str, int], tuple[str, bool]] = self._ask_replace
+        #: (dialog title) -> the remote folder chosen, None when cancelled (Move to… / Copy to…)
+        self.pick_folder: Callable[[str], str | None] = self._pick_folder
         self.setWindowTitle(self.tr("GenomeSpace — Remote files"))
         self.resize(900, 600)
 
@@ -181,6 +183,8 @@ class RemoteBrowser(QMainWindow):
             self.tr("New folder…"), self.new_folder_dialog, "Ctrl+Shift+N", sp.SP_FileDialogNewFolder
         )
         self.rename_action = act(self.tr("Rename…"), self.rename_dialog, "F2")
+        self.move_action = act(self.tr("Move to…"), lambda: self.move_or_copy_dialog(copy=False))
+        self.copy_action = act(self.tr("Copy to…"), lambda: self.move_or_copy_dialog(copy=True))
         self.delete_action = act(
             self.tr("Delete"), self.delete_selected, QKeySequence.StandardKey.Delete, sp.SP_TrashIcon
         )
@@ -274,8 +278,9 @@ class RemoteBrowser(QMainWindow):
             menu.addAction(a)
         menu.addMenu(self.download_as_menu)
         menu.addSeparator()
-        for a in (self.new_folder_action, self.rename_action, self.delete_action):
+        for a in (self.new_folder_action, self.rename_action, self.move_action, self.copy_action):
             menu.addAction(a)
+        menu.addAction(self.delete_action)
         menu.addSeparator()
         menu.addAction(self.copy_link_action)
         menu.addAction(self.properties_action)
@@ -309,6 +314,8 @@ class RemoteBrowser(QMainWindow):
         self.download_action.setEnabled(bool(sel))
         self.download_as_menu.setEnabled(one and not sel[0].is_directory)
         self.rename_action.setEnabled(one)
+        self.move_action.setEnabled(bool(sel))
+        self.copy_action.setEnabled(bool(sel))
         self.delete_action.setEnabled(bool(sel))
         self.copy_link_action.setEnabled(one and not sel[0].is_directory)
         self.properties_action.setEnabled(one)
@@ -599,6 +606,61 @@ class RemoteBrowser(QMainWindow):
             if name:
                 self.rename(sel[0], name.strip())
 
+    def move_or_copy_dialog(self, copy: bool) -> None:
+        """Move or copy the selection into a remote folder the user picks."""
+        sel = self.selected()
+        if not sel:
+            return
+        title = self.tr("Copy {0} item(s) to") if copy else self.tr("Move {0} item(s) to")
+        target = self.pick_folder(title.format(len(sel)))
+        if target:
+            self.move_or_copy(sel, target, copy)
+
+    def move_or_copy(self, items: list[GSFileMetadata], folder: str, copy: bool) -> None:
+        """Server-side move or copy of ``items`` into ``folder`` (worker thread). A name already there is
+        never overwritten: that item stays where it is and the status line says so."""
+        client = self.client
+        folder = "/" + folder.strip("/")
+
+        def work() -> tuple[int, list[str]]:
+            try:
+                taken = {m.name for m in client.list(folder).contents}
+            except NotFoundError:
+                taken = set()
+            done, left = 0, []
+            for m in items:
+                inside = folder == m.path or folder.startswith(m.path.rstrip("/") + "/")
+                if m.name in taken or inside:
+                    left.append(m.name)
+                    continue
+                dst = f"{folder.rstrip('/')}/{m.name}"
+                client.copy(m.path, dst) if copy else client.move(m.path, dst)
+                taken.add(m.name)
+                done += 1
+            return done, left
+
+        def refresh() -> None:
+            for p in {folder, *(posixpath.dirname(m.path) for m in items)}:
+                self.model.refresh_path(p)
+
+        def finished(result: tuple[int, list[str]]) -> None:
+            done, left = result
+            text = (
+                self.tr("Copied {0} item(s) to {1}.") if copy else self.tr("Moved {0} item(s) to {1}.")
+            ).format(done, folder)
+            if left:
+                text += " " + self.tr("Not {0}: {1} (already in that folder, or the folder itself).").format(
+                    self.tr("copied") if copy else self.tr("moved"), ", ".join(left)
+                )
+            self.statusBar().showMessage(text, 15000)
+            refresh()
+
+        def failed(exc: BaseException) -> None:
+            self._failed(self.tr("Could not copy") if copy else self.tr("Could not move"), exc)
+            refresh()
+
+        self.runner.run_task(work, finished, failed)
+
     def delete_selected(self) -> None:
         """Delete the selection after a confirmation that spells out what a folder delete means."""
         sel = self.selected()
@@ -768,6 +830,25 @@ class RemoteBrowser(QMainWindow):
         clicked = box.clickedButton()
         choice = REPLACE if clicked is replace else KEEP_BOTH if clicked is both else SKIP
         return choice, left > 1 and apply_all.isChecked()
+
+    def _pick_folder(self, title: str) -> str | None:
+        """A tree of the account's folders (modal); the folder chosen, None when cancelled."""
+        from gsdesktop.ui.wizard import RemoteFolderDialog
+
+        dialog = RemoteFolderDialog(
+            self.client,
+            self.runner,
+            self.home,
+            self,
+            title=title,
+            hint=self.tr("Choose the folder:"),
+            whole_label=self.tr("Use {0} itself").format(self.home),
+        )
+        try:
+            ok = dialog.exec() == QDialog.DialogCode.Accepted
+            return dialog.chosen() if ok else None
+        finally:
+            dialog.deleteLater()
 
     def _ask_text(self, title: str, label: str, value: str) -> str | None:
         """A line of text; a file name's stem is preselected (typing keeps the extension)."""

@@ -211,12 +211,19 @@ class RemoteFolderDialog(QDialog):
     """Pick a folder of the account (the home folder itself when nothing is selected)."""
 
     def __init__(
-        self, client: DataManagerClient, runner: TaskRunner, root: str, parent: QWidget | None = None
+        self,
+        client: DataManagerClient,
+        runner: TaskRunner,
+        root: str,
+        parent: QWidget | None = None,
+        title: str | None = None,
+        hint: str | None = None,
+        whole_label: str | None = None,
     ) -> None:
         from gsdesktop.ui.remote_model import RemoteTreeModel
 
         super().__init__(parent)
-        self.setWindowTitle(self.tr("Choose the remote folder"))
+        self.setWindowTitle(title or self.tr("Choose the remote folder"))
         self.resize(420, 360)
         self.root = root
         self.model = RemoteTreeModel(client, runner, root, self, dirs_only=True)
@@ -232,13 +239,13 @@ class RemoteFolderDialog(QDialog):
         buttons.button(QDialogButtonBox.StandardButton.Ok).setText(self.tr("&Use the selected folder"))
         self.whole = False
         self.home_button = buttons.addButton(
-            self.tr("Use all of {0}").format(root), QDialogButtonBox.ButtonRole.ActionRole
+            whole_label or self.tr("Use all of {0}").format(root), QDialogButtonBox.ButtonRole.ActionRole
         )
         self.home_button.clicked.connect(self.use_whole)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
-        hint = self.tr("Choose the folder of {0} to keep in sync with the local folder:").format(root)
+        hint = hint or self.tr("Choose the folder of {0} to keep in sync with the local folder:").format(root)
         layout.addWidget(QLabel(hint, self))
         layout.addWidget(self.view, 1)
         layout.addWidget(buttons)
