@@ -25,7 +25,6 @@ from PySide6.QtGui import (
     QKeySequence,
 )
 from PySide6.QtWidgets import (
-    QCheckBox,
     QDialog,
     QDockWidget,
     QFileDialog,
@@ -42,12 +41,13 @@ from PySide6.QtWidgets import (
 from gsdesktop.datamanager.errors import NotFoundError
 from gsdesktop.datamanager.models import GSDataFormat, GSFileMetadata
 from gsdesktop.ui.bridge import TaskRunner
+from gsdesktop.ui.browser_moves import move_or_copy_items, pick_remote_folder, result_text
 from gsdesktop.ui.browser_parts import (
     KEEP_BOTH,
-    REPLACE,
     SKIP,
     PropertiesDialog,
     RemoteTreeView,
+    ask_replace_dialog,
     duration_text,
     free_name,
     link_lifetime,
@@ -619,47 +619,21 @@ class RemoteBrowser(QMainWindow):
     def move_or_copy(self, items: list[GSFileMetadata], folder: str, copy: bool) -> None:
         """Server-side move or copy of ``items`` into ``folder`` (worker thread). A name already there is
         never overwritten: that item stays where it is and the status line says so."""
-        client = self.client
-        folder = "/" + folder.strip("/")
-
-        def work() -> tuple[int, list[str]]:
-            try:
-                taken = {m.name for m in client.list(folder).contents}
-            except NotFoundError:
-                taken = set()
-            done, left = 0, []
-            for m in items:
-                inside = folder == m.path or folder.startswith(m.path.rstrip("/") + "/")
-                if m.name in taken or inside:
-                    left.append(m.name)
-                    continue
-                dst = f"{folder.rstrip('/')}/{m.name}"
-                client.copy(m.path, dst) if copy else client.move(m.path, dst)
-                taken.add(m.name)
-                done += 1
-            return done, left
+        client, folder = self.client, "/" + folder.strip("/")
 
         def refresh() -> None:
             for p in {folder, *(posixpath.dirname(m.path) for m in items)}:
                 self.model.refresh_path(p)
 
-        def finished(result: tuple[int, list[str]]) -> None:
-            done, left = result
-            text = (
-                self.tr("Copied {0} item(s) to {1}.") if copy else self.tr("Moved {0} item(s) to {1}.")
-            ).format(done, folder)
-            if left:
-                text += " " + self.tr("Not {0}: {1} (already in that folder, or the folder itself).").format(
-                    self.tr("copied") if copy else self.tr("moved"), ", ".join(left)
-                )
-            self.statusBar().showMessage(text, 15000)
+        def done(result: tuple[int, list[str]]) -> None:
+            self.statusBar().showMessage(result_text(result[0], result[1], folder, copy), 15000)
             refresh()
 
         def failed(exc: BaseException) -> None:
             self._failed(self.tr("Could not copy") if copy else self.tr("Could not move"), exc)
             refresh()
 
-        self.runner.run_task(work, finished, failed)
+        self.runner.run_task(lambda: move_or_copy_items(client, items, folder, copy), done, failed)
 
     def delete_selected(self) -> None:
         """Delete the selection after a confirmation that spells out what a folder delete means."""
@@ -809,46 +783,10 @@ class RemoteBrowser(QMainWindow):
         return answer == QMessageBox.StandardButton.Yes
 
     def _ask_replace(self, name: str, left: int) -> tuple[str, bool]:
-        box = QMessageBox(self)
-        box.setIcon(QMessageBox.Icon.Question)
-        box.setWindowTitle(self.tr("Replace file?"))
-        box.setText(self.tr("“{0}” is already in this folder on the server.").format(name))
-        box.setInformativeText(
-            self.tr(
-                "Replace it with the file you are uploading, keep both (yours gets a new name), or skip it?"
-            )
-        )
-        replace = box.addButton(self.tr("&Replace"), QMessageBox.ButtonRole.DestructiveRole)
-        both = box.addButton(self.tr("&Keep both"), QMessageBox.ButtonRole.AcceptRole)
-        skip = box.addButton(self.tr("&Skip"), QMessageBox.ButtonRole.RejectRole)
-        box.setDefaultButton(both)
-        box.setEscapeButton(skip)
-        apply_all = QCheckBox(self.tr("Do this for the other {0} item(s)").format(left - 1))
-        if left > 1:
-            box.setCheckBox(apply_all)  # the box owns it from here
-        box.exec()
-        clicked = box.clickedButton()
-        choice = REPLACE if clicked is replace else KEEP_BOTH if clicked is both else SKIP
-        return choice, left > 1 and apply_all.isChecked()
+        return ask_replace_dialog(self, name, left)
 
     def _pick_folder(self, title: str) -> str | None:
-        """A tree of the account's folders (modal); the folder chosen, None when cancelled."""
-        from gsdesktop.ui.wizard import RemoteFolderDialog
-
-        dialog = RemoteFolderDialog(
-            self.client,
-            self.runner,
-            self.home,
-            self,
-            title=title,
-            hint=self.tr("Choose the folder:"),
-            whole_label=self.tr("Use {0} itself").format(self.home),
-        )
-        try:
-            ok = dialog.exec() == QDialog.DialogCode.Accepted
-            return dialog.chosen() if ok else None
-        finally:
-            dialog.deleteLater()
+        return pick_remote_folder(self, self.client, self.runner, self.home, title)
 
     def _ask_text(self, title: str, label: str, value: str) -> str | None:
         """A line of text; a file name's stem is preselected (typing keeps the extension)."""

@@ -5,9 +5,18 @@ from __future__ import annotations
 import time
 from urllib.parse import parse_qs, urlsplit
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QCoreApplication, Qt
 from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
-from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFormLayout, QLabel, QTreeView, QWidget
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QLabel,
+    QMessageBox,
+    QTreeView,
+    QWidget,
+)
 
 from gsdesktop.datamanager.models import GSFileMetadata
 from gsdesktop.ui.formatting import human_size
@@ -134,3 +143,31 @@ class PropertiesDialog(QDialog):
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
         buttons.rejected.connect(self.reject)
         form.addRow(buttons)
+
+
+def ask_replace_dialog(parent: QWidget, name: str, left: int) -> tuple[str, bool]:
+    """Ask what to do with an upload whose name is already on the server: (REPLACE / KEEP_BOTH / SKIP,
+    apply to the other ``left - 1`` clashes)."""
+
+    def tr(text: str) -> str:
+        return QCoreApplication.translate("RemoteBrowser", text)
+
+    box = QMessageBox(parent)
+    box.setIcon(QMessageBox.Icon.Question)
+    box.setWindowTitle(tr("Replace file?"))
+    box.setText(tr("“{0}” is already in this folder on the server.").format(name))
+    box.setInformativeText(
+        tr("Replace it with the file you are uploading, keep both (yours gets a new name), or skip it?")
+    )
+    replace = box.addButton(tr("&Replace"), QMessageBox.ButtonRole.DestructiveRole)
+    both = box.addButton(tr("&Keep both"), QMessageBox.ButtonRole.AcceptRole)
+    skip = box.addButton(tr("&Skip"), QMessageBox.ButtonRole.RejectRole)
+    box.setDefaultButton(both)
+    box.setEscapeButton(skip)
+    apply_all = QCheckBox(tr("Do this for the other {0} item(s)").format(left - 1))
+    if left > 1:
+        box.setCheckBox(apply_all)  # the box owns it from here
+    box.exec()
+    clicked = box.clickedButton()
+    choice = REPLACE if clicked is replace else KEEP_BOTH if clicked is both else SKIP
+    return choice, left > 1 and apply_all.isChecked()

@@ -11,7 +11,7 @@ import pytest
 from gsdesktop.sync.engine import SyncConfig, SyncEngine
 from gsdesktop.sync.events import ActionDone, ActionKind
 from gsdesktop.ui.app import DesktopApp
-from gsdesktop.ui.browser import KEEP_BOTH, REPLACE, SKIP
+from gsdesktop.ui.browser_parts import KEEP_BOTH, REPLACE, SKIP
 from gsdesktop.ui.prefs import Prefs
 from gsdesktop.ui.session import Session
 from gsdesktop.ui.transfers import Status
