@@ -239,5 +239,10 @@ def register(subparsers: Any) -> None:
     d.add_argument("--data-dir", metavar="DIR", help="server data (default: the user data directory)")
     d.add_argument("--folder", metavar="DIR", help="local demo folder (default: <data dir>/GenomeSpace)")
     d.add_argument("--port", type=int, default=0, help="API port (default: a free port)")
-    d.add_argument("--poll-interval", type=float, default=5.0, metavar="SECONDS")
+    d.add_argument(
+        "--poll-interval",
+        type=float,
+        metavar="SECONDS",
+        help="seconds between remote checks (default: 5, or as set)",
+    )
     d.set_defaults(handler=cmd_demo)

@@ -11,14 +11,16 @@ APP_ID = "org.genomespace.Desktop"
 RUN_KEY = r"Software\Microsoft\Windows\CurrentVersion\Run"
 
 
-def launch_command() -> list[str]:
-    """The command that starts the desktop app (frozen bundle or ``python -m gsdesktop gui``)."""
+def launch_command(args: list[str] | None = None) -> list[str]:
+    """The command that starts the desktop app (frozen bundle or ``python -m gsdesktop gui``); ``args``
+    is another command line of ``gsdesktop`` (e.g. ``["demo", "--data-dir", ...]`` for the demo)."""
+    args = ["gui"] if args is None else args
     if getattr(sys, "frozen", False):
         exe = Path(sys.executable)
         gui = exe.with_name("gsdesktop-gui" + exe.suffix)
         # the windowed launcher opens the app with no arguments; the CLI needs the `gui` command
-        return [str(gui)] if gui.is_file() else [str(exe), "gui"]
-    return [sys.executable, "-m", "gsdesktop", "gui"]
+        return [str(gui)] if gui.is_file() and args == ["gui"] else [str(exe), *args]
+    return [sys.executable, "-m", "gsdesktop", *args]
 
 
 def _desktop_exec(cmd: list[str]) -> str:
@@ -60,14 +62,15 @@ def is_enabled(platform: str | None = None) -> bool:
     return path is not None and path.exists()
 
 
-def set_enabled(enabled: bool, platform: str | None = None) -> None:
-    """Create or remove the login item for the current user.
+def set_enabled(enabled: bool, platform: str | None = None, command: list[str] | None = None) -> None:
+    """Create (or rewrite) or remove the login item for the current user; it runs ``command``
+    (default: :func:`launch_command`, the app).
 
     Raises:
         OSError: the file or registry value could not be written.
     """
     platform = platform or sys.platform
-    cmd = launch_command()
+    cmd = command or launch_command()
     if platform.startswith("win"):
         _win_set(subprocess_line(cmd) if enabled else None)
         return

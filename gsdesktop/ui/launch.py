@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from gsdesktop.datamanager import credentials as creds
 from gsdesktop.datamanager.errors import CredentialsUnavailableError, GSError
+from gsdesktop.ui import autostart
 from gsdesktop.ui.demo import (
     DEMO_PASSWORD,
     DEMO_USER,
@@ -151,6 +152,41 @@ def _save_quietly(prefs: Prefs) -> None:
         log.warning("could not save preferences: %s", exc)
 
 
+def _demo_setup(
+    args: argparse.Namespace, data_dir: Path, client: DataManagerClient, server_url: str
+) -> SyncSetup:
+    """The demo's sync pair: its own settings file (what the user set in Settings last time: folders,
+    interval, mode, limits) unless the command line says otherwise; "Start at login" starts the demo."""
+    path = data_dir / "desktop.json"
+    first = not path.exists()
+    prefs = Prefs.load(path)
+    prefs.server_url, prefs.username = server_url, DEMO_USER
+    if getattr(args, "folder", None):
+        prefs.local_folder = str(Path(args.folder).expanduser().absolute())
+    elif not prefs.local_folder:
+        prefs.local_folder = str(data_dir / "GenomeSpace")
+    prefs.remote_folder = prefs.remote_folder or client.home
+    if getattr(args, "poll_interval", None):
+        prefs.poll_interval = float(args.poll_interval)
+    elif first:
+        prefs.poll_interval = 5.0  # the demo's own default: changes show up quickly
+    command = ["demo"]
+    for option in ("data_dir", "folder"):
+        if getattr(args, option, None):
+            value = Path(getattr(args, option)).expanduser().absolute()
+            command += [f"--{option.replace('_', '-')}", str(value)]
+    if getattr(args, "port", 0):
+        command += ["--port", str(args.port)]
+    return SyncSetup(
+        client,
+        Path(prefs.local_folder).expanduser(),
+        prefs.remote_folder,
+        prefs,
+        prefs_path=path,
+        autostart_command=autostart.launch_command(command),
+    )
+
+
 def launch_demo(args: argparse.Namespace) -> int:
     """``gsdesktop demo``: embedded server + demo account + sample data + the app, all on loopback."""
     from gsdesktop.datamanager.client import DataManagerClient
@@ -178,19 +214,12 @@ def launch_demo(args: argparse.Namespace) -> int:
     try:
         client = DataManagerClient(server.url, DEMO_USER, DEMO_PASSWORD, pool_size=16)
         seed_demo(client, f"{client.home}/demo-data")
-        local = (
-            Path(args.folder).expanduser().absolute()
-            if getattr(args, "folder", None)
-            else data_dir / "GenomeSpace"
+        setup = _demo_setup(args, data_dir, client, server.url)
+        print(
+            f"gsdesktop demo: server {server.url}, user {DEMO_USER}, syncing {setup.local_root}",
+            file=sys.stderr,
         )
-        prefs = Prefs.load(data_dir / "desktop.json")  # the demo's own settings persist between runs
-        prefs.server_url, prefs.username = server.url, DEMO_USER
-        prefs.local_folder, prefs.remote_folder = str(local), client.home
-        prefs.poll_interval = float(getattr(args, "poll_interval", 5.0) or 5.0)
-        print(f"gsdesktop demo: server {server.url}, user {DEMO_USER}, syncing {local}", file=sys.stderr)
         single.listen()
-        return run_app(
-            SyncSetup(client, local, client.home, prefs, prefs_path=data_dir / "desktop.json"), single=single
-        )
+        return run_app(setup, single=single)
     finally:
         server.stop()

@@ -95,6 +95,7 @@ class Prefs:
     max_download_kbps: int = 0
     excluded_remote_folders: list[str] = field(default_factory=list)
     welcomed: bool = False  # the first-run welcome window was shown
+    sync_mode: str = "two-way"  # a SyncMode value: two-way, upload-only or download-only
 
     @property
     def configured(self) -> bool:

@@ -189,8 +189,9 @@ def run_app(
     engine = make_engine(setup)
     qapp = ensure_qapp()  # after the engine: start-up objects frozen with it (tune_interpreter)
     session = Session(
-        setup.client, engine, setup.local_root, setup.remote_root, setup.prefs, prefs_path=setup.prefs_path
-    )
+        setup.client, engine, setup.local_root, setup.remote_root, setup.prefs, prefs_path=setup.prefs_path,
+        autostart_command=setup.autostart_command,
+    )  # fmt: skip
     app = DesktopApp(session)
     watcher = SignalWatcher()
     watcher.received.connect(lambda _sig: app.quit())

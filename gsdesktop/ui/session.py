@@ -41,14 +41,21 @@ class SyncSetup:
     prefs: Prefs
     prefs_path: Path | None = None  # None = the user's preferences file
     cleanup: Callable[[], None] | None = None  # e.g. stop a demo server started by the wizard
+    autostart_command: list[str] | None = None  # what "Start at login" runs (None = the app, `gui`)
 
 
 def make_engine(setup: SyncSetup) -> SyncEngine:
     """The sync engine for ``setup`` (imports the engine lazily). Any thread."""
-    from gsdesktop.sync.engine import SyncConfig, SyncEngine
+    from gsdesktop.sync.engine import SyncConfig, SyncEngine, SyncMode
 
     prefs = setup.prefs
+    try:
+        mode = SyncMode(prefs.sync_mode)
+    except ValueError:
+        log.warning("unknown sync mode %r in the preferences; syncing both ways", prefs.sync_mode)
+        mode = SyncMode.TWO_WAY
     config = SyncConfig(
+        mode=mode,
         poll_interval=max(1.0, float(prefs.poll_interval)),
         excluded_remote_folders=tuple(prefs.excluded_remote_folders),
         max_upload_bps=prefs.max_upload_kbps * 1024 or None,
@@ -79,6 +86,7 @@ class Session(QObject):
         remote_root: the synced remote folder.
         prefs: the preferences (the settings dialog changes them; :meth:`save_prefs` writes them).
         prefs_path: where :meth:`save_prefs` writes (``None``: the user's preferences file).
+        autostart_command: what "Start at login" runs (``None``: the app; the demo's runs the demo).
         engine_factory: builds the engine for :meth:`restart_sync`.
         parent: Qt parent.
     """
@@ -101,6 +109,7 @@ class Session(QObject):
         *,
         prefs_path: Path | None = None,
         engine_factory: EngineFactory = make_engine,
+        autostart_command: list[str] | None = None,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
@@ -111,6 +120,7 @@ class Session(QObject):
         self.prefs = prefs
         self.prefs_path = prefs_path
         self.engine_factory = engine_factory
+        self.autostart_command = autostart_command  # what "Start at login" runs (None: the app, `gui`)
         self.throttles: tuple[Throttle, Throttle] | None = None
         self.runner = TaskRunner(1, self)  # engine restarts, one at a time
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from PySide6.QtCore import QModelIndex, QObject, QPersistentModelIndex, Qt, QUrl, qVersion
 from PySide6.QtWidgets import (
     QCheckBox,
+    QComboBox,
     QDialog,
     QDialogButtonBox,
     QFileDialog,
@@ -55,6 +56,8 @@ class SettingsSession(Protocol):
     def local_root(self) -> Path: ...
     @property
     def remote_root(self) -> str: ...
+    @property
+    def autostart_command(self) -> list[str] | None: ...  # what "Start at login" runs (None: the app)
     def save_prefs(self) -> None: ...  # any thread
     def forget_account(self) -> None: ...  # any thread
     def restart_sync(self, on_done: Callable[[], None] | None = None) -> None: ...
@@ -197,7 +200,35 @@ class SettingsDialog(QDialog):
         local_label = QLabel(self.tr("&Local folder:"), folders)
         local_label.setBuddy(self.local_edit)  # Alt+L reaches the field, not a literal "&"
         ff.addRow(local_label, local_row)
-        ff.addRow(self.tr("&Remote folder:"), self.remote_edit)
+        self.remote_browse_button = QPushButton(self.tr("Br&owse…"), folders)
+        #: (the current remote folder) -> the folder chosen in a tree of the account's folders, or None
+        self.choose_remote_folder: Callable[[str], str | None] = self._pick_remote
+        self.remote_browse_button.clicked.connect(self._browse_remote)
+        remote_row = QHBoxLayout()
+        remote_row.addWidget(self.remote_edit, 1)
+        remote_row.addWidget(self.remote_browse_button)
+        remote_label = QLabel(self.tr("&Remote folder:"), folders)
+        remote_label.setBuddy(self.remote_edit)
+        ff.addRow(remote_label, remote_row)
+        self.mode_box = QComboBox(folders)
+        for mode, text in (
+            ("two-way", self.tr("Two-way: changes on either side are copied to the other")),
+            (
+                "upload-only",
+                self.tr("Upload only: this computer to the server; local files are never changed"),
+            ),
+            (
+                "download-only",
+                self.tr("Download only: the server to this computer; the server is never changed"),
+            ),
+        ):
+            self.mode_box.addItem(text, mode)
+        self.mode_box.setCurrentIndex(max(0, self.mode_box.findData(prefs.sync_mode)))
+        self.mode_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.mode_box.setMinimumContentsLength(16)  # long choices are elided in a narrow window
+        mode_label = QLabel(self.tr("Sync &direction:"), folders)
+        mode_label.setBuddy(self.mode_box)
+        ff.addRow(mode_label, self.mode_box)
         fl.addLayout(ff)
         fl.addWidget(
             QLabel(self.tr("Sync these remote folders (unchecked folders stay on the server only):"))
@@ -300,6 +331,7 @@ class SettingsDialog(QDialog):
             prefs.max_upload_kbps,
             prefs.max_download_kbps,
             tuple(prefs.excluded_remote_folders),
+            prefs.sync_mode,
         )
 
     def _on_tab(self, i: int) -> None:
@@ -343,6 +375,8 @@ class SettingsDialog(QDialog):
         prefs.excluded_remote_folders = sorted(self.selective_model.excluded)
         prefs.local_folder = str(Path(self.local_edit.text()).expanduser())
         prefs.remote_folder = self.remote_edit.text().strip() or self.session.remote_root
+        prefs.sync_mode = str(self.mode_box.currentData())
+        autostart_command = self.session.autostart_command
         ignore_text = self.ignore_edit.toPlainText() if self.ignore_edit.isEnabled() else None
         ignore_path, autostart_on, session = self.ignore_path(), prefs.start_at_login, self.session
 
@@ -354,8 +388,8 @@ class SettingsDialog(QDialog):
             if changed and ignore_text is not None and (ignore_text or ignore_path.exists()):
                 ending = "" if not ignore_text or ignore_text.endswith("\n") else "\n"
                 ignore_path.write_text(ignore_text + ending, encoding="utf-8")
-            if autostart.is_enabled() != autostart_on:
-                autostart.set_enabled(autostart_on)
+            if autostart_on or autostart.is_enabled():  # (re)written: it runs what this app is (the demo)
+                autostart.set_enabled(autostart_on, command=autostart_command)
 
         self.status.setText(self.tr("Saving…"))
         before = self._sync_settings
@@ -385,6 +419,17 @@ class SettingsDialog(QDialog):
         self.runner.run_task(
             save, saved, lambda exc: self.status.setText(self.tr("Could not save: {0}").format(exc))
         )
+
+    def _browse_remote(self) -> None:
+        chosen = self.choose_remote_folder(self.remote_edit.text())
+        if chosen:
+            self.remote_edit.setText(chosen)
+
+    def _pick_remote(self, _current: str) -> str | None:
+        from gsdesktop.ui.browser_moves import pick_remote_folder
+
+        client = self.session.client
+        return pick_remote_folder(self, client, self.runner, str(client.home), self.tr("Remote folder"))
 
     def _browse_local(self) -> None:
         chosen = self.choose_folder(self.local_edit.text())
@@ -445,6 +490,7 @@ class SettingsDialog(QDialog):
             p.max_upload_kbps,
             p.max_download_kbps,
             tuple(p.excluded_remote_folders),
+            p.sync_mode,
         )
 
     def accept_and_apply(self) -> None:
