@@ -52,6 +52,7 @@ from gsdesktop.ui.browser_parts import (
     free_name,
     link_lifetime,
 )
+from gsdesktop.ui.drag_out import DragOutMime
 from gsdesktop.ui.refget_actions import RefgetActions, error_text, is_servable
 from gsdesktop.ui.remote_model import RemoteTreeModel
 from gsdesktop.ui.sharing import SharingActions
@@ -106,6 +107,7 @@ class RemoteBrowser(QMainWindow):
 
         self.model = RemoteTreeModel(client, runner, root, self)
         self.view = RemoteTreeView(self)
+        self.view.drag_out = lambda: DragOutMime(sel, transfers, runner) if (sel := self.selected()) else None
         # No QSortFilterProxyModel: the model sorts and filters whole listings itself, and a proxy would
         # double the Python calls per row in every tree layout.
         self.view.setModel(self.model)

@@ -3,10 +3,23 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from PySide6.QtCore import QCoreApplication, Qt
-from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
+from PySide6.QtCore import QCoreApplication, QMimeData, QModelIndex, QPersistentModelIndex, QPoint, Qt
+from PySide6.QtGui import (
+    QDrag,
+    QDragEnterEvent,
+    QDragLeaveEvent,
+    QDragMoveEvent,
+    QDropEvent,
+    QMouseEvent,
+    QPainter,
+    QPaintEvent,
+    QPalette,
+    QPen,
+)
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
@@ -21,6 +34,7 @@ from PySide6.QtWidgets import (
 from gsdesktop.datamanager.models import GSFileMetadata
 from gsdesktop.ui.formatting import human_size
 from gsdesktop.ui.refget_actions import RefgetActions, RefgetIdsPanel, is_servable
+from gsdesktop.ui.remote_model import META_ROLE
 
 # answers to "a file of that name is already there" (ask_replace)
 REPLACE, KEEP_BOTH, SKIP = "replace", "keep-both", "skip"
@@ -60,30 +74,56 @@ def free_name(name: str, taken: set[str]) -> str:
 
 
 class RemoteTreeView(QTreeView):
-    """Tree view that accepts external file drops as copies only (never a move that deletes files)."""
+    """Tree view that accepts external file drops as copies only (never a move that deletes files),
+    highlights the folder a drop goes to, and drags selected items out (see :mod:`.drag_out`)."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setAcceptDrops(True)
         self.setDragDropMode(QTreeView.DragDropMode.DropOnly)
+        self.setDragEnabled(True)  # pressing on a selected row keeps the selection: several rows drag out
         self.setDefaultDropAction(Qt.DropAction.CopyAction)
         self.setUniformRowHeights(True)
         self.setSortingEnabled(True)
         self.setSelectionMode(QTreeView.SelectionMode.ExtendedSelection)
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        #: the data of a drag out of the view (None: nothing to drag); set by the browser
+        self.drag_out: Callable[[], QMimeData | None] = lambda: None
+        self.last_drag: Any = None  # the data of the last drag out (kept: targets may read it late)
+        self.drop_highlight: QPersistentModelIndex | None = None  # the folder row a drop goes to
+        self.drop_on_root = False  # a drop goes to the folder shown (the whole view is highlighted)
+        self._press: QPoint | None = None
 
-    @staticmethod
-    def _has_local_files(event: QDragEnterEvent | QDragMoveEvent | QDropEvent) -> bool:
+    def _has_local_files(self, event: QDragEnterEvent | QDragMoveEvent | QDropEvent) -> bool:
+        if event.source() is self:  # our own drag out: not an upload of local files
+            return False
         mime = event.mimeData()
         return mime.hasUrls() and any(u.isLocalFile() for u in mime.urls())
 
     def _accept_as_copy(self, event: QDragEnterEvent | QDragMoveEvent) -> None:
-        """Accept a drag of local files as a copy; ignore anything else."""
+        """Accept a drag of local files as a copy (highlighting where it goes); ignore anything else."""
         if self._has_local_files(event):
             event.setDropAction(Qt.DropAction.CopyAction)
             event.accept()
+            self._highlight(self.indexAt(event.position().toPoint()))
         else:
             event.ignore()
+            self._highlight(None)
+
+    def _highlight(self, index: QModelIndex | None) -> None:
+        """Highlight the folder a drop at ``index`` goes to: its own row, a file's folder row, or the
+        whole view (the folder shown); ``None`` ends the highlight."""
+        row: QPersistentModelIndex | None = None
+        on_root = False
+        if index is not None:
+            index = index.siblingAtColumn(0) if index.isValid() else index
+            meta = index.data(META_ROLE) if index.isValid() else None
+            target = index if getattr(meta, "is_directory", False) else index.parent()
+            row = QPersistentModelIndex(target) if target.isValid() else None
+            on_root = row is None
+        if row != self.drop_highlight or on_root != self.drop_on_root:
+            self.drop_highlight, self.drop_on_root = row, on_root
+            self.viewport().update()
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         self._accept_as_copy(event)
@@ -91,7 +131,72 @@ class RemoteTreeView(QTreeView):
     def dragMoveEvent(self, event: QDragMoveEvent) -> None:
         self._accept_as_copy(event)
 
+    def dragLeaveEvent(self, event: QDragLeaveEvent) -> None:
+        self._highlight(None)
+        super().dragLeaveEvent(event)
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        super().paintEvent(event)
+        if self.drop_highlight is None and not self.drop_on_root:
+            return
+        rect = self.viewport().rect().adjusted(1, 1, -2, -2)
+        if self.drop_highlight is not None and self.drop_highlight.isValid():
+            row = self.visualRect(
+                self.model().index(self.drop_highlight.row(), 0, self.drop_highlight.parent())
+            )
+            rect = row.adjusted(0, 0, -1, -1)
+            rect.setLeft(max(row.left() - self.indentation(), 0))
+            rect.setRight(self.viewport().width() - 2)
+        painter = QPainter(self.viewport())
+        color = self.palette().color(QPalette.ColorRole.Highlight)
+        fill = color.lighter(100)
+        fill.setAlpha(60)
+        painter.fillRect(rect, fill)
+        painter.setPen(QPen(color, 2))
+        painter.drawRect(rect)
+        painter.end()
+
+    # ---- dragging items out ----
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        super().mousePressEvent(event)
+        on_item = self.indexAt(event.position().toPoint()).isValid()
+        left = event.button() == Qt.MouseButton.LeftButton
+        self._press = event.position().toPoint() if left and on_item else None
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        from PySide6.QtWidgets import QApplication
+
+        press = self._press
+        held = bool(event.buttons() & Qt.MouseButton.LeftButton)
+        far = press is not None and (event.position().toPoint() - press).manhattanLength() >= (
+            QApplication.startDragDistance()
+        )
+        if held and far:
+            self._press = None
+            self.start_drag_out()
+            return
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        self._press = None
+        super().mouseReleaseEvent(event)
+
+    def start_drag_out(self) -> Qt.DropAction:
+        """Drag the selection out (a copy); a drag that ends without a drop cancels its downloads."""
+        mime = self.drag_out()
+        if mime is None:
+            return Qt.DropAction.IgnoreAction
+        self.last_drag = mime
+        drag = QDrag(self)
+        drag.setMimeData(mime)
+        result = drag.exec(Qt.DropAction.CopyAction, Qt.DropAction.CopyAction)
+        if result == Qt.DropAction.IgnoreAction and hasattr(mime, "cancel"):
+            mime.cancel()
+        return result
+
     def dropEvent(self, event: QDropEvent) -> None:
+        self._highlight(None)
         if not self._has_local_files(event):
             event.ignore()
             return
