@@ -42,6 +42,7 @@ from gsdesktop.ui.activity import ActivityModel, ActivityWindow, ProblemsModel
 from gsdesktop.ui.bridge import EngineBridge, TaskRunner
 from gsdesktop.ui.conflicts import ConflictsModel
 from gsdesktop.ui.conflicts import versions as conflict_versions
+from gsdesktop.ui.formatting import fit_to_screen
 from gsdesktop.ui.outage import OFFLINE, STORAGE, RetryWatcher, classify, for_user
 from gsdesktop.ui.prefs import Prefs
 from gsdesktop.ui.session import Session
@@ -729,6 +730,8 @@ class DesktopApp(QObject):
 
     @staticmethod
     def _raise(window: QWidget) -> None:
+        if not window.isVisible():
+            fit_to_screen(window)  # e.g. the browser's 900×600 on a 960×540 screen (1920×1080 at 2×)
         window.show()
         window.setWindowState(window.windowState() & ~Qt.WindowState.WindowMinimized)
         window.raise_()

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QFormLayout,
     QLabel,
+    QLineEdit,
     QMessageBox,
     QTreeView,
     QWidget,
@@ -234,11 +235,24 @@ class PropertiesDialog(QDialog):
             (self.tr("URL"), meta.url),
         ]
         self.values: dict[str, str] = {}
+        long_values = (self.tr("Path"), self.tr("URL"), self.tr("MD5"))
         for label, value in rows:
-            field = QLabel(value, self)
-            field.setTextInteractionFlags(
-                Qt.TextInteractionFlag.TextSelectableByMouse | Qt.TextInteractionFlag.TextSelectableByKeyboard
-            )
+            field: QWidget
+            if label in long_values:  # scrolls in a narrow window instead of widening it
+                edit = QLineEdit(value, self)
+                edit.setReadOnly(True)
+                edit.setFrame(False)
+                edit.setStyleSheet("QLineEdit { background: transparent; }")
+                edit.setCursorPosition(0)
+                field = edit
+            else:
+                text = QLabel(value, self)
+                text.setWordWrap(True)
+                text.setTextInteractionFlags(
+                    Qt.TextInteractionFlag.TextSelectableByMouse
+                    | Qt.TextInteractionFlag.TextSelectableByKeyboard
+                )
+                field = text
             form.addRow(label + ":", field)
             self.values[label] = value
         self.refget_panel: RefgetIdsPanel | None = None

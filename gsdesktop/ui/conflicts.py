@@ -19,9 +19,10 @@ from PySide6.QtCore import (
     QPersistentModelIndex,
     Qt,
 )
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QTableView, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QPushButton, QTableView, QVBoxLayout, QWidget
 
 from gsdesktop.sync.conflicts import Conflict, Keep
+from gsdesktop.ui.flowlayout import wrapping_row
 from gsdesktop.ui.formatting import ListTableModel, clock_time, human_size
 
 Index = QModelIndex | QPersistentModelIndex
@@ -132,12 +133,8 @@ class ConflictsPage(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(view)
         layout.addWidget(self.status)
-        row = QHBoxLayout()
-        row.addWidget(self.open_button)
-        row.addStretch(1)
-        for button in (self.copy_button, self.original_button, self.both_button):
-            row.addWidget(button)
-        layout.addLayout(row)
+        buttons = [self.open_button, self.copy_button, self.original_button, self.both_button]
+        layout.addWidget(wrapping_row(self, buttons))  # wraps in a narrow window
         view.selectionModel().selectionChanged.connect(self._update_buttons)
         self._kept: set[str] = set()
         model.modelAboutToBeReset.connect(self._remember_selection)

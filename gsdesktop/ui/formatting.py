@@ -127,3 +127,22 @@ class ListTableModel(QAbstractTableModel):
         self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
     ) -> Any:
         return header_data(self.COLUMNS, self.TR_CONTEXT, section, orientation, role)
+
+
+def fit_to_screen(window: Any, margin: int = 24) -> None:
+    """Shrink a top-level window that is larger than its screen's free area (e.g. at 2× scaling) and move
+    it inside; never below its minimum size. Call before showing it the first time."""
+    screen = window.screen() or QApplication.primaryScreen()
+    if screen is None:
+        return
+    area = screen.availableGeometry()
+    frame = window.frameGeometry().size() - window.size()  # title bar and borders, once known
+    room_w = max(area.width() - margin - frame.width(), window.minimumSizeHint().width())
+    room_h = max(area.height() - margin - frame.height(), window.minimumSizeHint().height())
+    if window.width() > room_w or window.height() > room_h:
+        window.resize(min(window.width(), room_w), min(window.height(), room_h))
+    geometry = window.frameGeometry()
+    x = min(max(geometry.x(), area.x()), area.x() + max(area.width() - geometry.width(), 0))
+    y = min(max(geometry.y(), area.y()), area.y() + max(area.height() - geometry.height(), 0))
+    if (x, y) != (geometry.x(), geometry.y()):
+        window.move(x, y)

@@ -230,9 +230,11 @@ class SettingsDialog(QDialog):
         mode_label.setBuddy(self.mode_box)
         ff.addRow(mode_label, self.mode_box)
         fl.addLayout(ff)
-        fl.addWidget(
-            QLabel(self.tr("Sync these remote folders (unchecked folders stay on the server only):"))
+        selective_label = QLabel(
+            self.tr("Sync these remote folders (unchecked folders stay on the server only):"), folders
         )
+        selective_label.setWordWrap(True)
+        fl.addWidget(selective_label)
         self.selective_model = SelectiveSyncModel(
             session.client, runner, session.remote_root, list(prefs.excluded_remote_folders), self
         )
@@ -249,14 +251,14 @@ class SettingsDialog(QDialog):
         # Ignore patterns
         ignore = QWidget(self)
         il = QVBoxLayout(ignore)
-        il.addWidget(
-            QLabel(
-                self.tr(
-                    "Files matching these patterns (one per line, like .gitignore) are not "
-                    "synced. Saved in {0}."
-                ).format(IGNORE_FILE)
-            )
+        ignore_label = QLabel(
+            self.tr(
+                "Files matching these patterns (one per line, like .gitignore) are not synced. Saved in {0}."
+            ).format(IGNORE_FILE),
+            ignore,
         )
+        ignore_label.setWordWrap(True)
+        il.addWidget(ignore_label)
         self.ignore_edit = QPlainTextEdit(ignore)
         self.ignore_edit.setTabChangesFocus(True)
         self.ignore_edit.setAccessibleName(self.tr("Ignore patterns"))
@@ -305,6 +307,7 @@ class SettingsDialog(QDialog):
             general,
         )
         self.about_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.about_label.setWordWrap(True)
         gl.addWidget(self.about_label)
         gl.addStretch(1)
         self.tabs.addTab(general, self.tr("General"))

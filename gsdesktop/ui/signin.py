@@ -57,12 +57,9 @@ class PasswordStorage(QWidget):
         self.remember.setChecked(True)
         self.warning = QLabel(self)
         self.warning.setWordWrap(True)
-        self.ask_again = QRadioButton(
-            self.tr("&Ask me for the password when the server asks again (nothing is stored)"), self
-        )
-        self.use_file = QRadioButton(
-            self.tr("Keep the password in a &file only I can read (not encrypted)"), self
-        )
+        self.ask_again = QRadioButton(self.tr("&Ask me again when needed"), self)
+        self.ask_again.setToolTip(self.tr("Nothing is stored; the server asks for the password again."))
+        self.use_file = QRadioButton(self.tr("Keep it in a &file only I can read (not encrypted)"), self)
         self.use_file.setToolTip(str(password_file()))
         self.file_label = QLabel(self.tr("The file: {0}").format(password_file()), self)
         self.file_label.setWordWrap(True)
@@ -171,7 +168,7 @@ class SignInDialog(QDialog):
         layout.addWidget(self.buttons)
         self.password.setFocus()
         self._busy = False
-        self.setMinimumWidth(520)  # room for the wrapped notes; the height follows their text
+        self.resize(520, self.sizeHint().height())  # room for the wrapped notes; narrower still works
 
     def sign_in(self) -> None:
         if self._busy:

@@ -46,7 +46,7 @@ class WelcomeWindow(QDialog):
             self,
         )
         self.text.setWordWrap(True)
-        self.text.setMinimumWidth(420)
+        self.text.setMinimumWidth(300)
         buttons = QDialogButtonBox(self)
         self.open_folder_button = QPushButton(self.tr("Open &folder"), self)
         self.open_browser_button = QPushButton(self.tr("Open remote &browser"), self)

@@ -7,7 +7,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QModelIndex
+from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -43,7 +43,7 @@ class ServerPage(QWizardPage):
         super().__init__(parent)
         self.setTitle(self.tr("Welcome to GenomeSpace Desktop"))
         self.setSubTitle(self.tr("Choose the Data Manager server to sync with."))
-        self.demo = QRadioButton(self.tr("A local &demo server on this computer (no account needed)"), self)
+        self.demo = QRadioButton(self.tr("A &demo server on this computer (no account)"), self)
         self.custom = QRadioButton(self.tr("&This server:"), self)
         self.url = QLineEdit(prefs.server_url or "", self)
         self.url.setPlaceholderText("https://genomespace.example.org")
@@ -238,16 +238,17 @@ class RemoteFolderDialog(QDialog):
         )
         buttons.button(QDialogButtonBox.StandardButton.Ok).setText(self.tr("&Use the selected folder"))
         self.whole = False
-        self.home_button = buttons.addButton(
-            whole_label or self.tr("Use all of {0}").format(root), QDialogButtonBox.ButtonRole.ActionRole
-        )
+        self.home_button = QPushButton(whole_label or self.tr("Use all of {0}").format(root), self)
         self.home_button.clicked.connect(self.use_whole)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
         hint = hint or self.tr("Choose the folder of {0} to keep in sync with the local folder:").format(root)
-        layout.addWidget(QLabel(hint, self))
+        label = QLabel(hint, self)
+        label.setWordWrap(True)
+        layout.addWidget(label)
         layout.addWidget(self.view, 1)
+        layout.addWidget(self.home_button, 0, Qt.AlignmentFlag.AlignLeft)  # its own line: long paths fit
         layout.addWidget(buttons)
         self.model.fetchMore(QModelIndex())
 

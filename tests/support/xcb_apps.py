@@ -99,8 +99,40 @@ def target(out: Path) -> QApplication:
     return app
 
 
+def fit(out: Path) -> None:
+    """Open every window, let the window system place them, write their frames and the screen's
+    available area to ``fit.json`` (logical pixels) and a screenshot of each to ``OUT_DIR/shots``."""
+    from gsdesktop.datamanager.client import DataManagerClient
+    from tests.support.windows import open_every_window
+
+    app = QApplication(sys.argv)
+    env = os.environ
+    client = DataManagerClient(env["GSDESKTOP_SERVER"], env["GSDESKTOP_USERNAME"], env["GSDESKTOP_PASSWORD"])
+    windows, close_all = open_every_window(client, out / "app")
+    shots = out / "shots"
+    shots.mkdir(exist_ok=True)
+
+    def report() -> None:
+        screen = app.primaryScreen().availableGeometry()
+        frames = {}
+        for name, w in windows.items():
+            f = w.frameGeometry()
+            frames[name] = [f.x(), f.y(), f.width(), f.height()]
+            w.grab().save(str(shots / f"{name}.png"))
+        write(out / "fit.json", {"screen": [screen.x(), screen.y(), screen.width(), screen.height()],
+                                 "windows": frames})  # fmt: skip
+        close_all()
+        app.quit()
+
+    QTimer.singleShot(2500, report)
+    app.exec()
+
+
 def main() -> None:
     kind, out = sys.argv[1], Path(sys.argv[2])
+    if kind == "fit":
+        fit(out)
+        return
     app = browser(out) if kind == "browser" else target(out)
     timer = QTimer()
     timer.timeout.connect(lambda: app.quit() if (out / "stop").exists() else None)
