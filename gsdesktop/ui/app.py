@@ -566,7 +566,7 @@ class DesktopApp(QObject):
         return text
 
     def progress_text(self) -> str:
-        """``Syncing 37 of 400 files, 1.2 GB left, about 2 min`` while a cycle transfers, else ``""``."""
+        """``Syncing 37 of 400 files, 1.2 GiB left, about 2 min`` while a cycle transfers, else ``""``."""
         return progress_text(self.progress) if self.state is SyncState.SYNCING else ""
 
     def update_status(self) -> None:

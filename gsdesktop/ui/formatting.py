@@ -49,12 +49,12 @@ def not_synced_data(role: int, path: str) -> Any:
 
 
 def human_size(n: int | None) -> str:
-    """``1536`` -> ``"1.5 KB"``; ``None`` -> ``""``."""
+    """``1536`` -> ``"1.5 KiB"`` (binary units, named as such); ``None`` -> ``""``."""
     if n is None:
         return ""
     value = float(n)
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if value < 1024 or unit == "TB":
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
             return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     return f"{n} B"

@@ -276,7 +276,7 @@ class SettingsDialog(QDialog):
             (self.down_limit, prefs.max_download_kbps),
         ):
             box.setRange(0, 10_000_000)
-            box.setSuffix(self.tr(" KB/s"))
+            box.setSuffix(self.tr(" KiB/s"))
             box.setSpecialValueText(self.tr("Unlimited"))
             box.setValue(value)
         self.poll_spin = QSpinBox(network)

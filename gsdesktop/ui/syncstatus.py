@@ -30,7 +30,7 @@ def tr(text: str) -> str:
 
 
 def progress_text(p: SyncProgress | None) -> str:
-    """``Syncing 37 of 400 files, 1.2 GB left, about 2 min`` (``""`` without files to count)."""
+    """``Syncing 37 of 400 files, 1.2 GiB left, about 2 min`` (``""`` without files to count)."""
     if p is None or not p.files_total:
         return ""
     text = tr("Syncing {0} of {1} files").format(min(p.files_done + 1, p.files_total), p.files_total)

@@ -130,3 +130,14 @@ def test_the_demo_keeps_its_settings_and_logs_in_as_the_demo(
     assert setup.prefs.excluded_remote_folders == ["x"]
     assert setup.prefs_path == data / "desktop.json"
     assert setup.autostart_command == [sys.executable, "-m", "gsdesktop", "demo", "--data-dir", str(data)]
+
+
+def test_sizes_and_rates_use_one_unit_system(qtbot, app_and_dialog) -> None:  # type: ignore[no-untyped-def]
+    """Sizes are counted in 1024s, so they are labelled KiB/MiB/GiB everywhere, the bandwidth limit too."""
+    from gsdesktop.ui.formatting import human_size
+
+    _app, dialog = app_and_dialog
+    assert [human_size(n) for n in (512, 1536, 5 * 1024**2, 3 * 1024**3)] == [
+        "512 B", "1.5 KiB", "5.0 MiB", "3.0 GiB"
+    ]  # fmt: skip
+    assert dialog.up_limit.suffix() == " KiB/s" and dialog.down_limit.suffix() == " KiB/s"

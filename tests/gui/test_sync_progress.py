@@ -22,7 +22,9 @@ from gsdesktop.ui.transfers import Status, TransfersPanel
 from tests.gui.test_browser import TickGap, oversubscribed
 
 COUNT = 400
-PROGRESS_LINE = re.compile(r"Syncing (\d+) of (\d+) files(, [0-9.]+ [KMG]?B left)?(, about \d+ (s|min))?")
+PROGRESS_LINE = re.compile(
+    r"Syncing (\d+) of (\d+) files(, [0-9.]+ (?:[KMGT]iB|B) left)?(, about \d+ (s|min))?"
+)
 
 
 def _app(client, local: Path, remote: str, state: Path, **config: object) -> DesktopApp:  # type: ignore[no-untyped-def]
@@ -204,9 +206,9 @@ def test_tray_tooltip_and_menu_show_progress_and_files_in_flight(qtbot, client, 
         )
         qtbot.waitUntil(lambda: "Syncing 37 of 400 files" in app.tray.toolTip())  # type: ignore[union-attr]
         assert app.tray.toolTip() == (
-            "GenomeSpace: Syncing 37 of 400 files, 1.2 GB left, about 2 min\na.bam, b.bam, c.txt and 1 more"
+            "GenomeSpace: Syncing 37 of 400 files, 1.2 GiB left, about 2 min\na.bam, b.bam, c.txt and 1 more"
         )
-        assert app.menu_texts()[0] == "Syncing 37 of 400 files, 1.2 GB left, about 2 min"
+        assert app.menu_texts()[0] == "Syncing 37 of 400 files, 1.2 GiB left, about 2 min"
         emit(StateChanged(SyncState.IDLE, SyncState.SYNCING))
         qtbot.waitUntil(lambda: "Up to date" in app.tray.toolTip())  # type: ignore[union-attr]
     finally:
