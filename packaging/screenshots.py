@@ -156,6 +156,10 @@ def main(argv: list[str] | None = None) -> int:
             browser.view.setCurrentIndex(browser.model.index_for_path(f"{home}/demo-data/expression.gct"))
             settle(0.5)
             save(browser, "remote-browser", QSize(980, 620))
+            menu = browser.build_context_menu()  # the selected file's menu (Move to…, Copy to…, …)
+            menu.adjustSize()
+            save(menu, "browser-menu")
+            menu.close()
 
             # Sync at work: new files in the sync folder upload (bandwidth-limited so the shot catches the
             # cycle midway); the transfers panel lists them, the status line counts files and bytes.

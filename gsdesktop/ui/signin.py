@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QCoreApplication, Qt
+from PySide6.QtCore import QCoreApplication, QSize, Qt
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
@@ -168,7 +168,11 @@ class SignInDialog(QDialog):
         layout.addWidget(self.buttons)
         self.password.setFocus()
         self._busy = False
-        self.resize(520, self.sizeHint().height())  # room for the wrapped notes; narrower still works
+
+    def sizeHint(self) -> QSize:
+        """520 px wide by default (room for the wrapped notes); it can be made narrower."""
+        hint = super().sizeHint()
+        return QSize(max(hint.width(), 520), hint.height())
 
     def sign_in(self) -> None:
         if self._busy:

@@ -594,7 +594,7 @@ class ProgressDelegate(QStyledItemDelegate):
         bar.minimum, bar.maximum, bar.progress = 0, 100, value  # type: ignore[attr-defined]
         bar.text = f"{value}%"  # type: ignore[attr-defined]
         bar.textVisible = True  # type: ignore[attr-defined]
-        bar.state = option.state  # type: ignore[attr-defined]
+        bar.state = option.state | QStyle.StateFlag.State_Horizontal  # type: ignore[attr-defined]  # (else: vertical)
         style = option.widget.style() if option.widget else None  # type: ignore[attr-defined]
         if style is not None:
             style.drawControl(QStyle.ControlElement.CE_ProgressBar, bar, painter)

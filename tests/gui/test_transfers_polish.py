@@ -135,3 +135,32 @@ def test_rows_the_user_starts_are_scrolled_into_view(qtbot, client, tmp_path: Pa
         return rect.isValid() and panel.view.viewport().rect().contains(rect.center())
 
     qtbot.waitUntil(shown, timeout=5000)
+
+
+def test_a_partly_done_transfer_draws_a_horizontal_bar(qtbot, client, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The Progress column's bar fills from the left (it filled from the bottom, a thin stripe, in Fusion)."""
+    from PySide6.QtGui import QColor
+    from PySide6.QtWidgets import QApplication, QStyleFactory
+
+    from gsdesktop.ui.transfers import Kind, Transfer
+
+    panel = panel_for(qtbot, client)
+    panel.view.setStyle(QStyleFactory.create("Fusion"))
+    t = Transfer(99, Kind.DOWNLOAD, tmp_path / "half.bin", "/x/half.bin", total=100, done=50)
+    t.status = Status.RUNNING
+    panel.manager.transfers.append(t)
+    panel.manager.added.emit(t)  # listed as the manager lists a transfer
+    panel.view.setColumnWidth(2, 200)
+    panel.view.setRowHeight(0, 30)
+    QApplication.processEvents()
+    rect = panel.view.visualRect(panel.model.index(0, 2))
+    image = panel.view.viewport().grab().toImage()
+    highlight = panel.view.palette().color(panel.view.palette().ColorRole.Highlight)
+
+    def blue(x: int, y: int) -> bool:
+        c = QColor(image.pixel(x, y))
+        return c.blue() > c.red() + 60 and abs(c.hue() - highlight.hue()) < 30
+
+    y = rect.top() + rect.height() * 3 // 10  # the upper part of the bar
+    assert blue(rect.left() + rect.width() // 5, y)  # the left part is filled at every height
+    assert not blue(rect.left() + rect.width() * 4 // 5, y)  # the right half is not
