@@ -18,12 +18,7 @@ from PySide6.QtCore import (
     QUrl,
     Signal,
 )
-from PySide6.QtGui import (
-    QAction,
-    QDesktopServices,
-    QGuiApplication,
-    QKeySequence,
-)
+from PySide6.QtGui import QAction, QDesktopServices, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QDialog,
     QDockWidget,
@@ -101,7 +96,9 @@ class RemoteBrowser(QMainWindow):
         #: (name, clashes left including this one) -> (REPLACE / KEEP_BOTH / SKIP, apply to all the rest)
         self.ask_replace: Callable[[str, int], tuple[str, bool]] = self._ask_replace
         #: (dialog title) -> the remote folder chosen, None when cancelled (Move to… / Copy to…)
-        self.pick_folder: Callable[[str], str | None] = self._pick_folder
+        self.pick_folder: Callable[[str], str | None] = lambda t: pick_remote_folder(
+            self, client, runner, root, t
+        )
         self.setWindowTitle(self.tr("GenomeSpace — Remote files"))
         self.resize(900, 600)
 
@@ -786,9 +783,6 @@ class RemoteBrowser(QMainWindow):
 
     def _ask_replace(self, name: str, left: int) -> tuple[str, bool]:
         return ask_replace_dialog(self, name, left)
-
-    def _pick_folder(self, title: str) -> str | None:
-        return pick_remote_folder(self, self.client, self.runner, self.home, title)
 
     def _ask_text(self, title: str, label: str, value: str) -> str | None:
         """A line of text; a file name's stem is preselected (typing keeps the extension)."""

@@ -15,14 +15,15 @@ def open_every_window(client: Any, tmp: Path) -> tuple[dict[str, QWidget], Calla
     from gsdesktop.ui.app import DesktopApp
     from gsdesktop.ui.browser_parts import PropertiesDialog
     from gsdesktop.ui.prefs import Prefs
+    from gsdesktop.ui.session import Session
     from gsdesktop.ui.wizard import FirstRunWizard, RemoteFolderDialog
 
     local = tmp / "sync"
     local.mkdir(parents=True, exist_ok=True)
     engine = SyncEngine(client, local, client.home, state_dir=tmp / "state")
     prefs = Prefs(server_url=client.server_url, username=client.username, welcomed=True)
-    app = DesktopApp(client, engine, local, client.home, prefs, use_tray=False)
-    app.prefs_path = tmp / "desktop.json"
+    session = Session(client, engine, local, client.home, prefs, prefs_path=tmp / "desktop.json")
+    app = DesktopApp(session, use_tray=False)
     windows: dict[str, QWidget] = {}
     assert app.status_window is not None
     app.status_window.show()
