@@ -1,14 +1,19 @@
-"""Move to… / Copy to… of the remote browser: the folder picker, the server-side work, what is said after."""
+"""Move to… / Copy to… of the remote browser: the folder picker (also the wizard's and Settings'), the
+server-side work, what is said after."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QCoreApplication
-from PySide6.QtWidgets import QDialog, QWidget
+from PySide6.QtCore import QCoreApplication, QModelIndex, Qt
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QPushButton, QTreeView, QVBoxLayout, QWidget
 
 from gsdesktop.datamanager.errors import NotFoundError
 from gsdesktop.datamanager.models import GSFileMetadata
+from gsdesktop.ui.bridge import TaskRunner
+
+if TYPE_CHECKING:
+    from gsdesktop.datamanager.client import DataManagerClient
 
 
 def tr(text: str) -> str:
@@ -58,8 +63,6 @@ def result_text(done: int, left: list[str], folder: str, copy: bool) -> str:
 
 def pick_remote_folder(parent: QWidget, client: Any, runner: Any, home: str, title: str) -> str | None:
     """A tree of the account's folders (modal); the folder chosen, None when cancelled."""
-    from gsdesktop.ui.wizard import RemoteFolderDialog
-
     dialog = RemoteFolderDialog(
         client,
         runner,
@@ -73,3 +76,59 @@ def pick_remote_folder(parent: QWidget, client: Any, runner: Any, home: str, tit
         return dialog.chosen() if dialog.exec() == QDialog.DialogCode.Accepted else None
     finally:
         dialog.deleteLater()
+
+
+class RemoteFolderDialog(QDialog):
+    """Pick a folder of the account (the home folder itself when nothing is selected)."""
+
+    def __init__(
+        self,
+        client: DataManagerClient,
+        runner: TaskRunner,
+        root: str,
+        parent: QWidget | None = None,
+        title: str | None = None,
+        hint: str | None = None,
+        whole_label: str | None = None,
+    ) -> None:
+        from gsdesktop.ui.remote_model import RemoteTreeModel
+
+        super().__init__(parent)
+        self.setWindowTitle(title or self.tr("Choose the remote folder"))
+        self.resize(420, 360)
+        self.root = root
+        self.model = RemoteTreeModel(client, runner, root, self, dirs_only=True)
+        self.view = QTreeView(self)
+        self.view.setModel(self.model)
+        for column in range(1, self.model.columnCount()):
+            self.view.hideColumn(column)
+        self.view.setHeaderHidden(True)
+        self.view.setAccessibleName(self.tr("Remote folders"))
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
+        )
+        buttons.button(QDialogButtonBox.StandardButton.Ok).setText(self.tr("&Use the selected folder"))
+        self.whole = False
+        self.home_button = QPushButton(whole_label or self.tr("Use all of {0}").format(root), self)
+        self.home_button.clicked.connect(self.use_whole)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        hint = hint or self.tr("Choose the folder of {0} to keep in sync with the local folder:").format(root)
+        label = QLabel(hint, self)
+        label.setWordWrap(True)
+        layout.addWidget(label)
+        layout.addWidget(self.view, 1)
+        layout.addWidget(self.home_button, 0, Qt.AlignmentFlag.AlignLeft)  # its own line: long paths fit
+        layout.addWidget(buttons)
+        self.model.fetchMore(QModelIndex())
+
+    def use_whole(self) -> None:
+        self.whole = True
+        self.accept()
+
+    def chosen(self) -> str:
+        index = self.view.currentIndex()
+        if not self.whole and index.isValid() and self.model.node(index).kind == "entry":
+            return self.model.node(index).path
+        return self.root

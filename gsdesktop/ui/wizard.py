@@ -7,10 +7,9 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QModelIndex, Qt
+from PySide6.QtCore import QModelIndex
 from PySide6.QtWidgets import (
     QDialog,
-    QDialogButtonBox,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
@@ -26,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from gsdesktop.ui.bridge import TaskRunner
+from gsdesktop.ui.browser_moves import RemoteFolderDialog
 from gsdesktop.ui.prefs import Prefs, default_local_folder
 from gsdesktop.ui.session import SyncSetup
 from gsdesktop.ui.signin import PasswordStorage
@@ -205,62 +205,6 @@ class FoldersPage(QWizardPage):
     def validatePage(self) -> bool:
         path = Path(self.local.text()).expanduser()
         return bool(self.local.text().strip()) and (not path.exists() or path.is_dir())
-
-
-class RemoteFolderDialog(QDialog):
-    """Pick a folder of the account (the home folder itself when nothing is selected)."""
-
-    def __init__(
-        self,
-        client: DataManagerClient,
-        runner: TaskRunner,
-        root: str,
-        parent: QWidget | None = None,
-        title: str | None = None,
-        hint: str | None = None,
-        whole_label: str | None = None,
-    ) -> None:
-        from gsdesktop.ui.remote_model import RemoteTreeModel
-
-        super().__init__(parent)
-        self.setWindowTitle(title or self.tr("Choose the remote folder"))
-        self.resize(420, 360)
-        self.root = root
-        self.model = RemoteTreeModel(client, runner, root, self, dirs_only=True)
-        self.view = QTreeView(self)
-        self.view.setModel(self.model)
-        for column in range(1, self.model.columnCount()):
-            self.view.hideColumn(column)
-        self.view.setHeaderHidden(True)
-        self.view.setAccessibleName(self.tr("Remote folders"))
-        buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
-        )
-        buttons.button(QDialogButtonBox.StandardButton.Ok).setText(self.tr("&Use the selected folder"))
-        self.whole = False
-        self.home_button = QPushButton(whole_label or self.tr("Use all of {0}").format(root), self)
-        self.home_button.clicked.connect(self.use_whole)
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
-        hint = hint or self.tr("Choose the folder of {0} to keep in sync with the local folder:").format(root)
-        label = QLabel(hint, self)
-        label.setWordWrap(True)
-        layout.addWidget(label)
-        layout.addWidget(self.view, 1)
-        layout.addWidget(self.home_button, 0, Qt.AlignmentFlag.AlignLeft)  # its own line: long paths fit
-        layout.addWidget(buttons)
-        self.model.fetchMore(QModelIndex())
-
-    def use_whole(self) -> None:
-        self.whole = True
-        self.accept()
-
-    def chosen(self) -> str:
-        index = self.view.currentIndex()
-        if not self.whole and index.isValid() and self.model.node(index).kind == "entry":
-            return self.model.node(index).path
-        return self.root
 
 
 class SelectivePage(QWizardPage):

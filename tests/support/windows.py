@@ -13,10 +13,11 @@ def open_every_window(client: Any, tmp: Path) -> tuple[dict[str, QWidget], Calla
     """The app's windows, shown: ``({name: window}, close_all)``."""
     from gsdesktop.sync.engine import SyncEngine
     from gsdesktop.ui.app import DesktopApp
+    from gsdesktop.ui.browser_moves import RemoteFolderDialog
     from gsdesktop.ui.browser_parts import PropertiesDialog
     from gsdesktop.ui.prefs import Prefs
     from gsdesktop.ui.session import Session
-    from gsdesktop.ui.wizard import FirstRunWizard, RemoteFolderDialog
+    from gsdesktop.ui.wizard import FirstRunWizard
 
     local = tmp / "sync"
     local.mkdir(parents=True, exist_ok=True)
