@@ -29,6 +29,7 @@ from gsdesktop.datamanager.errors import (
     SettingError,
 )
 from gsdesktop.datamanager.http import DEFAULT_RETRIES
+from gsdesktop.datamanager.transport import TransferConfig
 
 ENV_RETRIES = envsettings.RETRIES
 
@@ -214,4 +215,5 @@ def client_from_args(args: argparse.Namespace, *, pool_size: int = 16) -> DataMa
         pool_size=pool_size,
         retries=retries_from(args),
         on_token=lambda t: creds.write_sso(user, t) if same_server or not sso else None,
+        config=TransferConfig.from_env(),  # the user's transfer settings, read once here
     )

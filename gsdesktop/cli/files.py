@@ -40,6 +40,7 @@ from gsdesktop.datamanager.errors import (
 )
 from gsdesktop.datamanager.models import GSDataFormat, GSFileMetadata
 from gsdesktop.datamanager.transfer import CancelToken, ProgressCallback, ensure_space
+from gsdesktop.datamanager.transport import TransferConfig
 
 if TYPE_CHECKING:
     from gsdesktop.cli.transfers import Job, Plan
@@ -120,7 +121,9 @@ def cmd_login(args: argparse.Namespace) -> int:
             "No password given: type it at the prompt, pipe it with --password-stdin, "
             "or set GSDESKTOP_PASSWORD"
         )
-    client = DataManagerClient(server, user, password, retries=common.retries_from(args))
+    client = DataManagerClient(
+        server, user, password, retries=common.retries_from(args), config=TransferConfig.from_env()
+    )
     try:
         token = client.login()
         client.metadata(client.home)  # proves the token works for the Data Manager too

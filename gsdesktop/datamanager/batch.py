@@ -1,5 +1,5 @@
-"""Many small uploads, fast: signed URLs fetched ahead, many per request (the server's
-``uploadurls-batch`` extension), and a lean PUT path (:class:`LeanPut`).
+"""Signing uploads: one by one (``uploadurls``), or many per request and ahead of the uploads (the
+server's ``uploadurls-batch`` extension, which also carries upload preconditions).
 
 :class:`UrlPrefetcher` is only an optimisation: a URL it could not get (the server lacks the
 extension, an item was refused, the request failed) is simply absent, and the upload then asks for
@@ -11,26 +11,15 @@ from __future__ import annotations
 import base64
 import logging
 import mimetypes
-import os
-import socket
 import threading
-import urllib.parse
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
-
-import requests
+from typing import Any, NamedTuple
 
 from gsdesktop.datamanager import paths as P
-from gsdesktop.datamanager import rawput
-from gsdesktop.datamanager.errors import GSError, PreconditionFailed
+from gsdesktop.datamanager.errors import GSError, PreconditionFailed, ServerError
 from gsdesktop.datamanager.paths import Dialect
-from gsdesktop.datamanager.transfer import CHUNK as SENDFILE_PIECE
-from gsdesktop.datamanager.transfer import CancelToken
-
-if TYPE_CHECKING:
-    from gsdesktop.datamanager.client import DataManagerClient
+from gsdesktop.datamanager.transport import Transport
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +79,7 @@ SignResult = Signed | PreconditionFailed | None
 
 
 def sign_request(
-    client: DataManagerClient, chunk: Sequence[tuple[str, UploadSpec, UploadCondition | None]]
+    transport: Transport, chunk: Sequence[tuple[str, UploadSpec, UploadCondition | None]]
 ) -> list[SignResult] | None:
     """Sign ``(remote path, spec, condition)`` items in one ``uploadurls-batch`` request.
 
@@ -98,7 +87,7 @@ def sign_request(
     - its own upload then asks ``uploadurls`` and gets the proper error), or ``None`` when the server
     lacks the extension. Raises :class:`GSError` when the request itself fails.
     """
-    dialect = client.dialect
+    dialect = transport.dialect
     files: list[dict[str, Any]] = []
     for remote, spec, cond in chunk:
         item: dict[str, Any] = {
@@ -110,7 +99,7 @@ def sign_request(
         if cond is not None:
             item.update(cond.fields())
         files.append(item)
-    resp = client.request("POST", BATCH_ROUTES[dialect], json={"files": files}, ok=(404, 405, 501))
+    resp = transport.request("POST", BATCH_ROUTES[dialect], json={"files": files}, ok=(404, 405, 501))
     try:
         if resp.status_code in (404, 405, 501) or resp.is_redirect:
             return None
@@ -140,10 +129,11 @@ def sign_request(
 
 
 class UrlPrefetcher:
-    """Signs uploads in batches in the background; ``take`` hands a matching URL to one upload."""
+    """Signs uploads: in batches in the background (``prefetch``; ``take`` hands a matching URL to one
+    upload), or one at a time (:meth:`sign`)."""
 
-    def __init__(self, client: DataManagerClient) -> None:
-        self.client = client
+    def __init__(self, transport: Transport) -> None:
+        self.transport = transport
         self.supported: bool | None = None  # None: not tried yet
         self._lock = threading.Lock()
         self._pending: dict[str, tuple[UploadSpec, UploadCondition | None, Future[SignResult]]] = {}
@@ -209,7 +199,7 @@ class UrlPrefetcher:
         results: list[SignResult] | None = None
         try:
             if self.supported is not False:
-                results = sign_request(self.client, [(r, s, c) for r, s, c, _f in chunk])
+                results = sign_request(self.transport, [(r, s, c) for r, s, c, _f in chunk])
                 if results is None:
                     self.supported = False
                     log.info("the server has no uploadurls-batch; signing uploads one by one")
@@ -223,171 +213,36 @@ class UrlPrefetcher:
             if not fut.done():
                 fut.set_result(results[i] if results is not None else None)
 
+    def upload_url(self, remote: str, size: int, md5_b64: str, content_type: str) -> str:
+        """Ask the Data Manager for a signed PUT URL for ``remote``."""
+        t = self.transport
+        params = {"Content-Length": str(size), "Content-MD5": md5_b64, "Content-Type": content_type}
+        resp = t.request(
+            "GET", t.route("upload", remote), params=params, paths=[remote], action="Cannot upload"
+        )
+        text = resp.text.strip()
+        if text.startswith("{"):
+            data = t.json(resp, [remote])
+            text = str(data.get("url", "")) if isinstance(data, dict) else ""
+        if not text.startswith(("http://", "https://")):
+            raise ServerError("The server did not return an upload URL", paths=[remote])
+        return text
 
-class LeanAnswer(NamedTuple):
-    """What a lean PUT's 2xx answer said: its Date ("" if none) and ETag (unquoted, lower case)."""
+    def sign(self, remote: str, spec: UploadSpec, condition: UploadCondition | None) -> Signed:
+        """A signed PUT URL for ``remote`` and the headers to send with it; with a ``condition`` it is
+        asked for through ``uploadurls-batch`` (the server checks and binds the precondition there).
 
-    date: str
-    etag: str
-
-
-class LeanPut:
-    """One PUT over a pooled keep-alive socket (:mod:`gsdesktop.datamanager.rawput`), without the
-    ``requests``, ``urllib3`` and ``http.client`` layers: a presigned URL's long query string is sent
-    as it is instead of being parsed and re-encoded character by character, the request head is one
-    string, a small file goes out with it in one ``sendall``, and the answer's head is split on CRLF.
-    This roughly halves the client CPU per small file, which bounds how many files per second one
-    process can upload; a large file or a multipart part goes out with ``sendfile``. Plain-HTTP
-    storage without a proxy only; anything but a 2xx answer (or a transport error on a fresh
-    connection) returns ``None`` and the caller takes its full path (error mapping, retries, URL
-    renewal, TLS)."""
-
-    IN_MEMORY = 1 << 20  # files up to this size are read once and sent with the request head
-    IDLE_PER_HOST = 64
-
-    def __init__(self, session: requests.Session, timeout: tuple[float, float]) -> None:
-        self.session = session
-        self.timeout = timeout
-        self._direct: dict[str, bool] = {}  # netloc -> no proxy applies
-        self._idle: dict[str, list[socket.socket]] = {}
-        self._lock = threading.Lock()
-        self.reconnects = 0  # idle connections found closed (sent again on a fresh one)
-        self.fallbacks = 0  # transport failures handed to the full path
-        self.stored = 0  # PUTs answered 2xx
-
-    def _is_direct(self, parts: urllib.parse.SplitResult, url: str) -> bool:
-        direct = self._direct.get(parts.netloc)
-        if direct is None:
-            env = requests.utils.get_environ_proxies(url) if self.session.trust_env else {}
-            direct = self._direct[parts.netloc] = not env and not self.session.proxies
-        return direct
-
-    def _take(self, parts: urllib.parse.SplitResult) -> tuple[socket.socket, bool]:
-        """An idle connection to the host (and True), else a new one (and False)."""
-        with self._lock:
-            idle = self._idle.get(parts.netloc)
-            if idle:
-                return idle.pop(), True
-        return rawput.connect(parts.hostname or "", parts.port or 80, self.timeout), False
-
-    def _give(self, netloc: str, sock: socket.socket) -> None:
-        with self._lock:
-            idle = self._idle.setdefault(netloc, [])
-            if len(idle) < self.IDLE_PER_HOST:
-                idle.append(sock)
-                return
-        sock.close()
-
-    def close(self) -> None:
-        with self._lock:
-            socks = [c for idle in self._idle.values() for c in idle]
-            self._idle.clear()
-        for sock in socks:
-            sock.close()
-
-    def put(
-        self,
-        url: str,
-        local: Path,
-        size: int,
-        headers: dict[str, str],
-        progress: Callable[[int], None],
-        cancel: CancelToken | None,
-        *,
-        offset: int = 0,
-        length: int | None = None,
-    ) -> LeanAnswer | None:
-        """PUT ``length`` bytes of ``local`` from ``offset`` (default: the whole file, which must still
-        be ``size`` bytes long); ``progress`` gets the bytes sent (negative after a connection that
-        had to be replaced). The answer after a 2xx, else ``None``."""
-        parts = urllib.parse.urlsplit(url)
-        if parts.scheme != "http" or not self._is_direct(parts, url):
-            return None
-        count = size - offset if length is None else length
-        target = parts.path + ("?" + parts.query if parts.query else "")
-        send = {"User-Agent": str(self.session.headers.get("User-Agent", "")), **headers}
-        try:
-            head = rawput.request_head("PUT", target, parts.netloc, send)
-        except rawput.RawHTTPError:
-            return None
-        try:
-            with open(local, "rb") as fh:
-                if os.fstat(fh.fileno()).st_size != size:
-                    return None
-                data: bytes | None = None
-                if count <= self.IN_MEMORY:
-                    fh.seek(offset)
-                    data = fh.read(count + 1 if offset + count == size else count)
-                    if len(data) != count:
-                        return None  # changed since it was hashed: the full path reports it
-                for _attempt in range(2):
-                    if cancel is not None:
-                        cancel.raise_if_cancelled()
-                    try:
-                        sock, reused = self._take(parts)
-                    except OSError:
-                        self.fallbacks += 1
-                        return None
-                    sent = [0]
-                    try:
-                        if data is not None:
-                            sock.sendall(head + data)
-                        else:
-                            sock.sendall(head)
-                            send_region(sock, fh, offset, count, progress, sent, cancel)
-                        resp = rawput.read_response(sock)
-                    except OSError:  # RawHTTPError included
-                        sock.close()
-                        progress(-sent[0])
-                        if reused:
-                            self.reconnects += 1
-                            continue  # the idle connection had been closed by the server: once more
-                        self.fallbacks += 1
-                        return None
-                    except BaseException:
-                        sock.close()  # cancelled mid-body: the connection is unusable
-                        progress(-sent[0])
-                        raise
-                    break
-                else:
-                    return None
-        except OSError:
-            return None
-        if resp.reusable:
-            self._give(parts.netloc, sock)
-        else:
-            sock.close()
-        if 200 <= resp.status < 300:
-            with self._lock:
-                self.stored += 1
-        else:
-            if data is None:
-                progress(-sent[0])
-            return None
-        if data is not None:
-            progress(count)
-        return LeanAnswer(resp.date, resp.etag.strip('"').lower())
-
-
-def send_region(
-    sock: socket.socket,
-    fh: BinaryIO,
-    offset: int,
-    count: int,
-    progress: Callable[[int], None],
-    sent: list[int],
-    cancel: CancelToken | None,
-) -> None:
-    """``count`` bytes of ``fh`` from ``offset`` with ``sendfile`` (the kernel copies from the page
-    cache to the socket: no reading into Python, about 0.3 s less CPU per GiB on the build machine);
-    ``sent[0]`` counts what went out. A file that ends early raises :class:`rawput.RawHTTPError`."""
-    end = offset + count
-    while offset < end:
-        if cancel is not None:
-            cancel.raise_if_cancelled()
-        n = sock.sendfile(fh, offset, min(SENDFILE_PIECE, end - offset))
-        if n <= 0:
-            raise rawput.RawHTTPError("the file shrank while it was being sent")
-        offset += n
-        sent[0] += n
-        progress(n)
+        Raises:
+            PreconditionFailed: the server's version is not the one the condition names.
+        """
+        wanted = condition is not None and (condition.if_match or condition.if_none_match)
+        if condition is not None and wanted and self.supported is not False:
+            got = sign_request(self.transport, [(remote, spec, condition)])
+            if got is None:
+                self.supported = False
+                log.info("the server has no uploadurls-batch: uploads carry no precondition")
+            elif isinstance(got[0], Exception):
+                raise got[0]
+            elif got[0] is not None:
+                return got[0]
+        return Signed(self.upload_url(remote, spec.size, spec.md5_b64, spec.content_type), {})

@@ -10,14 +10,11 @@ connection; an expired signed URL is replaced by asking the Data Manager again.
 from __future__ import annotations
 
 import contextlib
-import importlib
 import os
 import secrets
 import threading
-from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from pathlib import Path
-from typing import TYPE_CHECKING
 from urllib.parse import urljoin
 
 import requests
@@ -34,23 +31,21 @@ from gsdesktop.datamanager.errors import (
     ServerError,
     TransferError,
 )
-from gsdesktop.datamanager.http import error_for_exception, error_for_status
+from gsdesktop.datamanager.http import copy_body, error_for_exception, error_for_status
 from gsdesktop.datamanager.models import GSDataFormat, GSFileMetadata
+from gsdesktop.datamanager.ranged import parallel_download
 from gsdesktop.datamanager.transfer import (
     CHUNK,
     CancelToken,
     HashPipe,
     OrderedHasher,
-    ProgressCallback,
     ThrottledProgress,
     ensure_space,
     fsync_dir,
     pwrite_all,
     start_writeback,
 )
-
-if TYPE_CHECKING:
-    from gsdesktop.datamanager.client import DataManagerClient
+from gsdesktop.datamanager.transport import TransferRequest, Transport
 
 PARALLEL_MIN = 64 * CHUNK  # files at least this large are fetched in parallel parts
 PART_SIZE = 16 * CHUNK
@@ -94,76 +89,12 @@ def format_url(meta: GSFileMetadata, data_format: str | GSDataFormat | None) -> 
     )
 
 
-def read_into(
-    resp: requests.Response,
-    view: memoryview,
-    pos: int,
-    end: int,
-    check: Callable[[], None],
-    landed: Callable[[int], None] | None,
-    paths: list[str],
-) -> int:
-    """Read a (ranged) response body into ``view[pos:end]``; returns where it stopped.
-
-    ``readinto`` of the underlying http.client response when the body is not content-encoded, so the
-    bytes land in the buffer with no copy in between. ``check`` runs before every read (cancellation),
-    ``landed(new_pos)`` after it. A broken connection raises :class:`TransferError`.
-    """
-    raw = resp.raw
-    fp = getattr(raw, "_fp", None)
-    readinto = None if resp.headers.get("Content-Encoding") else getattr(fp, "readinto", None)
-    while pos < end:
-        check()
-        want = min(CHUNK, end - pos)
-        try:
-            if readinto is not None:
-                n = readinto(view[pos : pos + want])
-            else:
-                data = raw.read(want, decode_content=False)
-                n = len(data)
-                view[pos : pos + n] = data
-        except (urllib3.exceptions.HTTPError, requests.RequestException, OSError, ValueError) as exc:
-            raise TransferError("The connection broke during the download", paths=paths) from exc
-        if not n:
-            break
-        pos += n
-        if landed is not None:
-            landed(pos)
-    return pos
-
-
-def copy_body(
-    resp: requests.Response,
-    fd: int,
-    pos: int,
-    end: int,
-    check: Callable[[], None],
-    landed: Callable[[int], None],
-    paths: list[str],
-) -> int:
-    """Write a (ranged) response body into ``fd`` from ``pos`` up to ``end``; returns where it stopped.
-
-    Reads into one reused 1 MiB buffer (:func:`read_into`), so a range costs no per-block
-    allocations; ``landed(new_pos)`` after every block is written. A broken connection raises
-    :class:`TransferError`; a failed write raises the ``OSError``.
-    """
-    buf = memoryview(bytearray(CHUNK))
-    while pos < end:
-        n = read_into(resp, buf, 0, min(CHUNK, end - pos), check, None, paths)
-        if not n:
-            break
-        pwrite_all(fd, buf[:n], pos)
-        pos += n
-        landed(pos)
-    return pos
-
-
 class Download:
     """One download of ``remote`` into ``fd`` (see :func:`download_file`)."""
 
     def __init__(
         self,
-        client: DataManagerClient,
+        transport: Transport,
         remote: str,
         meta: GSFileMetadata,
         fmt_url: str | None,
@@ -172,11 +103,10 @@ class Download:
         tracker: ThrottledProgress,
         cancel: CancelToken | None,
     ) -> None:
-        self.client = client
-        self.session = client._session
+        self.transport = transport
         self.remote = remote
         self.meta = meta
-        self.policy = client.transfer_policy()  # every part starts from it: one time budget per file
+        self.policy = transport.transfer_policy()  # every part starts from it: one time budget per file
         self.fmt_url = fmt_url
         self.fd = fd
         self.tmp = tmp
@@ -194,14 +124,12 @@ class Download:
 
     def _dm_get(self, offset: int) -> requests.Response:
         """GET the file from the Data Manager; follows its redirects to storage (remembering the URL)."""
-        from gsdesktop.datamanager.client import _ROUTES
-
-        c = self.client
+        c = self.transport
         headers = {"Range": f"bytes={offset}-"} if offset else {}
-        params = {_ROUTES[c.dialect]["format_param"]: self.fmt_url} if self.fmt_url else None
+        params = {c.endpoint("format_param"): self.fmt_url} if self.fmt_url else None
         resp = c.request(
             "GET",
-            c._route("files", self.remote),
+            c.route("files", self.remote),
             params=params,
             headers=headers,
             stream=True,
@@ -222,22 +150,20 @@ class Download:
 
     def _storage_get(self, url: str, headers: dict[str, str]) -> requests.Response:
         try:
-            return self.session.get(url, headers=headers, stream=True, timeout=self.client.timeout)
+            return self.transport.storage_get(url, headers)
         except requests.RequestException as exc:
             raise error_for_exception(exc, url, [self.remote]) from exc
 
     def _resolve(self) -> bool:
         """Find the signed storage URL without fetching any bytes; False if the Data Manager serves
         the bytes itself (e.g. a converted download)."""
-        from gsdesktop.datamanager.client import _ROUTES
-
-        c = self.client
+        c = self.transport
         with self._resolve_lock:
             if self._url is not None:
                 return True
-            params = {_ROUTES[c.dialect]["format_param"]: self.fmt_url} if self.fmt_url else None
+            params = {c.endpoint("format_param"): self.fmt_url} if self.fmt_url else None
             resp = c.request(
-                "GET", c._route("files", self.remote), params=params, stream=True, paths=[self.remote]
+                "GET", c.route("files", self.remote), params=params, stream=True, paths=[self.remote]
             )
             for _ in range(5):
                 if not resp.is_redirect:
@@ -291,7 +217,7 @@ class Download:
 
     def sequential(self) -> tuple[str, int]:
         """One stream (resumed with Range after breaks), hashed on the fly; returns (md5, bytes)."""
-        c = self.client
+        c = self.transport
         policy = self.policy
         pipe = HashPipe()
         written = 0
@@ -334,7 +260,7 @@ class Download:
                             written = self._pos  # resume from here with Range
                         finally:
                             resp.close()
-                policy = c._next_attempt(policy, "GET", self.remote, failure, self.cancel)
+                policy = c.next_attempt(policy, "GET", self.remote, failure, self.cancel)
             return pipe.hexdigest(), written
         finally:
             pipe.close()
@@ -456,7 +382,7 @@ class Download:
                         hasher.mark(number)
                         start_writeback(self.fd, start, length)
                         return
-            policy = self.client._next_attempt(policy, "GET", self.remote, failure, self.cancel)
+            policy = self.transport.next_attempt(policy, "GET", self.remote, failure, self.cancel)
 
     def _copy_part(
         self,
@@ -490,38 +416,28 @@ class Download:
         return self.sequential()
 
 
-def _journaled_impl() -> Callable[..., Path] | None:
-    try:
-        module = importlib.import_module("gsdesktop.datamanager.multipart")
-    except ImportError:
-        return None
-    impl = getattr(module, "parallel_download", None)
-    return impl if callable(impl) else None
-
-
 def download_file(
-    client: DataManagerClient,
-    remote: str,
-    local: Path,
-    *,
-    data_format: str | GSDataFormat | None = None,
-    progress: ProgressCallback | None = None,
-    cancel: CancelToken | None = None,
+    transport: Transport, req: TransferRequest, *, data_format: str | GSDataFormat | None = None
 ) -> Path:
-    """Implementation of :meth:`DataManagerClient.download`."""
-    remote = P.canonical(remote)
-    local = Path(local)
+    """Implementation of :meth:`DataManagerClient.download` (``req.local``: a file path, or an existing
+    folder to download into). Files of at least the configured ``resumable_download_threshold`` go to
+    the journaled parallel downloader (:mod:`.ranged`)."""
+    remote, cancel, progress = P.canonical(req.remote), req.cancel, req.progress
+    local = Path(req.local)
     if local.is_dir():
         local = local / P.basename(remote)
-    client.store_breaker.check(remote)
-    meta = client.metadata(remote)
+    transport.store_breaker.check(remote)
+    meta = transport.metadata(remote)
     if meta.is_directory:
         raise InvalidRequestError("This is a folder; download its files one by one (get -r)", paths=[remote])
     fmt_url = format_url(meta, data_format)
-    if fmt_url is None and meta.size is not None and meta.size >= client.resumable_download_threshold:
-        impl = _journaled_impl()
-        if impl is not None:  # resumable across runs (gsdesktop.datamanager.multipart)
-            return impl(client, remote, local, meta=meta, progress=progress, cancel=cancel)
+    if (
+        fmt_url is None
+        and meta.size is not None
+        and meta.size >= transport.config.resumable_download_threshold
+    ):
+        # resumable across runs (journaled)
+        return parallel_download(transport, TransferRequest(local, remote, progress, cancel), meta=meta)
     folder = local.parent
     if not folder.is_dir():
         raise LocalFileError("The destination folder does not exist", paths=[str(folder)])
@@ -537,10 +453,10 @@ def download_file(
     ok = False
     try:
         job = Download(
-            client, remote, meta, fmt_url, fd, tmp, ThrottledProgress(progress, meta.size or 0), cancel
+            transport, remote, meta, fmt_url, fd, tmp, ThrottledProgress(progress, meta.size or 0), cancel
         )
         digest, written = job.run()
-        client.store_breaker.succeeded()
+        transport.store_breaker.succeeded()
         expected_size = None if fmt_url else meta.size
         if expected_size is not None and written != expected_size:
             raise IntegrityError(

@@ -13,11 +13,13 @@ import logging
 import os
 import re
 import time
+from collections.abc import Callable
 from http.cookiejar import DefaultCookiePolicy
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
@@ -33,7 +35,7 @@ from gsdesktop.datamanager.errors import (
     ServerError,
     TransferError,
 )
-from gsdesktop.datamanager.transfer import CHUNK
+from gsdesktop.datamanager.transfer import CHUNK, pwrite_all
 
 log = logging.getLogger(__name__)
 
@@ -255,3 +257,67 @@ def _tls_problem(exc: BaseException, host: str) -> str:
 def _short(exc: BaseException) -> str:
     text = str(exc) or type(exc).__name__
     return text if len(text) <= 200 else text[:197] + "..."
+
+
+def read_into(
+    resp: requests.Response,
+    view: memoryview,
+    pos: int,
+    end: int,
+    check: Callable[[], None],
+    landed: Callable[[int], None] | None,
+    paths: list[str],
+) -> int:
+    """Read a (ranged) response body into ``view[pos:end]``; returns where it stopped.
+
+    ``readinto`` of the underlying http.client response when the body is not content-encoded, so the
+    bytes land in the buffer with no copy in between. ``check`` runs before every read (cancellation),
+    ``landed(new_pos)`` after it. A broken connection raises :class:`TransferError`.
+    """
+    raw = resp.raw
+    fp = getattr(raw, "_fp", None)
+    readinto = None if resp.headers.get("Content-Encoding") else getattr(fp, "readinto", None)
+    while pos < end:
+        check()
+        want = min(CHUNK, end - pos)
+        try:
+            if readinto is not None:
+                n = readinto(view[pos : pos + want])
+            else:
+                data = raw.read(want, decode_content=False)
+                n = len(data)
+                view[pos : pos + n] = data
+        except (urllib3.exceptions.HTTPError, requests.RequestException, OSError, ValueError) as exc:
+            raise TransferError("The connection broke during the download", paths=paths) from exc
+        if not n:
+            break
+        pos += n
+        if landed is not None:
+            landed(pos)
+    return pos
+
+
+def copy_body(
+    resp: requests.Response,
+    fd: int,
+    pos: int,
+    end: int,
+    check: Callable[[], None],
+    landed: Callable[[int], None],
+    paths: list[str],
+) -> int:
+    """Write a (ranged) response body into ``fd`` from ``pos`` up to ``end``; returns where it stopped.
+
+    Reads into one reused 1 MiB buffer (:func:`read_into`), so a range costs no per-block
+    allocations; ``landed(new_pos)`` after every block is written. A broken connection raises
+    :class:`TransferError`; a failed write raises the ``OSError``.
+    """
+    buf = memoryview(bytearray(CHUNK))
+    while pos < end:
+        n = read_into(resp, buf, 0, min(CHUNK, end - pos), check, None, paths)
+        if not n:
+            break
+        pwrite_all(fd, buf[:n], pos)
+        pos += n
+        landed(pos)
+    return pos

@@ -14,7 +14,7 @@ Downloads of large files (:mod:`.ranged`, re-exported here) fetch ranges in para
 temporary file beside the target; the finished ranges are journaled, so an interrupted download
 continues where it stopped, and the whole file is checked against its MD5 before it replaces the target.
 
-``DataManagerClient.upload`` calls :func:`multipart_upload` for files of at least its
+``DataManagerClient.upload`` calls :func:`multipart_upload` for files of at least the configured
 ``multipart_threshold``; :func:`multipart_upload` raises :class:`UnsupportedError` (the client then
 falls back to one PUT) when the server lacks the extension, except for files over the single-PUT
 limit, which fail at once with a clear message before any byte is sent.
@@ -28,22 +28,18 @@ import logging
 import math
 import mimetypes
 import queue
-import random
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 import requests
 
-from gsdesktop.datamanager import envsettings
 from gsdesktop.datamanager import paths as P
 from gsdesktop.datamanager.batch import UploadCondition
-from gsdesktop.datamanager.breaker import TRANSFER_TIMEOUT
-from gsdesktop.datamanager.envsettings import env_int
 from gsdesktop.datamanager.errors import (
     CancelledError,
     GSError,
@@ -80,9 +76,7 @@ from gsdesktop.datamanager.transfer import (
     ThrottledProgress,
     note_kept,
 )
-
-if TYPE_CHECKING:
-    from gsdesktop.datamanager.client import DataManagerClient
+from gsdesktop.datamanager.transport import TransferRequest, Transport
 
 log = logging.getLogger(__name__)
 
@@ -124,13 +118,16 @@ class UploadStats:
     url_batches: int = 0
 
 
-def server_offer(client: DataManagerClient) -> MultipartOffer | None:
-    """The server's multipart limits, or ``None`` when it does not offer the extension (cached)."""
-    cached = getattr(client, "_gs_multipart_offer", None)
-    if cached is not None:
-        return cached if isinstance(cached, MultipartOffer) else None
-    resp = client.request("GET", API, ok=(404, 405, 501))
-    offer: MultipartOffer | bool = False
+def server_offer(transport: Transport) -> MultipartOffer | None:
+    """The server's multipart limits, or ``None`` when it does not offer the extension (asked once per
+    transport)."""
+    offer = transport.remember("multipart-offer", lambda: _ask_offer(transport))
+    return offer if isinstance(offer, MultipartOffer) else None
+
+
+def _ask_offer(transport: Transport) -> MultipartOffer | None:
+    resp = transport.request("GET", API, ok=(404, 405, 501))
+    offer: MultipartOffer | None = None
     if resp.ok and not resp.is_redirect:
         try:
             data = resp.json()
@@ -143,10 +140,9 @@ def server_offer(client: DataManagerClient) -> MultipartOffer | None:
                 md5_at_complete=data.get("md5AtComplete") is True,
             )
         except (ValueError, TypeError, AttributeError):
-            offer = False
+            offer = None
     resp.close()
-    client._gs_multipart_offer = offer  # type: ignore[attr-defined]
-    return offer if isinstance(offer, MultipartOffer) else None
+    return offer
 
 
 def choose_part_size(size: int, offer: MultipartOffer, preferred: int | None = None) -> int:
@@ -234,7 +230,7 @@ class MultipartUploader:
     """Resumable parallel multipart upload of one file through the server extension.
 
     Args:
-        client: A signed-in :class:`DataManagerClient`.
+        transport: A signed-in :class:`~gsdesktop.datamanager.transport.Transport`.
         journal: Where progress is persisted (default: the shared journal in the state directory).
         workers: Parts in flight at once.
         part_size: Preferred part size (the server may raise it; never below 5 MiB).
@@ -245,7 +241,7 @@ class MultipartUploader:
 
     def __init__(
         self,
-        client: DataManagerClient,
+        transport: Transport,
         *,
         journal: TransferJournal | None = None,
         workers: int = DEFAULT_WORKERS,
@@ -254,7 +250,7 @@ class MultipartUploader:
         url_margin: float | None = None,
         url_batch: int = URL_BATCH,
     ) -> None:
-        self.client = client
+        self.transport = transport
         self.url_batch = max(1, url_batch)
         self.url_margin = url_margin
         self.journal = journal if journal is not None else shared_journal()
@@ -262,20 +258,22 @@ class MultipartUploader:
         self.part_size = part_size
         self.url_expires = url_expires
         self.stats = UploadStats()
-        self.deadline: float | None = None  # time.monotonic() when the running upload's budget ends
+        #: the running upload's retry policy: every part starts from it (one time budget per file)
+        self.policy = transport.transfer_policy(PART_ATTEMPTS - 1)
+        self.cancel: CancelToken | None = None  # the running upload's
 
     # -- API calls ----------------------------------------------------------------------------------------
     def _call(self, method: str, route: str, remote: str, body: Any = None, ok: tuple[int, ...] = ()) -> Any:
         """An API call; POSTs are retried here on network failures (they are idempotent by design)."""
-        delay = 0.3
-        for attempt in range(self.client.retries + 1):
+        t = self.transport
+        policy = t.transfer_policy(t.retries, timed=False)
+        while True:
             try:
-                resp = self.client.request(method, API + route, json=body, paths=[remote], ok=ok)
+                resp = t.request(method, API + route, json=body, paths=[remote], ok=ok)
             except GSError as exc:
-                if not exc.retryable or attempt >= self.client.retries:
+                if not exc.retryable or t.retries <= 0:
                     raise
-                time.sleep(delay + random.random() * 0.2)
-                delay = min(delay * 2, 8.0)
+                policy = t.next_attempt(policy, method, API + route, exc, self.cancel)
                 continue
             try:
                 if resp.status_code in ok or resp.status_code == 204:
@@ -286,7 +284,6 @@ class MultipartUploader:
                     raise ServerError("The server sent an answer that is not JSON", paths=[remote]) from exc
             finally:
                 resp.close()
-        raise ServerError("unreachable")  # pragma: no cover
 
     def abort(self, upload_id: str, remote: str) -> None:
         """Abort an upload on the server (a missing upload is fine)."""
@@ -310,9 +307,10 @@ class MultipartUploader:
         """
         local = Path(local).absolute()
         remote = P.canonical(remote)
-        self.client.store_breaker.check(remote)
-        self.deadline = time.monotonic() + self.client.transfer_timeout
-        offer = server_offer(self.client)
+        self.transport.store_breaker.check(remote)
+        self.policy = self.transport.transfer_policy(PART_ATTEMPTS - 1)  # the budget starts now
+        self.cancel = cancel
+        offer = server_offer(self.transport)
         if offer is None:
             raise UnsupportedError("This server does not offer multipart uploads", paths=[remote])
         ctype = content_type or mimetypes.guess_type(local.name)[0] or "application/octet-stream"
@@ -323,7 +321,7 @@ class MultipartUploader:
                 except FileChangedError as exc:
                     log.info("%s changed during the upload; starting again: %s", local, exc)
                     self.stats.restarted_because_changed = True
-                    key = upload_key(self.client.server_url, self.client.username, remote)
+                    key = upload_key(self.transport.server_url, self.transport.username, remote)
                     stale = self.journal.get_upload(key)
                     if stale is not None and stale.upload_id:
                         self.abort(stale.upload_id, remote)  # never stitch parts of two versions
@@ -335,7 +333,7 @@ class MultipartUploader:
                 paths=[str(local)],
             )
         except GSError as exc:
-            key = upload_key(self.client.server_url, self.client.username, remote)
+            key = upload_key(self.transport.server_url, self.transport.username, remote)
             rec = self.journal.get_upload(key)
             if rec is not None and rec.upload_id:
                 total = part_count(rec.identity.size, rec.part_size)
@@ -360,7 +358,7 @@ class MultipartUploader:
         cancel: CancelToken | None,
         condition: UploadCondition | None = None,
     ) -> GSFileMetadata:
-        key = upload_key(self.client.server_url, self.client.username, remote)
+        key = upload_key(self.transport.server_url, self.transport.username, remote)
         ident = self._identity(local)
         rec = self.journal.get_upload(key)
         if rec is not None and (rec.local != str(local) or rec.identity != ident):
@@ -480,7 +478,7 @@ class MultipartUploader:
         result = self._call("POST", f"/uploads/{upload_id}/complete", remote, body, ok=(404,))
         if result == 404:
             # a retried complete whose first attempt succeeded: accept only the same content
-            meta = self.client.metadata(remote)
+            meta = self.transport.metadata(remote)
             if meta.md5 != md5 or meta.size != ident.size:
                 self.journal.drop_upload(rec.key)
                 raise TransferError(
@@ -491,7 +489,7 @@ class MultipartUploader:
             if isinstance(result.get("metadata"), dict):
                 meta = GSFileMetadata.from_json(result["metadata"])
             else:
-                meta = self.client.metadata(remote)
+                meta = self.transport.metadata(remote)
         self.journal.drop_upload(rec.key)
         tracker.finish()
         if meta.md5 and meta.md5 != md5:
@@ -614,7 +612,7 @@ class MultipartUploader:
         socket when storage speaks plain HTTP, else (TLS, a proxy, or any answer but 2xx, which is
         then repeated so that it can be reported in full) through ``requests``. A hook for tests."""
         offset, length = span
-        lean = self.client._lean.put(
+        lean = self.transport.lean.put(
             url, local, size, headers, on_bytes, cancel, offset=offset, length=length
         )
         if lean is not None:
@@ -625,7 +623,7 @@ class MultipartUploader:
 
     def _put(self, url: str, body: Any, headers: dict[str, str]) -> PartAnswer:
         """One PUT of a part through ``requests`` (its errors propagate)."""
-        resp = self.client._session.put(url, data=body, headers=headers, timeout=self.client.timeout)
+        resp = self.transport.storage_put(url, body, headers)
         try:
             etag = str(resp.headers.get("ETag", "")).strip('"').lower()
             if resp.ok:
@@ -655,10 +653,9 @@ class MultipartUploader:
             "Content-Length": str(length),
             "Content-Type": "application/octet-stream",
         }
-        delay = 0.3
+        policy = self.policy
         refreshed = False
-        failure: GSError | None = None
-        for _attempt in range(PART_ATTEMPTS):
+        while True:
             cancel.raise_if_cancelled()
             url = self._url_for(cache, upload_id, remote, digests, number, ahead, cancel)
             sent = [0]
@@ -696,7 +693,7 @@ class MultipartUploader:
                     digests.sent(number)
                     self.stats.parts_sent += 1
                     self.stats.bytes_sent += length
-                    self.client.store_breaker.succeeded()
+                    self.transport.store_breaker.succeeded()
                     return
                 tracker.add(-sent[0])
                 failure = error_for_status(answer.refusal, [remote], f"Storage rejected part {number}")
@@ -713,50 +710,40 @@ class MultipartUploader:
                 elif not failure.retryable:
                     raise failure
             self.stats.retries += 1
-            backoff = delay + random.random() * 0.2
-            if self.deadline is not None and time.monotonic() + backoff >= self.deadline:
-                failure.add_note(f"Gave up after {self.client.transfer_timeout:g} s ({TRANSFER_TIMEOUT}).")
-                break  # the file's time budget is spent (see gsdesktop.datamanager.breaker)
-            self.client.store_breaker.check(remote)
-            if cancel.wait(backoff):
-                cancel.raise_if_cancelled()
-            delay = min(delay * 2, 8.0)
-        assert failure is not None
-        self.client.store_breaker.failed(remote, failure)
-        raise failure
+            # back off on the cancel token; raises the failure once the tries or the file's time
+            # budget are spent, or the store breaker is open
+            policy = self.transport.next_attempt(policy, "PUT", remote, failure, cancel)
 
 
 def multipart_upload(
-    client: DataManagerClient,
-    local: Path,
-    remote: str,
-    *,
-    progress: ProgressCallback | None = None,
-    cancel: CancelToken | None = None,
-    content_type: str | None = None,
-    condition: UploadCondition | None = None,
+    transport: Transport, req: TransferRequest, *, condition: UploadCondition | None = None
 ) -> GSFileMetadata:
-    """The hook :meth:`DataManagerClient.upload` calls for large files.
+    """The hook :meth:`DataManagerClient.upload` calls for large files (with the configured workers).
 
     Raises:
         UnsupportedError: the server lacks the extension and the file fits in one PUT (fall back).
         InvalidRequestError: the server lacks the extension and the file is over 5 GiB.
     """
+    local, remote = Path(req.local), req.remote
     try:
-        size = Path(local).stat().st_size
+        size = local.stat().st_size
     except OSError as exc:
         raise LocalFileError(f"Cannot read local file: {exc.strerror or exc}", paths=[str(local)]) from exc
-    if server_offer(client) is None:
+    if server_offer(transport) is None:
         if size > SINGLE_PUT_LIMIT:
             raise InvalidRequestError(
-                f"{Path(local).name} is {size / 1024**3:.1f} GiB; this server accepts at most 5 GiB in "
+                f"{local.name} is {size / 1024**3:.1f} GiB; this server accepts at most 5 GiB in "
                 "one upload and does not offer multipart uploads, so the file cannot be uploaded there",
                 paths=[str(local)],
             )
         raise UnsupportedError("This server does not offer multipart uploads", paths=[remote])
-    workers = env_int(envsettings.UPLOAD_WORKERS, DEFAULT_WORKERS, 1, 64)
-    return MultipartUploader(client, workers=workers).upload(
-        local, remote, progress=progress, cancel=cancel, content_type=content_type, condition=condition
+    return MultipartUploader(transport, workers=transport.config.upload_workers).upload(
+        local,
+        remote,
+        progress=req.progress,
+        cancel=req.cancel,
+        content_type=req.content_type,
+        condition=condition,
     )
 
 

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
 from gsdesktop.datamanager import paths as P
 from gsdesktop.datamanager.errors import InvalidRequestError
 from gsdesktop.datamanager.models import GSDirectoryListing
-
-if TYPE_CHECKING:
-    from gsdesktop.datamanager.client import DataManagerClient
+from gsdesktop.datamanager.transport import Transport
 
 
-def list_pages(client: DataManagerClient, path: str, page_size: int = 500) -> Iterator[GSDirectoryListing]:
+def list_pages(transport: Transport, path: str, page_size: int = 500) -> Iterator[GSDirectoryListing]:
     """The folder's listing in pages of at most ``page_size`` entries, fetched as iterated.
 
     A server without the extension answers the whole listing, without ``nextPageToken``, which is
@@ -23,13 +20,13 @@ def list_pages(client: DataManagerClient, path: str, page_size: int = 500) -> It
     path = P.canonical(path)
     params = {"pageSize": str(page_size)}
     for _ in range(1_000_000):
-        resp = client.request(
-            "GET", client._route("files", path), params=params, paths=[path], action="Cannot list"
+        resp = transport.request(
+            "GET", transport.route("files", path), params=params, paths=[path], action="Cannot list"
         )
         if resp.is_redirect:
             resp.close()
             raise InvalidRequestError("Not a folder", paths=[path])
-        listing, data = client._listing_answer(resp, [path])
+        listing, data = transport.listing_answer(resp, [path])
         yield listing
         token = data.get("nextPageToken")
         if not token:

@@ -18,6 +18,7 @@ from gsdesktop.datamanager.models import GSFileMetadata
 from gsdesktop.datamanager.multipart import MultipartUploader, multipart_upload
 from gsdesktop.datamanager.ranged import parallel_download
 from gsdesktop.datamanager.transfer import CancelToken, ProgressCallback
+from gsdesktop.datamanager.transport import TransferRequest
 
 if TYPE_CHECKING:
     from gsdesktop.datamanager.client import DataManagerClient
@@ -38,11 +39,10 @@ def resume(
     cancel: CancelToken | None = None,
 ) -> GSFileMetadata | Path:
     """Continue ``item`` where it stopped (an upload whose local file changed starts again)."""
+    req = TransferRequest(Path(item.local), item.remote, progress, cancel)
     if item.kind == "upload":
-        return multipart_upload(client, Path(item.local), item.remote, progress=progress, cancel=cancel)
-    return parallel_download(
-        client, item.remote, Path(item.local), progress=progress, cancel=cancel, block=item.block
-    )
+        return multipart_upload(client.transport, req)
+    return parallel_download(client.transport, req, block=item.block)
 
 
 def discard(client: DataManagerClient, item: Interrupted, journal: TransferJournal | None = None) -> None:
@@ -50,7 +50,7 @@ def discard(client: DataManagerClient, item: Interrupted, journal: TransferJourn
     journal = journal or shared_journal()
     if item.kind == "upload":
         if item.upload_id:
-            MultipartUploader(client, journal=journal).abort(item.upload_id, item.remote)
+            MultipartUploader(client.transport, journal=journal).abort(item.upload_id, item.remote)
         journal.drop_upload(item.key)
         return
     if item.temp:

@@ -6,7 +6,7 @@ default), into memory buffers, written from there into a stable temporary file b
 from memory (:mod:`.blocks`); each finished block is recorded in the transfer journal, so a download
 interrupted by a crash, ``kill -9`` or a network loss continues where it stopped. The whole file is
 checked against the server's MD5 before it atomically replaces the target.
-``DataManagerClient.download`` calls :func:`parallel_download` for large files.
+:func:`~gsdesktop.datamanager.download.download_file` calls :func:`parallel_download` for large files.
 """
 
 from __future__ import annotations
@@ -17,22 +17,16 @@ import logging
 import math
 import mmap
 import os
-import random
 import threading
-import time
 from collections.abc import Iterator
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import requests
 
-from gsdesktop.datamanager import envsettings
 from gsdesktop.datamanager import paths as P
 from gsdesktop.datamanager.blocks import Aborted, BlockWriter, BufferPool, InOrderHasher
-from gsdesktop.datamanager.download import read_into
-from gsdesktop.datamanager.envsettings import env_int
 from gsdesktop.datamanager.errors import (
     ConflictError,
     GSError,
@@ -41,7 +35,7 @@ from gsdesktop.datamanager.errors import (
     LocalFileError,
     TransferError,
 )
-from gsdesktop.datamanager.http import error_for_status
+from gsdesktop.datamanager.http import error_for_exception, error_for_status, read_into
 from gsdesktop.datamanager.journal import DownloadRecord, TransferJournal, shared_journal
 from gsdesktop.datamanager.models import GSFileMetadata
 from gsdesktop.datamanager.transfer import (
@@ -52,9 +46,7 @@ from gsdesktop.datamanager.transfer import (
     fsync_dir,
     note_kept,
 )
-
-if TYPE_CHECKING:
-    from gsdesktop.datamanager.client import DataManagerClient
+from gsdesktop.datamanager.transport import TransferRequest, Transport
 
 log = logging.getLogger(__name__)
 
@@ -98,14 +90,14 @@ class ParallelDownloader:
 
     def __init__(
         self,
-        client: DataManagerClient,
+        transport: Transport,
         *,
         journal: TransferJournal | None = None,
         workers: int = DEFAULT_WORKERS,
         chunk_size: int = DOWNLOAD_CHUNK,
         span: int = DOWNLOAD_SPAN,
     ) -> None:
-        self.client = client
+        self.transport = transport
         self.journal = journal if journal is not None else shared_journal()
         self.workers = max(1, workers)
         self.chunk_size = max(MIB, chunk_size // MIB * MIB)  # whole MiB: aligned for direct I/O
@@ -125,13 +117,13 @@ class ParallelDownloader:
         local = Path(local).absolute()
         if local.is_dir():
             local = local / P.basename(remote)
-        meta = meta or self.client.metadata(remote)
+        meta = meta or self.transport.metadata(remote)
         if meta.is_directory or meta.size is None:
             raise InvalidRequestError("Only files of known size can be downloaded in ranges", paths=[remote])
         size = meta.size
         block = self.chunk_size
         version = json.dumps([meta.md5, size, meta.last_modified.isoformat() if meta.last_modified else None])
-        key = json.dumps([self.client.server_url, self.client.username, remote, str(local)])
+        key = json.dumps([self.transport.server_url, self.transport.username, remote, str(local)])
         temp = local.parent / f".{local.name}.gsdownload"
         if not local.parent.is_dir():
             raise LocalFileError("The destination folder does not exist", paths=[str(local.parent)])
@@ -226,7 +218,7 @@ class ParallelDownloader:
         def signed(stale: str | None) -> str:
             with url_lock:
                 if not url or url[0] == stale:
-                    url[:] = [self.client.download_url(remote)]
+                    url[:] = [self.transport.download_url(remote)]
                 return url[0]
 
         def check() -> None:
@@ -277,21 +269,24 @@ class ParallelDownloader:
             first byte not received (nothing is fetched twice)."""
             end = span[-1] * self.chunk_size + self._length(span[-1], size) - 1
             at = _Cursor(tracker)
-            delay = 0.3
+            # one try and ATTEMPTS - 1 retries, backing off on the cancel token (no time budget: a
+            # large file's spans may take long, and every span starts its own count)
+            policy = self.transport.transfer_policy(ATTEMPTS - 1, timed=False)
+            renewals = 0
             current: str | None = None
             try:
-                for _attempt in range(ATTEMPTS):
+                while True:
                     check()
                     current = signed(current if current else None)
                     first = span[at.index] * self.chunk_size + at.done
                     headers = {"Range": f"bytes={first}-{end}"}
                     if etag:
                         headers["If-Match"] = etag[0]  # a replaced object answers 412, never mixed bytes
+                    failure: GSError
                     try:
-                        with self.client._session.get(
-                            current, headers=headers, stream=True, timeout=self.client.timeout
-                        ) as resp:
-                            if resp.status_code in (400, 401, 403):
+                        with self.transport.storage_get(current, headers) as resp:
+                            if resp.status_code in (400, 401, 403) and renewals < ATTEMPTS:
+                                renewals += 1
                                 log.info(
                                     "range at %d: storage answered %d; asking for a fresh URL",
                                     first,
@@ -301,17 +296,21 @@ class ParallelDownloader:
                             check_answer(resp, first)
                             receive(resp, span, at)
                         return
-                    except (requests.RequestException, TransferError) as exc:
-                        log.info("range at %d failed after %d bytes (%s); retrying", first, at.done, exc)
-                    time.sleep(delay + random.random() * 0.2)
-                    delay = min(delay * 2, 8.0)
+                    except requests.RequestException as exc:
+                        failure = error_for_exception(exc, current, [remote])
+                    except TransferError as exc:
+                        failure = exc
+                    log.info("range at %d failed after %d bytes (%s); retrying", first, at.done, failure)
+                    gave_up = TransferError(
+                        f"Could not download bytes {span[at.index] * self.chunk_size}-{end} after several "
+                        "attempts",
+                        paths=[remote],
+                    )
+                    gave_up.__cause__ = failure
+                    policy = self.transport.next_attempt(policy, "GET", remote, gave_up, cancel)
             finally:
                 if at.buf is not None:
                     pool.put(at.buf)
-            raise TransferError(
-                f"Could not download bytes {span[at.index] * self.chunk_size}-{end} after several attempts",
-                paths=[remote],
-            )
 
         def check_answer(resp: requests.Response, first: int) -> None:
             if resp.status_code == 412:
@@ -359,22 +358,19 @@ def runs(blocks: list[int], longest: int) -> list[list[int]]:
 
 
 def parallel_download(
-    client: DataManagerClient,
-    remote: str,
-    local: Path,
+    transport: Transport,
+    req: TransferRequest,
     *,
     meta: GSFileMetadata | None = None,
-    progress: ProgressCallback | None = None,
-    cancel: CancelToken | None = None,
     block: int | None = None,
 ) -> Path:
-    """The hook :meth:`DataManagerClient.download` may call for large files (no format conversion).
-
-    ``block`` overrides the block size (an interrupted download resumes only with the block size it
-    was journaled with)."""
-    workers = env_int(envsettings.DOWNLOAD_WORKERS, DEFAULT_WORKERS, 1, 64)
-    block = block or env_int(envsettings.DOWNLOAD_BLOCK_MIB, DOWNLOAD_CHUNK // MIB, 1, 256) * MIB
-    span = env_int(envsettings.DOWNLOAD_SPAN_MIB, DOWNLOAD_SPAN // MIB, 1, 1024) * MIB
-    return ParallelDownloader(client, workers=workers, chunk_size=block, span=span).download(
-        remote, local, progress=progress, cancel=cancel, meta=meta
-    )
+    """A resumable download of ``req.remote`` with the transport's configured workers, block and span
+    (no format conversion). ``block`` overrides the block size (an interrupted download resumes only
+    with the block size it was journaled with)."""
+    config = transport.config
+    return ParallelDownloader(
+        transport,
+        workers=config.download_workers,
+        chunk_size=block or config.download_block,
+        span=config.download_span,
+    ).download(req.remote, req.local, progress=req.progress, cancel=req.cancel, meta=meta)

@@ -1,6 +1,6 @@
 """One file in one signed PUT: the upload path for everything below the multipart threshold.
 
-The first attempt of a sync or batch upload goes out through :class:`~gsdesktop.datamanager.batch.LeanPut`;
+The first attempt of a sync or batch upload goes out through :class:`~gsdesktop.datamanager.rawput.LeanPut`;
 any other answer than a 2xx takes the full ``requests`` path (error mapping, retries with back-off, a
 fresh URL when the signed one expired).
 """
@@ -17,11 +17,10 @@ import urllib.parse
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import requests
 
-from gsdesktop.datamanager.batch import UploadCondition, UploadSpec
+from gsdesktop.datamanager.batch import UploadCondition, UploadSpec, UrlPrefetcher
 from gsdesktop.datamanager.errors import (
     GSError,
     IntegrityError,
@@ -32,28 +31,17 @@ from gsdesktop.datamanager.errors import (
 from gsdesktop.datamanager.http import error_for_exception, error_for_status
 from gsdesktop.datamanager.models import GSFileMetadata
 from gsdesktop.datamanager.paths import Dialect
-from gsdesktop.datamanager.transfer import (
-    CancelToken,
-    FileBody,
-    ProgressCallback,
-    ThrottledProgress,
-    md5_file,
-)
-
-if TYPE_CHECKING:
-    from gsdesktop.datamanager.client import DataManagerClient
+from gsdesktop.datamanager.transfer import FileBody, ThrottledProgress, md5_file
+from gsdesktop.datamanager.transport import TransferRequest, Transport
 
 log = logging.getLogger(__name__)
 
 
 def put_single(
-    client: DataManagerClient,
-    local: Path,
-    remote: str,
+    transport: Transport,
+    signer: UrlPrefetcher,
+    req: TransferRequest,
     *,
-    progress: ProgressCallback | None = None,
-    cancel: CancelToken | None = None,
-    content_type: str | None = None,
     fetch: bool = True,
     md5: str | None = None,
     condition: UploadCondition | None = None,
@@ -65,6 +53,8 @@ def put_single(
     signed URL binds that MD5 as Content-MD5, so storage itself rejects bytes that do not match it.
     ``condition``: see :meth:`DataManagerClient.upload` (a lost one raises :class:`PreconditionFailed`).
     """
+    local, remote, cancel = req.local, req.remote, req.cancel
+    content_type = req.content_type
     ctype = content_type or mimetypes.guess_type(local.name)[0] or "application/octet-stream"
     known = md5 if md5 is not None and _is_md5_hex(md5) else None
     if known is not None:
@@ -75,10 +65,10 @@ def put_single(
             raise _unreadable(local, exc) from exc
     else:
         md5_hex, md5_b64, size = md5_file(local, cancel)
-    tracker = ThrottledProgress(progress, size)
-    client.store_breaker.check(remote)
-    policy = client.transfer_policy()
-    signed = client._prefetcher.take(remote, UploadSpec(size, md5_b64, ctype), condition)
+    tracker = ThrottledProgress(req.progress, size)
+    transport.store_breaker.check(remote)
+    policy = transport.transfer_policy()
+    signed = signer.take(remote, UploadSpec(size, md5_b64, ctype), condition)
     url: str | None = None if signed is None else signed.url
     headers = {"Content-Length": str(size), "Content-MD5": md5_b64, "Content-Type": ctype}
     if signed is not None:
@@ -90,7 +80,7 @@ def put_single(
         if cancel is not None:
             cancel.raise_if_cancelled()
         if url is None:
-            signed = client.signed_upload(remote, size, md5_b64, ctype, condition)
+            signed = signer.sign(remote, UploadSpec(size, md5_b64, ctype), condition)
             url = signed.url
             for name in ("If-Match", "If-None-Match"):
                 headers.pop(name, None)
@@ -102,7 +92,7 @@ def put_single(
             headers.update({"Content-Length": str(size), "Content-MD5": md5_b64})
             url = None
             continue
-        if wants_md5_meta(url, client.dialect):
+        if wants_md5_meta(url, transport.dialect):
             headers["x-amz-meta-md5-hash"] = md5_hex
         else:
             headers.pop("x-amz-meta-md5-hash", None)
@@ -111,7 +101,7 @@ def put_single(
             lean_tried = True
             # first attempt of a sync / batch upload: one lean PUT; anything but 2xx takes the
             # full path below (error mapping, retries, URL renewal)
-            lean = client._lean.put(url, local, size, headers, tracker.add, cancel)
+            lean = transport.lean.put(url, local, size, headers, tracker.add, cancel)
             if lean is not None:
                 stored_at = lean.date or None
                 break
@@ -122,7 +112,7 @@ def put_single(
                 if os.fstat(fh.fileno()).st_size != size:
                     raise LocalFileError("The file changed while it was being uploaded", paths=[str(local)])
                 body = FileBody(fh, size, tracker, cancel)
-                resp = client._session.put(url, data=body, headers=headers, timeout=client.timeout)
+                resp = transport.storage_put(url, body, headers)
         except GSError:
             raise
         except requests.RequestException as exc:
@@ -146,7 +136,7 @@ def put_single(
             body_text = resp.text
             resp.close()
             if isinstance(failure, PreconditionFailed):
-                if _already_stored(client, remote, md5_hex, size):
+                if _already_stored(transport, remote, md5_hex, size):
                     stored_at = None  # an earlier attempt of this upload landed (its reply was lost)
                     break
                 raise PreconditionFailed(
@@ -166,22 +156,22 @@ def put_single(
                 continue
             if not failure.retryable:
                 raise failure
-        policy = client._next_attempt(policy, "PUT", url or "", failure, cancel)
-    client.store_breaker.succeeded()
+        policy = transport.next_attempt(policy, "PUT", url or "", failure, cancel)
+    transport.store_breaker.succeeded()
     tracker.finish()
     if not fetch and signs_md5(url):
         # storage verified the bytes against the signed Content-MD5: no need to ask the server
-        return uploaded_meta(client, remote, size, md5_hex, ctype, stored_at)
-    meta = client.metadata(remote)
+        return uploaded_meta(transport, remote, size, md5_hex, ctype, stored_at)
+    meta = transport.metadata(remote)
     if meta.md5 and meta.md5 != md5_hex:
         raise IntegrityError("The server reports a different checksum after upload", paths=[remote])
     return meta
 
 
-def _already_stored(client: DataManagerClient, remote: str, md5_hex: str, size: int) -> bool:
+def _already_stored(transport: Transport, remote: str, md5_hex: str, size: int) -> bool:
     """Whether the server already holds exactly these bytes at ``remote``."""
     try:
-        meta = client.metadata(remote)
+        meta = transport.metadata(remote)
     except GSError:
         return False
     return not meta.is_directory and meta.md5 == md5_hex and meta.size == size
@@ -205,18 +195,18 @@ def _parse_date(date: str) -> datetime | None:
 
 
 def uploaded_meta(
-    client: DataManagerClient, remote: str, size: int, md5_hex: str, ctype: str, date: str | None
+    transport: Transport, remote: str, size: int, md5_hex: str, ctype: str, date: str | None
 ) -> GSFileMetadata:
     """Metadata of a file just stored by a verified PUT, built locally (no round trip)."""
     when = _parse_date(date) if date else None
     return GSFileMetadata(
         name=remote.rsplit("/", 1)[-1],
         path=remote,
-        url=client.server_url + client._route("files", remote),
+        url=transport.server_url + transport.route("files", remote),
         is_directory=False,
         size=size,
         last_modified=when or datetime.now(UTC),
-        owner=client.username,
+        owner=transport.username,
         md5=md5_hex,
         content_type=ctype,
     )

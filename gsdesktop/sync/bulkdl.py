@@ -24,7 +24,7 @@ from typing import Any
 import requests
 
 from gsdesktop.datamanager.errors import GSError
-from gsdesktop.datamanager.leanget import LeanGet, sign_downloads
+from gsdesktop.datamanager.leanget import LeanGet
 from gsdesktop.sync.planner import Action, Op
 
 log = logging.getLogger(__name__)
@@ -82,9 +82,10 @@ class BulkDownloads:
         client = self.client
 
         def fetch(remotes: list[str]) -> dict[str, str]:
-            return sign_downloads(client, remotes)
+            signed: dict[str, str] = client.sign_downloads(remotes)
+            return signed
 
-        if not hasattr(client, "dialect") or not hasattr(client, "request"):
+        if not hasattr(client, "sign_downloads"):
             return  # not a Data Manager client: the full path
         rels = [
             a.path for a in group

@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 
 def _client_for(server: str, username: str, password: str | None = None) -> DataManagerClient:
     from gsdesktop.datamanager.client import DataManagerClient
+    from gsdesktop.datamanager.transport import TransferConfig
 
     password = password or creds.find_password(server, username) or load_file_password(server, username)
     token = None
@@ -49,7 +50,9 @@ def _client_for(server: str, username: str, password: str | None = None) -> Data
             f"Not signed in as {username} at {server}: set GSDESKTOP_PASSWORD, run 'gsdesktop login', "
             "or start 'gsdesktop gui' without --folder to use the setup wizard."
         )
-    return DataManagerClient(server, username, password, token=token, pool_size=16)
+    return DataManagerClient(
+        server, username, password, token=token, pool_size=16, config=TransferConfig.from_env()
+    )
 
 
 def start_log(program: str) -> None:
@@ -118,11 +121,12 @@ def _sign_in_at_start(server: str, username: str) -> DataManagerClient | None:
     """The saved account has no stored password (the user chose to be asked): ask for it now, with server
     and user filled in. ``None`` when cancelled."""
     from gsdesktop.datamanager.client import DataManagerClient
+    from gsdesktop.datamanager.transport import TransferConfig
     from gsdesktop.ui.bridge import TaskRunner
     from gsdesktop.ui.runtime import SignalWatcher
     from gsdesktop.ui.signin import SignInDialog
 
-    client = DataManagerClient(server, username, pool_size=16)
+    client = DataManagerClient(server, username, pool_size=16, config=TransferConfig.from_env())
     runner = TaskRunner(1)
     dialog = SignInDialog(client, runner, lambda _summary: None)
     watcher = SignalWatcher()
@@ -190,6 +194,7 @@ def _demo_setup(
 def launch_demo(args: argparse.Namespace) -> int:
     """``gsdesktop demo``: embedded server + demo account + sample data + the app, all on loopback."""
     from gsdesktop.datamanager.client import DataManagerClient
+    from gsdesktop.datamanager.transport import TransferConfig
     from gsdesktop.server.embedded import start_local_server
 
     data_dir = Path(args.data_dir).expanduser() if getattr(args, "data_dir", None) else demo_data_dir()
@@ -212,7 +217,9 @@ def launch_demo(args: argparse.Namespace) -> int:
         server = start_local_server(data_dir / "server", port=port, users={DEMO_USER: DEMO_PASSWORD})
     save_demo_port(data_dir, server.url)
     try:
-        client = DataManagerClient(server.url, DEMO_USER, DEMO_PASSWORD, pool_size=16)
+        client = DataManagerClient(
+            server.url, DEMO_USER, DEMO_PASSWORD, pool_size=16, config=TransferConfig.from_env()
+        )
         seed_demo(client, f"{client.home}/demo-data")
         setup = _demo_setup(args, data_dir, client, server.url)
         print(

@@ -118,9 +118,10 @@ class AccountPage(QWizardPage):
 
         def work() -> tuple[DataManagerClient, str]:
             from gsdesktop.datamanager.client import DataManagerClient
+            from gsdesktop.datamanager.transport import TransferConfig
 
             url = wiz.server_url()
-            client = DataManagerClient(url, user, password, pool_size=16)
+            client = DataManagerClient(url, user, password, pool_size=16, config=TransferConfig.from_env())
             client.login()
             summary = PasswordStorage.store(choice, url, user, password)
             return client, summary

@@ -135,7 +135,7 @@ def run(ctx: BenchContext) -> list[BenchResult]:
     make_file(src, size)
     user, password = ctx.make_account("floor")
     client = DataManagerClient(ctx.server.url, user, password)
-    offer = multipart.server_offer(client)
+    offer = multipart.server_offer(client.transport)
     try:
         if offer is None or not offer.md5_at_complete:
             raise RuntimeError("the benchmark server must take the MD5 at complete")

@@ -99,7 +99,9 @@ def test_interrupted_download_given_up_after_asking(  # type: ignore[no-untyped-
     src = tmp_path / "ref.bam"
     make_file(src, 48 * 1024 * 1024 + 777, seed=32)
     remote = f"{client.home}/ref.bam"
-    up = MultipartUploader(client, journal=TransferJournal(tmp_path / "up.sqlite"), part_size=8 * PART)
+    up = MultipartUploader(
+        client.transport, journal=TransferJournal(tmp_path / "up.sqlite"), part_size=8 * PART
+    )
     up.upload(src, remote)
     (tmp_path / "dl").mkdir()
     target = tmp_path / "dl" / "ref.bam"

@@ -78,9 +78,9 @@ def test_discard_gives_up_uploads_and_downloads(account: Account, tmp_path: Path
     # an interrupted download: a 48 MiB file fetched in 4 MiB blocks, killed after 3
     src = tmp_path / "ref.bam"
     make_file(src, 48 * 1024 * 1024 + 777, seed=22)
-    MultipartUploader(client, journal=TransferJournal(tmp_path / "other.sqlite"), part_size=8 * PART).upload(
-        src, f"{client.home}/ref.bam"
-    )
+    MultipartUploader(
+        client.transport, journal=TransferJournal(tmp_path / "other.sqlite"), part_size=8 * PART
+    ).upload(src, f"{client.home}/ref.bam")
     (tmp_path / "dl").mkdir()
     target = tmp_path / "dl" / "ref.bam"
     killed_download(account, f"{client.home}/ref.bam", target, journal, kill_after=3)

@@ -449,7 +449,7 @@ def test_journaled_ranges_resume_mid_range_pinned_to_one_version(
     stack.s3.add(_is_get, "cut", after_bytes=300_000, times=2)
     journal = TransferJournal(tmp_path / "journal.db")
     mib = 1024 * 1024
-    got = ParallelDownloader(c, journal=journal, workers=1, chunk_size=mib, span=2 * mib).download(
+    got = ParallelDownloader(c.transport, journal=journal, workers=1, chunk_size=mib, span=2 * mib).download(
         remote, tmp_path / "r.out"
     )
     assert got.read_bytes() == src.read_bytes()
@@ -471,7 +471,7 @@ def test_journaled_ranges_resume_mid_range_pinned_to_one_version(
     stack.s3.clear()
     stack.s3.add(_is_get, "cut_reset", after_bytes=5 * 1024 * 1024 // 2, times=1)
     seen: list[tuple[int, int]] = []
-    got = ParallelDownloader(c, journal=journal, workers=1, chunk_size=4 * 1024 * 1024).download(
+    got = ParallelDownloader(c.transport, journal=journal, workers=1, chunk_size=4 * 1024 * 1024).download(
         f"{c.home}/big.bin", tmp_path / "big.out", progress=lambda d, t: seen.append((d, t))
     )
     assert got.read_bytes() == big.read_bytes()
@@ -497,7 +497,9 @@ def test_journaled_ranges_resume_mid_range_pinned_to_one_version(
 
     def run() -> None:
         try:
-            ParallelDownloader(c, journal=journal, workers=1, chunk_size=mib, span=mib).download(remote, out)
+            ParallelDownloader(c.transport, journal=journal, workers=1, chunk_size=mib, span=mib).download(
+                remote, out
+            )
         except BaseException as exc:  # handed to the test thread
             failure.append(exc)
 
@@ -531,7 +533,10 @@ def test_lean_puts_survive_connections_closed_by_storage(
         stack.s3.hide_close = False
     assert all(not isinstance(m, Exception) for m in got), got
     assert stack.s3.count("PUT") == len(files)  # one PUT each: dead connections cost no extra upload
-    assert c._lean.reconnects >= 1 and c._lean.fallbacks == 0, (c._lean.reconnects, c._lean.fallbacks)
+    assert c.transport.lean.reconnects >= 1 and c.transport.lean.fallbacks == 0, (
+        c.transport.lean.reconnects,
+        c.transport.lean.fallbacks,
+    )
     for f in files:
         out = c.download(f"{c.home}/lean/{f.name}", tmp_path / f"{f.name}.back")
         assert out.read_bytes() == f.read_bytes()
@@ -555,7 +560,7 @@ def test_ranged_download_whose_first_span_is_slowest_completes(
     stack.s3.clear()
     stack.s3.add(_is_get, "delay", delay=1.5, header=("range", f"bytes=0-{3 * mib - 1}"))
     dl = ParallelDownloader(
-        c, journal=TransferJournal(tmp_path / "j.db"), workers=3, chunk_size=mib, span=3 * mib
+        c.transport, journal=TransferJournal(tmp_path / "j.db"), workers=3, chunk_size=mib, span=3 * mib
     )
     outcome: list[object] = []
 
@@ -598,7 +603,7 @@ def test_failed_multipart_upload_says_what_it_keeps_and_resumes(
     remote = f"{c.home}/big.fastq"
     journal = TransferJournal(tmp_path / "j.db")
     stack.s3.add(lambda m, t: m == "PUT" and "partNumber=4&" in t + "&", "status", status=500, times=-1)
-    first = multipart.MultipartUploader(c, journal=journal, part_size=part, workers=2)
+    first = multipart.MultipartUploader(c.transport, journal=journal, part_size=part, workers=2)
     with pytest.raises(ServerError) as caught:
         first.upload(src, remote)
     kept = first.stats.parts_sent
@@ -608,7 +613,7 @@ def test_failed_multipart_upload_says_what_it_keeps_and_resumes(
     ), caught.value.user_message
     assert "parts are stored" not in str(caught.value)  # a traceback prints the note once, on its own
     stack.s3.clear()
-    second = multipart.MultipartUploader(c, journal=journal, part_size=part, workers=2)
+    second = multipart.MultipartUploader(c.transport, journal=journal, part_size=part, workers=2)
     meta = second.upload(src, remote)
     assert second.stats.resumed and second.stats.parts_sent == 7 - kept
     assert meta.md5 == hashlib.md5(src.read_bytes()).hexdigest()
@@ -684,7 +689,7 @@ def test_failed_ranged_download_says_what_it_keeps_and_resumes(
     stack.s3.clear()
     stack.s3.add(_is_get, "status", status=500, times=-1, header=("range", f"bytes={8 * mib}-{10 * mib - 1}"))
     journal = TransferJournal(tmp_path / "j.db")
-    first = ParallelDownloader(c, journal=journal, workers=2, chunk_size=mib, span=2 * mib)
+    first = ParallelDownloader(c.transport, journal=journal, workers=2, chunk_size=mib, span=2 * mib)
     with pytest.raises((ServerError, TransferError)) as caught:
         first.download(remote, tmp_path / "ref.out")
     kept = first.stats.chunks_fetched
@@ -694,7 +699,70 @@ def test_failed_ranged_download_says_what_it_keeps_and_resumes(
     ), caught.value.user_message
     assert not (tmp_path / "ref.out").exists()
     stack.s3.clear()
-    second = ParallelDownloader(c, journal=journal, workers=2, chunk_size=mib, span=2 * mib)
+    second = ParallelDownloader(c.transport, journal=journal, workers=2, chunk_size=mib, span=2 * mib)
     assert second.download(remote, tmp_path / "ref.out") == tmp_path / "ref.out"
     assert second.stats.resumed and second.stats.chunks_fetched == 12 - kept
     assert (tmp_path / "ref.out").read_bytes() == src.read_bytes()
+
+
+def _cancel_after(
+    proxy: FaultProxy, method: str, contains: str, fault: str, seen: int
+) -> tuple[CancelToken, list[float]]:
+    """A cancel token that is cancelled once ``proxy`` has broken ``seen`` matching requests (the
+    transfer is then in, or about to start, a backoff of a second or more); the time goes in the list."""
+    cancel = CancelToken()
+    when: list[float] = []
+
+    def watch() -> None:
+        deadline = time.monotonic() + 30
+        while proxy.count(method, contains, fault=fault) < seen and time.monotonic() < deadline:
+            time.sleep(0.005)
+        when.append(time.monotonic())
+        cancel.cancel()
+
+    threading.Thread(target=watch, daemon=True).start()
+    return cancel, when
+
+
+def test_cancel_during_a_ranged_retry_backoff_ends_the_download_at_once(
+    stack: Stack, user: tuple[str, str], tmp_path: Path
+) -> None:
+    """Every ranged GET of a resumable download is reset; a cancel while it backs off between tries
+    ends it within a fraction of a second (the old loop slept its backoff out first)."""
+    c = _client(stack, user)
+    c.resumable_download_threshold = 1 << 20  # the journaled parallel downloader
+    src = _file(tmp_path, "r.bin", 3 << 20)
+    remote = f"{c.home}/r.bin"
+    c.upload(src, remote)
+    for round_ in range(3):
+        stack.s3.clear()
+        stack.s3.add(lambda m, t: m == "GET" and "uploads" not in t, "reset", times=-1)
+        cancel, when = _cancel_after(stack.s3, "GET", "", "reset", 3)
+        with pytest.raises(CancelledError):
+            c.download(remote, tmp_path / f"r{round_}.out", cancel=cancel)
+        late = time.monotonic() - when[0]
+        assert late < 0.5, f"round {round_}: the download ended {late:.2f} s after the cancel"
+        assert not (tmp_path / f"r{round_}.out").exists()
+    c.close()
+
+
+def test_cancel_during_a_multipart_api_retry_backoff_ends_the_upload_at_once(
+    stack: Stack, user: tuple[str, str], tmp_path: Path
+) -> None:
+    """The multipart create call keeps failing with 503; a cancel while it backs off between tries
+    ends the upload at once with CancelledError (the old loop slept through it and tried on)."""
+    c = _client(stack, user)
+    c.multipart_threshold = 5 << 20
+    src = _file(tmp_path, "m.bin", 6 << 20)
+    for round_ in range(3):
+        stack.dm.clear()
+        stack.dm.add(
+            lambda m, t: m == "POST" and t.endswith("/multipart/uploads"), "status", status=503, times=-1
+        )
+        cancel, when = _cancel_after(stack.dm, "POST", "/multipart/uploads", "status", 3)
+        with pytest.raises(CancelledError):
+            c.upload(src, f"{c.home}/m{round_}.bin", cancel=cancel)
+        late = time.monotonic() - when[0]
+        assert late < 0.5, f"round {round_}: the upload ended {late:.2f} s after the cancel"
+    stack.dm.clear()
+    c.close()

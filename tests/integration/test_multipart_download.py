@@ -41,7 +41,7 @@ CHILD = textwrap.dedent(
                 os.kill(os.getpid(), signal.SIGKILL)
 
     client = DataManagerClient(url, user, pw)
-    dl = ParallelDownloader(client, journal=KillAfter(Path(journal)), chunk_size=4 * 1024 * 1024, workers=2)
+    dl = ParallelDownloader(client.transport, journal=KillAfter(Path(journal)), chunk_size=4 << 20, workers=2)
     dl.download(remote, Path(local))
     print("finished without being killed")
     """
@@ -62,9 +62,9 @@ def test_download_interrupted_twice_resumes_and_verifies(account: Account, tmp_p
     src = tmp_path / "src.bam"
     md5 = make_file(src, SIZE, seed=11)
     remote = f"{client.home}/src.bam"
-    MultipartUploader(client, journal=TransferJournal(tmp_path / "up.sqlite"), part_size=8 * MIB).upload(
-        src, remote
-    )
+    MultipartUploader(
+        client.transport, journal=TransferJournal(tmp_path / "up.sqlite"), part_size=8 * MIB
+    ).upload(src, remote)
     target = tmp_path / "dl" / "copy.bam"
     target.parent.mkdir()
     journal = tmp_path / "dl.sqlite"
@@ -74,7 +74,7 @@ def test_download_interrupted_twice_resumes_and_verifies(account: Account, tmp_p
     killed_download(account, remote, target, journal, kill_after=4)
     second = TransferJournal(journal).done_chunks(next(iter(_keys(journal))))
     assert len(first) == 3 and first < second and len(second) == 7
-    dl = ParallelDownloader(client, journal=TransferJournal(journal), chunk_size=CHUNK, workers=3)
+    dl = ParallelDownloader(client.transport, journal=TransferJournal(journal), chunk_size=CHUNK, workers=3)
     seen: list[int] = []
     out = dl.download(remote, target, progress=lambda d, t: seen.append(d))
     assert dl.stats.resumed and dl.stats.chunks_skipped == len(second)
@@ -106,7 +106,9 @@ def test_corrupted_download_is_rejected(account: Account, tmp_path: Path, seawee
     store.put_bytes(key, b"Z" * (9 * MIB), metadata={"md5-hash": md5})
     target = tmp_path / "v-out.bin"
     target.write_bytes(b"old content")
-    dl = ParallelDownloader(client, journal=TransferJournal(tmp_path / "j.sqlite"), chunk_size=2 * MIB)
+    dl = ParallelDownloader(
+        client.transport, journal=TransferJournal(tmp_path / "j.sqlite"), chunk_size=2 * MIB
+    )
     with pytest.raises(IntegrityError):
         dl.download(remote, target, meta=meta)
     assert target.read_bytes() == b"old content"  # the existing file was not touched

@@ -62,7 +62,7 @@ def test_the_servers_say_when_they_take_the_md5(account: Account, md5_first_serv
     first = on(md5_first_server, account)
     assert api(late, "GET", "").json()["md5AtComplete"] is True
     assert api(first, "GET", "").json()["md5AtComplete"] is False
-    offer = server_offer(first)
+    offer = server_offer(first.transport)
     assert offer is not None and not offer.md5_at_complete
     # the MD5-first server refuses a start without it
     resp = api(first, "POST", "/uploads", json={"path": f"{first.home}/x.bin", "size": 10 * MIB})
@@ -80,7 +80,7 @@ def kill_then_resume(
     run_child_killed(server, local, remote, journal, kill_after=kill_after)
     upload_id, parts = server_parts(client, journal, remote)
     assert api(client, "GET", f"/uploads/{upload_id}").json()["md5"] == started_with
-    up = MultipartUploader(client, journal=TransferJournal(journal), part_size=PART, workers=4)
+    up = MultipartUploader(client.transport, journal=TransferJournal(journal), part_size=PART, workers=4)
     meta = up.upload(local, remote)
     assert up.stats.resumed and up.stats.parts_sent == 13 - len(parts)
     assert meta.md5 == md5_of(local) and meta.size == SIZE

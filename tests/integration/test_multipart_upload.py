@@ -83,7 +83,7 @@ CHILD = textwrap.dedent(
                 os.kill(os.getpid(), signal.SIGKILL)
 
     client = DataManagerClient(url, user, pw)
-    up = MultipartUploader(client, journal=KillAfter(Path(journal)), part_size=5 * 1024 * 1024, workers=2)
+    up = MultipartUploader(client.transport, journal=KillAfter(Path(journal)), part_size=5 << 20, workers=2)
     up.upload(Path(local), remote)
     print("finished without being killed")
     """
@@ -123,14 +123,17 @@ def test_round_trip_uses_parts_and_records_md5(account: Account, tmp_path: Path)
     client = connect(account)
     journal = TransferJournal(tmp_path / "j.sqlite")
     remote = f"{client.home}/big.bam"
-    up = MultipartUploader(client, journal=journal, part_size=PART, workers=4)
+    up = MultipartUploader(client.transport, journal=journal, part_size=PART, workers=4)
     seen: list[tuple[int, int]] = []
     meta = up.upload(local, remote, progress=lambda d, t: seen.append((d, t)))
     assert up.stats.parts_total == 13 and up.stats.parts_sent == 13 and up.stats.parts_skipped == 0
     assert meta.size == SIZE and meta.md5 == md5 and meta.path == remote
     assert seen[-1] == (SIZE, SIZE)
     assert all(a[0] <= b[0] for a, b in itertools.pairwise(seen))  # progress never went back
-    assert client._lean.stored == 13 and client._lean.fallbacks == 0  # every part went with sendfile
+    assert (
+        client.transport.lean.stored == 13 and client.transport.lean.fallbacks == 0
+    )
+    # every part went with sendfile
     # listings carry the whole-file MD5 although the storage ETag is a multipart one
     listed = {m.name: m for m in client.list(client.home).contents}
     assert listed["big.bam"].md5 == md5 and listed["big.bam"].size == SIZE
@@ -171,7 +174,7 @@ def test_killed_upload_resumes_with_missing_parts_only(account: Account, tmp_pat
     assert 6 <= len(stored) <= 7, stored  # 6 journaled; the other worker may have landed one more
     with pytest.raises(NotFoundError):
         client.metadata(remote)  # the file appears only when complete
-    up = MultipartUploader(client, journal=TransferJournal(journal), part_size=PART, workers=4)
+    up = MultipartUploader(client.transport, journal=TransferJournal(journal), part_size=PART, workers=4)
     seen: list[int] = []
     meta = up.upload(local, remote, progress=lambda d, t: seen.append(d))
     assert up.stats.resumed and up.stats.parts_skipped == len(stored)
@@ -198,7 +201,7 @@ def test_file_changed_between_attempts_is_not_stitched(account: Account, tmp_pat
         fh.write(b"NEW VERSION " * 1000)
     os.utime(local, ns=(st.st_atime_ns, st.st_mtime_ns))  # even with the old mtime
     new_md5 = md5_of(local)
-    up = MultipartUploader(client, journal=TransferJournal(journal), part_size=PART, workers=4)
+    up = MultipartUploader(client.transport, journal=TransferJournal(journal), part_size=PART, workers=4)
     meta = up.upload(local, remote)
     assert up.stats.restarted_because_changed and not up.stats.resumed
     assert up.stats.parts_sent == 13
@@ -269,7 +272,7 @@ def test_abort_leaves_nothing(account: Account, tmp_path: Path, seaweed: S3Confi
     client = connect(account)
     remote = f"{client.home}/gone.bin"
     journal = TransferJournal(tmp_path / "j.sqlite")
-    up = MultipartUploader(client, journal=journal, part_size=PART, workers=1)
+    up = MultipartUploader(client.transport, journal=journal, part_size=PART, workers=1)
 
     class Stop(Exception):
         pass
@@ -311,14 +314,14 @@ def test_expired_part_url_is_requested_again(
     client = connect(account)
     # hash first (no MD5 at complete), so the first URL batch covers every part and the later parts'
     # URLs are the expired ones
-    offer = multipart.server_offer(client)
+    offer = multipart.server_offer(client.transport)
     assert offer is not None and offer.md5_at_complete
     monkeypatch.setattr(
         multipart, "server_offer", lambda c: dataclasses.replace(offer, md5_at_complete=False)
     )
     # URLs live 1 s and are used up to 5 s after expiry, so storage answers 403 "expired"
     up = MultipartUploader(
-        client, journal=TransferJournal(tmp_path / "j.sqlite"), part_size=PART, workers=1,
+        client.transport, journal=TransferJournal(tmp_path / "j.sqlite"), part_size=PART, workers=1,
         url_expires=1, url_margin=-5,
     )  # fmt: skip
     slept = []
@@ -438,7 +441,7 @@ def test_file_over_5_gib_round_trip(account: Account, tmp_path: Path) -> None:
     local = tmp_path / "over5g.bin"
     md5 = make_file(local, size, seed=9)
     client = connect(account)
-    up = MultipartUploader(client, journal=TransferJournal(tmp_path / "j.sqlite"), workers=4)
+    up = MultipartUploader(client.transport, journal=TransferJournal(tmp_path / "j.sqlite"), workers=4)
     meta = up.upload(local, f"{client.home}/over5g.bin")
     assert meta.size == size and meta.md5 == md5
     out = tmp_path / "back.bin"
@@ -476,7 +479,9 @@ def test_file_changed_during_upload_restarts_cleanly(account: Account, tmp_path:
                 fh.write(os.urandom(MIB))
             changed.append(md5_of(local))
 
-    up = MultipartUploader(client, journal=TransferJournal(tmp_path / "j.sqlite"), part_size=PART, workers=1)
+    up = MultipartUploader(
+        client.transport, journal=TransferJournal(tmp_path / "j.sqlite"), part_size=PART, workers=1
+    )
     meta = up.upload(local, remote, progress=progress)
     assert changed and up.stats.restarted_because_changed
     assert meta.md5 == changed[0] == md5_of(local)
@@ -502,7 +507,11 @@ def test_upload_survives_a_server_restart(account: Account, dm_server, tmp_path:
             restarted.append(t)
 
     up = MultipartUploader(
-        client, journal=TransferJournal(tmp_path / "j.sqlite"), part_size=PART, workers=2, url_batch=1
+        client.transport,
+        journal=TransferJournal(tmp_path / "j.sqlite"),
+        part_size=PART,
+        workers=2,
+        url_batch=1,
     )
     meta = up.upload(local, f"{client.home}/restart.bin", progress=progress)
     restarted[0].join()

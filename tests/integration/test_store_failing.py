@@ -19,6 +19,7 @@ import pytest
 
 from gsdesktop.datamanager.client import DataManagerClient
 from gsdesktop.datamanager.errors import ServerError
+from gsdesktop.datamanager.transport import TransferConfig
 from gsdesktop.server.seaweed import S3Config
 from tests.support.cli import cli_env, run_cli
 from tests.support.faultproxy import FaultProxy
@@ -101,7 +102,7 @@ def test_single_file_gives_up_after_its_budget(
     small = _file(tmp_path, "one.bin", 3_000_000)  # one PUT
     big = _file(tmp_path, "big.bin", 12 * 1024 * 1024)  # multipart (threshold 5 MiB)
     _fail_every_put(stack)
-    with DataManagerClient(stack.server.url, *user) as c:
+    with DataManagerClient(stack.server.url, *user, config=TransferConfig.from_env()) as c:
         for src in (small, big):
             started = time.monotonic()
             with pytest.raises(ServerError) as caught:
@@ -117,7 +118,7 @@ def test_breaker_trips_after_three_files_and_resets_on_success(
 ) -> None:
     monkeypatch.setenv("GSDESKTOP_TRANSFER_TIMEOUT", "1")
     files = [_file(tmp_path, f"s{i}.txt", 100 + i) for i in range(6)]
-    with DataManagerClient(stack.server.url, *user) as c:
+    with DataManagerClient(stack.server.url, *user, config=TransferConfig.from_env()) as c:
 
         def fails(src: Path) -> str:
             with pytest.raises(ServerError) as caught:
@@ -157,7 +158,7 @@ def test_sync_cycle_stops_early(
     local = tmp_path / "local"
     for i in range(20):
         _file(local, f"f{i:02}.txt", 3000 + i)
-    with DataManagerClient(stack.server.url, *user) as c:
+    with DataManagerClient(stack.server.url, *user, config=TransferConfig.from_env()) as c:
         c.mkdir(f"{c.home}/sync")
         config = SyncConfig(min_file_age=0.0, host_name="ws1", retry_base=0.5)
         engine = SyncEngine(c, local, f"{c.home}/sync", config, state_dir=tmp_path / "state")

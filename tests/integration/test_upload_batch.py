@@ -167,7 +167,9 @@ def test_upload_with_a_known_md5_is_checked_by_storage(
     back = tmp_path / "back.bin"
     client.download(remote, back)
     assert back.read_bytes() == new
-    assert client._lean.fallbacks == 0  # the lean path answered for itself (a 400), no transport failure
+    assert (
+        client.transport.lean.fallbacks == 0
+    )  # the lean path answered for itself (a 400), no transport failure
 
 
 def _files(tmp: Path, n: int) -> list[tuple[Path, bytes]]:
@@ -189,7 +191,7 @@ def test_upload_many_uses_the_batch_and_keeps_per_item_errors(
     items = [(p, f"{h}/m1/{'a/' if i % 2 else ''}{p.name}") for i, (p, _d) in enumerate(files)]
     items.append((files[0][0], f"{h}/missing/x.dat"))
     results = client.upload_many(items, workers=8)
-    assert client._prefetcher.supported is True
+    assert client.prefetcher.supported is True
     assert isinstance(results[-1], NotFoundError)
     for (_p, data), (_l, remote), meta in zip(files, items, results, strict=False):
         assert not isinstance(meta, Exception), meta
@@ -227,7 +229,7 @@ def test_upload_many_falls_back_without_the_extension(seaweed: S3Config, tmp_pat
             c.upload(files[0][0], f"{c.home}/fb/cond.bin", condition=UploadCondition(if_none_match=True))
             assert c.metadata(f"{c.home}/fb/cond.bin").md5 == hashlib.md5(files[0][1]).hexdigest()
             results = c.upload_many([(p, f"{c.home}/fb/{p.name}") for p, _d in files], workers=4)
-            assert c._prefetcher.supported is False
+            assert c.prefetcher.supported is False
             for (p, data), meta in zip(files, results, strict=True):
                 assert not isinstance(meta, Exception), meta
                 assert c.metadata(f"{c.home}/fb/{p.name}").md5 == hashlib.md5(data).hexdigest()

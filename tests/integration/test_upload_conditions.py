@@ -68,7 +68,7 @@ def test_a_write_between_signing_and_the_put_is_not_replaced(pair, tmp_path: Pat
         # A signs ahead (as the sync engine does for a batch) with its precondition
         spec = (remote, mine.stat().st_size, md5(mine.read_bytes()))
         a.prefetch_upload_urls([spec], conditions={remote: seen})
-        signed = a._prefetcher._pending[remote][2].result(10)
+        signed = a.prefetcher._pending[remote][2].result(10)
         assert signed is not None and signed.headers["If-Match"].startswith('"')  # signed before B wrote
         b.upload(put(tmp_path, "b", b"from B %d" % i), remote, condition=seen)  # B wins the race
         with pytest.raises(PreconditionFailed):

@@ -140,7 +140,7 @@ def _drain(sock: socket.socket, into: bytearray) -> threading.Thread:
 
 
 def test_send_region_sends_exactly_that_byte_range(tmp_path: Path) -> None:
-    from gsdesktop.datamanager.batch import send_region
+    from gsdesktop.datamanager.rawput import send_region
 
     data = os.urandom(3 * 1024 * 1024 + 777)
     src = tmp_path / "f.bin"
@@ -161,7 +161,7 @@ def test_send_region_sends_exactly_that_byte_range(tmp_path: Path) -> None:
 
 
 def test_send_region_of_a_file_that_shrank_fails_after_what_it_has(tmp_path: Path) -> None:
-    from gsdesktop.datamanager.batch import send_region
+    from gsdesktop.datamanager.rawput import send_region
 
     src = tmp_path / "short.bin"
     src.write_bytes(b"x" * 300_000)
