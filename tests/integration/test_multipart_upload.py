@@ -234,7 +234,7 @@ def test_corrupted_part_is_rejected_and_sent_again(account: Account, tmp_path: P
     local = tmp_path / "corrupt.bed"
     md5 = make_file(local, seed=5)
     client = connect(account)
-    up = CorruptOnce(client, journal=TransferJournal(tmp_path / "j.sqlite"), part_size=PART, workers=3)
+    up = CorruptOnce(client.transport, journal=TransferJournal(tmp_path / "j.sqlite"), part_size=PART, workers=3)
     meta = up.upload(local, f"{client.home}/corrupt.bed")
     assert up.corrupted == 1 and up.stats.retries >= 1 and up.stats.parts_sent == 13
     assert meta.md5 == md5
