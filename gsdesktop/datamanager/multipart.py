@@ -290,23 +290,15 @@ class MultipartUploader:
         self._call("DELETE", f"/uploads/{upload_id}", remote, ok=(404,))
 
     # -- the upload ---------------------------------------------------------------------------------------
-    def upload(
-        self,
-        local: Path,
-        remote: str,
-        *,
-        progress: ProgressCallback | None = None,
-        cancel: CancelToken | None = None,
-        content_type: str | None = None,
-        condition: UploadCondition | None = None,
-    ) -> GSFileMetadata:
-        """Upload ``local`` to ``remote``, resuming a journaled upload of the same file version.
+    def upload(self, req: TransferRequest, *, condition: UploadCondition | None = None) -> GSFileMetadata:
+        """Upload ``req.local`` to ``req.remote``, resuming a journaled upload of the same file version.
 
         ``condition``: sent at create and enforced by the server again at complete; a lost one aborts
         the upload (nothing is replaced) and raises :class:`PreconditionFailed`.
         """
-        local = Path(local).absolute()
-        remote = P.canonical(remote)
+        local = Path(req.local).absolute()
+        remote = P.canonical(req.remote)
+        progress, cancel, content_type = req.progress, req.cancel, req.content_type
         self.transport.store_breaker.check(remote)
         self.policy = self.transport.transfer_policy(PART_ATTEMPTS - 1)  # the budget starts now
         self.cancel = cancel
@@ -738,12 +730,7 @@ def multipart_upload(
             )
         raise UnsupportedError("This server does not offer multipart uploads", paths=[remote])
     return MultipartUploader(transport, workers=transport.config.upload_workers).upload(
-        local,
-        remote,
-        progress=req.progress,
-        cancel=req.cancel,
-        content_type=req.content_type,
-        condition=condition,
+        req, condition=condition
     )
 
 

@@ -40,7 +40,6 @@ from gsdesktop.datamanager.journal import DownloadRecord, TransferJournal, share
 from gsdesktop.datamanager.models import GSFileMetadata
 from gsdesktop.datamanager.transfer import (
     CancelToken,
-    ProgressCallback,
     ThrottledProgress,
     ensure_space,
     fsync_dir,
@@ -104,17 +103,12 @@ class ParallelDownloader:
         self.span_blocks = max(1, span // self.chunk_size)  # blocks asked for in one request
         self.stats = DownloadStats()
 
-    def download(
-        self,
-        remote: str,
-        local: Path,
-        *,
-        progress: ProgressCallback | None = None,
-        cancel: CancelToken | None = None,
-        meta: GSFileMetadata | None = None,
-    ) -> Path:
-        remote = P.canonical(remote)
-        local = Path(local).absolute()
+    def download(self, req: TransferRequest, *, meta: GSFileMetadata | None = None) -> Path:
+        """Download ``req.remote`` to ``req.local`` (a file path, or an existing folder to download into),
+        resuming a journaled download of the same file version; returns the file's path."""
+        remote = P.canonical(req.remote)
+        local = Path(req.local).absolute()
+        progress, cancel = req.progress, req.cancel
         if local.is_dir():
             local = local / P.basename(remote)
         meta = meta or self.transport.metadata(remote)
@@ -373,4 +367,4 @@ def parallel_download(
         workers=config.download_workers,
         chunk_size=block or config.download_block,
         span=config.download_span,
-    ).download(req.remote, req.local, progress=req.progress, cancel=req.cancel, meta=meta)
+    ).download(req, meta=meta)

@@ -12,6 +12,7 @@ import pytest
 
 from gsdesktop.datamanager.journal import TransferJournal, default_path
 from gsdesktop.datamanager.multipart import MultipartUploader
+from gsdesktop.datamanager.transport import TransferRequest
 from gsdesktop.ui.bridge import TaskRunner
 from gsdesktop.ui.transfers import Kind, Status, TransferManager, TransfersPanel
 from tests.integration.test_multipart_download import killed_download
@@ -102,7 +103,7 @@ def test_interrupted_download_given_up_after_asking(  # type: ignore[no-untyped-
     up = MultipartUploader(
         client.transport, journal=TransferJournal(tmp_path / "up.sqlite"), part_size=8 * PART
     )
-    up.upload(src, remote)
+    up.upload(TransferRequest(src, remote))
     (tmp_path / "dl").mkdir()
     target = tmp_path / "dl" / "ref.bam"
     killed_download(account, remote, target, journal, kill_after=3)

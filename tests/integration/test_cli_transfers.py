@@ -16,6 +16,7 @@ from gsdesktop.datamanager.client import DataManagerClient
 from gsdesktop.datamanager.errors import NotFoundError
 from gsdesktop.datamanager.journal import TransferJournal
 from gsdesktop.datamanager.multipart import MultipartUploader
+from gsdesktop.datamanager.transport import TransferRequest
 from tests.conftest import Account
 from tests.integration.test_multipart_download import killed_download
 from tests.integration.test_multipart_upload import (
@@ -80,7 +81,7 @@ def test_discard_gives_up_uploads_and_downloads(account: Account, tmp_path: Path
     make_file(src, 48 * 1024 * 1024 + 777, seed=22)
     MultipartUploader(
         client.transport, journal=TransferJournal(tmp_path / "other.sqlite"), part_size=8 * PART
-    ).upload(src, f"{client.home}/ref.bam")
+    ).upload(TransferRequest(src, f"{client.home}/ref.bam"))
     (tmp_path / "dl").mkdir()
     target = tmp_path / "dl" / "ref.bam"
     killed_download(account, f"{client.home}/ref.bam", target, journal, kill_after=3)

@@ -36,6 +36,7 @@ from gsdesktop.datamanager.errors import (
 )
 from gsdesktop.datamanager.paths import Dialect
 from gsdesktop.datamanager.transfer import CancelToken
+from gsdesktop.datamanager.transport import TransferRequest
 from gsdesktop.server.seaweed import S3Config
 from tests.support.cli import cli_env, run_cli, start_cli
 from tests.support.faultproxy import FaultProxy
@@ -450,7 +451,7 @@ def test_journaled_ranges_resume_mid_range_pinned_to_one_version(
     journal = TransferJournal(tmp_path / "journal.db")
     mib = 1024 * 1024
     got = ParallelDownloader(c.transport, journal=journal, workers=1, chunk_size=mib, span=2 * mib).download(
-        remote, tmp_path / "r.out"
+        TransferRequest(tmp_path / "r.out", remote)
     )
     assert got.read_bytes() == src.read_bytes()
     gets = [s for s in stack.s3.seen if s.method == "GET"]
@@ -472,7 +473,7 @@ def test_journaled_ranges_resume_mid_range_pinned_to_one_version(
     stack.s3.add(_is_get, "cut_reset", after_bytes=5 * 1024 * 1024 // 2, times=1)
     seen: list[tuple[int, int]] = []
     got = ParallelDownloader(c.transport, journal=journal, workers=1, chunk_size=4 * 1024 * 1024).download(
-        f"{c.home}/big.bin", tmp_path / "big.out", progress=lambda d, t: seen.append((d, t))
+        TransferRequest(tmp_path / "big.out", f"{c.home}/big.bin", progress=lambda d, t: seen.append((d, t)))
     )
     assert got.read_bytes() == big.read_bytes()
     ranges = [s.headers.get("range", "") for s in stack.s3.seen if s.method == "GET"]
@@ -498,7 +499,7 @@ def test_journaled_ranges_resume_mid_range_pinned_to_one_version(
     def run() -> None:
         try:
             ParallelDownloader(c.transport, journal=journal, workers=1, chunk_size=mib, span=mib).download(
-                remote, out
+                TransferRequest(out, remote)
             )
         except BaseException as exc:  # handed to the test thread
             failure.append(exc)
@@ -566,7 +567,7 @@ def test_ranged_download_whose_first_span_is_slowest_completes(
 
     def run() -> None:
         try:
-            outcome.append(dl.download(remote, tmp_path / "slow.out"))
+            outcome.append(dl.download(TransferRequest(tmp_path / "slow.out", remote)))
         except BaseException as exc:  # handed to the test thread
             outcome.append(exc)
 
@@ -605,7 +606,7 @@ def test_failed_multipart_upload_says_what_it_keeps_and_resumes(
     stack.s3.add(lambda m, t: m == "PUT" and "partNumber=4&" in t + "&", "status", status=500, times=-1)
     first = multipart.MultipartUploader(c.transport, journal=journal, part_size=part, workers=2)
     with pytest.raises(ServerError) as caught:
-        first.upload(src, remote)
+        first.upload(TransferRequest(src, remote))
     kept = first.stats.parts_sent
     assert 3 <= kept <= 6, kept
     assert caught.value.user_message.endswith(
@@ -614,7 +615,7 @@ def test_failed_multipart_upload_says_what_it_keeps_and_resumes(
     assert "parts are stored" not in str(caught.value)  # a traceback prints the note once, on its own
     stack.s3.clear()
     second = multipart.MultipartUploader(c.transport, journal=journal, part_size=part, workers=2)
-    meta = second.upload(src, remote)
+    meta = second.upload(TransferRequest(src, remote))
     assert second.stats.resumed and second.stats.parts_sent == 7 - kept
     assert meta.md5 == hashlib.md5(src.read_bytes()).hexdigest()
 
@@ -691,7 +692,7 @@ def test_failed_ranged_download_says_what_it_keeps_and_resumes(
     journal = TransferJournal(tmp_path / "j.db")
     first = ParallelDownloader(c.transport, journal=journal, workers=2, chunk_size=mib, span=2 * mib)
     with pytest.raises((ServerError, TransferError)) as caught:
-        first.download(remote, tmp_path / "ref.out")
+        first.download(TransferRequest(tmp_path / "ref.out", remote))
     kept = first.stats.chunks_fetched
     assert 1 <= kept <= 10, kept
     assert caught.value.user_message.endswith(
@@ -700,7 +701,7 @@ def test_failed_ranged_download_says_what_it_keeps_and_resumes(
     assert not (tmp_path / "ref.out").exists()
     stack.s3.clear()
     second = ParallelDownloader(c.transport, journal=journal, workers=2, chunk_size=mib, span=2 * mib)
-    assert second.download(remote, tmp_path / "ref.out") == tmp_path / "ref.out"
+    assert second.download(TransferRequest(tmp_path / "ref.out", remote)) == tmp_path / "ref.out"
     assert second.stats.resumed and second.stats.chunks_fetched == 12 - kept
     assert (tmp_path / "ref.out").read_bytes() == src.read_bytes()
 

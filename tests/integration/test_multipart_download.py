@@ -14,6 +14,7 @@ from gsdesktop.datamanager.client import DataManagerClient
 from gsdesktop.datamanager.errors import IntegrityError
 from gsdesktop.datamanager.journal import TransferJournal
 from gsdesktop.datamanager.multipart import MultipartUploader, ParallelDownloader
+from gsdesktop.datamanager.transport import TransferRequest
 from gsdesktop.server.seaweed import S3Config
 from gsdesktop.server.storage import S3Store
 from tests.conftest import Account
@@ -29,6 +30,7 @@ CHILD = textwrap.dedent(
     from gsdesktop.datamanager.client import DataManagerClient
     from gsdesktop.datamanager.journal import TransferJournal
     from gsdesktop.datamanager.multipart import ParallelDownloader
+    from gsdesktop.datamanager.transport import TransferRequest
     url, user, pw, remote, local, journal, kill_after = sys.argv[1:8]
 
     class KillAfter(TransferJournal):
@@ -42,7 +44,7 @@ CHILD = textwrap.dedent(
 
     client = DataManagerClient(url, user, pw)
     dl = ParallelDownloader(client.transport, journal=KillAfter(Path(journal)), chunk_size=4 << 20, workers=2)
-    dl.download(remote, Path(local))
+    dl.download(TransferRequest(Path(local), remote))
     print("finished without being killed")
     """
 )
@@ -64,7 +66,7 @@ def test_download_interrupted_twice_resumes_and_verifies(account: Account, tmp_p
     remote = f"{client.home}/src.bam"
     MultipartUploader(
         client.transport, journal=TransferJournal(tmp_path / "up.sqlite"), part_size=8 * MIB
-    ).upload(src, remote)
+    ).upload(TransferRequest(src, remote))
     target = tmp_path / "dl" / "copy.bam"
     target.parent.mkdir()
     journal = tmp_path / "dl.sqlite"
@@ -76,7 +78,7 @@ def test_download_interrupted_twice_resumes_and_verifies(account: Account, tmp_p
     assert len(first) == 3 and first < second and len(second) == 7
     dl = ParallelDownloader(client.transport, journal=TransferJournal(journal), chunk_size=CHUNK, workers=3)
     seen: list[int] = []
-    out = dl.download(remote, target, progress=lambda d, t: seen.append(d))
+    out = dl.download(TransferRequest(target, remote, progress=lambda d, t: seen.append(d)))
     assert dl.stats.resumed and dl.stats.chunks_skipped == len(second)
     assert dl.stats.chunks_fetched == 13 - len(second)  # only the missing ranges were fetched
     assert seen[0] >= len(second) * CHUNK - CHUNK
@@ -110,6 +112,6 @@ def test_corrupted_download_is_rejected(account: Account, tmp_path: Path, seawee
         client.transport, journal=TransferJournal(tmp_path / "j.sqlite"), chunk_size=2 * MIB
     )
     with pytest.raises(IntegrityError):
-        dl.download(remote, target, meta=meta)
+        dl.download(TransferRequest(target, remote), meta=meta)
     assert target.read_bytes() == b"old content"  # the existing file was not touched
     assert not list(tmp_path.glob(".*gsdownload*"))

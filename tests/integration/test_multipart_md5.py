@@ -18,6 +18,7 @@ from gsdesktop.datamanager.client import DataManagerClient
 from gsdesktop.datamanager.errors import NotFoundError
 from gsdesktop.datamanager.journal import TransferJournal
 from gsdesktop.datamanager.multipart import MultipartUploader, server_offer
+from gsdesktop.datamanager.transport import TransferRequest
 from gsdesktop.server.seaweed import S3Config
 from gsdesktop.server.storage import S3Store
 from tests.conftest import Account
@@ -81,7 +82,7 @@ def kill_then_resume(
     upload_id, parts = server_parts(client, journal, remote)
     assert api(client, "GET", f"/uploads/{upload_id}").json()["md5"] == started_with
     up = MultipartUploader(client.transport, journal=TransferJournal(journal), part_size=PART, workers=4)
-    meta = up.upload(local, remote)
+    meta = up.upload(TransferRequest(local, remote))
     assert up.stats.resumed and up.stats.parts_sent == 13 - len(parts)
     assert meta.md5 == md5_of(local) and meta.size == SIZE
     assert api(client, "GET", f"/uploads/{upload_id}").status_code == 404

@@ -25,6 +25,7 @@ from gsdesktop.datamanager.client import DataManagerClient
 from gsdesktop.datamanager.errors import InvalidRequestError, NotFoundError
 from gsdesktop.datamanager.journal import TransferJournal, upload_key
 from gsdesktop.datamanager.multipart import MultipartUploader
+from gsdesktop.datamanager.transport import TransferRequest
 from gsdesktop.server.seaweed import S3Config
 from gsdesktop.server.storage import S3Store
 from tests.conftest import Account
@@ -71,6 +72,7 @@ CHILD = textwrap.dedent(
     from gsdesktop.datamanager.client import DataManagerClient
     from gsdesktop.datamanager.journal import TransferJournal
     from gsdesktop.datamanager.multipart import MultipartUploader
+    from gsdesktop.datamanager.transport import TransferRequest
     url, user, pw, local, remote, journal, kill_after = sys.argv[1:8]
 
     class KillAfter(TransferJournal):
@@ -84,7 +86,7 @@ CHILD = textwrap.dedent(
 
     client = DataManagerClient(url, user, pw)
     up = MultipartUploader(client.transport, journal=KillAfter(Path(journal)), part_size=5 << 20, workers=2)
-    up.upload(Path(local), remote)
+    up.upload(TransferRequest(Path(local), remote))
     print("finished without being killed")
     """
 )
@@ -125,14 +127,12 @@ def test_round_trip_uses_parts_and_records_md5(account: Account, tmp_path: Path)
     remote = f"{client.home}/big.bam"
     up = MultipartUploader(client.transport, journal=journal, part_size=PART, workers=4)
     seen: list[tuple[int, int]] = []
-    meta = up.upload(local, remote, progress=lambda d, t: seen.append((d, t)))
+    meta = up.upload(TransferRequest(local, remote, progress=lambda d, t: seen.append((d, t))))
     assert up.stats.parts_total == 13 and up.stats.parts_sent == 13 and up.stats.parts_skipped == 0
     assert meta.size == SIZE and meta.md5 == md5 and meta.path == remote
     assert seen[-1] == (SIZE, SIZE)
     assert all(a[0] <= b[0] for a, b in itertools.pairwise(seen))  # progress never went back
-    assert (
-        client.transport.lean.stored == 13 and client.transport.lean.fallbacks == 0
-    )
+    assert client.transport.lean.stored == 13 and client.transport.lean.fallbacks == 0
     # every part went with sendfile
     # listings carry the whole-file MD5 although the storage ETag is a multipart one
     listed = {m.name: m for m in client.list(client.home).contents}
@@ -176,7 +176,7 @@ def test_killed_upload_resumes_with_missing_parts_only(account: Account, tmp_pat
         client.metadata(remote)  # the file appears only when complete
     up = MultipartUploader(client.transport, journal=TransferJournal(journal), part_size=PART, workers=4)
     seen: list[int] = []
-    meta = up.upload(local, remote, progress=lambda d, t: seen.append(d))
+    meta = up.upload(TransferRequest(local, remote, progress=lambda d, t: seen.append(d)))
     assert up.stats.resumed and up.stats.parts_skipped == len(stored)
     assert up.stats.parts_sent == 13 - len(stored)  # only the missing parts were sent
     assert seen[0] >= len(stored) * PART - PART  # progress starts where it was, not at 0
@@ -202,7 +202,7 @@ def test_file_changed_between_attempts_is_not_stitched(account: Account, tmp_pat
     os.utime(local, ns=(st.st_atime_ns, st.st_mtime_ns))  # even with the old mtime
     new_md5 = md5_of(local)
     up = MultipartUploader(client.transport, journal=TransferJournal(journal), part_size=PART, workers=4)
-    meta = up.upload(local, remote)
+    meta = up.upload(TransferRequest(local, remote))
     assert up.stats.restarted_because_changed and not up.stats.resumed
     assert up.stats.parts_sent == 13
     assert meta.md5 == new_md5
@@ -234,8 +234,10 @@ def test_corrupted_part_is_rejected_and_sent_again(account: Account, tmp_path: P
     local = tmp_path / "corrupt.bed"
     md5 = make_file(local, seed=5)
     client = connect(account)
-    up = CorruptOnce(client.transport, journal=TransferJournal(tmp_path / "j.sqlite"), part_size=PART, workers=3)
-    meta = up.upload(local, f"{client.home}/corrupt.bed")
+    up = CorruptOnce(
+        client.transport, journal=TransferJournal(tmp_path / "j.sqlite"), part_size=PART, workers=3
+    )
+    meta = up.upload(TransferRequest(local, f"{client.home}/corrupt.bed"))
     assert up.corrupted == 1 and up.stats.retries >= 1 and up.stats.parts_sent == 13
     assert meta.md5 == md5
     out = tmp_path / "out.bed"
@@ -282,7 +284,7 @@ def test_abort_leaves_nothing(account: Account, tmp_path: Path, seaweed: S3Confi
             raise Stop
 
     with pytest.raises(Stop):
-        up.upload(local, remote, progress=progress)
+        up.upload(TransferRequest(local, remote, progress=progress))
     rec = journal.get_upload(upload_key(client.server_url, client.username, remote))
     assert rec is not None and rec.upload_id
     assert len(api(client, "GET", f"/uploads/{rec.upload_id}").json()["parts"]) >= 1
@@ -331,7 +333,7 @@ def test_expired_part_url_is_requested_again(
             slept.append(1)
             time.sleep(2.2)
 
-    meta = up.upload(local, f"{client.home}/slow.bin", progress=progress)
+    meta = up.upload(TransferRequest(local, f"{client.home}/slow.bin", progress=progress))
     assert meta.md5 == md5
     assert up.stats.retries >= 1 and up.stats.url_batches >= 2
 
@@ -442,7 +444,7 @@ def test_file_over_5_gib_round_trip(account: Account, tmp_path: Path) -> None:
     md5 = make_file(local, size, seed=9)
     client = connect(account)
     up = MultipartUploader(client.transport, journal=TransferJournal(tmp_path / "j.sqlite"), workers=4)
-    meta = up.upload(local, f"{client.home}/over5g.bin")
+    meta = up.upload(TransferRequest(local, f"{client.home}/over5g.bin"))
     assert meta.size == size and meta.md5 == md5
     out = tmp_path / "back.bin"
     client.download(f"{client.home}/over5g.bin", out)
@@ -482,7 +484,7 @@ def test_file_changed_during_upload_restarts_cleanly(account: Account, tmp_path:
     up = MultipartUploader(
         client.transport, journal=TransferJournal(tmp_path / "j.sqlite"), part_size=PART, workers=1
     )
-    meta = up.upload(local, remote, progress=progress)
+    meta = up.upload(TransferRequest(local, remote, progress=progress))
     assert changed and up.stats.restarted_because_changed
     assert meta.md5 == changed[0] == md5_of(local)
     out = tmp_path / "out.sam"
@@ -513,7 +515,7 @@ def test_upload_survives_a_server_restart(account: Account, dm_server, tmp_path:
         workers=2,
         url_batch=1,
     )
-    meta = up.upload(local, f"{client.home}/restart.bin", progress=progress)
+    meta = up.upload(TransferRequest(local, f"{client.home}/restart.bin", progress=progress))
     restarted[0].join()
     assert meta.md5 == md5 and up.stats.parts_sent == 6
     assert up.stats.url_batches >= 4  # part URLs were asked for while and after the server was down
