@@ -1,10 +1,10 @@
-"""Verified, atomic, resumable downloads.
+"""Verified, atomic downloads in one stream; large files go to the resumable ranged downloader.
 
 The bytes go to a temporary file beside the target; size and MD5 are checked (against the ``md5``
-metadata, else a single-part S3 ETag), the file is fsynced and renamed over the target. Large files are
-fetched as ranged parts by a few threads while the calling thread hashes the finished prefix from the
-page cache, so the checksum costs no extra wall time. Every part resumes with ``Range`` after a broken
-connection; an expired signed URL is replaced by asking the Data Manager again.
+metadata, else a single-part S3 ETag), the file is fsynced and renamed over the target. A broken
+connection resumes with ``Range``; an expired signed URL is replaced by asking the Data Manager again.
+Files of at least the configured ``resumable_download_threshold`` are fetched in parallel ranges by
+:mod:`.ranged` (journaled, so an interrupted download continues where it stopped).
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import contextlib
 import os
 import secrets
 import threading
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from pathlib import Path
 from urllib.parse import urljoin
 
@@ -31,40 +30,21 @@ from gsdesktop.datamanager.errors import (
     ServerError,
     TransferError,
 )
-from gsdesktop.datamanager.http import copy_body, error_for_exception, error_for_status
+from gsdesktop.datamanager.http import error_for_exception, error_for_status, single_part_etag
 from gsdesktop.datamanager.models import GSDataFormat, GSFileMetadata
 from gsdesktop.datamanager.ranged import parallel_download
 from gsdesktop.datamanager.transfer import (
     CHUNK,
     CancelToken,
     HashPipe,
-    OrderedHasher,
     ThrottledProgress,
     ensure_space,
     fsync_dir,
     pwrite_all,
-    start_writeback,
 )
 from gsdesktop.datamanager.transport import TransferRequest, Transport
 
-PARALLEL_MIN = 64 * CHUNK  # files at least this large are fetched in parallel parts
-PART_SIZE = 16 * CHUNK
-PART_WORKERS = 4
 _DISK_FULL = (28, 27, 122)  # ENOSPC, EFBIG, EDQUOT
-
-
-class _NoRanges(Exception):
-    """The storage ignored ``Range``: fall back to one sequential stream."""
-
-
-def single_part_etag(etag: str | None) -> str | None:
-    """The MD5 an S3 ETag stands for, or None for multipart/unknown ETags."""
-    if not etag:
-        return None
-    value = etag.strip().strip('"').lower()
-    if len(value) == 32 and all(c in "0123456789abcdef" for c in value):
-        return value
-    return None
 
 
 def _local_error(exc: OSError, where: Path) -> LocalFileError:
@@ -115,10 +95,8 @@ class Download:
         self.etag: str | None = None
         self._url: str | None = None  # current signed storage URL
         self._url_lock = threading.Lock()
-        self._resolve_lock = threading.Lock()
         self._renewals = 0
         self._pos = 0  # sequential mode: bytes safely written so far
-        self._stop = threading.Event()
 
     # --- locating the bytes ---------------------------------------------------------------------------
 
@@ -154,35 +132,9 @@ class Download:
         except requests.RequestException as exc:
             raise error_for_exception(exc, url, [self.remote]) from exc
 
-    def _resolve(self) -> bool:
-        """Find the signed storage URL without fetching any bytes; False if the Data Manager serves
-        the bytes itself (e.g. a converted download)."""
-        c = self.transport
-        with self._resolve_lock:
-            if self._url is not None:
-                return True
-            params = {c.endpoint("format_param"): self.fmt_url} if self.fmt_url else None
-            resp = c.request(
-                "GET", c.route("files", self.remote), params=params, stream=True, paths=[self.remote]
-            )
-            for _ in range(5):
-                if not resp.is_redirect:
-                    resp.close()
-                    return False
-                location = urljoin(resp.url, resp.headers["Location"])
-                resp.close()
-                if location.startswith(c.server_url + "/datamanager/"):
-                    resp = c.request("GET", location, stream=True, paths=[self.remote])
-                    continue
-                with self._url_lock:
-                    self._url = location
-                return True
-        raise ServerError("Too many redirects while downloading", paths=[self.remote])
-
-    def _open(self, start: int, end: int | None) -> requests.Response:
-        """A response for bytes ``start``..``end`` (inclusive; None = to the end)."""
-        rng = f"bytes={start}-{'' if end is None else end}"
-        headers = {"Range": rng} if start or end is not None else {}
+    def _open(self, start: int) -> requests.Response:
+        """A response for the bytes from ``start`` on."""
+        headers = {"Range": f"bytes={start}-"} if start else {}
         with self._url_lock:
             url = self._url
         if url is not None:
@@ -193,21 +145,14 @@ class Download:
             with self._url_lock:
                 if self._url == url:
                     self._url = None  # expired signed URL: ask the Data Manager again
-        if end is None:
-            return self._dm_get(start)
-        if not self._resolve():
-            raise _NoRanges()
-        with self._url_lock:
-            url = self._url
-        assert url is not None
-        return self._storage_get(url, headers)
+        return self._dm_get(start)
 
     # --- sequential ----------------------------------------------------------------------------------
 
-    def _attempt_open(self, start: int, end: int | None) -> requests.Response | GSError:
+    def _attempt_open(self, start: int) -> requests.Response | GSError:
         """Open a range; a retryable failure is returned (for the caller's retry policy), others raise."""
         try:
-            return self._open(start, end)
+            return self._open(start)
         except (NotFoundError, AuthenticationError, InvalidRequestError):
             raise
         except GSError as exc:
@@ -227,7 +172,7 @@ class Download:
             while True:
                 self._check_cancel()
                 failure: GSError
-                opened = self._attempt_open(written, None)
+                opened = self._attempt_open(written)
                 if isinstance(opened, GSError):
                     failure = opened
                 else:
@@ -311,108 +256,8 @@ class Download:
     def _check_cancel(self) -> None:
         if self.cancel is not None:
             self.cancel.raise_if_cancelled()
-        if self._stop.is_set():
-            raise TransferError("Stopped because another part of the download failed", paths=[self.remote])
-
-    # --- parallel ------------------------------------------------------------------------------------
-
-    def parallel(self, size: int) -> tuple[str, int]:
-        """Ranged parts on a few threads, hashed in order right behind their writers."""
-        os.ftruncate(self.fd, size)
-        parts = [(off, min(PART_SIZE, size - off)) for off in range(0, size, PART_SIZE)]
-        hasher = OrderedHasher(self.fd, size, PART_SIZE, set())
-        pool = ThreadPoolExecutor(max_workers=PART_WORKERS, thread_name_prefix="gs-part")
-        try:
-            futures = [
-                pool.submit(self._fetch_part, n, start, length, hasher)
-                for n, (start, length) in enumerate(parts)
-            ]
-            done, _ = wait(futures, return_when=FIRST_EXCEPTION)
-            for fut in done:
-                fut.result()  # the first failure, if any
-            wait(futures)
-            for fut in futures:
-                fut.result()
-            try:
-                os.fsync(self.fd)  # while the hash catches up with the last bytes
-            except OSError as exc:
-                raise _local_error(exc, self.tmp.parent) from exc
-            return hasher.result(), size
-        except BaseException:
-            self._stop.set()
-            raise
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
-            hasher.close()
-
-    def _fetch_part(self, number: int, start: int, length: int, hasher: OrderedHasher) -> None:
-        policy = self.policy
-        got = 0
-        while got < length:
-            self._check_cancel()
-            failure: GSError
-            opened = self._attempt_open(start + got, start + length - 1)
-            if isinstance(opened, GSError):
-                failure = opened
-            else:
-                resp = opened
-                if resp.status_code == 200:
-                    resp.close()
-                    raise _NoRanges()
-                if resp.status_code != 206:
-                    refused = self._refused(resp)
-                    if refused is None:
-                        continue
-                    failure = refused
-                elif not resp.headers.get("Content-Range", "").startswith(f"bytes {start + got}-"):
-                    resp.close()
-                    raise _NoRanges()
-                else:
-                    self.etag = resp.headers.get("ETag") or self.etag
-                    pos = [start + got]
-                    try:
-                        self._copy_part(resp, pos, start, start + length, number, hasher)
-                        failure = TransferError("The connection closed early", paths=[self.remote])
-                    except TransferError as exc:
-                        failure = exc
-                    finally:
-                        resp.close()
-                        got = pos[0] - start  # resume the part from here with Range
-                    if got >= length:
-                        hasher.mark(number)
-                        start_writeback(self.fd, start, length)
-                        return
-            policy = self.transport.next_attempt(policy, "GET", self.remote, failure, self.cancel)
-
-    def _copy_part(
-        self,
-        resp: requests.Response,
-        pos: list[int],
-        start: int,
-        end: int,
-        number: int,
-        hasher: OrderedHasher,
-    ) -> None:
-        """Write the body at ``pos[0]`` onwards (``pos[0]`` advances as bytes land; the hasher follows)."""
-
-        def landed(now: int) -> None:
-            self.tracker.add(now - pos[0])
-            pos[0] = now
-            hasher.advance(number, now - start)
-
-        try:
-            copy_body(resp, self.fd, pos[0], end, self._check_cancel, landed, [self.remote])
-        except OSError as exc:
-            raise _local_error(exc, self.tmp.parent) from exc
 
     def run(self) -> tuple[str, int]:
-        size = self.meta.size
-        if self.fmt_url is None and size is not None and size >= PARALLEL_MIN and self._resolve():
-            try:
-                return self.parallel(size)
-            except _NoRanges:
-                self._stop.clear()
-                self.tracker.set(0)
         return self.sequential()
 
 

@@ -35,7 +35,7 @@ from gsdesktop.datamanager.errors import (
     ServerError,
     TransferError,
 )
-from gsdesktop.datamanager.transfer import CHUNK, pwrite_all
+from gsdesktop.datamanager.transfer import CHUNK
 
 log = logging.getLogger(__name__)
 
@@ -297,27 +297,11 @@ def read_into(
     return pos
 
 
-def copy_body(
-    resp: requests.Response,
-    fd: int,
-    pos: int,
-    end: int,
-    check: Callable[[], None],
-    landed: Callable[[int], None],
-    paths: list[str],
-) -> int:
-    """Write a (ranged) response body into ``fd`` from ``pos`` up to ``end``; returns where it stopped.
-
-    Reads into one reused 1 MiB buffer (:func:`read_into`), so a range costs no per-block
-    allocations; ``landed(new_pos)`` after every block is written. A broken connection raises
-    :class:`TransferError`; a failed write raises the ``OSError``.
-    """
-    buf = memoryview(bytearray(CHUNK))
-    while pos < end:
-        n = read_into(resp, buf, 0, min(CHUNK, end - pos), check, None, paths)
-        if not n:
-            break
-        pwrite_all(fd, buf[:n], pos)
-        pos += n
-        landed(pos)
-    return pos
+def single_part_etag(etag: str | None) -> str | None:
+    """The MD5 an S3 ETag stands for, or None for multipart/unknown ETags."""
+    if not etag:
+        return None
+    value = etag.strip().strip('"').lower()
+    if len(value) == 32 and all(c in "0123456789abcdef" for c in value):
+        return value
+    return None

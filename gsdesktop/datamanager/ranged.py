@@ -35,7 +35,7 @@ from gsdesktop.datamanager.errors import (
     LocalFileError,
     TransferError,
 )
-from gsdesktop.datamanager.http import error_for_exception, error_for_status, read_into
+from gsdesktop.datamanager.http import error_for_exception, error_for_status, read_into, single_part_etag
 from gsdesktop.datamanager.journal import DownloadRecord, TransferJournal, shared_journal
 from gsdesktop.datamanager.models import GSFileMetadata
 from gsdesktop.datamanager.transfer import (
@@ -151,7 +151,7 @@ class ParallelDownloader:
             hasher = InOrderHasher(chunks, block, size, done, writer.fd, pool.release, abort)
             try:
                 todo = iter(runs([c for c in range(chunks) if c not in done], self.span_blocks))
-                self._fetch(remote, writer, size, key, todo, tracker, hasher, pool, abort, cancel)
+                etag = self._fetch(remote, writer, size, key, todo, tracker, hasher, pool, abort, cancel)
                 writer.finish(size)  # the flush runs while the hash catches up with the last block
                 digest = hasher.result()
             except ConflictError:  # the file was replaced: what we have is of no use for a resume
@@ -168,12 +168,13 @@ class ParallelDownloader:
                 ) from exc
             finally:
                 hasher.close()
-            if meta.md5 and digest != meta.md5:
+            expected = meta.md5 or single_part_etag(etag)  # no MD5 recorded: a single-part ETag is one
+            if expected and digest != expected:
                 self.journal.drop_download(key)
                 with contextlib.suppress(OSError):
                     temp.unlink()
                 raise IntegrityError(
-                    f"Downloaded data does not match its checksum (expected {meta.md5}, got {digest}); "
+                    f"Downloaded data does not match its checksum (expected {expected}, got {digest}); "
                     f"{local} was not changed",
                     paths=[remote],
                 )
@@ -204,7 +205,7 @@ class ParallelDownloader:
         pool: BufferPool,
         abort: threading.Event,
         cancel: CancelToken | None,
-    ) -> None:
+    ) -> str | None:
         url_lock = threading.Lock()
         url: list[str] = []
         etag: list[str] = []  # the version every range must come from (the first answer's ETag)
@@ -338,6 +339,7 @@ class ParallelDownloader:
         if errors:
             abort.set()
             raise next((e for e in errors if not isinstance(e, Aborted)), errors[0])
+        return etag[0] if etag else None
 
 
 def runs(blocks: list[int], longest: int) -> list[list[int]]:

@@ -6,11 +6,8 @@
 from __future__ import annotations
 
 import base64
-import contextlib
 import ctypes
 import hashlib
-import math
-import mmap
 import os
 import queue
 import shutil
@@ -20,7 +17,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from gsdesktop.datamanager.errors import CancelledError, GSError, LocalFileError, TransferError
+from gsdesktop.datamanager.errors import CancelledError, GSError, LocalFileError
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -321,95 +318,6 @@ def pread_blocks(fd: int, offset: int, length: int, block: int = 4 * CHUNK) -> I
         yield data
         offset += len(data)
         length -= len(data)
-
-
-HASH_SLICE = 4 * CHUNK  # hashlib drops the GIL while it hashes each slice
-
-
-class OrderedHasher:
-    """MD5 of a file being filled out of order, on its own thread.
-
-    Every range is written front to back, so the hashed prefix can follow the range being filled right
-    behind its writer (``advance``) instead of waiting for whole ranges: hashing, the one inherently
-    serial step, runs while the data arrives and ends moments after the last byte lands. It reads the
-    file through a read-only memory map (no copies) where one is possible, else with ``pread``.
-    """
-
-    def __init__(self, fd: int, size: int, chunk_size: int, done: set[int]) -> None:
-        self._fd = fd
-        self._size = size
-        self._chunk = chunk_size
-        self._chunks = max(1, math.ceil(size / chunk_size))
-        self._filled = {c: self._length(c) for c in done}  # bytes landed from each range's start
-        self._cond = threading.Condition()
-        self._digest = hashlib.md5(usedforsecurity=False)
-        self._next = 0  # the range being hashed
-        self._hashed = 0  # bytes of it hashed so far
-        self._closed = False
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="gs-md5-ordered", daemon=True)
-        self._thread.start()
-
-    def _length(self, chunk: int) -> int:
-        return min(self._chunk, self._size - chunk * self._chunk)
-
-    def advance(self, chunk: int, filled: int) -> None:
-        """``filled`` bytes from the start of range ``chunk`` are on disk."""
-        with self._cond:
-            self._filled[chunk] = filled
-            if chunk == self._next:
-                self._cond.notify()
-
-    def mark(self, chunk: int) -> None:
-        self.advance(chunk, self._length(chunk))
-
-    def _run(self) -> None:
-        mapped: mmap.mmap | None = None
-        if not self._size:
-            return  # nothing to hash: the digest of no bytes
-        try:
-            with contextlib.suppress(OSError, ValueError):
-                mapped = mmap.mmap(self._fd, self._size, access=mmap.ACCESS_READ)
-            while self._next < self._chunks:
-                with self._cond:
-                    while self._filled.get(self._next, 0) <= self._hashed and not self._closed:
-                        self._cond.wait()
-                    upto = self._filled.get(self._next, 0)
-                    if upto <= self._hashed:
-                        return  # closed
-                base = self._next * self._chunk
-                self._hash(mapped, base + self._hashed, upto - self._hashed)
-                self._hashed = upto
-                if upto >= self._length(self._next):
-                    self._next, self._hashed = self._next + 1, 0
-        except BaseException as exc:
-            self._error = exc
-        finally:
-            if mapped is not None:
-                mapped.close()
-
-    def _hash(self, mapped: mmap.mmap | None, offset: int, length: int) -> None:
-        if mapped is None:
-            for block in pread_blocks(self._fd, offset, length):
-                self._digest.update(block)
-            return
-        with memoryview(mapped) as view:
-            for at in range(offset, offset + length, HASH_SLICE):
-                self._digest.update(view[at : min(at + HASH_SLICE, offset + length)])
-
-    def result(self) -> str:
-        self._thread.join()
-        if self._error is not None:
-            raise LocalFileError(f"Cannot read back the downloaded file: {self._error}")
-        if self._next < self._chunks and self._size:
-            raise TransferError("The download did not finish")
-        return self._digest.hexdigest()
-
-    def close(self) -> None:
-        with self._cond:
-            self._closed = True
-            self._cond.notify_all()
-        self._thread.join(timeout=60)
 
 
 def fsync_dir(folder: Path) -> None:

@@ -102,7 +102,7 @@ class TransferConfig:
 
     transfer_timeout: float = float(DEFAULT_TRANSFER_TIMEOUT)
     multipart_threshold: int = 64 * MIB
-    resumable_download_threshold: int = 256 * MIB
+    resumable_download_threshold: int = 64 * MIB
     upload_workers: int = 4
     download_workers: int = 4
     download_block: int = 8 * MIB

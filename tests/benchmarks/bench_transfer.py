@@ -1,11 +1,10 @@
 """1 GiB upload (MD5 included) and download through the Data Manager vs rclone on the same SeaweedFS.
 
-Two client paths are measured against the same rclone runs: the default one
-(``DataManagerClient.upload``/``download``, which hand files of at least ``multipart_threshold`` to the
-multipart / journaled parallel-download module when it is installed) and the built-in one (one signed
-PUT; parallel ranged GETs hashed from the page cache). Each figure is the best of 3 interleaved rounds;
-every timed step starts after ``ctx.settle()`` (dirty pages flushed) for both tools alike, and the
-downloads take turns at running first after the uploads."""
+Measured against the same rclone runs: the default paths (``DataManagerClient.upload``/``download``,
+which hand files of at least ``multipart_threshold`` to the multipart upload and large downloads to the
+journaled parallel ranged downloader, the only ranged downloader) and the single signed PUT. Each figure
+is the best of 3 interleaved rounds; every timed step starts after ``ctx.settle()`` (dirty pages
+flushed) for both tools alike, and the downloads take turns at running first after the uploads."""
 
 from __future__ import annotations
 
@@ -56,11 +55,10 @@ def run(ctx: BenchContext) -> list[BenchResult]:
         # Every figure is the best of `reps` interleaved rounds, for both tools alike: the machine is
         # shared by other work, so single runs vary by 2x and more.
         reps = 1 if ctx.quick else 3
-        times: dict[str, list[float]] = {k: [] for k in ("rup", "up", "single", "down", "builtin", "rdown")}
+        times: dict[str, list[float]] = {k: [] for k in ("rup", "up", "single", "down", "rdown")}
         down = ctx.workdir / "bench-down.bin"
         rdown = ctx.workdir / "bench-rclone-down.bin"
         default_threshold = client.multipart_threshold
-        default_download = client.resumable_download_threshold
 
         def download(target: Path) -> None:
             client.download(remote, target)
@@ -68,9 +66,8 @@ def run(ctx: BenchContext) -> list[BenchResult]:
             target.unlink()
 
         def use(default: bool) -> None:
-            big = 1 << 62  # the single signed PUT / the built-in ranged download
+            big = 1 << 62  # the single signed PUT
             client.multipart_threshold = default_threshold if default else big
-            client.resumable_download_threshold = default_download if default else big
 
         def measure(key: str, fn: Callable[[], object]) -> None:
             ctx.settle()
@@ -85,10 +82,6 @@ def run(ctx: BenchContext) -> list[BenchResult]:
             use(default=True)
             measure("down", lambda: download(down))
 
-        def ours_builtin() -> None:
-            use(default=False)
-            measure("builtin", lambda: download(down))
-
         for rep in range(reps):
             rkey = ctx.rclone_path(f"rclone-bench/{user}/up{rep}.bin")  # a new key: rclone skips copies
             ctx.settle()
@@ -98,9 +91,9 @@ def run(ctx: BenchContext) -> list[BenchResult]:
             use(default=False)
             measure("single", lambda: client.upload(src, remote + ".single"))
             # A download right after an upload is slower for any tool (the store is still busy with
-            # what it just took in), so the three downloads take turns at being first.
-            steps: list[Callable[[], None]] = [ours_default, ours_builtin, partial(rclone_down, rkey)]
-            for step in steps[rep % 3 :] + steps[: rep % 3]:
+            # what it just took in), so the downloads take turns at being first.
+            steps: list[Callable[[], None]] = [ours_default, partial(rclone_down, rkey)]
+            for step in steps[rep % 2 :] + steps[: rep % 2]:
                 step()
         best = {k: min(v) for k, v in times.items()}
         spread = "; ".join(f"{k} {'/'.join(f'{x:.1f}' for x in v)}" for k, v in times.items())
@@ -111,9 +104,7 @@ def run(ctx: BenchContext) -> list[BenchResult]:
             BenchResult(f"download {label}, default path", best["down"], "s", best["rdown"], 0.95,
                         note=f"MD5 verified, fsync, atomic rename; {note}"),
             BenchResult(f"upload {label} (MD5 included), single signed PUT", best["single"], "s", best["rup"],
-                        0.75, note=note),
-            BenchResult(f"download {label}, built-in 4x ranged", best["builtin"], "s", best["rdown"], 0.95,
-                        note=f"all runs (s): {spread}"),
+                        0.75, note=f"{note}; all runs (s): {spread}"),
         ]  # fmt: skip
     finally:
         src.unlink(missing_ok=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import dataclasses
 import hashlib
 import os
 import secrets
@@ -23,7 +24,6 @@ from pathlib import Path
 import boto3
 import pytest
 
-from gsdesktop.datamanager import download as dl
 from gsdesktop.datamanager.client import DataManagerClient
 from gsdesktop.datamanager.errors import (
     CancelledError,
@@ -204,10 +204,11 @@ def test_storage_failures_during_upload_reopen_the_file(
 def test_broken_downloads_resume_with_range(
     stack: Stack, user: tuple[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, parallel: bool
 ) -> None:
-    if parallel:
-        monkeypatch.setattr(dl, "PARALLEL_MIN", 1 << 20)
-        monkeypatch.setattr(dl, "PART_SIZE", 512 * 1024)
     c = _client(stack, user)
+    if parallel:  # the ranged downloader, in 1 MiB blocks, one request each
+        c.config = dataclasses.replace(
+            c.config, resumable_download_threshold=1 << 20, download_block=1 << 20, download_span=1 << 20
+        )
     src = _file(tmp_path, "big.bin", 3_000_000)
     c.upload(src, f"{c.home}/big.bin")
     stack.s3.clear()

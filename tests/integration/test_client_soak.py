@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import random
@@ -10,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from gsdesktop.datamanager import download as dl
 from gsdesktop.datamanager.client import DataManagerClient
 from tests.integration.test_client_faults import Stack, stack, user  # noqa: F401 - fixtures
 
@@ -25,8 +25,6 @@ def test_random_faults_soak(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(dl, "PARALLEL_MIN", 2 << 20)  # exercise the ranged path too
-    monkeypatch.setattr(dl, "PART_SIZE", 512 * 1024)
     rng = random.Random(seed)
     src = tmp_path / "src"
     src.mkdir()
@@ -48,6 +46,10 @@ def test_random_faults_soak(
     stack.s3.add(lambda m, t: rng.random() < 0.05, "status", status=500, times=-1)
 
     client = DataManagerClient(stack.dm.url, user[0], user[1], retries=8)
+    # exercise the ranged path too (1 MiB blocks)
+    client.config = dataclasses.replace(
+        client.config, resumable_download_threshold=2 << 20, download_block=1 << 20, download_span=1 << 20
+    )
     remote = f"{client.home}/soak"
     client.mkdir(remote)
     with ThreadPoolExecutor(4) as pool:

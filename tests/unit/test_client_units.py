@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
-import random
 import stat
 import threading
 from pathlib import Path
@@ -189,56 +187,36 @@ def test_sso_files_and_config(tmp_home: Path, monkeypatch: pytest.MonkeyPatch) -
     assert creds.normalize_server("HTTP://Host:80/") == "http://host:80"
 
 
-def _hash_with_ordered_hasher(tmp_path, data: bytes, chunk: int, writers: int) -> str:  # type: ignore[no-untyped-def]
-    """Fill a real file out of order from several threads (each range front to back, as the ranged
-    downloaders do) while an OrderedHasher follows; returns its digest."""
-    from gsdesktop.datamanager.transfer import OrderedHasher, pwrite_all
+def test_transfer_config_is_read_from_the_environment_by_from_env_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The client takes its settings as a value; only ``TransferConfig.from_env()`` (the CLI and the
+    app call it) reads the variables, and it checks them."""
+    from gsdesktop.datamanager.client import DataManagerClient
+    from gsdesktop.datamanager.errors import SettingError
+    from gsdesktop.datamanager.transport import TransferConfig
 
-    path = tmp_path / "filled.bin"
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        os.ftruncate(fd, len(data))
-        hasher = OrderedHasher(fd, len(data), chunk, set())
-        ranges = list(range(max(1, -(-len(data) // chunk))))
-        random.Random(len(data)).shuffle(ranges)
-        lock = threading.Lock()
-
-        def writer() -> None:
-            while True:
-                with lock:
-                    if not ranges:
-                        return
-                    n = ranges.pop()
-                start, end = n * chunk, min(len(data), (n + 1) * chunk)
-                for at in range(start, end, 4096):
-                    piece = data[at : min(end, at + 4096)]
-                    pwrite_all(fd, piece, at)
-                    hasher.advance(n, at + len(piece) - start)
-                hasher.mark(n)
-
-        threads = [threading.Thread(target=writer) for _ in range(writers)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(30)
-        result: list[str] = []
-        waiter = threading.Thread(target=lambda: result.append(hasher.result()), daemon=True)
-        waiter.start()
-        waiter.join(30)
-        hasher.close()
-        assert result, "the hasher never finished"
-        return result[0]
-    finally:
-        os.close(fd)
-
-
-def test_ordered_hasher_follows_ranges_filled_out_of_order(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    data = os.urandom(300_000 + 17)
-    assert _hash_with_ordered_hasher(tmp_path, data, 65_536, 4) == hashlib.md5(data).hexdigest()
-
-
-def test_ordered_hasher_of_an_empty_file(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    assert _hash_with_ordered_hasher(tmp_path, b"", 65_536, 2) == hashlib.md5(b"").hexdigest()
+    mib = 1024 * 1024
+    for name, value in (
+        ("GSDESKTOP_TRANSFER_TIMEOUT", "7"),
+        ("GSDESKTOP_MULTIPART_THRESHOLD_MIB", "9"),
+        ("GSDESKTOP_UPLOAD_WORKERS", "3"),
+        ("GSDESKTOP_DOWNLOAD_WORKERS", "5"),
+        ("GSDESKTOP_DOWNLOAD_BLOCK_MIB", "2"),
+        ("GSDESKTOP_DOWNLOAD_SPAN_MIB", "6"),
+    ):
+        monkeypatch.setenv(name, value)
+    got = TransferConfig.from_env()
+    assert got == TransferConfig(7.0, 9 * mib, 64 * mib, 3, 5, 2 * mib, 6 * mib)
+    with DataManagerClient("http://127.0.0.1:9", "alice") as plain:
+        assert plain.config == TransferConfig() and plain.transfer_timeout == 300.0  # no env read here
+    with DataManagerClient("http://127.0.0.1:9", "alice", config=got, transfer_timeout=2) as given:
+        assert given.transfer_timeout == 2.0 and given.multipart_threshold == 9 * mib
+        given.multipart_threshold = 5 * mib  # the facade's settings stay assignable
+        assert given.transport.config.multipart_threshold == 5 * mib
+    monkeypatch.setenv("GSDESKTOP_DOWNLOAD_WORKERS", "many")
+    with pytest.raises(SettingError, match="GSDESKTOP_DOWNLOAD_WORKERS must be a whole number from 1 to 64"):
+        TransferConfig.from_env()
 
 
 def test_settings_from_the_environment_are_checked(monkeypatch: pytest.MonkeyPatch) -> None:
