@@ -181,21 +181,11 @@ class DataManagerClient:
         self.close()
 
     def login(self) -> str:
-        """Basic-auth login at ``/identityServer/basic``; returns (and keeps) the ``gs-token``.
-
-        Raises:
-            AuthenticationError: wrong user name or password.
-            CredentialsUnavailableError: no password to log in with.
-        """
+        """Sign in with the password; returns (and keeps) the ``gs-token`` (see :meth:`Transport.login`)."""
         return self.transport.login()
 
     def sign_in(self, password: str) -> str:
-        """Sign in again with ``password`` (the session ended, the password changed): every later request
-        uses it. On failure the previous credentials stay. Returns the new token.
-
-        Raises:
-            AuthenticationError: wrong password.
-        """
+        """Sign in again with a new ``password`` (see :meth:`Transport.sign_in`)."""
         return self.transport.sign_in(password)
 
     def request(
@@ -208,11 +198,7 @@ class DataManagerClient:
         ok: Iterable[int] = (),
         **kwargs: Any,
     ) -> requests.Response:
-        """Authenticated request to ``server_url + route``; one transparent re-login on 401.
-
-        Non-2xx answers (other than those listed in ``ok``) raise the mapped :class:`GSError`.
-        Redirects are not followed unless ``allow_redirects=True`` is passed.
-        """
+        """Authenticated request to ``server_url + route`` (see :meth:`Transport.request`)."""
         return self.transport.request(method, route, paths=paths, action=action, ok=ok, **kwargs)
 
     # --- metadata and listings ---------------------------------------------------------------------

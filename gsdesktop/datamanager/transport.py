@@ -272,7 +272,12 @@ class Transport:
         return token
 
     def sign_in(self, password: str) -> str:
-        """Sign in again with ``password``; on failure the previous credentials stay."""
+        """Sign in again with ``password`` (the session ended, the password changed): every later request
+        uses it. On failure the previous credentials stay. Returns the new token.
+
+        Raises:
+            AuthenticationError: wrong password.
+        """
         with self._login_lock:
             old = self._password, self._token
             self._password = password
