@@ -110,6 +110,11 @@ class Transfer:
         Download… may save under another name than the server's)."""
         return self.local.name
 
+    def restart(self) -> None:
+        """Back to the start, as a retry begins it again (a fresh cancel token, no progress, no rate)."""
+        self.cancel, self.error, self.done, self._samples = CancelToken(), "", 0, []
+        self.started = self.finished_at = 0.0
+
     def rate(self, now: float | None = None) -> float:
         """Bytes per second over the last few seconds (0 when unknown)."""
         now = time.monotonic() if now is None else now
@@ -405,8 +410,7 @@ class TransferManager(QObject):
             old = self._interrupted(Kind.UPLOAD, t.local, t.remote)
             if old is not None:  # the journal's row of this very upload continues instead
                 return self._continue(old)
-        t.cancel, t.error, t.done, t._samples = CancelToken(), "", 0, []
-        t.started = t.finished_at = 0.0
+        t.restart()
         t.batch = 0  # on its own now: a finished retried upload refreshes its folder by itself
         return self._continue(t)
 
