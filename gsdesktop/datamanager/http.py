@@ -79,7 +79,7 @@ class TransferRetry(Retry):
 
     def new(self, **kw: Any) -> TransferRetry:
         kw.setdefault("deadline", self.deadline)
-        return super().new(**kw)  # type: ignore[return-value]
+        return super().new(**kw)
 
 
 def transfer_retry(retries: int = DEFAULT_RETRIES, budget: float | None = None) -> TransferRetry:

@@ -206,7 +206,7 @@ class S3Store:
             if self.cfg.region and self.cfg.region != "us-east-1" and not self.cfg.endpoint:
                 self.s3.create_bucket(
                     Bucket=self.bucket,
-                    CreateBucketConfiguration={"LocationConstraint": self.cfg.region},  # type: ignore[typeddict-item]
+                    CreateBucketConfiguration={"LocationConstraint": self.cfg.region},
                 )
             else:
                 self.s3.create_bucket(Bucket=self.bucket)

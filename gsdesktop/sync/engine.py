@@ -668,7 +668,7 @@ class SyncEngine:
 
     def _data_fingerprint(self) -> str | None:
         getter = getattr(self.client, "data_fingerprint", None)
-        return None if getter is None else getter()  # type: ignore[no-any-return]
+        return None if getter is None else getter()
 
     def _restore_mode(self, before: str | None, after: str | None) -> bool:
         """Whether this cycle runs in restore mode (I17: the server's data fingerprint changed).

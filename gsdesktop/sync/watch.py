@@ -84,7 +84,7 @@ class WatchLoop:
 
             loop = self
 
-            class Handler(FileSystemEventHandler):  # type: ignore[misc]
+            class Handler(FileSystemEventHandler):
                 def on_any_event(self, event: FileSystemEvent) -> None:
                     loop._on_event(event)
 

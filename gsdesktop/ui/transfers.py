@@ -594,12 +594,12 @@ class ProgressDelegate(QStyledItemDelegate):
             super().paint(painter, option, index)
             return
         bar = QStyleOptionProgressBar()
-        bar.rect = option.rect.adjusted(2, 3, -2, -3)  # type: ignore[attr-defined]
-        bar.minimum, bar.maximum, bar.progress = 0, 100, value  # type: ignore[attr-defined]
-        bar.text = f"{value}%"  # type: ignore[attr-defined]
-        bar.textVisible = True  # type: ignore[attr-defined]
-        bar.state = option.state | QStyle.StateFlag.State_Horizontal  # type: ignore[attr-defined]  # (else: vertical)
-        style = option.widget.style() if option.widget else None  # type: ignore[attr-defined]
+        bar.rect = option.rect.adjusted(2, 3, -2, -3)
+        bar.minimum, bar.maximum, bar.progress = 0, 100, value
+        bar.text = f"{value}%"
+        bar.textVisible = True
+        bar.state = option.state | QStyle.StateFlag.State_Horizontal  # (else: vertical)
+        style = option.widget.style() if option.widget else None
         if style is not None:
             style.drawControl(QStyle.ControlElement.CE_ProgressBar, bar, painter)
 
