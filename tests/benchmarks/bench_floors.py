@@ -17,6 +17,7 @@ import mmap
 import os
 import threading
 import time
+from functools import partial
 from pathlib import Path
 
 from tests.benchmarks.harness import BenchContext, BenchResult, timed
@@ -141,7 +142,7 @@ def run(ctx: BenchContext) -> list[BenchResult]:
             raise RuntimeError("the benchmark server must take the MD5 at complete")
         part_size = multipart.choose_part_size(size, offer)
         _whole, parts, _ = hash_parts(src, part_size)
-        original = multipart.PartHasher
+        original = vars(multipart)["PartHasher"]  # the name multipart's upload looks up
 
         def precomputed(path: Path, *args: object, **kwargs: object) -> _PrecomputedParts:
             return _PrecomputedParts(parts, path)
@@ -151,12 +152,12 @@ def run(ctx: BenchContext) -> list[BenchResult]:
             ctx.settle()
             theirs.append(ctx.rclone("copyto", str(src), ctx.rclone_path(f"floor/{user}/r{rep}.bin")))
             ctx.settle()
-            multipart.PartHasher = precomputed  # type: ignore[assignment,misc]
+            vars(multipart)["PartHasher"] = precomputed
             try:
                 target = f"{client.home}/floor{rep}.bin"
-                ours.append(timed(lambda target=target: client.upload(src, target)))
+                ours.append(timed(partial(client.upload, src, target)))
             finally:
-                multipart.PartHasher = original  # type: ignore[misc]
+                vars(multipart)["PartHasher"] = original
             ctx.settle()
             before = _disk_written()
             rfile = ctx.workdir / "floor-r.bin"

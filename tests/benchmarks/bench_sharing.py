@@ -65,7 +65,8 @@ def run(ctx: BenchContext) -> list[BenchResult]:
         alice.post(f"{sharing}/acl{tree}", json=body, timeout=30).raise_for_status()
     url = f"{base}/datamanager/files{tree}"
     assert _list_all(alice, url) == _list_all(bob, url)  # warm both, and the same entries
-    as_owner, as_reader = [], []
+    as_owner: list[float] = []
+    as_reader: list[float] = []
     for _ in range(5):
         for s, out in ((alice, as_owner), (bob, as_reader)):
             t0 = time.perf_counter()

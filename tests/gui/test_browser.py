@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QApplication
 from gsdesktop.datamanager.models import GSDataFormat
 from gsdesktop.ui.bridge import TaskRunner
 from gsdesktop.ui.browser import RemoteBrowser
+from gsdesktop.ui.browser_parts import PropertiesDialog
 from gsdesktop.ui.remote_model import KIND_ROLE, RemoteTreeModel
 from gsdesktop.ui.transfers import Status, TransferManager
 
@@ -347,7 +348,7 @@ def test_actions_new_rename_delete_properties_link(qtbot, client, tmp_path) -> N
 
     select_name(browser, "data.gct")
     assert browser.properties_action.isEnabled() and browser.copy_link_action.isEnabled()
-    shown = []
+    shown: list[PropertiesDialog] = []
     browser.show_properties(on_shown=shown.append)
     qtbot.waitUntil(lambda: bool(shown), timeout=30000)
     assert shown[0].values["MD5"] == uploaded.md5 and uploaded.md5
@@ -364,7 +365,12 @@ def test_actions_new_rename_delete_properties_link(qtbot, client, tmp_path) -> N
     client.upload(src, f"{home}/made/inner.gct")
     select_name(browser, "made")
     asked: list[str] = []
-    browser.confirm = lambda _t, text: bool(asked.append(text)) or True
+
+    def confirm(_title: str, text: str) -> bool:
+        asked.append(text)
+        return True
+
+    browser.confirm = confirm
     browser.delete_selected()
     assert asked and "everything inside" in asked[0]
     qtbot.waitUntil(lambda: "made" not in names(browser.model), timeout=30000)

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QApplication, QInputDialog, QMenu
 
 from gsdesktop.sync.events import ActionKind
 from gsdesktop.ui.activity import action_label
-from gsdesktop.ui.browser import link_lifetime
+from gsdesktop.ui.browser_parts import link_lifetime
 from tests.gui.test_browser import make_browser, names, select_name, wait_loaded
 
 
@@ -127,6 +127,7 @@ def test_rename_preselects_the_stem(qtbot, client) -> None:  # type: ignore[no-u
             from PySide6.QtWidgets import QLineEdit
 
             edit = dialog.findChild(QLineEdit)
+            assert edit is not None
             seen.append(edit.selectedText())
             dialog.reject()
 
@@ -142,7 +143,12 @@ def test_delete_says_the_synced_local_copy_goes_to_the_trash(qtbot, client, tmp_
     browser.synced_root = f"{home}/synced"  # what the app tells the browser
     wait_loaded(qtbot, browser.model, rows=1)
     texts: list[str] = []
-    browser.confirm = lambda _title, text: bool(texts.append(text))  # answer Cancel
+
+    def confirm(_title: str, text: str) -> bool:
+        texts.append(text)
+        return False  # answer Cancel
+
+    browser.confirm = confirm
     select_name(browser, "d")
     browser.delete_selected()
     assert "trash" in texts[0] and "this computer" in texts[0], texts[0]
@@ -202,9 +208,9 @@ def test_shift_f10_on_an_unselected_current_row_selects_it(qtbot, client, tmp_pa
     assert enabled == [True]  # the menu acts on the row it points at
 
 
-def test_folder_modified_is_not_the_listing_time_and_download_as_names_formats(
+def test_folder_modified_is_not_the_listing_time_and_download_as_names_formats(  # type: ignore[no-untyped-def]
     qtbot, client, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     home = client.home
     client.mkdir(f"{home}/fmt/implicit-parent/child", parents=True)
     src = tmp_path / "notes.txt"

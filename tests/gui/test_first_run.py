@@ -99,6 +99,7 @@ def test_wizard_picks_the_remote_folder_and_what_to_sync_before_the_first_sync( 
     wizard.next()
     assert wizard.currentPage() is wizard.selective
     sel = wizard.selective.model
+    assert sel is not None
     qtbot.waitUntil(lambda: sel.rowCount() == 2 and sel.data(sel.index(0, 0)) != "Loading…", timeout=30000)
     names = {sel.data(sel.index(r, 0)): sel.index(r, 0) for r in range(sel.rowCount())}
     assert set(names) == {"raw", "results"}

@@ -92,9 +92,9 @@ def test_pages_arrive_as_row_inserts(qtbot, qtmodeltester, client, runner, folde
     assert [model.node(model.index(r, 0)).row for r in range(model.rowCount())] == list(range(total))
 
 
-def test_sort_and_filter_changed_while_loading(
+def test_sort_and_filter_changed_while_loading(  # type: ignore[no-untyped-def]
     qtbot, qtmodeltester, client, runner, folder, small_pages
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     path, _files, _dirs = folder
     model = RemoteTreeModel(client, runner, path)
     qtmodeltester.check(model)
@@ -123,9 +123,9 @@ def test_sort_and_filter_changed_while_loading(
     assert _row_names(model) == _expected(client, path, DESC)
 
 
-def test_sub_folder_in_the_tree_gets_every_page(
+def test_sub_folder_in_the_tree_gets_every_page(  # type: ignore[no-untyped-def]
     qtbot, qtmodeltester, client, runner, folder, small_pages
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     path, _files, _dirs = folder
     model = RemoteTreeModel(client, runner, path)
     qtmodeltester.check(model)
@@ -205,9 +205,9 @@ class _GatedLister:
             yield page
 
 
-def test_rows_inserted_above_a_loading_folder_keep_parent_consistent(
+def test_rows_inserted_above_a_loading_folder_keep_parent_consistent(  # type: ignore[no-untyped-def]
     qtbot, qtmodeltester, client, runner, account, seaweed, monkeypatch
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """Regression: a later page inserted rows *above* a folder whose own listing had started.
 
     The store lists in byte order (the folder's marker, ``B D F``, then ``a c e g``) but the model

@@ -14,7 +14,8 @@ from PySide6.QtWidgets import QToolBar
 
 from gsdesktop.refget.client import index_remote
 from gsdesktop.refget.digests import compute
-from gsdesktop.ui.browser import PropertiesDialog, RemoteBrowser
+from gsdesktop.ui.browser import RemoteBrowser
+from gsdesktop.ui.browser_parts import PropertiesDialog
 from gsdesktop.ui.refget_actions import RefgetIdsPanel
 from tests.gui.test_browser import TickGap, make_browser, names, select_name, wait_loaded
 from tests.support.fasta import fasta_bytes, random_seq

@@ -25,10 +25,10 @@ def null_keyring():  # type: ignore[no-untyped-def]
     from keyring.backend import KeyringBackend
 
     class MemoryKeyring(KeyringBackend):
-        priority = 1  # type: ignore[assignment]
+        priority = 1
 
         def __init__(self) -> None:
-            super().__init__()
+            super().__init__()  # type: ignore[no-untyped-call]  # keyring ships no types
             self.store: dict[tuple[str, str], str] = {}
 
         def get_password(self, service: str, username: str) -> str | None:

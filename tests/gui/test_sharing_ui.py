@@ -10,6 +10,7 @@ import pytest
 import requests
 from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QTreeWidget, QTreeWidgetItem
 
 from gsdesktop.datamanager.client import DataManagerClient
 from gsdesktop.datamanager.errors import PermissionDeniedError
@@ -62,15 +63,22 @@ def wait_idle(qtbot, dialog: ServerDialog) -> None:  # type: ignore[no-untyped-d
     qtbot.waitUntil(lambda: not dialog.busy, timeout=20000)
 
 
+def item_at(tree: QTreeWidget, i: int) -> QTreeWidgetItem:
+    item = tree.topLevelItem(i)
+    assert item is not None, i
+    return item
+
+
 def rows(dialog: SharingDialog) -> list[tuple[str, str, str]]:
     tree = dialog.entries
-    return [tuple(tree.topLevelItem(i).text(c) for c in range(3)) for i in range(tree.topLevelItemCount())]  # type: ignore[misc]
+    return [(item_at(tree, i).text(0), item_at(tree, i).text(1), item_at(tree, i).text(2))
+            for i in range(tree.topLevelItemCount())]  # fmt: skip
 
 
 def select_row(dialog: SharingDialog, who: str) -> None:
     tree = dialog.entries
     for i in range(tree.topLevelItemCount()):
-        item = tree.topLevelItem(i)
+        item = item_at(tree, i)
         if item.text(0) == who:
             tree.setCurrentItem(item)
             item.setSelected(True)
@@ -195,13 +203,11 @@ def test_groups_create_add_members_admins_share_with_group_delete(  # type: igno
     dialog.user_edit.setText(bob.username)
     qtbot.mouseClick(dialog.add_button, Qt.MouseButton.LeftButton)
     wait_idle(qtbot, dialog)
-    members = {
-        dialog.members.topLevelItem(i).text(0): dialog.members.topLevelItem(i).text(1) for i in range(2)
-    }
+    members = {item_at(dialog.members, i).text(0): item_at(dialog.members, i).text(1) for i in range(2)}
     assert members == {alice.username: "Administrator", bob.username: "Member"}
 
     for i in range(dialog.members.topLevelItemCount()):
-        dialog.members.topLevelItem(i).setSelected(dialog.members.topLevelItem(i).text(0) == bob.username)
+        item_at(dialog.members, i).setSelected(item_at(dialog.members, i).text(0) == bob.username)
     assert dialog.admin_button.text().replace("&", "") == "Make admin"
     qtbot.mouseClick(dialog.admin_button, Qt.MouseButton.LeftButton)
     wait_idle(qtbot, dialog)
@@ -223,7 +229,12 @@ def test_groups_create_add_members_admins_share_with_group_delete(  # type: igno
     assert dialog.error_label.isVisible() and nobody in dialog.error_label.text()
 
     asked: list[str] = []
-    dialog.confirm = lambda _title, text: asked.append(text) is None
+
+    def confirm(_title: str, text: str) -> bool:
+        asked.append(text)
+        return True
+
+    dialog.confirm = confirm
     qtbot.mouseClick(dialog.delete_button, Qt.MouseButton.LeftButton)
     wait_idle(qtbot, dialog)
     assert asked and lab in asked[0]
@@ -334,11 +345,11 @@ def test_a_member_sees_the_group_cannot_manage_it_and_can_leave(qtbot, runner, a
         assert not w.isEnabled()
     tree = dialog.members
     for i in range(tree.topLevelItemCount()):
-        item = tree.topLevelItem(i)
+        item = item_at(tree, i)
         item.setSelected(item.text(0) == alice.username)
     assert not dialog.remove_button.isEnabled()  # only administrators remove others
     for i in range(tree.topLevelItemCount()):
-        item = tree.topLevelItem(i)
+        item = item_at(tree, i)
         item.setSelected(item.text(0) == bob.username)
     assert dialog.remove_button.isEnabled() and dialog.remove_button.text().replace("&", "") == "Leave"
     qtbot.mouseClick(dialog.remove_button, Qt.MouseButton.LeftButton)
@@ -348,9 +359,9 @@ def test_a_member_sees_the_group_cannot_manage_it_and_can_leave(qtbot, runner, a
     assert bob.username not in Sharing(alice).group(lab).members
 
 
-def test_enter_in_the_name_field_shares_and_nothing_else(
+def test_enter_in_the_name_field_shares_and_nothing_else(  # type: ignore[no-untyped-def]
     qtbot, runner, alice, bob, make_account, project
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     carol = make_account("carol").username
     Sharing(alice).grant(project, "user", bob.username, "read")
     dialog = open_dialog(qtbot, alice, runner, project)

@@ -6,12 +6,15 @@ import time
 from pathlib import Path
 
 import pytest
+from pytestqt.qtbot import QtBot
 
 from gsdesktop.datamanager import credentials as creds
 from gsdesktop.sync.engine import SyncConfig, SyncEngine
 from gsdesktop.ui.app import DesktopApp
 from gsdesktop.ui.prefs import Prefs
 from gsdesktop.ui.session import Session
+from gsdesktop.ui.wizard import FirstRunWizard
+from tests.conftest import Account
 from tests.gui.conftest import answer_next_dialog
 
 
@@ -142,8 +145,7 @@ def test_settings_offers_sign_in(qtbot, client, memory_keyring, tmp_home, tmp_pa
     close_app(app)
 
 
-def wizard_to_account_page(qtbot, account):  # type: ignore[no-untyped-def]
-    from gsdesktop.ui.wizard import FirstRunWizard
+def wizard_to_account_page(qtbot: QtBot, account: Account) -> FirstRunWizard:
 
     wizard = FirstRunWizard(Prefs())
     qtbot.addWidget(wizard)

@@ -9,6 +9,7 @@ import os
 import re
 import time
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
@@ -27,9 +28,9 @@ PROGRESS_LINE = re.compile(
 )
 
 
-def _app(client, local: Path, remote: str, state: Path, **config: object) -> DesktopApp:  # type: ignore[no-untyped-def]
+def _app(client, local: Path, remote: str, state: Path, **config: Any) -> DesktopApp:  # type: ignore[no-untyped-def]
     engine = SyncEngine(client, local, remote, SyncConfig(poll_interval=1.0, quiet_period=0.1, **config),
-                        state_dir=state)  # type: ignore[arg-type]  # fmt: skip
+                        state_dir=state)  # fmt: skip
     return DesktopApp(Session(client, engine, local, remote, Prefs(notifications=True)))
 
 
@@ -204,13 +205,13 @@ def test_tray_tooltip_and_menu_show_progress_and_files_in_flight(qtbot, client, 
                 36, 400, 100 << 20, 1300 << 20, ("run/a.bam", "run/b.bam", "c.txt", "d.txt"), 10 << 20
             )
         )
-        qtbot.waitUntil(lambda: "Syncing 37 of 400 files" in app.tray.toolTip())  # type: ignore[union-attr]
+        qtbot.waitUntil(lambda: "Syncing 37 of 400 files" in app.tray.toolTip())
         assert app.tray.toolTip() == (
             "GenomeSpace: Syncing 37 of 400 files, 1.2 GiB left, about 2 min\na.bam, b.bam, c.txt and 1 more"
         )
         assert app.menu_texts()[0] == "Syncing 37 of 400 files, 1.2 GiB left, about 2 min"
         emit(StateChanged(SyncState.IDLE, SyncState.SYNCING))
-        qtbot.waitUntil(lambda: "Up to date" in app.tray.toolTip())  # type: ignore[union-attr]
+        qtbot.waitUntil(lambda: "Up to date" in app.tray.toolTip())
     finally:
         app.bridge.detach()
         engine.close()

@@ -19,7 +19,7 @@ BACKEND = f"{__name__}.FileKeyring"
 class FileKeyring(KeyringBackend):
     """A real keyring backend (loaded by keyring via PYTHON_KEYRING_BACKEND) storing into a test file."""
 
-    priority = 1  # type: ignore[assignment]
+    priority = 1
 
     @staticmethod
     def _path() -> Path:

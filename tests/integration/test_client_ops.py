@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,9 +24,9 @@ from tests.conftest import Account
 
 
 @pytest.fixture
-def client(account: Account) -> DataManagerClient:
+def client(account: Account) -> Iterator[DataManagerClient]:
     c = DataManagerClient(account.server_url, account.username, account.password)
-    yield c  # type: ignore[misc]
+    yield c
     c.close()
 
 

@@ -6,6 +6,7 @@ import dataclasses
 import hashlib
 import os
 import random
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -34,7 +35,7 @@ def test_random_faults_soak(
         p.write_bytes(os.urandom(rng.choice([0, 1, 5000, 300_000, 1_500_000, 3_000_000])))
         files[p.name] = hashlib.md5(p.read_bytes()).hexdigest()
 
-    def sometimes(p: float) -> object:
+    def sometimes(p: float) -> Callable[[str, str], bool]:
         return lambda m, t: rng.random() < p
 
     stack.dm.add(sometimes(0.08), "status", status=503, times=-1)

@@ -28,7 +28,7 @@ class CountingClient(DataManagerClient):
         super().__init__(*args, **kwargs)
         self.dm_requests: list[str] = []
 
-    def request(self, method: str, route: str, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+    def request(self, method: str, route: str, **kwargs: Any) -> requests.Response:
         self.dm_requests.append(f"{method} {route}")
         return super().request(method, route, **kwargs)
 

@@ -326,7 +326,7 @@ def test_expired_part_url_is_requested_again(
         client.transport, journal=TransferJournal(tmp_path / "j.sqlite"), part_size=PART, workers=1,
         url_expires=1, url_margin=-5,
     )  # fmt: skip
-    slept = []
+    slept: list[int] = []
 
     def progress(done: int, total: int) -> None:
         if done >= PART and not slept:
@@ -361,10 +361,11 @@ def test_api_guards(account: Account, make_account) -> None:  # type: ignore[no-
     uid = info["uploadId"]
     # another user cannot see, sign for, complete or abort it
     one = {"parts": [{"partNumber": 1, "md5": "1" * 32}]}
-    for method, route, body in [("GET", f"/uploads/{uid}", None), ("DELETE", f"/uploads/{uid}", None),
+    req: object
+    for method, route, req in [("GET", f"/uploads/{uid}", None), ("DELETE", f"/uploads/{uid}", None),
                                 ("POST", f"/uploads/{uid}/urls", one),
                                 ("POST", f"/uploads/{uid}/complete", {"parts": []})]:  # fmt: skip
-        assert api(other, method, route, json=body).status_code == 404
+        assert api(other, method, route, json=req).status_code == 404
     out_of_range = {"parts": [{"partNumber": 99, "md5": "1" * 32}]}
     assert api(client, "POST", f"/uploads/{uid}/urls", json=out_of_range).status_code == 400
     no_auth = requests.get(client.server_url + f"/datamanager/multipart/uploads/{uid}", timeout=10)
@@ -504,7 +505,12 @@ def test_upload_survives_a_server_restart(account: Account, dm_server, tmp_path:
     def progress(done: int, total: int) -> None:
         if done >= PART and not restarted:  # the server dies; it is back 1.5 s later
             dm_server.kill()
-            t = threading.Thread(target=lambda: (time.sleep(1.5), dm_server.start()))
+
+            def back() -> None:
+                time.sleep(1.5)
+                dm_server.start()
+
+            t = threading.Thread(target=back)
             t.start()
             restarted.append(t)
 

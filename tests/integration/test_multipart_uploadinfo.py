@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import boto3
@@ -35,10 +36,10 @@ def scoped_s3(info: dict[str, object], endpoint: str | None) -> object:
     )
 
 
-def test_uploadinfo_credentials_write_only_that_object(
+def test_uploadinfo_credentials_write_only_that_object(  # type: ignore[no-untyped-def]
     account: Account,
     make_account,
-    seaweed: S3Config,  # type: ignore[no-untyped-def]
+    seaweed: S3Config,
 ) -> None:
     client = connect(account)
     other = make_account("v")
@@ -56,7 +57,7 @@ def test_uploadinfo_credentials_write_only_that_object(
     s3 = scoped_s3(info, seaweed.endpoint)
     s3.put_object(Bucket=seaweed.bucket, Key=info["s3ObjectKey"], Body=b"hello")  # type: ignore[attr-defined]
     assert store.get_bytes(info["s3ObjectKey"]) == b"hello"
-    denied = [
+    denied: list[Callable[[], object]] = [
         lambda: s3.put_object(Bucket=seaweed.bucket, Key=f"users/{account.username}/other.txt", Body=b"x"),  # type: ignore[attr-defined]
         lambda: s3.put_object(Bucket=seaweed.bucket, Key=f"users/{other.username}/x.txt", Body=b"x"),  # type: ignore[attr-defined]
         lambda: s3.get_object(Bucket=seaweed.bucket, Key=f"users/{other.username}/secret.txt"),  # type: ignore[attr-defined]

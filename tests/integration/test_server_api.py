@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
@@ -12,6 +12,9 @@ import requests
 from botocore.config import Config
 
 from tests.integration.test_server_helpers import DM, md5_pair
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3.type_defs import CompletedPartTypeDef
 
 FMT = "http://www.genomespace.org/datamanager/dataformat/"
 
@@ -206,7 +209,7 @@ def test_v1_uploadurl_binds_length_md5_type(dm: DM) -> None:
     b64, _ = md5_pair(data)
     r = dm.s.get(
         dm.url("v1.txt", "v1", "uploadurl"),
-        params={"Content-Length": len(data), "Content-MD5": b64, "Content-Type": "text/plain"},
+        params={"Content-Length": str(len(data)), "Content-MD5": b64, "Content-Type": "text/plain"},
         timeout=10,
     )
     assert r.status_code == 200
@@ -218,7 +221,7 @@ def test_v1_uploadurl_binds_length_md5_type(dm: DM) -> None:
     # genomespaceio sends no Content-MD5 to v1.0 uploadurl
     r = dm.s.get(
         dm.url("nomd5.txt", "v1", "uploadurl"),
-        params={"Content-Length": 3, "Content-Type": "text/plain"},
+        params={"Content-Length": "3", "Content-Type": "text/plain"},
         timeout=10,
     )
     assert r.status_code == 200
@@ -231,13 +234,13 @@ def test_v1_uploadurl_binds_length_md5_type(dm: DM) -> None:
 
 def test_uploadurls_validation(dm: DM) -> None:
     b64, _ = md5_pair(b"x")
-    ok = {"Content-Length": 1, "Content-MD5": b64, "Content-Type": "text/plain"}
+    ok = {"Content-Length": "1", "Content-MD5": b64, "Content-Type": "text/plain"}
     r = dm.s.get(dm.url("nodir/x.txt", endpoint="uploadurls"), params=ok, timeout=10)
     assert r.status_code == 404 and "parent" in r.json()["message"]
     for bad in (
-        {"Content-Length": 1, "Content-Type": "text/plain"},
+        {"Content-Length": "1", "Content-Type": "text/plain"},
         {**ok, "Content-Length": "abc"},
-        {**ok, "Content-Length": -1},
+        {**ok, "Content-Length": "-1"},
         {**ok, "Content-MD5": "not-base64!"},
         {**ok, "Content-MD5": "YWJj"},
         {"Content-MD5": b64, "Content-Type": "text/plain"},
@@ -395,7 +398,7 @@ def test_multipart_object_md5_from_metadata(dm: DM, seaweed: Any) -> None:
     md5 = hashlib.md5(part1 + part2).hexdigest()
     key = f"users/{dm.user}/big.bin"
     up = s3.create_multipart_upload(Bucket=seaweed.bucket, Key=key, Metadata={"md5-hash": md5})
-    parts = []
+    parts: list[CompletedPartTypeDef] = []
     for n, chunk in enumerate((part1, part2), 1):
         e = s3.upload_part(Bucket=seaweed.bucket, Key=key, UploadId=up["UploadId"], PartNumber=n, Body=chunk)
         parts.append({"PartNumber": n, "ETag": e["ETag"]})

@@ -54,7 +54,7 @@ class DM:
         b64, _ = md5_pair(data)
         r = self.s.get(
             self.url(rel, endpoint="uploadurls"),
-            params={"Content-Length": len(data), "Content-MD5": b64, "Content-Type": content_type},
+            params={"Content-Length": str(len(data)), "Content-MD5": b64, "Content-Type": content_type},
             timeout=30,
         )
         assert r.status_code == 200, r.text
@@ -88,6 +88,7 @@ def raw_request(
 ) -> tuple[int, str]:
     """Send ``raw_path`` byte for byte (no client-side dot-segment normalisation)."""
     parts = urlsplit(base)
+    assert parts.hostname, base
     conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
     try:
         conn.putrequest(method, raw_path, skip_accept_encoding=True)

@@ -53,7 +53,8 @@ def test_metrics_count_requests_signins_and_signed_bytes(dm_server: ServerProces
     md5 = base64.b64encode(hashlib.md5(body, usedforsecurity=False).digest()).decode()
     up = s.get(
         f"{url}/datamanager/v1.0/uploadurl/Home/{account.username}/m.txt",
-        params={"Content-Length": len(body), "Content-MD5": md5, "Content-Type": "text/plain"}, timeout=10,
+        params={"Content-Length": str(len(body)), "Content-MD5": md5, "Content-Type": "text/plain"},
+        timeout=10,
     )  # fmt: skip
     assert up.status_code == 200, up.text
     assert requests.put(up.text, data=body, headers={"Content-MD5": md5, "Content-Type": "text/plain"},

@@ -96,7 +96,7 @@ def test_two_replicas_share_one_store(
         b64, hexd = md5_pair(data)
         up = requests.get(
             f"{b}/datamanager/uploadurls/users/{name}/late.txt",
-            params={"Content-Length": len(data), "Content-MD5": b64, "Content-Type": "text/plain"},
+            params={"Content-Length": str(len(data)), "Content-MD5": b64, "Content-Type": "text/plain"},
             cookies={"gs-token": token_b},
             timeout=10,
         ).text

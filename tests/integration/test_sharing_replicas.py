@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 from typing import Any
 
@@ -91,7 +91,7 @@ def _eventually(read: Callable[[], Any], want: Any, timeout: float = PROPAGATION
         time.sleep(0.05)
 
 
-def _at_once(calls: list[Callable[[], requests.Response]]) -> list[str]:
+def _at_once(calls: Sequence[Callable[[], requests.Response]]) -> list[str]:
     """Run ``calls`` in threads released together; the texts of the answers that were not 200."""
     barrier = threading.Barrier(len(calls))
     errors: list[str] = []
@@ -158,10 +158,11 @@ def test_racing_grants_revokes_and_member_adds_through_two_replicas_all_land(
         assert fresh is not None and fresh.members == (owner.username,), round_no
     # and the replicas agree within the propagation bound
     for dm in (on_a, on_b):
-        view = _eventually(
-            lambda dm=dm: dm.s.get(f"{dm.base}{groups}/{group}", timeout=30).json()["members"],
-            [owner.username],
-        )
+
+        def members_seen(dm: DM = dm) -> Any:
+            return dm.s.get(f"{dm.base}{groups}/{group}", timeout=30).json()["members"]
+
+        view = _eventually(members_seen, [owner.username])
         assert view == [owner.username]
 
 

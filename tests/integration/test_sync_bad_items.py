@@ -29,7 +29,7 @@ def client(account, tmp_home: Path) -> Iterator[DataManagerClient]:  # type: ign
 def make_engine(
     client: DataManagerClient, local: Path, tmp_path: Path, remote: str = "sync", **cfg: object
 ) -> SyncEngine:
-    config = SyncConfig(**{**FAST.__dict__, **cfg})  # type: ignore[arg-type]
+    config = SyncConfig(**{**FAST.__dict__, **cfg})
     return SyncEngine(client, local, f"{client.home}/{remote}", config, state_dir=tmp_path / "state")
 
 

@@ -322,7 +322,9 @@ class Watcher:
     def once(self) -> dict[str, object]:
         out = subprocess.run([sys.executable, "-m", "gsdesktop", *self.args, "--once", "--json", "--quiet"],
                              env=self.env, capture_output=True, text=True, cwd=ROOT, timeout=300)  # fmt: skip
-        lines = [json.loads(ln) for ln in out.stdout.splitlines() if ln.startswith("{")]
+        lines: list[dict[str, object]] = [
+            json.loads(ln) for ln in out.stdout.splitlines() if ln.startswith("{")
+        ]
         assert lines, f"no summary (exit {out.returncode}): {out.stderr}"
         return lines[-1]
 
@@ -459,9 +461,9 @@ def seed() -> Iterator[int]:
     yield int(os.environ.get("GSDESKTOP_SYNC_SEED") or random.SystemRandom().randrange(1, 10**9))
 
 
-def test_randomized_two_folders_with_kills_and_faults(
+def test_randomized_two_folders_with_kills_and_faults(  # type: ignore[no-untyped-def]
     account, tmp_path: Path, tmp_home: Path, seed: int
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     run_scenario(seed, 14, account, tmp_path, tmp_home)
 
 

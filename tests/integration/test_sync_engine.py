@@ -6,6 +6,7 @@ import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -27,7 +28,7 @@ def client(account, tmp_home: Path) -> Iterator[DataManagerClient]:  # type: ign
 def make_engine(
     client: DataManagerClient, local: Path, tmp_path: Path, remote: str = "sync", **cfg: object
 ) -> SyncEngine:
-    config = SyncConfig(**{**FAST.__dict__, **cfg})  # type: ignore[arg-type]
+    config = SyncConfig(**{**FAST.__dict__, **cfg})
     return SyncEngine(client, local, f"{client.home}/{remote}", config, state_dir=tmp_path / "state")
 
 
@@ -218,7 +219,7 @@ def test_bandwidth_limits_hold_for_large_files(client: DataManagerClient, tmp_pa
     a.mkdir()
     b.mkdir()
     (a / "big.bin").write_bytes(os.urandom(70 * mib))
-    limits = {"max_upload_bps": 20 * mib, "max_download_bps": 20 * mib}
+    limits: dict[str, Any] = {"max_upload_bps": 20 * mib, "max_download_bps": 20 * mib}
     up_engine = make_engine(client, a, tmp_path / "ea", **limits)
     down_engine = make_engine(client, b, tmp_path / "eb", **limits)
     try:

@@ -16,7 +16,7 @@ import pytest
 
 from gsdesktop.datamanager.client import DataManagerClient
 from gsdesktop.datamanager.models import GSFileMetadata
-from gsdesktop.sync import ActionDone, ActionKind, CycleDone, SyncConfig, SyncEngine
+from gsdesktop.sync import ActionDone, ActionKind, CycleDone, SyncConfig, SyncEngine, SyncReport
 from gsdesktop.sync.events import SyncEvent
 from tests.integration.test_sync_engine import remote_tree, tree, write
 
@@ -49,7 +49,7 @@ def client(account, tmp_home: Path) -> Iterator[TimedClient]:  # type: ignore[no
 def engine(
     client: DataManagerClient, local: Path, state: Path, remote: str = "inst", **cfg: object
 ) -> SyncEngine:
-    config = SyncConfig(**{**FAST.__dict__, **cfg})  # type: ignore[arg-type]
+    config = SyncConfig(**{**FAST.__dict__, **cfg})
     return SyncEngine(client, local, f"{client.home}/{remote}", config, state_dir=state)
 
 
@@ -132,6 +132,7 @@ class Totals:
 
     def _on(self, ev: SyncEvent) -> None:
         if isinstance(ev, CycleDone):
+            assert isinstance(ev.report, SyncReport)
             self.bytes_up += ev.report.bytes_up
             self.bytes_down += ev.report.bytes_down
         elif isinstance(ev, ActionDone) and ev.kind is ActionKind.UPLOADED:

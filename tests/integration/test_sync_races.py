@@ -172,8 +172,8 @@ def converge(*engines: SyncEngine) -> None:
     raise AssertionError(f"no convergence: {reports}")
 
 
-def test_near_simultaneous_edits_on_two_machines_keep_both_versions(
-    account, seaweed, tmp_path: Path, tmp_home: Path  # type: ignore[no-untyped-def]
+def test_near_simultaneous_edits_on_two_machines_keep_both_versions(  # type: ignore[no-untyped-def]
+    account, seaweed, tmp_path: Path, tmp_home: Path
 ) -> None:
     """Item 2 with real timing: A and B (on two server replicas over one store) edit one file 0-100 ms
     apart and sync at once, 12 rounds. Every version written is the final content or a conflicted
@@ -264,8 +264,8 @@ def test_file_replaced_by_folder_while_the_other_machine_appends(
         eb.close()
 
 
-def test_a_server_listing_a_file_and_a_folder_of_one_name_costs_nothing_locally(
-    client: DataManagerClient, seaweed, account, tmp_path: Path, tmp_home: Path  # type: ignore[no-untyped-def]  # noqa: F811
+def test_a_server_listing_a_file_and_a_folder_of_one_name_costs_nothing_locally(  # type: ignore[no-untyped-def]
+    client: DataManagerClient, seaweed, account, tmp_path: Path, tmp_home: Path  # noqa: F811
 ) -> None:
     """Item 3, the outcome the race left in the store: a file ``x`` beside the folder ``x/``. The server
     settles such a clash the first time it lists the name (the folder keeps it, the file moves to

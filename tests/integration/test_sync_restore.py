@@ -158,9 +158,9 @@ def test_fingerprint_endpoint_is_stable_private_and_shown_by_the_cli(
     assert shown.stdout.strip() == value
 
 
-def test_cli_sync_warns_about_a_restored_server_and_keeps_local_files(
+def test_cli_sync_warns_about_a_restored_server_and_keeps_local_files(  # type: ignore[no-untyped-def]
     account, seaweed: S3Config, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     from tests.support.cli import cli_env, run_cli
 
     env = cli_env(tmp_path / "home", account.server_url, account.username, account.password)

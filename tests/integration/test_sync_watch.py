@@ -7,6 +7,7 @@ import statistics
 import threading
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -33,7 +34,7 @@ def watching(client: DataManagerClient, tmp_path: Path) -> Iterator[Callable[...
     engines: list[SyncEngine] = []
 
     def start(local: Path, remote: str = "w", **cfg: object) -> SyncEngine:
-        config = SyncConfig(**{**WATCH.__dict__, **cfg})  # type: ignore[arg-type]
+        config = SyncConfig(**{**WATCH.__dict__, **cfg})
         e = SyncEngine(
             client, local, f"{client.home}/{remote}", config, state_dir=tmp_path / f"s{len(engines)}"
         )
@@ -76,7 +77,7 @@ def test_save_to_server_latency_and_no_echo(client, watching, tmp_path: Path) ->
     for i in range(5):
         t0 = time.monotonic()
         write(local / f"note{i}.txt", os.urandom(1024))
-        wait_for(lambda i=i: client.exists(f"{root}/note{i}.txt"), step=0.01)
+        wait_for(partial(client.exists, f"{root}/note{i}.txt"), step=0.01)
         times.append(time.monotonic() - t0)
     assert statistics.median(times) < 2.0, times
     # a remote change comes down by polling, and the download is not echoed back up
@@ -140,9 +141,9 @@ def test_real_save_patterns(client, watching, tmp_path: Path) -> None:  # type: 
     assert uploads(eng, "report.txt") == 2, history  # v1, then the saved v2 exactly once
 
 
-def test_file_appended_during_upload_is_never_left_half_written(
+def test_file_appended_during_upload_is_never_left_half_written(  # type: ignore[no-untyped-def]
     client, tmp_path: Path, tmp_home: Path
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     local = tmp_path / "L"
     big = local / "growing.log"
     write(big, os.urandom(4 << 20))
@@ -174,7 +175,7 @@ def test_pause_resume_and_watcher_fallback(client, tmp_path: Path, monkeypatch: 
     monkeypatch.setattr(watch, "FALLBACK_SCAN", 0.5)
     local = tmp_path / "L"
     local.mkdir()
-    cfg = SyncConfig(**{**WATCH.__dict__, "poll_interval": 60.0})  # type: ignore[arg-type]
+    cfg = SyncConfig(**{**WATCH.__dict__, "poll_interval": 60.0})
     eng = SyncEngine(client, local, f"{client.home}/fb", cfg, state_dir=tmp_path / "s")
     eng.start()
     try:
@@ -197,7 +198,7 @@ def test_server_loss_goes_offline_and_resumes(account, seaweed, tmp_path: Path, 
     c = DataManagerClient(server.url, account.username, account.password, retries=0)
     local = tmp_path / "L"
     write(local / "first.txt", "1")
-    cfg = SyncConfig(**{**WATCH.__dict__, "poll_interval": 0.5})  # type: ignore[arg-type]
+    cfg = SyncConfig(**{**WATCH.__dict__, "poll_interval": 0.5})
     eng = SyncEngine(c, local, f"{c.home}/off", cfg, state_dir=tmp_path / "s")
     states: list[SyncState] = []
     eng.subscribe(lambda ev: states.append(ev.state) if hasattr(ev, "state") else None)

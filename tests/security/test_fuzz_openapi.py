@@ -17,6 +17,7 @@ import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
+from schemathesis.core.result import Err
 
 from tests.integration.test_server_helpers import DM
 from tests.support.servers import ServerProcess
@@ -39,6 +40,8 @@ def test_no_input_gives_a_server_error(dm_server: ServerProcess, make_account: A
     failures: list[str] = []
     operations = 0
     for result in schema.get_all_operations():
+        if isinstance(result, Err):
+            raise result.err()
         op = result.ok()
         if (op.method.upper(), op.path) in SKIP:
             continue

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from functools import partial
 from typing import Any
 from urllib.parse import quote
@@ -55,7 +55,7 @@ def callers(account: Account, dm_server: ServerProcess, replica: ServerProcess) 
     return [Caller(dm_server.url, account), Caller(replica.url, account)]
 
 
-def at_once(jobs: list[Callable[[], requests.Response]]) -> list[requests.Response]:
+def at_once(jobs: Sequence[Callable[[], requests.Response]]) -> list[requests.Response]:
     """Run ``jobs`` in threads released together; their answers in order."""
     barrier = threading.Barrier(len(jobs))
     out: list[requests.Response | BaseException | None] = [None] * len(jobs)
@@ -180,7 +180,9 @@ def upload(c: Caller, path: str, data: bytes) -> None:
 
 
 def move(c: Caller, src: str, dst: str) -> requests.Response:
-    v1 = lambda p: "/Home/" + p[len("/users/") :]  # noqa: E731
+    def v1(p: str) -> str:
+        return "/Home/" + p[len("/users/") :]
+
     return c.req("POST", f"/datamanager/v1.0/file{quote(v1(src))}", json={"path": v1(dst)})
 
 
@@ -216,7 +218,7 @@ def test_moving_a_folder_keeps_every_upload_that_arrives_meanwhile(callers: list
         jobs: list[Callable[[], requests.Response]] = [partial(move, callers[1], src, dst)]
         for name, data in new.items():
             url, headers = signed[name]
-            jobs.append(lambda u=url, h=headers, d=data: requests.put(u, data=d, headers=h, timeout=30))
+            jobs.append(partial(requests.put, url, data=data, headers=headers, timeout=30))
         answers = at_once(jobs)
         assert_clean(answers[0], (200,))
         confirmed = {n: d for (n, d), r in zip(new.items(), answers[1:], strict=True) if r.status_code == 200}

@@ -113,7 +113,7 @@ def test_nothing_can_be_written_below_a_hidden_folder_name(dm: DM, seaweed: S3Co
     for dialect, endpoint in (("beta", "uploadurls"), ("v1", "uploadurl")):
         r = dm.s.get(
             dm.url(rel, dialect, endpoint),
-            params={"Content-Length": len(data), "Content-MD5": b64, "Content-Type": "text/plain"},
+            params={"Content-Length": str(len(data)), "Content-MD5": b64, "Content-Type": "text/plain"},
             timeout=30,
         )
         assert r.status_code == 400, (dialect, r.text)

@@ -10,6 +10,7 @@ anything but his one key, and the credentials live no longer than the store's mi
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -96,7 +97,8 @@ def test_uploadinfo_credentials_cannot_be_widened(
         for n, body in ((1, b"a" * (5 * 1024 * 1024)), (2, b"tail"))
     ]
     s3.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=mpu, MultipartUpload={"Parts": parts})
-    assert store.get_bytes(key)[-4:] == b"tail"
+    got = store.get_bytes(key)
+    assert got is not None and got[-4:] == b"tail"
 
     # direct writes anywhere else are refused
     for other in (victim, f"users/{bob.username}/other.bin", key + ".x", key + "/x", ".gsdm/users.json"):
@@ -157,7 +159,7 @@ def test_uploadinfo_credentials_cannot_be_widened(
             "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "sts:AssumeRole"}],
         }
     )
-    for label, iam_call in (
+    iam_calls: tuple[tuple[str, Callable[[], object]], ...] = (
         ("CreateAccessKey", lambda: iam.create_access_key(UserName=SERVER_IDENTITY)),
         ("ListAccessKeys", lambda: iam.list_access_keys(UserName=SERVER_IDENTITY)),
         ("CreateUser", lambda: iam.create_user(UserName="bob-admin")),
@@ -169,7 +171,8 @@ def test_uploadinfo_credentials_cannot_be_widened(
             "PutRolePolicy",
             lambda: iam.put_role_policy(RoleName=role, PolicyName="x", PolicyDocument=WIDE_POLICY),
         ),
-    ):
+    )
+    for label, iam_call in iam_calls:
         try:
             iam_call()
             escalations.append(f"IAM {label} was answered")

@@ -307,6 +307,7 @@ class FaultProxy:
                 if not _send_all(client, head + b"\r\n\r\n"):
                     return
                 data = body
+            assert cut is not None  # cut is None only with hide_close, handled above once the head is in
             take = data[: max(0, cut - body_sent)]
             if take:
                 _send_all(client, take)

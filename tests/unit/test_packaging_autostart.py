@@ -32,7 +32,8 @@ def _parses_as_gui(argv: list[str]) -> bool:
         ns = build_parser().parse_args(args)
     except SystemExit:
         return False
-    return ns.command == "gui"
+    command: str | None = ns.command
+    return command == "gui"
 
 
 @pytest.fixture
@@ -74,8 +75,8 @@ def test_macos_launch_agent(autostart, tmp_path: Path) -> None:  # type: ignore[
 
 
 @pytest.mark.parametrize("exe_name", ["gsdesktop", "gsdesktop-gui"])
-def test_frozen_launch_command_opens_the_app(
-    autostart,  # type: ignore[no-untyped-def]
+def test_frozen_launch_command_opens_the_app(  # type: ignore[no-untyped-def]
+    autostart,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     exe_name: str,

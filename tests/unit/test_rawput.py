@@ -118,7 +118,12 @@ def test_head_larger_than_the_limit_raises() -> None:
     raw = b"HTTP/1.1 200 OK\r\n" + b"X-Pad: " + b"a" * (rawput.MAX_HEAD + 10) + b"\r\n\r\n"
     ours, theirs = socket.socketpair()
     ours.settimeout(5)
-    t = threading.Thread(target=lambda: (theirs.sendall(raw), theirs.shutdown(socket.SHUT_WR)))
+
+    def send() -> None:
+        theirs.sendall(raw)
+        theirs.shutdown(socket.SHUT_WR)
+
+    t = threading.Thread(target=send)
     t.start()
     try:
         with pytest.raises(rawput.RawHTTPError, match="too large"):

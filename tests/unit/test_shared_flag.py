@@ -33,7 +33,13 @@ def test_a_user_a_group_or_the_public_makes_it_shared() -> None:
 
 
 def test_odd_acls_are_tolerated_as_not_shared() -> None:
-    for acl in ("x", [], {"accessControlEntries": "x"}, {"accessControlEntries": [1, {"sid": "x"}]}):
+    odd: tuple[object, ...] = (
+        "x",
+        [],
+        {"accessControlEntries": "x"},
+        {"accessControlEntries": [1, {"sid": "x"}]},
+    )
+    for acl in odd:
         assert not meta(acl).shared
 
 

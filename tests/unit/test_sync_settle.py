@@ -27,7 +27,7 @@ def test_a_future_mtime_settles_once_seen_unchanged_for_the_settle_time() -> Non
 
 def test_a_growing_file_waits_longer_each_time_it_changes_after_it_settled() -> None:
     s = Settle(0.75, max_hold=60.0)
-    eligible = []
+    eligible: list[int] = []
     t = 0.0
     for k in range(30):  # 1 MiB appended every 2 s, looked at every 0.25 s
         mtime = 1000.0 + 2.0 * k

@@ -45,8 +45,8 @@ def ui_imports(ui: Path = UI, *, type_checking: bool = False) -> dict[str, set[s
                 parts = name.split(".")
                 if parts[:2] == ["gsdesktop", "ui"] and len(parts) > 2 and parts[2] in modules:
                     found.add(parts[2])
-            for child in ast.iter_child_nodes(node):
-                visit(child)
+            for sub in ast.iter_child_nodes(node):
+                visit(sub)
 
         visit(ast.parse(path.read_text(encoding="utf-8")))
         found.discard(path.stem)
