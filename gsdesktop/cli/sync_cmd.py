@@ -18,11 +18,14 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gsdesktop.cli.common import EXIT_AUTH, EXIT_NETWORK, add_server_options, client_from_args, guarded
 from gsdesktop.sync.conflicts import Conflict, Keep, ResolveError, open_conflicts, resolve, select
 from gsdesktop.sync.events import ConflictDetected
+
+if TYPE_CHECKING:  # the engine is imported when a sync runs (start-up time)
+    from gsdesktop.sync.engine import SyncEngine
 
 log = logging.getLogger(__name__)
 
@@ -277,7 +280,7 @@ def _sync(args: argparse.Namespace) -> int:
         client.close()
 
 
-def _watch(engine: Any) -> int:
+def _watch(engine: SyncEngine) -> int:
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: object) -> None:

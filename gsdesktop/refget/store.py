@@ -34,10 +34,13 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote
 
 from gsdesktop.refget.digests import Digests, IdKind, ParsedId
+
+if TYPE_CHECKING:  # boto3-stubs (a dev dependency)
+    from mypy_boto3_s3 import S3Client
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +111,7 @@ class RefgetStore:
         prefix: key prefix for refget objects.
     """
 
-    def __init__(self, s3: Any, bucket: str, prefix: str = PREFIX) -> None:
+    def __init__(self, s3: S3Client, bucket: str, prefix: str = PREFIX) -> None:
         self.s3 = s3
         self.bucket = bucket
         self.prefix = prefix

@@ -18,12 +18,15 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType, TracebackType
-from typing import Any
+from typing import TYPE_CHECKING
 
 import uvicorn
 
 from gsdesktop.server.seaweed import EmbeddedSeaweed, S3Config, running_store
 from gsdesktop.server.storage import S3Store
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +79,7 @@ class LocalServer:
     host: str
     port: int
     store: S3Config
-    app: Any
+    app: FastAPI
     _server: uvicorn.Server
     _thread: threading.Thread
     _store_handle: StoreHandle

@@ -13,7 +13,7 @@ import codecs
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
 
 FORMAT_BASE = "http://www.genomespace.org/datamanager/dataformat/"
 VERSION = "0.0.0"
@@ -162,7 +162,7 @@ class _Held:
 
     def __init__(self) -> None:
         self._mem = bytearray()
-        self._file: Any = None
+        self._file: IO[bytes] | None = None
 
     def add(self, data: bytes) -> None:
         if self._file is None and len(self._mem) + len(data) <= HELD_IN_MEMORY:

@@ -14,9 +14,8 @@ numbers themselves are sensitive.
 from __future__ import annotations
 
 import time
-from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
@@ -121,7 +120,7 @@ def metrics() -> Response:
     return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
 
-def install(app: Any) -> None:
+def install(app: FastAPI) -> None:
     """Add the counting middleware and the three endpoints to ``app``; count what its store signs."""
     app.state.store.on_signed = signed
     app.add_middleware(MetricsMiddleware)

@@ -44,7 +44,7 @@ import secrets
 import threading
 import time
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 from fastapi import APIRouter, Depends, Request
@@ -58,6 +58,9 @@ from gsdesktop.server.common import base_url, read_json
 from gsdesktop.server.paths import DMPath, PathError, parse_path
 from gsdesktop.server.storage import PRECONDITION_CODES, ObjectInfo, S3Store, error_code, is_not_found
 from gsdesktop.server.wire import answer, json_body
+
+if TYPE_CHECKING:  # boto3-stubs (a dev dependency)
+    from mypy_boto3_s3.type_defs import CompleteMultipartUploadRequestTypeDef
 
 log = logging.getLogger(__name__)
 
@@ -449,24 +452,23 @@ def _assemble(store: S3Store, state: UploadState, wanted: dict[int, str]) -> str
             raise MultipartError(
                 409, f"part {number} is not stored with that MD5 and {size} bytes; upload it again"
             )
-    cond: dict[str, str] = {}
+    request: CompleteMultipartUploadRequestTypeDef = {
+        "Bucket": store.bucket,
+        "Key": state.key,
+        "UploadId": state.s3_upload_id,
+        "MultipartUpload": {"Parts": [{"PartNumber": n, "ETag": f'"{wanted[n]}"'} for n in sorted(wanted)]},
+    }
     if state.if_match_etag:
-        cond["IfMatch"] = f'"{state.if_match_etag}"'
+        request["IfMatch"] = f'"{state.if_match_etag}"'
     elif state.if_none_match:
-        cond["IfNoneMatch"] = "*"
+        request["IfNoneMatch"] = "*"
     try:
-        done = store.s3.complete_multipart_upload(
-            Bucket=store.bucket,
-            Key=state.key,
-            UploadId=state.s3_upload_id,
-            MultipartUpload={"Parts": [{"PartNumber": n, "ETag": f'"{wanted[n]}"'} for n in sorted(wanted)]},
-            **cond,
-        )
+        done = store.s3.complete_multipart_upload(**request)
     except ClientError as exc:
         code = error_code(exc)
         if code in ("NoSuchUpload",):
             raise MultipartError(404, "the multipart upload no longer exists in the store") from exc
-        if cond and code in PRECONDITION_CODES:
+        if (state.if_match_etag or state.if_none_match) and code in PRECONDITION_CODES:
             # the precondition can never hold again for this upload: discard it
             abort_upload(store, state)
             message = preconditions.changed(state.dm_path.display(state.dialect)).message

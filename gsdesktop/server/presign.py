@@ -14,8 +14,11 @@ import logging
 import re
 import threading
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, quote, urlsplit
+
+if TYPE_CHECKING:  # boto3-stubs (a dev dependency)
+    from mypy_boto3_s3 import S3Client
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +29,7 @@ def _q(text: str) -> str:
     return quote(text, safe="-_.~")
 
 
-def signing_credentials(client: Any) -> Any:
+def signing_credentials(client: S3Client) -> Any:
     """The credentials ``client`` (a boto3 S3 client) signs with right now: ``access_key``,
     ``secret_key`` and ``token`` (a botocore ``ReadOnlyCredentials``; refreshed first when they expire).
 
@@ -36,14 +39,14 @@ def signing_credentials(client: Any) -> Any:
     compare their URLs with botocore's before first use, so a surprise turns them off instead of
     producing wrong signatures.
     """
-    return client._request_signer._credentials.get_frozen_credentials()
+    return client._request_signer._credentials.get_frozen_credentials()  # type: ignore[attr-defined]
 
 
 class _SelfCheckedSigner:
     """What both fast signers share: the one-time check against botocore's own URLs, the conditions
     for the fast path, and the cached SigV4 signing key."""
 
-    def __init__(self, presigner: Any, bucket: str) -> None:
+    def __init__(self, presigner: S3Client, bucket: str) -> None:
         self.presigner = presigner
         self.bucket = bucket
         self._ok: bool | None = None  # None: not checked yet

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus
 
 import boto3
@@ -25,7 +25,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from gsdesktop.server.seaweed import S3Config
 
-S3Client = Any  # boto3's S3 client (typed stubs are optional)
+if TYPE_CHECKING:  # boto3-stubs (a dev dependency) types the client for mypy; at run time it is boto3's
+    from mypy_boto3_s3 import S3Client
+else:
+    S3Client = Any
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +52,7 @@ class ObjectInfo:
     key: str
     size: int
     etag: str
-    last_modified: Any  # datetime from boto3
+    last_modified: datetime | None  # None when the store did not say
     content_type: str | None = None
     metadata: dict[str, str] | None = None
 
@@ -206,7 +209,7 @@ class S3Store:
             if self.cfg.region and self.cfg.region != "us-east-1" and not self.cfg.endpoint:
                 self.s3.create_bucket(
                     Bucket=self.bucket,
-                    CreateBucketConfiguration={"LocationConstraint": self.cfg.region},
+                    CreateBucketConfiguration={"LocationConstraint": self.cfg.region},  # type: ignore[typeddict-item]  # any region name: the store is not AWS
                 )
             else:
                 self.s3.create_bucket(Bucket=self.bucket)

@@ -507,7 +507,7 @@ class RemoteBrowser(QMainWindow):
             base = meta.path.rstrip("/")
 
             def plan(
-                base: str = base, name: str = meta.name, client: Any = self.client
+                base: str = base, name: str = meta.name, client: DataManagerClient = self.client
             ) -> list[tuple[str, Path, int | None]]:
                 out = []
                 for entry in client.list_recursive(base):

@@ -30,6 +30,7 @@ from PySide6.QtCore import (
     QTimer,
     Signal,
 )
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QStyle
 
 from gsdesktop.datamanager.models import GSDirectoryListing, GSFileMetadata
@@ -213,7 +214,7 @@ class RemoteTreeModel(QAbstractItemModel):
         self._root = Node(root.rstrip("/") or "/", None, None)
         self._sort_column = 0
         self._sort_order = Qt.SortOrder.AscendingOrder
-        self._icons: dict[str, Any] = {}
+        self._icons: dict[str, QIcon] = {}
         self._not_synced: frozenset[str] = frozenset()  # remote folders sync excludes (marked)
 
     # ==== navigation ====
@@ -770,7 +771,7 @@ class RemoteTreeModel(QAbstractItemModel):
         self.endInsertRows()
         self.load_failed.emit(node.path, exc)
 
-    def _icon(self, kind: str) -> Any:
+    def _icon(self, kind: str) -> QIcon:
         icon = self._icons.get(kind)
         if icon is None and kind.endswith("-shared"):
             icon = self._icons[kind] = shared_icon(self._icon(kind.removesuffix("-shared")))

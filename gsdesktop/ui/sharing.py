@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QRect, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QGuiApplication, QIcon, QPainter, QPixmap
@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QMenu,
     QPushButton,
     QToolBar,
+    QToolButton,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
@@ -40,6 +41,9 @@ from gsdesktop.datamanager.sharing import Acl, AclEntry, Sharing
 from gsdesktop.ui.bridge import TaskRunner
 from gsdesktop.ui.groups import GroupsDialog
 from gsdesktop.ui.server_dialog import ServerDialog, UserCompleter
+
+if TYPE_CHECKING:  # the browser owns these actions; it imports this module
+    from gsdesktop.ui.browser import RemoteBrowser
 
 SHARED_PREFIX = "Shared to "  # the server's virtual folder of what others shared with you
 PUBLIC_FOLDER = "Public"
@@ -341,7 +345,7 @@ class SharingActions:
             ``view``, ``model``, ``notify`` and ``statusBar()``).
     """
 
-    def __init__(self, browser: Any) -> None:
+    def __init__(self, browser: RemoteBrowser) -> None:
         self.browser = browser
         self._sharing: Sharing | None = None
         self.dialogs: dict[str, SharingDialog] = {}
@@ -368,13 +372,19 @@ class SharingActions:
             bar = QToolBar(tr("Places"), browser)
             browser.addToolBar(bar)
         before = next((a for a in bar.actions() if bar.widgetForAction(a) is browser.path_bar), None)
-        bar.insertSeparator(before)
-        for a in (self.home_action, self.shared_action, self.public_action, self.groups_action):
-            bar.insertAction(before, a)
+        places = (self.home_action, self.shared_action, self.public_action, self.groups_action)
+        if before is None:  # a toolbar of their own: in order
+            bar.addSeparator()
+            bar.addActions(places)
+            bar.addSeparator()
+        else:
+            bar.insertSeparator(before)
+            bar.insertActions(before, places)
+            bar.insertSeparator(before)
+        for a in places:
             button = bar.widgetForAction(a)
-            if button is not None:
+            if isinstance(button, QToolButton):
                 button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-        bar.insertSeparator(before)
         self.places_bar = bar
         browser.view.selectionModel().selectionChanged.connect(lambda *_: self.update())
         browser.model.modelReset.connect(self.update)

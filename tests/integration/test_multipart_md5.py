@@ -173,7 +173,9 @@ def test_complete_retried_after_the_store_assembled_the_file(account: Account, s
         Bucket=store.bucket,
         Key=state.key,
         UploadId=state.s3_upload_id,
-        MultipartUpload={"Parts": [{"PartNumber": p["partNumber"], "ETag": f'"{p["etag"]}"'} for p in parts]},
+        MultipartUpload={
+            "Parts": [{"PartNumber": n, "ETag": f'"{p["etag"]}"'} for n, p in enumerate(parts, 1)]
+        },
     )
     assert client.metadata(f"{client.home}/retried.bin").md5 is None  # assembled, no MD5 record yet
     other_parts = [parts[0], {"partNumber": 2, "etag": "6" * 32}]

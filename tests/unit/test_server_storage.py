@@ -42,7 +42,8 @@ def test_parse_list_decodes_url_encoded_keys() -> None:
     page = _parse_list(xml)
     assert [o.key for o in page.objects] == ["users/a/a b+cü.txt"]
     assert page.objects[0].size == 5 and page.objects[0].md5 == "5d41402abc4b2a76b9719d911017c592"
-    assert page.objects[0].last_modified.year == 2026
+    modified = page.objects[0].last_modified
+    assert modified is not None and modified.year == 2026
     assert page.prefixes == ["users/a/sub dir/"]
     assert page.next_token == "tok=="
 
