@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from gsdesktop.cli.common import EXIT_AUTH, EXIT_NETWORK, add_server_options, client_from_args, guarded
 from gsdesktop.sync.conflicts import Conflict, Keep, ResolveError, open_conflicts, resolve, select
-from gsdesktop.sync.events import ConflictDetected
+from gsdesktop.sync.events import ConflictDetected, SyncEvent, SyncProgress
 
 if TYPE_CHECKING:  # the engine is imported when a sync runs (start-up time)
     from gsdesktop.sync.engine import SyncEngine
@@ -149,7 +149,7 @@ class _Printer:
         self.tty = sys.stdout.isatty() if tty is None else tty
         self._line = ""  # the progress line on screen now ("" = none)
 
-    def event(self, ev: Any) -> None:
+    def event(self, ev: SyncEvent) -> None:
         from gsdesktop.sync import (
             ActionDone,
             ConflictDetected,
@@ -157,7 +157,6 @@ class _Printer:
             ProblemChanged,
             ServerRestored,
             StateChanged,
-            SyncProgress,
         )
 
         if isinstance(ev, SyncProgress | CycleDone) and self.tty and not (self.as_json or self.quiet):
@@ -193,7 +192,7 @@ class _Printer:
                 sys.stdout.write(self._line)
                 sys.stdout.flush()
 
-    def _progress(self, p: Any) -> None:
+    def _progress(self, p: SyncProgress | None) -> None:
         from gsdesktop.sync.progress import describe
 
         width = shutil.get_terminal_size((80, 20)).columns
@@ -206,7 +205,7 @@ class _Printer:
             self._line = text
 
 
-def _event_json(ev: Any) -> dict[str, Any] | None:
+def _event_json(ev: SyncEvent) -> dict[str, Any] | None:
     from gsdesktop.sync import (
         ActionDone,
         ConflictDetected,
