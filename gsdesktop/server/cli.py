@@ -11,7 +11,13 @@ import os
 import socket
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # imported by the handlers that use them (start-up time)
+    from gsdesktop.server.access import AccessStore
+    from gsdesktop.server.embedded import StoreHandle
+    from gsdesktop.server.seaweed import S3Config
+    from gsdesktop.server.users import UserStore
 
 ENV_PREFIX = "GSDM_"
 _TRUE = frozenset({"1", "true", "yes", "on"})
@@ -169,7 +175,7 @@ def _help(parser: argparse.ArgumentParser) -> int:
     return 2
 
 
-def _s3_config(args: argparse.Namespace) -> Any:
+def _s3_config(args: argparse.Namespace) -> S3Config | None:
     """An explicit S3Config from the options, or ``None`` (embedded store)."""
     from gsdesktop.server.seaweed import S3Config
 
@@ -192,7 +198,7 @@ def _s3_config(args: argparse.Namespace) -> Any:
     )
 
 
-def _open(args: argparse.Namespace) -> Any:
+def _open(args: argparse.Namespace) -> StoreHandle:
     from gsdesktop.server.embedded import open_store
 
     cfg = _s3_config(args)
@@ -228,7 +234,7 @@ def _read_password(args: argparse.Namespace) -> str:
     return first
 
 
-def _users(handle: Any) -> Any:
+def _users(handle: StoreHandle) -> UserStore:
     from gsdesktop.server.storage import S3Store
     from gsdesktop.server.users import UserStore
 
@@ -308,7 +314,7 @@ def cmd_data_fingerprint(args: argparse.Namespace) -> int:
     return 0
 
 
-def _access(handle: Any) -> Any:
+def _access(handle: StoreHandle) -> AccessStore:
     from gsdesktop.server.access import AccessStore
     from gsdesktop.server.storage import S3Store
 

@@ -6,12 +6,13 @@ import logging
 import posixpath
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import (
     QItemSelectionModel,
     QModelIndex,
     QPersistentModelIndex,
+    QPoint,
     QStandardPaths,
     Qt,
     QTimer,
@@ -55,6 +56,7 @@ from gsdesktop.ui.transfers import Kind, Status, Transfer, TransferManager, Tran
 
 if TYPE_CHECKING:
     from gsdesktop.datamanager.client import DataManagerClient
+    from gsdesktop.refget.client import RefgetIds
 
 log = logging.getLogger(__name__)
 # QTreeView lays out every exposed row on each change; beyond this many rows a single layout costs more
@@ -155,7 +157,12 @@ class RemoteBrowser(QMainWindow):
     def _build_actions(self) -> None:
         style = self.style()
 
-        def act(text: str, slot: Callable[[], Any], shortcut: Any = None, icon: Any = None) -> QAction:
+        def act(
+            text: str,
+            slot: Callable[[], object],
+            shortcut: str | QKeySequence.StandardKey | None = None,
+            icon: QStyle.StandardPixmap | None = None,
+        ) -> QAction:
             action = QAction(text, self)
             if shortcut is not None:
                 action.setShortcut(QKeySequence(shortcut))
@@ -266,7 +273,7 @@ class RemoteBrowser(QMainWindow):
         pos = rect.center() if rect.isValid() else self.view.viewport().rect().topLeft()
         self._context_menu(pos)
 
-    def _context_menu(self, pos: Any) -> None:
+    def _context_menu(self, pos: QPoint) -> None:
         self.build_context_menu().popup(self.view.viewport().mapToGlobal(pos))
 
     def build_context_menu(self) -> QMenu:
@@ -721,7 +728,7 @@ class RemoteBrowser(QMainWindow):
                 self.statusBar().showMessage(self.tr("Indexing {0} for refget…").format(meta.name))
                 self.refget.serve(meta.path)
 
-    def _on_refget_indexed(self, path: str, ids: Any) -> None:
+    def _on_refget_indexed(self, path: str, ids: RefgetIds) -> None:
         name = posixpath.basename(path)
         n = len(ids.sequences)
         text = self.tr("{0}: {1} sequence(s) servable at {2}/sequence/<id> (ids in Properties)").format(

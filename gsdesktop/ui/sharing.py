@@ -37,7 +37,7 @@ from PySide6.QtWidgets import (
 )
 from shiboken6 import isValid
 
-from gsdesktop.datamanager.sharing import Acl, AclEntry, Sharing
+from gsdesktop.datamanager.sharing import Acl, AclEntry, Group, Sharing
 from gsdesktop.ui.bridge import TaskRunner
 from gsdesktop.ui.groups import GroupsDialog
 from gsdesktop.ui.server_dialog import ServerDialog, UserCompleter
@@ -326,7 +326,7 @@ class SharingDialog(ServerDialog):
         if self.groups_known is None:
             sharing = self.sharing
 
-            def done(groups: list[Any]) -> None:
+            def done(groups: list[Group]) -> None:
                 if not isValid(self):
                     return
                 self.groups_known = [g.name for g in groups]

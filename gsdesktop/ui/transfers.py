@@ -26,7 +26,7 @@ from PySide6.QtCore import (
     QUrl,
     Signal,
 )
-from PySide6.QtGui import QAction, QDesktopServices
+from PySide6.QtGui import QAction, QDesktopServices, QPainter
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -588,7 +588,7 @@ class TransfersModel(ListTableModel):
 class ProgressDelegate(QStyledItemDelegate):
     """Draws the Progress column as a progress bar."""
 
-    def paint(self, painter: Any, option: QStyleOptionViewItem, index: Index) -> None:
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: Index) -> None:
         value = index.data(Qt.ItemDataRole.DisplayRole)
         if not isinstance(value, int):
             super().paint(painter, option, index)
