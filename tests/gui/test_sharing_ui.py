@@ -197,8 +197,9 @@ def test_groups_create_add_members_admins_share_with_group_delete(  # type: igno
     dialog.new_name.setText(lab)
     qtbot.mouseClick(dialog.create_button, Qt.MouseButton.LeftButton)
     wait_idle(qtbot, dialog)
-    assert dialog.current() is not None and dialog.current().name == lab  # type: ignore[union-attr]
-    assert dialog.current().your_role == "admin"  # type: ignore[union-attr]
+    group = dialog.current()
+    assert group is not None and group.name == lab
+    assert group.your_role == "admin"
 
     dialog.user_edit.setText(bob.username)
     qtbot.mouseClick(dialog.add_button, Qt.MouseButton.LeftButton)
@@ -311,12 +312,14 @@ def test_browser_has_sharing_in_the_menu_places_and_the_emblem(qtbot, alice, bob
     assert names(theirs.model) == [alice.username]
     owner = theirs.model.index(0, 0)
     select_name(theirs, alice.username)
-    assert is_virtual(theirs.model.metadata(owner).path)  # type: ignore[union-attr]
+    owner_meta = theirs.model.metadata(owner)
+    assert owner_meta is not None and is_virtual(owner_meta.path)
     assert not theirs.sharing.sharing_action.isEnabled()  # a view, not an item
     theirs.model.fetchMore(owner)
     wait_loaded(qtbot, theirs.model, owner, rows=1)
     shared = theirs.model.index(0, 0, owner)
-    assert theirs.model.metadata(shared).path == project  # type: ignore[union-attr]
+    shared_meta = theirs.model.metadata(shared)
+    assert shared_meta is not None and shared_meta.path == project
     shared_icon = theirs.model.data(shared, Qt.ItemDataRole.DecorationRole).cacheKey()
     assert shared_icon == theirs.model._icon("dir-shared").cacheKey()
     theirs.model.fetchMore(shared)  # the shared folder lists through its own path
@@ -339,7 +342,8 @@ def test_a_member_sees_the_group_cannot_manage_it_and_can_leave(qtbot, runner, a
     qtbot.addWidget(dialog)
     dialog.show()
     wait_idle(qtbot, dialog)
-    assert dialog.current() is not None and dialog.current().name == lab  # type: ignore[union-attr]
+    group = dialog.current()
+    assert group is not None and group.name == lab
     assert "member" in dialog.group_list.currentItem().text()
     for w in (dialog.delete_button, dialog.user_edit, dialog.add_button, dialog.admin_button):
         assert not w.isEnabled()

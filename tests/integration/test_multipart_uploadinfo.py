@@ -6,6 +6,7 @@ import hashlib
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import boto3
 import pytest
@@ -17,12 +18,15 @@ from gsdesktop.server.seaweed import S3Config
 from gsdesktop.server.storage import S3Store
 from tests.conftest import Account
 
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
 
 def connect(account: Account) -> DataManagerClient:
     return DataManagerClient(account.server_url, account.username, account.password)
 
 
-def scoped_s3(info: dict[str, object], endpoint: str | None) -> object:
+def scoped_s3(info: dict[str, object], endpoint: str | None) -> S3Client:
     creds = info["amazonCredentials"]
     assert isinstance(creds, dict)
     return boto3.client(
@@ -55,16 +59,16 @@ def test_uploadinfo_credentials_write_only_that_object(  # type: ignore[no-untyp
     assert set(creds) == {"accessKey", "secretKey", "sessionToken"}
     assert creds["accessKey"] != seaweed.access_key and creds["secretKey"] != seaweed.secret_key
     s3 = scoped_s3(info, seaweed.endpoint)
-    s3.put_object(Bucket=seaweed.bucket, Key=info["s3ObjectKey"], Body=b"hello")  # type: ignore[attr-defined]
+    s3.put_object(Bucket=seaweed.bucket, Key=info["s3ObjectKey"], Body=b"hello")
     assert store.get_bytes(info["s3ObjectKey"]) == b"hello"
     denied: list[Callable[[], object]] = [
-        lambda: s3.put_object(Bucket=seaweed.bucket, Key=f"users/{account.username}/other.txt", Body=b"x"),  # type: ignore[attr-defined]
-        lambda: s3.put_object(Bucket=seaweed.bucket, Key=f"users/{other.username}/x.txt", Body=b"x"),  # type: ignore[attr-defined]
-        lambda: s3.get_object(Bucket=seaweed.bucket, Key=f"users/{other.username}/secret.txt"),  # type: ignore[attr-defined]
-        lambda: s3.get_object(Bucket=seaweed.bucket, Key=f"users/{account.username}/mine.txt"),  # type: ignore[attr-defined]
-        lambda: s3.delete_object(Bucket=seaweed.bucket, Key=f"users/{account.username}/mine.txt"),  # type: ignore[attr-defined]
-        lambda: s3.list_objects_v2(Bucket=seaweed.bucket),  # type: ignore[attr-defined]
-        lambda: s3.get_object(Bucket=seaweed.bucket, Key=".gsdm/users.json"),  # type: ignore[attr-defined]
+        lambda: s3.put_object(Bucket=seaweed.bucket, Key=f"users/{account.username}/other.txt", Body=b"x"),
+        lambda: s3.put_object(Bucket=seaweed.bucket, Key=f"users/{other.username}/x.txt", Body=b"x"),
+        lambda: s3.get_object(Bucket=seaweed.bucket, Key=f"users/{other.username}/secret.txt"),
+        lambda: s3.get_object(Bucket=seaweed.bucket, Key=f"users/{account.username}/mine.txt"),
+        lambda: s3.delete_object(Bucket=seaweed.bucket, Key=f"users/{account.username}/mine.txt"),
+        lambda: s3.list_objects_v2(Bucket=seaweed.bucket),
+        lambda: s3.get_object(Bucket=seaweed.bucket, Key=".gsdm/users.json"),
     ]
     for attempt in denied:
         with pytest.raises(ClientError) as err:

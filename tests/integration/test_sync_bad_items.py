@@ -13,7 +13,15 @@ from pathlib import Path
 import pytest
 
 from gsdesktop.datamanager.client import DataManagerClient
-from gsdesktop.sync import CycleDone, ProblemChanged, ProblemKind, SyncConfig, SyncEngine, SyncState
+from gsdesktop.sync import (
+    CycleDone,
+    ProblemChanged,
+    ProblemKind,
+    SyncConfig,
+    SyncEngine,
+    SyncProblem,
+    SyncState,
+)
 
 FAST = SyncConfig(min_file_age=0.0, host_name="ws1", retry_base=0.5)
 
@@ -42,7 +50,7 @@ def remote_names(client: DataManagerClient, root: str) -> set[str]:
     return {m.path[len(root) + 1 :] for m in client.list_recursive(root)}
 
 
-def by_path(engine: SyncEngine) -> dict[str, object]:
+def by_path(engine: SyncEngine) -> dict[str | None, SyncProblem]:
     return {p.path: p for p in engine.problems()}
 
 
@@ -70,8 +78,8 @@ def test_refused_names_stay_per_file_and_are_told_once(client, tmp_path: Path) -
     assert set(probs) == {"dir\\name.txt", "%2e", "sub/%2e%2e"}
     for p in eng.problems():
         assert p.kind is ProblemKind.BAD_NAME and p.retry_at is None and p.attempts == 1, p
-    assert "backslash" in probs["dir\\name.txt"].message  # type: ignore[attr-defined]
-    assert "'.' and '..'" in probs["%2e"].message  # type: ignore[attr-defined]
+    assert "backslash" in probs["dir\\name.txt"].message
+    assert "'.' and '..'" in probs["%2e"].message
     assert not r.converged
     reported = sum(isinstance(e, ProblemChanged) for e in events)
     for _ in range(2):  # no second attempt, no second report
@@ -154,8 +162,8 @@ def test_fifo_is_listed_as_not_synced(client, tmp_path: Path) -> None:  # type: 
     assert r.uploaded == 1 and r.converged  # told, but nothing is wrong
     probs = by_path(eng)
     assert set(probs) == {"pipe"}
-    assert probs["pipe"].kind is ProblemKind.SPECIAL  # type: ignore[attr-defined]
-    assert "not synced" in probs["pipe"].message.lower()  # type: ignore[attr-defined]
+    assert probs["pipe"].kind is ProblemKind.SPECIAL
+    assert "not synced" in probs["pipe"].message.lower()
     os.unlink(a / "pipe")
     eng.sync_once()
     assert eng.problems() == []

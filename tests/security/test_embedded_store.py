@@ -17,6 +17,7 @@ import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import boto3
 import pytest
@@ -25,6 +26,9 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from gsdesktop.server.seaweed import EmbeddedSeaweed, S3Config, find_weed
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 SECRET = b"server-secret-" + os.urandom(8).hex().encode()
 DATA = b"alice's data " + os.urandom(8).hex().encode()
@@ -53,7 +57,7 @@ def listening_ports(pid: int) -> list[int]:
     return sorted(ports)
 
 
-def s3_client(cfg: S3Config) -> object:
+def s3_client(cfg: S3Config) -> S3Client:
     return boto3.client(
         "s3",
         endpoint_url=cfg.endpoint,
@@ -100,8 +104,8 @@ def test_no_port_of_the_embedded_store_opens_without_credentials(
     assert seaweed.proc is not None
     s3 = s3_client(cfg)
     bucket = cfg.bucket
-    s3.put_object(Bucket=bucket, Key=".gsdm/secret", Body=SECRET)  # type: ignore[attr-defined]
-    s3.put_object(Bucket=bucket, Key="users/alice/data.txt", Body=DATA)  # type: ignore[attr-defined]
+    s3.put_object(Bucket=bucket, Key=".gsdm/secret", Body=SECRET)
+    s3.put_object(Bucket=bucket, Key="users/alice/data.txt", Body=DATA)
     ports = listening_ports(seaweed.proc.pid)
     assert len(ports) >= 6, ports  # master, volume, filer, s3 (+ their gRPC), admin
 
@@ -170,7 +174,7 @@ def test_no_port_of_the_embedded_store_opens_without_credentials(
             leaks.append(f"weed shell read a file: {out[-300:]!r}")
     for key, content in ((".gsdm/secret", SECRET), ("users/alice/data.txt", DATA)):
         try:
-            if s3.get_object(Bucket=bucket, Key=key)["Body"].read() != content:  # type: ignore[attr-defined]
+            if s3.get_object(Bucket=bucket, Key=key)["Body"].read() != content:
                 leaks.append(f"{key} was changed")
         except ClientError as exc:
             leaks.append(f"{key} is gone: {exc}")
@@ -203,7 +207,7 @@ def test_files_under_the_data_folder_are_private(tmp_path: Path) -> None:
     seaweed = EmbeddedSeaweed(data_dir)
     cfg = seaweed.start()
     try:
-        s3_client(cfg).put_object(Bucket=cfg.bucket, Key="users/a/x.txt", Body=b"x")  # type: ignore[attr-defined]
+        s3_client(cfg).put_object(Bucket=cfg.bucket, Key="users/a/x.txt", Body=b"x")
         assert modes(data_dir) == []
     finally:
         seaweed.stop()
