@@ -3,7 +3,7 @@ server-side work, what is said after."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QCoreApplication, QModelIndex, Qt
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QPushButton, QTreeView, QVBoxLayout, QWidget
@@ -21,7 +21,7 @@ def tr(text: str) -> str:
 
 
 def move_or_copy_items(
-    client: Any, items: list[GSFileMetadata], folder: str, copy: bool
+    client: DataManagerClient, items: list[GSFileMetadata], folder: str, copy: bool
 ) -> tuple[int, list[str]]:
     """Move or copy ``items`` into ``folder`` on the server (worker thread): (how many, names left).
 
@@ -61,7 +61,9 @@ def result_text(done: int, left: list[str], folder: str, copy: bool) -> str:
     return text
 
 
-def pick_remote_folder(parent: QWidget, client: Any, runner: Any, home: str, title: str) -> str | None:
+def pick_remote_folder(
+    parent: QWidget, client: DataManagerClient, runner: TaskRunner, home: str, title: str
+) -> str | None:
     """A tree of the account's folders (modal); the folder chosen, None when cancelled."""
     dialog = RemoteFolderDialog(
         client,

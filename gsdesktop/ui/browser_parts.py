@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from PySide6.QtCore import QCoreApplication, QMimeData, QModelIndex, QPersistentModelIndex, QPoint, Qt
@@ -90,7 +89,7 @@ class RemoteTreeView(QTreeView):
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         #: the data of a drag out of the view (None: nothing to drag); set by the browser
         self.drag_out: Callable[[], QMimeData | None] = lambda: None
-        self.last_drag: Any = None  # the data of the last drag out (kept: targets may read it late)
+        self.last_drag: QMimeData | None = None  # the last drag out (kept: targets may read it late)
         self.drop_highlight: QPersistentModelIndex | None = None  # the folder row a drop goes to
         self.drop_on_root = False  # a drop goes to the folder shown (the whole view is highlighted)
         self._press: QPoint | None = None

@@ -30,6 +30,7 @@ from PySide6.QtCore import (
 )
 
 from gsdesktop.datamanager.models import GSFileMetadata
+from gsdesktop.ui.bridge import TaskRunner
 from gsdesktop.ui.transfers import Status, Transfer, TransferManager
 
 log = logging.getLogger(__name__)
@@ -63,7 +64,7 @@ class DragOutMime(QMimeData):
         runner: runs the folder listings.
     """
 
-    def __init__(self, items: list[GSFileMetadata], transfers: TransferManager, runner: Any) -> None:
+    def __init__(self, items: list[GSFileMetadata], transfers: TransferManager, runner: TaskRunner) -> None:
         super().__init__()
         self.items = items
         self.transfers = transfers
@@ -77,7 +78,7 @@ class DragOutMime(QMimeData):
 
     # ---- downloads ----
 
-    def _start(self, meta: GSFileMetadata, runner: Any) -> None:
+    def _start(self, meta: GSFileMetadata, runner: TaskRunner) -> None:
         target = self.folder / meta.name
         if not meta.is_directory:
             self.downloads[meta.path].append(self.transfers.download(meta.path, target, size=meta.size))

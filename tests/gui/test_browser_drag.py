@@ -9,12 +9,13 @@ from PySide6.QtCore import QMimeData, QModelIndex, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDragLeaveEvent, QDragMoveEvent, QImage
 from PySide6.QtWidgets import QApplication
 
-from gsdesktop.ui.drag_out import URI_LIST
+from gsdesktop.ui.browser import RemoteBrowser
+from gsdesktop.ui.drag_out import URI_LIST, DragOutMime
 from gsdesktop.ui.transfers import Status
 from tests.gui.test_browser import make_browser, select_name, wait_loaded
 
 
-def row_of(browser, name: str) -> QModelIndex:  # type: ignore[no-untyped-def]
+def row_of(browser: RemoteBrowser, name: str) -> QModelIndex:
     model = browser.model
     return next(model.index(r, 0) for r in range(model.rowCount()) if model.data(model.index(r, 0)) == name)
 
@@ -30,7 +31,7 @@ def drag_over(browser, name: str, tmp_path: Path, enter: bool = False) -> None: 
     assert event.isAccepted()
 
 
-def picture(browser) -> QImage:  # type: ignore[no-untyped-def]
+def picture(browser: RemoteBrowser) -> QImage:
     browser.view.viewport().repaint()
     return browser.view.viewport().grab().toImage()
 
@@ -89,7 +90,7 @@ def test_dragging_out_gives_whole_local_files(qtbot, client, tmp_path: Path) -> 
     browser.transfers.throttles[1].rate = 1024 * 1024  # the download takes ~2 s: the drop must wait for it
 
     mime = browser.view.drag_out()
-    assert mime is not None and URI_LIST in mime.formats() and mime.hasUrls()
+    assert isinstance(mime, DragOutMime) and URI_LIST in mime.formats() and mime.hasUrls()
     assert not mime.finished  # downloads started with the drag, not finished yet
     urls = mime.urls()  # what a drop target asks for at the drop: answered once the files are whole
     paths = sorted(Path(u.toLocalFile()) for u in urls)
@@ -102,6 +103,7 @@ def test_dragging_out_gives_whole_local_files(qtbot, client, tmp_path: Path) -> 
     browser.transfers.throttles[1].rate = 64 * 1024
     select_name(browser, "big.bin")
     cancelled = browser.view.drag_out()  # a drag that ends without a drop
+    assert isinstance(cancelled, DragOutMime)
     qtbot.waitUntil(
         lambda: any(t.status is Status.RUNNING for ts in cancelled.downloads.values() for t in ts)
     )

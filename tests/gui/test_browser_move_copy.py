@@ -8,6 +8,7 @@ from pathlib import Path
 from PySide6.QtCore import QItemSelectionModel, QTimer
 from PySide6.QtWidgets import QApplication, QDialog
 
+from gsdesktop.ui.browser_moves import RemoteFolderDialog
 from tests.gui.test_browser import make_browser, names, select_name, wait_loaded
 
 
@@ -39,7 +40,7 @@ def test_move_and_copy_to_a_folder_chosen_in_the_picker(qtbot, client, tmp_path:
 
     def choose_dst() -> None:  # answer the real picker: select "dst", press "Use the selected folder"
         dialog = QApplication.activeModalWidget()
-        if dialog is None or not hasattr(dialog, "view"):
+        if not isinstance(dialog, RemoteFolderDialog):
             QTimer.singleShot(20, choose_dst)
             return
         model = dialog.model

@@ -16,6 +16,7 @@ from gsdesktop.logfiles import stop_file_log
 from gsdesktop.sync.engine import SyncEngine, SyncMode
 from gsdesktop.ui import autostart
 from gsdesktop.ui.app import DesktopApp
+from gsdesktop.ui.browser_moves import RemoteFolderDialog
 from gsdesktop.ui.prefs import Prefs
 from gsdesktop.ui.session import Session
 from gsdesktop.ui.settings import SettingsDialog
@@ -65,7 +66,7 @@ def test_settings_browse_both_folders_and_about_says_the_version(qtbot, client, 
 
     def choose() -> None:  # the real remote picker: select "picked" and accept
         picker = QApplication.activeModalWidget()
-        if picker is None or not hasattr(picker, "view"):
+        if not isinstance(picker, RemoteFolderDialog):
             QTimer.singleShot(20, choose)
             return
         model = picker.model
@@ -95,9 +96,9 @@ def test_start_at_login_in_the_demo_starts_the_demo(qtbot, app_and_dialog, tmp_h
     autostart.set_enabled(False, "linux")
 
 
-def test_the_demo_keeps_its_settings_and_logs_in_as_the_demo(
+def test_the_demo_keeps_its_settings_and_logs_in_as_the_demo(  # type: ignore[no-untyped-def]
     qtbot, tmp_home: Path, tmp_path: Path, monkeypatch
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """What the user set in the demo's Settings is what the next `gsdesktop demo` runs with."""
     import gsdesktop.ui.launch as launch
 

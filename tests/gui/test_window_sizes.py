@@ -42,6 +42,7 @@ def test_every_window_is_usable_at_420_by_320(qtbot, client, tmp_path: Path) -> 
         for name, window in windows.items():
             pages = [window.page(i) for i in window.pageIds()] if isinstance(window, QWizard) else []
             for page in pages:  # a wizard is as large as its largest page
+                assert isinstance(window, QWizard)
                 window.restart() if page is pages[0] else window.next()
                 QApplication.processEvents()
                 hint = window.minimumSizeHint()

@@ -47,7 +47,9 @@ def test_drag_a_file_out_of_the_browser_into_another_app(account, client, tmp_pa
         ]
         try:
             rows = wait_json(tmp_path / "browser.json", procs)
-            tx, ty = wait_json(tmp_path / "target.json", procs)  # type: ignore[misc]
+            target = wait_json(tmp_path / "target.json", procs)
+            assert isinstance(target, list)
+            tx, ty = (int(v) for v in target)
             x, y = rows["reads.bin"]  # type: ignore[index]
 
             def xdo(*args: object) -> None:
