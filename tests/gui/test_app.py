@@ -13,8 +13,8 @@ import pytest
 from PySide6.QtCore import Qt, QUrl
 from PySide6.QtWidgets import QSystemTrayIcon
 
+from gsdesktop.sync import SyncConfig, SyncEngine
 from gsdesktop.sync.conflicts import Conflict
-from gsdesktop.sync.engine import SyncConfig, SyncEngine
 from gsdesktop.sync.events import (
     ActionDone,
     ActionKind,

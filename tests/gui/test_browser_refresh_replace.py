@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from gsdesktop.sync.engine import SyncConfig, SyncEngine
+from gsdesktop.sync import SyncConfig, SyncEngine
 from gsdesktop.sync.events import ActionDone, ActionKind
 from gsdesktop.ui.app import DesktopApp
 from gsdesktop.ui.browser_parts import KEEP_BOTH, REPLACE, SKIP

@@ -139,7 +139,7 @@ def test_interrupted_download_given_up_after_asking(  # type: ignore[no-untyped-
 def test_app_lists_interrupted_transfers_at_start_but_leaves_the_sync_folders_to_sync(  # type: ignore[no-untyped-def]
     qtbot, account, client, journal, tmp_path, tmp_home
 ) -> None:
-    from gsdesktop.sync.engine import SyncConfig, SyncEngine
+    from gsdesktop.sync import SyncConfig, SyncEngine
     from gsdesktop.ui.app import DesktopApp
     from gsdesktop.ui.prefs import Prefs
     from gsdesktop.ui.session import Session

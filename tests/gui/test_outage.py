@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from gsdesktop.server.seaweed import S3Config
-from gsdesktop.sync.engine import SyncConfig, SyncEngine
+from gsdesktop.sync import SyncConfig, SyncEngine
 from gsdesktop.sync.events import SyncProblem
 from gsdesktop.ui.app import DesktopApp
 from gsdesktop.ui.outage import OFFLINE, STORAGE, classify, for_user

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QModelIndex, Qt
 
-from gsdesktop.sync.engine import SyncEngine
+from gsdesktop.sync import SyncEngine
 from gsdesktop.ui.app import DesktopApp
 from gsdesktop.ui.prefs import Prefs
 from gsdesktop.ui.session import Session

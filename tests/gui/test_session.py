@@ -10,7 +10,7 @@ from pathlib import Path
 from PySide6.QtCore import QUrl
 
 from gsdesktop.datamanager import credentials as creds
-from gsdesktop.sync.engine import SyncConfig, SyncEngine
+from gsdesktop.sync import SyncConfig, SyncEngine
 from gsdesktop.ui.app import DesktopApp
 from gsdesktop.ui.bridge import TaskRunner
 from gsdesktop.ui.prefs import Prefs

@@ -9,7 +9,7 @@ import pytest
 from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtWidgets import QWizard
 
-from gsdesktop.sync.engine import SyncEngine
+from gsdesktop.sync import SyncEngine
 from gsdesktop.ui import autostart
 from gsdesktop.ui.app import DesktopApp
 from gsdesktop.ui.prefs import Prefs

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QApplication
 
 from gsdesktop import __version__
 from gsdesktop.logfiles import stop_file_log
-from gsdesktop.sync.engine import SyncEngine, SyncMode
+from gsdesktop.sync import SyncEngine, SyncMode
 from gsdesktop.ui import autostart
 from gsdesktop.ui.app import DesktopApp
 from gsdesktop.ui.browser_moves import RemoteFolderDialog

@@ -9,7 +9,7 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from gsdesktop.datamanager import credentials as creds
-from gsdesktop.sync.engine import SyncConfig, SyncEngine
+from gsdesktop.sync import SyncConfig, SyncEngine
 from gsdesktop.ui.app import DesktopApp
 from gsdesktop.ui.prefs import Prefs
 from gsdesktop.ui.session import Session

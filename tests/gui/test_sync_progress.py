@@ -14,7 +14,7 @@ from typing import Any
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from gsdesktop.sync.engine import SyncConfig, SyncEngine
+from gsdesktop.sync import SyncConfig, SyncEngine
 from gsdesktop.sync.events import SyncProgress
 from gsdesktop.ui.app import DesktopApp
 from gsdesktop.ui.prefs import Prefs

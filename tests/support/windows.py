@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QWidget
 
 def open_every_window(client: Any, tmp: Path) -> tuple[dict[str, QWidget], Callable[[], None]]:
     """The app's windows, shown: ``({name: window}, close_all)``."""
-    from gsdesktop.sync.engine import SyncEngine
+    from gsdesktop.sync import SyncEngine
     from gsdesktop.ui.app import DesktopApp
     from gsdesktop.ui.browser_moves import RemoteFolderDialog
     from gsdesktop.ui.browser_parts import PropertiesDialog
