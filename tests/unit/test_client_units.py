@@ -13,7 +13,6 @@ import requests
 
 from gsdesktop.datamanager import credentials as creds
 from gsdesktop.datamanager import paths as P
-from gsdesktop.datamanager.download import single_part_etag
 from gsdesktop.datamanager.errors import (
     AuthenticationError,
     ConflictError,
@@ -24,7 +23,7 @@ from gsdesktop.datamanager.errors import (
     ServerError,
     TransferError,
 )
-from gsdesktop.datamanager.http import error_for_exception, error_for_status, server_message
+from gsdesktop.datamanager.http import error_for_exception, error_for_status, server_message, single_part_etag
 from gsdesktop.datamanager.models import GSDirectoryListing, GSFileMetadata
 from gsdesktop.datamanager.single import wants_md5_meta as _wants_md5_meta
 from gsdesktop.datamanager.transfer import (
