@@ -1,6 +1,6 @@
 """Two-way sync between a local folder and a Data Manager folder (plain Python, no Qt)."""
 
-from gsdesktop.sync.engine import SyncConfig, SyncEngine, SyncMode, SyncReport
+from gsdesktop.sync.engine import SyncEngine
 from gsdesktop.sync.events import (
     ActionDone,
     ActionKind,
@@ -17,6 +17,7 @@ from gsdesktop.sync.events import (
     SyncProgress,
     SyncState,
 )
+from gsdesktop.sync.model import SyncConfig, SyncMode, SyncReport
 
 __all__ = [
     "ActionDone",

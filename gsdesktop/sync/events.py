@@ -11,6 +11,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from gsdesktop.sync.model import SyncReport
 
 
 class SyncState(Enum):
@@ -119,9 +123,9 @@ class ProblemChanged:
 
 @dataclass(frozen=True, slots=True)
 class CycleDone:
-    """A sync cycle finished; ``report`` is a :class:`gsdesktop.sync.engine.SyncReport`."""
+    """A sync cycle finished; ``report`` is its :class:`gsdesktop.sync.model.SyncReport`."""
 
-    report: object
+    report: SyncReport
     time: float = field(default_factory=time.time)
 
 

@@ -31,6 +31,7 @@ from enum import Enum, IntEnum
 from typing import NamedTuple
 
 from gsdesktop.sync.events import ProblemKind
+from gsdesktop.sync.model import SyncMode
 
 
 class Entry(NamedTuple):
@@ -135,12 +136,6 @@ class Plan:
         return loc, rem
 
 
-class Mode(Enum):
-    TWO_WAY = "two-way"
-    UPLOAD_ONLY = "upload-only"
-    DOWNLOAD_ONLY = "download-only"
-
-
 def parent_of(path: str) -> str:
     return path.rsplit("/", 1)[0] if "/" in path else ""
 
@@ -205,7 +200,7 @@ def plan(
     local: Tree,
     remote: Tree,
     *,
-    mode: Mode = Mode.TWO_WAY,
+    mode: SyncMode = SyncMode.TWO_WAY,
     host: str = "host",
     now: datetime | None = None,
     fold: Callable[[str], str] | None = None,
@@ -264,7 +259,7 @@ def plan(
             continue
         lc, rc = not same(lo, b), not same(re, b)
         if restore and rc and lo is not None:
-            if mode is Mode.DOWNLOAD_ONLY:
+            if mode is SyncMode.DOWNLOAD_ONLY:
                 if not lo.is_dir:  # the remote side wins here, but the local file is kept aside
                     asides.append(Action(Op.ASIDE_LOCAL, p, lo, new_copy(p), False, Phase.ASIDE))
                     continue
@@ -274,7 +269,7 @@ def plan(
             else:  # a different server version: keep it as a conflicted copy, upload the local one
                 asides.append(Action(Op.ASIDE_REMOTE, p, re, new_copy(p), False, Phase.ASIDE))
                 continue
-        if mode is Mode.TWO_WAY:
+        if mode is SyncMode.TWO_WAY:
             if not rc:
                 t_loc[p] = t_rem[p] = lo
             elif not lc:
@@ -287,7 +282,7 @@ def plan(
             else:  # two different files
                 conflicts[p] = new_copy(p)
                 t_loc[p] = t_rem[p] = re
-        elif mode is Mode.UPLOAD_ONLY:
+        elif mode is SyncMode.UPLOAD_ONLY:
             t_loc[p] = lo
             if not lc:
                 t_rem[p] = re  # a remote-only change is left alone
@@ -319,9 +314,10 @@ def plan(
                     break
                 if ta is not None:  # something must move out of the folder's way
                     lo_a, re_a = local.get(a), remote.get(a)
-                    if mode is Mode.UPLOAD_ONLY or (restore and mode is Mode.TWO_WAY and re_a is not None):
+                    upload_only = mode is SyncMode.UPLOAD_ONLY
+                    if upload_only or (restore and mode is SyncMode.TWO_WAY and re_a is not None):
                         moved = (Op.ASIDE_REMOTE, re_a)
-                    elif mode is Mode.DOWNLOAD_ONLY or (lo_a is not None and not lo_a.is_dir):
+                    elif mode is SyncMode.DOWNLOAD_ONLY or (lo_a is not None and not lo_a.is_dir):
                         moved = (Op.ASIDE_LOCAL, lo_a)
                     else:
                         moved = (Op.ASIDE_REMOTE, re_a)

@@ -46,7 +46,7 @@ class SyncSetup:
 
 def make_engine(setup: SyncSetup) -> SyncEngine:
     """The sync engine for ``setup`` (imports the engine lazily). Any thread."""
-    from gsdesktop.sync.engine import SyncConfig, SyncEngine, SyncMode
+    from gsdesktop.sync import SyncConfig, SyncEngine, SyncMode
 
     prefs = setup.prefs
     try:

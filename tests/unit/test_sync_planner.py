@@ -17,12 +17,12 @@ from itertools import product
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from gsdesktop.sync.model import SyncMode
 from gsdesktop.sync.planner import (
     CONFLICT_MARK,
     DIR,
     Action,
     Entry,
-    Mode,
     Op,
     Phase,
     conflict_name,
@@ -185,7 +185,7 @@ def origin(path: str) -> str:
     return CONFLICT_RE.sub("", path)
 
 
-def converge(base: Tree, local: Tree, remote: Tree, mode: Mode, rnd: random.Random) -> tuple[Model, int]:
+def converge(base: Tree, local: Tree, remote: Tree, mode: SyncMode, rnd: random.Random) -> tuple[Model, int]:
     m = Model(base, local, remote)
     for rounds in range(MAX_ROUNDS):
         p = plan(m.b, m.l, m.r, mode=mode, host="lab-pc", now=NOW)
@@ -206,7 +206,7 @@ def versions(tree: Tree) -> set[tuple[str, str]]:
 @given(triples(), st.randoms(use_true_random=False))
 def test_two_way_converges_and_keeps_every_change(trees: tuple[Tree, Tree, Tree], rnd: random.Random) -> None:
     base, local, remote = trees
-    m, _ = converge(base, local, remote, Mode.TWO_WAY, rnd)
+    m, _ = converge(base, local, remote, SyncMode.TWO_WAY, rnd)
     # convergence: local == remote == base
     assert set(m.l) == set(m.r) == set(m.b)
     for p in m.l:
@@ -244,16 +244,20 @@ def _family(p: str) -> list[str]:
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(triples(), st.sampled_from([Mode.UPLOAD_ONLY, Mode.DOWNLOAD_ONLY]), st.randoms(use_true_random=False))
+@given(
+    triples(),
+    st.sampled_from([SyncMode.UPLOAD_ONLY, SyncMode.DOWNLOAD_ONLY]),
+    st.randoms(use_true_random=False),
+)
 def test_one_way_modes_never_touch_the_protected_side(
-    trees: tuple[Tree, Tree, Tree], mode: Mode, rnd: random.Random
+    trees: tuple[Tree, Tree, Tree], mode: SyncMode, rnd: random.Random
 ) -> None:
     base, local, remote = trees
     m, _ = converge(base, local, remote, mode, rnd)
-    protected, mirror = (local, m.l) if mode is Mode.UPLOAD_ONLY else (remote, m.r)
+    protected, mirror = (local, m.l) if mode is SyncMode.UPLOAD_ONLY else (remote, m.r)
     assert set(protected) == set(mirror) and all(same(protected[p], mirror[p]) for p in protected)
     # every version on the other side still exists somewhere
-    src, other = (remote, m.r) if mode is Mode.UPLOAD_ONLY else (local, m.l)
+    src, other = (remote, m.r) if mode is SyncMode.UPLOAD_ONLY else (local, m.l)
     final = versions(other) | versions(mirror)
     for p, e in src.items():
         if not e.is_dir and not same(e, base.get(p)):

@@ -12,7 +12,8 @@ import random
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gsdesktop.sync.planner import DIR, Entry, Mode, Op, Plan, plan
+from gsdesktop.sync.model import SyncMode
+from gsdesktop.sync.planner import DIR, Entry, Op, Plan, plan
 from tests.unit.test_sync_planner import (
     MAX_ROUNDS,
     NOW,
@@ -28,11 +29,11 @@ from tests.unit.test_sync_planner import (
 X, Y, OLD = Entry(False, "x", 1), Entry(False, "y", 1), Entry(False, "old", 1)
 
 
-def restore_plan(base: Tree, local: Tree, remote: Tree, mode: Mode = Mode.TWO_WAY) -> Plan:
+def restore_plan(base: Tree, local: Tree, remote: Tree, mode: SyncMode = SyncMode.TWO_WAY) -> Plan:
     return plan(base, local, remote, mode=mode, host="lab-pc", now=NOW, restore=True)
 
 
-def converge_restore(base: Tree, local: Tree, remote: Tree, mode: Mode, rnd: random.Random) -> Model:
+def converge_restore(base: Tree, local: Tree, remote: Tree, mode: SyncMode, rnd: random.Random) -> Model:
     m = Model(base, local, remote)
     for _ in range(MAX_ROUNDS):
         p = restore_plan(m.b, m.l, m.r, mode)
@@ -97,21 +98,23 @@ def test_unchanged_server_and_new_server_files_sync_normally() -> None:
 
 def test_download_only_keeps_the_local_file_as_a_copy() -> None:
     base = {"f": X, "g": X}
-    p = restore_plan(base, {"f": Y, "g": X}, {"f": OLD}, Mode.DOWNLOAD_ONLY)
+    p = restore_plan(base, {"f": Y, "g": X}, {"f": OLD}, SyncMode.DOWNLOAD_ONLY)
     assert {(a.op, a.path) for a in p.actions} == {(Op.ASIDE_LOCAL, "f"), (Op.ASIDE_LOCAL, "g")}
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(triples(), st.sampled_from([Mode.TWO_WAY, Mode.UPLOAD_ONLY]), st.randoms(use_true_random=False))
+@given(
+    triples(), st.sampled_from([SyncMode.TWO_WAY, SyncMode.UPLOAD_ONLY]), st.randoms(use_true_random=False)
+)
 def test_restore_never_loses_or_overwrites_a_local_file(
-    trees: tuple[Tree, Tree, Tree], mode: Mode, rnd: random.Random
+    trees: tuple[Tree, Tree, Tree], mode: SyncMode, rnd: random.Random
 ) -> None:
     base, local, remote = trees
     m = converge_restore(base, local, remote, mode, rnd)
     assert not m.trash, "a local file was deleted or overwritten"
     for p, e in local.items():  # every local item stays where it was, with its content
         assert p in m.l and m.l[p].same(e), (p, e, m.l.get(p))
-    if mode is Mode.TWO_WAY:
+    if mode is SyncMode.TWO_WAY:
         assert m.l == m.r
         # every server version that differs from the base survives somewhere (as a copy if needed)
         changed = {(p, e.md5 or "") for p, e in remote.items() if not e.is_dir and not e.same(base.get(p))}
@@ -126,7 +129,7 @@ def test_download_only_restore_keeps_every_local_version(
     trees: tuple[Tree, Tree, Tree], rnd: random.Random
 ) -> None:
     base, local, remote = trees
-    m = converge_restore(base, local, remote, Mode.DOWNLOAD_ONLY, rnd)
+    m = converge_restore(base, local, remote, SyncMode.DOWNLOAD_ONLY, rnd)
     assert m.r == remote  # download-only never changes the server
     assert not m.trash
     before = {(origin(p), e.md5 or "") for p, e in local.items() if not e.is_dir}
