@@ -291,7 +291,7 @@ def _watch(engine: SyncEngine) -> int:
     path = start_file_log("sync-watch")
     log.info("watching %s <-> %s (log file %s)", engine.local_root, engine.remote_root, path)
     unsubscribe = engine.subscribe(log_engine_event)
-    engine.db.set_meta("watch_pid", str(os.getpid()))
+    engine.set_watcher(os.getpid())
     try:
         engine.start()
         while not stop.wait(0.5):
@@ -300,7 +300,7 @@ def _watch(engine: SyncEngine) -> int:
         engine.stop()
         unsubscribe()
         log.info("stopped watching %s", engine.local_root)
-        engine.db.set_meta("watch_pid", "")
+        engine.set_watcher(None)
         for s, h in old.items():
             signal.signal(s, h)
     return 0

@@ -4,9 +4,10 @@ The remote listing already gave every file's size and MD5, so a small new file n
 request and no redirect: :class:`BulkDownloads` asks the Data Manager for signed storage URLs
 :data:`SIGN_CHUNK` at a time (the first chunk before the phase's downloads start, the rest on a helper
 thread alongside them), and :meth:`BulkDownloads.fetch` gets the bytes over a kept-alive socket
-(``client.fetch_small``), checks them against the listing's MD5 and links them into place (never over
-a file that appeared meanwhile). The executor flushes the file system (:func:`sync_filesystem`) before
-it records a batch of them in the base. Anything unusual returns ``None``: the full download path.
+(:class:`~gsdesktop.datamanager.leanget.LeanGet`), checks them against the listing's MD5 and links
+them into place (never over a file that appeared meanwhile). The executor flushes the file system
+(:func:`sync_filesystem`) before it records a batch of them in the base. Anything unusual returns
+``None``: the full download path.
 """
 
 from __future__ import annotations
@@ -19,13 +20,13 @@ import secrets
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import requests
 
 from gsdesktop.datamanager.errors import GSError
 from gsdesktop.datamanager.leanget import LeanGet
 from gsdesktop.sync.planner import Action, Op
+from gsdesktop.sync.remote import RemoteStore
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,7 @@ def sync_filesystem(root: Path) -> bool:
 class BulkDownloads:
     """Signed URLs of one executor run's small new files, and their lean download."""
 
-    def __init__(self, client: Any, rpath: Callable[[str], str], cache: Path) -> None:
+    def __init__(self, client: RemoteStore, rpath: Callable[[str], str], cache: Path) -> None:
         self.client = client
         self.rpath = rpath
         self.cache = cache
@@ -70,7 +71,7 @@ class BulkDownloads:
         self._lock = threading.Lock()
         self._urls: dict[str, str] = {}
         self._ready: dict[str, threading.Event] = {}  # set once the path's URL chunk is signed
-        self._lean = LeanGet(requests.Session(), getattr(client, "timeout", (10.0, 60.0)))
+        self._lean = LeanGet(requests.Session(), client.timeout)
 
     def clear(self) -> None:
         with self._lock:
@@ -79,14 +80,6 @@ class BulkDownloads:
 
     def prefetch(self, group: list[Action], known_locally: Callable[[str], bool]) -> None:
         """Start signing the URLs of ``group``'s small downloads of files new here (when it can)."""
-        client = self.client
-
-        def fetch(remotes: list[str]) -> dict[str, str]:
-            signed: dict[str, str] = client.sign_downloads(remotes)
-            return signed
-
-        if not hasattr(client, "sign_downloads"):
-            return  # not a Data Manager client: the full path
         rels = [
             a.path for a in group
             if a.op is Op.DOWNLOAD and a.entry is not None and a.entry.md5 and a.entry.size <= SMALL_DOWNLOAD
@@ -103,7 +96,7 @@ class BulkDownloads:
 
         def sign(k: int) -> bool:
             try:
-                urls = fetch([self.rpath(r) for r in chunks[k]])
+                urls = self.client.sign_downloads([self.rpath(r) for r in chunks[k]])
             except GSError as exc:
                 log.info("bulk download URLs unavailable (%s); downloading one by one", exc)
                 urls = {}

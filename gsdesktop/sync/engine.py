@@ -15,17 +15,11 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from gsdesktop.datamanager.errors import (
-    AuthenticationError,
-    CancelledError,
-    NetworkError,
-    NotFoundError,
-    PermissionDeniedError,
-    ServerError,
-)
+from gsdesktop.datamanager.errors import CancelledError, NotFoundError
 from gsdesktop.datamanager.transfer import CancelToken
+from gsdesktop.sync.conflicts import Conflict, Keep, open_conflicts, resolve
 from gsdesktop.sync.events import (
     ActionDone,
     ConflictDetected,
@@ -38,18 +32,20 @@ from gsdesktop.sync.events import (
     SyncProblem,
     SyncState,
 )
-from gsdesktop.sync.executor import AuthFailed, Executor, Offline, Throttle, apply_outcome
+from gsdesktop.sync.executor import ExecContext, Executor, Throttle, apply_outcome
 from gsdesktop.sync.holds import PendingDeletions, hold_mass_deletions
 from gsdesktop.sync.localfs import clean_cache, folds_names
 from gsdesktop.sync.model import SyncConfig, SyncReport
 from gsdesktop.sync.moves import MoveWatch
 from gsdesktop.sync.planner import Action, Entry, Op, fold_case, plan
+from gsdesktop.sync.problems import ProblemCleared, classify, describe, expected
+from gsdesktop.sync.remote import RemoteStore
 from gsdesktop.sync.scanner import MARKER, Ignore, remote_tree, scan_local
 from gsdesktop.sync.settle import Settle
 from gsdesktop.sync.state import CachedHash, StateDB, default_state_dir, pair_id
 
 if TYPE_CHECKING:
-    from gsdesktop.datamanager.client import DataManagerClient
+    from gsdesktop.sync.watch import WatchLoop
 
 
 Subscriber = Callable[[SyncEvent], None]
@@ -89,7 +85,8 @@ class SyncEngine:
     """Keeps ``local_root`` and the Data Manager folder ``remote_root`` identical.
 
     Args:
-        client: a logged-in (or able to log in) :class:`DataManagerClient`.
+        client: the remote side: a logged-in (or able to log in)
+            :class:`~gsdesktop.datamanager.client.DataManagerClient`, or any :class:`RemoteStore`.
         local_root: the local folder (created if missing on first sync).
         remote_root: absolute Data Manager path, e.g. ``/users/alice/lab``.
         config: settings; defaults to :class:`SyncConfig()`.
@@ -99,7 +96,7 @@ class SyncEngine:
 
     def __init__(
         self,
-        client: DataManagerClient,
+        client: RemoteStore,
         local_root: Path | str,
         remote_root: str,
         config: SyncConfig | None = None,
@@ -110,8 +107,7 @@ class SyncEngine:
         self.remote_root = "/" + remote_root.strip("/")
         self.config = config or SyncConfig()
         sdir = Path(state_dir) if state_dir is not None else default_state_dir()
-        server = str(getattr(client, "server_url", ""))
-        user = str(getattr(client, "username", ""))
+        server, user = client.server_url, client.username
         self.pair_id = pair_id(server, user, self.remote_root, self.local_root)
         self.db = StateDB(sdir / f"{self.pair_id}.sqlite3")
         for key, value in (("local_root", str(self.local_root)), ("remote_root", self.remote_root),
@@ -132,7 +128,7 @@ class SyncEngine:
         self._remote_cache: dict[str, Entry] | None = None
         self._remote_time = 0.0
         self._reported: tuple[SyncProblem, ...] = tuple(self.db.problems())
-        self._watch: Any = None  # gsdesktop.sync.watch.WatchLoop while watching
+        self._watch: WatchLoop | None = None  # while watching
         self.needs_refresh = False  # a step was skipped against a stale remote snapshot
         self.busy_paths: set[str] = set()  # local files still being written at the last scan
         self._failed_now: set[str] = set()
@@ -192,7 +188,7 @@ class SyncEngine:
         if force_retry:
             self.db.reset_backoff()
             self.db.clear_problems([ProblemKind.BAD_NAME])  # tried once more, told again if refused
-        return self._cycle(refresh_remote=True)
+        return self.run_cycle(refresh_remote=True)
 
     def start(self) -> None:
         """Start watch mode on background threads (returns immediately)."""
@@ -270,8 +266,25 @@ class SyncEngine:
         due = [p.retry_at for p in self.db.problems() if p.path and p.retry_at is not None]
         return min(due) if due else None
 
+    def report_problem(self, path: str, kind: ProblemKind, message: str, retry: float | None = None) -> None:
+        """Record a problem found outside a cycle (e.g. the file watcher cannot start) and publish it."""
+        self.db.add_problem(path, kind, message, retry)
+        self.publish_problems()
+
     def conflicts(self) -> list[ConflictDetected]:
         return self.db.conflicts()
+
+    def open_conflicts(self) -> list[Conflict]:
+        """The conflicts whose conflicted copy is still in the folder, oldest first."""
+        return open_conflicts(self.db.conflicts(), self.local_root)
+
+    def resolve_conflict(self, conflict: Conflict, keep: Keep) -> str:
+        """Settle one conflict (:func:`gsdesktop.sync.conflicts.resolve`); a one-line account of it."""
+        return resolve(self.db, self.local_root, conflict, keep)
+
+    def set_watcher(self, pid: int | None) -> None:
+        """Record that process ``pid`` watches this pair (None: nobody does any more), for ``status``."""
+        self.db.set_meta("watch_pid", "" if pid is None else str(pid))
 
     def recent_activity(self, limit: int = 100) -> list[ActionDone]:
         self._flush_activity()
@@ -348,7 +361,8 @@ class SyncEngine:
             return  # reported once
         self.db.add_problem(path, kind, message, retry)
 
-    def _publish_problems(self) -> list[SyncProblem]:
+    def publish_problems(self) -> list[SyncProblem]:
+        """The current problems; subscribers get a :class:`ProblemChanged` when they changed."""
         current = self.db.problems()
         snapshot = tuple(current)
         if snapshot != self._reported:
@@ -356,7 +370,13 @@ class SyncEngine:
             self._emit(ProblemChanged(snapshot))
         return current
 
-    def _cycle(self, refresh_remote: bool = True, verify_remote: bool = False) -> SyncReport:
+    def run_cycle(self, refresh_remote: bool = True, verify_remote: bool = False) -> SyncReport:
+        """Run one cycle now on the calling thread (watch mode's driver calls this).
+
+        Args:
+            refresh_remote: list the remote folder again (else plan against the last listing).
+            verify_remote: check each remote file before changing it (the listing may be stale).
+        """
         with self._cycle_lock:
             report = SyncReport()
             started = time.monotonic()
@@ -375,31 +395,41 @@ class SyncEngine:
                 report.blocked = blk.problem
                 self.db.add_problem("", blk.problem.kind, blk.problem.message, None)
                 self._set_state(SyncState.ERROR, blk.problem.kind)
-            except (Offline, NetworkError, ServerError) as exc:  # listed in `errors` too, until it passes
-                report.blocked = SyncProblem("", f"Server unreachable: {exc}", None, 0, ProblemKind.OFFLINE)
-                self._add_problem("", ProblemKind.OFFLINE, report.blocked.message, None)
-                self._set_state(SyncState.OFFLINE, ProblemKind.OFFLINE)
-            except (AuthFailed, AuthenticationError, PermissionDeniedError) as exc:
-                report.blocked = SyncProblem("", f"Sign-in failed: {exc}", None, 0, ProblemKind.AUTH)
-                self.db.add_problem("", ProblemKind.AUTH, report.blocked.message, None)
-                self._set_state(SyncState.ERROR, ProblemKind.AUTH)
             except CancelledError:
                 report.blocked = SyncProblem("", "Cancelled", None, 0, ProblemKind.FATAL)
-            except Exception as exc:  # told in `errors` as in `status`; the traceback goes to the debug log
-                log.error("sync cycle failed: %s", exc, exc_info=log.isEnabledFor(logging.DEBUG))
-                report.blocked = SyncProblem("", f"Unexpected error: {exc}", None, 0, ProblemKind.FATAL)
-                self.db.add_problem("", ProblemKind.FATAL, report.blocked.message, None)
-                self._set_state(SyncState.ERROR, ProblemKind.FATAL)
+            except Exception as exc:  # outside any file: the pair's problem, as problems.classify says
+                report.blocked = self._pair_failed(exc)
             finally:
                 if self._paused:
                     self._set_state(SyncState.PAUSED)
-                report.problems = [p for p in self._publish_problems() if p.path]  # per-file ones
+                report.problems = [p for p in self.publish_problems() if p.path]  # per-file ones
                 report.duration = time.monotonic() - started
                 self._flush_activity()
                 self.db.set_meta_json("last_report", report.to_json())
                 self.db.set_meta("last_cycle", str(time.time()))
                 self._emit(CycleDone(report))
             return report
+
+    def _pair_failed(self, exc: Exception) -> SyncProblem:
+        """Record ``exc``, raised outside any file (listing the remote folder, creating it), as the
+        pair's problem: the same kind and retry as on a file (:func:`classify`), told in ``errors`` as in
+        ``status``. OFFLINE (told once, until it passes) sets the OFFLINE state, anything else ERROR."""
+        found = classify(exc, self.config.retry_base)
+        if found.kind is ProblemKind.OFFLINE:
+            message = f"Server unreachable: {exc}"
+            self._add_problem("", found.kind, message, None)
+            self._set_state(SyncState.OFFLINE, found.kind)
+            return SyncProblem("", message, None, 0, found.kind)
+        if found.kind is ProblemKind.AUTH:
+            message = f"Sign-in failed: {exc}"
+        elif expected(exc):
+            message = f"Sync failed: {describe(exc)}"
+        else:  # the traceback goes to the debug log
+            log.error("sync cycle failed: %s", exc, exc_info=log.isEnabledFor(logging.DEBUG))
+            message = f"Unexpected error: {exc}"
+        told = self.db.add_problem("", found.kind, message, found.retry)
+        self._set_state(SyncState.ERROR, found.kind)
+        return told
 
     def _run_cycle(self, report: SyncReport, refresh_remote: bool, verify_remote: bool) -> None:
         cfg = self.config
@@ -470,16 +500,12 @@ class SyncEngine:
             self._failed_now.add(rel)
         frozen |= self._ambiguous
         trees = (dict(base_all), scan.tree, remote)
-        executor = Executor(
-            self.client, self.local_root, self.remote_root, self.db, self._on_event,
-            transfers=cfg.transfers, min_age=0.0, up=self.throttles[0], down=self.throttles[1],
-            own_write=self._own_write, cancel=self._cancel,
+        context = ExecContext(
+            local_ids=dict(scan.ids), hashes=self._hashes, downloaded=self._downloaded,
+            retry_base=cfg.retry_base, verify_remote=verify_remote, transfers=cfg.transfers, min_age=0.0,
+            up=self.throttles[0], down=self.throttles[1], own_write=self._own_write, cancel=self._cancel,
         )  # fmt: skip
-        executor.retry_base = cfg.retry_base
-        executor.local_ids = dict(scan.ids)
-        executor.hashes = self._hashes
-        executor.downloaded = self._downloaded
-        executor.verify_remote = verify_remote
+        executor = Executor(self.client, self.local_root, self.remote_root, self.db, self._on_event, context)
         host = cfg.host_name or _host()
         lost_race, relisted = set[str](), False  # uploads that lost a race; the server was listed again
         for rnd in range(MAX_ROUNDS):
@@ -507,9 +533,8 @@ class SyncEngine:
                     log.warning("restore-mode sync of %s finished", self.local_root)
                 break
             self._set_state(SyncState.SYNCING)
-            executor.expected_remote = re_
             try:
-                out = executor.run(todo)
+                out = executor.run(todo, re_)
             finally:
                 self._take_problems(executor)
             apply_outcome(trees, out)
@@ -537,8 +562,7 @@ class SyncEngine:
         self.db.clear_problems([ProblemKind.MASS_DELETE, ProblemKind.ROOT_MISSING])
 
     def _data_fingerprint(self) -> str | None:
-        getter = getattr(self.client, "data_fingerprint", None)
-        return None if getter is None else getter()
+        return self.client.data_fingerprint()
 
     def _restore_mode(self, before: str | None, after: str | None) -> bool:
         """Whether this cycle runs in restore mode (I17: the server's data fingerprint changed).
@@ -588,12 +612,12 @@ class SyncEngine:
             report.folders_created += 1
 
     def _take_problems(self, executor: Executor) -> None:
-        items, executor.problems = executor.problems, []
-        for path, kind, message, retry in items:
-            if retry is not None and retry < 0:
-                continue  # a cleared marker
-            self.db.add_problem(path, kind, message, retry)
-            self._failed_now.add(path)
+        for update in executor.take_problems():
+            if isinstance(update, ProblemCleared):
+                self._failed_now.discard(update.path)  # (the executor cleared its record)
+            else:
+                self.db.add_problem(update.path, update.kind, update.message, update.retry)
+                self._failed_now.add(update.path)
 
     def _note_not_synced(self, links: set[str], special: set[str]) -> None:
         """Symlinks and special files (FIFOs, sockets, devices) are listed as not synced, told once."""

@@ -19,18 +19,13 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from gsdesktop.datamanager.batch import UploadCondition
 from gsdesktop.datamanager.errors import (
-    AuthenticationError,
     CancelledError,
     ConflictError,
-    GSError,
-    IntegrityError,
     InvalidRequestError,
     LocalFileError,
-    NetworkError,
     NotFoundError,
     PreconditionFailed,
 )
@@ -46,22 +41,27 @@ from gsdesktop.sync.events import (
     SyncEvent,
 )
 from gsdesktop.sync.planner import DIR, Action, Entry, Op, Phase, Plan
+from gsdesktop.sync.problems import (
+    SOON_SECONDS,
+    AuthFailed,
+    Offline,
+    ProblemCleared,
+    ProblemRaised,
+    ProblemUpdate,
+    Scope,
+    classify,
+    describe,
+    expected,
+)
 from gsdesktop.sync.progress import ProgressTracker
+from gsdesktop.sync.remote import RemoteStore
 from gsdesktop.sync.scanner import CACHE_DIR, md5_of
 from gsdesktop.sync.state import CachedHash, StateDB
-from gsdesktop.sync.throttle import RENAME_HINT, Throttle, about_name, refusal_reason, verb
+from gsdesktop.sync.throttle import RENAME_HINT, Throttle, refusal_reason, verb
 
 log = logging.getLogger(__name__)
 
 RECORD_BATCH = 200
-
-
-class Offline(Exception):
-    """The server is unreachable: stop the cycle, go OFFLINE, retry later."""
-
-
-class AuthFailed(Exception):
-    """Credentials were rejected: stop the cycle."""
 
 
 class Skipped(Exception):
@@ -98,23 +98,49 @@ class Outcome:
     bytes_down: int = 0
 
 
+@dataclass
+class ExecContext:
+    """What an executor works with, given by the engine when it creates one (per cycle).
+
+    The maps are the engine's own: the executor keeps them current as it changes files.
+
+    Attributes:
+        local_ids: scanned identities ``(inode, size, mtime_ns)`` of the local files.
+        hashes: the engine's in-memory hash cache (None: none kept).
+        downloaded: identities of files this engine downloaded and nobody changed since: a version that
+            only passed through this machine (e.g. a growing file's partial copy) is replaced without a
+            copy in the trash.
+        retry_base: first retry delay of a failed file.
+        verify_remote: check the remote before writing (the plan was made from a stale remote snapshot).
+        transfers: parallel steps; min_age: a local file must be this old (seconds) to be uploaded.
+        up / down: bandwidth limiters; own_write: tells the watcher about the executor's own writes;
+        cancel: stops the run (paused or stopping).
+    """
+
+    local_ids: dict[str, tuple[int, int, int]] = field(default_factory=dict)
+    hashes: dict[str, CachedHash] | None = None
+    downloaded: dict[str, tuple[int, int, int]] = field(default_factory=dict)
+    retry_base: float = 10.0
+    verify_remote: bool = False
+    transfers: int = 8
+    min_age: float = 0.5
+    up: Throttle = field(default_factory=lambda: Throttle(None))
+    down: Throttle = field(default_factory=lambda: Throttle(None))
+    own_write: Callable[[str], None] = field(default=lambda _p: None)
+    cancel: CancelToken = field(default_factory=CancelToken)
+
+
 class Executor:
-    """Runs plans for one engine. ``emit`` forwards events; ``own_write`` tells the watcher."""
+    """Runs plans for one engine. ``emit`` forwards events; ``context`` is what it works with."""
 
     def __init__(
         self,
-        client: Any,
+        client: RemoteStore,
         local_root: Path,
         remote_root: str,
         db: StateDB,
         emit: Callable[[SyncEvent], None],
-        *,
-        transfers: int = 8,
-        min_age: float = 0.5,
-        up: Throttle | None = None,
-        down: Throttle | None = None,
-        own_write: Callable[[str], None] | None = None,
-        cancel: CancelToken | None = None,
+        context: ExecContext,
     ) -> None:
         self.client = client
         self.root = local_root
@@ -122,23 +148,20 @@ class Executor:
         self.db = db
         self.progress = ProgressTracker.stored(db, emit)  # this cycle's files and bytes (SyncProgress)
         self.emit = self.progress.follow(emit)
-        self.transfers = max(1, transfers)
-        self.min_age = min_age
-        self.up = up or Throttle(None)
-        self.down = down or Throttle(None)
-        self.own_write = own_write or (lambda _p: None)
-        self.cancel = cancel or CancelToken()
+        self.transfers = max(1, context.transfers)
+        self.min_age = context.min_age
+        self.up = context.up
+        self.down = context.down
+        self.own_write = context.own_write
+        self.cancel = context.cancel
         self.cache = local_root / CACHE_DIR
-        self.local_ids: dict[str, tuple[int, int, int]] = {}  # scanned identities
-        self.problems: list[tuple[str, ProblemKind, str, float | None]] = []
-        self.retry_base = 10.0
-        self.verify_remote = False  # check the remote before writing (stale remote snapshot)
-        self.expected_remote: Mapping[str, Entry] = {}
-        self.hashes: dict[str, CachedHash] | None = None  # the engine's in-memory hash cache
-        # identities of files this engine downloaded and nobody changed since: a version that only
-        # passed through this machine (e.g. a growing file's partial copy) is replaced without a
-        # copy in the trash
-        self.downloaded: dict[str, tuple[int, int, int]] = {}
+        self.local_ids = context.local_ids
+        self.retry_base = context.retry_base
+        self.verify_remote = context.verify_remote
+        self.hashes = context.hashes
+        self.downloaded = context.downloaded
+        self.expected_remote: Mapping[str, Entry] = {}  # the remote tree the running plan was made from
+        self._problems: list[ProblemUpdate] = []
         self._lock = threading.Lock()
         self._deferred: list[tuple[str, Entry | None]] = []  # upload results not yet in the base
         self._deferred_hashes: list[tuple[str, CachedHash]] = []  # of bulk downloads, with the records
@@ -186,7 +209,9 @@ class Executor:
         return self.cache / f"dl-{secrets.token_hex(8)}"
 
     # -- running ------------------------------------------------------------------------------
-    def run(self, plan: Plan) -> Outcome:
+    def run(self, plan: Plan, expected_remote: Mapping[str, Entry]) -> Outcome:
+        """Carry out ``plan``, made against the remote tree ``expected_remote``."""
+        self.expected_remote = expected_remote
         self.progress.add(plan.actions)
         try:
             return self._run(plan)
@@ -216,22 +241,19 @@ class Executor:
 
     def _prefetch_urls(self, group: list[Action]) -> None:
         """Let the client sign this phase's uploads ahead, many per request (when it can)."""
-        prefetch = getattr(self.client, "prefetch_upload_urls", None)
-        if prefetch is None:
-            return
         items = [
             (self.rpath(a.path), a.entry.size, a.entry.md5)
             for a in group
             if a.op is Op.UPLOAD and a.entry is not None and a.entry.md5
         ]
         if len(items) > 1:
-            conditions = {}
+            conditions: dict[str, UploadCondition] = {}
             for a in group:
                 cond = self._condition(a.path) if a.op is Op.UPLOAD else None
                 if cond is not None:
                     conditions[self.rpath(a.path)] = cond
             try:
-                prefetch(items, conditions=conditions)
+                self.client.prefetch_upload_urls(items, conditions=conditions)
             except Exception:  # only an optimisation: each upload then asks for its own URL
                 log.warning("signing uploads ahead failed; they are signed one by one", exc_info=True)
 
@@ -305,7 +327,7 @@ class Executor:
                 out.failed.add(a.path)
             return
         except Busy as exc:
-            self._problem(a.path, ProblemKind.CHANGING, str(exc), 1.0)
+            self._problem(ProblemRaised(a.path, ProblemKind.CHANGING, str(exc), SOON_SECONDS))
             with self._lock:
                 out.failed.add(a.path)
                 if exc.landed is not None:
@@ -326,29 +348,25 @@ class Executor:
             with self._lock:
                 out.failed.add(a.path)
             return
-        except AuthenticationError as exc:
-            raise AuthFailed(str(exc)) from exc
-        except NetworkError as exc:
-            self._unreachable = True  # the queued steps would only wait through the same retries
-            raise Offline(str(exc)) from exc
-        except (GSError, OSError) as exc:
-            if isinstance(exc, InvalidRequestError) and about_name(exc):
+        except Exception as exc:  # one vocabulary with the engine (problems.classify)
+            found = classify(exc, self.retry_base)
+            if found.scope is Scope.PAIR:
+                if found.kind is ProblemKind.OFFLINE:
+                    self._unreachable = True  # the queued steps would only wait through the same retries
+                    raise Offline(str(exc)) from exc
+                raise AuthFailed(str(exc)) from exc
+            if not expected(exc):  # a bug around one file must not stop the others: per-file, retried
+                debug = log.isEnabledFor(logging.DEBUG)
+                log.error("%s %s failed: %r", a.op.value, a.path, exc, exc_info=debug)
+            if found.kind is ProblemKind.BAD_NAME and isinstance(exc, InvalidRequestError):
                 # a name the server or the client library refuses: told once, not retried until the
                 # name changes; a rename is refused for its new name
                 where = a.dest if a.op in (Op.MOVE_REMOTE, Op.ASIDE_REMOTE) and a.dest else a.path
                 told = f"Not synced: {refusal_reason(exc)}. {RENAME_HINT}"
-                self._problem(where, ProblemKind.BAD_NAME, told, None)
+                self._problem(ProblemRaised(where, found.kind, told, found.retry))
             else:
-                message = exc.user_message if isinstance(exc, GSError) else (exc.strerror or str(exc))
-                kind = ProblemKind.CHANGING if isinstance(exc, IntegrityError) else ProblemKind.FILE_ERROR
-                retry = 1.0 if kind is ProblemKind.CHANGING else self.retry_base
-                self._problem(a.path, kind, f"{verb(a.op)} failed: {message}", retry)
-            with self._lock:
-                out.failed.add(a.path)
-            return
-        except Exception as exc:  # a bug around one file must not stop the others: per-file, retried
-            log.error("%s %s failed: %r", a.op.value, a.path, exc, exc_info=log.isEnabledFor(logging.DEBUG))
-            self._problem(a.path, ProblemKind.FILE_ERROR, f"{verb(a.op)} failed: {exc}", self.retry_base)
+                told = f"{verb(a.op)} failed: {describe(exc)}"
+                self._problem(ProblemRaised(a.path, found.kind, told, found.retry))
             with self._lock:
                 out.failed.add(a.path)
             return
@@ -361,11 +379,17 @@ class Executor:
                 out.bytes_down += nbytes
         known = self._problem_paths
         if (known is None or a.path in known) and self.db.clear_problem(a.path):
-            self.problems.append((a.path, ProblemKind.FILE_ERROR, "", -1.0))  # marker: cleared
+            self._problem(ProblemCleared(a.path))
 
-    def _problem(self, path: str, kind: ProblemKind, message: str, retry: float | None) -> None:
+    def _problem(self, update: ProblemUpdate) -> None:
         with self._lock:
-            self.problems.append((path, kind, message, retry))
+            self._problems.append(update)
+
+    def take_problems(self) -> list[ProblemUpdate]:
+        """The problems raised and cleared since the last call (the engine records them)."""
+        with self._lock:
+            taken, self._problems = self._problems, []
+        return taken
 
     # -- the steps ----------------------------------------------------------------------------
     def _do(self, a: Action) -> tuple[Entry | None, int]:
@@ -787,6 +811,6 @@ def apply_outcome(trees: Trees, out: Outcome) -> None:
 
 
 __all__ = [
-    "AuthFailed", "Busy", "Executor", "LocalFileError", "Offline", "Outcome", "Skipped", "Throttle", "Trees",
-    "apply_outcome",
+    "AuthFailed", "Busy", "ExecContext", "Executor", "LocalFileError", "Offline", "Outcome", "Skipped",
+    "Throttle", "Trees", "apply_outcome",
 ]  # fmt: skip

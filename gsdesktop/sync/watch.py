@@ -86,7 +86,7 @@ class WatchLoop:
 
             class Handler(FileSystemEventHandler):
                 def on_any_event(self, event: FileSystemEvent) -> None:
-                    loop._on_event(event)
+                    loop.on_fs_event(event)
 
             observer = Observer()
             observer.schedule(Handler(), self.root, recursive=True)
@@ -97,14 +97,14 @@ class WatchLoop:
                 hint = " (raise fs.inotify.max_user_watches / max_user_instances)"
             message = f"File watcher unavailable: {exc}{hint}; scanning every {FALLBACK_SCAN:.0f} s instead"
             log.warning(message)
-            self.engine.db.add_problem("", ProblemKind.WATCHER, message, None)
-            self.engine._publish_problems()
+            self.engine.report_problem("", ProblemKind.WATCHER, message)
             self.watcher_ok = False
             return
         self._observer = observer
         self.watcher_ok = True
 
-    def _on_event(self, event: Any) -> None:
+    def on_fs_event(self, event: Any) -> None:
+        """One watchdog event: marks the folder dirty unless it is the engine's own write."""
         if event.event_type in ("opened", "closed_no_write") or (
             event.is_directory and event.event_type == "modified"
         ):
@@ -155,7 +155,7 @@ class WatchLoop:
                     self._dirty = False
             if full or local or rescan or retry:
                 try:
-                    report = eng._cycle(refresh_remote=full, verify_remote=not full)
+                    report = eng.run_cycle(refresh_remote=full, verify_remote=not full)
                 except Exception:  # never let the loop die
                     log.exception("watch cycle failed")
                     report = None

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from gsdesktop.logfiles import log_engine_event
-from gsdesktop.sync.conflicts import Conflict, Keep, open_conflicts, resolve
+from gsdesktop.sync.conflicts import Conflict, Keep
 from gsdesktop.sync.events import (
     ActionDone,
     ActionKind,
@@ -281,22 +281,22 @@ class DesktopApp(QObject):
         """Reload the open conflicts (off the GUI thread: a database query and a stat per copy)."""
         if self._quitting:
             return  # the engine and its database are closing
-        db, root = self.engine.db, self.local_root
+        engine, root = self.engine, self.local_root
 
         def work() -> tuple[list[Conflict], dict[str, Any]]:
-            found = open_conflicts(db.conflicts(), root)
+            found = engine.open_conflicts()
             return found, conflict_versions(root, found)
 
         self.runner.run_task(work, self.conflicts.load)
 
     def settle_conflicts(self, chosen: list[Conflict], keep: Keep) -> None:
         """Settle ``chosen`` as the user asked, then sync so the server follows."""
-        engine, root = self.engine, self.local_root
+        engine = self.engine
 
         def work() -> None:
             try:
                 for c in chosen:
-                    log.info("conflict: %s", resolve(engine.db, root, c, keep))
+                    log.info("conflict: %s", engine.resolve_conflict(c, keep))
             finally:
                 engine.sync_now()
 

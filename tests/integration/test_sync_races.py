@@ -72,7 +72,7 @@ def test_a_save_during_its_own_upload_is_never_reverted(
         save(a / "f.bin", latest)
         cycle.join(60)
         eng.db.reset_backoff()
-        eng._cycle(refresh_remote=False, verify_remote=True)  # a local event: cached remote listing
+        eng.run_cycle(refresh_remote=False, verify_remote=True)  # a local event: cached remote listing
         for _ in range(4):
             eng.db.reset_backoff()
             if eng.sync_once().converged and eng.sync_once().planned == 0:
