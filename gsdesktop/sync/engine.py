@@ -32,11 +32,12 @@ from gsdesktop.sync.events import (
     SyncProblem,
     SyncState,
 )
-from gsdesktop.sync.executor import ExecContext, Executor, Throttle, apply_outcome
+from gsdesktop.sync.executor import ExecContext, Executor, Throttle
 from gsdesktop.sync.holds import PendingDeletions, hold_mass_deletions
 from gsdesktop.sync.localfs import clean_cache, folds_names
 from gsdesktop.sync.model import SyncConfig, SyncReport
 from gsdesktop.sync.moves import MoveWatch
+from gsdesktop.sync.outcome import apply_outcome
 from gsdesktop.sync.planner import Action, Entry, Op, fold_case, plan
 from gsdesktop.sync.problems import ProblemCleared, classify, describe, expected
 from gsdesktop.sync.remote import RemoteStore

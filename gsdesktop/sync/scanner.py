@@ -9,6 +9,7 @@ alone this round.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
@@ -66,6 +67,38 @@ DEFAULT_IGNORES: tuple[str, ...] = (
 )
 
 
+
+@functools.lru_cache(maxsize=16)
+def _compiled(
+    lines: tuple[str, ...],
+) -> tuple[pathspec.GitIgnoreSpec, bool, re.Pattern[str] | None, re.Pattern[str] | None]:
+    """The patterns compiled once (every cycle builds an :class:`Ignore`; the lines rarely change)."""
+    spec = pathspec.GitIgnoreSpec.from_lines(lines)
+    # Fast path without negations: "ignored" = any pattern matches. Patterns that float to any
+    # depth are matched against the entry's own name (its ancestors were checked on the way
+    # down: the scan never enters an ignored folder); the others against the whole path.
+    fast = False
+    floating: list[str] = []
+    rooted: list[str] = []
+    for pt in spec.patterns:
+        include, regex = getattr(pt, "include", None), getattr(pt, "regex", None)
+        if include is None:
+            continue  # a blank line or comment
+        if not include or regex is None or not regex.pattern.startswith("^"):
+            break  # a negation: keep pathspec's first-to-last semantics
+        src = re.sub(r"\(\?P<[^>]+>", "(?:", regex.pattern)
+        rest = src[len(_FLOAT) :] if src.startswith(_FLOAT) else None
+        if rest is not None and "/" not in rest.replace("(?:/)", "").replace("[^/]", ""):
+            floating.append("(?:" + rest + ")")
+        else:
+            rooted.append("(?:" + src[1:] + ")")
+    else:
+        fast = True
+    name_rx = re.compile("|".join(floating)) if floating else None
+    path_rx = re.compile("|".join(rooted)) if rooted else None
+    return spec, fast, name_rx, path_rx
+
+
 class Ignore:
     """Default patterns + configured patterns + the root's ``.gsignore`` (gitignore syntax)."""
 
@@ -78,31 +111,8 @@ class Ignore:
             self.mtime_ns = self.user_file.stat().st_mtime_ns
         except OSError:
             self.mtime_ns = 0
-        self._spec = pathspec.GitIgnoreSpec.from_lines(lines)
-        # Fast path: without negations, "ignored" = any pattern matches -> one combined regex.
-        # Fast path without negations: "ignored" = any pattern matches. Patterns that float to any
-        # depth are matched against the entry's own name (its ancestors were checked on the way
-        # down: the scan never enters an ignored folder); the others against the whole path.
-        self._fast = False
-        floating: list[str] = []
-        rooted: list[str] = []
-        for pt in self._spec.patterns:
-            include, regex = getattr(pt, "include", None), getattr(pt, "regex", None)
-            if include is None:
-                continue  # a blank line or comment
-            if not include or regex is None or not regex.pattern.startswith("^"):
-                break  # a negation: keep pathspec's first-to-last semantics
-            src = re.sub(r"\(\?P<[^>]+>", "(?:", regex.pattern)
-            rest = src[len(_FLOAT) :] if src.startswith(_FLOAT) else None
-            if rest is not None and "/" not in rest.replace("(?:/)", "").replace("[^/]", ""):
-                floating.append("(?:" + rest + ")")
-            else:
-                rooted.append("(?:" + src[1:] + ")")
-        else:
-            self._fast = True
+        self._spec, self._fast, self._name_rx, self._path_rx = _compiled(tuple(lines))
         self._dir_memo: dict[str, bool] = {}
-        self._name_rx = re.compile("|".join(floating)) if floating else None
-        self._path_rx = re.compile("|".join(rooted)) if rooted else None
 
     def stale(self) -> bool:
         try:
