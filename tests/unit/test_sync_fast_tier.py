@@ -11,7 +11,8 @@ After quiescence: all three trees hold the same paths and bytes, every version e
 content or a conflicted copy, or was itself replaced or deleted by a user (a trash may hold it only where
 a user deleted it), and one more cycle plans nothing. The real-server runs stay in test_sync_e2e.py.
 
-Replay one seed with ``GSDESKTOP_FAST_SEED=<seed> pytest tests/unit/test_sync_fast_tier.py``.
+Replay one seed with ``GSDESKTOP_FAST_SEED=<seed> pytest tests/unit/test_sync_fast_tier.py``; run 500
+other seeds with ``GSDESKTOP_FAST_SEED_BASE=<n>``.
 """
 
 from __future__ import annotations
@@ -232,7 +233,8 @@ def test_randomized_convergence_against_the_fake_remote(chunk: int, tmp_path: Pa
         seeds = [int(replay)]
     else:
         per = SEEDS // CHUNKS
-        seeds = [BASE_SEED + chunk * per + i for i in range(per)]
+        base = int(os.environ.get("GSDESKTOP_FAST_SEED_BASE") or BASE_SEED)  # other seeds: explore
+        seeds = [base + chunk * per + i for i in range(per)]
     started = time.monotonic()
     for seed in seeds:
         run_seed(seed, tmp_path / str(seed))
