@@ -323,6 +323,9 @@ def _summary(report: Any, as_json: bool, confirm: str = "") -> None:
         print(f"problem\t{p.kind.value}\t{p.path}\t{p.message}", flush=True)
     for path in report.busy:
         print(f"busy\t{path}\tstill being written; synced once it settles", flush=True)
+    for path in report.waiting:
+        print(f"waiting\t{path}\tlooks like a folder move still under way on the server; synced once done",
+              flush=True)  # fmt: skip
     if report.held_deletions:
         print(f"held\t{report.held_deletions} deletions wait for confirmation: {confirm}", flush=True)
 

@@ -482,7 +482,9 @@ class SyncEngine:
             self._add_problem(rel, ProblemKind.FILE_ERROR, f"Cannot read: {msg}", cfg.retry_base)
         now = time.time()
         frozen: set[str] = set(scan.busy) | set(scan.symlinks) | set(scan.unreadable)
-        frozen |= self._moves.waiting(base_all, scan.tree, remote)  # a server move seen half done
+        moving = self._moves.waiting(base_all, scan.tree, remote)  # a server move seen half done
+        report.waiting = sorted(moving)
+        frozen |= moving
         retrying: set[str] = set()
         for prob in self.db.problems():
             if prob.kind is ProblemKind.BAD_NAME:

@@ -82,6 +82,7 @@ class SyncReport:
     server_restored: bool = False  # this cycle ran in restore mode (the server's data fingerprint changed)
     busy: list[str] = field(default_factory=list)  # local files still being written: left for later
     held_deletions: int = 0  # deletions held back for confirmation (see SyncEngine.pending_deletions)
+    waiting: list[str] = field(default_factory=list)  # remote folders left alone: a server move half done
 
     def then(self, later: SyncReport) -> SyncReport:
         """This report followed by ``later`` (a further cycle): counts add up, the state is ``later``'s."""
@@ -102,6 +103,7 @@ class SyncReport:
             self.blocked is None
             and not self.busy
             and not self.held_deletions
+            and not self.waiting
             and not [p for p in self.problems if p.kind not in _INFO_KINDS]
         )
 
@@ -119,6 +121,7 @@ class SyncReport:
             "converged": self.converged,
             "busy": list(self.busy),
             "held_deletions": self.held_deletions,
+            "waiting": list(self.waiting),
             "blocked": None if self.blocked is None else _problem_json(self.blocked),
             "problems": [_problem_json(p) for p in self.problems],
             "duration": round(self.duration, 3),
