@@ -115,6 +115,21 @@ class ExecContext:
     cancel: CancelToken = field(default_factory=CancelToken)
 
 
+def _place_new(tmp: Path, target: Path) -> None:
+    """Move ``tmp`` to the free name ``target``, never over a file that appeared there meanwhile (a
+    user's save): :class:`Skipped` then, and the next round plans with it."""
+    try:
+        os.link(tmp, target)
+    except FileExistsError:
+        raise Skipped("a local file appeared where the download goes") from None
+    except OSError:  # no hard links here
+        if os.path.lexists(target):
+            raise Skipped("a local file appeared where the download goes") from None
+        os.replace(tmp, target)
+        return
+    tmp.unlink()
+
+
 class Executor:
     """Runs plans for one engine. ``emit`` forwards events; ``context`` is what it works with."""
 
@@ -608,6 +623,7 @@ class Executor:
                 if ident is not None:
                     self.local_ids[a.dest] = ident
                 self._conflict(a.path, a.dest)
+                cur = None  # the name is free now: a save landing there meanwhile is kept
             else:
                 cur = self._ident(a.path)
                 if cur != self.local_ids.get(a.path):
@@ -620,7 +636,10 @@ class Executor:
                         raise Skipped("a folder is where the file goes")
                     if self.downloaded.get(a.path) != cur:
                         self._trash_replaced(target)
-            os.replace(tmp, target)
+            if cur is None:
+                _place_new(tmp, target)
+            else:
+                os.replace(tmp, target)
             self._remember(a.path, md5)
             with self._lock:
                 self.downloaded[a.path] = self.local_ids[a.path]
