@@ -457,7 +457,12 @@ class Executor:
                 self.downloaded[a.dest] = moved
             else:
                 self.downloaded.pop(a.dest, None)
-            if a.entry is not None and a.entry.md5:
+            if self._ident(a.dest) != self.local_ids[a.dest]:  # saved again between the check and the
+                self.local_ids[a.dest] = self._ident(a.dest) or (0, 0, 0)  # rename: not the planned
+                self.db.drop_hashes([a.dest])  # version; the next scan hashes it (an edit to upload)
+                if self.hashes is not None:
+                    self.hashes.pop(a.dest, None)
+            elif a.entry is not None and a.entry.md5:
                 self._remember(a.dest, a.entry.md5)
             self.own_write(a.path)
             self.db.record_many([(a.path, None), (a.dest, a.entry)])
