@@ -97,7 +97,7 @@ def test_crash_at_every_server_call_converges(client, tmp_path: Path) -> None:  
     assert ref_eng.sync_once().planned == 0
     counting = CrashingClient(client, at=-1)
     _, _, eng2 = prepare(client, tmp_path, "count")
-    eng2.client = counting  # type: ignore[assignment]  # a wrapper with the client's interface; counts the calls one cycle makes
+    eng2.client = counting  # a wrapper with the client's interface; counts the calls one cycle makes
     eng2.sync_once()
     calls = next(counting._n)
     assert calls >= 10, calls  # listing, metadata checks, mkdirs, transfers, moves, deletes
@@ -107,7 +107,7 @@ def test_crash_at_every_server_call_converges(client, tmp_path: Path) -> None:  
     step = 1 if os.environ.get("GSDESKTOP_SYNC_FULL_SWEEP") else 3
     for i in range(0, calls, step):
         local, remote, eng = prepare(client, tmp_path, f"c{i}")
-        eng.client = CrashingClient(client, at=i)  # type: ignore[assignment]  # a wrapper with the client's interface
+        eng.client = CrashingClient(client, at=i)  # a wrapper with the client's interface
         with pytest.raises(Crash):
             eng.sync_once()
         eng.db.close()

@@ -292,7 +292,7 @@ class FakeRemote:
             progress(len(blob.data), len(blob.data))
         return target
 
-    def download_urls(self, remotes: Sequence[str]) -> dict[str, str]:
+    def sign_downloads(self, remotes: Sequence[str]) -> dict[str, str]:
         return {}  # no storage URLs: every download takes download()
 
 
