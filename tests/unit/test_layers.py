@@ -264,9 +264,6 @@ _BARE_ANY = {"Any", "typing.Any", "Any | None", "None | Any", "Optional[Any]"}
 # must still be an offender: once it is typed, remove it here so it stays typed.
 PENDING = {
     "gsdesktop/datamanager/multipart.py:PartBody.__init__.fh: Any",
-    "gsdesktop/sync/bulkdl.py:BulkDownloads.__init__.client: Any",
-    "gsdesktop/sync/engine.py:SyncEngine._watch: Any",
-    "gsdesktop/sync/executor.py:Executor.__init__.client: Any",
     "gsdesktop/sync/watch.py:WatchLoop._observer: Any",
 }
 
