@@ -266,7 +266,12 @@ def cmd_formats(args: argparse.Namespace, client: DataManagerClient) -> int:
 @with_client
 def cmd_url(args: argparse.Namespace, client: DataManagerClient) -> int:
     path = remote(client, args.path)
-    url = client.download_url(path)
+    if args.public:
+        from gsdesktop.cli.sharing_cmd import public_link
+
+        url = public_link(client, path)
+    else:
+        url = client.download_url(path)
     if args.json:
         _print_json({"path": path, "url": url})
     else:
@@ -566,7 +571,10 @@ def register(subparsers: Any) -> None:
     p = add("formats", cmd_formats, "data formats known to the server, or those a file can be converted to")
     p.add_argument("--json", action="store_true")
     p.add_argument("path", nargs="?")
-    p = add("url", cmd_url, "print a time-limited signed download URL")
+    p = add("url", cmd_url, "print a time-limited signed download URL (--public: the public link)")
+    p.add_argument(
+        "--public", action="store_true", help="the item's public link (error, exit 4, if it is not public)"
+    )
     p.add_argument("--json", action="store_true", help='print {"path", "url"}')
     p.add_argument("path")
 
