@@ -47,6 +47,15 @@ from gsdesktop.sync.moves import MoveWatch
 from gsdesktop.sync.planner import Action, Entry, Mode, Op, fold_case, plan
 from gsdesktop.sync.scanner import MARKER, Ignore, remote_tree, scan_local
 from gsdesktop.sync.settle import Settle
+from gsdesktop.sync.shares import (
+    READ_ONLY_NOTICE,
+    READ_ONLY_UPLOAD_PAIR,
+    NoAccess,
+    access_level,
+    no_access_message,
+    read_only_base,
+    waiting_uploads,
+)
 from gsdesktop.sync.state import CachedHash, StateDB, default_state_dir, pair_id
 
 if TYPE_CHECKING:
@@ -168,7 +177,9 @@ class SyncReport:
         }
 
 
-_INFO_KINDS = frozenset({ProblemKind.SYMLINK, ProblemKind.SPECIAL, ProblemKind.WATCHER})
+_INFO_KINDS = frozenset(
+    {ProblemKind.SYMLINK, ProblemKind.SPECIAL, ProblemKind.WATCHER, ProblemKind.READ_ONLY}
+)
 
 
 def _problem_json(p: SyncProblem) -> dict[str, object]:
@@ -508,7 +519,12 @@ class SyncEngine:
                 report.blocked = SyncProblem("", f"Server unreachable: {exc}", None, 0, ProblemKind.OFFLINE)
                 self._add_problem("", ProblemKind.OFFLINE, report.blocked.message, None)
                 self._set_state(SyncState.OFFLINE, ProblemKind.OFFLINE)
-            except (AuthFailed, AuthenticationError, PermissionDeniedError) as exc:
+            except (NoAccess, PermissionDeniedError) as exc:  # revoked, or the owner deleted the share
+                msg = str(exc) if isinstance(exc, NoAccess) else no_access_message(self.remote_root)
+                report.blocked = SyncProblem("", msg, None, 0, ProblemKind.NO_ACCESS)
+                self._add_problem("", ProblemKind.NO_ACCESS, msg, None)
+                self._set_state(SyncState.ERROR, ProblemKind.NO_ACCESS)
+            except (AuthFailed, AuthenticationError) as exc:
                 report.blocked = SyncProblem("", f"Sign-in failed: {exc}", None, 0, ProblemKind.AUTH)
                 self.db.add_problem("", ProblemKind.AUTH, report.blocked.message, None)
                 self._set_state(SyncState.ERROR, ProblemKind.AUTH)
@@ -544,6 +560,9 @@ class SyncEngine:
         blocked = self._check_roots(len(base_all))
         if blocked is not None:
             raise _Blocked(blocked)
+        read_only = access_level(self.client, self.remote_root) == "read"  # (NoAccess: stop, keep all)
+        if read_only and cfg.mode is SyncMode.UPLOAD_ONLY:
+            raise _Blocked(SyncProblem("", READ_ONLY_UPLOAD_PAIR, None, 0, ProblemKind.READ_ONLY))
         fresh = refresh_remote or self._remote_cache is None
         fp_before = self._data_fingerprint() if fresh else None
         if refresh_remote or self._remote_cache is None:
@@ -609,11 +628,13 @@ class SyncEngine:
         executor.hashes = self._hashes
         executor.downloaded = self._downloaded
         executor.verify_remote = verify_remote
-        mode = Mode(cfg.mode.value)
+        mode = Mode.DOWNLOAD_ONLY if read_only else Mode(cfg.mode.value)  # a read-only share: never up
         host = cfg.host_name or _host()
         lost_race, relisted = set[str](), False  # uploads that lost a race; the server was listed again
         for rnd in range(MAX_ROUNDS):
             b, lo, re_ = (_drop(t, frozen) for t in trees)
+            if read_only:
+                b = read_only_base(b, lo, re_)
             todo = plan(
                 b, lo, re_, mode=mode, host=host, fold=fold_case if self.fold else None, restore=restore
             )
@@ -664,6 +685,8 @@ class SyncEngine:
         self._approved = False
         for path in retrying - self._failed_now - scan.busy:
             self.db.clear_problem(path)  # resolved (or no longer needed) without failing again
+        waiting = waiting_uploads(trees[1], trees[2], frozen | self._failed_now) if read_only else set()
+        self._note_read_only(waiting)
         self.db.clear_problems([ProblemKind.MASS_DELETE, ProblemKind.ROOT_MISSING])
 
     def _data_fingerprint(self) -> str | None:
@@ -734,6 +757,14 @@ class SyncEngine:
                 self.db.add_problem(rel, kind, notice, None)
             for rel in known - found:
                 self.db.clear_problem(rel)
+
+    def _note_read_only(self, waiting: set[str]) -> None:
+        """Local files a read-only share keeps here: each told once, not retried (:mod:`.shares`)."""
+        known = {p.path for p in self.db.problems() if p.kind is ProblemKind.READ_ONLY and p.path}
+        for rel in sorted(waiting - known):
+            self.db.add_problem(rel, ProblemKind.READ_ONLY, READ_ONLY_NOTICE, None)
+        for rel in known - waiting:
+            self.db.clear_problem(rel)
 
     def _on_event(self, event: SyncEvent) -> None:
         if isinstance(event, ActionDone):

@@ -32,6 +32,7 @@ from gsdesktop.datamanager.errors import (
     LocalFileError,
     NetworkError,
     NotFoundError,
+    PermissionDeniedError,
     PreconditionFailed,
 )
 from gsdesktop.datamanager.transfer import CancelToken
@@ -48,6 +49,7 @@ from gsdesktop.sync.events import (
 from gsdesktop.sync.planner import DIR, Action, Entry, Op, Phase, Plan
 from gsdesktop.sync.progress import ProgressTracker
 from gsdesktop.sync.scanner import CACHE_DIR, md5_of
+from gsdesktop.sync.shares import NoAccess, no_access_message
 from gsdesktop.sync.state import CachedHash, StateDB
 from gsdesktop.sync.throttle import RENAME_HINT, Throttle, about_name, refusal_reason, verb
 
@@ -287,7 +289,7 @@ class Executor:
                 if exc is not None:
                     errors.append(exc)
         for exc in errors:
-            if isinstance(exc, Offline | AuthFailed):
+            if isinstance(exc, Offline | AuthFailed | NoAccess):
                 raise exc
         if errors:
             raise errors[0]
@@ -328,6 +330,9 @@ class Executor:
             return
         except AuthenticationError as exc:
             raise AuthFailed(str(exc)) from exc
+        except PermissionDeniedError as exc:  # the share was revoked meanwhile: stop, change nothing more
+            self._unreachable = True
+            raise NoAccess(no_access_message(self.remote_root)) from exc
         except NetworkError as exc:
             self._unreachable = True  # the queued steps would only wait through the same retries
             raise Offline(str(exc)) from exc
