@@ -41,6 +41,9 @@ def test_read_only_and_revoked_share_in_the_app(
         told = [m for t, m in app.notifications if t == "Not synced"]
         assert "mine.txt" in told[-1] and "read-only share" in told[-1]
         qtbot.waitUntil(lambda: app.display_state() == "idle", timeout=30000)  # told, not an error
+        qtbot.waitUntil(lambda: app.problems.rowCount() == 1, timeout=10000)
+        cells = [app.problems.data(app.problems.index(0, c)) for c in range(3)]
+        assert cells[0] == "mine.txt" and cells[2] == "read-only share", cells
 
         Sharing(alice).revoke(proj, "user", bob.username)
         engine.sync_now()
