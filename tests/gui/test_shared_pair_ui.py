@@ -12,6 +12,7 @@ from gsdesktop.sync.engine import SyncConfig, SyncEngine
 from gsdesktop.sync.events import ProblemKind
 from gsdesktop.ui.app import DesktopApp
 from gsdesktop.ui.prefs import Prefs
+from gsdesktop.ui.session import Session
 
 
 def test_read_only_and_revoked_share_in_the_app(
@@ -29,7 +30,7 @@ def test_read_only_and_revoked_share_in_the_app(
         bob, local, proj, SyncConfig(poll_interval=60.0, quiet_period=0.1, min_file_age=0.0),
         state_dir=tmp_path / "state",
     )  # fmt: skip
-    app = DesktopApp(bob, engine, local, proj, Prefs(notifications=True))
+    app = DesktopApp(Session(bob, engine, local, proj, Prefs(notifications=True)))
     app.start()
     try:
         qtbot.waitUntil(lambda: app.display_state() == "idle", timeout=30000)
