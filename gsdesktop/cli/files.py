@@ -266,17 +266,24 @@ def cmd_formats(args: argparse.Namespace, client: DataManagerClient) -> int:
 @with_client
 def cmd_url(args: argparse.Namespace, client: DataManagerClient) -> int:
     path = remote(client, args.path)
-    if args.public:
-        from gsdesktop.cli.sharing_cmd import public_link
-
-        url = public_link(client, path)
-    else:
-        url = client.download_url(path)
+    url = _public_link(client, path) if args.public else client.download_url(path)
     if args.json:
         _print_json({"path": path, "url": url})
     else:
         print(url)
     return 0
+
+
+def _public_link(client: DataManagerClient, path: str) -> str:
+    """The public link of ``path``; NotFoundError (exit 4) with how to make it public when it is not."""
+    from gsdesktop.datamanager.sharing import Sharing
+
+    try:
+        return Sharing(client).public_url(path)
+    except NotFoundError as exc:
+        if "not public" in exc.message:
+            exc.add_note(f"To make it public: gsdesktop share {path} --public")
+        raise
 
 
 # --- changes ------------------------------------------------------------------------------------------

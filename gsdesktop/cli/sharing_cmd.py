@@ -13,7 +13,6 @@ from typing import Any
 from gsdesktop.cli.common import EXIT_CODES_HELP, add_server_options
 from gsdesktop.cli.files import remote, with_client
 from gsdesktop.datamanager.client import DataManagerClient
-from gsdesktop.datamanager.errors import NotFoundError
 from gsdesktop.datamanager.sharing import Acl, Group, Kind, Sharing
 
 
@@ -206,16 +205,6 @@ def cmd_group_list(args: argparse.Namespace, client: DataManagerClient) -> int:
     return 0
 
 
-def public_link(client: DataManagerClient, path: str) -> str:
-    """The public link of ``path``; NotFoundError (exit 4) with how to make it public when it is not."""
-    try:
-        return Sharing(client).public_url(path)
-    except NotFoundError as exc:
-        if "not public" in exc.message:
-            exc.add_note(f"To make it public: gsdesktop share {path} --public")
-        raise
-
-
 # --- registration -------------------------------------------------------------------------------------
 
 
@@ -281,4 +270,4 @@ def register(subparsers: Any) -> None:
     p.add_argument("--json", action="store_true")
 
 
-__all__ = ["public_link", "register"]
+__all__ = ["register"]
