@@ -298,3 +298,52 @@ def test_sync_cli_on_a_read_share_then_revoked(make_account: Any, tmp_path: Path
         assert tree(local) == {"a.txt": b"alice's a", "mine.txt": b"bob's"}
     finally:
         alice.close()
+
+
+@pytest.fixture(scope="module")
+def replica_b(seaweed: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A second Data Manager replica on the same store (ACL caches of its own, ≤ 2 s behind)."""
+    from tests.support.servers import ServerProcess
+
+    server = ServerProcess(tmp_path_factory.mktemp("share-replica-b"), seaweed).start()
+    yield server.url
+    server.stop()
+
+
+def test_revocation_on_one_replica_while_syncing_through_the_other(
+    make_account: Any, replica_b: str, tmp_path: Path, tmp_home: Path
+) -> None:
+    """Ten rounds: alice revokes on replica A while bob's pair syncs through replica B (which may still
+    allow him for up to 2 s): his cycles then stop with NO_ACCESS within 4 s, and no local file is lost."""
+    import time
+
+    a, b = make_account("alice"), make_account("bob")
+    alice = DataManagerClient(a.server_url, a.username, a.password)
+    bob = DataManagerClient(replica_b, b.username, b.password)
+    proj = f"{alice.home}/proj"
+    put(alice, tmp_path, f"{proj}/f.txt", b"v0")
+    local = tmp_path / "B"
+    eb = engine(bob, local, proj, tmp_path / "sb")
+    try:
+        for rnd in range(1, 11):
+            Sharing(alice).grant(proj, "user", bob.username, "write")
+            deadline = time.monotonic() + 4
+            while not (r := eb.sync_once()).converged:  # replica B learns of the grant within 2 s
+                assert time.monotonic() < deadline, (rnd, r.blocked, r.problems)
+                time.sleep(0.1)
+            put(alice, tmp_path, f"{proj}/f.txt", f"v{rnd}".encode())
+            write(local / f"bob{rnd}.txt", f"bob's round {rnd}")
+            before = set(tree(local))
+            Sharing(alice).revoke(proj, "user", bob.username)
+            started = time.monotonic()
+            while (r := eb.sync_once()).blocked is None or r.blocked.kind is not ProblemKind.NO_ACCESS:
+                assert time.monotonic() - started < 4, (rnd, r.blocked, r.problems)
+                time.sleep(0.1)
+            after = tree(local)
+            assert before <= set(after), (rnd, before - set(after))
+            assert all(after[f"bob{i}.txt"] == f"bob's round {i}".encode() for i in range(1, rnd + 1))
+        assert trash(tmp_home) == []
+    finally:
+        eb.close()
+        alice.close()
+        bob.close()
