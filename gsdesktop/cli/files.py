@@ -266,12 +266,24 @@ def cmd_formats(args: argparse.Namespace, client: DataManagerClient) -> int:
 @with_client
 def cmd_url(args: argparse.Namespace, client: DataManagerClient) -> int:
     path = remote(client, args.path)
-    url = client.download_url(path)
+    url = _public_link(client, path) if args.public else client.download_url(path)
     if args.json:
         _print_json({"path": path, "url": url})
     else:
         print(url)
     return 0
+
+
+def _public_link(client: DataManagerClient, path: str) -> str:
+    """The public link of ``path``; NotFoundError (exit 4) with how to make it public when it is not."""
+    from gsdesktop.datamanager.sharing import Sharing
+
+    try:
+        return Sharing(client).public_url(path)
+    except NotFoundError as exc:
+        if "not public" in exc.message:
+            exc.add_note(f"To make it public: gsdesktop share {path} --public")
+        raise
 
 
 # --- changes ------------------------------------------------------------------------------------------
@@ -566,7 +578,10 @@ def register(subparsers: Any) -> None:
     p = add("formats", cmd_formats, "data formats known to the server, or those a file can be converted to")
     p.add_argument("--json", action="store_true")
     p.add_argument("path", nargs="?")
-    p = add("url", cmd_url, "print a time-limited signed download URL")
+    p = add("url", cmd_url, "print a time-limited signed download URL (--public: the public link)")
+    p.add_argument(
+        "--public", action="store_true", help="the item's public link (error, exit 4, if it is not public)"
+    )
     p.add_argument("--json", action="store_true", help='print {"path", "url"}')
     p.add_argument("path")
 

@@ -25,6 +25,7 @@ JSON_VERSION = 1
 # (module, attribute) pairs; a module that is missing (not written yet) is skipped.
 COMMAND_MODULES: tuple[str, ...] = (
     "gsdesktop.cli.files",
+    "gsdesktop.cli.sharing_cmd",
     "gsdesktop.cli.sync_cmd",
     "gsdesktop.cli.refget_cmd",
     "gsdesktop.cli.gui_cmd",

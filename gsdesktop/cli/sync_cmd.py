@@ -54,7 +54,8 @@ def register(subparsers: Any) -> None:
         description="Two-way sync of LOCAL with the Data Manager folder REMOTE (relative to your home "
         "unless it starts with /). --once runs one cycle; --watch runs until interrupted.",
         epilog="exit codes: 0 in sync (--watch: stopped by SIGINT/SIGTERM), 1 some files could not be synced "
-        "(see `gsdesktop errors`), 2 usage, 3 sign-in rejected, 6 server unreachable",
+        "(see `gsdesktop errors`), 2 usage, 3 sign-in rejected or no access (a share revoked), "
+        "6 server unreachable",
     )
     p.add_argument("local", type=Path, help="local folder")
     p.add_argument("remote", help="Data Manager folder (e.g. lab/run42 or /users/alice/lab)")
@@ -268,7 +269,7 @@ def _sync(args: argparse.Namespace) -> int:
                 confirm=f"gsdesktop sync {engine.local_root} {remote} --once --allow-mass-delete",
             )
             if report.blocked is not None:
-                if report.blocked.kind is ProblemKind.AUTH:
+                if report.blocked.kind in (ProblemKind.AUTH, ProblemKind.NO_ACCESS):
                     return EXIT_AUTH
                 if report.blocked.kind is ProblemKind.OFFLINE:
                     return EXIT_NETWORK

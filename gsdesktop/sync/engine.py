@@ -35,7 +35,7 @@ from gsdesktop.sync.events import (
 from gsdesktop.sync.executor import ExecContext, Executor, Throttle
 from gsdesktop.sync.holds import PendingDeletions, hold_mass_deletions
 from gsdesktop.sync.localfs import clean_cache, folds_names
-from gsdesktop.sync.model import SyncConfig, SyncReport
+from gsdesktop.sync.model import SyncConfig, SyncMode, SyncReport
 from gsdesktop.sync.moves import MoveWatch
 from gsdesktop.sync.outcome import apply_outcome
 from gsdesktop.sync.planner import Action, Entry, Op, fold_case, plan
@@ -43,6 +43,15 @@ from gsdesktop.sync.problems import ProblemCleared, classify, describe, expected
 from gsdesktop.sync.remote import RemoteStore
 from gsdesktop.sync.scanner import MARKER, Ignore, remote_tree, scan_local
 from gsdesktop.sync.settle import Settle
+from gsdesktop.sync.shares import (
+    READ_ONLY_NOTICE,
+    READ_ONLY_UPLOAD_PAIR,
+    NoAccess,
+    access_level,
+    no_access_message,
+    read_only_base,
+    waiting_uploads,
+)
 from gsdesktop.sync.state import CachedHash, StateDB, default_state_dir, pair_id
 
 if TYPE_CHECKING:
@@ -416,6 +425,11 @@ class SyncEngine:
         pair's problem: the same kind and retry as on a file (:func:`classify`), told in ``errors`` as in
         ``status``. OFFLINE (told once, until it passes) sets the OFFLINE state, anything else ERROR."""
         found = classify(exc, self.config.retry_base)
+        if found.kind is ProblemKind.NO_ACCESS:  # revoked, or the owner deleted the share
+            message = str(exc) if isinstance(exc, NoAccess) else no_access_message(self.remote_root)
+            self._add_problem("", found.kind, message, None)
+            self._set_state(SyncState.ERROR, found.kind)
+            return SyncProblem("", message, None, 0, found.kind)
         if found.kind is ProblemKind.OFFLINE:
             message = f"Server unreachable: {exc}"
             self._add_problem("", found.kind, message, None)
@@ -446,6 +460,9 @@ class SyncEngine:
         blocked = self._check_roots(len(base_all))
         if blocked is not None:
             raise _Blocked(blocked)
+        read_only = access_level(self.client, self.remote_root) == "read"  # (NoAccess: stop, keep all)
+        if read_only and cfg.mode is SyncMode.UPLOAD_ONLY:
+            raise _Blocked(SyncProblem("", READ_ONLY_UPLOAD_PAIR, None, 0, ProblemKind.READ_ONLY))
         fresh = refresh_remote or self._remote_cache is None
         fp_before = self._data_fingerprint() if fresh else None
         if refresh_remote or self._remote_cache is None:
@@ -509,12 +526,15 @@ class SyncEngine:
             up=self.throttles[0], down=self.throttles[1], own_write=self._own_write, cancel=self._cancel,
         )  # fmt: skip
         executor = Executor(self.client, self.local_root, self.remote_root, self.db, self._on_event, context)
+        mode = SyncMode.DOWNLOAD_ONLY if read_only else cfg.mode  # a read-only share: never up
         host = cfg.host_name or _host()
         lost_race, relisted = set[str](), False  # uploads that lost a race; the server was listed again
         for rnd in range(MAX_ROUNDS):
             b, lo, re_ = (_drop(t, frozen) for t in trees)
+            if read_only:
+                b = read_only_base(b, lo, re_)
             todo = plan(
-                b, lo, re_, mode=cfg.mode, host=host, fold=fold_case if self.fold else None, restore=restore
+                b, lo, re_, mode=mode, host=host, fold=fold_case if self.fold else None, restore=restore
             )
             for pr in todo.problems:
                 self._add_problem(pr.path, pr.kind, pr.message, None)
@@ -562,6 +582,8 @@ class SyncEngine:
         self._approved = False
         for path in retrying - self._failed_now - scan.busy:
             self.db.clear_problem(path)  # resolved (or no longer needed) without failing again
+        waiting = waiting_uploads(trees[1], trees[2], frozen | self._failed_now) if read_only else set()
+        self._note_read_only(waiting)
         self.db.clear_problems([ProblemKind.MASS_DELETE, ProblemKind.ROOT_MISSING])
 
     def _data_fingerprint(self) -> str | None:
@@ -631,6 +653,14 @@ class SyncEngine:
                 self.db.add_problem(rel, kind, notice, None)
             for rel in known - found:
                 self.db.clear_problem(rel)
+
+    def _note_read_only(self, waiting: set[str]) -> None:
+        """Local files a read-only share keeps here: each told once, not retried (:mod:`.shares`)."""
+        known = {p.path for p in self.db.problems() if p.kind is ProblemKind.READ_ONLY and p.path}
+        for rel in sorted(waiting - known):
+            self.db.add_problem(rel, ProblemKind.READ_ONLY, READ_ONLY_NOTICE, None)
+        for rel in known - waiting:
+            self.db.clear_problem(rel)
 
     def _on_event(self, event: SyncEvent) -> None:
         if isinstance(event, ActionDone):

@@ -66,6 +66,8 @@ class ProblemKind(Enum):
     AUTH = "auth"  # credentials rejected
     OFFLINE = "offline"  # server unreachable; retried automatically
     FATAL = "fatal"  # unexpected engine error
+    READ_ONLY = "read_only"  # a local change in a folder shared with you read-only: stays local, told once
+    NO_ACCESS = "no_access"  # the shared folder is no longer shared with you (revoked, deleted): pair stops
 
 
 @dataclass(frozen=True, slots=True)

@@ -57,6 +57,7 @@ from gsdesktop.sync.problems import (
 from gsdesktop.sync.progress import ProgressTracker
 from gsdesktop.sync.remote import RemoteStore
 from gsdesktop.sync.scanner import CACHE_DIR, md5_of
+from gsdesktop.sync.shares import NoAccess, no_access_message
 from gsdesktop.sync.state import CachedHash, StateDB
 from gsdesktop.sync.throttle import RENAME_HINT, Throttle, refusal_reason, verb
 
@@ -309,7 +310,7 @@ class Executor:
                 if exc is not None:
                     errors.append(exc)
         for exc in errors:
-            if isinstance(exc, Offline | AuthFailed):
+            if isinstance(exc, Offline | AuthFailed | NoAccess):
                 raise exc
         if errors:
             raise errors[0]
@@ -354,6 +355,9 @@ class Executor:
                 if found.kind is ProblemKind.OFFLINE:
                     self._unreachable = True  # the queued steps would only wait through the same retries
                     raise Offline(str(exc)) from exc
+                if found.kind is ProblemKind.NO_ACCESS:  # the share was revoked meanwhile: stop
+                    self._unreachable = True
+                    raise NoAccess(no_access_message(self.remote_root)) from exc
                 raise AuthFailed(str(exc)) from exc
             if not expected(exc):  # a bug around one file must not stop the others: per-file, retried
                 debug = log.isEnabledFor(logging.DEBUG)

@@ -129,7 +129,9 @@ class SyncReport:
         }
 
 
-_INFO_KINDS = frozenset({ProblemKind.SYMLINK, ProblemKind.SPECIAL, ProblemKind.WATCHER})
+_INFO_KINDS = frozenset(
+    {ProblemKind.SYMLINK, ProblemKind.SPECIAL, ProblemKind.WATCHER, ProblemKind.READ_ONLY}
+)
 
 
 def _problem_json(p: SyncProblem) -> dict[str, object]:

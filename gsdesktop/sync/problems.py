@@ -26,8 +26,10 @@ from gsdesktop.datamanager.errors import (
     IntegrityError,
     InvalidRequestError,
     NetworkError,
+    PermissionDeniedError,
 )
 from gsdesktop.sync.events import ProblemKind
+from gsdesktop.sync.shares import NoAccess
 from gsdesktop.sync.throttle import about_name
 
 
@@ -83,6 +85,8 @@ def _names_a_refused_name(exc: BaseException) -> bool:
 RULES: tuple[Rule, ...] = (
     Rule((Offline, NetworkError), ProblemKind.OFFLINE, Scope.PAIR, Retry.NEVER),
     Rule((AuthFailed, AuthenticationError), ProblemKind.AUTH, Scope.PAIR, Retry.NEVER),
+    # a share revoked (or its folder deleted by its owner) under the pair: stop, keep every local file
+    Rule((NoAccess, PermissionDeniedError), ProblemKind.NO_ACCESS, Scope.PAIR, Retry.NEVER),
     Rule((IntegrityError,), ProblemKind.CHANGING, Scope.FILE, Retry.SOON),
     Rule((InvalidRequestError,), ProblemKind.BAD_NAME, Scope.FILE, Retry.NEVER, _names_a_refused_name),
     Rule((GSError, OSError), ProblemKind.FILE_ERROR, Scope.FILE, Retry.BACKOFF),

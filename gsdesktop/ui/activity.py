@@ -139,6 +139,8 @@ class ProblemsModel(ListTableModel):
             if index.column() == 2:
                 if p.kind in (ProblemKind.SYMLINK, ProblemKind.SPECIAL):
                     return tr("not synced")
+                if p.kind is ProblemKind.READ_ONLY:
+                    return tr("read-only share")
                 if p.retry_at is None:
                     return tr("needs action")
                 return clock_time(p.retry_at)

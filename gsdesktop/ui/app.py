@@ -62,7 +62,8 @@ log = logging.getLogger(__name__)
 ICON_STATES = ("idle", "syncing", "paused", "offline", "error", "conflict")
 QUIET_PROBLEMS = (ProblemKind.CHANGING, ProblemKind.OFFLINE, ProblemKind.WATCHER)
 #: listed in Problems and told once, but nothing is wrong: the tray does not turn to "error" for them
-NOTICE_PROBLEMS = (ProblemKind.SYMLINK, ProblemKind.SPECIAL)
+NOTICE_PROBLEMS = (ProblemKind.SYMLINK, ProblemKind.SPECIAL, ProblemKind.READ_ONLY)
+STOP_PROBLEMS = (ProblemKind.AUTH, ProblemKind.NO_ACCESS)  # told as "Sync stopped" (StateChanged)
 #: actions that prove the server (and its storage) answered
 SERVER_ACTIONS = (
     ActionKind.UPLOADED, ActionKind.DOWNLOADED, ActionKind.DELETED_REMOTE, ActionKind.MKDIR_REMOTE,
@@ -453,7 +454,7 @@ class DesktopApp(QObject):
                 self._notify_problems(notices, tr("Not synced"))
             if any(classify(p.message, self.client.server_url) == STORAGE for p in new):
                 self.outage = STORAGE
-            if needs := [p for p in new if p.kind not in NOTICE_PROBLEMS and p.kind is not ProblemKind.AUTH]:
+            if needs := [p for p in new if p.kind not in NOTICE_PROBLEMS and p.kind not in STOP_PROBLEMS]:
                 self._notify_problems(needs, tr("Needs your attention"))
             if any(p.kind is ProblemKind.MASS_DELETE for p in ev.problems):
                 self.ask_deletions()
@@ -514,6 +515,9 @@ class DesktopApp(QObject):
             ProblemKind.AUTH: tr("The server rejected your sign-in; choose Sign in… to continue syncing."),
             ProblemKind.OFFLINE: tr("The server cannot be reached; retrying automatically."),
             ProblemKind.ROOT_MISSING: tr("The local folder is missing or not mounted."),
+            ProblemKind.NO_ACCESS: tr(
+                "The synced folder is no longer shared with you (or was deleted); nothing was deleted here."
+            ),
             ProblemKind.MASS_DELETE: tr("Many deletions are held back until you approve them."),
         }.get(reason, "")
 

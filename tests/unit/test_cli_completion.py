@@ -20,6 +20,11 @@ CASES = [  # (words typed so far, the word being completed, candidates that must
     ("sync --mode", "", {"two-way", "upload-only", "download-only"}, {"afile.txt"}),
     ("completion", "", {"bash", "zsh", "fish"}, set()),
     ("put", "af", {"afile.txt"}, set()),  # local paths are files
+    ("", "sha", {"share", "shared"}, {"unshare"}),  # sharing (issue 19)
+    ("share", "--", {"--user", "--group", "--public", "--write", "--json"}, set()),
+    ("group", "", {"create", "delete", "add", "remove", "list"}, {"login"}),
+    ("group remove", "--a", {"--admin"}, set()),
+    ("url", "--pu", {"--public"}, set()),
 ]
 
 
