@@ -39,7 +39,7 @@ K = ProblemKind
         (AuthFailed("bad password"), Classification(K.AUTH, Scope.PAIR, None)),
         (ServerError("500"), Classification(K.FILE_ERROR, Scope.FILE, 7.0)),
         (StoreFailingError("storage fails"), Classification(K.FILE_ERROR, Scope.FILE, 7.0)),
-        (PermissionDeniedError("not yours"), Classification(K.FILE_ERROR, Scope.FILE, 7.0)),
+        (PermissionDeniedError("not yours"), Classification(K.NO_ACCESS, Scope.PAIR, None)),  # revoked
         (ConflictError("is a folder"), Classification(K.FILE_ERROR, Scope.FILE, 7.0)),
         (IntegrityError("md5 mismatch"), Classification(K.CHANGING, Scope.FILE, 1.0)),
         (InvalidRequestError("invalid name: backslash"), Classification(K.BAD_NAME, Scope.FILE, None)),
