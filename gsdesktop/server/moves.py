@@ -157,19 +157,39 @@ def _move_tree(store: S3Store, src: DMPath, dst: DMPath, renew: Callable[[], Non
         for o in objects:
             if o.key.endswith("/"):
                 markers[o.key] = o
-        for key in sorted(k for k in markers if k != src.dir_key and k not in made):
-            store.put_bytes(dst.dir_key + key[len(src.dir_key) :], b"", content_type=ops.DIR_CONTENT_TYPE)
-            made.add(key)
+        new = sorted(k for k in markers if k != src.dir_key and k not in made)
+        _each(
+            lambda k: store.put_bytes(
+                dst.dir_key + k[len(src.dir_key) :], b"", content_type=ops.DIR_CONTENT_TYPE
+            ),
+            new,
+        )
+        made.update(new)
         if not todo:
             left = 0
             break
         left = _move_objects(store, todo, lambda o: dst.dir_key + o.key[len(src.dir_key) :])
     if left:
         log.info("move %s -> %s: %d files changed during the move stay at the source", src.key, dst.key, left)
-    for key in sorted(markers, key=len, reverse=True):
+
+    def drop_if_empty(key: str) -> None:
         page = store.list_page(key, delimiter=None, max_keys=2)
         if all(o.key == key for o in page.objects):
             store.delete_if(key, markers[key].etag)
+
+    depths = sorted({k.count("/") for k in markers}, reverse=True)
+    for depth in depths:  # the deepest first: a marker goes only when nothing is left below it
+        _each(drop_if_empty, [k for k in markers if k.count("/") == depth])
+
+
+def _each(fn: Callable[[str], object], keys: list[str]) -> None:
+    """``fn`` on each key, in parallel (at most :data:`WORKERS` at once)."""
+    if len(keys) < 2:
+        for key in keys:
+            fn(key)
+        return
+    with ThreadPoolExecutor(max_workers=min(WORKERS, len(keys))) as pool:
+        list(pool.map(fn, keys))
 
 
 # -- the move leases -----------------------------------------------------------------------------------------
