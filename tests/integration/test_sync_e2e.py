@@ -118,7 +118,11 @@ class World:
             p.parent.mkdir(parents=True, exist_ok=True)
             tmp = p.parent / f".{p.name}.swp"  # editor-style save
             tmp.write_bytes(data)
-            os.replace(tmp, p)
+            try:
+                os.replace(tmp, p)
+            except OSError:  # (a folder took the name meanwhile) the editor's temp file goes too:
+                tmp.unlink()  # left behind, an ignored name would stay on this side only
+                raise
         self.written.add(data)
 
     # -- random operations ----------------------------------------------------------------------
