@@ -246,13 +246,13 @@ def test_moving_a_folder_keeps_every_overwrite_that_lands_meanwhile(callers: lis
         for name, data in old.items():
             upload(a, f"{src}/{name}", data)
         rewritten = {name: os.urandom(500 + i) for i, name in enumerate(list(old)[::2])}
-        signed = {}
+        signed: dict[str, tuple[str, dict[str, str]]] = {}
         for i, (n, d) in enumerate(rewritten.items()):
             signed[n] = signed_put(callers[i % 2], f"{src}/{n}", d)
         jobs: list[Callable[[], requests.Response]] = [partial(move, callers[1], src, dst)]
         for name, data in rewritten.items():
             url, headers = signed[name]
-            jobs.append(lambda u=url, h=headers, d=data: requests.put(u, data=d, headers=h, timeout=30))
+            jobs.append(partial(requests.put, url, data=data, headers=headers, timeout=30))
         answers = at_once(jobs)
         assert_clean(answers[0], (200,))
         landed = [r.status_code == 200 for r in answers[1:]]
