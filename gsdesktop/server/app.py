@@ -8,8 +8,9 @@
   ``filemetadata``, ``personaldirectory``, ``defaultdirectory``, ``dataformat/list``,
   ``dataformatconverter/list``, ``uploadinfo`` (until the multipart router provides it: 501).
 
-Extensions: ``md5`` on file metadata; ``GET files/<dir>?recursive=true[&pageToken=..][&pageSize=..]``
-(every entry below a directory, paged, ``nextPageToken`` in the answer); ``GET files/<dir>?pageSize=N
+Extensions: ``md5`` on file metadata; ``GET files/<dir>?recursive=true[&pageToken=..][&pageSize=..]
+[&fields=brief]`` (every entry below a directory, paged, ``nextPageToken`` in the answer; ``fields=brief``:
+entries with only name, path, isDirectory, size, lastModified and md5); ``GET files/<dir>?pageSize=N
 [&pageToken=..]`` (the plain listing in pages of at most N entries, ``nextPageToken`` null at the end);
 ``POST uploadurls-batch`` (signed PUT URLs for many files in one request, :mod:`gsdesktop.server.batch`).
 
@@ -248,7 +249,13 @@ def _get(request: Request, raw: str, user: str, dialect: str) -> Response:
     data_format = _query(request, "dataFormat")
     if _flag(_query(request, "recursive")) and not data_format:
         page = ops.recursive_page(
-            store, path, base, dialect, _query(request, "pageToken"), _page_size(request)
+            store,
+            path,
+            base,
+            dialect,
+            _query(request, "pageToken"),
+            _page_size(request),
+            brief=_query(request, "fields") == "brief",
         )
         if page is None:
             raise not_found(path.display(dialect))

@@ -39,7 +39,8 @@ log = logging.getLogger(__name__)
 LEASE_PREFIX = ".gsdm/moving/"
 LEASE_TTL = 900.0  # a lease older than this (its server died mid-move) is taken over; renewed each pass
 PASSES = 3  # listings of the source: the first, then two for what arrived or changed meanwhile
-WORKERS = 8
+WORKERS = 16
+CHUNK = 250  # objects copied before their sources are deleted in one conditional batch
 FILE_ATTEMPTS = 3
 
 
@@ -110,6 +111,40 @@ def _move_object(store: S3Store, obj: ObjectInfo, dst_key: str) -> bool:
     return False
 
 
+def _move_objects(store: S3Store, todo: list[ObjectInfo], dst_key: Callable[[ObjectInfo], str]) -> int:
+    """Move ``todo`` (objects of a folder); returns how many stay at the source.
+
+    Where the store deletes conditionally in batches, the objects are copied in parallel a chunk at a
+    time, and each chunk's sources are deleted in one ``DeleteObjects`` whose every item carries the
+    ETag copied (while the next chunk copies): a source rewritten after its copy stays, and its copy is
+    taken back, as one by one. Otherwise each object is copied and deleted on its own (:func:`_move_object`).
+    """
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        if not store.batch_delete_if_supported():
+            return list(pool.map(lambda o: _move_object(store, o, dst_key(o)), todo)).count(False)
+
+        def delete_sources(copied: list[ObjectInfo]) -> int:
+            gone = store.delete_many_if([(o.key, o.etag) for o in copied])
+            for o in copied:
+                if o.key not in gone:  # the source changed or went: take the copy back
+                    store.delete_if(dst_key(o), o.etag)
+            return len(gone)
+
+        moved = 0
+        with ThreadPoolExecutor(max_workers=1) as deleter:
+            pending = None
+            for i in range(0, len(todo), CHUNK):
+                chunk = todo[i : i + CHUNK]
+                ok = pool.map(lambda o: store.copy_new(o.key, dst_key(o), o.etag, o.size), chunk)
+                copied = [o for o, done in zip(chunk, ok, strict=True) if done]
+                if pending is not None:
+                    moved += pending.result()
+                pending = deleter.submit(delete_sources, copied)
+            if pending is not None:
+                moved += pending.result()
+    return len(todo) - moved
+
+
 def _move_tree(store: S3Store, src: DMPath, dst: DMPath, renew: Callable[[], None]) -> None:
     markers: dict[str, ObjectInfo] = {}
     made: set[str] = set()
@@ -122,23 +157,39 @@ def _move_tree(store: S3Store, src: DMPath, dst: DMPath, renew: Callable[[], Non
         for o in objects:
             if o.key.endswith("/"):
                 markers[o.key] = o
-        for key in sorted(k for k in markers if k != src.dir_key and k not in made):
-            store.put_bytes(dst.dir_key + key[len(src.dir_key) :], b"", content_type=ops.DIR_CONTENT_TYPE)
-            made.add(key)
+        new = sorted(k for k in markers if k != src.dir_key and k not in made)
+        _each(
+            lambda k: store.put_bytes(
+                dst.dir_key + k[len(src.dir_key) :], b"", content_type=ops.DIR_CONTENT_TYPE
+            ),
+            new,
+        )
+        made.update(new)
         if not todo:
             left = 0
             break
-        with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-            moved = list(
-                pool.map(lambda o: _move_object(store, o, dst.dir_key + o.key[len(src.dir_key) :]), todo)
-            )
-        left = moved.count(False)
+        left = _move_objects(store, todo, lambda o: dst.dir_key + o.key[len(src.dir_key) :])
     if left:
         log.info("move %s -> %s: %d files changed during the move stay at the source", src.key, dst.key, left)
-    for key in sorted(markers, key=len, reverse=True):
+
+    def drop_if_empty(key: str) -> None:
         page = store.list_page(key, delimiter=None, max_keys=2)
         if all(o.key == key for o in page.objects):
             store.delete_if(key, markers[key].etag)
+
+    depths = sorted({k.count("/") for k in markers}, reverse=True)
+    for depth in depths:  # the deepest first: a marker goes only when nothing is left below it
+        _each(drop_if_empty, [k for k in markers if k.count("/") == depth])
+
+
+def _each(fn: Callable[[str], object], keys: list[str]) -> None:
+    """``fn`` on each key, in parallel (at most :data:`WORKERS` at once)."""
+    if len(keys) < 2:
+        for key in keys:
+            fn(key)
+        return
+    with ThreadPoolExecutor(max_workers=min(WORKERS, len(keys))) as pool:
+        list(pool.map(fn, keys))
 
 
 # -- the move leases -----------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 
 from gsdesktop.server import clash
 from gsdesktop.server.auth import APIError
-from gsdesktop.server.common import dir_json, file_json, not_found
+from gsdesktop.server.common import brief_json, dir_json, file_json, not_found
 from gsdesktop.server.paths import DMPath, PathError
 from gsdesktop.server.storage import ListPage, ObjectInfo, S3Store, error_code
 
@@ -241,9 +241,17 @@ def _settled_page(
 
 
 def recursive_page(
-    store: S3Store, path: DMPath, base: str, dialect: str, token: str | None, page_size: int
+    store: S3Store,
+    path: DMPath,
+    base: str,
+    dialect: str,
+    token: str | None,
+    page_size: int,
+    *,
+    brief: bool = False,
 ) -> dict[str, Any] | None:
-    """Extension: one page of every entry below a directory (``nextPageToken`` when more follow)."""
+    """Extension: one page of every entry below a directory (``nextPageToken`` when more follow); with
+    ``brief``, entries in the brief form of :func:`~gsdesktop.server.common.brief_json`."""
     page = _settled_page(store, path, None, token, page_size)
     if not page.objects and token is None and not path.is_home and stat(store, path) is None:
         return None
@@ -256,7 +264,13 @@ def recursive_page(
         except PathError:
             continue
         if obj.key.endswith("/"):
-            contents.append(dir_json(child, base, dialect, obj.last_modified))
+            contents.append(
+                brief_json(child, None, dialect, obj.last_modified)
+                if brief
+                else dir_json(child, base, dialect, obj.last_modified)
+            )
+        elif brief:
+            contents.append(brief_json(child, with_md5(store, obj), dialect))
         else:
             contents.append(file_json(child, with_md5(store, obj), base, dialect))
     return {

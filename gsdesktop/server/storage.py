@@ -9,6 +9,7 @@ streaming reads) and presigned URLs. Presigned URLs are made with a second clien
 from __future__ import annotations
 
 import logging
+import secrets
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -189,6 +190,7 @@ class S3Store:
 
         self._fast_put = FastPutSigner(self.presigner, self.bucket)
         self._probe: S3Client | None = None
+        self._batch_delete_if: bool | None = None  # DeleteObjects honours each item's ETag (probed once)
         # called with ("upload" | "download", bytes or None) for every URL signed (the server's metrics)
         self.on_signed: Callable[[str, int | None], None] | None = None
         if create_bucket:
@@ -387,6 +389,45 @@ class S3Store:
             yield info, body.iter_chunks(chunk_size)
         finally:
             body.close()
+
+    def batch_delete_if_supported(self) -> bool:
+        """Whether ``DeleteObjects`` honours each item's ``ETag`` (SeaweedFS does, as AWS S3 does since
+        2024): probed once on a scratch key, which a wrong ETag must leave in place. A store that ignored
+        it would delete the probe: then :meth:`delete_many_if` is never used and deletions stay one by one.
+        """
+        if self._batch_delete_if is None:
+            key = f".gsdm/probe/delete-if-{secrets.token_hex(8)}"
+            self.put_bytes(key, b"probe", content_type="application/octet-stream")
+            info = self.head(key)
+            honoured = False
+            try:
+                resp = self.s3.delete_objects(
+                    Bucket=self.bucket, Delete={"Objects": [{"Key": key, "ETag": '"' + "0" * 32 + '"'}]}
+                )
+                errors = resp.get("Errors", [])
+                refused = {e.get("Key") for e in errors if e.get("Code") in PRECONDITION_CODES}
+                honoured = key in refused and info is not None and self.head(key) is not None
+            except ClientError as exc:
+                log.info("DeleteObjects with ETag conditions refused (%s)", error_code(exc))
+            finally:
+                self.delete(key)
+            self._batch_delete_if = honoured
+            log.info("conditional batch deletes %s", "supported" if honoured else "not supported: one by one")
+        return self._batch_delete_if
+
+    def delete_many_if(self, items: list[tuple[str, str]]) -> set[str]:
+        """Delete each ``(key, etag)`` only while it is that version (``DeleteObjects`` with each item's
+        ``ETag``, up to 1,000 per request); returns the keys the store reports deleted. Anything else
+        (changed, gone, refused) stays. Only for stores where :meth:`batch_delete_if_supported`."""
+        deleted: set[str] = set()
+        for i in range(0, len(items), 1000):
+            chunk = items[i : i + 1000]
+            resp = self.s3.delete_objects(
+                Bucket=self.bucket,
+                Delete={"Objects": [{"Key": k, "ETag": f'"{e}"'} for k, e in chunk], "Quiet": False},
+            )
+            deleted.update(str(d["Key"]) for d in resp.get("Deleted", []) if "Key" in d)
+        return deleted
 
     def stream(self, key: str, chunk_size: int = 64 * 1024) -> Iterator[bytes]:
         """The object's bytes in chunks, never loaded whole. Raises ``ClientError`` when absent."""

@@ -1,11 +1,11 @@
 """First downloads of many small files: URLs signed in bulk, lean GETs, one file-system flush per batch.
 
 The remote listing already gave every file's size and MD5, so a small new file needs no metadata
-request and no redirect: :class:`BulkDownloads` asks the Data Manager for signed storage URLs
-:data:`SIGN_CHUNK` at a time (the first chunk before the phase's downloads start, the rest on a helper
-thread alongside them), and :meth:`BulkDownloads.fetch` gets the bytes over a kept-alive socket
-(:class:`~gsdesktop.datamanager.leanget.LeanGet`), checks them against the listing's MD5 and links
-them into place (never over a file that appeared meanwhile). The executor flushes the file system
+request and no redirect: :class:`BulkDownloads` asks the Data Manager for signed storage URLs in
+bulk (:data:`FIRST_CHUNK` before the phase's downloads start, the rest on a helper thread alongside
+them, in chunks growing to :data:`SIGN_CHUNK`), and :meth:`BulkDownloads.fetch` gets the bytes over a
+kept-alive socket (:class:`~gsdesktop.datamanager.leanget.LeanGet`), checks them against the listing's MD5
+and links them into place (never over a file that appeared meanwhile). The executor flushes the file system
 (:func:`sync_filesystem`) before it records a batch of them in the base. Anything unusual returns
 ``None``: the full download path.
 """
@@ -31,7 +31,8 @@ from gsdesktop.sync.remote import RemoteStore
 log = logging.getLogger(__name__)
 
 SMALL_DOWNLOAD = 1 << 20  # new files up to this size download through signed URLs fetched in bulk
-SIGN_CHUNK = 250  # URLs signed per request (the first chunk before the downloads start)
+FIRST_CHUNK = 64  # URLs signed before the downloads start (few: the first GETs start early) ...
+SIGN_CHUNK = 1000  # ... then chunks 4x larger up to this many (the server's batch limit)
 _syncfs: list[Callable[[int], int] | None] = []  # libc's syncfs, looked up once (empty: not yet)
 
 
@@ -87,7 +88,11 @@ class BulkDownloads:
         ]  # fmt: skip
         if len(rels) < 2:
             return
-        chunks = [rels[i : i + SIGN_CHUNK] for i in range(0, len(rels), SIGN_CHUNK)]
+        chunks: list[list[str]] = []
+        start, size = 0, FIRST_CHUNK
+        while start < len(rels):
+            chunks.append(rels[start : start + size])
+            start, size = start + size, min(size * 4, SIGN_CHUNK)
         ready = [threading.Event() for _ in chunks]
         with self._lock:
             for chunk, ev in zip(chunks, ready, strict=True):

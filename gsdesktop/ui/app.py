@@ -42,7 +42,7 @@ from gsdesktop.ui.activity import ActivityModel, ActivityWindow, ProblemsModel
 from gsdesktop.ui.bridge import EngineBridge, TaskRunner
 from gsdesktop.ui.conflicts import ConflictsModel
 from gsdesktop.ui.conflicts import versions as conflict_versions
-from gsdesktop.ui.formatting import fit_to_screen
+from gsdesktop.ui.formatting import fit_to_screen, icons_dir
 from gsdesktop.ui.outage import OFFLINE, STORAGE, RetryWatcher, classify, for_user
 from gsdesktop.ui.prefs import Prefs
 from gsdesktop.ui.session import Session
@@ -78,15 +78,6 @@ REMOTE_CHANGES = (
 
 def tr(text: str) -> str:
     return QCoreApplication.translate("DesktopApp", text)
-
-
-def icons_dir() -> Path:
-    """``resources/icons`` next to the package (source tree, wheel or frozen bundle)."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here.parent / "resources" / "icons", here.parents[1] / "resources" / "icons"):
-        if candidate.is_dir():
-            return candidate
-    return here.parent / "resources" / "icons"
 
 
 def prefers_dark() -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import (
@@ -25,6 +26,15 @@ def _tr(text: str) -> str:
 
 
 _DIGITS = re.compile(r"(\d+)")
+
+
+def icons_dir() -> Path:
+    """``resources/icons`` next to the package (source tree, wheel or frozen bundle)."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here.parent / "resources" / "icons", here.parents[1] / "resources" / "icons"):
+        if candidate.is_dir():
+            return candidate
+    return here.parent / "resources" / "icons"
 
 
 def natural_key(name: str) -> tuple[Any, ...]:

@@ -13,7 +13,6 @@ Every server call runs on the app's :class:`~gsdesktop.ui.bridge.TaskRunner`, ne
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QRect, Qt, QTimer, Signal
@@ -39,6 +38,7 @@ from shiboken6 import isValid
 
 from gsdesktop.datamanager.sharing import Acl, AclEntry, Group, Sharing
 from gsdesktop.ui.bridge import TaskRunner
+from gsdesktop.ui.formatting import icons_dir
 from gsdesktop.ui.groups import GroupsDialog
 from gsdesktop.ui.server_dialog import ServerDialog, UserCompleter
 
@@ -48,15 +48,6 @@ if TYPE_CHECKING:  # the browser owns these actions; it imports this module
 SHARED_PREFIX = "Shared to "  # the server's virtual folder of what others shared with you
 PUBLIC_FOLDER = "Public"
 LEVELS = (("read", "Read"), ("write", "Read-Write"))
-
-
-def icons_dir() -> Path:
-    """``resources/icons`` next to the package (source tree, wheel or frozen bundle)."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here.parent / "resources" / "icons", here.parents[1] / "resources" / "icons"):
-        if candidate.is_dir():
-            return candidate
-    return here.parent / "resources" / "icons"
 
 
 def shared_icon(base: QIcon, size: int = 32) -> QIcon:

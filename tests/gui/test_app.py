@@ -27,8 +27,9 @@ from gsdesktop.sync.events import (
     SyncState,
 )
 from gsdesktop.ui.activity import ActivityModel, ProblemsModel
-from gsdesktop.ui.app import ICON_STATES, DesktopApp, icons_dir, state_icon
+from gsdesktop.ui.app import ICON_STATES, DesktopApp, state_icon
 from gsdesktop.ui.conflicts import ConflictsModel
+from gsdesktop.ui.formatting import icons_dir
 from gsdesktop.ui.prefs import Prefs
 from gsdesktop.ui.session import Session
 

@@ -19,6 +19,7 @@ from gsdesktop.ui.browser import RemoteBrowser
 from gsdesktop.ui.browser_parts import PropertiesDialog
 from gsdesktop.ui.remote_model import KIND_ROLE, RemoteTreeModel
 from gsdesktop.ui.transfers import Status, TransferManager
+from tests.support.stalls import oversubscribed, run_queue_wait
 
 
 class TickGap:
@@ -54,17 +55,8 @@ class TickGap:
         elif self._gc_started:
             self.gc_worst = max(self.gc_worst, time.thread_time() - self._gc_started)
 
-    @staticmethod
-    def _run_queue_wait() -> float:
-        """Seconds this thread has spent runnable but not running (0 where not available)."""
-        try:
-            with open("/proc/thread-self/schedstat", "rb") as fh:
-                return int(fh.read().split()[1]) / 1e9
-        except (OSError, IndexError, ValueError):
-            return 0.0
-
     def _tick(self) -> None:
-        now, cpu, wait = time.perf_counter(), time.thread_time(), self._run_queue_wait()
+        now, cpu, wait = time.perf_counter(), time.thread_time(), run_queue_wait()
         if self.last:
             self.worst = max(self.worst, now - self.last)
             self.worst_cpu = max(self.worst_cpu, cpu - self.last_cpu)
@@ -88,11 +80,6 @@ class TickGap:
         if self._on_gc in gc.callbacks:
             gc.callbacks.remove(self._on_gc)
         return self.worst
-
-
-def oversubscribed() -> bool:
-    """More runnable work than CPUs (other test suites running): wall-clock gaps say little then."""
-    return os.getloadavg()[0] > (os.cpu_count() or 1)
 
 
 def make_browser(qtbot, client, root: str | None = None) -> RemoteBrowser:  # type: ignore[no-untyped-def]

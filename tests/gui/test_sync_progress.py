@@ -20,7 +20,8 @@ from gsdesktop.ui.app import DesktopApp
 from gsdesktop.ui.prefs import Prefs
 from gsdesktop.ui.session import Session
 from gsdesktop.ui.transfers import Status, TransfersPanel
-from tests.gui.test_browser import TickGap, oversubscribed
+from tests.gui.test_browser import TickGap
+from tests.support.stalls import oversubscribed
 
 COUNT = 400
 PROGRESS_LINE = re.compile(

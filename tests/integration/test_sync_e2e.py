@@ -118,7 +118,11 @@ class World:
             p.parent.mkdir(parents=True, exist_ok=True)
             tmp = p.parent / f".{p.name}.swp"  # editor-style save
             tmp.write_bytes(data)
-            os.replace(tmp, p)
+            try:
+                os.replace(tmp, p)
+            except OSError:  # (a folder took the name meanwhile) the editor's temp file goes too:
+                tmp.unlink()  # left behind, an ignored name would stay on this side only
+                raise
         self.written.add(data)
 
     # -- random operations ----------------------------------------------------------------------
@@ -204,6 +208,9 @@ class World:
                 sync_b = self.sync_b_async() if side == "B" else None
                 time.sleep(rng.uniform(0.05, 0.6))  # A's watcher (bandwidth limited) or B is uploading
                 self.discarded.add(first)
+                # the save replaces what the file holds now: a sync that lost the race to another
+                # machine's version kept ``first`` as a conflicted copy and put that version here
+                self.discard_old(side, rel)
                 self.put(side, rel, self.content(big=rng.random() < 0.5))
                 if sync_b is not None:
                     sync_b.join(120)

@@ -233,6 +233,42 @@ def test_moving_a_folder_keeps_every_upload_that_arrives_meanwhile(callers: list
         assert not set(at_src) & set(at_dst), (rnd, set(at_src) & set(at_dst))
 
 
+def test_moving_a_folder_keeps_every_overwrite_that_lands_meanwhile(callers: list[Caller]) -> None:
+    """Sources are deleted in conditional batches after their copies: a file rewritten in between
+    must stay (at the source, or moved with its new content), never be deleted with the old version."""
+    a = callers[0]
+    home = f"/users/{a.user}"
+    for rnd in range(ROUNDS):
+        src, dst = f"{home}/ow{rnd}", f"{home}/owmoved{rnd}"
+        mkdir(a, src)
+        mkdir(a, f"{src}/sub")
+        old = {f"o{i}.txt" if i % 3 else f"sub/o{i}.txt": os.urandom(200 + i) for i in range(60)}
+        for name, data in old.items():
+            upload(a, f"{src}/{name}", data)
+        rewritten = {name: os.urandom(500 + i) for i, name in enumerate(list(old)[::2])}
+        signed: dict[str, tuple[str, dict[str, str]]] = {}
+        for i, (n, d) in enumerate(rewritten.items()):
+            signed[n] = signed_put(callers[i % 2], f"{src}/{n}", d)
+        jobs: list[Callable[[], requests.Response]] = [partial(move, callers[1], src, dst)]
+        for name, data in rewritten.items():
+            url, headers = signed[name]
+            jobs.append(partial(requests.put, url, data=data, headers=headers, timeout=30))
+        answers = at_once(jobs)
+        assert_clean(answers[0], (200,))
+        landed = [r.status_code == 200 for r in answers[1:]]
+        confirmed = {n: d for (n, d), ok in zip(rewritten.items(), landed, strict=True) if ok}
+        assert len(confirmed) >= len(rewritten) - 5, [r.status_code for r in answers[1:]]
+        at_src, at_dst = files(a, src), files(a, dst)
+        for name, data in confirmed.items():  # every confirmed rewrite is in exactly one place
+            places = [p for p, have in (("src", at_src), ("dst", at_dst)) if have.get(name) == md5(data)]
+            assert len(places) == 1, (rnd, name, places, name in at_src, name in at_dst)
+        for name, data in old.items():  # a file nobody rewrote was moved
+            if name not in confirmed:
+                assert at_dst.get(name) == md5(data) and name not in at_src, (rnd, name)
+        for name in set(at_src) & set(at_dst):  # both places only for a rewrite that came after the move
+            assert at_dst[name] == md5(old[name]) and at_src[name] == md5(confirmed[name]), (rnd, name)
+
+
 def test_racing_file_moves_onto_one_name(callers: list[Caller]) -> None:
     a = callers[0]
     home = f"/users/{a.user}"

@@ -17,6 +17,7 @@ import time
 import pytest
 
 from gsdesktop.datamanager.models import GSDirectoryListing, decode_json
+from tests.support.stalls import run_queue_wait
 
 
 def _entry(i: int) -> dict[str, object]:
@@ -100,14 +101,6 @@ def test_bytes_are_utf8() -> None:
         decode_json(b'{"name": "\xff"}')
 
 
-def _run_queue_wait() -> float:
-    try:
-        with open("/proc/thread-self/schedstat", "rb") as fh:
-            return int(fh.read().split()[1]) / 1e9
-    except (OSError, IndexError, ValueError):
-        return 0.0
-
-
 def test_a_large_listing_never_keeps_another_thread_out_for_long() -> None:
     text = _listing(20_000)  # ~34 MB, a 20,000-file recursive listing
     done = threading.Event()
@@ -122,11 +115,11 @@ def test_a_large_listing_never_keeps_another_thread_out_for_long() -> None:
 
     worker = threading.Thread(target=decode)
     worst = 0.0
-    last, last_wait = time.perf_counter(), _run_queue_wait()
+    last, last_wait = time.perf_counter(), run_queue_wait()
     worker.start()
     while not done.is_set():
         time.sleep(0.002)
-        now, wait = time.perf_counter(), _run_queue_wait()
+        now, wait = time.perf_counter(), run_queue_wait()
         # the gap minus the time the OS kept this runnable thread waiting for a CPU: what the GIL cost
         worst = max(worst, now - last - (wait - last_wait))
         last, last_wait = now, wait
