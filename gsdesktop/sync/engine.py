@@ -342,7 +342,7 @@ class SyncEngine:
 
     def _scan_remote(self, ignore: Ignore, excluded: frozenset[str], base_files: int) -> dict[str, Entry]:
         try:
-            listing = self.client.list_recursive(self.remote_root)
+            listing = self.client.list_recursive(self.remote_root, brief=True)
         except NotFoundError:
             if base_files and not self._approved:
                 msg = (

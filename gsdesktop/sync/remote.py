@@ -41,9 +41,10 @@ class RemoteStore(Protocol):
         """``(connect, read)`` seconds, also used for the lean downloads of signed URLs."""
         ...
 
-    def list_recursive(self, path: str) -> list[GSFileMetadata]:
+    def list_recursive(self, path: str, *, brief: bool = False) -> list[GSFileMetadata]:
         """Every file and folder below the folder ``path`` (not ``path`` itself), parents first.
 
+        ``brief``: only what sync compares need be filled in (path, type, size, MD5, time).
         Raises :class:`NotFoundError` when ``path`` does not exist."""
         ...
 

@@ -125,7 +125,7 @@ class FakeRemote:
         return [p for p in (*self._dirs, *self._files) if p.startswith(prefix)]
 
     # -- reading --------------------------------------------------------------------------------
-    def list_recursive(self, path: str) -> list[GSFileMetadata]:
+    def list_recursive(self, path: str, *, brief: bool = False) -> list[GSFileMetadata]:
         path = self._enter("list", path)
         with self._lock:
             if path in self._files:
