@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
+import itertools
 import logging
 import os
 import secrets
@@ -73,6 +74,10 @@ class BulkDownloads:
         self._urls: dict[str, str] = {}
         self._ready: dict[str, threading.Event] = {}  # set once the path's URL chunk is signed
         self._lean = LeanGet(requests.Session(), client.timeout)
+        # temp names: one random part per run, then a counter (no urandom call, no mkdir per file)
+        self._tmp_prefix = f"dl-{secrets.token_hex(6)}-"
+        self._tmp_numbers = itertools.count()
+        self._cache_made = False
 
     def clear(self) -> None:
         with self._lock:
@@ -150,9 +155,16 @@ class BulkDownloads:
         data = self._lean.get(url, a.entry.size)
         if data is None or hashlib.md5(data, usedforsecurity=False).hexdigest() != a.entry.md5:
             return None
-        self.cache.mkdir(exist_ok=True)
-        tmp = self.cache / f"dl-{secrets.token_hex(8)}"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o644)
+        if not self._cache_made:
+            self.cache.mkdir(exist_ok=True)
+            self._cache_made = True
+        tmp = self.cache / f"{self._tmp_prefix}{next(self._tmp_numbers)}"
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+        try:
+            fd = os.open(tmp, flags, 0o644)
+        except FileNotFoundError:  # the cache folder went away meanwhile
+            self.cache.mkdir(parents=True, exist_ok=True)
+            fd = os.open(tmp, flags, 0o644)
         try:
             view = memoryview(data)
             while view:
@@ -171,6 +183,8 @@ class BulkDownloads:
                     raise FileExistsError(str(target)) from None
                 os.replace(tmp, target)
         finally:
-            if os.path.lexists(tmp):
-                tmp.unlink()
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:  # it became the target (os.replace)
+                pass
         return data
