@@ -258,6 +258,10 @@ class World:
         t.start()
         return t
 
+    def _between_writes(self) -> None:
+        """The pause between the writes of one save (a slow writer; none in the fast tier)."""
+        time.sleep(self.rng.uniform(0.05, 0.4))
+
     def _local_save(self, side: str, rel: str, op: str) -> str:
         """``append``: a file grows in a few writes while sync runs (an instrument); ``rename_over``: a
         new version written in chunks to ``<name>.new`` and renamed over the file (a slow atomic save).
@@ -275,7 +279,7 @@ class World:
                 fh.write(self.rng.randbytes(self.rng.choice((10, 2000))))
                 fh.flush()
                 self.discarded.add(tmp.read_bytes())
-                time.sleep(self.rng.uniform(0.05, 0.4))
+                self._between_writes()
         if op == "rename_over":
             os.replace(tmp, p)
         final = p.read_bytes()

@@ -73,28 +73,8 @@ class FastWorld(World):
         self.client.upload(src, f"{self.root}/{rel}", condition=cond)
         self.written.add(data)
 
-    def _local_save(self, side: str, rel: str, op: str) -> str:
-        """A file written in a few steps (growing, or a slow save renamed over it), without pauses:
-        the versions in between are the user's own, replaced by the user (discarded, not written)."""
-        p = (self.a if side == "A" else self.b) / rel
-        old = self.read(side, rel)
-        if old is not None:
-            self.discarded.add(old)
-        tmp = p.with_name(p.name + ".new") if op == "rename_over" else p
-        with open(tmp, "ab" if op == "append" else "wb") as fh:
-            if op == "rename_over":
-                fh.write(f"v{self.counter}:".encode())
-                self.counter += 1
-            for _ in range(3):
-                fh.write(self.rng.randbytes(self.rng.choice((10, 2000))))
-                fh.flush()
-                self.discarded.add(tmp.read_bytes())
-        if op == "rename_over":
-            os.replace(tmp, p)
-        final = p.read_bytes()
-        self.discarded.discard(final)
-        self.written.add(final)
-        return f"{side} {op} {rel}"
+    def _between_writes(self) -> None:
+        """No pause between the writes of one save: the fake remote needs none."""
 
 
 def trashed_from(roots: list[Path]) -> dict[bytes, set[str]]:
