@@ -3,7 +3,6 @@ name the configured server (not an internal storage port), and problems that are
 
 from __future__ import annotations
 
-import secrets
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ from gsdesktop.ui.outage import OFFLINE, STORAGE, classify, for_user
 from gsdesktop.ui.prefs import Prefs
 from gsdesktop.ui.session import Session
 from tests.support.faultproxy import FaultProxy
-from tests.support.servers import ServerProcess, unique_name
+from tests.support.servers import ServerProcess, add_user
 
 
 @dataclass
@@ -47,11 +46,7 @@ def stack(seaweed: S3Config, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 @pytest.fixture
 def app(qtbot, stack: Stack, tmp_home: Path, tmp_path: Path) -> Iterator[DesktopApp]:  # type: ignore[no-untyped-def]
     from gsdesktop.datamanager.client import DataManagerClient
-    from gsdesktop.server.storage import S3Store
-    from gsdesktop.server.users import UserStore
-
-    name, password = unique_name("o"), "pw-" + secrets.token_urlsafe(10)
-    UserStore(S3Store(stack.cfg)).add(name, password)
+    name, password = add_user(stack.cfg, "o")
     stack.dm.clear()
     stack.s3.clear()
     client = DataManagerClient(stack.dm.url, name, password, retries=2)

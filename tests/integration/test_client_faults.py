@@ -12,7 +12,6 @@ import contextlib
 import dataclasses
 import hashlib
 import os
-import secrets
 import subprocess
 import sys
 import threading
@@ -40,7 +39,7 @@ from gsdesktop.datamanager.transport import TransferRequest
 from gsdesktop.server.seaweed import S3Config
 from tests.support.cli import cli_env, run_cli, start_cli
 from tests.support.faultproxy import FaultProxy
-from tests.support.servers import ServerProcess, unique_name
+from tests.support.servers import ServerProcess, add_user
 
 
 @dataclass
@@ -69,11 +68,7 @@ def stack(seaweed: S3Config, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 
 @pytest.fixture
 def user(stack: Stack) -> Iterator[tuple[str, str]]:
-    from gsdesktop.server.storage import S3Store
-    from gsdesktop.server.users import UserStore
-
-    name, password = unique_name("f"), "pw-" + secrets.token_urlsafe(10)
-    UserStore(S3Store(stack.cfg)).add(name, password)
+    name, password = add_user(stack.cfg, "f")
     stack.dm.clear()
     stack.s3.clear()
     yield name, password

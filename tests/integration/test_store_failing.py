@@ -9,7 +9,6 @@ regardless of any budget.
 from __future__ import annotations
 
 import os
-import secrets
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from gsdesktop.datamanager.transport import TransferConfig
 from gsdesktop.server.seaweed import S3Config
 from tests.support.cli import cli_env, run_cli
 from tests.support.faultproxy import FaultProxy
-from tests.support.servers import ServerProcess, unique_name
+from tests.support.servers import ServerProcess, add_user
 
 STOPPED = "Storage fails every transfer (HTTP 500)"
 
@@ -49,11 +48,7 @@ def stack(seaweed: S3Config, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 
 @pytest.fixture
 def user(stack: Stack) -> Iterator[tuple[str, str]]:
-    from gsdesktop.server.storage import S3Store
-    from gsdesktop.server.users import UserStore
-
-    name, password = unique_name("sf"), "pw-" + secrets.token_urlsafe(10)
-    UserStore(S3Store(stack.cfg)).add(name, password)
+    name, password = add_user(stack.cfg, "sf")
     stack.s3.clear()
     yield name, password
     stack.s3.clear()

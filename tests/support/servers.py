@@ -107,3 +107,13 @@ class ServerProcess:
 
 def unique_name(prefix: str = "u") -> str:
     return f"{prefix}{secrets.token_hex(4)}"
+
+
+def add_user(cfg: S3Config, prefix: str = "u") -> tuple[str, str]:
+    """A fresh account in the store's user table (every replica sees it): ``(name, password)``."""
+    from gsdesktop.server.storage import S3Store
+    from gsdesktop.server.users import UserStore
+
+    name, password = unique_name(prefix), "pw-" + secrets.token_urlsafe(10)
+    UserStore(S3Store(cfg)).add(name, password)
+    return name, password
