@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pathspec
 
+from gsdesktop.datamanager.models import GSFileMetadata
 from gsdesktop.sync.planner import DIR, Entry
 from gsdesktop.sync.state import CachedHash
 
@@ -262,7 +263,7 @@ def scan_local(
 
 def remote_tree(
     root: str,
-    listing: list[object],
+    listing: list[GSFileMetadata],
     ignore: Ignore,
     excluded: Callable[[str], bool] | None = None,
     ambiguous: set[str] | None = None,
@@ -276,13 +277,13 @@ def remote_tree(
     tree: dict[str, Entry] = {}
     bad: list[str] = []
     for m in listing:
-        path = str(getattr(m, "path", ""))
+        path = m.path
         if not path.startswith(prefix):
             continue
         rel = path[len(prefix) :].strip("/")
         if not rel:
             continue
-        is_dir = bool(getattr(m, "is_directory", False))
+        is_dir = m.is_directory
         if any(part in ("", ".", "..") or "\x00" in part for part in rel.split("/")):
             bad.append(rel)
             continue
@@ -296,11 +297,10 @@ def remote_tree(
         if is_dir:
             tree[rel] = DIR
         else:
-            md5 = getattr(m, "md5", None)
-            size = getattr(m, "size", None) or 0
-            if not md5:  # a server without MD5s: compare by size and time (never equal to a local hash)
-                md5 = f"nomd5:{size}:{getattr(m, 'last_modified', '')}"
-            tree[rel] = Entry(False, str(md5), int(size))
+            size = m.size or 0
+            # a server without MD5s: compare by size and time (never equal to a local hash)
+            md5 = m.md5 or f"nomd5:{size}:{m.last_modified}"
+            tree[rel] = Entry(False, md5, size)
     # A folder the listing leaves out but lists contents of exists (S3 prefixes): implied, unless its
     # name is ignored, excluded or unusable. Children of a file are dropped (a malformed listing); the
     # file's name is then ambiguous.
