@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -18,7 +19,7 @@ from gsdesktop.server import clash
 from gsdesktop.server.auth import APIError
 from gsdesktop.server.common import brief_json, dir_json, file_json, not_found
 from gsdesktop.server.paths import DMPath, PathError
-from gsdesktop.server.storage import ListPage, ObjectInfo, S3Store, error_code
+from gsdesktop.server.storage import ListPage, ObjectInfo, S3Store, error_code, key_before, token_after
 
 DIR_CONTENT_TYPE = "application/x-directory"
 MAX_PUT_SIZE = 5 * 1024**3
@@ -251,32 +252,58 @@ def recursive_page(
     brief: bool = False,
 ) -> dict[str, Any] | None:
     """Extension: one page of every entry below a directory (``nextPageToken`` when more follow); with
-    ``brief``, entries in the brief form of :func:`~gsdesktop.server.common.brief_json`."""
+    ``brief``, entries in the brief form of :func:`~gsdesktop.server.common.brief_json`.
+
+    A folder without its marker object (an upload signed before its folder was moved lands under the old
+    name) is listed where its first file is, as the level listing lists it (a common prefix): in key order
+    the keys below a folder are contiguous and its marker comes first, so a folder is new exactly when the
+    key before is not below it. The page token is "after the page's last key", so that key is known on the
+    next page and no folder is listed twice.
+    """
     page = _settled_page(store, path, None, token, page_size)
     if not page.objects and token is None and not path.is_home and stat(store, path) is None:
         return None
     contents: list[dict[str, Any]] = []
+
+    def folder(key: str, modified: datetime | None) -> None:
+        try:
+            child = DMPath.from_key(key)
+        except PathError:
+            return
+        contents.append(
+            brief_json(child, None, dialect, modified) if brief else dir_json(child, base, dialect, modified)
+        )
+
+    before = key_before(token) or ""
     for obj in page.objects:
-        if obj.key == path.dir_key:
+        key, previous = obj.key, before
+        before = key
+        if key == path.dir_key or not key.startswith(path.dir_key):
             continue
         try:
-            child = DMPath.from_key(obj.key)
+            child = DMPath.from_key(key)
         except PathError:
             continue
-        if obj.key.endswith("/"):
-            contents.append(
-                brief_json(child, None, dialect, obj.last_modified)
-                if brief
-                else dir_json(child, base, dialect, obj.last_modified)
-            )
+        cut = key.find("/", len(path.dir_key))
+        while 0 <= cut < len(key) - 1:  # the folders above this key, outermost first
+            above = key[: cut + 1]
+            if not previous.startswith(above):
+                folder(above, None)
+            cut = key.find("/", cut + 1)
+        if key.endswith("/"):
+            if not previous.startswith(key):
+                folder(key, obj.last_modified)
         elif brief:
             contents.append(brief_json(child, with_md5(store, obj), dialect))
         else:
             contents.append(file_json(child, with_md5(store, obj), base, dialect))
+    more = page.next_token
+    if more is not None and page.objects:
+        more = token_after(page.objects[-1].key)
     return {
         "directory": dir_json(path, base, dialect),
         "contents": contents,
-        "nextPageToken": page.next_token,
+        "nextPageToken": more,
     }
 
 

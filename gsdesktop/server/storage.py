@@ -77,6 +77,17 @@ _META = "x-amz-meta-"
 _AFTER = "after:"  # a page token meaning "StartAfter this key" (see S3Store.list_page)
 
 
+def token_after(key: str) -> str:
+    """A page token that continues a listing after ``key`` (``S3Store.list_page`` takes it)."""
+    return _AFTER + key
+
+
+def key_before(token: str | None) -> str | None:
+    """The key a :func:`token_after` token continues after; ``None`` for the first page or a store's own
+    (opaque) continuation token."""
+    return token[len(_AFTER) :] if token and token.startswith(_AFTER) else None
+
+
 @dataclass(frozen=True, slots=True)
 class ListPage:
     """One page of a ``ListObjectsV2`` call."""
@@ -450,8 +461,9 @@ class S3Store:
         kwargs["EncodingType"] = "url"
         if delimiter:
             kwargs["Delimiter"] = delimiter
-        if token and token.startswith(_AFTER):
-            kwargs["StartAfter"] = token[len(_AFTER) :]
+        after = key_before(token)
+        if after is not None:
+            kwargs["StartAfter"] = after
         elif token:
             kwargs["ContinuationToken"] = token
         url = self.s3.generate_presigned_url("list_objects_v2", Params=kwargs, ExpiresIn=300)
@@ -463,7 +475,7 @@ class S3Store:
             # SeaweedFS answers IsTruncated=false on some full pages that end at a "dir/" marker
             # (seen with 4.48); continue after the last key, an empty page ends the listing.
             last = max([o.key for o in page.objects] + page.prefixes)
-            page = ListPage(page.objects, page.prefixes, _AFTER + last)
+            page = ListPage(page.objects, page.prefixes, token_after(last))
         return page
 
     def list_all(self, prefix: str, *, delimiter: str | None = "/") -> tuple[list[ObjectInfo], list[str]]:
