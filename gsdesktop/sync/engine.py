@@ -520,14 +520,15 @@ class SyncEngine:
             self._failed_now.add(rel)
         frozen |= self._ambiguous
         trees = (dict(base_all), scan.tree, remote)
+        host = cfg.host_name or _host()
         context = ExecContext(
             local_ids=dict(scan.ids), hashes=self._hashes, downloaded=self._downloaded,
             retry_base=cfg.retry_base, verify_remote=verify_remote, transfers=cfg.transfers, min_age=0.0,
             up=self.throttles[0], down=self.throttles[1], own_write=self._own_write, cancel=self._cancel,
+            host=host,
         )  # fmt: skip
         executor = Executor(self.client, self.local_root, self.remote_root, self.db, self._on_event, context)
         mode = SyncMode.DOWNLOAD_ONLY if read_only else cfg.mode  # a read-only share: never up
-        host = cfg.host_name or _host()
         lost_race, relisted = set[str](), False  # uploads that lost a race; the server was listed again
         for rnd in range(MAX_ROUNDS):
             b, lo, re_ = (_drop(t, frozen) for t in trees)

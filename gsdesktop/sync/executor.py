@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from gsdesktop.datamanager.batch import UploadCondition
@@ -40,8 +41,9 @@ from gsdesktop.sync.events import (
     ProblemKind,
     SyncEvent,
 )
+from gsdesktop.sync.localfs import scratch_name
 from gsdesktop.sync.outcome import Outcome
-from gsdesktop.sync.planner import DIR, Action, Entry, Op, Phase, Plan
+from gsdesktop.sync.planner import DIR, Action, Entry, Op, Phase, Plan, conflict_name
 from gsdesktop.sync.problems import (
     SOON_SECONDS,
     AuthFailed,
@@ -59,6 +61,7 @@ from gsdesktop.sync.remote import RemoteStore
 from gsdesktop.sync.scanner import CACHE_DIR, md5_of
 from gsdesktop.sync.shares import NoAccess, no_access_message
 from gsdesktop.sync.state import CachedHash, StateDB
+from gsdesktop.sync.swap import exchange
 from gsdesktop.sync.throttle import RENAME_HINT, Throttle, refusal_reason, verb
 
 log = logging.getLogger(__name__)
@@ -101,6 +104,8 @@ class ExecContext:
         transfers: parallel steps; min_age: a local file must be this old (seconds) to be uploaded.
         up / down: bandwidth limiters; own_write: tells the watcher about the executor's own writes;
         cancel: stops the run (paused or stopping).
+        host: this machine's name in conflicted copies the executor makes itself (a save that landed
+            while a download took its name).
     """
 
     local_ids: dict[str, tuple[int, int, int]] = field(default_factory=dict)
@@ -114,6 +119,7 @@ class ExecContext:
     down: Throttle = field(default_factory=lambda: Throttle(None))
     own_write: Callable[[str], None] = field(default=lambda _p: None)
     cancel: CancelToken = field(default_factory=CancelToken)
+    host: str = "host"
 
 
 def _place_new(tmp: Path, target: Path) -> None:
@@ -161,6 +167,7 @@ class Executor:
         self.verify_remote = context.verify_remote
         self.hashes = context.hashes
         self.downloaded = context.downloaded
+        self.host = context.host
         self.expected_remote: Mapping[str, Entry] = {}  # the remote tree the running plan was made from
         self._problems: list[ProblemUpdate] = []
         self._lock = threading.Lock()
@@ -648,7 +655,7 @@ class Executor:
             if cur is None:
                 _place_new(tmp, target)
             else:
-                os.replace(tmp, target)
+                self._take_name(a, tmp, target, cur)
             self._remember(a.path, md5)
             with self._lock:
                 self.downloaded[a.path] = self.local_ids[a.path]
@@ -660,6 +667,54 @@ class Executor:
                     pass
         self._finish(a, entry, ActionKind.DOWNLOADED, size)
         return entry, size
+
+    def _take_name(self, a: Action, tmp: Path, target: Path, checked: tuple[int, int, int]) -> None:
+        """Put the download ``tmp`` in the place of the local file last seen with identity ``checked``.
+
+        One atomic exchange where the system has it; what it swaps out (now at ``tmp``) is looked at:
+        a save that landed after the last check (an editor's rename over the name) is kept as a
+        conflicted copy, never replaced. Without the exchange, a rename over the name (a save in that
+        instant is replaced: README, Sync)."""
+        try:
+            swapped = exchange(tmp, target)
+        except FileNotFoundError:  # the name went away since the check: it is free
+            _place_new(tmp, target)
+            return
+        if not swapped:
+            os.replace(tmp, target)
+            return
+        st = os.stat(tmp, follow_symlinks=False)
+        if (st.st_ino, st.st_size, st.st_mtime_ns) == checked:
+            return  # the version checked (already in the trash where it is kept); the caller removes tmp
+        try:
+            copy = self._keep_aside(tmp, a.path)
+        except OSError:  # no conflicted copy possible: the save goes to the trash (never lost)
+            keep = self.cache / scratch_name(f"saved-{secrets.token_hex(6)}-", target.name)
+            os.rename(tmp, keep)
+            log.error("could not keep a save of %s beside it; it is in the trash", a.path)
+            self._trash(keep)
+            raise
+        # (no own_write: the copy is a new local file the next cycle uploads)
+        self._conflict(a.path, copy)
+
+    def _keep_aside(self, src: Path, rel: str) -> str:
+        """Move ``src`` to a free conflicted-copy name of ``rel`` (never over anything); its path."""
+        when = datetime.now()
+        for _ in range(100):
+            copy = conflict_name(rel, self.host, when, lambda p: os.path.lexists(self.lpath(p)))
+            dst = self.lpath(copy)
+            try:
+                os.link(src, dst, follow_symlinks=False)
+            except FileExistsError:
+                continue  # taken meanwhile: the next name
+            except OSError:  # a folder, or no hard links here
+                if os.path.lexists(dst):
+                    continue
+                os.rename(src, dst)
+                return copy
+            os.unlink(src)
+            return copy
+        raise FileExistsError(errno.EEXIST, "no free conflicted-copy name", rel)
 
     def _download_small(self, a: Action, url: str) -> tuple[Entry | None, int] | None:
         """A small new file by its bulk-signed URL (:mod:`gsdesktop.sync.bulkdl`): no fsync of its own
@@ -696,7 +751,7 @@ class Executor:
 
     def _trash_replaced(self, target: Path) -> None:
         """Keep the version a download replaces: a hard link into the trash (no copy, no gap)."""
-        keep = self.cache / f"replaced-{secrets.token_hex(6)}-{target.name}"
+        keep = self.cache / scratch_name(f"replaced-{secrets.token_hex(6)}-", target.name)
         try:
             os.link(target, keep)
         except OSError:

@@ -28,6 +28,16 @@ def folds_names(local_root: Path, configured: bool | None) -> bool:
         return False
 
 
+SCRATCH_NAME_BYTES = 200  # room for the trash's "<name>.trashinfo" and a " 2" of a name taken there
+
+
+def scratch_name(prefix: str, name: str) -> str:
+    """``<prefix><name>`` for a version kept in the cache on its way to the trash: ``name`` is shortened
+    (in UTF-8 bytes, never inside a character) so the result fits :data:`SCRATCH_NAME_BYTES`."""
+    room = max(0, SCRATCH_NAME_BYTES - len(prefix.encode()))
+    return prefix + name.encode()[:room].decode("utf-8", errors="ignore")
+
+
 def clean_cache(local_root: Path) -> None:
     """Remove partial downloads left by a crash (never at a synced path: they live in the cache)."""
     cache = local_root / CACHE_DIR

@@ -1,0 +1,68 @@
+"""Atomically exchanging two names (Linux ``renameat2(RENAME_EXCHANGE)``).
+
+A download takes a local file's name by swapping its finished temp file with the file there, then looks
+at what it swapped out: unlike a rename over the name, a version saved at the last moment (after the
+final check of the local file) is never replaced without a trace; it comes out of the swap and is kept.
+
+Where there is no such call (other systems, a C library or kernel without it, a file system that does
+not support the flag: ``EINVAL``, ``ENOSYS``, ``EOPNOTSUPP``) :func:`exchange` says so and the caller
+falls back to a plain rename. macOS has ``renamex_np(RENAME_SWAP)`` (not used: not testable here).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+RENAME_EXCHANGE = 2  # <linux/fs.h>
+AT_FDCWD = -100
+_UNSUPPORTED = {errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSUP}
+
+_Renameat2 = Callable[[int, bytes, int, bytes, int], int]
+
+
+def _bind() -> _Renameat2 | None:
+    """libc's ``renameat2`` (glibc >= 2.28, musl >= 1.2.?); None where there is none."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        fn = libc.renameat2
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    fn.restype = ctypes.c_int
+    return fn
+
+
+_renameat2: _Renameat2 | None = _bind()
+SUPPORTED = _renameat2 is not None  # the call exists (a file system may still refuse it: see exchange)
+
+
+def exchange(a: Path, b: Path) -> bool:
+    """Swap the names ``a`` and ``b`` in one atomic step (both must exist; either may be a file, a
+    folder or a symbolic link, which is not followed).
+
+    Returns:
+        True when swapped; False when this system or file system cannot (nothing was changed).
+
+    Raises:
+        OSError: the exchange was refused for another reason (e.g. ``FileNotFoundError`` when either
+            name is missing, ``EXDEV`` across file systems).
+    """
+    fn = _renameat2
+    if fn is None:
+        return False
+    if fn(AT_FDCWD, os.fsencode(a), AT_FDCWD, os.fsencode(b), RENAME_EXCHANGE) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in _UNSUPPORTED:
+        return False
+    raise OSError(err, os.strerror(err), str(a), None, str(b))
+
+
+__all__ = ["SUPPORTED", "exchange"]
