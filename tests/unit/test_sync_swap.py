@@ -1,0 +1,68 @@
+"""gsdesktop.sync.swap.exchange: the atomic exchange of two names on real files (Linux), and the answer
+"not here" (nothing changed) that makes the caller fall back to a rename."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from gsdesktop.sync import swap
+
+linux_only = pytest.mark.skipif(not swap.SUPPORTED, reason="no renameat2 here (the fallback is tested)")
+
+
+@linux_only
+def test_exchange_swaps_two_files_in_place(tmp_path: Path) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.write_bytes(b"A")
+    b.write_bytes(b"B")
+    ino_a, ino_b = a.stat().st_ino, b.stat().st_ino
+    assert swap.exchange(a, b) is True
+    assert (a.read_bytes(), b.read_bytes()) == (b"B", b"A")
+    assert (a.stat().st_ino, b.stat().st_ino) == (ino_b, ino_a)  # the same files, names swapped
+
+
+@linux_only
+def test_exchange_swaps_a_file_with_a_folder_or_a_link_without_following_it(tmp_path: Path) -> None:
+    f, d, link = tmp_path / "f", tmp_path / "d", tmp_path / "link"
+    f.write_bytes(b"file")
+    d.mkdir()
+    (d / "inside").write_bytes(b"x")
+    link.symlink_to(f)
+    assert swap.exchange(f, d)
+    assert f.is_dir() and (f / "inside").read_bytes() == b"x" and d.read_bytes() == b"file"
+    assert swap.exchange(d, link)
+    assert d.is_symlink() and os.readlink(d) == str(f) and link.read_bytes() == b"file"
+
+
+@linux_only
+def test_exchange_with_a_missing_name_raises_and_changes_nothing(tmp_path: Path) -> None:
+    a = tmp_path / "a"
+    a.write_bytes(b"A")
+    with pytest.raises(FileNotFoundError):
+        swap.exchange(a, tmp_path / "missing")
+    assert a.read_bytes() == b"A" and not (tmp_path / "missing").exists()
+
+
+@linux_only
+def test_a_kernel_einval_reads_as_not_supported(tmp_path: Path) -> None:
+    """The kernel answers EINVAL for a flag the file system does not support; it also does for a folder
+    exchanged with its own subfolder, which gets the same real answer here: False, nothing changed."""
+    outer = tmp_path / "outer"
+    (outer / "inner").mkdir(parents=True)
+    assert swap.exchange(outer, outer / "inner") is False
+    assert (outer / "inner").is_dir()
+
+
+def test_without_renameat2_exchange_says_so_and_changes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As on macOS, Windows or a C library without renameat2: the caller falls back to a rename."""
+    monkeypatch.setattr(swap, "_renameat2", None)
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.write_bytes(b"A")
+    b.write_bytes(b"B")
+    assert swap.exchange(a, b) is False
+    assert (a.read_bytes(), b.read_bytes()) == (b"A", b"B")
