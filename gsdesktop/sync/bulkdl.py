@@ -28,6 +28,7 @@ from gsdesktop.datamanager.errors import GSError
 from gsdesktop.datamanager.leanget import LeanGet
 from gsdesktop.sync.planner import Action, Op
 from gsdesktop.sync.remote import RemoteStore
+from gsdesktop.sync.swap import rename_noreplace
 
 log = logging.getLogger(__name__)
 
@@ -179,12 +180,10 @@ class BulkDownloads:
             except FileExistsError:
                 raise
             except OSError:  # no hard links here
-                if os.path.lexists(target):
-                    raise FileExistsError(str(target)) from None
-                os.replace(tmp, target)
+                rename_noreplace(tmp, target)
         finally:
             try:
                 os.unlink(tmp)
-            except FileNotFoundError:  # it became the target (os.replace)
+            except FileNotFoundError:  # it became the target (renamed)
                 pass
         return data

@@ -61,7 +61,7 @@ from gsdesktop.sync.remote import RemoteStore
 from gsdesktop.sync.scanner import CACHE_DIR, md5_of
 from gsdesktop.sync.shares import NoAccess, no_access_message
 from gsdesktop.sync.state import CachedHash, StateDB
-from gsdesktop.sync.swap import exchange
+from gsdesktop.sync.swap import exchange, rename_noreplace
 from gsdesktop.sync.throttle import RENAME_HINT, Throttle, refusal_reason, verb
 
 log = logging.getLogger(__name__)
@@ -130,9 +130,10 @@ def _place_new(tmp: Path, target: Path) -> None:
     except FileExistsError:
         raise Skipped("a local file appeared where the download goes") from None
     except OSError:  # no hard links here
-        if os.path.lexists(target):
+        try:
+            rename_noreplace(tmp, target)
+        except FileExistsError:
             raise Skipped("a local file appeared where the download goes") from None
-        os.replace(tmp, target)
         return
     tmp.unlink()
 
@@ -459,9 +460,12 @@ class Executor:
                     raise Skipped("the target changed since the scan")
                 if self.downloaded.get(a.dest) != cur:
                     self._trash_replaced(dst)
-                os.replace(src, dst)
+                self._take_name(a.dest, src, dst, cur)  # a save there meanwhile: a conflicted copy
             else:
-                os.rename(src, dst)
+                try:
+                    rename_noreplace(src, dst)
+                except FileExistsError:
+                    raise Skipped("a local file appeared at the target") from None
             self.local_ids[a.dest] = self.local_ids.pop(a.path, (0, 0, 0))
             moved = self.downloaded.pop(a.path, None)
             if moved is not None:
@@ -481,10 +485,10 @@ class Executor:
             return a.entry, 0
         if op is Op.ASIDE_LOCAL:
             assert a.dest is not None
-            dst = self.lpath(a.dest)
-            if dst.exists():
-                raise Skipped("target exists")
-            os.rename(self.lpath(a.path), dst)
+            try:
+                rename_noreplace(self.lpath(a.path), self.lpath(a.dest))
+            except FileExistsError:
+                raise Skipped("target exists") from None
             with self._lock:
                 for rel in [r for r in self.local_ids if r == a.path or r.startswith(a.path + "/")]:
                     self.local_ids[a.dest + rel[len(a.path) :]] = self.local_ids.pop(rel)
@@ -502,9 +506,12 @@ class Executor:
     def _move_local_folder(self, a: Action, src: Path, dst: Path) -> tuple[Entry | None, int]:
         """A folder renamed on the server: one local rename (its contents, hashes and base follow)."""
         assert a.dest is not None
-        if src.is_symlink() or not src.is_dir() or os.path.lexists(dst):
-            raise Skipped("local folder changed or target exists")
-        os.rename(src, dst)
+        if src.is_symlink() or not src.is_dir():
+            raise Skipped("local folder changed")
+        try:
+            rename_noreplace(src, dst)
+        except FileExistsError:
+            raise Skipped("the target exists") from None
         old, new = a.path, a.dest
         with self._lock:
             for rel in [r for r in self.local_ids if r.startswith(old + "/")]:
@@ -630,10 +637,10 @@ class Executor:
             entry = Entry(False, md5, size)
             if a.op is Op.CONFLICT:
                 assert a.dest is not None
-                copy = self.lpath(a.dest)
-                if copy.exists():
-                    raise Skipped("conflict copy name taken")
-                os.rename(target, copy)
+                try:
+                    rename_noreplace(target, self.lpath(a.dest))
+                except FileExistsError:
+                    raise Skipped("conflict copy name taken") from None
                 self.own_write(a.dest)
                 ident = self.local_ids.pop(a.path, None)
                 if ident is not None:
@@ -655,7 +662,7 @@ class Executor:
             if cur is None:
                 _place_new(tmp, target)
             else:
-                self._take_name(a, tmp, target, cur)
+                self._take_name(a.path, tmp, target, cur)
             self._remember(a.path, md5)
             with self._lock:
                 self.downloaded[a.path] = self.local_ids[a.path]
@@ -668,51 +675,47 @@ class Executor:
         self._finish(a, entry, ActionKind.DOWNLOADED, size)
         return entry, size
 
-    def _take_name(self, a: Action, tmp: Path, target: Path, checked: tuple[int, int, int]) -> None:
-        """Put the download ``tmp`` in the place of the local file last seen with identity ``checked``.
+    def _take_name(self, rel: str, new: Path, target: Path, checked: tuple[int, int, int]) -> None:
+        """Put ``new`` (a download, or a file moved here) in the place of the local file ``rel`` last
+        seen with identity ``checked``; ``new``'s name is gone afterwards.
 
-        One atomic exchange where the system has it; what it swaps out (now at ``tmp``) is looked at:
-        a save that landed after the last check (an editor's rename over the name) is kept as a
-        conflicted copy, never replaced. Without the exchange, a rename over the name (a save in that
-        instant is replaced: README, Sync)."""
+        One atomic exchange where the system has it; what it swaps out (now at ``new``'s name) is
+        looked at: the version checked is removed (the caller put it in the trash where it is kept); a
+        save that landed after the last check (an editor's rename over the name) is kept as a conflicted
+        copy, never replaced. Without the exchange: a rename over the name (a save in that very instant
+        is replaced: README, Sync)."""
         try:
-            swapped = exchange(tmp, target)
+            swapped = exchange(new, target)
         except FileNotFoundError:  # the name went away since the check: it is free
-            _place_new(tmp, target)
+            _place_new(new, target)
             return
         if not swapped:
-            os.replace(tmp, target)
+            os.replace(new, target)
             return
-        st = os.stat(tmp, follow_symlinks=False)
+        st = os.stat(new, follow_symlinks=False)
         if (st.st_ino, st.st_size, st.st_mtime_ns) == checked:
-            return  # the version checked (already in the trash where it is kept); the caller removes tmp
+            os.unlink(new)
+            return
         try:
-            copy = self._keep_aside(tmp, a.path)
+            copy = self._keep_aside(new, rel)
         except OSError:  # no conflicted copy possible: the save goes to the trash (never lost)
             keep = self.cache / scratch_name(f"saved-{secrets.token_hex(6)}-", target.name)
-            os.rename(tmp, keep)
-            log.error("could not keep a save of %s beside it; it is in the trash", a.path)
+            os.rename(new, keep)
+            log.error("could not keep a save of %s beside it; it is in the trash", rel)
             self._trash(keep)
             raise
         # (no own_write: the copy is a new local file the next cycle uploads)
-        self._conflict(a.path, copy)
+        self._conflict(rel, copy)
 
     def _keep_aside(self, src: Path, rel: str) -> str:
         """Move ``src`` to a free conflicted-copy name of ``rel`` (never over anything); its path."""
         when = datetime.now()
         for _ in range(100):
             copy = conflict_name(rel, self.host, when, lambda p: os.path.lexists(self.lpath(p)))
-            dst = self.lpath(copy)
             try:
-                os.link(src, dst, follow_symlinks=False)
+                rename_noreplace(src, self.lpath(copy))
             except FileExistsError:
                 continue  # taken meanwhile: the next name
-            except OSError:  # a folder, or no hard links here
-                if os.path.lexists(dst):
-                    continue
-                os.rename(src, dst)
-                return copy
-            os.unlink(src)
             return copy
         raise FileExistsError(errno.EEXIST, "no free conflicted-copy name", rel)
 
@@ -751,6 +754,7 @@ class Executor:
 
     def _trash_replaced(self, target: Path) -> None:
         """Keep the version a download replaces: a hard link into the trash (no copy, no gap)."""
+        self.cache.mkdir(exist_ok=True)
         keep = self.cache / scratch_name(f"replaced-{secrets.token_hex(6)}-", target.name)
         try:
             os.link(target, keep)

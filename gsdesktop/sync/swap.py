@@ -1,4 +1,5 @@
-"""Atomically exchanging two names (Linux ``renameat2(RENAME_EXCHANGE)``).
+"""Renames that never lose what is at the target: an atomic exchange of two names (Linux
+``renameat2(RENAME_EXCHANGE)``) and a rename that never replaces (``RENAME_NOREPLACE``).
 
 A download takes a local file's name by swapping its finished temp file with the file there, then looks
 at what it swapped out: unlike a rename over the name, a version saved at the last moment (after the
@@ -6,7 +7,9 @@ final check of the local file) is never replaced without a trace; it comes out o
 
 Where there is no such call (other systems, a C library or kernel without it, a file system that does
 not support the flag: ``EINVAL``, ``ENOSYS``, ``EOPNOTSUPP``) :func:`exchange` says so and the caller
-falls back to a plain rename. macOS has ``renamex_np(RENAME_SWAP)`` (not used: not testable here).
+falls back to a plain rename. macOS has ``renamex_np(RENAME_SWAP / RENAME_EXCL)`` (not used: not
+testable here). :func:`rename_noreplace` is atomic on Linux and Windows (whose rename never replaces);
+elsewhere it checks the name first (a file created in that instant could still be replaced).
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-RENAME_EXCHANGE = 2  # <linux/fs.h>
+RENAME_NOREPLACE = 1  # <linux/fs.h>
+RENAME_EXCHANGE = 2
 AT_FDCWD = -100
 _UNSUPPORTED = {errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSUP}
 
@@ -54,15 +58,38 @@ def exchange(a: Path, b: Path) -> bool:
         OSError: the exchange was refused for another reason (e.g. ``FileNotFoundError`` when either
             name is missing, ``EXDEV`` across file systems).
     """
+    return _call(a, b, RENAME_EXCHANGE)
+
+
+def rename_noreplace(src: Path, dst: Path) -> None:
+    """Rename ``src`` to ``dst`` only if nothing is there (a file, folder or link at ``dst`` stays).
+
+    Raises:
+        FileExistsError: ``dst`` exists (``src`` is unchanged).
+        OSError: the rename failed for another reason.
+    """
+    if _call(src, dst, RENAME_NOREPLACE):
+        return
+    if sys.platform == "win32":
+        os.rename(src, dst)  # never replaces there (FileExistsError)
+        return
+    if os.path.lexists(dst):
+        raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(dst))
+    os.rename(src, dst)
+
+
+def _call(a: Path, b: Path, flags: int) -> bool:
+    """renameat2(a, b, flags): True when done, False when unsupported here; OSError otherwise."""
     fn = _renameat2
     if fn is None:
         return False
-    if fn(AT_FDCWD, os.fsencode(a), AT_FDCWD, os.fsencode(b), RENAME_EXCHANGE) == 0:
+    if fn(AT_FDCWD, os.fsencode(a), AT_FDCWD, os.fsencode(b), flags) == 0:
         return True
     err = ctypes.get_errno()
     if err in _UNSUPPORTED:
         return False
-    raise OSError(err, os.strerror(err), str(a), None, str(b))
+    cls = FileExistsError if err == errno.EEXIST else OSError
+    raise cls(err, os.strerror(err), str(a), None, str(b))
 
 
-__all__ = ["SUPPORTED", "exchange"]
+__all__ = ["SUPPORTED", "exchange", "rename_noreplace"]

@@ -141,3 +141,41 @@ def test_a_download_over_a_long_name_keeps_the_old_version(tmp_path: Path, tmp_h
     root, _fake, _events = _download_over(tmp_path, name, None)
     assert {p.name: p.read_bytes() for p in root.iterdir() if p.is_file()} == {name: b"server v2"}
     assert _trashed() == [b"v1"]
+
+
+@pytest.mark.skipif(not swap.SUPPORTED, reason="no atomic exchange on this platform")
+def test_a_save_while_a_server_rename_over_it_is_repeated_locally_is_kept(
+    tmp_path: Path, tmp_home: Path
+) -> None:
+    """The same window for a local move over a file (a.txt renamed over b.txt on the server): a save of
+    b.txt after the executor checked it became the move's victim; it is a conflicted copy now."""
+    for rnd in range(ROUNDS):
+        tmp = tmp_path / str(rnd)
+        root = tmp / "L"
+        root.mkdir(parents=True)
+        (root / "a.txt").write_bytes(b"X")
+        (root / "b.txt").write_bytes(b"Y")
+        ids = {
+            n: (st.st_ino, st.st_size, st.st_mtime_ns)
+            for n in ("a.txt", "b.txt")
+            for st in [os.stat(root / n)]
+        }
+        both = {"a.txt": _entry(b"X"), "b.txt": _entry(b"Y")}
+        todo = plan(both, both, {"b.txt": _entry(b"X")}, host="h")
+        assert [(a.op, a.path, a.dest) for a in todo.actions] == [(Op.MOVE_LOCAL, "a.txt", "b.txt")]
+        events: list[SyncEvent] = []
+        db = StateDB(tmp / "state.sqlite3")
+        try:
+            ex = SaveInTheWindow(
+                FakeRemote(), root, "/w", db, events.append, ExecContext(local_ids=ids, host="h")
+            )
+            save = f"user save {rnd}".encode()
+            ex.save = (root / "b.txt", save)
+            ex.run(todo, {"b.txt": _entry(b"X")})
+        finally:
+            db.close()
+        files = {p.name: p.read_bytes() for p in root.iterdir() if p.is_file()}
+        copies = [e.conflict_copy for e in events if isinstance(e, ConflictDetected)]
+        assert len(copies) == 1 and copies[0].startswith("b" + CONFLICT_MARK), events
+        assert files == {"b.txt": b"X", copies[0]: save}
+    assert sorted(_trashed()) == [b"Y"] * ROUNDS

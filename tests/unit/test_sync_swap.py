@@ -66,3 +66,40 @@ def test_without_renameat2_exchange_says_so_and_changes_nothing(
     b.write_bytes(b"B")
     assert swap.exchange(a, b) is False
     assert (a.read_bytes(), b.read_bytes()) == (b"A", b"B")
+
+
+@linux_only
+def test_rename_noreplace_refuses_an_existing_name_and_moves_to_a_free_one(tmp_path: Path) -> None:
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    src.write_bytes(b"new")
+    for there in ("file", "folder", "link"):
+        if there == "file":
+            dst.write_bytes(b"the user's")
+        elif there == "folder":
+            dst.mkdir()
+        else:
+            dst.symlink_to(tmp_path / "nowhere")
+        with pytest.raises(FileExistsError):
+            swap.rename_noreplace(src, dst)
+        assert src.read_bytes() == b"new" and os.path.lexists(dst)
+        if there == "file" or there == "link":
+            dst.unlink()
+        else:
+            dst.rmdir()
+    swap.rename_noreplace(src, dst)
+    assert dst.read_bytes() == b"new" and not src.exists()
+
+
+def test_rename_noreplace_without_renameat2_checks_the_name_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(swap, "_renameat2", None)
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    src.write_bytes(b"new")
+    dst.write_bytes(b"the user's")
+    with pytest.raises(FileExistsError):
+        swap.rename_noreplace(src, dst)
+    assert dst.read_bytes() == b"the user's"
+    dst.unlink()
+    swap.rename_noreplace(src, dst)
+    assert dst.read_bytes() == b"new" and not src.exists()
