@@ -5,9 +5,11 @@ Sync never decides a conflict for the user: it keeps both versions, the second o
 that the next sync cycle carries to the server like any other edit, so it works the same whether or not
 sync is running (the CLI and the app share this module):
 
-- **keep the copy**: the conflicted copy takes the original's name (``os.replace``, so the name never
-  goes missing in between, which a running sync could take for a deletion); the version it replaces
-  goes to the OS trash first;
+- **keep the copy**: the conflicted copy takes the original's name (an atomic exchange of the two
+  names where the system has one, else a rename over it: the name never goes missing in between, which
+  a running sync could take for a deletion); the version it replaces goes to the OS trash first; a
+  version saved (or synced) under the original's name after that comes out of the exchange and stays
+  as the conflicted copy, still listed;
 - **keep the original**: the conflicted copy goes to the OS trash;
 - **keep both**: both files stay as they are; the conflict is no longer listed.
 
@@ -25,8 +27,10 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from gsdesktop.sync.events import ConflictDetected
+from gsdesktop.sync.localfs import scratch_name
 from gsdesktop.sync.scanner import CACHE_DIR
 from gsdesktop.sync.state import StateDB
+from gsdesktop.sync.swap import exchange, rename_noreplace
 
 
 class Keep(enum.Enum):
@@ -94,13 +98,15 @@ def select(conflicts: list[Conflict], name: str, root: Path) -> list[Conflict]:
     return hits
 
 
-def _to_trash(p: Path, scratch: Path) -> None:
+def _to_trash(p: Path, scratch: Path) -> tuple[int, int, int]:
     """Move ``p``'s current content to the OS trash without ever removing the name ``p`` itself:
-    a hard link (or a copy) under ``scratch`` goes to the trash, ``p`` stays until it is replaced."""
+    a hard link (or a copy) under ``scratch`` goes to the trash, ``p`` stays until it is replaced.
+    Returns the identity ``(inode, size, mtime_ns)`` ``p`` had just before."""
     from send2trash import send2trash
 
     scratch.mkdir(exist_ok=True)
-    keep = scratch / f"replaced-{secrets.token_hex(6)}-{p.name}"
+    st = os.stat(p, follow_symlinks=False)
+    keep = scratch / scratch_name(f"replaced-{secrets.token_hex(6)}-", p.name)
     try:
         os.link(p, keep)
     except OSError:
@@ -108,6 +114,33 @@ def _to_trash(p: Path, scratch: Path) -> None:
 
         shutil.copy2(p, keep)
     send2trash(str(keep))
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def _take_name(copy: Path, original: Path, trashed: tuple[int, int, int] | None) -> bool:
+    """The copy takes the original's name (``trashed``: the identity of the version there that went
+    to the trash; None: the name was free). True when a version saved there after that came out of
+    the exchange: it stays at the copy's name."""
+    if trashed is not None:
+        try:
+            swapped = exchange(copy, original)
+        except FileNotFoundError:  # the original went away meanwhile: its name is free
+            swapped = False
+        else:
+            if not swapped:  # no atomic exchange here
+                os.replace(copy, original)
+                return False
+        if swapped:
+            st = os.stat(copy, follow_symlinks=False)  # what was at the original's name
+            if (st.st_ino, st.st_size, st.st_mtime_ns) != trashed:
+                return True
+            os.unlink(copy)  # the version already in the trash
+            return False
+    try:
+        rename_noreplace(copy, original)
+    except FileExistsError:
+        raise ResolveError(f"{original.name} was just created; try again") from None
+    return False
 
 
 def resolve(db: StateDB, root: Path, conflict: Conflict, keep: Keep) -> str:
@@ -125,13 +158,12 @@ def resolve(db: StateDB, root: Path, conflict: Conflict, keep: Keep) -> str:
         if original.is_symlink() or original.is_dir():
             kind = "a symbolic link" if original.is_symlink() else "a folder"
             raise ResolveError(f"{conflict.path} is {kind} now; rename {conflict.copy} by hand to keep it")
-        replaced = _is_file(original)
-        if replaced:
-            _to_trash(original, root / CACHE_DIR)
-        os.replace(copy, original)
+        trashed = _to_trash(original, root / CACHE_DIR) if _is_file(original) else None
         done = f"kept the conflicted copy as {conflict.path}"
-        if replaced:
+        if trashed is not None:
             done += " (the version it replaced is in the trash)"
+        if _take_name(copy, original, trashed):  # the conflict stays open, with the newer version
+            return done + f"; a version of {conflict.path} saved meanwhile is now {conflict.copy}"
     elif keep is Keep.ORIGINAL:
         from send2trash import send2trash
 
