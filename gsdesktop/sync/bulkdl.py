@@ -146,10 +146,11 @@ class BulkDownloads:
         with self._lock:
             return self._urls.pop(a.path, None)
 
-    def fetch(self, a: Action, url: str, target: Path) -> bytes | None:
-        """Download ``a``'s file to ``target`` (which must not exist); its bytes, or ``None`` when
-        the lean path does not apply (then take the full one). Raises ``FileExistsError`` when a file
-        appeared at ``target`` meanwhile (it is kept)."""
+    def fetch(self, a: Action, url: str, target: Path) -> tuple[bytes, tuple[int, int, int]] | None:
+        """Download ``a``'s file to ``target`` (which must not exist); its bytes and the identity
+        ``(inode, size, mtime_ns)`` it was placed with (a save landing right after is not it), or
+        ``None`` when the lean path does not apply (then take the full one). Raises
+        ``FileExistsError`` when a file appeared at ``target`` meanwhile (it is kept)."""
         assert a.entry is not None
         if os.path.lexists(target):
             return None
@@ -172,6 +173,7 @@ class BulkDownloads:
                 view = view[os.write(fd, view) :]
             if not self.batched:
                 os.fsync(fd)
+            st = os.fstat(fd)
         finally:
             os.close(fd)
         try:
@@ -186,4 +188,4 @@ class BulkDownloads:
                 os.unlink(tmp)
             except FileNotFoundError:  # it became the target (renamed)
                 pass
-        return data
+        return data, (st.st_ino, st.st_size, st.st_mtime_ns)

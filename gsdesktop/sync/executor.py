@@ -197,10 +197,12 @@ class Executor:
         """The local file still has the identity it had when scanned."""
         return self._ident(rel) == self.local_ids.get(rel)
 
-    def _remember(self, rel: str, md5: str) -> None:
-        p = self.lpath(rel)
-        st = os.stat(p, follow_symlinks=False)
-        ident = (st.st_ino, st.st_size, st.st_mtime_ns)
+    def _remember(self, rel: str, md5: str, ident: tuple[int, int, int] | None = None) -> None:
+        """``rel`` now holds the version with MD5 ``md5``; ``ident``: the identity that version had
+        before it took the name (a save landing right after must not be recorded as it)."""
+        if ident is None:
+            st = os.stat(self.lpath(rel), follow_symlinks=False)
+            ident = (st.st_ino, st.st_size, st.st_mtime_ns)
         self.local_ids[rel] = ident
         cached = CachedHash(*ident, md5)
         self.db.put_hashes([(rel, cached)])
@@ -478,7 +480,7 @@ class Executor:
                 if self.hashes is not None:
                     self.hashes.pop(a.dest, None)
             elif a.entry is not None and a.entry.md5:
-                self._remember(a.dest, a.entry.md5)
+                self._remember(a.dest, a.entry.md5, self.local_ids[a.dest])
             self.own_write(a.path)
             self.db.record_many([(a.path, None), (a.dest, a.entry)])
             self.emit(ActionDone(ActionKind.MOVED_LOCAL, a.dest, a.entry.size if a.entry else None))
@@ -659,13 +661,15 @@ class Executor:
                         raise Skipped("a folder is where the file goes")
                     if self.downloaded.get(a.path) != cur:
                         self._trash_replaced(target)
+            st = os.stat(tmp)  # (a rename or link keeps it: a save after the placement is not this)
+            placed = (st.st_ino, st.st_size, st.st_mtime_ns)
             if cur is None:
                 _place_new(tmp, target)
             else:
                 self._take_name(a.path, tmp, target, cur)
-            self._remember(a.path, md5)
+            self._remember(a.path, md5, placed)
             with self._lock:
-                self.downloaded[a.path] = self.local_ids[a.path]
+                self.downloaded[a.path] = placed
         finally:
             if tmp.exists():
                 try:
@@ -725,13 +729,12 @@ class Executor:
         assert a.entry is not None
         target = self.lpath(a.path)
         try:
-            data = self.bulk.fetch(a, url, target)
+            fetched = self.bulk.fetch(a, url, target)
         except FileExistsError:
             raise Skipped("a local file appeared where the download goes") from None
-        if data is None:
+        if fetched is None:
             return None
-        st = os.stat(target, follow_symlinks=False)
-        ident = (st.st_ino, st.st_size, st.st_mtime_ns)
+        data, ident = fetched
         entry = Entry(False, a.entry.md5, len(data))
         cached = CachedHash(*ident, a.entry.md5 or "")
         with self._lock:

@@ -18,7 +18,7 @@ import requests
 from gsdesktop.datamanager.client import DataManagerClient
 from gsdesktop.datamanager.errors import InvalidRequestError, PermissionDeniedError
 from gsdesktop.sync import SyncConfig, SyncEngine
-from tests.integration.test_sync_engine import tree, write
+from tests.integration.test_sync_engine import client_read, tree, write
 
 
 class CountingClient(DataManagerClient):
@@ -108,3 +108,48 @@ def test_first_download_of_small_files_asks_the_data_manager_a_few_times(  # typ
     finally:
         ea.close()
         eb.close()
+
+
+def test_a_save_right_after_a_bulk_download_took_the_name_is_uploaded_next(  # type: ignore[no-untyped-def]
+    client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A small new file downloaded by its bulk-signed URL: a save landing right after it took its name
+    was recorded as the downloaded version (the identity was read after the placement), so it was never
+    uploaded. The real server; the save is made by wrapping the engine's bulk fetch (the real one runs
+    first). Ten rounds (two new files each: the bulk path takes two or more)."""
+    from gsdesktop.sync import bulkdl
+
+    local = tmp_path / "L"
+    client.mkdir(f"{client.home}/bulkwin", parents=True)
+    engine = SyncEngine(client, local, f"{client.home}/bulkwin", SyncConfig(min_file_age=0.0, host_name="h"),
+                        state_dir=tmp_path / "state")  # fmt: skip
+    real = bulkdl.BulkDownloads.fetch
+    bulk_placed: list[str] = []
+    try:
+        engine.sync_once()
+        for rnd in range(10):
+            name = f"f{rnd}.txt"
+            for other in (name, f"g{rnd}.txt"):  # (the bulk path takes two small new files or more)
+                (tmp_path / "src").write_bytes(f"server {rnd}".encode())
+                client.upload(tmp_path / "src", f"{client.home}/bulkwin/{other}")
+            save = f"user save {rnd}".encode()
+
+            def fetch_then_save(self: bulkdl.BulkDownloads, a: Any, url: str, target: Path,
+                                save: bytes = save) -> Any:  # fmt: skip
+                got = real(self, a, url, target)
+                if got is not None and a.path.startswith("f"):
+                    bulk_placed.append(a.path)
+                    tmp = target.with_name(".save.tmp")
+                    tmp.write_bytes(save)
+                    os.replace(tmp, target)
+                return got
+
+            monkeypatch.setattr(bulkdl.BulkDownloads, "fetch", fetch_then_save)
+            engine.sync_once()
+            monkeypatch.setattr(bulkdl.BulkDownloads, "fetch", real)
+            assert (local / name).read_bytes() == save
+            engine.sync_once()  # the save is a local edit like any other: it goes up
+            assert client_read(client, f"{client.home}/bulkwin/{name}") == save
+    finally:
+        engine.close()
+    assert bulk_placed == [f"f{rnd}.txt" for rnd in range(10)]  # (the bulk path was taken each time)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -179,3 +180,58 @@ def test_a_save_while_a_server_rename_over_it_is_repeated_locally_is_kept(
         assert len(copies) == 1 and copies[0].startswith("b" + CONFLICT_MARK), events
         assert files == {"b.txt": b"X", copies[0]: save}
     assert sorted(_trashed()) == [b"Y"] * ROUNDS
+
+
+@pytest.mark.parametrize("where", ["new", "existing"])
+def test_a_save_right_after_the_download_took_the_name_is_uploaded_next(
+    where: str, tmp_path: Path, tmp_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by the fast tier with local races (seed 1000431): a save landing between the download
+    taking the name and the engine reading the placed file's identity was recorded as the downloaded
+    version (the server's MD5): never uploaded, and replaced without a trace by the next download. Two
+    real engine cycles; the save is made by wrapping the executor's own placement step (the real one
+    runs first)."""
+    from gsdesktop.sync import SyncConfig, SyncEngine
+    from gsdesktop.sync import executor as executor_mod
+
+    for rnd in range(ROUNDS):
+        tmp = tmp_path / str(rnd)
+        fake = FakeRemote()
+        remote_root = f"{fake.home}/w{rnd}"
+        fake.mkdir(remote_root)
+        local = tmp / "L"
+        local.mkdir(parents=True)
+        src = tmp / "server.bin"
+        src.write_bytes(b"server v1")
+        fake.upload(src, f"{remote_root}/f.txt")
+        engine = SyncEngine(
+            fake, local, remote_root, SyncConfig(min_file_age=0.0, host_name="h"), state_dir=tmp / "s"
+        )
+        try:
+            if where == "existing":
+                assert engine.sync_once().converged
+                src.write_bytes(b"server v2")
+                fake.upload(src, f"{remote_root}/f.txt")
+            save = f"user save {rnd}".encode()
+            real = executor_mod._place_new if where == "new" else swap.exchange
+
+            def place_then_save(
+                a: Path,
+                b: Path,
+                real: Callable[[Path, Path], object] = real,
+                to: Path = local / "f.txt",
+                save: bytes = save,
+            ) -> object:
+                done = real(a, b)
+                _save(to, save)
+                return done
+
+            name = "_place_new" if where == "new" else "exchange"
+            monkeypatch.setattr(executor_mod, name, place_then_save)
+            engine.sync_once()
+            monkeypatch.setattr(executor_mod, name, real)
+            assert (local / "f.txt").read_bytes() == save
+            engine.sync_once()  # the save is a local edit like any other: it goes up
+            assert fake.read(f"{remote_root}/f.txt") == save
+        finally:
+            engine.close()
