@@ -41,7 +41,7 @@ from gsdesktop.sync.events import (
     ProblemKind,
     SyncEvent,
 )
-from gsdesktop.sync.localfs import scratch_name
+from gsdesktop.sync.localfs import SWAPPED_PREFIX, scratch_name
 from gsdesktop.sync.outcome import Outcome
 from gsdesktop.sync.planner import DIR, Action, Entry, Op, Phase, Plan, conflict_name
 from gsdesktop.sync.problems import (
@@ -666,7 +666,11 @@ class Executor:
             if cur is None:
                 _place_new(tmp, target)
             else:
-                self._take_name(a.path, tmp, target, cur)
+                # under a name the next start's cache cleaning keeps: after the exchange a save made in the
+                # window waits here an instant, and a crash must not cost it (clean_cache trashes it)
+                swapping = self.cache / f"{SWAPPED_PREFIX}{secrets.token_hex(8)}"
+                os.rename(tmp, swapping)
+                self._take_name(a.path, swapping, target, cur)
             self._remember(a.path, md5, placed)
             with self._lock:
                 self.downloaded[a.path] = placed

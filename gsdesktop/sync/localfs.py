@@ -38,14 +38,24 @@ def scratch_name(prefix: str, name: str) -> str:
     return prefix + name.encode()[:room].decode("utf-8", errors="ignore")
 
 
+SWAPPED_PREFIX = "swap-"  # a cache file that may hold a user's save (a download's exchange swapped it out)
+
+
 def clean_cache(local_root: Path) -> None:
-    """Remove partial downloads left by a crash (never at a synced path: they live in the cache)."""
+    """Remove partial downloads left by a crash (never at a synced path: they live in the cache); a file
+    a download's exchange may have swapped out (:data:`SWAPPED_PREFIX`: the version it replaced, already
+    in the trash, or a save made in that instant) goes to the OS trash instead, so a crash never costs it."""
     cache = local_root / CACHE_DIR
     if not cache.is_dir():
         return
     for entry in cache.iterdir():
         try:
-            if entry.is_file() or entry.is_symlink():
+            if entry.name.startswith(SWAPPED_PREFIX) and entry.is_file():
+                from send2trash import send2trash
+
+                log.warning("%s, left by a download cut short, goes to the trash (it may be a save)", entry)
+                send2trash(str(entry))
+            elif entry.is_file() or entry.is_symlink():
                 entry.unlink()
         except OSError:
             log.debug("cannot remove %s", entry, exc_info=True)

@@ -19,6 +19,7 @@ import pytest
 from gsdesktop.sync import swap
 from gsdesktop.sync.events import ConflictDetected, SyncEvent
 from gsdesktop.sync.executor import ExecContext, Executor
+from gsdesktop.sync.localfs import clean_cache
 from gsdesktop.sync.planner import CONFLICT_MARK, MAX_NAME_BYTES, Entry, Op, plan
 from gsdesktop.sync.state import StateDB
 from tests.support.fakeremote import FakeRemote
@@ -50,7 +51,21 @@ class SaveInTheWindow(Executor):
             self.save = None
 
 
-def _download_over(tmp: Path, name: str, user_save: bytes | None) -> tuple[Path, FakeRemote, list[SyncEvent]]:
+class Crash(BaseException):
+    """The process dies here (not an Exception: nothing in the executor handles it)."""
+
+
+class CrashAfterTheExchange(SaveInTheWindow):
+    """The save lands in the window, and the process dies right after the exchange swapped it out (before
+    it is kept as a conflicted copy)."""
+
+    def _keep_aside(self, src: Path, rel: str) -> str:
+        raise Crash
+
+
+def _download_over(
+    tmp: Path, name: str, user_save: bytes | None, executor: type[SaveInTheWindow] = SaveInTheWindow
+) -> tuple[Path, FakeRemote, list[SyncEvent]]:
     """Sync folder ``tmp/L`` holds ``name`` = b"v1" (synced); the server holds b"server v2": the plan
     downloads it; ``user_save`` (if any) lands in the window."""
     tmp.mkdir(parents=True, exist_ok=True)
@@ -70,7 +85,7 @@ def _download_over(tmp: Path, name: str, user_save: bytes | None) -> tuple[Path,
     db = StateDB(tmp / "state.sqlite3")
     try:
         context = ExecContext(local_ids={name: (st.st_ino, st.st_size, st.st_mtime_ns)}, host="h")
-        ex = SaveInTheWindow(fake, root, remote_root, db, events.append, context)
+        ex = executor(fake, root, remote_root, db, events.append, context)
         if user_save is not None:
             ex.save = (root / name, user_save)
         ex.run(todo, {name: _entry(b"server v2")})
@@ -103,6 +118,21 @@ def test_a_save_between_the_last_check_and_the_download_is_kept(tmp_path: Path, 
         assert fake.read(f"{fake.home}/w/f.txt") == b"server v2"  # nothing lost on the server either
         assert not any(p.name.startswith("dl-") for p in (root / ".gsdesktop-cache").iterdir())
     assert sorted(_trashed()) == [b"v1"] * ROUNDS  # the replaced version, as for any download
+
+
+@pytest.mark.skipif(not swap.SUPPORTED, reason="no atomic exchange on this platform (see the fallback test)")
+def test_a_save_swapped_out_when_the_process_dies_is_in_the_trash_after_the_restart(
+    tmp_path: Path, tmp_home: Path
+) -> None:
+    """The swapped-out save waits in the cache folder for an instant; a crash there must not cost it: the
+    next start's cache cleaning (which deletes partial downloads) sends it to the trash."""
+    with pytest.raises(Crash):
+        _download_over(tmp_path, "f.txt", b"user save", CrashAfterTheExchange)
+    root = tmp_path / "L"
+    assert (root / "f.txt").read_bytes() == b"server v2"
+    clean_cache(root)  # as the engine's first cycle after a start does
+    assert sorted(_trashed()) == [b"user save", b"v1"]
+    assert not [p for p in (root / ".gsdesktop-cache").iterdir() if p.is_file()]
 
 
 @pytest.mark.skipif(not swap.SUPPORTED, reason="no atomic exchange on this platform")
