@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from gsdesktop.datamanager.client import DataManagerClient
 from gsdesktop.server.seaweed import EmbeddedSeaweed, S3Config
 from tests.support.servers import ServerProcess, unique_name
 
@@ -91,3 +92,12 @@ def tmp_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         monkeypatch.setattr(trash_mod, "HOMETRASH_B", os.path.join(data_home, b"Trash"))
         monkeypatch.setattr(trash_mod, "HOMETRASH", os.fsdecode(os.path.join(data_home, b"Trash")))
     return home
+
+
+@pytest.fixture
+def client(account: Account, tmp_home: Path) -> Iterator[DataManagerClient]:
+    """A real client of the session's server, signed in as a fresh user (HOME isolated)."""
+    c = DataManagerClient(account.server_url, account.username, account.password)
+    c.login()
+    yield c
+    c.close()

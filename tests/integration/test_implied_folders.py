@@ -11,21 +11,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 import requests
 
 from gsdesktop.datamanager.client import DataManagerClient
-
-
-@pytest.fixture
-def client(account, tmp_home: Path) -> Iterator[DataManagerClient]:  # type: ignore[no-untyped-def]
-    c = DataManagerClient(account.server_url, account.username, account.password)
-    c.login()
-    yield c
-    c.close()
 
 
 def _late_upload_url(client: DataManagerClient, remote: str, data: bytes) -> tuple[str, dict[str, str]]:

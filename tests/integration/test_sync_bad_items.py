@@ -7,10 +7,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from gsdesktop.datamanager.client import DataManagerClient
 from gsdesktop.sync import (
@@ -24,14 +21,6 @@ from gsdesktop.sync import (
 )
 
 FAST = SyncConfig(min_file_age=0.0, host_name="ws1", retry_base=0.5)
-
-
-@pytest.fixture
-def client(account, tmp_home: Path) -> Iterator[DataManagerClient]:  # type: ignore[no-untyped-def]
-    c = DataManagerClient(account.server_url, account.username, account.password)
-    c.login()
-    yield c
-    c.close()
 
 
 def make_engine(

@@ -12,7 +12,7 @@ from gsdesktop.datamanager.client import DataManagerClient
 from gsdesktop.sync import SyncEngine
 from gsdesktop.sync.conflicts import open_conflicts
 from tests.conftest import Account
-from tests.integration.test_sync_engine import client, make_engine, remote_tree, tree, write  # noqa: F401
+from tests.integration.test_sync_engine import make_engine, remote_tree, tree, write
 from tests.support.cli import CLIResult, cli_env, run_cli
 
 
@@ -22,7 +22,7 @@ def _trash(home: Path) -> dict[str, bytes]:
 
 
 def _conflicting(
-    client: DataManagerClient,  # noqa: F811
+    client: DataManagerClient,
     tmp_path: Path,
     edits: dict[str, tuple[str, str]],
 ) -> tuple[SyncEngine, SyncEngine]:
@@ -43,7 +43,7 @@ def _conflicting(
 
 
 def test_keep_copy_original_or_both_and_the_server_follows(
-    client: DataManagerClient,  # noqa: F811
+    client: DataManagerClient,
     account: Account,
     tmp_path: Path,
     tmp_home: Path,
@@ -99,7 +99,7 @@ def test_keep_copy_original_or_both_and_the_server_follows(
 
 
 def test_settling_refuses_what_it_cannot_do_safely(
-    client: DataManagerClient,  # noqa: F811
+    client: DataManagerClient,
     account: Account,
     tmp_path: Path,
     tmp_home: Path,

@@ -73,14 +73,6 @@ def prepare(client: DataManagerClient, tmp: Path, name: str) -> tuple[Path, str,
     return local, remote, eng
 
 
-@pytest.fixture
-def client(account, tmp_home: Path):  # type: ignore[no-untyped-def]
-    c = DataManagerClient(account.server_url, account.username, account.password)
-    c.login()
-    yield c
-    c.close()
-
-
 def _normalize(t: dict[str, bytes | None]) -> dict[str, bytes | None]:
     """Conflict copies carry a timestamp: compare them by content under a fixed name."""
     out: dict[str, bytes | None] = {}

@@ -19,7 +19,7 @@ import pytest
 from gsdesktop.datamanager.client import DataManagerClient
 from gsdesktop.sync import SyncEngine
 from gsdesktop.sync.events import FileProgress, StateChanged, SyncEvent, SyncState
-from tests.integration.test_sync_engine import client, make_engine, remote_tree, tree, write  # noqa: F401
+from tests.integration.test_sync_engine import make_engine, remote_tree, tree, write
 
 
 def trash(home: Path) -> list[bytes]:
@@ -52,7 +52,7 @@ SIZE = 2 * 1024 * 1024
 
 @pytest.mark.parametrize("again", ["old", "new"])
 def test_a_save_during_its_own_upload_is_never_reverted(
-    client: DataManagerClient, tmp_path: Path, tmp_home: Path, again: str  # noqa: F811
+    client: DataManagerClient, tmp_path: Path, tmp_home: Path, again: str
 ) -> None:
     """Item 1, engine level: X synced; save Y; while Y uploads (throttled), save X again (or a new Z).
     The cycles that follow (one on the cached remote listing, as watch mode runs after a local event,
@@ -86,7 +86,7 @@ def test_a_save_during_its_own_upload_is_never_reverted(
 
 
 def test_a_save_during_its_own_upload_in_watch_mode_reaches_the_other_machine(
-    client: DataManagerClient, tmp_path: Path, tmp_home: Path  # noqa: F811
+    client: DataManagerClient, tmp_path: Path, tmp_home: Path
 ) -> None:
     """Item 1 as reported: watch mode polling every 30 s, uploads limited; Y is saved while the watcher
     is stopped, the watcher starts uploading it, and X is saved again 1 s later. Within the poll
@@ -129,7 +129,7 @@ def versions(root: Path, name: str) -> dict[str, bytes]:
 
 
 def test_an_upload_never_replaces_a_version_its_plan_did_not_see(
-    client: DataManagerClient, tmp_path: Path, tmp_home: Path  # noqa: F811
+    client: DataManagerClient, tmp_path: Path, tmp_home: Path
 ) -> None:
     """Item 2, deterministic: A plans its upload on X; B's upload of its own edit lands just before
     A's. A's upload must be refused and A's version become a conflicted copy (not B's in a trash)."""
@@ -223,7 +223,7 @@ def test_near_simultaneous_edits_on_two_machines_keep_both_versions(  # type: ig
 
 
 def test_file_replaced_by_folder_while_the_other_machine_appends(
-    client: DataManagerClient, tmp_path: Path, tmp_home: Path  # noqa: F811
+    client: DataManagerClient, tmp_path: Path, tmp_home: Path
 ) -> None:
     """Item 3: A replaces file x by a folder x/ while B appends to x (B's upload lands after A planned
     on the old listing). A's removal of the server's x fails (it changed), so the folder must not be
@@ -265,7 +265,7 @@ def test_file_replaced_by_folder_while_the_other_machine_appends(
 
 
 def test_a_server_listing_a_file_and_a_folder_of_one_name_costs_nothing_locally(  # type: ignore[no-untyped-def]
-    client: DataManagerClient, seaweed, account, tmp_path: Path, tmp_home: Path  # noqa: F811
+    client: DataManagerClient, seaweed, account, tmp_path: Path, tmp_home: Path
 ) -> None:
     """Item 3, the outcome the race left in the store: a file ``x`` beside the folder ``x/``. The server
     settles such a clash the first time it lists the name (the folder keeps it, the file moves to

@@ -13,10 +13,7 @@ import hashlib
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from gsdesktop.datamanager.client import DataManagerClient
 from gsdesktop.server.seaweed import S3Config
@@ -32,14 +29,6 @@ V1 = {
     "deep/lost.bin": os.urandom(2048),
     "deep/kept.txt": b"untouched everywhere",
 }
-
-
-@pytest.fixture
-def client(account, tmp_home: Path) -> Iterator[DataManagerClient]:  # type: ignore[no-untyped-def]
-    c = DataManagerClient(account.server_url, account.username, account.password)
-    c.login()
-    yield c
-    c.close()
 
 
 def _engine(client: DataManagerClient, local: Path, state: Path) -> SyncEngine:

@@ -22,14 +22,6 @@ WATCH = SyncConfig(min_file_age=0.1, quiet_period=0.2, poll_interval=0.5, host_n
 
 
 @pytest.fixture
-def client(account, tmp_home: Path) -> Iterator[DataManagerClient]:  # type: ignore[no-untyped-def]
-    c = DataManagerClient(account.server_url, account.username, account.password)
-    c.login()
-    yield c
-    c.close()
-
-
-@pytest.fixture
 def watching(client: DataManagerClient, tmp_path: Path) -> Iterator[Callable[..., SyncEngine]]:
     engines: list[SyncEngine] = []
 
