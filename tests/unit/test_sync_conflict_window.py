@@ -6,34 +6,21 @@ right after the rename)."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
 from gsdesktop.sync.events import SyncEvent
 from gsdesktop.sync.executor import ExecContext, Executor
-from gsdesktop.sync.planner import Entry, Op, plan
+from gsdesktop.sync.planner import Op, plan
 from gsdesktop.sync.state import StateDB
-from tests.support.fakeremote import FakeRemote
-
-
-def _entry(data: bytes) -> Entry:
-    return Entry(False, hashlib.md5(data).hexdigest(), len(data))
+from tests.support.executor_pair import entry_of, one_file, trashed
 
 
 def test_a_save_between_the_conflict_rename_and_the_download_is_kept(tmp_path: Path, tmp_home: Path) -> None:
-    fake = FakeRemote()
-    remote_root = f"{fake.home}/w"
-    fake.mkdir(remote_root)
-    src = tmp_path / "server.txt"
-    src.write_bytes(b"server v2")
-    fake.upload(src, f"{remote_root}/f.txt")
-    root = tmp_path / "L"
-    root.mkdir()
-    (root / "f.txt").write_bytes(b"local v2")
+    fake, remote_root, root = one_file(tmp_path, "f.txt", b"server v2", b"local v2")
     st = os.stat(root / "f.txt")
-    todo = plan({"f.txt": _entry(b"v1")}, {"f.txt": _entry(b"local v2")}, {"f.txt": _entry(b"server v2")},
-                host="h")  # fmt: skip
+    base, local, remote = ({"f.txt": entry_of(v)} for v in (b"v1", b"local v2", b"server v2"))
+    todo = plan(base, local, remote, host="h")
     assert [a.op for a in todo.actions] == [Op.CONFLICT]
     copy = todo.actions[0].dest
     assert copy is not None
@@ -49,12 +36,11 @@ def test_a_save_between_the_conflict_rename_and_the_download_is_kept(tmp_path: P
             local_ids={"f.txt": (st.st_ino, st.st_size, st.st_mtime_ns)}, own_write=own_write
         )
         Executor(fake, root, remote_root, db, events.append, context).run(
-            todo, {"f.txt": _entry(b"server v2")}
+            todo, {"f.txt": entry_of(b"server v2")}
         )
     finally:
         db.close()
     kept = {p.read_bytes() for p in root.iterdir() if p.is_file()}
-    trash = Path(os.environ["XDG_DATA_HOME"]) / "Trash" / "files"
-    trashed = {p.read_bytes() for p in trash.iterdir()} if trash.is_dir() else set()
-    assert b"user save v3" in kept | trashed, (kept, trashed)
+    in_trash = set(trashed())
+    assert b"user save v3" in kept | in_trash, (kept, in_trash)
     assert b"local v2" in kept  # the conflicted copy

@@ -9,7 +9,6 @@ runs after the last check and before the download takes the name.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -20,15 +19,12 @@ from gsdesktop.sync import swap
 from gsdesktop.sync.events import ConflictDetected, SyncEvent
 from gsdesktop.sync.executor import ExecContext, Executor
 from gsdesktop.sync.localfs import clean_cache
-from gsdesktop.sync.planner import CONFLICT_MARK, MAX_NAME_BYTES, Entry, Op, plan
+from gsdesktop.sync.planner import CONFLICT_MARK, MAX_NAME_BYTES, Op, plan
 from gsdesktop.sync.state import StateDB
+from tests.support.executor_pair import entry_of, one_file, trashed
 from tests.support.fakeremote import FakeRemote
 
 ROUNDS = 10
-
-
-def _entry(data: bytes) -> Entry:
-    return Entry(False, hashlib.md5(data).hexdigest(), len(data))
 
 
 def _save(path: Path, data: bytes) -> None:
@@ -68,18 +64,9 @@ def _download_over(
 ) -> tuple[Path, FakeRemote, list[SyncEvent]]:
     """Sync folder ``tmp/L`` holds ``name`` = b"v1" (synced); the server holds b"server v2": the plan
     downloads it; ``user_save`` (if any) lands in the window."""
-    tmp.mkdir(parents=True, exist_ok=True)
-    fake = FakeRemote()
-    remote_root = f"{fake.home}/w"
-    fake.mkdir(remote_root)
-    src = tmp / "server.bin"
-    src.write_bytes(b"server v2")
-    fake.upload(src, f"{remote_root}/{name}")
-    root = tmp / "L"
-    root.mkdir()
-    (root / name).write_bytes(b"v1")
+    fake, remote_root, root = one_file(tmp, name, b"server v2", b"v1")
     st = os.stat(root / name)
-    todo = plan({name: _entry(b"v1")}, {name: _entry(b"v1")}, {name: _entry(b"server v2")}, host="h")
+    todo = plan({name: entry_of(b"v1")}, {name: entry_of(b"v1")}, {name: entry_of(b"server v2")}, host="h")
     assert [a.op for a in todo.actions] == [Op.DOWNLOAD]
     events: list[SyncEvent] = []
     db = StateDB(tmp / "state.sqlite3")
@@ -88,7 +75,7 @@ def _download_over(
         ex = executor(fake, root, remote_root, db, events.append, context)
         if user_save is not None:
             ex.save = (root / name, user_save)
-        ex.run(todo, {name: _entry(b"server v2")})
+        ex.run(todo, {name: entry_of(b"server v2")})
         recorded = db.conflicts()
     finally:
         db.close()
@@ -96,11 +83,6 @@ def _download_over(
         (e.path, e.conflict_copy) for e in events if isinstance(e, ConflictDetected)
     ]
     return root, fake, events
-
-
-def _trashed() -> list[bytes]:
-    trash = Path(os.environ["XDG_DATA_HOME"]) / "Trash" / "files"
-    return [p.read_bytes() for p in trash.iterdir()] if trash.is_dir() else []
 
 
 @pytest.mark.skipif(not swap.SUPPORTED, reason="no atomic exchange on this platform (see the fallback test)")
@@ -117,7 +99,7 @@ def test_a_save_between_the_last_check_and_the_download_is_kept(tmp_path: Path, 
         ]
         assert fake.read(f"{fake.home}/w/f.txt") == b"server v2"  # nothing lost on the server either
         assert not any(p.name.startswith("dl-") for p in (root / ".gsdesktop-cache").iterdir())
-    assert sorted(_trashed()) == [b"v1"] * ROUNDS  # the replaced version, as for any download
+    assert sorted(trashed()) == [b"v1"] * ROUNDS  # the replaced version, as for any download
 
 
 @pytest.mark.skipif(not swap.SUPPORTED, reason="no atomic exchange on this platform (see the fallback test)")
@@ -131,7 +113,7 @@ def test_a_save_swapped_out_when_the_process_dies_is_in_the_trash_after_the_rest
     root = tmp_path / "L"
     assert (root / "f.txt").read_bytes() == b"server v2"
     clean_cache(root)  # as the engine's first cycle after a start does
-    assert sorted(_trashed()) == [b"user save", b"v1"]
+    assert sorted(trashed()) == [b"user save", b"v1"]
     assert not [p for p in (root / ".gsdesktop-cache").iterdir() if p.is_file()]
 
 
@@ -155,14 +137,14 @@ def test_without_the_exchange_a_download_replaces_the_file_as_before(
     root, _fake, events = _download_over(tmp_path, "f.txt", None)
     assert {p.name: p.read_bytes() for p in root.iterdir() if p.is_file()} == {"f.txt": b"server v2"}
     assert not [e for e in events if isinstance(e, ConflictDetected)]
-    assert _trashed() == [b"v1"]
+    assert trashed() == [b"v1"]
 
 
 def test_a_download_with_no_save_in_the_window_replaces_the_file(tmp_path: Path, tmp_home: Path) -> None:
     root, _fake, events = _download_over(tmp_path, "f.txt", None)
     assert {p.name: p.read_bytes() for p in root.iterdir() if p.is_file()} == {"f.txt": b"server v2"}
     assert not [e for e in events if isinstance(e, ConflictDetected)]
-    assert _trashed() == [b"v1"]
+    assert trashed() == [b"v1"]
 
 
 def test_a_download_over_a_long_name_keeps_the_old_version(tmp_path: Path, tmp_home: Path) -> None:
@@ -171,7 +153,7 @@ def test_a_download_over_a_long_name_keeps_the_old_version(tmp_path: Path, tmp_h
     name = "é" * 123 + ".fastq"
     root, _fake, _events = _download_over(tmp_path, name, None)
     assert {p.name: p.read_bytes() for p in root.iterdir() if p.is_file()} == {name: b"server v2"}
-    assert _trashed() == [b"v1"]
+    assert trashed() == [b"v1"]
 
 
 @pytest.mark.skipif(not swap.SUPPORTED, reason="no atomic exchange on this platform")
@@ -191,8 +173,8 @@ def test_a_save_while_a_server_rename_over_it_is_repeated_locally_is_kept(
             for n in ("a.txt", "b.txt")
             for st in [os.stat(root / n)]
         }
-        both = {"a.txt": _entry(b"X"), "b.txt": _entry(b"Y")}
-        todo = plan(both, both, {"b.txt": _entry(b"X")}, host="h")
+        both = {"a.txt": entry_of(b"X"), "b.txt": entry_of(b"Y")}
+        todo = plan(both, both, {"b.txt": entry_of(b"X")}, host="h")
         assert [(a.op, a.path, a.dest) for a in todo.actions] == [(Op.MOVE_LOCAL, "a.txt", "b.txt")]
         events: list[SyncEvent] = []
         db = StateDB(tmp / "state.sqlite3")
@@ -202,14 +184,14 @@ def test_a_save_while_a_server_rename_over_it_is_repeated_locally_is_kept(
             )
             save = f"user save {rnd}".encode()
             ex.save = (root / "b.txt", save)
-            ex.run(todo, {"b.txt": _entry(b"X")})
+            ex.run(todo, {"b.txt": entry_of(b"X")})
         finally:
             db.close()
         files = {p.name: p.read_bytes() for p in root.iterdir() if p.is_file()}
         copies = [e.conflict_copy for e in events if isinstance(e, ConflictDetected)]
         assert len(copies) == 1 and copies[0].startswith("b" + CONFLICT_MARK), events
         assert files == {"b.txt": b"X", copies[0]: save}
-    assert sorted(_trashed()) == [b"Y"] * ROUNDS
+    assert sorted(trashed()) == [b"Y"] * ROUNDS
 
 
 @pytest.mark.parametrize("where", ["new", "existing"])

@@ -16,14 +16,10 @@ from gsdesktop.sync import swap
 from gsdesktop.sync.conflicts import Keep, open_conflicts, resolve
 from gsdesktop.sync.events import ConflictDetected
 from gsdesktop.sync.state import StateDB
+from tests.support.executor_pair import trashed
 
 ROUNDS = 10
 COPY = "f (conflicted copy h 2026-01-01 000000).txt"
-
-
-def _trashed() -> list[bytes]:
-    trash = Path(os.environ["XDG_DATA_HOME"]) / "Trash" / "files"
-    return sorted(p.read_bytes() for p in trash.iterdir()) if trash.is_dir() else []
 
 
 def _keep_copy(tmp: Path, monkeypatch: pytest.MonkeyPatch, save: bytes | None) -> tuple[Path, str, StateDB]:
@@ -63,7 +59,7 @@ def test_a_save_while_the_copy_takes_the_name_stays_as_the_copy(
             assert [(c.path, c.copy) for c in open_conflicts(db.conflicts(), root)] == [("f.txt", COPY)]
         finally:
             db.close()
-    assert _trashed() == [b"server's"] * ROUNDS
+    assert sorted(trashed()) == [b"server's"] * ROUNDS
 
 
 @pytest.mark.parametrize("exchange", [True, False], ids=["exchange", "no-exchange"])
@@ -81,4 +77,4 @@ def test_keeping_the_copy_replaces_the_original_and_trashes_it(
         assert open_conflicts(db.conflicts(), root) == []
     finally:
         db.close()
-    assert _trashed() == [b"server's"]
+    assert sorted(trashed()) == [b"server's"]
