@@ -91,6 +91,14 @@ class World:
         return {p: v for p, v in tree(self.a if side == "A" else self.b).items()
                 if "conflicted copy" not in p or self.rng.random() < 0.3}  # fmt: skip
 
+    def agreed_tree(self) -> dict[str, bytes | None]:
+        """The tree both folders and the server hold, asserted to be the same on all three."""
+        ta, tb = tree(self.a), tree(self.b)
+        ts = {p: (self.read("S", p) if v is not None else None) for p, v in self.view("S").items()}
+        assert ta == tb, _diff(ta, tb)
+        assert ta == ts, _diff(ta, ts)
+        return ta
+
     def read(self, side: str, rel: str) -> bytes | None:
         try:
             if side == "S":
@@ -423,10 +431,7 @@ def run_scenario(  # type: ignore[no-untyped-def]
                 break
         else:
             raise AssertionError(f"no quiescence: A={ra} B={rb}")
-        ta, tb = tree(a), tree(b)
-        ts = {p: (world.read("S", p) if v is not None else None) for p, v in world.view("S").items()}
-        assert ta == tb, _diff(ta, tb)
-        assert ta == ts, _diff(ta, ts)
+        ta = world.agreed_tree()
         # every version written is the final content or a conflicted copy (both in ``final``), or was
         # replaced or deleted by a user; a trash may hold it only where a user deleted it
         final = {v for v in ta.values() if v is not None}
@@ -436,8 +441,7 @@ def run_scenario(  # type: ignore[no-untyped-def]
                      if any(o == d or o.startswith(d + "/") for o in origins for d in gone)}  # fmt: skip
         lost = [v[:12] for v in world.written if v not in final | world.discarded | by_delete]
         if lost:
-            for name, t in (("A", ta), ("B", tb), ("S", ts)):
-                print(name, {p: (v or b"")[:5] for p, v in t.items()})
+            print("A = B = S:", {p: (v or b"")[:5] for p, v in ta.items()})
             for h in (home_a, tmp_home):
                 for dirpath, _, fs in os.walk(h):
                     for f in fs:
