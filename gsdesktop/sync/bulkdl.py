@@ -28,7 +28,7 @@ from gsdesktop.datamanager.errors import GSError
 from gsdesktop.datamanager.leanget import LeanGet
 from gsdesktop.sync.planner import Action, Op
 from gsdesktop.sync.remote import RemoteStore
-from gsdesktop.sync.swap import rename_noreplace
+from gsdesktop.sync.swap import place_new
 
 log = logging.getLogger(__name__)
 
@@ -177,15 +177,10 @@ class BulkDownloads:
         finally:
             os.close(fd)
         try:
-            try:
-                os.link(tmp, target)  # never replaces: a file that appeared meanwhile stays
-            except FileExistsError:
-                raise
-            except OSError:  # no hard links here
-                rename_noreplace(tmp, target)
+            place_new(tmp, target)  # never replaces: a file that appeared meanwhile stays
         finally:
             try:
                 os.unlink(tmp)
-            except FileNotFoundError:  # it became the target (renamed)
+            except FileNotFoundError:  # it became the target
                 pass
         return data, (st.st_ino, st.st_size, st.st_mtime_ns)

@@ -61,7 +61,7 @@ from gsdesktop.sync.remote import RemoteStore
 from gsdesktop.sync.scanner import CACHE_DIR, md5_of
 from gsdesktop.sync.shares import NoAccess, no_access_message
 from gsdesktop.sync.state import CachedHash, StateDB
-from gsdesktop.sync.swap import exchange, rename_noreplace
+from gsdesktop.sync.swap import exchange, place_new, rename_noreplace
 from gsdesktop.sync.throttle import RENAME_HINT, Throttle, refusal_reason, verb
 
 log = logging.getLogger(__name__)
@@ -126,16 +126,9 @@ def _place_new(tmp: Path, target: Path) -> None:
     """Move ``tmp`` to the free name ``target``, never over a file that appeared there meanwhile (a
     user's save): :class:`Skipped` then, and the next round plans with it."""
     try:
-        os.link(tmp, target)
+        place_new(tmp, target)
     except FileExistsError:
         raise Skipped("a local file appeared where the download goes") from None
-    except OSError:  # no hard links here
-        try:
-            rename_noreplace(tmp, target)
-        except FileExistsError:
-            raise Skipped("a local file appeared where the download goes") from None
-        return
-    tmp.unlink()
 
 
 class Executor:

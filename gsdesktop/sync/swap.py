@@ -78,6 +78,28 @@ def rename_noreplace(src: Path, dst: Path) -> None:
     os.rename(src, dst)
 
 
+def place_new(src: Path, dst: Path) -> None:
+    """Give the file ``src`` the free name ``dst`` and drop the name ``src``, never over anything that
+    appeared at ``dst`` meanwhile (a user's save): a hard link (atomic wherever there are hard links),
+    else :func:`rename_noreplace`.
+
+    Raises:
+        FileExistsError: ``dst`` exists (it is untouched; ``src`` is kept).
+        OSError: the file could not be placed for another reason.
+    """
+    try:
+        os.link(src, dst)
+    except FileExistsError:
+        raise
+    except OSError:  # no hard links here
+        rename_noreplace(src, dst)
+        return
+    try:
+        os.unlink(src)
+    except FileNotFoundError:
+        pass
+
+
 def _call(a: Path, b: Path, flags: int) -> bool:
     """renameat2(a, b, flags): True when done, False when unsupported here; OSError otherwise."""
     fn = _renameat2
@@ -92,4 +114,4 @@ def _call(a: Path, b: Path, flags: int) -> bool:
     raise cls(err, os.strerror(err), str(a), None, str(b))
 
 
-__all__ = ["SUPPORTED", "exchange", "rename_noreplace"]
+__all__ = ["SUPPORTED", "exchange", "place_new", "rename_noreplace"]

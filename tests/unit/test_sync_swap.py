@@ -103,3 +103,33 @@ def test_rename_noreplace_without_renameat2_checks_the_name_first(
     dst.unlink()
     swap.rename_noreplace(src, dst)
     assert dst.read_bytes() == b"new" and not src.exists()
+
+
+def test_place_new_gives_a_free_name_and_never_replaces(tmp_path: Path) -> None:
+    src, dst = tmp_path / "tmp", tmp_path / "f.txt"
+    src.write_bytes(b"download")
+    ino = src.stat().st_ino
+    swap.place_new(src, dst)
+    assert dst.read_bytes() == b"download" and dst.stat().st_ino == ino and not src.exists()
+    again = tmp_path / "tmp2"
+    again.write_bytes(b"newer download")
+    with pytest.raises(FileExistsError):
+        swap.place_new(again, dst)  # a user's file is there now: it stays, and so does the download
+    assert (dst.read_bytes(), again.read_bytes()) == (b"download", b"newer download")
+
+
+def test_place_new_without_hard_links_still_never_replaces(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_links(src: object, dst: object) -> None:  # e.g. FAT or some network file systems
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_links)
+    src, dst = tmp_path / "tmp", tmp_path / "f.txt"
+    src.write_bytes(b"download")
+    swap.place_new(src, dst)
+    assert dst.read_bytes() == b"download" and not src.exists()
+    src.write_bytes(b"newer download")
+    with pytest.raises(FileExistsError):
+        swap.place_new(src, dst)
+    assert (dst.read_bytes(), src.read_bytes()) == (b"download", b"newer download")
